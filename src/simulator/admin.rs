@@ -1,0 +1,175 @@
+//! `/admin/...`: the test tool's side door. No authentication, plain JSON
+//! (no `{"data": ...}` wrapper), not counted in the request counters.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::catalogue::parse_object;
+use super::error::ApiError;
+use super::faults::Faults;
+use super::shared::SimState;
+use super::state::{ConsoleUpdate, Timings};
+
+pub fn router() -> Router<SimState> {
+    Router::new()
+        .route("/admin/health", get(|| async { Json(json!({"ok": true})) }))
+        .route("/admin/counters", get(counters).delete(reset_counters))
+        .route("/admin/counters/reset", post(reset_counters))
+        .route(
+            "/admin/faults",
+            get(faults).put(put_faults).patch(patch_faults),
+        )
+        .route(
+            "/admin/timings",
+            get(timings).put(put_timings).patch(patch_timings),
+        )
+        .route("/admin/limits", get(limits).put(put_limits))
+        .route("/admin/limits/reset", post(reset_limits))
+        .route("/admin/tokens/expire", post(expire_tokens))
+        .route("/admin/instances", get(instances).post(console_create))
+        .route(
+            "/admin/instances/{id}",
+            get(instance).patch(console_update).delete(console_delete),
+        )
+}
+
+/// Overlays the keys of a JSON object on the current value, then re-validates.
+fn merge<T: Serialize + DeserializeOwned>(current: &T, body: &[u8]) -> Result<T, ApiError> {
+    let patch = parse_object(body, false)?;
+    let mut v = serde_json::to_value(current).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.extend(patch);
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn replace<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let obj = parse_object(body, false)?;
+    serde_json::from_value(Value::Object(obj)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+async fn counters(State(st): State<SimState>) -> Response {
+    Json(st.counters()).into_response()
+}
+
+/// Answers the counters as they were just before the reset.
+async fn reset_counters(State(st): State<SimState>) -> Response {
+    let before = st.counters();
+    st.reset_counters();
+    Json(before).into_response()
+}
+
+async fn faults(State(st): State<SimState>) -> Response {
+    Json(st.faults()).into_response()
+}
+
+fn set_faults(st: &SimState, f: Faults) -> Result<Response, ApiError> {
+    f.validate().map_err(ApiError::bad_request)?;
+    st.set_faults(f.clone());
+    Ok(Json(f).into_response())
+}
+
+async fn put_faults(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    set_faults(&st, replace(&body)?)
+}
+
+async fn patch_faults(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    set_faults(&st, merge(&st.faults(), &body)?)
+}
+
+async fn timings(State(st): State<SimState>) -> Response {
+    Json(st.timings()).into_response()
+}
+
+async fn put_timings(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    let t: Timings = replace(&body)?;
+    st.set_timings(t.clone());
+    Ok(Json(t).into_response())
+}
+
+async fn patch_timings(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    let t: Timings = merge(&st.timings(), &body)?;
+    st.set_timings(t.clone());
+    Ok(Json(t).into_response())
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Limits {
+    requests_per_minute: u32,
+    tokens_per_hour: u32,
+}
+
+fn current_limits(st: &SimState) -> Limits {
+    let a = st.auth();
+    Limits {
+        requests_per_minute: a.requests.limit,
+        tokens_per_hour: a.token_calls.limit,
+    }
+}
+
+async fn limits(State(st): State<SimState>) -> Response {
+    Json(current_limits(&st)).into_response()
+}
+
+async fn put_limits(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    let l: Limits = merge(&current_limits(&st), &body)?;
+    st.set_limits(l.requests_per_minute, l.tokens_per_hour);
+    Ok(Json(l).into_response())
+}
+
+async fn reset_limits(State(st): State<SimState>) -> StatusCode {
+    st.reset_limits();
+    StatusCode::NO_CONTENT
+}
+
+async fn expire_tokens(State(st): State<SimState>) -> StatusCode {
+    st.expire_tokens();
+    StatusCode::NO_CONTENT
+}
+
+async fn instances(State(st): State<SimState>) -> Response {
+    Json(st.instances()).into_response()
+}
+
+async fn instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    st.instance(&id)
+        .map(|i| Json(i).into_response())
+        .ok_or_else(|| ApiError::db_not_found(&id))
+}
+
+async fn console_create(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    let obj = parse_object(&body, false)?;
+    let created = st.console_create_value(&Value::Object(obj))?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn console_update(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let change: ConsoleUpdate = replace(&body)?;
+    Ok(Json(st.console_update(&id, &change)?).into_response())
+}
+
+async fn console_delete(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if st.console_delete(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::db_not_found(&id))
+    }
+}

@@ -1,0 +1,672 @@
+//! The instance catalogue every simulated tenant offers, and the validation of
+//! request bodies against it. Pure: no clock, no I/O.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::aura::model::{InstanceConfiguration, TenantSummary};
+
+pub const CLOUD_PROVIDERS: &[&str] = &["gcp", "aws", "azure"];
+pub const INSTANCE_TYPES: &[&str] = &[
+    "enterprise-db",
+    "enterprise-ds",
+    "business-critical",
+    "professional-db",
+    "professional-ds",
+    "free-db",
+];
+
+/// (provider, region, human region name).
+const REGIONS: &[(&str, &str, &str)] = &[
+    ("gcp", "europe-west1", "Belgium (europe-west1)"),
+    ("gcp", "us-central1", "Iowa (us-central1)"),
+    ("gcp", "asia-southeast1", "Singapore (asia-southeast1)"),
+    ("aws", "us-east-1", "US East, N. Virginia (us-east-1)"),
+    ("aws", "eu-west-1", "Europe, Ireland (eu-west-1)"),
+    (
+        "aws",
+        "ap-southeast-1",
+        "Asia Pacific, Singapore (ap-southeast-1)",
+    ),
+    ("azure", "westeurope", "Netherlands (westeurope)"),
+    ("azure", "eastus", "Virginia (eastus)"),
+    ("azure", "uksouth", "London (uksouth)"),
+];
+
+/// Memory sizes with their default storage (twice the memory), smallest first.
+const SIZES: &[(&str, &str)] = &[
+    ("1GB", "2GB"),
+    ("2GB", "4GB"),
+    ("4GB", "8GB"),
+    ("8GB", "16GB"),
+    ("16GB", "32GB"),
+    ("24GB", "48GB"),
+    ("32GB", "64GB"),
+    ("48GB", "96GB"),
+    ("64GB", "128GB"),
+    ("128GB", "256GB"),
+    ("192GB", "384GB"),
+    ("256GB", "512GB"),
+    ("384GB", "768GB"),
+    ("512GB", "1024GB"),
+];
+
+struct Offer {
+    instance_type: &'static str,
+    /// Inclusive range of indexes into `SIZES`.
+    sizes: (usize, usize),
+    versions: &'static [&'static str],
+    providers: &'static [&'static str],
+    /// Only this region (free tier).
+    only_region: Option<&'static str>,
+    /// Also offer 4x storage for each memory size, so a storage-only resize is possible.
+    extra_storage: bool,
+}
+
+const OFFERS: &[Offer] = &[
+    Offer {
+        instance_type: "enterprise-db",
+        sizes: (1, 13),
+        versions: &["4", "5"],
+        providers: &["gcp", "aws", "azure"],
+        only_region: None,
+        extra_storage: true,
+    },
+    Offer {
+        instance_type: "enterprise-ds",
+        sizes: (3, 13),
+        versions: &["5"],
+        providers: &["gcp", "aws"],
+        only_region: None,
+        extra_storage: false,
+    },
+    Offer {
+        instance_type: "business-critical",
+        sizes: (1, 9),
+        versions: &["5"],
+        providers: &["gcp", "aws", "azure"],
+        only_region: None,
+        extra_storage: true,
+    },
+    Offer {
+        instance_type: "professional-db",
+        sizes: (0, 8),
+        versions: &["4", "5"],
+        providers: &["gcp", "aws", "azure"],
+        only_region: None,
+        extra_storage: false,
+    },
+    Offer {
+        instance_type: "professional-ds",
+        sizes: (1, 8),
+        versions: &["5"],
+        providers: &["gcp", "aws", "azure"],
+        only_region: None,
+        extra_storage: false,
+    },
+    Offer {
+        instance_type: "free-db",
+        sizes: (0, 0),
+        versions: &["5"],
+        providers: &["gcp"],
+        only_region: Some("europe-west1"),
+        extra_storage: false,
+    },
+];
+
+/// The deterministic catalogue given to every tenant unless the config overrides it.
+pub fn default_catalogue() -> Vec<InstanceConfiguration> {
+    let mut out = Vec::new();
+    for &(provider, region, region_name) in REGIONS {
+        for offer in OFFERS {
+            if !offer.providers.contains(&provider) {
+                continue;
+            }
+            if offer.only_region.is_some_and(|r| r != region) {
+                continue;
+            }
+            for version in offer.versions {
+                for &(memory, storage) in &SIZES[offer.sizes.0..=offer.sizes.1] {
+                    let mut storages = vec![storage.to_string()];
+                    if offer.extra_storage {
+                        storages.push(times_gb(memory, 4));
+                    }
+                    for storage in storages {
+                        out.push(InstanceConfiguration {
+                            cloud_provider: provider.into(),
+                            region: region.into(),
+                            region_name: region_name.into(),
+                            instance_type: offer.instance_type.into(),
+                            memory: memory.into(),
+                            storage,
+                            version: (*version).into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn times_gb(size: &str, factor: u32) -> String {
+    let gb: u32 = size.trim_end_matches("GB").parse().unwrap_or(0);
+    format!("{}GB", gb * factor)
+}
+
+/// A validated `POST /instances` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSpec {
+    pub name: String,
+    pub tenant_id: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub instance_type: String,
+    pub version: String,
+    pub memory: String,
+    pub storage: String,
+    pub vector_optimized: bool,
+    pub graph_analytics_plugin: bool,
+    pub source_instance_id: Option<String>,
+}
+
+/// Where an existing instance lives, to validate a resize against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub cloud_provider: String,
+    pub region: String,
+    pub instance_type: String,
+    pub version: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// A validated `PATCH /instances/{id}` body; memory and storage are resolved
+/// to the full target pair when either changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateSpec {
+    pub name: Option<String>,
+    pub memory: Option<String>,
+    pub storage: Option<String>,
+    pub vector_optimized: Option<bool>,
+    pub graph_analytics_plugin: Option<bool>,
+    /// Fields the simulator accepts but does not model (secondaries, CDC mode):
+    /// they still make the PATCH an operation rather than a rename.
+    pub other_changes: bool,
+}
+
+impl UpdateSpec {
+    pub fn is_rename_only(&self) -> bool {
+        self.name.is_some()
+            && self.memory.is_none()
+            && self.storage.is_none()
+            && self.vector_optimized.is_none()
+            && self.graph_analytics_plugin.is_none()
+            && !self.other_changes
+    }
+}
+
+/// A validated upgrade: the new type and the target size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeSpec {
+    pub instance_type: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// Parses a request body: empty counts as `{}` only when `empty_ok`.
+pub fn parse_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if empty_ok {
+            Ok(Map::new())
+        } else {
+            Err(ApiError::bad_request("The request body is empty"))
+        };
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "The request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Err(ApiError::field(field, format!("{field} is required"))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::field(field, format!("{field} must be a string"))),
+    }
+}
+
+fn optional_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::field(field, format!("{field} must be a string"))),
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ApiError::field(field, format!("{field} must be a boolean"))),
+    }
+}
+
+/// 1 to 30 characters, no leading or trailing whitespace (the documented rule).
+pub fn validate_name(name: &str) -> Result<(), ApiError> {
+    let len = name.chars().count();
+    if len == 0 || len > 30 {
+        return Err(ApiError::field(
+            "name",
+            "name must be between 1 and 30 characters long",
+        ));
+    }
+    if name.trim() != name {
+        return Err(ApiError::field(
+            "name",
+            "name must not have leading or trailing whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a create body against the tenants and the catalogue.
+pub fn parse_create(
+    obj: &Map<String, Value>,
+    tenants: &[TenantSummary],
+    catalogue: &[InstanceConfiguration],
+) -> Result<CreateSpec, ApiError> {
+    // Required fields in the order the schema lists them.
+    let version = required_str(obj, "version")?;
+    let region = required_str(obj, "region")?;
+    let memory = required_str(obj, "memory")?;
+    let name = required_str(obj, "name")?;
+    let instance_type = required_str(obj, "type")?;
+    let tenant_id = required_str(obj, "tenant_id")?;
+    let cloud_provider = required_str(obj, "cloud_provider")?;
+    let storage = optional_str(obj, "storage")?;
+    let vector_optimized = optional_bool(obj, "vector_optimized")?.unwrap_or(false);
+    let graph_analytics_plugin = optional_bool(obj, "graph_analytics_plugin")?.unwrap_or(false);
+    let source_instance_id = optional_str(obj, "source_instance_id")?;
+    optional_str(obj, "source_snapshot_id")?;
+    optional_str(obj, "customer_managed_key_id")?;
+    validate_name(&name)?;
+
+    if !tenants.iter().any(|t| t.id == tenant_id) {
+        return Err(ApiError::tenant_not_found());
+    }
+    let storage = resolve_size(
+        catalogue,
+        &cloud_provider,
+        &instance_type,
+        &region,
+        &version,
+        &memory,
+        storage.as_deref(),
+    )?;
+    Ok(CreateSpec {
+        name,
+        tenant_id,
+        cloud_provider,
+        region,
+        instance_type,
+        version,
+        memory,
+        storage,
+        vector_optimized,
+        graph_analytics_plugin,
+        source_instance_id,
+    })
+}
+
+/// Narrows the catalogue one field at a time so the 400 names the first field
+/// that makes the combination impossible; returns the storage to use.
+fn resolve_size(
+    catalogue: &[InstanceConfiguration],
+    cloud_provider: &str,
+    instance_type: &str,
+    region: &str,
+    version: &str,
+    memory: &str,
+    storage: Option<&str>,
+) -> Result<String, ApiError> {
+    if !CLOUD_PROVIDERS.contains(&cloud_provider) {
+        return Err(ApiError::field(
+            "cloud_provider",
+            format!("cloud_provider must be one of gcp, aws, azure, got '{cloud_provider}'"),
+        ));
+    }
+    if !INSTANCE_TYPES.contains(&instance_type) {
+        return Err(ApiError::field(
+            "type",
+            format!("Unknown instance type '{instance_type}'"),
+        ));
+    }
+    let m: Vec<&InstanceConfiguration> = catalogue
+        .iter()
+        .filter(|c| c.cloud_provider == cloud_provider && c.instance_type == instance_type)
+        .collect();
+    if m.is_empty() {
+        return Err(ApiError::field(
+            "type",
+            format!("Instance type {instance_type} is not available on {cloud_provider}"),
+        ));
+    }
+    let m: Vec<_> = m.into_iter().filter(|c| c.region == region).collect();
+    if m.is_empty() {
+        return Err(ApiError::field(
+            "region",
+            format!("Region {region} is not available for {instance_type} on {cloud_provider}"),
+        ));
+    }
+    let m: Vec<_> = m.into_iter().filter(|c| c.version == version).collect();
+    if m.is_empty() {
+        return Err(ApiError::field(
+            "version",
+            format!("Version '{version}' is not available for {instance_type} in {region}"),
+        ));
+    }
+    let m: Vec<_> = m.into_iter().filter(|c| c.memory == memory).collect();
+    let Some(first) = m.first() else {
+        return Err(ApiError::field(
+            "memory",
+            format!("Memory {memory} is not available for {instance_type} in {region}"),
+        ));
+    };
+    match storage {
+        None => Ok(first.storage.clone()),
+        Some(s) if m.iter().any(|c| c.storage == s) => Ok(s.to_string()),
+        Some(s) => Err(ApiError::field(
+            "storage",
+            format!("Storage {s} is not available with memory {memory} for {instance_type}"),
+        )),
+    }
+}
+
+/// Validates a PATCH body against the instance's placement.
+pub fn parse_update(
+    obj: &Map<String, Value>,
+    at: &Placement,
+    catalogue: &[InstanceConfiguration],
+) -> Result<UpdateSpec, ApiError> {
+    let name = optional_str(obj, "name")?;
+    if let Some(n) = &name {
+        validate_name(n)?;
+    }
+    let memory = optional_str(obj, "memory")?;
+    let storage = optional_str(obj, "storage")?;
+    let vector_optimized = optional_bool(obj, "vector_optimized")?;
+    let graph_analytics_plugin = optional_bool(obj, "graph_analytics_plugin")?;
+    let other_changes = ["secondaries_count", "cdc_enrichment_mode"]
+        .iter()
+        .any(|k| obj.get(*k).is_some_and(|v| !v.is_null()));
+
+    let (memory, storage) = if memory.is_some() || storage.is_some() {
+        let target_memory = memory.clone().unwrap_or_else(|| at.memory.clone());
+        let resolved = match (&memory, &storage) {
+            // A memory-only resize keeps the storage if still offered, else the default.
+            (Some(_), None) => resolve_size(
+                catalogue,
+                &at.cloud_provider,
+                &at.instance_type,
+                &at.region,
+                &at.version,
+                &target_memory,
+                Some(&at.storage),
+            )
+            .or_else(|_| {
+                resolve_size(
+                    catalogue,
+                    &at.cloud_provider,
+                    &at.instance_type,
+                    &at.region,
+                    &at.version,
+                    &target_memory,
+                    None,
+                )
+            })?,
+            _ => resolve_size(
+                catalogue,
+                &at.cloud_provider,
+                &at.instance_type,
+                &at.region,
+                &at.version,
+                &target_memory,
+                storage.as_deref(),
+            )?,
+        };
+        (Some(target_memory), Some(resolved))
+    } else {
+        (None, None)
+    };
+    let spec = UpdateSpec {
+        name,
+        memory,
+        storage,
+        vector_optimized,
+        graph_analytics_plugin,
+        other_changes,
+    };
+    if spec == UpdateSpec::default() {
+        return Err(ApiError::bad_request(
+            "The request body contains no change to apply",
+        ));
+    }
+    Ok(spec)
+}
+
+/// Validates an upgrade body: only professional-db may become business-critical;
+/// memory and storage are optional but come together.
+pub fn parse_upgrade(
+    obj: &Map<String, Value>,
+    at: &Placement,
+    catalogue: &[InstanceConfiguration],
+) -> Result<UpgradeSpec, ApiError> {
+    let target = optional_str(obj, "type")?.unwrap_or_else(|| "business-critical".into());
+    if target != "business-critical" {
+        return Err(ApiError::field(
+            "type",
+            "Instances can only be upgraded to business-critical",
+        ));
+    }
+    let memory = optional_str(obj, "memory")?;
+    let storage = optional_str(obj, "storage")?;
+    match (&memory, &storage) {
+        (Some(_), None) => return Err(ApiError::field("storage", "storage must come with memory")),
+        (None, Some(_)) => return Err(ApiError::field("memory", "memory must come with storage")),
+        _ => {}
+    }
+    if at.instance_type != "professional-db" {
+        return Err(ApiError::api(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported-upgrade",
+            format!(
+                "Only professional-db instances can be upgraded, this one is {}",
+                at.instance_type
+            ),
+        ));
+    }
+    let memory = memory.unwrap_or_else(|| at.memory.clone());
+    let storage = storage.unwrap_or_else(|| at.storage.clone());
+    let storage = resolve_size(
+        catalogue,
+        &at.cloud_provider,
+        &target,
+        &at.region,
+        &at.version,
+        &memory,
+        Some(&storage),
+    )?;
+    Ok(UpgradeSpec {
+        instance_type: target,
+        memory,
+        storage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tenants() -> Vec<TenantSummary> {
+        vec![TenantSummary {
+            id: "t1".into(),
+            name: "T".into(),
+        }]
+    }
+
+    fn body() -> Map<String, Value> {
+        match json!({"version":"5","region":"europe-west1","memory":"8GB","name":"x",
+                     "type":"enterprise-db","tenant_id":"t1","cloud_provider":"gcp"})
+        {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn err_field(obj: Map<String, Value>) -> Option<String> {
+        parse_create(&obj, &tenants(), &default_catalogue())
+            .err()
+            .and_then(|e| e.field_name().map(str::to_string))
+    }
+
+    #[test]
+    fn catalogue_is_deterministic_and_realistic() {
+        let a = default_catalogue();
+        assert_eq!(a, default_catalogue());
+        let free: Vec<_> = a.iter().filter(|c| c.instance_type == "free-db").collect();
+        assert_eq!(free.len(), 1);
+        assert_eq!(free[0].region, "europe-west1");
+        assert_eq!(free[0].memory, "1GB");
+        assert!(a.iter().any(|c| c.region_name == "Belgium (europe-west1)"));
+        assert!(
+            !a.iter()
+                .any(|c| c.instance_type == "professional-db" && c.memory == "128GB")
+        );
+        assert!(
+            a.iter()
+                .any(|c| c.instance_type == "enterprise-db" && c.memory == "512GB")
+        );
+    }
+
+    #[test]
+    fn valid_create_gets_default_storage() {
+        let s = parse_create(&body(), &tenants(), &default_catalogue()).unwrap();
+        assert_eq!(s.storage, "16GB");
+        let mut b = body();
+        b.insert("storage".into(), json!("32GB"));
+        let s = parse_create(&b, &tenants(), &default_catalogue()).unwrap();
+        assert_eq!(s.storage, "32GB");
+    }
+
+    #[test]
+    fn create_errors_name_the_field() {
+        let mut b = body();
+        b.remove("memory");
+        assert_eq!(err_field(b).as_deref(), Some("memory"));
+        let mut b = body();
+        b.insert("name".into(), json!("a".repeat(31)));
+        assert_eq!(err_field(b).as_deref(), Some("name"));
+        let mut b = body();
+        b.insert("name".into(), json!(" x"));
+        assert_eq!(err_field(b).as_deref(), Some("name"));
+        let mut b = body();
+        b.insert("type".into(), json!("huge-db"));
+        assert_eq!(err_field(b).as_deref(), Some("type"));
+        let mut b = body();
+        b.insert("cloud_provider".into(), json!("ibm"));
+        assert_eq!(err_field(b).as_deref(), Some("cloud_provider"));
+        let mut b = body();
+        b.insert("region".into(), json!("mars-1"));
+        assert_eq!(err_field(b).as_deref(), Some("region"));
+        let mut b = body();
+        b.insert("type".into(), json!("free-db"));
+        assert_eq!(err_field(b).as_deref(), Some("memory"));
+        let mut b = body();
+        b.insert("storage".into(), json!("3GB"));
+        assert_eq!(err_field(b).as_deref(), Some("storage"));
+        let mut b = body();
+        b.insert("memory".into(), json!(8));
+        assert_eq!(err_field(b).as_deref(), Some("memory"));
+        let mut b = body();
+        b.insert("vector_optimized".into(), json!("yes"));
+        assert_eq!(err_field(b).as_deref(), Some("vector_optimized"));
+    }
+
+    #[test]
+    fn unknown_tenant_is_404() {
+        let mut b = body();
+        b.insert("tenant_id".into(), json!("nope"));
+        let e = parse_create(&b, &tenants(), &default_catalogue()).unwrap_err();
+        assert_eq!(e.status, 404);
+        assert_eq!(e.reason(), Some("tenant-not-found"));
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        assert!(parse_object(b"{", false).is_err());
+        assert!(parse_object(b"[]", false).is_err());
+        assert!(parse_object(b"", false).is_err());
+        assert!(parse_object(b"", true).unwrap().is_empty());
+    }
+
+    fn placement() -> Placement {
+        Placement {
+            cloud_provider: "gcp".into(),
+            region: "europe-west1".into(),
+            instance_type: "professional-db".into(),
+            version: "5".into(),
+            memory: "4GB".into(),
+            storage: "8GB".into(),
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn update_rules() {
+        let cat = default_catalogue();
+        let s = parse_update(&obj(json!({"name":"n"})), &placement(), &cat).unwrap();
+        assert!(s.is_rename_only());
+        let s = parse_update(&obj(json!({"memory":"16GB"})), &placement(), &cat).unwrap();
+        assert!(!s.is_rename_only());
+        assert_eq!(s.storage.as_deref(), Some("32GB"));
+        let e = parse_update(&obj(json!({"memory":"128GB"})), &placement(), &cat).unwrap_err();
+        assert_eq!(e.field_name(), Some("memory"));
+        let e = parse_update(&obj(json!({"storage":"64GB"})), &placement(), &cat).unwrap_err();
+        assert_eq!(e.field_name(), Some("storage"));
+        assert!(parse_update(&obj(json!({})), &placement(), &cat).is_err());
+    }
+
+    #[test]
+    fn upgrade_rules() {
+        let cat = default_catalogue();
+        let u = parse_upgrade(
+            &obj(json!({"type":"business-critical"})),
+            &placement(),
+            &cat,
+        )
+        .unwrap();
+        assert_eq!(u.instance_type, "business-critical");
+        assert_eq!(u.memory, "4GB");
+        let e =
+            parse_upgrade(&obj(json!({"type":"enterprise-db"})), &placement(), &cat).unwrap_err();
+        assert_eq!(e.field_name(), Some("type"));
+        let mut p = placement();
+        p.instance_type = "enterprise-db".into();
+        let e = parse_upgrade(&obj(json!({})), &p, &cat).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+}

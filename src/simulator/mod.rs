@@ -1,0 +1,442 @@
+//! Aura API simulator: a local, in-memory Aura API v1 for tests and demos.
+//!
+//! Serves `POST /oauth/token`, the `/v1` endpoints the operator uses (same
+//! shapes, status codes and error bodies as the real API), real limits
+//! (requests per minute, token calls per hour), instance lifecycles with
+//! configurable durations, fault injection, and an unauthenticated `/admin`
+//! side door for tests (counters, faults, issued passwords, console edits).
+//!
+//! In-process use:
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use aura_operator::simulator::{Simulator, SimulatorConfig};
+//! let sim = Simulator::start(SimulatorConfig {
+//!     listen: "127.0.0.1:0".parse().unwrap(),
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let base = sim.base_url(); // "http://127.0.0.1:PORT"
+//! let counters = sim.state().counters();
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod auth;
+mod catalogue;
+mod error;
+mod faults;
+mod routes;
+mod shared;
+mod state;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use catalogue::default_catalogue;
+pub use error::{ApiError, ErrorBody};
+pub use faults::{CreateFailMode, Faults};
+pub use shared::{Counters, SimState};
+pub use state::{AdminInstance, ConsoleUpdate, Timings};
+
+use crate::aura::model::{InstanceConfiguration, TenantSummary};
+
+/// The demo client used when none is configured.
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+/// The demo tenant used when none is configured (fixed so scripts can use it).
+pub const DEMO_TENANT_ID: &str = "6981ace7-efe8-4f5c-b7c5-267b5162ce91";
+pub const DEMO_TENANT_NAME: &str = "Demo";
+
+/// Everything the simulator can be started with.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    pub listen: SocketAddr,
+    /// (client id, client secret). Every client sees every tenant.
+    pub clients: Vec<(String, String)>,
+    /// (tenant id, tenant name).
+    pub tenants: Vec<(String, String)>,
+    /// Time spent in `creating`.
+    pub create_seconds: f64,
+    /// Default time of pause, resume, update, destroy, restore and snapshot.
+    pub transition_seconds: f64,
+    pub pause_seconds: Option<f64>,
+    pub resume_seconds: Option<f64>,
+    pub update_seconds: Option<f64>,
+    pub destroy_seconds: Option<f64>,
+    pub restore_seconds: Option<f64>,
+    pub snapshot_seconds: Option<f64>,
+    /// After a transition the instance still answers 409 for this long.
+    pub settle_grace_seconds: f64,
+    /// `/v1` requests per client id per sliding minute; 0 = unlimited.
+    pub requests_per_minute: u32,
+    /// `/oauth/token` calls per client id per sliding hour; 0 = unlimited.
+    pub tokens_per_hour: u32,
+    pub token_ttl_seconds: u64,
+    /// Free instances allowed per tenant; 0 = unlimited.
+    pub free_instances_per_tenant: u32,
+    pub faults: Faults,
+    /// Offered to every tenant; defaults to [`default_catalogue`].
+    pub catalogue: Vec<InstanceConfiguration>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            clients: vec![(DEMO_CLIENT_ID.into(), DEMO_CLIENT_SECRET.into())],
+            tenants: vec![(DEMO_TENANT_ID.into(), DEMO_TENANT_NAME.into())],
+            create_seconds: 2.0,
+            transition_seconds: 1.0,
+            pause_seconds: None,
+            resume_seconds: None,
+            update_seconds: None,
+            destroy_seconds: None,
+            restore_seconds: None,
+            snapshot_seconds: None,
+            settle_grace_seconds: 0.0,
+            requests_per_minute: 125,
+            tokens_per_hour: 15,
+            token_ttl_seconds: 3600,
+            free_instances_per_tenant: 1,
+            faults: Faults::default(),
+            catalogue: default_catalogue(),
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// The durations resolved from the config.
+    pub fn timings(&self) -> Timings {
+        let t = self.transition_seconds;
+        Timings {
+            create: self.create_seconds,
+            pause: self.pause_seconds.unwrap_or(t),
+            resume: self.resume_seconds.unwrap_or(t),
+            update: self.update_seconds.unwrap_or(t),
+            destroy: self.destroy_seconds.unwrap_or(t),
+            restore: self.restore_seconds.unwrap_or(t),
+            snapshot: self.snapshot_seconds.unwrap_or(t),
+            settle_grace: self.settle_grace_seconds,
+        }
+    }
+}
+
+/// A running simulator. Dropping it without `shutdown` also stops the server.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: SimState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds, spawns the server and returns once it accepts connections.
+    pub async fn start(config: SimulatorConfig) -> std::io::Result<Simulator> {
+        config
+            .faults
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let tenants = config
+            .tenants
+            .iter()
+            .map(|(id, name)| TenantSummary {
+                id: id.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        let mut world = state::World::new(tenants, config.catalogue.clone(), config.timings());
+        world.free_per_tenant = config.free_instances_per_tenant;
+        let auth = shared::AuthState {
+            clients: config.clients.iter().cloned().collect::<HashMap<_, _>>(),
+            tokens: auth::TokenStore::default(),
+            requests: auth::SlidingWindow::new(config.requests_per_minute, Duration::from_secs(60)),
+            token_calls: auth::SlidingWindow::new(
+                config.tokens_per_hour,
+                Duration::from_secs(3600),
+            ),
+            token_ttl: Duration::from_secs(config.token_ttl_seconds),
+        };
+        let state = SimState::new(world, auth, config.faults.clone());
+
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let app = routes::router(state.clone())
+            .into_make_service_with_connect_info::<faults::KillSwitch>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(faults::KillableListener(listener), app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "simulator server failed");
+            }
+        });
+        tracing::info!(%addr, "aura simulator listening");
+        Ok(Simulator {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash, no `/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Direct access to instances, passwords, counters, faults and console edits.
+    pub fn state(&self) -> SimState {
+        self.state.clone()
+    }
+
+    /// Stops accepting, lets open requests finish (at most 5 s), then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn parse_pair(s: &str, sep: char, what: &str) -> Result<(String, String), String> {
+    match s.split_once(sep) {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("expected {what}")),
+    }
+}
+
+fn parse_client(s: &str) -> Result<(String, String), String> {
+    parse_pair(s, ':', "ID:SECRET")
+}
+
+fn parse_tenant(s: &str) -> Result<(String, String), String> {
+    parse_pair(s, '=', "ID=NAME")
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0.0 and 1.0".into())
+    }
+}
+
+/// `aura-operator simulate` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AURA_SIM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// API client as ID:SECRET (repeatable); demo-client:demo-secret when none.
+    #[arg(long = "client", value_name = "ID:SECRET", value_parser = parse_client)]
+    pub clients: Vec<(String, String)>,
+    /// Tenant as ID=NAME (repeatable); one demo tenant with a fixed id when none.
+    #[arg(long = "tenant", value_name = "ID=NAME", value_parser = parse_tenant)]
+    pub tenants: Vec<(String, String)>,
+    /// Seconds an instance stays in `creating`.
+    #[arg(long, default_value_t = 2.0)]
+    pub create_seconds: f64,
+    /// Seconds of pause, resume, update, destroy, restore and snapshot.
+    #[arg(long, default_value_t = 1.0)]
+    pub transition_seconds: f64,
+    #[arg(long)]
+    pub pause_seconds: Option<f64>,
+    #[arg(long)]
+    pub resume_seconds: Option<f64>,
+    #[arg(long)]
+    pub update_seconds: Option<f64>,
+    #[arg(long)]
+    pub destroy_seconds: Option<f64>,
+    /// Seconds an instance keeps answering 409 after a transition ends.
+    #[arg(long, default_value_t = 0.0)]
+    pub settle_grace_seconds: f64,
+    /// `/v1` requests per client per minute (0 = unlimited).
+    #[arg(long, default_value_t = 125)]
+    pub requests_per_minute: u32,
+    /// Token calls per client per hour (0 = unlimited).
+    #[arg(long, default_value_t = 15)]
+    pub tokens_per_hour: u32,
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl_seconds: u64,
+    /// Free instances per tenant (0 = unlimited).
+    #[arg(long, default_value_t = 1)]
+    pub free_instances_per_tenant: u32,
+    /// Latency added to every API request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share (0.0..1.0) of `/v1` requests answered 500/502/503.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub error_rate: f64,
+    /// Share of `/v1` requests answered 429 (a 429 storm).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub rate_limit_rate: f64,
+    /// Share of `/v1` requests whose connection is dropped without an answer.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub drop_rate: f64,
+    /// The next N creates commit the instance but fail the answer.
+    #[arg(long, default_value_t = 0)]
+    pub fail_creates: u32,
+    /// How a failed create answers: `error` (500) or `drop` (connection closed).
+    #[arg(long, default_value = "error", value_parser = ["error", "drop"])]
+    pub fail_create_mode: String,
+}
+
+impl SimulateArgs {
+    pub fn to_config(&self) -> SimulatorConfig {
+        let mut c = SimulatorConfig {
+            listen: self.listen,
+            create_seconds: self.create_seconds,
+            transition_seconds: self.transition_seconds,
+            pause_seconds: self.pause_seconds,
+            resume_seconds: self.resume_seconds,
+            update_seconds: self.update_seconds,
+            destroy_seconds: self.destroy_seconds,
+            settle_grace_seconds: self.settle_grace_seconds,
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_hour: self.tokens_per_hour,
+            token_ttl_seconds: self.token_ttl_seconds,
+            free_instances_per_tenant: self.free_instances_per_tenant,
+            faults: Faults {
+                latency_ms: self.latency_ms,
+                error_rate: self.error_rate,
+                rate_limit_rate: self.rate_limit_rate,
+                rate_limit_retry_after: 1,
+                drop_rate: self.drop_rate,
+                fail_creates: self.fail_creates,
+                fail_create_mode: if self.fail_create_mode == "drop" {
+                    CreateFailMode::Drop
+                } else {
+                    CreateFailMode::Error
+                },
+            },
+            ..SimulatorConfig::default()
+        };
+        if !self.clients.is_empty() {
+            c.clients = self.clients.clone();
+        }
+        if !self.tenants.is_empty() {
+            c.tenants = self.tenants.clone();
+        }
+        c
+    }
+}
+
+/// Runs the simulator until SIGINT or SIGTERM. Prints exactly one line,
+/// `listening <base URL>`, to stdout once it accepts connections.
+pub async fn run_cli(args: SimulateArgs) -> anyhow::Result<()> {
+    let sim = Simulator::start(args.to_config()).await?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening {}", sim.base_url())?;
+        out.flush()?;
+    }
+    wait_for_signal().await?;
+    tracing::info!("aura simulator stopping");
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    #[test]
+    fn cli_defaults_give_demo_client_and_tenant() {
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        let c = cli.args.to_config();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.clients,
+            vec![("demo-client".into(), "demo-secret".into())]
+        );
+        assert_eq!(c.tenants[0].0, DEMO_TENANT_ID);
+        assert_eq!(c.requests_per_minute, 125);
+        assert_eq!(c.tokens_per_hour, 15);
+    }
+
+    #[test]
+    fn cli_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--client",
+            "a:b:c",
+            "--client",
+            "d:e",
+            "--tenant",
+            "t1=One",
+            "--create-seconds",
+            "0.5",
+            "--drop-rate",
+            "0.25",
+            "--fail-create-mode",
+            "drop",
+        ])
+        .unwrap();
+        let c = cli.args.to_config();
+        assert_eq!(c.clients[0], ("a".into(), "b:c".into()));
+        assert_eq!(c.clients.len(), 2);
+        assert_eq!(c.tenants, vec![("t1".into(), "One".into())]);
+        assert_eq!(c.create_seconds, 0.5);
+        assert_eq!(c.faults.drop_rate, 0.25);
+        assert_eq!(c.faults.fail_create_mode, CreateFailMode::Drop);
+        assert!(Cli::try_parse_from(["x", "--client", "nosecret"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--error-rate", "2"]).is_err());
+    }
+}

@@ -1,0 +1,513 @@
+//! The HTTP side: `/oauth/token`, `/v1/...`, the middleware that stamps
+//! `X-Request-Id` and counts, and the gate that authenticates, limits and
+//! injects faults on `/v1`.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
+use super::catalogue::{parse_object, parse_update, parse_upgrade};
+use super::error::ApiError;
+use super::faults::{CreateFailMode, KillSwitch, roll};
+use super::shared::SimState;
+use crate::aura::model::{Data, SnapshotCreated, Tenant, TokenResponse};
+
+/// The client id behind the bearer token, set by the `/v1` gate.
+#[derive(Debug, Clone)]
+pub struct ClientId(pub String);
+
+/// Marks an answer that is never written because the connection is dropped.
+#[derive(Debug, Clone, Copy)]
+struct Dropped;
+
+fn dropped_response() -> Response {
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut().insert(Dropped);
+    r
+}
+
+/// The id stamped on the answer, available to handlers for their logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub fn router(state: SimState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/tenants", get(list_tenants))
+        .route("/v1/tenants/{tenant_id}", get(get_tenant))
+        .route("/v1/instances", get(list_instances).post(create_instance))
+        .route(
+            "/v1/instances/{id}",
+            get(get_instance)
+                .patch(update_instance)
+                .delete(delete_instance),
+        )
+        .route("/v1/instances/{id}/pause", post(pause_instance))
+        .route("/v1/instances/{id}/resume", post(resume_instance))
+        .route("/v1/instances/{id}/upgrade", post(upgrade_instance))
+        .route(
+            "/v1/instances/{id}/snapshots",
+            get(list_snapshots).post(take_snapshot),
+        )
+        .route("/v1/instances/{id}/snapshots/{sid}", get(get_snapshot))
+        .route(
+            "/v1/instances/{id}/snapshots/{sid}/restore",
+            post(restore_snapshot),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), v1_gate));
+
+    Router::new()
+        .route("/oauth/token", post(token))
+        .merge(v1)
+        .merge(super::admin::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
+    (status, axum::Json(Data { data: value })).into_response()
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::api(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("No such endpoint: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::api(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Outermost: request id on every answer (errors, 429s, unknown routes) and counters.
+async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let started = Instant::now();
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status();
+    let status_key = if resp.extensions().get::<Dropped>().is_some() {
+        "dropped".to_string()
+    } else {
+        status.as_u16().to_string()
+    };
+    if !path.starts_with("/admin") {
+        let key = format!("{method} {}", route.as_deref().unwrap_or("(unmatched)"));
+        st.count(|c| {
+            c.requests_total += 1;
+            *c.by_route.entry(key).or_default() += 1;
+            *c.by_status.entry(status_key.clone()).or_default() += 1;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                c.too_many_requests += 1;
+            }
+        });
+        // Path and status only: ids in paths are not secrets, bodies may be.
+        tracing::info!(
+            request_id,
+            %method,
+            path,
+            status = status_key,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "simulator request"
+        );
+    }
+    resp
+}
+
+async fn sleep_latency(st: &SimState) {
+    let ms = st.faults().latency_ms;
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+fn kill_switch(req: &Request) -> Option<KillSwitch> {
+    req.extensions()
+        .get::<ConnectInfo<KillSwitch>>()
+        .map(|c| c.0.clone())
+}
+
+/// `/v1` gate, in the order a gateway applies them: latency, token, rate
+/// limit, then injected faults.
+async fn v1_gate(State(st): State<SimState>, mut req: Request, next: Next) -> Response {
+    sleep_latency(&st).await;
+    let now = Instant::now();
+    let Some(auth) = req.headers().get(header::AUTHORIZATION) else {
+        return ApiError::unauthorized("The Authorization header is missing").into_response();
+    };
+    let Some(token) = auth.to_str().ok().and_then(parse_bearer) else {
+        return ApiError::unauthorized("The Authorization header must be 'Bearer <token>'")
+            .into_response();
+    };
+    let verified = st.auth().tokens.verify(token, now);
+    let client = match verified {
+        Ok(c) => c,
+        Err(TokenError::Invalid) => {
+            return ApiError::unauthorized("The access token is not valid").into_response();
+        }
+        Err(TokenError::Expired) => return ApiError::token_expired().into_response(),
+    };
+    st.count(|c| *c.by_client.entry(client.clone()).or_default() += 1);
+    let limited = st.auth().requests.check(&client, now);
+    if let Err(retry) = limited {
+        st.count(|c| c.rate_limited_requests += 1);
+        return ApiError::too_many_requests(retry).into_response();
+    }
+
+    let faults = st.faults();
+    if roll(faults.drop_rate)
+        && let Some(k) = kill_switch(&req)
+    {
+        st.count(|c| c.dropped_connections += 1);
+        k.kill();
+        // Never written: the connection fails first.
+        return dropped_response();
+    }
+    if roll(faults.rate_limit_rate) {
+        st.count(|c| c.injected_rate_limits += 1);
+        return ApiError::too_many_requests(faults.rate_limit_retry_after).into_response();
+    }
+    if roll(faults.error_rate) {
+        st.count(|c| c.injected_errors += 1);
+        // Gateway errors come in the middleware shape, as they do from the real gateway.
+        return match rand::random_range(0..3u8) {
+            0 => ApiError::internal(),
+            1 => ApiError::middleware(StatusCode::BAD_GATEWAY, "Bad Gateway", None),
+            _ => ApiError::middleware(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None),
+        }
+        .into_response();
+    }
+    req.extensions_mut().insert(ClientId(client));
+    next.run(req).await
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut r = ApiError::middleware(status, error, Some(description)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `POST /oauth/token`: client credentials by HTTP Basic (or in the form).
+async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+    sleep_latency(&st).await;
+    let now = Instant::now();
+    let form = parse_form(std::str::from_utf8(&body).unwrap_or(""));
+    let field = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let creds = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(parse_basic)
+        .or_else(|| Some((field("client_id")?, field("client_secret")?)));
+    let client_id = creds.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+    st.count(|c| {
+        c.token_calls += 1;
+        *c.token_calls_by_client
+            .entry(client_id.clone())
+            .or_default() += 1;
+    });
+    let Some((id, secret)) = creds else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "access_denied",
+            "Client credentials are required (HTTP Basic)",
+        );
+    };
+    let mut auth = st.auth();
+    // Every call naming a client id counts, good secret or not.
+    if let Err(retry) = auth.token_calls.check(&id, now) {
+        drop(auth);
+        st.count(|c| c.rate_limited_tokens += 1);
+        return ApiError::too_many_requests(retry).into_response();
+    }
+    if auth.clients.get(&id) != Some(&secret) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "access_denied",
+            "Unauthorized: bad client credentials",
+        );
+    }
+    if field("grant_type").as_deref() != Some("client_credentials") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    let ttl = auth.token_ttl;
+    let access_token = auth.tokens.issue(&id, ttl, now);
+    drop(auth);
+    st.count(|c| c.tokens_issued += 1);
+    let mut r = (
+        StatusCode::OK,
+        axum::Json(TokenResponse {
+            access_token,
+            expires_in: ttl.as_secs(),
+            token_type: "Bearer".into(),
+        }),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// POST and PATCH must say `application/json` (parameters and `+json` allowed).
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type())
+    }
+}
+
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    parse_form(query.unwrap_or(""))
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+async fn list_tenants(State(st): State<SimState>) -> Response {
+    data(StatusCode::OK, st.tenants())
+}
+
+async fn get_tenant(State(st): State<SimState>, Path(tenant_id): Path<String>) -> Response {
+    let w = st.world();
+    match w.tenants.iter().find(|t| t.id == tenant_id) {
+        Some(t) => data(
+            StatusCode::OK,
+            Tenant {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                instance_configurations: w.catalogue.clone(),
+            },
+        ),
+        None => ApiError::tenant_not_found().into_response(),
+    }
+}
+
+async fn list_instances(State(st): State<SimState>, RawQuery(q): RawQuery) -> Response {
+    let tenant = query_param(q.as_deref(), "tenantId").filter(|t| !t.is_empty());
+    let mut w = st.world();
+    if let Some(t) = &tenant
+        && !w.has_tenant(t)
+    {
+        return ApiError::tenant_not_found().into_response();
+    }
+    let list: Vec<_> = w
+        .list(tenant.as_deref(), Instant::now())
+        .into_iter()
+        .map(|i| i.to_summary())
+        .collect();
+    data(StatusCode::OK, list)
+}
+
+async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Response, ApiError> {
+    require_json(req.headers())?;
+    let kill = kill_switch(&req);
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let client = req.extensions().get::<ClientId>().map(|c| c.0.clone());
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .map_err(|_| ApiError::bad_request("The request body could not be read"))?;
+    let obj = parse_object(&body, false)?;
+    let created = {
+        let mut w = st.world();
+        let spec = super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)?;
+        w.create(spec, Instant::now(), false)?
+    };
+    st.count(|c| c.creates_committed += 1);
+    tracing::info!(
+        instance_id = %created.id,
+        request_id = request_id.as_deref().unwrap_or(""),
+        client_id = client.as_deref().unwrap_or(""),
+        "simulator created instance"
+    );
+    if let Some(mode) = st.take_create_failure() {
+        st.count(|c| c.failed_creates += 1);
+        match (mode, kill) {
+            (CreateFailMode::Drop, Some(k)) => {
+                st.count(|c| c.dropped_connections += 1);
+                k.kill();
+                return Ok(dropped_response());
+            }
+            _ => return Err(ApiError::internal()),
+        }
+    }
+    Ok(data(StatusCode::ACCEPTED, created))
+}
+
+/// Answers `{"data": instance}`; storage is not reported for free instances.
+fn instance_data(status: StatusCode, i: &crate::aura::model::Instance) -> Response {
+    if i.instance_type != "free-db" {
+        return data(status, i);
+    }
+    let mut v = serde_json::to_value(i).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("storage");
+    }
+    data(status, v)
+}
+
+async fn get_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let i = st.world().get(&id, Instant::now())?.to_wire();
+    Ok(instance_data(StatusCode::OK, &i))
+}
+
+async fn update_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    let now = Instant::now();
+    let mut w = st.world();
+    let at = w.placement(&id, now)?;
+    let obj = parse_object(&body, false)?;
+    let spec = parse_update(&obj, &at, &w.catalogue)?;
+    let (rename_only, i) = w.update(&id, &spec, now)?;
+    let status = if rename_only {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(instance_data(status, &i))
+}
+
+async fn delete_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let i = st.world().delete(&id, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
+}
+
+async fn pause_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    parse_object(&body, true)?;
+    let i = st.world().pause(&id, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
+}
+
+async fn resume_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    parse_object(&body, true)?;
+    let i = st.world().resume(&id, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
+}
+
+/// Answers 200 with the instance, as the spec documents, while it goes `updating`.
+async fn upgrade_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    let now = Instant::now();
+    let mut w = st.world();
+    let at = w.placement(&id, now)?;
+    let obj = parse_object(&body, true)?;
+    let spec = parse_upgrade(&obj, &at, &w.catalogue)?;
+    let i = w.upgrade(&id, &spec, now)?;
+    Ok(instance_data(StatusCode::OK, &i))
+}
+
+async fn list_snapshots(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let date = query_param(q.as_deref(), "date").filter(|d| !d.is_empty());
+    let list = st.world().snapshots(&id, date.as_deref(), Instant::now())?;
+    Ok(data(StatusCode::OK, list))
+}
+
+async fn take_snapshot(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    parse_object(&body, true)?;
+    let snapshot_id = st.world().take_snapshot(&id, Instant::now())?;
+    Ok(data(StatusCode::ACCEPTED, SnapshotCreated { snapshot_id }))
+}
+
+async fn get_snapshot(
+    State(st): State<SimState>,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let s = st.world().snapshot(&id, &sid, Instant::now())?;
+    Ok(data(StatusCode::OK, s))
+}
+
+async fn restore_snapshot(
+    State(st): State<SimState>,
+    Path((id, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    parse_object(&body, true)?;
+    let i = st.world().restore(&id, &sid, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
+}

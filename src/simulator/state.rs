@@ -1,0 +1,898 @@
+//! The simulated account: tenants, instances and snapshots, with the instance
+//! state machine. Pure: every operation takes `now`, statuses are computed
+//! lazily from the deadline of the running transition.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
+use super::error::ApiError;
+use crate::aura::model::{
+    CreatedInstance, Instance, InstanceConfiguration, InstanceStatus, InstanceSummary, Snapshot,
+    TenantSummary,
+};
+
+/// How long each transition takes, in seconds. Settable at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timings {
+    pub create: f64,
+    pub pause: f64,
+    pub resume: f64,
+    pub update: f64,
+    pub destroy: f64,
+    pub restore: f64,
+    pub snapshot: f64,
+    /// After a transition ends the instance reports its new status but still
+    /// answers 409 for this long (the real API does so for a short while).
+    pub settle_grace: f64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            create: 2.0,
+            pause: 1.0,
+            resume: 1.0,
+            update: 1.0,
+            destroy: 1.0,
+            restore: 1.0,
+            snapshot: 1.0,
+            settle_grace: 0.0,
+        }
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::ZERO)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum After {
+    Become(InstanceStatus),
+    Vanish,
+}
+
+/// One kind of transition: allowed starting states, the status while it
+/// runs, what happens at the end, how long it takes.
+struct Step<'a> {
+    from: &'a [InstanceStatus],
+    during: InstanceStatus,
+    after: After,
+    seconds: f64,
+    wrong_state: &'a str,
+}
+
+#[derive(Debug, Clone)]
+struct Transition {
+    done_at: Instant,
+    after: After,
+}
+
+/// One instance as the simulator keeps it (password included).
+#[derive(Debug, Clone)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub instance_type: String,
+    pub version: String,
+    pub memory: String,
+    pub storage: String,
+    pub vector_optimized: bool,
+    pub graph_analytics_plugin: bool,
+    pub created_at: String,
+    pub password: String,
+    pub status: InstanceStatus,
+    transition: Option<Transition>,
+    locked_until: Option<Instant>,
+}
+
+impl InstanceRecord {
+    pub fn connection_url(&self) -> String {
+        format!("neo4j+s://{}.databases.neo4j.io", self.id)
+    }
+
+    /// Busy: a transition runs or its grace period has not ended.
+    pub fn is_busy(&self, now: Instant) -> bool {
+        self.transition.is_some() || self.locked_until.is_some_and(|t| now < t)
+    }
+
+    fn placement(&self) -> Placement {
+        Placement {
+            cloud_provider: self.cloud_provider.clone(),
+            region: self.region.clone(),
+            instance_type: self.instance_type.clone(),
+            version: self.version.clone(),
+            memory: self.memory.clone(),
+            storage: self.storage.clone(),
+        }
+    }
+
+    /// The `GET /instances/{id}` view.
+    pub fn to_wire(&self) -> Instance {
+        Instance {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status.clone(),
+            connection_url: self.connection_url(),
+            cloud_provider: self.cloud_provider.clone(),
+            tenant_id: self.tenant_id.clone(),
+            memory: self.memory.clone(),
+            storage: self.storage.clone(),
+            region: self.region.clone(),
+            instance_type: self.instance_type.clone(),
+            created_at: self.created_at.clone(),
+            vector_optimized: Some(self.vector_optimized),
+            graph_analytics_plugin: Some(self.graph_analytics_plugin),
+            secondaries_count: None,
+            cdc_enrichment_mode: None,
+            customer_managed_key_id: None,
+            metrics_integration_url: None,
+        }
+    }
+
+    pub fn to_summary(&self) -> InstanceSummary {
+        InstanceSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            tenant_id: self.tenant_id.clone(),
+            cloud_provider: self.cloud_provider.clone(),
+            created_at: self.created_at.clone(),
+        }
+    }
+
+    /// The admin view: everything, password included.
+    pub fn to_admin(&self, now: Instant) -> AdminInstance {
+        AdminInstance {
+            instance: self.to_wire(),
+            version: self.version.clone(),
+            password: self.password.clone(),
+            username: "neo4j".into(),
+            busy: self.is_busy(now),
+        }
+    }
+}
+
+/// What the admin API and `SimState::instances()` return for one instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdminInstance {
+    #[serde(flatten)]
+    pub instance: Instance,
+    pub version: String,
+    pub username: String,
+    pub password: String,
+    pub busy: bool,
+}
+
+/// An out-of-band change, as someone clicking in the Aura console would make.
+/// Applied at once, with no transition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleUpdate {
+    pub name: Option<String>,
+    pub memory: Option<String>,
+    pub storage: Option<String>,
+    pub vector_optimized: Option<bool>,
+    pub graph_analytics_plugin: Option<bool>,
+    /// true: paused now; false: running now.
+    pub paused: Option<bool>,
+    /// Force any status string (e.g. "loading failed", "suspended").
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct SnapshotRecord {
+    snapshot_id: String,
+    instance_id: String,
+    profile: &'static str,
+    timestamp: String,
+    started: Instant,
+    duration: Duration,
+}
+
+impl SnapshotRecord {
+    fn to_wire(&self, now: Instant) -> Snapshot {
+        let elapsed = now.saturating_duration_since(self.started);
+        let status = if elapsed >= self.duration {
+            "Completed"
+        } else if elapsed >= self.duration / 2 {
+            "InProgress"
+        } else {
+            "Pending"
+        };
+        Snapshot {
+            instance_id: self.instance_id.clone(),
+            snapshot_id: self.snapshot_id.clone(),
+            profile: self.profile.into(),
+            status: status.into(),
+            timestamp: self.timestamp.clone(),
+            exportable: Some(true),
+        }
+    }
+}
+
+/// The whole simulated account.
+#[derive(Debug)]
+pub struct World {
+    pub tenants: Vec<TenantSummary>,
+    pub catalogue: Vec<InstanceConfiguration>,
+    pub timings: Timings,
+    /// Free instances allowed per tenant; 0 = unlimited.
+    pub free_per_tenant: u32,
+    instances: BTreeMap<String, InstanceRecord>,
+    snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
+    /// Every password ever issued, kept after deletion so tests can still compare.
+    passwords: HashMap<String, String>,
+}
+
+/// RFC 3339 in whole seconds, like the API.
+pub fn now_rfc3339() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+fn new_password() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect()
+}
+
+impl World {
+    pub fn new(
+        tenants: Vec<TenantSummary>,
+        catalogue: Vec<InstanceConfiguration>,
+        timings: Timings,
+    ) -> Self {
+        Self {
+            tenants,
+            catalogue,
+            timings,
+            free_per_tenant: 1,
+            instances: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            passwords: HashMap::new(),
+        }
+    }
+
+    /// Ends every transition whose deadline has passed.
+    pub fn settle(&mut self, now: Instant) {
+        let grace = secs(self.timings.settle_grace);
+        let mut gone = Vec::new();
+        for inst in self.instances.values_mut() {
+            let Some(t) = &inst.transition else { continue };
+            if now < t.done_at {
+                continue;
+            }
+            match t.after.clone() {
+                After::Vanish => gone.push(inst.id.clone()),
+                After::Become(s) => {
+                    inst.status = s;
+                    inst.locked_until = Some(t.done_at + grace);
+                    inst.transition = None;
+                }
+            }
+        }
+        for id in gone {
+            self.instances.remove(&id);
+            self.snapshots.remove(&id);
+        }
+    }
+
+    pub fn has_tenant(&self, id: &str) -> bool {
+        self.tenants.iter().any(|t| t.id == id)
+    }
+
+    pub fn get(&mut self, id: &str, now: Instant) -> Result<&InstanceRecord, ApiError> {
+        self.settle(now);
+        self.instances
+            .get(id)
+            .ok_or_else(|| ApiError::db_not_found(id))
+    }
+
+    fn get_mut(&mut self, id: &str, now: Instant) -> Result<&mut InstanceRecord, ApiError> {
+        self.settle(now);
+        self.instances
+            .get_mut(id)
+            .ok_or_else(|| ApiError::db_not_found(id))
+    }
+
+    pub fn placement(&mut self, id: &str, now: Instant) -> Result<Placement, ApiError> {
+        Ok(self.get(id, now)?.placement())
+    }
+
+    /// All instances, optionally of one tenant, in id order.
+    pub fn list(&mut self, tenant: Option<&str>, now: Instant) -> Vec<&InstanceRecord> {
+        self.settle(now);
+        self.instances
+            .values()
+            .filter(|i| tenant.is_none_or(|t| i.tenant_id == t))
+            .collect()
+    }
+
+    pub fn issued_password(&self, id: &str) -> Option<String> {
+        self.passwords.get(id).cloned()
+    }
+
+    fn new_id(&self) -> String {
+        let mut rng = rand::rng();
+        loop {
+            let id = format!("{:08x}", rng.random::<u32>());
+            if !self.instances.contains_key(&id) && !self.passwords.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Commits a create. `immediate` skips `creating` (console-made instances).
+    pub fn create(
+        &mut self,
+        spec: CreateSpec,
+        now: Instant,
+        immediate: bool,
+    ) -> Result<CreatedInstance, ApiError> {
+        self.settle(now);
+        if let Some(src) = &spec.source_instance_id
+            && !self.instances.contains_key(src)
+        {
+            return Err(ApiError::db_not_found(src));
+        }
+        if spec.instance_type == "free-db" && self.free_per_tenant > 0 {
+            let free = self
+                .instances
+                .values()
+                .filter(|i| i.tenant_id == spec.tenant_id && i.instance_type == "free-db")
+                .count();
+            if free >= self.free_per_tenant as usize {
+                return Err(ApiError::api(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "free-instance-limit-reached",
+                    "You have reached the maximum number of free instances in this tenant",
+                ));
+            }
+        }
+        let id = self.new_id();
+        let password = new_password();
+        let created_at = now_rfc3339();
+        let (status, transition) = if immediate {
+            (InstanceStatus::Running, None)
+        } else {
+            (
+                InstanceStatus::Creating,
+                Some(Transition {
+                    done_at: now + secs(self.timings.create),
+                    after: After::Become(InstanceStatus::Running),
+                }),
+            )
+        };
+        let rec = InstanceRecord {
+            id: id.clone(),
+            name: spec.name,
+            tenant_id: spec.tenant_id,
+            cloud_provider: spec.cloud_provider,
+            region: spec.region,
+            instance_type: spec.instance_type,
+            version: spec.version,
+            memory: spec.memory,
+            storage: spec.storage,
+            vector_optimized: spec.vector_optimized,
+            graph_analytics_plugin: spec.graph_analytics_plugin,
+            created_at: created_at.clone(),
+            password: password.clone(),
+            status,
+            transition,
+            locked_until: None,
+        };
+        let out = CreatedInstance {
+            id: id.clone(),
+            connection_url: rec.connection_url(),
+            username: "neo4j".into(),
+            password: password.clone(),
+            tenant_id: rec.tenant_id.clone(),
+            cloud_provider: rec.cloud_provider.clone(),
+            region: rec.region.clone(),
+            instance_type: rec.instance_type.clone(),
+            name: rec.name.clone(),
+            created_at: Some(created_at),
+        };
+        self.passwords.insert(id.clone(), password);
+        self.instances.insert(id, rec);
+        Ok(out)
+    }
+
+    /// Starts a transition on an idle instance that must be in `step.from`.
+    fn begin(&mut self, id: &str, now: Instant, step: Step<'_>) -> Result<Instance, ApiError> {
+        let inst = self.get_mut(id, now)?;
+        if inst.is_busy(now) {
+            return Err(ApiError::ongoing_operation(inst.status.as_str()));
+        }
+        if !step.from.contains(&inst.status) {
+            return Err(ApiError::invalid_state(format!(
+                "{} (status: {})",
+                step.wrong_state, inst.status
+            )));
+        }
+        inst.status = step.during;
+        inst.transition = Some(Transition {
+            done_at: now + secs(step.seconds),
+            after: step.after,
+        });
+        Ok(inst.to_wire())
+    }
+
+    pub fn pause(&mut self, id: &str, now: Instant) -> Result<Instance, ApiError> {
+        let t = self.timings.pause;
+        self.begin(
+            id,
+            now,
+            Step {
+                from: &[InstanceStatus::Running],
+                during: InstanceStatus::Pausing,
+                after: After::Become(InstanceStatus::Paused),
+                seconds: t,
+                wrong_state: "Only a running instance can be paused",
+            },
+        )
+    }
+
+    pub fn resume(&mut self, id: &str, now: Instant) -> Result<Instance, ApiError> {
+        let t = self.timings.resume;
+        self.begin(
+            id,
+            now,
+            Step {
+                from: &[InstanceStatus::Paused],
+                during: InstanceStatus::Resuming,
+                after: After::Become(InstanceStatus::Running),
+                seconds: t,
+                wrong_state: "Only a paused instance can be resumed",
+            },
+        )
+    }
+
+    /// Delete: 404 once destroying (the API answers 202 at most once), 409 while busy.
+    pub fn delete(&mut self, id: &str, now: Instant) -> Result<Instance, ApiError> {
+        let t = self.timings.destroy;
+        if self.get(id, now)?.status == InstanceStatus::Destroying {
+            return Err(ApiError::db_not_found(id));
+        }
+        let settled: Vec<InstanceStatus> = [
+            InstanceStatus::Running,
+            InstanceStatus::Paused,
+            InstanceStatus::Suspended,
+            InstanceStatus::LoadingFailed,
+        ]
+        .to_vec();
+        self.begin(
+            id,
+            now,
+            Step {
+                from: &settled,
+                during: InstanceStatus::Destroying,
+                after: After::Vanish,
+                seconds: t,
+                wrong_state: "The instance cannot be deleted now",
+            },
+        )
+    }
+
+    /// PATCH: a rename applies at once in any state (200); anything else needs
+    /// an idle running instance and starts `updating` (202). Sizes change at once.
+    pub fn update(
+        &mut self,
+        id: &str,
+        spec: &UpdateSpec,
+        now: Instant,
+    ) -> Result<(bool, Instance), ApiError> {
+        let t = self.timings.update;
+        let rename_only = spec.is_rename_only();
+        let inst = self.get_mut(id, now)?;
+        if inst.status == InstanceStatus::Destroying {
+            return Err(ApiError::ongoing_operation(inst.status.as_str()));
+        }
+        if !rename_only {
+            if inst.is_busy(now) {
+                return Err(ApiError::ongoing_operation(inst.status.as_str()));
+            }
+            if inst.status != InstanceStatus::Running {
+                return Err(ApiError::invalid_state(format!(
+                    "Only a running instance can be resized (status: {})",
+                    inst.status
+                )));
+            }
+        }
+        if let Some(n) = &spec.name {
+            inst.name = n.clone();
+        }
+        if let Some(m) = &spec.memory {
+            inst.memory = m.clone();
+        }
+        if let Some(s) = &spec.storage {
+            inst.storage = s.clone();
+        }
+        if let Some(v) = spec.vector_optimized {
+            inst.vector_optimized = v;
+        }
+        if let Some(g) = spec.graph_analytics_plugin {
+            inst.graph_analytics_plugin = g;
+        }
+        if !rename_only {
+            inst.status = InstanceStatus::Updating;
+            inst.transition = Some(Transition {
+                done_at: now + secs(t),
+                after: After::Become(InstanceStatus::Running),
+            });
+        }
+        Ok((rename_only, inst.to_wire()))
+    }
+
+    pub fn upgrade(
+        &mut self,
+        id: &str,
+        spec: &UpgradeSpec,
+        now: Instant,
+    ) -> Result<Instance, ApiError> {
+        let t = self.timings.update;
+        let inst = self.get_mut(id, now)?;
+        if inst.is_busy(now) {
+            return Err(ApiError::ongoing_operation(inst.status.as_str()));
+        }
+        if inst.status != InstanceStatus::Running {
+            return Err(ApiError::invalid_state(format!(
+                "Only a running instance can be upgraded (status: {})",
+                inst.status
+            )));
+        }
+        inst.instance_type = spec.instance_type.clone();
+        inst.memory = spec.memory.clone();
+        inst.storage = spec.storage.clone();
+        inst.status = InstanceStatus::Updating;
+        inst.transition = Some(Transition {
+            done_at: now + secs(t),
+            after: After::Become(InstanceStatus::Running),
+        });
+        Ok(inst.to_wire())
+    }
+
+    pub fn take_snapshot(&mut self, id: &str, now: Instant) -> Result<String, ApiError> {
+        let duration = secs(self.timings.snapshot);
+        let inst = self.get(id, now)?;
+        if inst.is_busy(now) {
+            return Err(ApiError::ongoing_operation(inst.status.as_str()));
+        }
+        if inst.status != InstanceStatus::Running {
+            return Err(ApiError::invalid_state(format!(
+                "Only a running instance can be snapshotted (status: {})",
+                inst.status
+            )));
+        }
+        let snapshot_id = uuid::Uuid::new_v4().to_string();
+        self.snapshots
+            .entry(id.to_string())
+            .or_default()
+            .push(SnapshotRecord {
+                snapshot_id: snapshot_id.clone(),
+                instance_id: id.to_string(),
+                profile: "AdHoc",
+                timestamp: now_rfc3339(),
+                started: now,
+                duration,
+            });
+        Ok(snapshot_id)
+    }
+
+    /// Snapshots of an instance; `date` (YYYY-MM-DD) filters on the timestamp.
+    pub fn snapshots(
+        &mut self,
+        id: &str,
+        date: Option<&str>,
+        now: Instant,
+    ) -> Result<Vec<Snapshot>, ApiError> {
+        self.get(id, now)?;
+        Ok(self
+            .snapshots
+            .get(id)
+            .map(|v| {
+                v.iter()
+                    .filter(|s| date.is_none_or(|d| s.timestamp.starts_with(d)))
+                    .map(|s| s.to_wire(now))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub fn snapshot(&mut self, id: &str, sid: &str, now: Instant) -> Result<Snapshot, ApiError> {
+        self.get(id, now)?;
+        self.snapshots
+            .get(id)
+            .and_then(|v| v.iter().find(|s| s.snapshot_id == sid))
+            .map(|s| s.to_wire(now))
+            .ok_or_else(|| ApiError::snapshot_not_found(sid))
+    }
+
+    pub fn restore(&mut self, id: &str, sid: &str, now: Instant) -> Result<Instance, ApiError> {
+        let snap = self.snapshot(id, sid, now)?;
+        if snap.status != "Completed" {
+            return Err(ApiError::api(
+                axum::http::StatusCode::CONFLICT,
+                "ongoing-database-operation",
+                format!("Snapshot {sid} is not completed yet ({})", snap.status),
+            ));
+        }
+        let t = self.timings.restore;
+        self.begin(
+            id,
+            now,
+            Step {
+                from: &[InstanceStatus::Running],
+                during: InstanceStatus::Restoring,
+                after: After::Become(InstanceStatus::Running),
+                seconds: t,
+                wrong_state: "Only a running instance can be restored",
+            },
+        )
+    }
+
+    /// Out-of-band change: no validation against the catalogue (the console may
+    /// do things the API would refuse), no transition.
+    pub fn console_update(
+        &mut self,
+        id: &str,
+        change: &ConsoleUpdate,
+        now: Instant,
+    ) -> Result<Instance, ApiError> {
+        let inst = self.get_mut(id, now)?;
+        if let Some(v) = &change.name {
+            inst.name = v.clone();
+        }
+        if let Some(v) = &change.memory {
+            inst.memory = v.clone();
+        }
+        if let Some(v) = &change.storage {
+            inst.storage = v.clone();
+        }
+        if let Some(v) = change.vector_optimized {
+            inst.vector_optimized = v;
+        }
+        if let Some(v) = change.graph_analytics_plugin {
+            inst.graph_analytics_plugin = v;
+        }
+        if let Some(p) = change.paused {
+            inst.status = if p {
+                InstanceStatus::Paused
+            } else {
+                InstanceStatus::Running
+            };
+            inst.transition = None;
+            inst.locked_until = None;
+        }
+        if let Some(s) = &change.status {
+            inst.status = InstanceStatus::parse(s);
+            inst.transition = None;
+            inst.locked_until = None;
+        }
+        Ok(inst.to_wire())
+    }
+
+    /// Out-of-band delete: gone at once. Returns whether it existed.
+    pub fn console_delete(&mut self, id: &str, now: Instant) -> bool {
+        self.settle(now);
+        self.snapshots.remove(id);
+        self.instances.remove(id).is_some()
+    }
+
+    pub fn admin_list(&mut self, now: Instant) -> Vec<AdminInstance> {
+        self.settle(now);
+        self.instances.values().map(|i| i.to_admin(now)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::catalogue::default_catalogue;
+
+    fn world() -> World {
+        World::new(
+            vec![TenantSummary {
+                id: "t".into(),
+                name: "T".into(),
+            }],
+            default_catalogue(),
+            Timings::default(),
+        )
+    }
+
+    fn spec(ty: &str) -> CreateSpec {
+        CreateSpec {
+            name: "db".into(),
+            tenant_id: "t".into(),
+            cloud_provider: "gcp".into(),
+            region: "europe-west1".into(),
+            instance_type: ty.into(),
+            version: "5".into(),
+            memory: "4GB".into(),
+            storage: "8GB".into(),
+            vector_optimized: false,
+            graph_analytics_plugin: false,
+            source_instance_id: None,
+        }
+    }
+
+    fn s(n: f64) -> Duration {
+        Duration::from_secs_f64(n)
+    }
+
+    #[test]
+    fn create_runs_after_create_seconds() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let c = w.create(spec("professional-db"), t0, false).unwrap();
+        assert_eq!(c.id.len(), 8);
+        assert!(
+            c.id.chars()
+                .all(|ch| ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase())
+        );
+        assert_eq!(
+            c.connection_url,
+            format!("neo4j+s://{}.databases.neo4j.io", c.id)
+        );
+        assert_eq!(w.issued_password(&c.id), Some(c.password.clone()));
+        assert_eq!(w.get(&c.id, t0).unwrap().status, InstanceStatus::Creating);
+        // Busy while creating: pause and delete are refused with 409.
+        assert_eq!(w.pause(&c.id, t0).unwrap_err().status, 409);
+        assert_eq!(w.delete(&c.id, t0).unwrap_err().status, 409);
+        let t1 = t0 + s(2.0);
+        assert_eq!(w.get(&c.id, t1).unwrap().status, InstanceStatus::Running);
+    }
+
+    #[test]
+    fn pause_resume_cycle() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, true).unwrap().id;
+        assert_eq!(w.resume(&id, t0).unwrap_err().status, 400);
+        assert_eq!(w.pause(&id, t0).unwrap().status, InstanceStatus::Pausing);
+        assert_eq!(
+            w.resume(&id, t0).unwrap_err().reason(),
+            Some("ongoing-database-operation")
+        );
+        let t1 = t0 + s(1.0);
+        assert_eq!(w.get(&id, t1).unwrap().status, InstanceStatus::Paused);
+        assert_eq!(w.pause(&id, t1).unwrap_err().status, 400);
+        assert_eq!(w.resume(&id, t1).unwrap().status, InstanceStatus::Resuming);
+        assert_eq!(
+            w.get(&id, t1 + s(1.0)).unwrap().status,
+            InstanceStatus::Running
+        );
+    }
+
+    #[test]
+    fn rename_is_immediate_resize_is_an_operation() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, false).unwrap().id;
+        let rename = UpdateSpec {
+            name: Some("new".into()),
+            ..Default::default()
+        };
+        // A rename works even while creating.
+        let (ro, i) = w.update(&id, &rename, t0).unwrap();
+        assert!(ro);
+        assert_eq!(i.name, "new");
+        let resize = UpdateSpec {
+            memory: Some("8GB".into()),
+            storage: Some("16GB".into()),
+            ..Default::default()
+        };
+        assert_eq!(w.update(&id, &resize, t0).unwrap_err().status, 409);
+        let t1 = t0 + s(2.0);
+        let (ro, i) = w.update(&id, &resize, t1).unwrap();
+        assert!(!ro);
+        assert_eq!(i.status, InstanceStatus::Updating);
+        assert_eq!(i.memory, "8GB");
+        assert_eq!(
+            w.get(&id, t1 + s(1.0)).unwrap().status,
+            InstanceStatus::Running
+        );
+    }
+
+    #[test]
+    fn delete_then_gone() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, true).unwrap().id;
+        assert_eq!(
+            w.delete(&id, t0).unwrap().status,
+            InstanceStatus::Destroying
+        );
+        assert_eq!(w.get(&id, t0).unwrap().status, InstanceStatus::Destroying);
+        assert_eq!(
+            w.delete(&id, t0).unwrap_err().reason(),
+            Some("db-not-found")
+        );
+        let t1 = t0 + s(1.0);
+        assert_eq!(w.get(&id, t1).unwrap_err().reason(), Some("db-not-found"));
+        assert_eq!(w.delete(&id, t1).unwrap_err().status, 404);
+        // The password stays readable for tests after deletion.
+        assert!(w.issued_password(&id).is_some());
+    }
+
+    #[test]
+    fn settle_grace_keeps_409_after_running() {
+        let mut w = world();
+        w.timings.settle_grace = 5.0;
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, false).unwrap().id;
+        let t1 = t0 + s(3.0);
+        assert_eq!(w.get(&id, t1).unwrap().status, InstanceStatus::Running);
+        assert_eq!(w.pause(&id, t1).unwrap_err().status, 409);
+        assert!(w.pause(&id, t0 + s(8.0)).is_ok());
+    }
+
+    #[test]
+    fn free_tier_is_limited() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let mut free = spec("free-db");
+        free.memory = "1GB".into();
+        assert!(w.create(free.clone(), t0, false).is_ok());
+        assert_eq!(w.create(free, t0, false).unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn upgrade_and_snapshots() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, true).unwrap().id;
+        let sid = w.take_snapshot(&id, t0).unwrap();
+        assert_eq!(w.snapshot(&id, &sid, t0).unwrap().status, "Pending");
+        assert_eq!(w.restore(&id, &sid, t0).unwrap_err().status, 409);
+        let t1 = t0 + s(1.0);
+        assert_eq!(w.snapshots(&id, None, t1).unwrap()[0].status, "Completed");
+        assert_eq!(
+            w.restore(&id, &sid, t1).unwrap().status,
+            InstanceStatus::Restoring
+        );
+        let t2 = t1 + s(1.0);
+        let up = UpgradeSpec {
+            instance_type: "business-critical".into(),
+            memory: "4GB".into(),
+            storage: "8GB".into(),
+        };
+        let i = w.upgrade(&id, &up, t2).unwrap();
+        assert_eq!(i.instance_type, "business-critical");
+        assert_eq!(
+            w.snapshot(&id, "nope", t2).unwrap_err().reason(),
+            Some("snapshot-not-found")
+        );
+    }
+
+    #[test]
+    fn console_changes_apply_at_once() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, false).unwrap().id;
+        let c = ConsoleUpdate {
+            paused: Some(true),
+            memory: Some("2GB".into()),
+            ..Default::default()
+        };
+        let i = w.console_update(&id, &c, t0).unwrap();
+        assert_eq!(i.status, InstanceStatus::Paused);
+        assert_eq!(i.memory, "2GB");
+        assert!(w.console_delete(&id, t0));
+        assert!(w.get(&id, t0).is_err());
+    }
+}
