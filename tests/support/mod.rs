@@ -1,0 +1,216 @@
+//! A local Kubernetes control plane for integration tests.
+//!
+//! `mod support;` in a test file gives it one control plane per test binary
+//! (etcd, kube-apiserver, kube-controller-manager from `tests/testenv/run`),
+//! started lazily on first use and shared by every test in the binary. Tests
+//! run on different threads and tokio runtimes, so only runtime-independent
+//! state is shared (the kubeconfig path); every call builds a fresh
+//! `kube::Client` on the caller's runtime. Isolate tests by namespace
+//! ([`test_namespace`]) or unique names: the apiserver is shared.
+//!
+//! Teardown: the launcher watches this process (`AURA_TESTENV_PARENT_PID`,
+//! polled every second) and gets SIGTERM when its spawning thread dies
+//! (`setpriv --pdeathsig`); its components get SIGKILL if the launcher itself
+//! is killed. Nothing is left behind when a test panics or the binary exits.
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
+
+pub mod launcher;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+pub use launcher::{Launcher, repo_root, testenv_version};
+
+/// How long the launcher may take from start to `ready` once the binaries
+/// are built (the build itself has no time limit). Override with
+/// `AURA_TESTENV_START_TIMEOUT` (seconds).
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct TestEnv {
+    bin_dir: PathBuf,
+    launcher: Launcher,
+}
+
+static ENV: OnceLock<Result<TestEnv, String>> = OnceLock::new();
+
+fn start_timeout() -> Duration {
+    std::env::var("AURA_TESTENV_START_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(START_TIMEOUT)
+}
+
+/// A kubeconfig path private to this process, so test binaries running at
+/// the same time do not overwrite each other's.
+pub fn scratch_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("aura-testenv")
+        .join(format!("{name}-{}", std::process::id()))
+}
+
+fn start() -> Result<TestEnv, String> {
+    aura_operator::install_crypto_provider();
+    let bin_dir = launcher::build()?;
+    let launcher = Launcher::start(
+        &scratch_path("kubeconfig"),
+        std::process::id(),
+        start_timeout(),
+    )?;
+    Ok(TestEnv { bin_dir, launcher })
+}
+
+/// The shared control plane, started on first use (blocking).
+fn env() -> &'static TestEnv {
+    match ENV.get_or_init(start) {
+        Ok(env) => env,
+        Err(msg) => panic!("the test control plane did not start: {msg}"),
+    }
+}
+
+/// Like [`env`], without blocking the caller's runtime.
+async fn env_async() -> &'static TestEnv {
+    if let Some(Ok(env)) = ENV.get() {
+        return env;
+    }
+    match tokio::task::spawn_blocking(env).await {
+        Ok(env) => env,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The admin kubeconfig (user in `system:masters`) of the shared control plane.
+pub fn kubeconfig_path() -> PathBuf {
+    env().launcher.kubeconfig().to_path_buf()
+}
+
+/// Where etcd, kube-apiserver, kube-controller-manager, kubectl and helm are.
+pub fn bin_dir() -> PathBuf {
+    env().bin_dir.clone()
+}
+
+/// `kubectl` with `KUBECONFIG` set to the shared control plane's admin config.
+pub fn kubectl() -> Command {
+    let mut cmd = Command::new(bin_dir().join("kubectl"));
+    cmd.env("KUBECONFIG", kubeconfig_path());
+    cmd
+}
+
+/// `helm` with `KUBECONFIG` set to the shared control plane's admin config
+/// and its cache/config/data directories under the target directory.
+pub fn helm() -> Command {
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aura-testenv/helm");
+    let mut cmd = Command::new(bin_dir().join("helm"));
+    cmd.env("KUBECONFIG", kubeconfig_path())
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"));
+    cmd
+}
+
+/// A `kube::Config` for the admin user, read from `kubeconfig`.
+pub async fn config_from(kubeconfig: &std::path::Path) -> Config {
+    aura_operator::install_crypto_provider();
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", kubeconfig.display()));
+    Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("loading {}: {e}", kubeconfig.display()))
+}
+
+/// The admin `kube::Config` of the shared control plane.
+pub async fn admin_config() -> Config {
+    let env = env_async().await;
+    config_from(env.launcher.kubeconfig()).await
+}
+
+fn client_for(config: Config) -> Client {
+    Client::try_from(config).unwrap_or_else(|e| panic!("building a kube client: {e}"))
+}
+
+/// A client with cluster-admin rights (`system:masters`), bound to the
+/// caller's tokio runtime.
+pub async fn admin_client() -> Client {
+    client_for(admin_config().await)
+}
+
+/// A client acting as ServiceAccount `namespace/service_account`
+/// (impersonation by the admin user), for testing RBAC. The ServiceAccount
+/// need not exist; its groups (`system:serviceaccounts`,
+/// `system:serviceaccounts:<namespace>`, `system:authenticated`) are added
+/// by the apiserver.
+pub async fn impersonating_client(namespace: &str, service_account: &str) -> Client {
+    let mut config = admin_config().await;
+    config.auth_info.impersonate = Some(format!(
+        "system:serviceaccount:{namespace}:{service_account}"
+    ));
+    client_for(config)
+}
+
+/// Creates a namespace `<prefix>-<random>` (prefix turned into a DNS label)
+/// labelled `aura-operator.io/testenv=true`, and returns its name.
+pub async fn test_namespace(client: &Client, prefix: &str) -> String {
+    let mut label: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    label.truncate(50);
+    let label = label.trim_matches('-');
+    let label = if label.is_empty() { "test" } else { label };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("{label}-{}", &suffix[..8]);
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some([("aura-operator.io/testenv".to_string(), "true".to_string())].into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+    name
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, panicking after
+/// `timeout` with `what` in the message.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The HTTP status code of a Kubernetes API error, if it is one.
+pub fn api_error_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
