@@ -1,0 +1,821 @@
+//! The HTTP client: one registry per process, cheap handles per credentials.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use tracing::{debug, warn};
+
+use super::error::{AuraError, AuraErrorKind, Endpoint};
+use super::model::{
+    CreateInstanceRequest, CreatedInstance, Data, Instance, InstanceSummary, Snapshot,
+    SnapshotCreated, Tenant, TenantSummary, TokenResponse, UpdateInstanceRequest,
+    UpgradeInstanceRequest,
+};
+use super::ratelimit::RateLimiter;
+use super::retry::{Outcome, backoff, is_retryable, parse_retry_after};
+use super::token::{AccessToken, Credentials, Fetched, TokenCache, TokenPolicy};
+
+/// Settings shared by every client of the process.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Without `/v1`: the token endpoint lives at `<base>/oauth/token`.
+    pub base_url: String,
+    /// Client-side limit per client id (Aura allows 125).
+    pub requests_per_minute: u32,
+    /// Retries after the first attempt, for GET and DELETE only.
+    pub max_retries: u32,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// First retry backoff (doubled per retry, jittered) and its cap.
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited out inside a call: the
+    /// error is returned (with `retry_after()`) for the caller to requeue.
+    pub max_retry_wait: Duration,
+    /// Pause of the shared limiter after a 429 without `Retry-After`.
+    pub rate_limit_pause: Duration,
+    /// Refresh a token this long before it expires.
+    pub token_refresh_margin: Duration,
+    /// Backoff after the token endpoint rejects credentials (doubles to the max).
+    pub auth_failure_backoff: Duration,
+    pub auth_failure_backoff_max: Duration,
+    /// Backoff after the token endpoint fails otherwise (5xx, 429, network).
+    pub token_error_backoff: Duration,
+    pub token_error_backoff_max: Duration,
+    /// At most one token refresh forced by a 401/403 per interval and credentials.
+    pub forced_refresh_interval: Duration,
+    pub user_agent: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.neo4j.io".into(),
+            requests_per_minute: 100,
+            max_retries: 3,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(8),
+            max_retry_wait: Duration::from_secs(30),
+            rate_limit_pause: Duration::from_secs(5),
+            token_refresh_margin: Duration::from_secs(60),
+            auth_failure_backoff: Duration::from_secs(60),
+            auth_failure_backoff_max: Duration::from_secs(30 * 60),
+            token_error_backoff: Duration::from_secs(10),
+            token_error_backoff_max: Duration::from_secs(5 * 60),
+            forced_refresh_interval: Duration::from_secs(5 * 60),
+            user_agent: concat!("aura-operator/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// Counters for metrics. `api_calls` is keyed by (operation, HTTP status);
+/// status 0 means no answer (network error or timeout).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    pub token_requests: u64,
+    pub token_failures: u64,
+    pub api_calls: BTreeMap<(String, u16), u64>,
+    pub rate_limited: u64,
+    pub retries: u64,
+}
+
+impl ClientStats {
+    /// Total API calls (all operations and statuses).
+    pub fn total_api_calls(&self) -> u64 {
+        self.api_calls.values().sum()
+    }
+}
+
+struct Registry {
+    config: ClientConfig,
+    http: reqwest::Client,
+    base: Result<Url, String>,
+    /// Randomly keyed, so the secret's hash means nothing outside this process.
+    hasher: RandomState,
+    tokens: Mutex<HashMap<(String, u64), Arc<TokenCache>>>,
+    limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
+    stats: Mutex<ClientStats>,
+}
+
+/// The process-wide registry: one HTTP connection pool, and one token cache and
+/// rate limiter per Aura client id. Clone it freely.
+#[derive(Clone)]
+pub struct AuraClients {
+    inner: Arc<Registry>,
+}
+
+impl fmt::Debug for AuraClients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuraClients")
+            .field("base_url", &self.inner.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AuraClients {
+    pub fn new(config: ClientConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(config.user_agent.clone())
+            .build()
+            .expect("HTTP client with the built-in TLS backend");
+        let base = Url::parse(config.base_url.trim_end_matches('/'))
+            .map_err(|e| format!("invalid Aura base URL {:?}: {e}", config.base_url))
+            .and_then(|u| {
+                if u.cannot_be_a_base() {
+                    Err(format!("invalid Aura base URL {:?}", config.base_url))
+                } else {
+                    Ok(u)
+                }
+            });
+        Self {
+            inner: Arc::new(Registry {
+                config,
+                http,
+                base,
+                hasher: RandomState::new(),
+                tokens: Mutex::default(),
+                limiters: Mutex::default(),
+                stats: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// A handle for `creds`. Handles with the same client id share one rate
+    /// limiter; with the same id and secret they share one token cache, so a
+    /// rotated secret gets its own token and its own failure backoff.
+    pub fn client(&self, creds: &Credentials) -> AuraClient {
+        let r = &self.inner;
+        let key = (
+            creds.client_id.clone(),
+            r.hasher.hash_one(&creds.client_secret),
+        );
+        let tokens = lock(&r.tokens)
+            .entry(key)
+            .or_insert_with(|| Arc::new(TokenCache::new(token_policy(&r.config))))
+            .clone();
+        let limiter = lock(&r.limiters)
+            .entry(creds.client_id.clone())
+            .or_insert_with(|| Arc::new(RateLimiter::new(r.config.requests_per_minute)))
+            .clone();
+        AuraClient {
+            reg: self.inner.clone(),
+            creds: Arc::new(creds.clone()),
+            tokens,
+            limiter,
+        }
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        lock(&self.inner.stats).clone()
+    }
+}
+
+fn token_policy(c: &ClientConfig) -> TokenPolicy {
+    TokenPolicy {
+        refresh_margin: c.token_refresh_margin,
+        auth_backoff: c.auth_failure_backoff,
+        auth_backoff_max: c.auth_failure_backoff_max,
+        transient_backoff: c.token_error_backoff,
+        transient_backoff_max: c.token_error_backoff_max,
+        forced_refresh_interval: c.forced_refresh_interval,
+    }
+}
+
+/// A cheap handle to call Aura with one set of credentials.
+#[derive(Clone)]
+pub struct AuraClient {
+    reg: Arc<Registry>,
+    creds: Arc<Credentials>,
+    tokens: Arc<TokenCache>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl fmt::Debug for AuraClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuraClient")
+            .field("client_id", &self.creds.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One API call.
+struct Call<'a> {
+    /// Metric name, e.g. `get_instance`.
+    name: &'static str,
+    /// Error label, e.g. `get instance 8f769515`.
+    label: String,
+    method: Method,
+    path: &'a [&'a str],
+    query: &'a [(&'a str, &'a str)],
+    body: Option<serde_json::Value>,
+    endpoint: Endpoint,
+}
+
+/// A success answer.
+struct Answer {
+    status: u16,
+    body: String,
+    request_id: Option<String>,
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+/// Describes a transport error without its URL (noise) and with its cause chain.
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "request timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    let mut s = what.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+impl AuraClient {
+    pub fn client_id(&self) -> &str {
+        &self.creds.client_id
+    }
+
+    fn config(&self) -> &ClientConfig {
+        &self.reg.config
+    }
+
+    fn url(&self, v1: bool, path: &[&str], query: &[(&str, &str)]) -> Result<Url, String> {
+        let mut url = self.reg.base.clone()?;
+        {
+            let mut p = url
+                .path_segments_mut()
+                .map_err(|_| "invalid Aura base URL".to_string())?;
+            p.pop_if_empty();
+            if v1 {
+                p.push("v1");
+            }
+            // `push` escapes, so an id cannot reach another endpoint.
+            p.extend(path);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    fn record(&self, name: &str, status: u16) {
+        let mut s = lock(&self.reg.stats);
+        *s.api_calls.entry((name.to_string(), status)).or_default() += 1;
+        if status == 429 {
+            s.rate_limited += 1;
+        }
+    }
+
+    async fn token(&self, label: &str) -> Result<Arc<AccessToken>, AuraError> {
+        self.tokens
+            .get(|| self.fetch_token())
+            .await
+            .map_err(|e| e.for_operation(label))
+    }
+
+    async fn fetch_token(&self) -> Result<Fetched, AuraError> {
+        const OP: &str = "get token";
+        let fail = |e: AuraError| {
+            lock(&self.reg.stats).token_failures += 1;
+            warn!(client_id = %self.creds.client_id, error = %e, "Aura token request failed");
+            e
+        };
+        let url = self
+            .url(false, &["oauth", "token"], &[])
+            .map_err(|m| AuraError::other(OP, AuraErrorKind::NeedsHuman, None, m, None))?;
+        let _permit = self.limiter.acquire().await;
+        lock(&self.reg.stats).token_requests += 1;
+        debug!(client_id = %self.creds.client_id, "requesting Aura token");
+        let resp = self
+            .reg
+            .http
+            .post(url)
+            .basic_auth(&self.creds.client_id, Some(&self.creds.client_secret))
+            .header(ACCEPT, "application/json")
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| {
+                fail(AuraError::other(
+                    OP,
+                    AuraErrorKind::Transient,
+                    None,
+                    describe(&e),
+                    None,
+                ))
+            })?;
+        let status = resp.status().as_u16();
+        let rid = request_id(resp.headers());
+        let wait = retry_after(resp.headers());
+        if status == 429 {
+            lock(&self.reg.stats).rate_limited += 1;
+        }
+        let body = resp.text().await.map_err(|e| {
+            fail(AuraError::other(
+                OP,
+                AuraErrorKind::Transient,
+                Some(status),
+                describe(&e),
+                rid.clone(),
+            ))
+        })?;
+        if status != 200 {
+            return Err(fail(AuraError::http(
+                OP,
+                Endpoint::Token,
+                status,
+                &body,
+                rid,
+                wait,
+            )));
+        }
+        let t: TokenResponse = serde_json::from_str(&body).map_err(|e| {
+            fail(AuraError::other(
+                OP,
+                AuraErrorKind::Transient,
+                Some(status),
+                format!("unreadable token answer: {e}"),
+                rid.clone(),
+            ))
+        })?;
+        if !t.token_type.eq_ignore_ascii_case("bearer") {
+            warn!(token_type = %t.token_type, "unexpected Aura token type, using it as bearer");
+        }
+        // A zero lifetime would make every call fetch a token.
+        let lifetime = Duration::from_secs(t.expires_in.max(1));
+        Ok((AccessToken::new(t.access_token), lifetime))
+    }
+
+    /// Sends `call` with auth, rate limit and the retry policy.
+    async fn send(&self, call: Call<'_>) -> Result<Answer, AuraError> {
+        let cfg = self.config();
+        let url = self
+            .url(true, call.path, call.query)
+            .map_err(|m| AuraError::other(&call.label, AuraErrorKind::NeedsHuman, None, m, None))?;
+        let mut attempt = 0u32;
+        let mut auth_retried = false;
+        loop {
+            let token = self.token(&call.label).await?;
+            // Held until the answer is read: the limiter counts from the finish.
+            let permit = self.limiter.acquire().await;
+            let mut req = self
+                .reg
+                .http
+                .request(call.method.clone(), url.clone())
+                .bearer_auth(token.secret())
+                .header(ACCEPT, "application/json");
+            if let Some(body) = &call.body {
+                req = req.json(body);
+            }
+            let (status, headers, body) = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let body = resp.text().await;
+                    drop(permit);
+                    (status, headers, body)
+                }
+                Err(e) => {
+                    drop(permit);
+                    self.record(call.name, 0);
+                    let kind = if call.endpoint == Endpoint::Create && !e.is_connect() {
+                        // It may have reached Aura and created the instance.
+                        AuraErrorKind::OutcomeUnknown
+                    } else {
+                        AuraErrorKind::Transient
+                    };
+                    let err = AuraError::other(&call.label, kind, None, describe(&e), None);
+                    if self
+                        .may_retry(&call, Outcome::Network, attempt, None, &err)
+                        .await
+                    {
+                        attempt += 1;
+                        continue;
+                    }
+                    warn!(error = %err, "Aura call failed");
+                    return Err(err);
+                }
+            };
+            self.record(call.name, status);
+            let rid = request_id(&headers);
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    let kind = if call.endpoint == Endpoint::Create {
+                        AuraErrorKind::OutcomeUnknown
+                    } else {
+                        AuraErrorKind::Transient
+                    };
+                    let err = AuraError::other(&call.label, kind, Some(status), describe(&e), rid);
+                    if self
+                        .may_retry(&call, Outcome::Network, attempt, None, &err)
+                        .await
+                    {
+                        attempt += 1;
+                        continue;
+                    }
+                    warn!(error = %err, "Aura call failed");
+                    return Err(err);
+                }
+            };
+            if (200..300).contains(&status) {
+                debug!(op = %call.label, status, request_id = rid.as_deref().unwrap_or(""), "Aura call");
+                return Ok(Answer {
+                    status,
+                    body,
+                    request_id: rid,
+                });
+            }
+            if (status == 401 || status == 403) && !auth_retried {
+                auth_retried = true;
+                if self.tokens.rejected(&token).await {
+                    debug!(op = %call.label, status, "Aura rejected the token, refreshing once");
+                    continue;
+                }
+            }
+            let wait = retry_after(&headers);
+            if status == 429 {
+                self.limiter.pause_for(wait.unwrap_or(cfg.rate_limit_pause));
+            }
+            let err = AuraError::http(&call.label, call.endpoint, status, &body, rid, wait);
+            if self
+                .may_retry(&call, Outcome::Status(status), attempt, wait, &err)
+                .await
+            {
+                attempt += 1;
+                continue;
+            }
+            if err.kind() == AuraErrorKind::NotFound {
+                debug!(error = %err, "Aura call failed");
+            } else {
+                warn!(error = %err, "Aura call failed");
+            }
+            return Err(err);
+        }
+    }
+
+    /// Sleeps and returns true when the policy allows another attempt.
+    async fn may_retry(
+        &self,
+        call: &Call<'_>,
+        outcome: Outcome,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        err: &AuraError,
+    ) -> bool {
+        let cfg = self.config();
+        if attempt >= cfg.max_retries || !is_retryable(&call.method, outcome) {
+            return false;
+        }
+        let jitter: f64 = rand::random();
+        let wait = backoff(attempt, cfg.retry_base_delay, cfg.retry_max_delay, jitter)
+            .max(retry_after.unwrap_or(Duration::ZERO));
+        if wait > cfg.max_retry_wait {
+            return false;
+        }
+        lock(&self.reg.stats).retries += 1;
+        debug!(error = %err, attempt = attempt + 1, wait_ms = wait.as_millis() as u64, "retrying Aura call");
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    fn decode<T: DeserializeOwned>(
+        label: &str,
+        answer: &Answer,
+        kind: AuraErrorKind,
+    ) -> Result<T, AuraError> {
+        serde_json::from_str::<Data<T>>(&answer.body)
+            .map(|d| d.data)
+            .map_err(|e| {
+                AuraError::other(
+                    label,
+                    kind,
+                    Some(answer.status),
+                    format!("unreadable answer: {e}"),
+                    answer.request_id.clone(),
+                )
+            })
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+        label: String,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, AuraError> {
+        let answer = self
+            .send(Call {
+                name,
+                label: label.clone(),
+                method: Method::GET,
+                path,
+                query,
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await?;
+        Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// POST/PATCH whose answer body we do not need.
+    async fn change(
+        &self,
+        name: &'static str,
+        label: String,
+        method: Method,
+        path: &[&str],
+        body: serde_json::Value,
+    ) -> Result<Answer, AuraError> {
+        self.send(Call {
+            name,
+            label,
+            method,
+            path,
+            query: &[],
+            body: Some(body),
+            endpoint: Endpoint::Api,
+        })
+        .await
+    }
+
+    // ---- tenants ----
+
+    /// `GET /tenants`.
+    pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, AuraError> {
+        self.get_json("list_tenants", "list tenants".into(), &["tenants"], &[])
+            .await
+    }
+
+    /// `GET /tenants/{id}` with its allowed instance configurations.
+    pub async fn get_tenant(&self, id: &str) -> Result<Tenant, AuraError> {
+        self.get_json(
+            "get_tenant",
+            format!("get tenant {id}"),
+            &["tenants", id],
+            &[],
+        )
+        .await
+    }
+
+    // ---- instances ----
+
+    /// `GET /instances?tenantId=`: summaries, without status.
+    pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceSummary>, AuraError> {
+        self.get_json(
+            "list_instances",
+            format!("list instances of tenant {tenant_id}"),
+            &["instances"],
+            &[("tenantId", tenant_id)],
+        )
+        .await
+    }
+
+    /// `POST /instances`. Never retried: a failure after the request may have
+    /// reached Aura is [`AuraErrorKind::OutcomeUnknown`]; the caller must look
+    /// for the instance (by name in the tenant) before creating again.
+    pub async fn create_instance(
+        &self,
+        req: &CreateInstanceRequest,
+    ) -> Result<CreatedInstance, AuraError> {
+        let label = format!("create instance {:?}", req.name);
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        let answer = self
+            .send(Call {
+                name: "create_instance",
+                label: label.clone(),
+                method: Method::POST,
+                path: &["instances"],
+                query: &[],
+                body: Some(body),
+                endpoint: Endpoint::Create,
+            })
+            .await?;
+        // The instance exists but its password is in this body: unreadable means lost.
+        Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
+    }
+
+    /// `GET /instances/{id}`.
+    pub async fn get_instance(&self, id: &str) -> Result<Instance, AuraError> {
+        self.get_json(
+            "get_instance",
+            format!("get instance {id}"),
+            &["instances", id],
+            &[],
+        )
+        .await
+    }
+
+    /// `PATCH /instances/{id}` (rename answers 200, resize 202). Not retried.
+    pub async fn update_instance(
+        &self,
+        id: &str,
+        req: &UpdateInstanceRequest,
+    ) -> Result<(), AuraError> {
+        let label = format!("update instance {id}");
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        self.change(
+            "update_instance",
+            label,
+            Method::PATCH,
+            &["instances", id],
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `DELETE /instances/{id}`: 202 and 404 both mean done.
+    pub async fn delete_instance(&self, id: &str) -> Result<(), AuraError> {
+        let result = self
+            .send(Call {
+                name: "delete_instance",
+                label: format!("delete instance {id}"),
+                method: Method::DELETE,
+                path: &["instances", id],
+                query: &[],
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /instances/{id}/pause`. Not retried.
+    pub async fn pause_instance(&self, id: &str) -> Result<(), AuraError> {
+        self.change(
+            "pause_instance",
+            format!("pause instance {id}"),
+            Method::POST,
+            &["instances", id, "pause"],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /instances/{id}/resume`. Not retried.
+    pub async fn resume_instance(&self, id: &str) -> Result<(), AuraError> {
+        self.change(
+            "resume_instance",
+            format!("resume instance {id}"),
+            Method::POST,
+            &["instances", id, "resume"],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /instances/{id}/upgrade` with `{"type": new_type}`. Not retried.
+    pub async fn upgrade_instance(&self, id: &str, new_type: &str) -> Result<(), AuraError> {
+        self.upgrade_instance_with(
+            id,
+            &UpgradeInstanceRequest {
+                instance_type: new_type.to_string(),
+                memory: None,
+                storage: None,
+            },
+        )
+        .await
+    }
+
+    /// `POST /instances/{id}/upgrade` with a resize. Not retried.
+    pub async fn upgrade_instance_with(
+        &self,
+        id: &str,
+        req: &UpgradeInstanceRequest,
+    ) -> Result<(), AuraError> {
+        let label = format!("upgrade instance {id}");
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        self.change(
+            "upgrade_instance",
+            label,
+            Method::POST,
+            &["instances", id, "upgrade"],
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    // ---- snapshots ----
+
+    /// `POST /instances/{id}/snapshots`: an on-demand snapshot. Not retried.
+    pub async fn create_snapshot(&self, instance_id: &str) -> Result<SnapshotCreated, AuraError> {
+        let label = format!("create snapshot of instance {instance_id}");
+        let answer = self
+            .change(
+                "create_snapshot",
+                label.clone(),
+                Method::POST,
+                &["instances", instance_id, "snapshots"],
+                serde_json::json!({}),
+            )
+            .await?;
+        Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// `GET /instances/{id}/snapshots[?date=YYYY-MM-DD]` (today when `date` is `None`).
+    pub async fn list_snapshots(
+        &self,
+        instance_id: &str,
+        date: Option<&str>,
+    ) -> Result<Vec<Snapshot>, AuraError> {
+        let query: Vec<(&str, &str)> = date.map(|d| ("date", d)).into_iter().collect();
+        self.get_json(
+            "list_snapshots",
+            format!("list snapshots of instance {instance_id}"),
+            &["instances", instance_id, "snapshots"],
+            &query,
+        )
+        .await
+    }
+
+    /// `GET /instances/{id}/snapshots/{snapshot_id}`.
+    pub async fn get_snapshot(
+        &self,
+        instance_id: &str,
+        snapshot_id: &str,
+    ) -> Result<Snapshot, AuraError> {
+        self.get_json(
+            "get_snapshot",
+            format!("get snapshot {snapshot_id} of instance {instance_id}"),
+            &["instances", instance_id, "snapshots", snapshot_id],
+            &[],
+        )
+        .await
+    }
+
+    /// `POST /instances/{id}/snapshots/{snapshot_id}/restore`. Not retried.
+    pub async fn restore_snapshot(
+        &self,
+        instance_id: &str,
+        snapshot_id: &str,
+    ) -> Result<(), AuraError> {
+        self.change(
+            "restore_snapshot",
+            format!("restore snapshot {snapshot_id} to instance {instance_id}"),
+            Method::POST,
+            &[
+                "instances",
+                instance_id,
+                "snapshots",
+                snapshot_id,
+                "restore",
+            ],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+}

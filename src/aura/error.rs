@@ -1,0 +1,380 @@
+//! The one error type of the Aura client.
+//!
+//! Every failure names the call, carries what Aura said (status, reason, message,
+//! field, `X-Request-Id`) and classifies itself so the controller can decide
+//! between requeue, wait, give up and "go and look" without parsing strings.
+//! It never holds credentials or tokens, so Debug and Display are safe to log.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::model::{ApiErrorBody, MiddlewareErrorBody};
+
+/// What the caller should do about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuraErrorKind {
+    /// Try again later: network trouble, 429, 5xx, a token endpoint hiccup.
+    Transient,
+    /// The thing is not there (404 `db-not-found`, `snapshot-not-found`).
+    NotFound,
+    /// Busy: 409 `ongoing-database-operation`; wait for the current operation.
+    Conflict,
+    /// Retrying will not help: bad input (400), no permission (403 with a fresh
+    /// token), unknown tenant, rejected credentials.
+    NeedsHuman,
+    /// A non-idempotent call (create) may or may not have taken effect.
+    OutcomeUnknown,
+}
+
+impl fmt::Display for AuraErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Transient => "transient",
+            Self::NotFound => "not found",
+            Self::Conflict => "conflict",
+            Self::NeedsHuman => "needs human",
+            Self::OutcomeUnknown => "outcome unknown",
+        })
+    }
+}
+
+/// Which endpoint answered: the token endpoint classifies differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Token,
+    Api,
+    /// `POST /instances`: a 5xx may have committed.
+    Create,
+}
+
+/// Pure classification of an HTTP failure.
+pub(crate) fn classify_http(
+    endpoint: Endpoint,
+    status: u16,
+    reason: Option<&str>,
+) -> AuraErrorKind {
+    use AuraErrorKind::*;
+    let transient = status == 408 || status == 429 || status >= 500;
+    match endpoint {
+        Endpoint::Token if transient => Transient,
+        // 400/401/403 at the token endpoint: the credentials are wrong.
+        Endpoint::Token => NeedsHuman,
+        Endpoint::Create if status >= 500 => OutcomeUnknown,
+        Endpoint::Api | Endpoint::Create => match status {
+            404 if reason == Some("tenant-not-found") => NeedsHuman,
+            404 => NotFound,
+            409 => Conflict,
+            _ if transient => Transient,
+            // 400, 401/403 that survived a token refresh, 415, 420, redirects...
+            _ => NeedsHuman,
+        },
+    }
+}
+
+/// A failed Aura call. Boxed so `Result<T, AuraError>` stays small.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuraError(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
+    operation: String,
+    kind: AuraErrorKind,
+    status: Option<u16>,
+    reason: Option<String>,
+    message: String,
+    field: Option<String>,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl AuraError {
+    /// An HTTP answer that was not a success.
+    pub(crate) fn http(
+        operation: impl Into<String>,
+        endpoint: Endpoint,
+        status: u16,
+        body: &str,
+        request_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let (reason, message, field) = parse_error_body(body, status);
+        Self(Box::new(Details {
+            operation: operation.into(),
+            kind: classify_http(endpoint, status, reason.as_deref()),
+            status: Some(status),
+            reason,
+            message,
+            field,
+            request_id,
+            retry_after,
+        }))
+    }
+
+    /// No HTTP answer (connect, timeout, reset) or an unreadable one.
+    pub(crate) fn other(
+        operation: impl Into<String>,
+        kind: AuraErrorKind,
+        status: Option<u16>,
+        message: impl Into<String>,
+        request_id: Option<String>,
+    ) -> Self {
+        Self(Box::new(Details {
+            operation: operation.into(),
+            kind,
+            status,
+            reason: None,
+            message: message.into(),
+            field: None,
+            request_id,
+            retry_after: None,
+        }))
+    }
+
+    /// The same error reported for another call (a remembered token failure).
+    pub(crate) fn for_operation(mut self, operation: &str) -> Self {
+        self.0.operation = format!("{operation}: {}", self.0.operation);
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        if retry_after.is_some() {
+            self.0.retry_after = retry_after;
+        }
+        self
+    }
+
+    pub fn kind(&self) -> AuraErrorKind {
+        self.0.kind
+    }
+    /// The call, e.g. `get instance 8f769515`.
+    pub fn operation(&self) -> &str {
+        &self.0.operation
+    }
+    /// HTTP status, `None` when no answer came.
+    pub fn status(&self) -> Option<u16> {
+        self.0.status
+    }
+    /// Aura's `reason` (e.g. `db-not-found`) or the OAuth/gateway `error` code.
+    pub fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+    pub fn field(&self) -> Option<&str> {
+        self.0.field.as_deref()
+    }
+    /// `X-Request-Id` of the failed answer: quote it to Aura support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+    /// `Retry-After` of the answer, when it had one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+    pub fn is_transient(&self) -> bool {
+        self.0.kind == AuraErrorKind::Transient
+    }
+}
+
+impl fmt::Display for AuraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.0.operation)?;
+        if self.0.kind == AuraErrorKind::OutcomeUnknown {
+            f.write_str("outcome unknown, ")?;
+        }
+        if let Some(status) = self.0.status {
+            write!(f, "HTTP {status}")?;
+            match (&self.0.reason, &self.0.field) {
+                (Some(r), Some(field)) => write!(f, " ({r}, field {field})")?,
+                (Some(r), None) => write!(f, " ({r})")?,
+                (None, Some(field)) => write!(f, " (field {field})")?,
+                (None, None) => {}
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.0.message)?;
+        if let Some(id) = &self.0.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for AuraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for AuraError {}
+
+const MAX_RAW_MESSAGE: usize = 300;
+
+/// Reads either error shape; anything else becomes a short raw message.
+fn parse_error_body(body: &str, status: u16) -> (Option<String>, String, Option<String>) {
+    if let Ok(b) = serde_json::from_str::<ApiErrorBody>(body)
+        && let Some(first) = b.errors.first()
+    {
+        let message = b
+            .errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reason = Some(first.reason.clone()).filter(|r| !r.is_empty());
+        return (reason, message, first.field.clone());
+    }
+    if let Ok(b) = serde_json::from_str::<MiddlewareErrorBody>(body) {
+        return match b.error_description {
+            // OAuth: `error` is the code, `error_description` the text.
+            Some(d) => (Some(b.error), d, None),
+            None => (None, b.error, None),
+        };
+    }
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        let canonical = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no body");
+        return (None, canonical.to_lowercase(), None);
+    }
+    let mut end = trimmed.len().min(MAX_RAW_MESSAGE);
+    while !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    (None, trimmed[..end].to_string(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AuraErrorKind::*;
+
+    #[test]
+    fn classification_table() {
+        let cases: &[(Endpoint, u16, Option<&str>, AuraErrorKind)] = &[
+            (Endpoint::Api, 400, Some("invalid-input"), NeedsHuman),
+            (
+                Endpoint::Api,
+                400,
+                Some("missing-billing-details"),
+                NeedsHuman,
+            ),
+            (Endpoint::Api, 401, None, NeedsHuman),
+            (Endpoint::Api, 403, None, NeedsHuman),
+            (Endpoint::Api, 404, Some("db-not-found"), NotFound),
+            (Endpoint::Api, 404, Some("snapshot-not-found"), NotFound),
+            (Endpoint::Api, 404, Some("tenant-not-found"), NeedsHuman),
+            (
+                Endpoint::Api,
+                409,
+                Some("ongoing-database-operation"),
+                Conflict,
+            ),
+            (Endpoint::Api, 415, None, NeedsHuman),
+            (Endpoint::Api, 429, None, Transient),
+            (Endpoint::Api, 500, None, Transient),
+            (Endpoint::Api, 502, None, Transient),
+            (Endpoint::Api, 503, None, Transient),
+            (Endpoint::Api, 504, None, Transient),
+            (Endpoint::Create, 500, None, OutcomeUnknown),
+            (Endpoint::Create, 503, None, OutcomeUnknown),
+            (Endpoint::Create, 429, None, Transient),
+            (Endpoint::Create, 400, Some("invalid-input"), NeedsHuman),
+            (Endpoint::Create, 409, None, Conflict),
+            (Endpoint::Token, 401, Some("access_denied"), NeedsHuman),
+            (Endpoint::Token, 400, None, NeedsHuman),
+            (Endpoint::Token, 403, None, NeedsHuman),
+            (Endpoint::Token, 429, None, Transient),
+            (Endpoint::Token, 500, None, Transient),
+        ];
+        for (endpoint, status, reason, want) in cases {
+            assert_eq!(
+                classify_http(*endpoint, *status, *reason),
+                *want,
+                "{endpoint:?} {status} {reason:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn display_names_call_status_reason_field_and_request_id() {
+        let body = r#"{"errors":[{"message":"Memory 3GB is not available","reason":"invalid-input","field":"memory"}]}"#;
+        let e = AuraError::http(
+            "create instance",
+            Endpoint::Create,
+            400,
+            body,
+            Some("1f2e3d".into()),
+            None,
+        );
+        assert_eq!(
+            e.to_string(),
+            "create instance: HTTP 400 (invalid-input, field memory): Memory 3GB is not available [request id 1f2e3d]"
+        );
+        assert_eq!(e.kind(), NeedsHuman);
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.reason(), Some("invalid-input"));
+        assert_eq!(e.field(), Some("memory"));
+        assert_eq!(e.request_id(), Some("1f2e3d"));
+    }
+
+    #[test]
+    fn both_error_shapes_are_read() {
+        let e = AuraError::http(
+            "token",
+            Endpoint::Token,
+            401,
+            r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+            None,
+            None,
+        );
+        assert_eq!(e.reason(), Some("access_denied"));
+        assert_eq!(e.message(), "Unauthorized");
+        assert_eq!(e.kind(), NeedsHuman);
+
+        let e = AuraError::http(
+            "list tenants",
+            Endpoint::Api,
+            502,
+            r#"{"error":"upstream down","extra":1}"#,
+            None,
+            None,
+        );
+        assert_eq!(e.reason(), None);
+        assert_eq!(e.message(), "upstream down");
+        assert_eq!(e.to_string(), "list tenants: HTTP 502: upstream down");
+
+        let e = AuraError::http("x", Endpoint::Api, 503, "", None, None);
+        assert_eq!(e.message(), "service unavailable");
+        let e = AuraError::http("x", Endpoint::Api, 500, "<html>oops</html>", None, None);
+        assert_eq!(e.message(), "<html>oops</html>");
+    }
+
+    #[test]
+    fn several_errors_are_joined() {
+        let body = r#"{"errors":[{"message":"a","reason":"r1"},{"message":"b","reason":"r2","field":"f"}],"more":true}"#;
+        let e = AuraError::http("x", Endpoint::Api, 400, body, None, None);
+        assert_eq!(e.message(), "a; b");
+        assert_eq!(e.reason(), Some("r1"));
+    }
+
+    #[test]
+    fn outcome_unknown_says_so() {
+        let e = AuraError::http(
+            "create instance",
+            Endpoint::Create,
+            500,
+            "",
+            Some("r".into()),
+            None,
+        );
+        assert_eq!(e.kind(), OutcomeUnknown);
+        assert!(
+            e.to_string()
+                .starts_with("create instance: outcome unknown, HTTP 500")
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! Aura API v1 client: wire model, token cache, rate limiter, errors, client.
+//!
+//! Use one [`AuraClients`] per process and ask it for an [`AuraClient`] per set
+//! of credentials: handles with the same client id share a rate limiter and,
+//! with the same secret, a token cache.
+
+mod client;
+mod error;
+pub mod model;
+mod ratelimit;
+mod retry;
+mod token;
+
+pub use client::{AuraClient, AuraClients, ClientConfig, ClientStats};
+pub use error::{AuraError, AuraErrorKind};
+pub use model::{
+    CreateInstanceRequest, CreatedInstance, Instance, InstanceConfiguration, InstanceStatus,
+    InstanceSummary, Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
+    UpgradeInstanceRequest,
+};
+pub use token::Credentials;

@@ -1,0 +1,380 @@
+//! OAuth client-credentials tokens: one cache per credentials key, single-flight
+//! refresh, and a remembered failure with backoff.
+//!
+//! The token endpoint allows 15 requests per hour per client, so a token is
+//! reused until shortly before expiry, concurrent callers share one refresh
+//! (the cache's async mutex is held across the fetch), and a rejected secret is
+//! remembered: callers during the backoff get the same error without a call.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::{AuraError, AuraErrorKind};
+
+/// API credentials of one Aura client. Debug never shows the secret.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl Credentials {
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl fmt::Display for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client {}", self.client_id)
+    }
+}
+
+/// A bearer token. Only [`AccessToken::secret`] reveals it (for the header).
+pub(crate) struct AccessToken(String);
+
+impl AccessToken {
+    pub(crate) fn new(s: String) -> Self {
+        Self(s)
+    }
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Token timing and failure backoff settings.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenPolicy {
+    /// Refresh this long before expiry (capped at half the lifetime).
+    pub refresh_margin: Duration,
+    /// Rejected credentials: first backoff, doubled up to the max.
+    pub auth_backoff: Duration,
+    pub auth_backoff_max: Duration,
+    /// Token endpoint unreachable / 5xx / 429: first backoff, doubled up to the max.
+    pub transient_backoff: Duration,
+    pub transient_backoff_max: Duration,
+    /// At most one refresh forced by a 401/403 per this interval, so a real
+    /// permission error cannot burn the hourly token quota.
+    pub forced_refresh_interval: Duration,
+}
+
+/// When a token that lives `lifetime` from `issued` should be replaced.
+pub(crate) fn refresh_at(issued: Instant, lifetime: Duration, margin: Duration) -> Instant {
+    // Short-lived tokens refresh at half-life rather than immediately.
+    issued + lifetime - margin.min(lifetime / 2)
+}
+
+/// Backoff after a failed token fetch, given the previous backoff of the same kind.
+pub(crate) fn failure_backoff(
+    policy: &TokenPolicy,
+    kind: AuraErrorKind,
+    previous: Option<Duration>,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let (base, max) = if kind == AuraErrorKind::NeedsHuman {
+        (policy.auth_backoff, policy.auth_backoff_max)
+    } else {
+        (policy.transient_backoff, policy.transient_backoff_max)
+    };
+    let next = previous.map_or(base, |p| p.saturating_mul(2)).min(max);
+    next.max(retry_after.unwrap_or(Duration::ZERO))
+}
+
+struct Cached {
+    token: Arc<AccessToken>,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+struct Failure {
+    error: AuraError,
+    until: Instant,
+    backoff: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Cached>,
+    failure: Option<Failure>,
+    last_forced_refresh: Option<Instant>,
+}
+
+/// The token cache of one credentials key.
+pub(crate) struct TokenCache {
+    policy: TokenPolicy,
+    state: tokio::sync::Mutex<State>,
+}
+
+/// What a fetch returns: the token and its lifetime.
+pub(crate) type Fetched = (AccessToken, Duration);
+
+impl TokenCache {
+    pub(crate) fn new(policy: TokenPolicy) -> Self {
+        Self {
+            policy,
+            state: tokio::sync::Mutex::new(State::default()),
+        }
+    }
+
+    /// A valid token, fetching one with `fetch` only when needed. Concurrent
+    /// callers wait on the same lock, so one fetch serves them all.
+    pub(crate) async fn get<F, Fut>(&self, fetch: F) -> Result<Arc<AccessToken>, AuraError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched, AuraError>>,
+    {
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        if let Some(c) = &st.token
+            && now < c.refresh_at
+        {
+            return Ok(c.token.clone());
+        }
+        if let Some(f) = &st.failure
+            && now < f.until
+        {
+            // During a backoff a still-valid old token beats an error.
+            if let Some(c) = &st.token
+                && now < c.expires_at
+            {
+                return Ok(c.token.clone());
+            }
+            return Err(f.error.clone().with_retry_after(Some(f.until - now)));
+        }
+        match fetch().await {
+            Ok((token, lifetime)) => {
+                let issued = Instant::now();
+                let token = Arc::new(token);
+                st.token = Some(Cached {
+                    token: token.clone(),
+                    refresh_at: refresh_at(issued, lifetime, self.policy.refresh_margin),
+                    expires_at: issued + lifetime,
+                });
+                st.failure = None;
+                Ok(token)
+            }
+            Err(error) => {
+                let previous = st
+                    .failure
+                    .as_ref()
+                    .filter(|f| f.error.kind() == error.kind())
+                    .map(|f| f.backoff);
+                let backoff =
+                    failure_backoff(&self.policy, error.kind(), previous, error.retry_after());
+                if error.kind() == AuraErrorKind::NeedsHuman {
+                    st.token = None;
+                }
+                let now = Instant::now();
+                st.failure = Some(Failure {
+                    error: error.clone(),
+                    until: now + backoff,
+                    backoff,
+                });
+                if let Some(c) = &st.token
+                    && now < c.expires_at
+                {
+                    return Ok(c.token.clone());
+                }
+                Err(error.with_retry_after(Some(backoff)))
+            }
+        }
+    }
+
+    /// `used` got a 401/403. Returns whether a retry with another token makes sense.
+    pub(crate) async fn rejected(&self, used: &Arc<AccessToken>) -> bool {
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        let is_current = st
+            .token
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(&c.token, used));
+        if !is_current {
+            // Someone already replaced it: retry with the newer token.
+            return true;
+        }
+        if st
+            .last_forced_refresh
+            .is_some_and(|t| now.duration_since(t) < self.policy.forced_refresh_interval)
+        {
+            // A fresh token is rejected too: a permission problem, not expiry.
+            return false;
+        }
+        st.last_forced_refresh = Some(now);
+        st.token = None;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aura::error::Endpoint;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy {
+            refresh_margin: Duration::from_secs(60),
+            auth_backoff: Duration::from_secs(60),
+            auth_backoff_max: Duration::from_secs(1800),
+            transient_backoff: Duration::from_secs(10),
+            transient_backoff_max: Duration::from_secs(300),
+            forced_refresh_interval: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_display() {
+        let c = Credentials::new("my-client", "sup3r-s3cret");
+        let t = AccessToken::new("eyJ-tok3n".into());
+        for s in [
+            format!("{c:?}"),
+            format!("{c}"),
+            format!("{c:#?}"),
+            format!("{t:?}"),
+            format!("{t}"),
+        ] {
+            assert!(!s.contains("sup3r-s3cret"), "{s}");
+            assert!(!s.contains("eyJ-tok3n"), "{s}");
+        }
+        assert!(format!("{c:?}").contains("my-client"));
+    }
+
+    #[test]
+    fn refresh_margin() {
+        let t0 = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            refresh_at(t0, hour, Duration::from_secs(60)),
+            t0 + Duration::from_secs(3540)
+        );
+        // Short lifetimes refresh at half-life.
+        assert_eq!(
+            refresh_at(t0, Duration::from_secs(4), Duration::from_secs(60)),
+            t0 + Duration::from_secs(2)
+        );
+        assert_eq!(
+            refresh_at(t0, Duration::from_secs(120), Duration::from_secs(60)),
+            t0 + Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn failure_backoff_doubles_to_the_cap() {
+        let p = policy();
+        let mut prev = None;
+        let mut seen = vec![];
+        for _ in 0..8 {
+            let b = failure_backoff(&p, AuraErrorKind::NeedsHuman, prev, None);
+            seen.push(b.as_secs());
+            prev = Some(b);
+        }
+        assert_eq!(seen, [60, 120, 240, 480, 960, 1800, 1800, 1800]);
+        let b = failure_backoff(&p, AuraErrorKind::Transient, None, None);
+        assert_eq!(b, Duration::from_secs(10));
+        let b = failure_backoff(
+            &p,
+            AuraErrorKind::Transient,
+            None,
+            Some(Duration::from_secs(90)),
+        );
+        assert_eq!(b, Duration::from_secs(90));
+        // Eight hours of rejected credentials cost only a handful of calls.
+        let (mut t, mut calls, mut prev) = (0u64, 0, None);
+        while t < 3600 * 8 {
+            calls += 1;
+            let b = failure_backoff(&p, AuraErrorKind::NeedsHuman, prev, None);
+            prev = Some(b);
+            t += b.as_secs();
+        }
+        assert!(calls <= 20, "{calls}");
+    }
+
+    #[tokio::test]
+    async fn single_flight_under_concurrency() {
+        let cache = Arc::new(TokenCache::new(policy()));
+        let fetches = Arc::new(AtomicU32::new(0));
+        let mut tasks = vec![];
+        for _ in 0..1000 {
+            let (cache, fetches) = (cache.clone(), fetches.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok((AccessToken::new("t".into()), Duration::from_secs(3600)))
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn rejected_credentials_are_remembered() {
+        let cache = TokenCache::new(policy());
+        let fetches = AtomicU32::new(0);
+        for _ in 0..50 {
+            let e = cache
+                .get(|| async {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    Err(AuraError::http(
+                        "get token",
+                        Endpoint::Token,
+                        401,
+                        r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+                        None,
+                        None,
+                    ))
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), AuraErrorKind::NeedsHuman);
+            assert!(e.retry_after().unwrap() <= Duration::from_secs(60));
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn forced_refresh_is_once_per_interval() {
+        let cache = TokenCache::new(policy());
+        let fetch = || async { Ok((AccessToken::new("t".into()), Duration::from_secs(3600))) };
+        let first = cache.get(fetch).await.unwrap();
+        assert!(cache.rejected(&first).await);
+        let second = cache.get(fetch).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        // A stale holder of the first token just retries with the new one.
+        assert!(cache.rejected(&first).await);
+        // The fresh token rejected as well: no second forced refresh.
+        assert!(!cache.rejected(&second).await);
+    }
+}

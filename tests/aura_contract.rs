@@ -1,0 +1,894 @@
+//! Contract tests of the Aura client over real HTTP against the simulator, and a
+//! conformance check of the simulator's bodies against the official OpenAPI document.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aura_operator::aura::{
+    AuraClient, AuraClients, AuraErrorKind, ClientConfig, CreateInstanceRequest, Credentials,
+    Instance, InstanceConfiguration, InstanceStatus, UpdateInstanceRequest,
+};
+use aura_operator::simulator::{CreateFailMode, Faults, Simulator, SimulatorConfig};
+use serde_json::Value;
+
+const ID: &str = "contract-client";
+const SECRET: &str = "contract-secret-123";
+const TENANT: &str = "0b7c1a52-36c6-4b6c-9f4e-6a1d2f3e4b5c";
+
+fn sim_config() -> SimulatorConfig {
+    SimulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        clients: vec![(ID.into(), SECRET.into())],
+        tenants: vec![(TENANT.into(), "Contract".into())],
+        create_seconds: 0.4,
+        transition_seconds: 0.3,
+        requests_per_minute: 0,
+        tokens_per_hour: 15,
+        token_ttl_seconds: 3600,
+        ..Default::default()
+    }
+}
+
+async fn start(config: SimulatorConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+fn client_config(sim: &Simulator) -> ClientConfig {
+    ClientConfig {
+        base_url: sim.base_url(),
+        requests_per_minute: 6000,
+        request_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        retry_base_delay: Duration::from_millis(20),
+        retry_max_delay: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+fn creds() -> Credentials {
+    Credentials {
+        client_id: ID.into(),
+        client_secret: SECRET.into(),
+    }
+}
+
+fn client(sim: &Simulator) -> (AuraClients, AuraClient) {
+    let clients = AuraClients::new(client_config(sim));
+    let c = clients.client(&creds());
+    (clients, c)
+}
+
+fn pick(configs: &[InstanceConfiguration], ty: &str) -> InstanceConfiguration {
+    // Version 5: upgrades to business-critical need a version it is offered in.
+    configs
+        .iter()
+        .find(|c| c.instance_type == ty && c.version == "5")
+        .unwrap_or_else(|| panic!("catalogue offers {ty} version 5"))
+        .clone()
+}
+
+fn create_request(c: &InstanceConfiguration, name: &str) -> CreateInstanceRequest {
+    CreateInstanceRequest {
+        version: c.version.clone(),
+        region: c.region.clone(),
+        memory: c.memory.clone(),
+        name: name.into(),
+        instance_type: c.instance_type.clone(),
+        tenant_id: TENANT.into(),
+        cloud_provider: c.cloud_provider.clone(),
+        storage: None,
+        vector_optimized: None,
+        graph_analytics_plugin: None,
+    }
+}
+
+async fn wait_status(c: &AuraClient, id: &str, want: InstanceStatus) -> Instance {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let i = c.get_instance(id).await.expect("get instance");
+        if i.status == want {
+            return i;
+        }
+        assert!(Instant::now() < deadline, "{id} stuck in {}", i.status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_gone(c: &AuraClient, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match c.get_instance(id).await {
+            Err(e) if e.kind() == AuraErrorKind::NotFound => return,
+            Ok(_) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert!(Instant::now() < deadline, "{id} never disappeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_call_end_to_end() {
+    let sim = start(sim_config()).await;
+    let (clients, c) = client(&sim);
+
+    let tenants = c.list_tenants().await.unwrap();
+    assert_eq!(tenants.len(), 1);
+    assert_eq!(tenants[0].id, TENANT);
+    let tenant = c.get_tenant(TENANT).await.unwrap();
+    assert!(!tenant.instance_configurations.is_empty());
+
+    let e = c
+        .get_tenant("00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::NeedsHuman, "{e}");
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.reason(), Some("tenant-not-found"));
+    assert!(e.request_id().is_some(), "{e}");
+
+    // Invalid input: 400 with the field named.
+    let pro = pick(&tenant.instance_configurations, "professional-db");
+    let mut bad = create_request(&pro, "bad-memory");
+    bad.memory = "3GB".into();
+    let e = c.create_instance(&bad).await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::NeedsHuman, "{e}");
+    assert_eq!(e.status(), Some(400));
+    assert!(e.to_string().contains("HTTP 400"), "{e}");
+    assert!(e.request_id().is_some());
+
+    // Create: 202 with the one-time password.
+    let created = c
+        .create_instance(&create_request(&pro, "contract-db"))
+        .await
+        .unwrap();
+    assert_eq!(created.name, "contract-db");
+    assert!(!created.password.is_empty());
+    assert_eq!(
+        sim.state().issued_password(&created.id).as_deref(),
+        Some(created.password.as_str())
+    );
+    assert!(!format!("{created:?}").contains(&created.password));
+    let id = created.id.clone();
+
+    let listed = c.list_instances(TENANT).await.unwrap();
+    assert!(listed.iter().any(|s| s.id == id));
+
+    let i = c.get_instance(&id).await.unwrap();
+    assert_eq!(i.status, InstanceStatus::Creating);
+    // Busy: pause answers 409, classified as Conflict.
+    let e = c.pause_instance(&id).await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::Conflict, "{e}");
+    assert_eq!(e.reason(), Some("ongoing-database-operation"));
+    wait_status(&c, &id, InstanceStatus::Running).await;
+
+    // Rename (200) and resize (202).
+    c.update_instance(
+        &id,
+        &UpdateInstanceRequest {
+            name: Some("renamed".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.get_instance(&id).await.unwrap().name, "renamed");
+    let bigger = tenant.instance_configurations.iter().find(|x| {
+        x.instance_type == pro.instance_type
+            && x.cloud_provider == pro.cloud_provider
+            && x.region == pro.region
+            && x.version == pro.version
+            && x.memory != pro.memory
+    });
+    if let Some(b) = bigger {
+        c.update_instance(
+            &id,
+            &UpdateInstanceRequest {
+                memory: Some(b.memory.clone()),
+                storage: Some(b.storage.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let i = wait_status(&c, &id, InstanceStatus::Running).await;
+        assert_eq!(i.memory, b.memory);
+    }
+
+    c.pause_instance(&id).await.unwrap();
+    wait_status(&c, &id, InstanceStatus::Paused).await;
+    c.resume_instance(&id).await.unwrap();
+    wait_status(&c, &id, InstanceStatus::Running).await;
+
+    // Snapshots.
+    let snap = c.create_snapshot(&id).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = c.get_snapshot(&id, &snap.snapshot_id).await.unwrap();
+        assert_eq!(s.instance_id, id);
+        if s.status == "Completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "snapshot stuck in {}", s.status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let snaps = c.list_snapshots(&id, None).await.unwrap();
+    assert!(snaps.iter().any(|s| s.snapshot_id == snap.snapshot_id));
+    let e = c.get_snapshot(&id, "no-such-snapshot").await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::NotFound, "{e}");
+    wait_status(&c, &id, InstanceStatus::Running).await;
+    c.restore_snapshot(&id, &snap.snapshot_id).await.unwrap();
+    wait_status(&c, &id, InstanceStatus::Running).await;
+
+    // Upgrade professional-db -> business-critical.
+    c.upgrade_instance(&id, "business-critical").await.unwrap();
+    let i = wait_status(&c, &id, InstanceStatus::Running).await;
+    assert_eq!(i.instance_type, "business-critical");
+
+    // Delete: 202, then a repeat (404) is also done; then GET is NotFound.
+    c.delete_instance(&id).await.unwrap();
+    c.delete_instance(&id).await.unwrap();
+    wait_gone(&c, &id).await;
+    c.delete_instance(&id).await.unwrap();
+    let e = c.get_instance("deadbeef").await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::NotFound);
+    assert_eq!(e.reason(), Some("db-not-found"));
+    assert!(e.request_id().is_some());
+
+    // One token for the whole conversation, and the stats saw it all.
+    let stats = clients.stats();
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(sim.state().counters().token_calls, 1);
+    assert!(
+        stats
+            .api_calls
+            .contains_key(&("get_instance".to_string(), 200))
+    );
+    assert!(
+        stats
+            .api_calls
+            .contains_key(&("create_instance".to_string(), 202))
+    );
+    assert!(stats.total_api_calls() > 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_is_refreshed_before_expiry() {
+    let sim = start(SimulatorConfig {
+        token_ttl_seconds: 2,
+        ..sim_config()
+    })
+    .await;
+    let (clients, c) = client(&sim);
+    c.list_tenants().await.unwrap();
+    c.list_tenants().await.unwrap();
+    assert_eq!(sim.state().counters().token_calls, 1);
+    // A 2 s token is refreshed at half-life, before the API would reject it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    c.list_tenants().await.unwrap();
+    let counters = sim.state().counters();
+    assert_eq!(counters.token_calls, 2);
+    assert_eq!(counters.by_status.get("403"), None);
+    assert_eq!(clients.stats().token_requests, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_token_403_refreshes_and_retries_once() {
+    let sim = start(sim_config()).await;
+    let (clients, c) = client(&sim);
+    c.list_tenants().await.unwrap();
+    sim.state().expire_tokens();
+    c.list_tenants().await.unwrap();
+    let counters = sim.state().counters();
+    assert_eq!(counters.by_status.get("403"), Some(&1));
+    assert_eq!(counters.token_calls, 2);
+    assert_eq!(clients.stats().token_requests, 2);
+
+    // A token rejected again soon after a forced refresh points to a
+    // permission problem, not expiry: no further refresh within the interval.
+    sim.state().expire_tokens();
+    let e = c.list_tenants().await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::NeedsHuman, "{e}");
+    assert_eq!(e.status(), Some(403));
+    assert_eq!(sim.state().counters().token_calls, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_403s_share_one_refresh() {
+    let sim = start(sim_config()).await;
+    let (clients, c) = client(&sim);
+    c.list_tenants().await.unwrap();
+    sim.state().expire_tokens();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let h = clients.client(&creds());
+        tasks.push(tokio::spawn(async move { h.get_tenant(TENANT).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let counters = sim.state().counters();
+    assert_eq!(counters.token_calls, 2);
+    assert!(counters.by_status.get("403").is_some_and(|n| *n >= 1));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limited_429_honours_retry_after_and_pauses_the_client_id() {
+    let sim = start(sim_config()).await;
+    let (clients, c) = client(&sim);
+    c.list_tenants().await.unwrap();
+    sim.state().update_faults(|f| {
+        f.rate_limit_rate = 1.0;
+        f.rate_limit_retry_after = 1;
+    });
+    let state = sim.state();
+    let other = clients.client(&creds());
+    // Once the first 429 is seen: lift the storm and start a second caller of
+    // the same client id, which must wait out the same Retry-After.
+    let watcher = tokio::spawn(async move {
+        while state.counters().injected_rate_limits == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let seen = Instant::now();
+        state.update_faults(|f| f.rate_limit_rate = 0.0);
+        other.list_tenants().await.unwrap();
+        seen.elapsed()
+    });
+    let t0 = Instant::now();
+    c.list_tenants().await.unwrap();
+    let took = t0.elapsed();
+    let other_waited = watcher.await.unwrap();
+    assert!(took >= Duration::from_millis(950), "retried after {took:?}");
+    assert!(
+        other_waited >= Duration::from_millis(900),
+        "shared limiter paused: {other_waited:?}"
+    );
+    let stats = clients.stats();
+    assert_eq!(stats.rate_limited, 1);
+    assert!(stats.retries >= 1);
+    assert_eq!(sim.state().counters().injected_rate_limits, 1);
+
+    // A POST is not retried on 429: the error carries Retry-After.
+    sim.state().update_faults(|f| f.rate_limit_rate = 1.0);
+    let before = sim.state().counters().requests_total;
+    let e = c.pause_instance("deadbeef").await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::Transient);
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(sim.state().counters().requests_total, before + 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_is_retried_on_5xx_but_posts_are_not() {
+    let sim = start(sim_config()).await;
+    let clients = AuraClients::new(ClientConfig {
+        max_retries: 8,
+        ..client_config(&sim)
+    });
+    let c = clients.client(&creds());
+    c.list_tenants().await.unwrap();
+    sim.state().update_faults(|f| f.error_rate = 0.3);
+    for _ in 0..20 {
+        c.get_tenant(TENANT).await.unwrap();
+    }
+    assert!(sim.state().counters().injected_errors > 0);
+    assert!(clients.stats().retries > 0);
+
+    sim.state().update_faults(|f| f.error_rate = 1.0);
+    let before = sim.state().counters();
+    let e = c.resume_instance("deadbeef").await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::Transient, "{e}");
+    assert!(e.status().unwrap() >= 500);
+    let e = c.get_instance("deadbeef").await.unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::Transient, "{e}");
+    let after = sim.state().counters();
+    // One resume, 1 + 8 GETs.
+    assert_eq!(after.requests_total - before.requests_total, 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_is_never_retried_and_reports_outcome_unknown() {
+    let sim = start(sim_config()).await;
+    let (_clients, c) = client(&sim);
+    let tenant = c.get_tenant(TENANT).await.unwrap();
+    let pro = pick(&tenant.instance_configurations, "professional-db");
+
+    for (mode, status) in [
+        (CreateFailMode::Error, Some(500)),
+        (CreateFailMode::Drop, None),
+    ] {
+        sim.state().update_faults(|f| {
+            f.fail_creates = 1;
+            f.fail_create_mode = mode;
+        });
+        let name = format!("ambiguous-{mode:?}");
+        let before = sim.state().counters();
+        let e = c
+            .create_instance(&create_request(&pro, &name))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), AuraErrorKind::OutcomeUnknown, "{e}");
+        assert_eq!(e.status(), status);
+        assert!(e.to_string().contains("outcome unknown"), "{e}");
+        let after = sim.state().counters();
+        assert_eq!(after.creates_committed - before.creates_committed, 1);
+        let posts = |c: &aura_operator::simulator::Counters| {
+            c.by_route.get("POST /v1/instances").copied().unwrap_or(0)
+        };
+        assert_eq!(posts(&after) - posts(&before), 1, "create sent once");
+        // The instance exists: the controller finds it by name.
+        let listed = c.list_instances(TENANT).await.unwrap();
+        assert_eq!(listed.iter().filter(|s| s.name == name).count(), 1);
+    }
+
+    // A gateway 5xx on create is ambiguous too, and not retried.
+    sim.state().update_faults(|f| f.error_rate = 1.0);
+    let e = c
+        .create_instance(&create_request(&pro, "gateway"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), AuraErrorKind::OutcomeUnknown, "{e}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn thousand_concurrent_calls_one_token_no_429() {
+    let sim = start(SimulatorConfig {
+        requests_per_minute: 610,
+        ..sim_config()
+    })
+    .await;
+    let clients = AuraClients::new(ClientConfig {
+        requests_per_minute: 600,
+        request_timeout: Duration::from_secs(30),
+        ..client_config(&sim)
+    });
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        // A fresh handle per caller, as each reconcile would get.
+        let c = clients.client(&creds());
+        tasks.push(tokio::spawn(async move { c.list_tenants().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let counters = sim.state().counters();
+    assert_eq!(counters.token_calls, 1);
+    assert_eq!(counters.too_many_requests, 0);
+    assert_eq!(counters.by_client.get(ID), Some(&1000));
+    // 600 at once, the other 400 a minute later.
+    assert!(
+        t0.elapsed() >= Duration::from_secs(59),
+        "{:?}",
+        t0.elapsed()
+    );
+    let stats = clients.stats();
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(
+        stats.api_calls.get(&("list_tenants".to_string(), 200)),
+        Some(&1000)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_credentials_cost_at_most_two_token_calls() {
+    let sim = start(sim_config()).await;
+    let clients = AuraClients::new(client_config(&sim));
+    let bad = Credentials {
+        client_id: ID.into(),
+        client_secret: "wrong-secret-456".into(),
+    };
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let c = clients.client(&bad);
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                c.list_tenants().await.map(drop)
+            } else {
+                c.get_instance("deadbeef").await.map(drop)
+            }
+        }));
+    }
+    for t in tasks {
+        let e = t.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), AuraErrorKind::NeedsHuman, "{e}");
+        assert_eq!(e.status(), Some(401));
+        assert_eq!(e.reason(), Some("access_denied"));
+        assert!(e.retry_after().is_some());
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("wrong-secret-456"), "{shown}");
+    }
+    assert!(sim.state().counters().token_calls <= 2);
+    assert!(clients.stats().token_requests <= 2);
+
+    // The rotated (right) secret for the same client id gets its own token at once.
+    let good = clients.client(&creds());
+    good.list_tenants().await.unwrap();
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Conformance: simulator bodies against the official OpenAPI document.
+
+const OPENAPI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/aura-api/aura-api-v1.openapi.yaml"
+);
+
+struct Spec {
+    root: Value,
+}
+
+impl Spec {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(OPENAPI).expect("official OpenAPI document");
+        Self {
+            root: serde_yaml::from_str(&text).expect("OpenAPI YAML"),
+        }
+    }
+
+    fn lookup(&self, reference: &str) -> &Value {
+        let pointer = reference.strip_prefix('#').expect("local $ref");
+        self.root
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("unresolved $ref {reference}"))
+    }
+
+    /// Inlines `#/components/...` refs. OpenAPI's `oneOf` of `Error` and
+    /// `MiddlewareError` is read as `anyOf`: `MiddlewareError` requires nothing,
+    /// so every `Error` body also matches it and a strict `oneOf` rejects all.
+    fn resolve(&self, v: &Value, depth: usize) -> Value {
+        assert!(depth < 32, "$ref cycle");
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    return self.resolve(self.lookup(r), depth + 1);
+                }
+                let mut out = serde_json::Map::new();
+                for (k, val) in map {
+                    let key = if k == "oneOf" { "anyOf" } else { k.as_str() };
+                    out.insert(key.to_string(), self.resolve(val, depth + 1));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|x| self.resolve(x, depth + 1)).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The path template of the document matching a concrete `/v1/...` path.
+    fn template(&self, path: &str) -> Option<String> {
+        let path = path.strip_prefix("/v1").unwrap_or(path);
+        let parts: Vec<&str> = path.split('/').collect();
+        self.root["paths"].as_object()?.keys().find_map(|t| {
+            let tparts: Vec<&str> = t.split('/').collect();
+            (tparts.len() == parts.len()
+                && tparts
+                    .iter()
+                    .zip(&parts)
+                    .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b))
+            .then(|| t.clone())
+        })
+    }
+
+    /// The response schema for (method, path, status): `Err` when the document
+    /// does not list the status; `Ok(None)` when the response has no body schema.
+    fn schema(&self, method: &str, path: &str, status: u16) -> Result<Option<Value>, String> {
+        let t = self
+            .template(path)
+            .ok_or_else(|| format!("{path} is not in the document"))?;
+        let op = &self.root["paths"][&t][method.to_lowercase()];
+        let resp = op["responses"]
+            .get(status.to_string())
+            .ok_or_else(|| format!("{method} {t} does not document status {status}"))?;
+        let resp = self.resolve(resp, 0);
+        Ok(resp
+            .get("content")
+            .and_then(|c| c.get("application/json"))
+            .and_then(|j| j.get("schema"))
+            .cloned())
+    }
+}
+
+/// Raw HTTP against the simulator, recording every answer.
+struct Recorder {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    seen: Vec<(String, String, u16, Value)>,
+}
+
+impl Recorder {
+    async fn new(base: &str) -> Self {
+        let http = reqwest::Client::new();
+        let t: Value = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(ID, Some(SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            http,
+            base: base.into(),
+            token: t["access_token"].as_str().unwrap().into(),
+            seen: Vec::new(),
+        }
+    }
+
+    async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_with(method, path, body, None).await
+    }
+
+    async fn call_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(m, format!("{}{path}", self.base))
+            .bearer_auth(token.unwrap_or(&self.token));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let json: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+        };
+        let route = path.split('?').next().unwrap().to_string();
+        self.seen.push((method.into(), route, status, json.clone()));
+        (status, json)
+    }
+
+    async fn wait_status(&mut self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (s, b) = self.call("GET", &format!("/v1/instances/{id}"), None).await;
+            if s == 200 && b["data"]["status"] == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{id} never {want}: {b}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn simulator_bodies_conform_to_the_official_document() {
+    let spec = Spec::load();
+    let sim = start(sim_config()).await;
+    let mut r = Recorder::new(&sim.base_url()).await;
+
+    r.call("GET", "/v1/tenants", None).await;
+    let (_, t) = r.call("GET", &format!("/v1/tenants/{TENANT}"), None).await;
+    r.call(
+        "GET",
+        "/v1/tenants/00000000-0000-0000-0000-000000000000",
+        None,
+    )
+    .await;
+    let configs: Vec<InstanceConfiguration> =
+        serde_json::from_value(t["data"]["instance_configurations"].clone()).unwrap();
+    let pro = pick(&configs, "professional-db");
+    let mut body = serde_json::to_value(create_request(&pro, "conformance")).unwrap();
+    let (s, created) = r.call("POST", "/v1/instances", Some(body.clone())).await;
+    assert_eq!(s, 202, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    body["memory"] = "3GB".into();
+    let (s, _) = r.call("POST", "/v1/instances", Some(body)).await;
+    assert_eq!(s, 400);
+    r.call("GET", &format!("/v1/instances?tenantId={TENANT}"), None)
+        .await;
+    r.call("GET", "/v1/instances", None).await;
+    let (s, _) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/pause"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    r.wait_status(&id, "running").await;
+    let (s, _) = r
+        .call(
+            "PATCH",
+            &format!("/v1/instances/{id}"),
+            Some(serde_json::json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let bigger = configs.iter().find(|x| {
+        x.instance_type == pro.instance_type
+            && x.cloud_provider == pro.cloud_provider
+            && x.region == pro.region
+            && x.version == pro.version
+            && x.memory != pro.memory
+    });
+    if let Some(b) = bigger {
+        let (s, _) = r
+            .call(
+                "PATCH",
+                &format!("/v1/instances/{id}"),
+                Some(serde_json::json!({"memory": b.memory, "storage": b.storage})),
+            )
+            .await;
+        assert_eq!(s, 202);
+        r.wait_status(&id, "running").await;
+    }
+    let (s, _) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/pause"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    r.wait_status(&id, "paused").await;
+    let (s, _) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/resume"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    r.wait_status(&id, "running").await;
+    let (s, snap) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/snapshots"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let sid = snap["data"]["snapshot_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, s) = r
+            .call("GET", &format!("/v1/instances/{id}/snapshots/{sid}"), None)
+            .await;
+        if s["data"]["status"] == "Completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    r.call("GET", &format!("/v1/instances/{id}/snapshots"), None)
+        .await;
+    r.call("GET", &format!("/v1/instances/{id}/snapshots/nope"), None)
+        .await;
+    r.wait_status(&id, "running").await;
+    let (s, _) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/snapshots/{sid}/restore"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    r.wait_status(&id, "running").await;
+    let (s, _) = r
+        .call(
+            "POST",
+            &format!("/v1/instances/{id}/upgrade"),
+            Some(serde_json::json!({"type": "business-critical"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    r.wait_status(&id, "running").await;
+    // Auth failures: an unknown token (401), an expired one (403).
+    r.call_with("GET", "/v1/tenants", None, Some("not-a-token"))
+        .await;
+    sim.state().expire_tokens();
+    let (s, _) = r.call("GET", "/v1/tenants", None).await;
+    assert_eq!(s, 403);
+    r.token = Recorder::new(&sim.base_url()).await.token;
+    // 429 and injected gateway errors.
+    sim.state().update_faults(|f| f.rate_limit_rate = 1.0);
+    let (s, _) = r.call("GET", &format!("/v1/instances/{id}"), None).await;
+    assert_eq!(s, 429);
+    sim.state().set_faults(Faults::default());
+    sim.state().update_faults(|f| f.error_rate = 1.0);
+    for _ in 0..12 {
+        r.call("GET", &format!("/v1/instances/{id}"), None).await;
+    }
+    sim.state().set_faults(Faults::default());
+    let (s, _) = r.call("DELETE", &format!("/v1/instances/{id}"), None).await;
+    assert_eq!(s, 202);
+    let (s, _) = r.call("DELETE", &format!("/v1/instances/{id}"), None).await;
+    assert!(s == 404 || s == 409, "{s}");
+    r.call("GET", "/v1/instances/deadbeef", None).await;
+    r.call("DELETE", "/v1/instances/deadbeef", None).await;
+
+    // Validate everything seen.
+    let mut problems = Vec::new();
+    let mut covered: HashMap<(String, String, u16), usize> = HashMap::new();
+    for (method, path, status, body) in &r.seen {
+        let key = (
+            method.clone(),
+            spec.template(path).unwrap_or_else(|| path.clone()),
+            *status,
+        );
+        *covered.entry(key).or_default() += 1;
+        match spec.schema(method, path, *status) {
+            Err(e) => problems.push(e),
+            Ok(None) => {}
+            Ok(Some(schema)) => {
+                let v = jsonschema::draft4::new(&schema)
+                    .unwrap_or_else(|e| panic!("schema of {method} {path} {status}: {e}"));
+                for err in v.iter_errors(body) {
+                    problems.push(format!(
+                        "{method} {path} {status}: {err} at {} in {body}",
+                        err.instance_path()
+                    ));
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "non-conforming answers:\n{}",
+        problems.join("\n")
+    );
+    // Sanity: the check covered the main operations.
+    let statuses: Vec<u16> = covered.keys().map(|k| k.2).collect();
+    for s in [200, 202, 400, 401, 403, 404, 409, 429] {
+        assert!(statuses.contains(&s), "no {s} answer checked: {covered:?}");
+    }
+    assert!(statuses.iter().any(|s| *s >= 500));
+    sim.shutdown().await;
+}
+
+#[test]
+fn document_refs_resolve() {
+    let spec = Spec::load();
+    let s = spec
+        .schema("GET", "/v1/instances/8f769515", 200)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s["properties"]["data"]["required"][0], "id");
+    assert!(spec.schema("GET", "/v1/instances/8f769515", 418).is_err());
+    // The validator does reject a non-conforming body.
+    let v = jsonschema::draft4::new(&s).unwrap();
+    let bad = serde_json::json!({"data": {"id": "8f769515", "status": "running"}});
+    assert!(!v.is_valid(&bad));
+    let e = spec
+        .schema("GET", "/v1/instances/8f769515", 404)
+        .unwrap()
+        .unwrap();
+    let v = jsonschema::draft4::new(&e).unwrap();
+    assert!(
+        v.is_valid(&serde_json::json!({"errors": [{"message": "m", "reason": "db-not-found"}]}))
+    );
+    assert!(!v.is_valid(&serde_json::json!({"errors": [{"message": "m"}]})));
+    assert_eq!(
+        spec.template("/v1/instances/ab/snapshots/cd/restore")
+            .as_deref(),
+        Some("/instances/{instanceId}/snapshots/{snapshotId}/restore")
+    );
+}
