@@ -1,0 +1,233 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Memory sizes Aura offers; the tenant's catalogue narrows them per region and type.
+pub const MEMORY_SIZES: &[&str] = &[
+    "1GB", "2GB", "4GB", "8GB", "16GB", "24GB", "32GB", "48GB", "64GB", "128GB", "192GB", "256GB",
+    "384GB", "512GB",
+];
+pub const CLOUD_PROVIDERS: &[&str] = &["gcp", "aws", "azure"];
+pub const INSTANCE_TYPES: &[&str] = &[
+    "enterprise-db",
+    "enterprise-ds",
+    "business-critical",
+    "professional-db",
+    "professional-ds",
+    "free-db",
+];
+pub const VERSIONS: &[&str] = &["4", "5"];
+
+/// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
+pub const FINALIZER: &str = "aura-operator.io/finalizer";
+
+/// A Neo4j Aura database, declared. The operator creates it through the Aura API,
+/// waits until it runs and writes its connection details into a Secret.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura-operator.io",
+    version = "v1alpha1",
+    kind = "AuraInstance",
+    namespaced,
+    status = "AuraInstanceStatus",
+    shortname = "aura",
+    category = "all",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Instance ID", type_ = "string", json_path = ".status.instanceId"),
+    printcolumn(name = "Memory", type_ = "string", json_path = ".spec.memory"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.connectionUrl", priority = 0),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("has(self.spec.name) || size(self.metadata.name) <= 30")
+        .message("metadata.name is longer than 30 characters, the limit of an Aura instance name: set spec.name (1-30 characters)")
+        .reason(Reason::FieldValueInvalid)
+        .field_path(".spec.name"),
+)]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.tenantId) || (has(self.tenantId) && self.tenantId == oldSelf.tenantId)")
+        .message("tenantId is immutable once set")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".tenantId"),
+    validation = Rule::new("!has(oldSelf.instanceId) || (has(self.instanceId) && self.instanceId == oldSelf.instanceId)")
+        .message("instanceId is immutable once set")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".instanceId"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraInstanceSpec {
+    /// Display name of the Aura instance, 1 to 30 characters. Defaults to metadata.name
+    /// (which must then be at most 30 characters). Editing it renames the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 30))]
+    pub name: Option<String>,
+
+    /// Aura tenant (called "project" in the console) to create the instance in. May be
+    /// omitted when the credentials see exactly one tenant. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub tenant_id: Option<String>,
+
+    /// Id of an existing Aura instance to adopt instead of creating one (8 hex
+    /// characters). Its provider, region and type must match this spec. The
+    /// operator cannot know its password: write it into the connection Secret's
+    /// NEO4J_PASSWORD key. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
+    pub instance_id: Option<String>,
+
+    /// Cloud provider hosting the instance: gcp, aws or azure. Immutable.
+    #[schemars(extend("enum" = ["gcp", "aws", "azure"]))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("cloudProvider is immutable").reason(Reason::FieldValueForbidden))]
+    pub cloud_provider: String,
+
+    /// Cloud region, for example europe-west1 or us-east-1; the tenant's instance
+    /// configurations list the regions offered. Immutable.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable").reason(Reason::FieldValueForbidden))]
+    pub region: String,
+
+    /// Aura instance type: enterprise-db (Virtual Dedicated Cloud), enterprise-ds,
+    /// business-critical, professional-db, professional-ds or free-db. Immutable,
+    /// except the upgrade from professional-db to business-critical.
+    #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["enterprise-db", "enterprise-ds", "business-critical", "professional-db", "professional-ds", "free-db"]))]
+    #[x_kube(validation = Rule::new("self == oldSelf || (oldSelf == 'professional-db' && self == 'business-critical')").message("type is immutable, except the upgrade from professional-db to business-critical").reason(Reason::FieldValueForbidden))]
+    pub instance_type: String,
+
+    /// Neo4j major version, "4" or "5" (5 is the latest calendar version). Default "5". Immutable.
+    #[serde(default = "default_version")]
+    #[schemars(extend("enum" = ["4", "5"]))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("version is immutable").reason(Reason::FieldValueForbidden))]
+    pub version: String,
+
+    /// Memory size, for example 8GB. Editing it resizes the instance.
+    #[schemars(extend("enum" = ["1GB", "2GB", "4GB", "8GB", "16GB", "24GB", "32GB", "48GB", "64GB", "128GB", "192GB", "256GB", "384GB", "512GB"]))]
+    pub memory: String,
+
+    /// Storage size, for example 16GB. Optional: Aura picks the size that goes with the memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[1-9][0-9]*GB$"))]
+    pub storage: Option<String>,
+
+    /// Turns on Aura's vector optimisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_optimized: Option<bool>,
+
+    /// Turns on the Graph Analytics plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_analytics_plugin: Option<bool>,
+
+    /// true pauses the instance, false resumes it.
+    #[serde(default)]
+    pub paused: bool,
+
+    /// What deleting this object does to the Aura instance: Delete destroys it (and then
+    /// the connection Secret); Orphan leaves it and the Secret in place. Default Delete.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Secret in this namespace holding the Aura API credentials under the keys clientId
+    /// and clientSecret. Omitted: the operator's default credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+
+    /// Secret the connection details are written to. Default <metadata.name>-connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_secret: Option<SecretRef>,
+}
+
+fn default_version() -> String {
+    "5".to_string()
+}
+
+/// A Secret in the object's own namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SecretRef {
+    /// Name of the Secret (a DNS subdomain name).
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+}
+
+/// What happens to the Aura instance when the AuraInstance is deleted.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Destroy the Aura instance; remove the connection Secret once Aura confirms it is gone.
+    #[default]
+    Delete,
+    /// Keep the Aura instance and the connection Secret (the Secret loses its owner reference).
+    Orphan,
+}
+
+/// Observed state, written by the operator only.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraInstanceStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// One word summary: Pending, Creating, Running, Paused, Updating, Deleting or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Id of the Aura instance (8 hex characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Tenant the instance lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Bolt URL of the instance, for example neo4j+s://8f769515.databases.neo4j.io.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_url: Option<String>,
+    /// The raw status Aura reports (creating, running, paused, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aura_status: Option<String>,
+    /// Memory size Aura reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// When the operator decided to create the instance (RFC 3339). Recorded before the
+    /// create call so that a create whose answer was lost is found again, not repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_at: Option<String>,
+    /// The Aura name used for that create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_name: Option<String>,
+    /// Ready, Reconciling and Stalled, with kstatus semantics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The phase shown by `kubectl get aura`.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    Pending,
+    Creating,
+    Running,
+    Paused,
+    Updating,
+    Deleting,
+    Failed,
+}
+
+impl AuraInstance {
+    /// The Aura display name: spec.name, else metadata.name.
+    pub fn aura_name(&self) -> String {
+        self.spec
+            .name
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+
+    /// The connection Secret's name.
+    pub fn connection_secret_name(&self) -> String {
+        match &self.spec.connection_secret {
+            Some(r) => r.name.clone(),
+            None => format!(
+                "{}-connection",
+                self.metadata.name.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+}
