@@ -14,6 +14,7 @@
 //! is killed. Nothing is left behind when a test panics or the binary exits.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
+pub mod harness;
 pub mod launcher;
 
 use std::future::Future;

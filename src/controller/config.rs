@@ -1,0 +1,137 @@
+//! Controller settings: flags with matching environment variables.
+
+use std::time::Duration;
+
+/// `aura-operator run` settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControllerConfig {
+    /// Base URL of the Aura API.
+    #[arg(long, env = "AURA_BASE_URL", default_value = "https://api.neo4j.io")]
+    pub aura_base_url: String,
+
+    /// Secret (NAMESPACE/NAME, keys clientId and clientSecret) used for AuraInstances
+    /// that name no credentialsSecretRef.
+    #[arg(long, env = "AURA_DEFAULT_CREDENTIALS", value_parser = parse_secret_ref)]
+    pub default_credentials: Option<(String, String)>,
+
+    /// Namespaces to watch (repeat or comma-separate); all when omitted.
+    #[arg(
+        long = "namespace",
+        env = "AURA_WATCH_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+
+    /// Poll interval while an instance is transitional.
+    #[arg(long, env = "AURA_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Resync interval when an instance is stable.
+    #[arg(long, env = "AURA_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Aura API requests per minute per client id (the API allows 125).
+    #[arg(long, env = "AURA_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
+    /// How long after an unanswered create the operator looks for its instance
+    /// before it may create again.
+    #[arg(long, env = "AURA_CREATE_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub create_grace: Duration,
+
+    /// Log format.
+    #[arg(long, env = "AURA_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    /// Log level, in RUST_LOG syntax (RUST_LOG wins when set).
+    #[arg(long, env = "AURA_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Address of the admin server (/healthz, /readyz, /metrics).
+    #[arg(long, env = "AURA_ADMIN_LISTEN", default_value = "0.0.0.0:8081")]
+    pub admin_listen: std::net::SocketAddr,
+
+    /// Elect a leader through a coordination.k8s.io Lease so that only one replica acts.
+    #[arg(long, env = "AURA_LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub leader_elect: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "AURA_LEASE_NAME", default_value = "aura-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease (default: POD_NAMESPACE, else "default").
+    #[arg(long, env = "AURA_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// How long a lease is held without renewal before a standby takes over.
+    #[arg(long, env = "AURA_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+}
+
+fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
+    match s.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((ns.to_string(), name.to_string()))
+        }
+        _ => Err(format!("expected NAMESPACE/NAME, got {s:?}")),
+    }
+}
+
+/// Parses `10s`, `5m`, `1h`, `250ms` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("not a duration: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (input, secs) in [
+            ("10s", 10.0),
+            ("5m", 300.0),
+            ("250ms", 0.25),
+            ("2", 2.0),
+            ("1.5h", 5400.0),
+        ] {
+            assert_eq!(
+                parse_duration(input),
+                Ok(Duration::from_secs_f64(secs)),
+                "{input}"
+            );
+        }
+        for bad in ["", "x", "5d", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn secret_refs() {
+        assert_eq!(
+            parse_secret_ref("ops/aura-api"),
+            Ok(("ops".into(), "aura-api".into()))
+        );
+        for bad in ["aura-api", "/x", "x/", "a/b/c"] {
+            assert!(parse_secret_ref(bad).is_err(), "{bad:?}");
+        }
+    }
+}

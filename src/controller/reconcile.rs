@@ -1,0 +1,733 @@
+//! One reconcile: observe (Kubernetes and Aura) -> decide (pure) -> act -> status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::context::Context;
+use super::decide::{
+    self, Action, AuraView, Decision, Observation, Readiness, SecretView, StatusSummary,
+};
+use super::secret::{self, ConnectionDetails};
+use super::status;
+use super::{FIELD_MANAGER, ReconcileError};
+use crate::api::{AuraInstance, AuraInstanceStatus, DeletionPolicy, FINALIZER, Phase};
+use crate::aura::{
+    AuraClient, AuraError, AuraErrorKind, CreatedInstance, Credentials, Instance, Tenant,
+};
+
+type Result<T, E = ReconcileError> = std::result::Result<T, E>;
+
+/// Either a value or the reason a human must act.
+pub(super) enum Needs<T> {
+    Ok(T),
+    Human { reason: String, message: String },
+}
+
+/// Reconciles one AuraInstance.
+pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Requeue> {
+    let ns = obj.namespace().ok_or(ReconcileError::Invariant(
+        "AuraInstance without a namespace",
+    ))?;
+    let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
+
+    if obj.meta().deletion_timestamp.is_some() {
+        return super::cleanup::cleanup(&obj, &api, &ctx).await;
+    }
+    if !obj.finalizers().iter().any(|f| f == FINALIZER) {
+        add_finalizer(&api, &obj).await?;
+    }
+    if obj.status.is_none() {
+        let summary = status::first_sight();
+        write_status(
+            &api,
+            &obj,
+            build_status(&obj, &AuraInstanceStatus::default(), &summary, None),
+        )
+        .await?;
+    }
+
+    let outcome = reconcile_live(&obj, &api, &ctx).await;
+    match outcome {
+        Ok(requeue) => {
+            ctx.reset_failures(&obj);
+            Ok(requeue)
+        }
+        Err(ReconcileError::Aura(e)) if e.kind() == AuraErrorKind::NeedsHuman => {
+            let (reason, message) = stall_reason(&e);
+            stall(&api, &obj, &ctx, &reason, &message).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn reconcile_live(
+    obj: &AuraInstance,
+    api: &Api<AuraInstance>,
+    ctx: &Context,
+) -> Result<Requeue> {
+    let ns = obj.namespace().unwrap_or_default();
+    let creds = match load_credentials(obj, ctx).await? {
+        Needs::Ok(c) => c,
+        Needs::Human { reason, message } => return stall(api, obj, ctx, &reason, &message).await,
+    };
+    let aura = ctx.aura.client(&creds);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let secret_name = obj.connection_secret_name();
+    let existing_secret = secrets
+        .get_opt(&secret_name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
+    let current = obj.status.clone().unwrap_or_default();
+
+    // A password received but not yet stored wins over everything else.
+    let pending = ctx.pending_password(obj);
+    let instance_id = current
+        .instance_id
+        .clone()
+        .or_else(|| pending.as_ref().map(|p| p.id.clone()))
+        .or_else(|| obj.spec.instance_id.clone());
+
+    let observed_instance: Option<Instance>;
+    let tenant: Option<Tenant>;
+    let listed;
+    let aura_view = match &instance_id {
+        Some(id) => match aura.get_instance(id).await {
+            Ok(i) => {
+                observed_instance = Some(i);
+                AuraView::Found(observed_instance.as_ref().expect("just set"))
+            }
+            Err(e) if e.kind() == AuraErrorKind::NotFound => AuraView::Gone,
+            Err(e) => return Err(e.into()),
+        },
+        None => {
+            tenant = match resolve_tenant(&aura, obj, &current).await? {
+                Needs::Ok(t) => Some(t),
+                Needs::Human { reason, message } => {
+                    return stall(api, obj, ctx, &reason, &message).await;
+                }
+            };
+            let tenant_ref = tenant.as_ref().expect("just set");
+            listed = if decide::create_intent(&current).is_some() {
+                Some(aura.list_instances(&tenant_ref.id).await?)
+            } else {
+                None
+            };
+            AuraView::NotCreated {
+                tenant: tenant_ref,
+                listed: listed.as_deref(),
+            }
+        }
+    };
+
+    let secret_view = match &aura_view {
+        AuraView::Found(i) => {
+            let desired = desired_secret(obj, i, pending.as_ref(), existing_secret.as_ref());
+            SecretView {
+                up_to_date: existing_secret
+                    .as_ref()
+                    .is_some_and(|s| secret_matches(s, &desired)),
+                has_password: secret::has_password(Some(&desired), &i.id),
+            }
+        }
+        _ => SecretView::default(),
+    };
+
+    // A resize is checked against the tenant's catalogue before it is sent.
+    let catalogue = match &aura_view {
+        AuraView::Found(i) if resize_pending(obj, i) => Some(aura.get_tenant(&i.tenant_id).await?),
+        _ => None,
+    };
+
+    let aura_name = obj.aura_name();
+    let now = Timestamp::now();
+    let observation = Observation {
+        spec: &obj.spec,
+        aura_name: &aura_name,
+        status: &current,
+        now,
+        aura: aura_view.clone(),
+        secret: secret_view,
+        generation: obj.metadata.generation,
+        catalogue: catalogue.as_ref(),
+        create_grace: ctx.config.create_grace,
+    };
+    let decision = decide::decide(&observation);
+    let mut next = current.clone();
+    // An instance that does not match the spec is never recorded, so deleting
+    // this object cannot destroy somebody else's database.
+    let mismatched = decision
+        .status
+        .stalled
+        .as_ref()
+        .is_some_and(|(r, _)| r == "InstanceMismatch");
+    if let Some(id) = &instance_id
+        && next.instance_id.is_none()
+        && !mismatched
+        && matches!(aura_view, AuraView::Found(_))
+    {
+        next.instance_id = Some(id.clone());
+    }
+
+    match &decision.action {
+        Action::None => {}
+        Action::WriteSecret => {
+            if let AuraView::Found(i) = &aura_view {
+                let desired = desired_secret(obj, i, pending.as_ref(), existing_secret.as_ref());
+                apply_secret(&secrets, &desired).await?;
+                ctx.forget_password(obj);
+                if existing_secret.is_none()
+                    && current.instance_id.is_some()
+                    && pending.is_none()
+                    && !secret::has_password(Some(&desired), &i.id)
+                {
+                    ctx.warn(obj, "PasswordUnavailable", "the connection Secret was recreated without NEO4J_PASSWORD: Aura returns a password only once. Write it back with: kubectl patch secret <name> --type merge -p '{\"stringData\":{\"NEO4J_PASSWORD\":\"...\"}}'").await;
+                }
+            }
+        }
+        Action::Adopt { instance_id } => {
+            info!(instance = %instance_id, "found the instance of an unanswered create");
+            ctx.normal(
+                obj,
+                "Adopted",
+                &format!(
+                    "found Aura instance {instance_id} created by an earlier, unanswered create"
+                ),
+            )
+            .await;
+            next.instance_id = Some(instance_id.clone());
+        }
+        Action::Create(request) => {
+            return create(obj, api, ctx, &aura, &secrets, request, &current, &decision).await;
+        }
+        Action::Update { request, drift } => {
+            let id = next.instance_id.clone().unwrap_or_default();
+            aura.update_instance(&id, request).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Updating", &decision.status).await;
+        }
+        Action::Pause { drift } => {
+            let id = next.instance_id.clone().unwrap_or_default();
+            aura.pause_instance(&id).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Pausing", &decision.status).await;
+        }
+        Action::Resume { drift } => {
+            let id = next.instance_id.clone().unwrap_or_default();
+            aura.resume_instance(&id).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Resuming", &decision.status).await;
+        }
+        Action::Upgrade { to } => {
+            let id = next.instance_id.clone().unwrap_or_default();
+            aura.upgrade_instance(&id, to).await?;
+            announce_operation(obj, ctx, None, "Upgrading", &decision.status).await;
+        }
+    }
+
+    if let AuraView::Found(i) = &aura_view
+        && !mismatched
+    {
+        next.tenant_id = Some(i.tenant_id.clone());
+        next.connection_url = Some(i.connection_url.clone());
+        next.aura_status = Some(i.status.to_string());
+        next.memory = Some(i.memory.clone());
+        next.create_requested_at = None;
+        next.create_requested_name = None;
+    }
+    let status = build_status(obj, &next, &decision.status, Some(&current));
+    announce_transition(obj, ctx, &current, &status).await;
+    write_status(api, obj, status).await?;
+    Ok(requeue_for(ctx, &decision))
+}
+
+fn resize_pending(obj: &AuraInstance, instance: &Instance) -> bool {
+    let request = decide::update_request(&obj.spec, &obj.aura_name(), instance);
+    request.memory.is_some() || request.storage.is_some()
+}
+
+async fn announce_operation(
+    obj: &AuraInstance,
+    ctx: &Context,
+    drift: Option<&str>,
+    reason: &str,
+    summary: &StatusSummary,
+) {
+    let what = summary
+        .reconciling
+        .as_ref()
+        .map(|(_, m)| m.as_str())
+        .unwrap_or(reason);
+    match drift {
+        Some(note) => {
+            info!(note, "correcting drift");
+            ctx.normal(obj, "DriftCorrected", note).await;
+        }
+        None => {
+            info!(what, "sent an operation to Aura");
+            ctx.normal(obj, reason, what).await;
+        }
+    }
+}
+
+/// Records the intent, sends the create, and stores the password before the id.
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    obj: &AuraInstance,
+    api: &Api<AuraInstance>,
+    ctx: &Context,
+    aura: &AuraClient,
+    secrets: &Api<Secret>,
+    request: &crate::aura::CreateInstanceRequest,
+    current: &AuraInstanceStatus,
+    decision: &Decision,
+) -> Result<Requeue> {
+    // 1. The intent, guarded by the resourceVersion we decided on: if another
+    //    writer got there first, this write fails and nothing is created.
+    let mut intent = current.clone();
+    intent.create_requested_at = Some(Timestamp::now().to_string());
+    intent.create_requested_name = Some(request.name.clone());
+    intent.tenant_id = Some(request.tenant_id.clone());
+    let intent_status = build_status(obj, &intent, &decision.status, Some(current));
+    match write_status_guarded(api, obj, &intent_status).await {
+        Ok(()) => {}
+        Err(ReconcileError::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => {
+            return Ok(Requeue::requeue(Duration::from_millis(500)));
+        }
+        Err(e) => return Err(e),
+    }
+
+    // 2. The create itself, never retried blindly.
+    let created = match aura.create_instance(request).await {
+        Ok(c) => c,
+        Err(e) if e.kind() == AuraErrorKind::OutcomeUnknown => {
+            warn!(error = %e, "create outcome unknown; will look for the instance before creating again");
+            ctx.warn(
+                obj,
+                "CreateOutcomeUnknown",
+                &format!("{e}; looking for the instance before any new create"),
+            )
+            .await;
+            return Ok(Requeue::requeue(Duration::from_secs(2)));
+        }
+        Err(e) => {
+            // Definitely not created: drop the intent so a later create starts clean.
+            let mut cleared = intent.clone();
+            cleared.create_requested_at = None;
+            cleared.create_requested_name = None;
+            let _ = write_status(
+                api,
+                obj,
+                build_status(obj, &cleared, &decision.status, Some(&intent)),
+            )
+            .await;
+            return Err(e.into());
+        }
+    };
+    info!(instance = %created.id, "Aura accepted the create");
+
+    // 3. The password goes to the Secret before anything else; kept in memory
+    //    until it lands.
+    ctx.remember_password(obj, created.clone());
+    store_password(obj, ctx, secrets, &created).await?;
+
+    // 4. Only now the instance id.
+    let mut done = intent.clone();
+    done.instance_id = Some(created.id.clone());
+    done.connection_url = Some(created.connection_url.clone());
+    done.tenant_id = Some(created.tenant_id.clone());
+    done.aura_status = Some("creating".into());
+    let status = build_status(obj, &done, &decision.status, Some(&intent));
+    ctx.normal(
+        obj,
+        "Created",
+        &format!("Aura instance {} is being created", created.id),
+    )
+    .await;
+    write_status(api, obj, status).await?;
+    Ok(Requeue::requeue(ctx.config.poll_interval))
+}
+
+async fn store_password(
+    obj: &AuraInstance,
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    created: &CreatedInstance,
+) -> Result<()> {
+    let details = ConnectionDetails {
+        instance_id: &created.id,
+        instance_name: &created.name,
+        connection_url: &created.connection_url,
+        username: &created.username,
+        password: Some(&created.password),
+    };
+    let mut delay = Duration::from_millis(200);
+    let mut last = None;
+    for _ in 0..6 {
+        let existing = secrets
+            .get_opt(&obj.connection_secret_name())
+            .await
+            .ok()
+            .flatten();
+        let desired = secret::desired(obj, &details, existing.as_ref(), true);
+        match apply_secret(secrets, &desired).await {
+            Ok(()) => {
+                ctx.forget_password(obj);
+                return Ok(());
+            }
+            Err(e) => {
+                warn!(error = %e, "writing the connection Secret failed; retrying (the password is held in memory)");
+                last = Some(e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Err(last.unwrap_or(ReconcileError::Invariant("secret write failed")))
+}
+
+fn desired_secret(
+    obj: &AuraInstance,
+    i: &Instance,
+    pending: Option<&CreatedInstance>,
+    existing: Option<&Secret>,
+) -> Secret {
+    let pending = pending.filter(|p| p.id == i.id);
+    let username = pending.map(|p| p.username.as_str()).unwrap_or("neo4j");
+    let details = ConnectionDetails {
+        instance_id: &i.id,
+        instance_name: &i.name,
+        connection_url: &i.connection_url,
+        username,
+        password: pending.map(|p| p.password.as_str()),
+    };
+    secret::desired(obj, &details, existing, true)
+}
+
+/// The existing Secret already holds what we would write (data and owner).
+fn secret_matches(existing: &Secret, desired: &Secret) -> bool {
+    let data_ok = desired.data.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.data.as_ref().and_then(|d| d.get(k)) == Some(v))
+    });
+    let owner_ok = desired
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(|want| {
+            existing
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|have| want.iter().all(|w| have.iter().any(|h| h.uid == w.uid)))
+        });
+    data_ok && owner_ok
+}
+
+pub(super) async fn apply_secret(secrets: &Api<Secret>, desired: &Secret) -> Result<()> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut body = serde_json::to_value(desired)
+        .map_err(|_| ReconcileError::Invariant("secret serialisation"))?;
+    body["apiVersion"] = json!("v1");
+    body["kind"] = json!("Secret");
+    secrets
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .map_err(|e| ReconcileError::kube("write the connection Secret", e))?;
+    Ok(())
+}
+
+pub(super) async fn load_credentials(
+    obj: &AuraInstance,
+    ctx: &Context,
+) -> Result<Needs<Credentials>> {
+    let (ns, name) = match (
+        &obj.spec.credentials_secret_ref,
+        &ctx.config.default_credentials,
+    ) {
+        (Some(r), _) => (obj.namespace().unwrap_or_default(), r.name.clone()),
+        (None, Some((ns, name))) => (ns.clone(), name.clone()),
+        (None, None) => {
+            return Ok(Needs::Human {
+                reason: "CredentialsNotConfigured".into(),
+                message: "spec.credentialsSecretRef is not set and the operator has no default credentials (--default-credentials)".into(),
+            });
+        }
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(s) = secrets
+        .get_opt(&name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the credentials Secret", e))?
+    else {
+        return Ok(Needs::Human {
+            reason: "CredentialsNotFound".into(),
+            message: format!(
+                "Secret {ns}/{name} with the Aura API credentials (keys clientId, clientSecret) does not exist"
+            ),
+        });
+    };
+    let id = secret::read_key(&s, "clientId").filter(|v| !v.trim().is_empty());
+    let secret_value = secret::read_key(&s, "clientSecret").filter(|v| !v.trim().is_empty());
+    match (id, secret_value) {
+        (Some(client_id), Some(client_secret)) => Ok(Needs::Ok(Credentials {
+            client_id: client_id.trim().to_string(),
+            client_secret: client_secret.trim().to_string(),
+        })),
+        (id, sec) => {
+            let missing: Vec<&str> = [("clientId", id.is_none()), ("clientSecret", sec.is_none())]
+                .into_iter()
+                .filter(|(_, m)| *m)
+                .map(|(k, _)| k)
+                .collect();
+            Ok(Needs::Human {
+                reason: "CredentialsInvalid".into(),
+                message: format!("Secret {ns}/{name} lacks the key(s) {}", missing.join(", ")),
+            })
+        }
+    }
+}
+
+async fn resolve_tenant(
+    aura: &AuraClient,
+    obj: &AuraInstance,
+    current: &AuraInstanceStatus,
+) -> Result<Needs<Tenant>> {
+    let id = match obj
+        .spec
+        .tenant_id
+        .clone()
+        .or_else(|| current.tenant_id.clone())
+    {
+        Some(id) => id,
+        None => {
+            let tenants = aura.list_tenants().await?;
+            match tenants.as_slice() {
+                [only] => only.id.clone(),
+                [] => {
+                    return Ok(Needs::Human {
+                        reason: "NoTenant".into(),
+                        message: "the credentials see no Aura tenant".into(),
+                    });
+                }
+                many => {
+                    let list: Vec<String> = many
+                        .iter()
+                        .map(|t| format!("{} ({})", t.id, t.name))
+                        .collect();
+                    return Ok(Needs::Human {
+                        reason: "TenantAmbiguous".into(),
+                        message: format!(
+                            "the credentials see {} tenants; set spec.tenantId to one of: {}",
+                            many.len(),
+                            list.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    match aura.get_tenant(&id).await {
+        Ok(t) => Ok(Needs::Ok(t)),
+        Err(e) if e.kind() == AuraErrorKind::NotFound || e.reason() == Some("tenant-not-found") => {
+            Ok(Needs::Human {
+                reason: "TenantNotFound".into(),
+                message: format!("{e}"),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn stall_reason(e: &AuraError) -> (String, String) {
+    let reason = match (e.status(), e.reason()) {
+        (_, Some("tenant-not-found")) => "TenantNotFound",
+        (Some(401), _) => "AuthenticationFailed",
+        (Some(403), _) => "Forbidden",
+        (Some(400), _) => "AuraRejected",
+        _ => "AuraError",
+    };
+    (reason.to_string(), e.to_string())
+}
+
+async fn stall(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    ctx: &Context,
+    reason: &str,
+    message: &str,
+) -> Result<Requeue> {
+    let current = obj.status.clone().unwrap_or_default();
+    let summary = StatusSummary::stalled(reason, message);
+    let status = build_status(obj, &current, &summary, Some(&current));
+    let already = status::condition(Some(&current), status::STALLED).is_some_and(|c| {
+        c.status == "True" && c.reason == reason && c.message == status.conditions[2].message
+    });
+    if !already {
+        warn!(reason, message, "stalled: needs a human");
+        ctx.warn(obj, reason, message).await;
+    }
+    write_status(api, obj, status).await?;
+    ctx.reset_failures(obj);
+    Ok(Requeue::requeue(ctx.config.resync_interval))
+}
+
+fn requeue_for(ctx: &Context, d: &Decision) -> Requeue {
+    match d.requeue {
+        decide::Requeue::Poll => Requeue::requeue(ctx.config.poll_interval),
+        decide::Requeue::After(t) => Requeue::requeue(t),
+        decide::Requeue::Resync => Requeue::requeue(ctx.config.resync_interval),
+    }
+}
+
+/// The full status for a summary.
+pub(super) fn build_status(
+    obj: &AuraInstance,
+    fields: &AuraInstanceStatus,
+    summary: &StatusSummary,
+    previous: Option<&AuraInstanceStatus>,
+) -> AuraInstanceStatus {
+    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    AuraInstanceStatus {
+        observed_generation: obj.metadata.generation,
+        phase: Some(summary.phase),
+        conditions: status::conditions(
+            summary,
+            previous_conditions,
+            obj.metadata.generation,
+            Timestamp::now(),
+        ),
+        ..fields.clone()
+    }
+}
+
+async fn announce_transition(
+    obj: &AuraInstance,
+    ctx: &Context,
+    before: &AuraInstanceStatus,
+    after: &AuraInstanceStatus,
+) {
+    let ready_before = status::condition(Some(before), status::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()));
+    let ready_after = status::condition(Some(after), status::READY)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    if let Some((s, reason, message)) = ready_after
+        && ready_before.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
+            != Some((s.as_str(), reason.as_str()))
+    {
+        match (s.as_str(), reason.as_str()) {
+            ("True", _) => {
+                let first_time = !matches!(
+                    ready_before.as_ref().map(|(_, r)| r.as_str()),
+                    Some("PasswordUnavailable" | "Paused" | "Ready")
+                );
+                if first_time && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
+                    let age = Timestamp::now().duration_since(created.0);
+                    ctx.telemetry.record_time_to_ready(age.unsigned_abs());
+                }
+                ctx.normal(
+                    obj,
+                    "Ready",
+                    "the instance is running and its connection Secret is complete",
+                )
+                .await
+            }
+            (_, "PasswordUnavailable") => ctx.warn(obj, "PasswordUnavailable", &message).await,
+            _ => {}
+        }
+    }
+    if before.phase != after.phase
+        && let Some(p) = after.phase
+    {
+        info!(phase = ?p, "phase changed");
+    }
+}
+
+pub(super) async fn write_status(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    status: AuraInstanceStatus,
+) -> Result<()> {
+    if !status::differs(obj.status.as_ref(), &status) {
+        return Ok(());
+    }
+    let body = json!({
+        "apiVersion": AuraInstance::api_version(&()),
+        "kind": AuraInstance::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map_err(|e| ReconcileError::kube("write status", e))?;
+    Ok(())
+}
+
+/// A status write that fails if the object changed since we read it.
+async fn write_status_guarded(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    status: &AuraInstanceStatus,
+) -> Result<()> {
+    let body = json!({
+        "apiVersion": AuraInstance::api_version(&()),
+        "kind": AuraInstance::kind(&()),
+        "metadata": { "resourceVersion": obj.resource_version() },
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map_err(|e| ReconcileError::kube("record the create intent", e))?;
+    Ok(())
+}
+
+async fn add_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<()> {
+    let mut finalizers = obj.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(patch),
+    )
+    .await
+    .map_err(|e| ReconcileError::kube("add the finalizer", e))?;
+    Ok(())
+}
+
+/// Keeps Readiness import used by the cleanup module's status.
+pub(super) fn deleting_summary(message: &str) -> StatusSummary {
+    StatusSummary {
+        phase: Phase::Deleting,
+        ready: Readiness::False {
+            reason: "Deleting".into(),
+            message: message.to_string(),
+        },
+        reconciling: Some(("Deleting".into(), message.to_string())),
+        stalled: None,
+    }
+}
+
+/// The deletion policy in force.
+pub(super) fn policy(obj: &AuraInstance) -> DeletionPolicy {
+    obj.spec.deletion_policy
+}

@@ -1,0 +1,356 @@
+//! Logging, metrics and the admin server (`/healthz`, `/readyz`, `/metrics`).
+//! Log lines carry object names, ids and error messages, never a password, a
+//! client secret or a token.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use kube::runtime::reflector::Store;
+use tracing_subscriber::EnvFilter;
+
+use crate::api::AuraInstance;
+use crate::aura::AuraClients;
+
+/// Logs to stderr as text or JSON. `level` uses RUST_LOG syntax; RUST_LOG wins when set.
+pub fn init_logging(format: &str, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// A Prometheus histogram with fixed buckets.
+#[derive(Debug, Clone)]
+struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, value: f64) {
+        for (i, b) in self.bounds.iter().enumerate() {
+            if value <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += value;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {c}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {}", self.sum);
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
+const RECONCILE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const READY_BUCKETS: &[f64] = &[10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
+
+/// Process-wide metrics and health, shared by the controller and the admin server.
+pub struct Telemetry {
+    reconciles: Mutex<BTreeMap<&'static str, u64>>,
+    reconcile_duration: Mutex<Histogram>,
+    time_to_ready: Mutex<Histogram>,
+    stores: Mutex<Vec<Store<AuraInstance>>>,
+    synced: Mutex<Vec<Arc<AtomicBool>>>,
+    aura: Mutex<Option<AuraClients>>,
+    leader_election: AtomicBool,
+    /// Leading, or standing by with a working lease.
+    lease_healthy: AtomicBool,
+    leading: AtomicBool,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self {
+            reconciles: Mutex::default(),
+            reconcile_duration: Mutex::new(Histogram::new(RECONCILE_BUCKETS)),
+            time_to_ready: Mutex::new(Histogram::new(READY_BUCKETS)),
+            stores: Mutex::default(),
+            synced: Mutex::default(),
+            aura: Mutex::default(),
+            leader_election: AtomicBool::new(false),
+            lease_healthy: AtomicBool::new(false),
+            leading: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Telemetry {
+    pub fn record_reconcile(&self, result: &'static str, took: Duration) {
+        *self
+            .reconciles
+            .lock()
+            .expect("metrics lock")
+            .entry(result)
+            .or_insert(0) += 1;
+        self.reconcile_duration
+            .lock()
+            .expect("metrics lock")
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn record_time_to_ready(&self, took: Duration) {
+        self.time_to_ready
+            .lock()
+            .expect("metrics lock")
+            .observe(took.as_secs_f64());
+    }
+
+    /// A watch whose first list is done flips the flag it was given.
+    pub fn register_store(&self, store: Store<AuraInstance>) -> Arc<AtomicBool> {
+        self.stores.lock().expect("metrics lock").push(store);
+        let flag = Arc::new(AtomicBool::new(false));
+        self.synced.lock().expect("metrics lock").push(flag.clone());
+        flag
+    }
+
+    pub fn set_aura(&self, aura: AuraClients) {
+        *self.aura.lock().expect("metrics lock") = Some(aura);
+    }
+
+    pub fn set_leader_election(&self, on: bool) {
+        self.leader_election.store(on, Ordering::SeqCst);
+    }
+
+    pub fn set_lease(&self, healthy: bool, leading: bool) {
+        self.lease_healthy.store(healthy, Ordering::SeqCst);
+        self.leading.store(leading, Ordering::SeqCst);
+    }
+
+    /// Ready when every watch has synced; with leader election, a healthy
+    /// standby is ready too (it has nothing to sync until it leads).
+    pub fn is_ready(&self) -> bool {
+        let synced = {
+            let flags = self.synced.lock().expect("metrics lock");
+            !flags.is_empty() && flags.iter().all(|f| f.load(Ordering::SeqCst))
+        };
+        if !self.leader_election.load(Ordering::SeqCst) {
+            return synced;
+        }
+        let leading = self.leading.load(Ordering::SeqCst);
+        self.lease_healthy.load(Ordering::SeqCst) && (synced || !leading)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_reconciles_total Reconciles by result.\n# TYPE aura_operator_reconciles_total counter"
+        );
+        for (result, n) in self.reconciles.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                out,
+                "aura_operator_reconciles_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        self.reconcile_duration
+            .lock()
+            .expect("metrics lock")
+            .render(
+                &mut out,
+                "aura_operator_reconcile_duration_seconds",
+                "Time spent in one reconcile.",
+            );
+        self.time_to_ready.lock().expect("metrics lock").render(
+            &mut out,
+            "aura_operator_time_to_ready_seconds",
+            "Time from an AuraInstance's creation to its first Ready=True.",
+        );
+
+        let mut phases: BTreeMap<String, u64> = [
+            "Pending", "Creating", "Running", "Paused", "Updating", "Deleting", "Failed",
+        ]
+        .into_iter()
+        .map(|p| (p.to_string(), 0))
+        .collect();
+        for store in self.stores.lock().expect("metrics lock").iter() {
+            for obj in store.state() {
+                let phase = obj
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .map(|p| format!("{p:?}"))
+                    .unwrap_or_else(|| "Pending".into());
+                *phases.entry(phase).or_insert(0) += 1;
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_objects AuraInstances by phase.\n# TYPE aura_operator_objects gauge"
+        );
+        for (phase, n) in &phases {
+            let _ = writeln!(out, "aura_operator_objects{{phase=\"{phase}\"}} {n}");
+        }
+
+        if let Some(aura) = self.aura.lock().expect("metrics lock").as_ref() {
+            let stats = aura.stats();
+            let _ = writeln!(
+                out,
+                "# HELP aura_operator_aura_api_calls_total Aura API calls by operation and HTTP status (0: no answer).\n# TYPE aura_operator_aura_api_calls_total counter"
+            );
+            for ((op, code), n) in &stats.api_calls {
+                let _ = writeln!(
+                    out,
+                    "aura_operator_aura_api_calls_total{{operation=\"{}\",code=\"{code}\"}} {n}",
+                    escape(op)
+                );
+            }
+            for (name, help, value) in [
+                (
+                    "aura_operator_aura_rate_limited_total",
+                    "Aura API answers 429.",
+                    stats.rate_limited,
+                ),
+                (
+                    "aura_operator_aura_retries_total",
+                    "Aura API calls retried.",
+                    stats.retries,
+                ),
+                (
+                    "aura_operator_aura_token_requests_total",
+                    "Token requests sent to the Aura token endpoint.",
+                    stats.token_requests,
+                ),
+                (
+                    "aura_operator_aura_token_failures_total",
+                    "Token requests that failed.",
+                    stats.token_failures,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+                );
+            }
+        }
+        let leading =
+            self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_leader 1 when this process may write.\n# TYPE aura_operator_leader gauge\naura_operator_leader {}",
+            u8::from(leading)
+        );
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` until `shutdown` resolves.
+pub async fn serve_admin(
+    listen: SocketAddr,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(telemetry);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "admin server stopped");
+        }
+    });
+    Ok(addr)
+}
+
+async fn readyz(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    if t.is_ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+async fn metrics(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        t.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let mut h = Histogram::new(&[1.0, 5.0]);
+        for v in [0.5, 2.0, 7.0] {
+            h.observe(v);
+        }
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"1\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"5\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_sum 9.5\n"), "{out}");
+    }
+
+    #[test]
+    fn readiness_needs_synced_watches_or_a_healthy_standby() {
+        let t = Telemetry::default();
+        assert!(!t.is_ready(), "no watch registered yet");
+        let flag = Arc::new(AtomicBool::new(false));
+        t.synced.lock().unwrap().push(flag.clone());
+        assert!(!t.is_ready());
+        flag.store(true, Ordering::SeqCst);
+        assert!(t.is_ready());
+
+        let standby = Telemetry::default();
+        standby.set_leader_election(true);
+        assert!(!standby.is_ready(), "lease state unknown");
+        standby.set_lease(true, false);
+        assert!(standby.is_ready(), "a healthy standby is ready");
+        standby.set_lease(true, true);
+        assert!(
+            !standby.is_ready(),
+            "a leader is ready only once its watches sync"
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! A test harness for the operator end to end: a namespace, the Aura simulator
+//! in-process, a credentials Secret and `aura-operator run` as a child process
+//! watching only that namespace, with its log captured.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aura_operator::api::AuraInstance;
+use aura_operator::simulator::{Simulator, SimulatorConfig};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::eventually;
+
+pub const CLIENT_ID: &str = "ops-client";
+pub const CLIENT_SECRET: &str = "ops-secret-Zq8vX2pL";
+pub const TENANT_A: &str = "ad69ee24-1b2c-4d5e-8f90-123456789abc";
+pub const TENANT_B: &str = "c3b1a7e0-9d8f-4e6a-b5c4-abcdefabcdef";
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Installs the CRD (idempotent) and waits until it is Established.
+pub async fn ensure_crd(client: &Client) {
+    let crd: CustomResourceDefinition =
+        serde_yaml::from_str(&aura_operator::api::crds_yaml()).expect("CRD YAML");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.patch(
+        "aurainstances.aura-operator.io",
+        &PatchParams::apply("aura-operator-tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("apply the CRD");
+    eventually("the CRD to be Established", WAIT, || {
+        let api = api.clone();
+        async move {
+            let crd = api.get("aurainstances.aura-operator.io").await.ok()?;
+            let established = crd
+                .status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            established.then_some(())
+        }
+    })
+    .await;
+}
+
+/// One running operator process with its captured log.
+pub struct Operator {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Operator {
+    pub fn start(ns: &str, base_url: &str, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura-operator"));
+        cmd.args(["run", "--namespace", ns, "--aura-base-url", base_url]);
+        // Test-friendly defaults; a flag given in `extra` replaces its default.
+        for (flag, value) in [
+            ("--poll-interval", "500ms"),
+            ("--resync-interval", "20s"),
+            ("--create-grace", "4s"),
+            ("--admin-listen", "127.0.0.1:0"),
+        ] {
+            if !extra.contains(&flag) {
+                cmd.args([flag, value]);
+            }
+        }
+        cmd.args(extra)
+            .env("KUBECONFIG", super::kubeconfig_path())
+            .env("RUST_LOG", "info,aura_operator=debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start aura-operator run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self { child, log }
+    }
+
+    pub async fn kill(mut self) -> String {
+        self.child.kill().await.expect("kill the operator");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A namespace, a simulator, a credentials Secret and an operator.
+pub struct Harness {
+    pub client: Client,
+    pub ns: String,
+    pub sim: Simulator,
+    pub operator: Option<Operator>,
+}
+
+impl Harness {
+    pub async fn start(prefix: &str, configure: impl FnOnce(&mut SimulatorConfig)) -> Self {
+        let client = super::admin_client().await;
+        ensure_crd(&client).await;
+        let ns = super::test_namespace(&client, prefix).await;
+        let mut config = SimulatorConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
+            tenants: vec![
+                (TENANT_A.into(), "Team A".into()),
+                (TENANT_B.into(), "Team B".into()),
+            ],
+            create_seconds: 1.5,
+            transition_seconds: 1.0,
+            ..SimulatorConfig::default()
+        };
+        configure(&mut config);
+        let sim = Simulator::start(config).await.expect("start the simulator");
+        let h = Self {
+            client,
+            ns,
+            sim,
+            operator: None,
+        };
+        h.put_credentials("aura-api", CLIENT_ID, CLIENT_SECRET)
+            .await;
+        h
+    }
+
+    pub fn start_operator(&mut self) {
+        self.start_operator_with(&[]);
+    }
+
+    pub fn start_operator_with(&mut self, extra: &[&str]) {
+        self.operator = Some(Operator::start(&self.ns, &self.sim.base_url(), extra));
+    }
+
+    /// Merge-patches the object's spec.
+    pub async fn edit(&self, name: &str, spec: Value) {
+        self.instances()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("editing {name}: {e}"));
+    }
+
+    /// The calls that changed something in Aura (everything but GET and the
+    /// token), in the order the simulator received them, as "METHOD /path STATUS".
+    pub fn aura_writes(&self) -> Vec<String> {
+        self.sim
+            .state()
+            .counters()
+            .journal
+            .into_iter()
+            .filter(|l| !l.starts_with("GET ") && !l.contains("/oauth/token"))
+            .collect()
+    }
+
+    /// (type, reason, note) of the events of one object.
+    pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &self.ns);
+        let list = api.list(&Default::default()).await.expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits for an event of this reason on the object, returning its note.
+    pub async fn wait_event(&self, name: &str, reason: &str) -> String {
+        let what = format!("event {reason} on {name}");
+        eventually(&what, WAIT, || async {
+            self.events(name)
+                .await
+                .into_iter()
+                .find(|e| e.1 == reason)
+                .map(|e| e.2)
+        })
+        .await
+    }
+
+    pub async fn put_credentials(&self, name: &str, id: &str, secret: &str) {
+        let body = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name},
+            "stringData": {"clientId": id, "clientSecret": secret},
+        });
+        self.secrets()
+            .patch(
+                name,
+                &PatchParams::apply("tests").force(),
+                &Patch::Apply(body),
+            )
+            .await
+            .expect("write the credentials Secret");
+    }
+
+    pub fn instances(&self) -> Api<AuraInstance> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub async fn create(&self, manifest: Value) -> AuraInstance {
+        let obj: AuraInstance = serde_json::from_value(manifest).expect("manifest");
+        self.instances()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create the AuraInstance")
+    }
+
+    /// Waits until `check` holds for the object, returning it.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&AuraInstance) -> bool,
+    ) -> AuraInstance {
+        let api = self.instances();
+        let check = &check;
+        let what = format!("{name}: {what}");
+        eventually(&what, WAIT, || {
+            let api = api.clone();
+            async move { api.get(name).await.ok().filter(|o| check(o)) }
+        })
+        .await
+    }
+
+    pub async fn wait_ready(&self, name: &str) -> AuraInstance {
+        self.wait_for(name, "Ready=True", |o| {
+            condition(o, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        let api = self.instances();
+        eventually(&format!("{name} to be deleted"), WAIT, || {
+            let api = api.clone();
+            async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
+        })
+        .await;
+    }
+
+    pub async fn secret_value(&self, name: &str, key: &str) -> Option<String> {
+        let s = self.secrets().get_opt(name).await.ok()??;
+        aura_operator::controller::secret::read_key(&s, key)
+    }
+
+    pub fn operator_log(&self) -> String {
+        self.operator
+            .as_ref()
+            .map(Operator::log)
+            .unwrap_or_default()
+    }
+
+    /// No password the simulator issued and no client secret in the operator's log.
+    pub fn assert_log_clean(&self, log: &str) {
+        assert!(
+            !log.is_empty(),
+            "the operator logged nothing: is it running?"
+        );
+        assert!(
+            !log.contains(CLIENT_SECRET),
+            "the client secret leaked into the operator log"
+        );
+        for i in self.sim.state().instances() {
+            assert!(
+                !log.contains(&i.password),
+                "the password of {} leaked into the operator log",
+                i.instance.id
+            );
+        }
+    }
+}
+
+/// (status, reason, message) of a condition.
+pub fn condition(o: &AuraInstance, type_: &str) -> Option<(String, String, String)> {
+    o.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+pub fn manifest(name: &str, spec: Value) -> Value {
+    let mut base = json!({
+        "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
+        "version": "5", "memory": "8GB", "tenantId": TENANT_B,
+        "credentialsSecretRef": {"name": "aura-api"},
+    });
+    for (k, v) in spec.as_object().expect("spec object") {
+        if v.is_null() {
+            base.as_object_mut().unwrap().remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    json!({"apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance", "metadata": {"name": name, "labels": {"team": "a"}}, "spec": base})
+}
