@@ -522,15 +522,18 @@ pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Optio
 }
 
 impl Decision {
+    /// The instance runs but nobody can log in: a human must bring the
+    /// password back, so this is Stalled (kstatus Failed) though still Running.
     fn password_unavailable() -> StatusSummary {
+        let message = "the instance runs but the connection Secret has no NEO4J_PASSWORD, and Aura returns a password only once: write it back with kubectl patch secret <connection secret> --type merge -p '{\"stringData\":{\"NEO4J_PASSWORD\":\"...\"}}' (or reset it in the Aura console first)".to_string();
         StatusSummary {
             phase: Phase::Running,
             ready: Readiness::False {
                 reason: "PasswordUnavailable".into(),
-                message: "the instance runs but its password is not in the connection Secret, and Aura returns a password only once: write the password into the Secret's NEO4J_PASSWORD key".into(),
+                message: message.clone(),
             },
             reconciling: None,
-            stalled: None,
+            stalled: Some(("PasswordUnavailable".into(), message)),
         }
     }
 }
@@ -1041,10 +1044,10 @@ mod tests {
                 (phase, ready, &action, requeue),
                 "aura {aura_status}, secret {secret:?}"
             );
-            // Stalled only for terminal errors, Reconciling only while in flight.
+            // Stalled only when a human must act.
             assert_eq!(
                 d.status.stalled.is_some(),
-                aura_status == InstanceStatus::LoadingFailed
+                aura_status == InstanceStatus::LoadingFailed || got_ready == "PasswordUnavailable"
             );
         }
     }

@@ -183,13 +183,7 @@ async fn reconcile_live(
                 let desired = desired_secret(obj, i, pending.as_ref(), existing_secret.as_ref());
                 apply_secret(&secrets, &desired).await?;
                 ctx.forget_password(obj);
-                if existing_secret.is_none()
-                    && current.instance_id.is_some()
-                    && pending.is_none()
-                    && !secret::has_password(Some(&desired), &i.id)
-                {
-                    ctx.warn(obj, "PasswordUnavailable", "the connection Secret was recreated without NEO4J_PASSWORD: Aura returns a password only once. Write it back with: kubectl patch secret <name> --type merge -p '{\"stringData\":{\"NEO4J_PASSWORD\":\"...\"}}'").await;
-                }
+                // The Stalled transition announces a missing password (with how to restore it).
             }
         }
         Action::Adopt { instance_id } => {
@@ -618,34 +612,40 @@ async fn announce_transition(
     before: &AuraInstanceStatus,
     after: &AuraInstanceStatus,
 ) {
-    let ready_before = status::condition(Some(before), status::READY)
-        .map(|c| (c.status.clone(), c.reason.clone()));
-    let ready_after = status::condition(Some(after), status::READY)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
-    if let Some((s, reason, message)) = ready_after
-        && ready_before.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
-            != Some((s.as_str(), reason.as_str()))
+    // Every new reason for a human to act gets one Warning event.
+    let stalled = |s: &AuraInstanceStatus| {
+        status::condition(Some(s), status::STALLED)
+            .filter(|c| c.status == "True")
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if let Some((reason, message)) = stalled(after)
+        && stalled(before).map(|(r, _)| r) != Some(reason.clone())
     {
-        match (s.as_str(), reason.as_str()) {
-            ("True", _) => {
-                let first_time = !matches!(
-                    ready_before.as_ref().map(|(_, r)| r.as_str()),
-                    Some("PasswordUnavailable" | "Paused" | "Ready")
-                );
-                if first_time && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
-                    let age = Timestamp::now().duration_since(created.0);
-                    ctx.telemetry.record_time_to_ready(age.unsigned_abs());
-                }
-                ctx.normal(
-                    obj,
-                    "Ready",
-                    "the instance is running and its connection Secret is complete",
-                )
-                .await
-            }
-            (_, "PasswordUnavailable") => ctx.warn(obj, "PasswordUnavailable", &message).await,
-            _ => {}
+        warn!(reason, message, "stalled: needs a human");
+        ctx.warn(obj, &reason, &message).await;
+    }
+    let ready = |s: &AuraInstanceStatus| {
+        status::condition(Some(s), status::READY).map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let (before_ready, after_ready) = (ready(before), ready(after));
+    if after_ready.as_ref().is_some_and(|(s, _)| s == "True")
+        && before_ready.as_ref().is_none_or(|(s, _)| s != "True")
+    {
+        // Time to Ready counts the first time only, not a recovery.
+        let recovered = matches!(
+            before_ready.as_ref().map(|(_, r)| r.as_str()),
+            Some("PasswordUnavailable" | "Paused")
+        );
+        if !recovered && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
+            let age = Timestamp::now().duration_since(created.0);
+            ctx.telemetry.record_time_to_ready(age.unsigned_abs());
         }
+        ctx.normal(
+            obj,
+            "Ready",
+            "the instance is running and its connection Secret is complete",
+        )
+        .await;
     }
     if before.phase != after.phase
         && let Some(p) = after.phase

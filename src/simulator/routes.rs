@@ -124,6 +124,10 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
             if status == StatusCode::TOO_MANY_REQUESTS {
                 c.too_many_requests += 1;
             }
+            if c.journal.len() >= super::shared::JOURNAL_LEN {
+                c.journal.pop_front();
+            }
+            c.journal.push_back(format!("{method} {path} {status_key}"));
         });
         // Path and status only: ids in paths are not secrets, bodies may be.
         tracing::info!(

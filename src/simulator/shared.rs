@@ -48,7 +48,13 @@ pub struct Counters {
     pub failed_creates: u64,
     /// Instances created through `POST /v1/instances` (including failed answers).
     pub creates_committed: u64,
+    /// The latest requests in arrival order, as `"METHOD /path STATUS"` (the
+    /// newest 5,000), so tests can assert the order of calls.
+    pub journal: std::collections::VecDeque<String>,
 }
+
+/// How many requests the journal keeps.
+pub const JOURNAL_LEN: usize = 5_000;
 
 pub(crate) struct AuthState {
     pub clients: HashMap<String, String>,
