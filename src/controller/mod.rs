@@ -225,17 +225,17 @@ fn controller_for(
     };
     let (reader, writer) = kube::runtime::reflector::store();
     let synced = ctx.telemetry.register_store(reader.clone());
-    let sync_reader = reader.clone();
-    tokio::spawn(async move {
-        if sync_reader.wait_until_ready().await.is_ok() {
-            synced.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
     // Status writes must not wake the object again: react to spec, finalizers,
     // deletion and annotations only.
     let main = watcher(instances, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| {
+            // The first complete list is what readiness waits for.
+            if let Ok(watcher::Event::InitDone) = event {
+                synced.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
         .applied_objects()
         .predicate_filter(
             predicates::generation

@@ -98,6 +98,26 @@ impl Operator {
         self.log.lock().unwrap().clone()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("a running operator has a pid")
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status and the log.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the operator exits within 30 s of SIGTERM")
+            .expect("wait for the operator");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (status, self.log.lock().unwrap().clone())
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
