@@ -30,3 +30,8 @@ crds:
 
 clean-testenv:
 	rm -rf "$${AURA_TESTENV_CACHE:-$$HOME/.cache/aura-operator/testenv}"
+
+## The whole thing on one machine: control plane, simulator, operator, an
+## AuraInstance going to Ready. ARGS=--once exits after Ready.
+demo:
+	scripts/demo $(ARGS)
