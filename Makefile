@@ -24,9 +24,11 @@ lint:
 test: testenv lint
 	$(CARGO) test --locked --all-targets
 
-## Regenerates crds/ from the code (a test fails when they differ).
+## Regenerates crds/ from the code, and its copies in the chart and deploy/
+## (tests fail when any of them differ).
 crds:
 	$(CARGO) run --quiet --locked -- crd > crds/aurainstances.yaml
+	tests/packaging/sync-crds
 
 clean-testenv:
 	rm -rf "$${AURA_TESTENV_CACHE:-$$HOME/.cache/aura-operator/testenv}"

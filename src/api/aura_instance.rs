@@ -37,7 +37,7 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Instance ID", type_ = "string", json_path = ".status.instanceId"),
     printcolumn(name = "Memory", type_ = "string", json_path = ".spec.memory"),
-    printcolumn(name = "URL", type_ = "string", json_path = ".status.connectionUrl", priority = 0),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.connectionUrl"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("has(self.spec.name) || size(self.metadata.name) <= 30")
         .message("metadata.name is longer than 30 characters, the limit of an Aura instance name: set spec.name (1-30 characters)")

@@ -1,0 +1,108 @@
+{{/*
+Chart name, truncated to the 63 characters a label value allows.
+*/}}
+{{- define "aura-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: <release>-<chart>, or the release name when it already contains the
+chart name. Used for every object the chart creates.
+*/}}
+{{- define "aura-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "aura-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of a release (Deployment selectors are immutable).
+*/}}
+{{- define "aura-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aura-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels on every object.
+*/}}
+{{- define "aura-operator.labels" -}}
+helm.sh/chart: {{ include "aura-operator.chart" . }}
+{{ include "aura-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: aura-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "aura-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "aura-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "aura-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "aura-operator.leaseName" -}}
+{{- default (include "aura-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/*
+Name of the default credentials Secret in the release namespace, or "" when
+the operator has no default credentials.
+*/}}
+{{- define "aura-operator.credentialsSecret" -}}
+{{- $c := .Values.aura.credentials }}
+{{- if and $c.create $c.existingSecret }}
+{{- fail "aura.credentials: set either existingSecret or create, not both" }}
+{{- end }}
+{{- if $c.create }}
+{{- default (printf "%s-credentials" (include "aura-operator.fullname" .)) $c.name }}
+{{- else }}
+{{- $c.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rules the operator needs on the objects it manages, wherever it watches
+them. Exactly what the binary calls; nothing else.
+*/}}
+{{- define "aura-operator.managerRules" -}}
+- apiGroups: ["aura-operator.io"]
+  resources: ["aurainstances"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["aurainstances/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["aurainstances/finalizers"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

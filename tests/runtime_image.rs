@@ -1,0 +1,373 @@
+//! The container image's runtime contract, checked without Docker.
+//!
+//! The Dockerfile builds with `cargo build --release --locked` and copies the
+//! binary alone onto `gcr.io/distroless/cc-debian12:nonroot`, where it runs as
+//! uid 65532 with an empty environment (plus what the Deployment sets), a
+//! read-only root filesystem and no capabilities. This test builds the binary
+//! the same way, copies it alone into an empty folder and runs it through
+//! `tests/packaging/runtime-sandbox` (clean environment with only KUBECONFIG,
+//! POD_NAME and POD_NAMESPACE; empty read-only working directory; every mount
+//! read-only in a private mount namespace; uid/gid 65532 without capabilities
+//! when we are root), against the test control plane. It must start, answer
+//! `/healthz` and `/readyz` (and `/metrics`) on its admin port, and exit 0 on
+//! SIGTERM.
+//!
+//! `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the build.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Builds the release binary like the Dockerfile (`--release --locked`) and
+/// returns its path. Reuses target/release when it is up to date.
+fn release_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("AURA_RELEASE_BINARY") {
+        return PathBuf::from(path);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(support::repo_root())
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "aura-operator",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build --release --locked");
+    assert!(
+        out.status.success(),
+        "cargo build --release --locked failed"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "aura-operator")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no aura-operator executable")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over plain HTTP/1.1: (status code, body).
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not HTTP: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
+}
+
+/// Polls `path` until it answers 200, panicking with the operator's log after `timeout`.
+fn wait_for_200(port: u16, path: &str, timeout: Duration, child: &mut Child, log: &Log) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "the operator exited ({status}) before {path} answered 200\n--- log ---\n{}",
+                log.text()
+            );
+        }
+        let last = match http_get(port, path) {
+            Ok((200, body)) => return body,
+            Ok((code, body)) => format!("{code} {body}"),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            panic!(
+                "{path} did not answer 200 within {timeout:?} (last: {last})\n--- log ---\n{}",
+                log.text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<String>>);
+
+impl Log {
+    fn capture(&self, stream: impl Read + Send + 'static) {
+        let sink = self.0.clone();
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            while matches!(std::io::BufRead::read_line(&mut reader, &mut line), Ok(n) if n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm() {
+    let built = tokio::task::spawn_blocking(release_binary).await.unwrap();
+    let client = support::admin_client().await;
+    let ns = support::test_namespace(&client, "runtime-image").await;
+    // The CRD, so that the watches can sync and /readyz can turn ready.
+    let crd = support::repo_root().join("crds/aurainstances.yaml");
+    let out = support::kubectl()
+        .args(["apply", "--server-side", "--force-conflicts", "-f"])
+        .arg(&crd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl apply the CRD: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = support::kubectl()
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/aurainstances.aura-operator.io",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "CRD not Established");
+
+    // The image's filesystem, as far as the binary is concerned: the binary
+    // alone, world-readable; a kubeconfig standing in for the mounted
+    // ServiceAccount token (0644: uid 65532 must read it); an empty,
+    // read-only working directory.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("runtime-image-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let bin_dir = root.join("usr/local/bin");
+    let workdir = root.join("workdir");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::create_dir_all(&workdir).unwrap();
+    let binary = bin_dir.join("aura-operator");
+    std::fs::copy(&built, &binary).unwrap();
+    set_mode(&binary, 0o755);
+    let kubeconfig = root.join("kubeconfig");
+    std::fs::copy(support::kubeconfig_path(), &kubeconfig).unwrap();
+    set_mode(&kubeconfig, 0o644);
+    for dir in [&root, &root.join("usr"), &root.join("usr/local"), &bin_dir] {
+        set_mode(dir, 0o755);
+    }
+    set_mode(&workdir, 0o555);
+
+    let port = free_port();
+    let sandbox = support::repo_root().join("tests/packaging/runtime-sandbox");
+    let mut child = Command::new(&sandbox)
+        .arg(&workdir)
+        .arg(&kubeconfig)
+        .args(["aura-operator-7d9f8c6b5-x2x9q", ns.as_str()])
+        .arg(&binary)
+        .args([
+            "run",
+            "--admin-listen",
+            &format!("127.0.0.1:{port}"),
+            "--namespace",
+            &ns,
+            "--leader-elect",
+            "--lease-name",
+            "runtime-image",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the operator in the sandbox");
+    let log = Log::default();
+    log.capture(child.stdout.take().unwrap());
+    log.capture(child.stderr.take().unwrap());
+
+    let (mut child, log) = tokio::task::spawn_blocking(move || {
+        wait_for_200(port, "/healthz", Duration::from_secs(30), &mut child, &log);
+        // Ready only once the watches have synced (and the lease is held or
+        // watched): poll.
+        wait_for_200(port, "/readyz", Duration::from_secs(60), &mut child, &log);
+        let metrics = wait_for_200(port, "/metrics", Duration::from_secs(10), &mut child, &log);
+        assert!(
+            metrics.contains("# TYPE") || metrics.contains("# HELP"),
+            "/metrics is not in Prometheus text format:\n{metrics}"
+        );
+        (child, log)
+    })
+    .await
+    .unwrap();
+
+    // The leader lease lands in POD_NAMESPACE (no --lease-namespace given).
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client.clone(), &ns);
+    let lease = support::eventually("the leader lease", Duration::from_secs(30), || {
+        let leases = leases.clone();
+        async move { leases.get_opt("runtime-image").await.ok().flatten() }
+    })
+    .await;
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("aura-operator-7d9f8c6b5-x2x9q"),
+        "the lease holder is POD_NAME"
+    );
+
+    let pid = child.id().to_string();
+    let log_for_wait = log.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(killed.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!(
+                    "the operator did not exit within 30 s of SIGTERM\n--- log ---\n{}",
+                    log_for_wait.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // let the log threads drain
+    let text = log.text();
+    assert!(
+        status.success(),
+        "exit status after SIGTERM: {status}\n--- log ---\n{text}"
+    );
+    assert!(
+        text.starts_with("runtime-sandbox:"),
+        "the sandbox did not report its mode:\n{text}"
+    );
+    eprintln!("{}", text.lines().next().unwrap_or_default());
+    assert!(!text.contains("panicked"), "the operator panicked:\n{text}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The Dockerfile's build stage sees only what it COPYs (and .dockerignore
+/// lets through): that must be enough for cargo to load the manifest (every
+/// declared target present) with the lock file, and the runtime stage must
+/// keep the contract the chart relies on.
+#[test]
+fn dockerfile_build_context_is_complete_and_runtime_stage_matches_the_chart() {
+    let root = support::repo_root();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let dockerignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    let sources: Vec<String> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().skip(1).collect();
+            parts[..parts.len() - 1]
+                .iter()
+                .map(|s| s.trim_end_matches('/').to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(sources.contains(&"Cargo.lock".to_string()), "{sources:?}");
+    for src in &sources {
+        assert!(
+            dockerignore
+                .lines()
+                .any(|l| l.trim() == format!("!{src}") || l.trim() == format!("!{src}/")),
+            ".dockerignore keeps {src} out of the build context"
+        );
+    }
+
+    // A build context with only those files: cargo must accept the manifest.
+    let ctx = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("docker-context-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ctx);
+    std::fs::create_dir_all(&ctx).unwrap();
+    for src in &sources {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(root.join(src))
+            .arg(ctx.join(src))
+            .status()
+            .unwrap();
+        assert!(status.success(), "copy {src}");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&ctx)
+        .args([
+            "metadata",
+            "--locked",
+            "--offline",
+            "--no-deps",
+            "--format-version=1",
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&ctx);
+    assert!(
+        out.status.success(),
+        "cargo cannot load the manifest from the Docker build context {sources:?}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The runtime stage: distroless glibc, numeric non-root user, the binary
+    // as entrypoint and `run` as default command, OCI labels.
+    let runtime = dockerfile
+        .rsplit_once("\nFROM ")
+        .map(|(_, stage)| stage)
+        .expect("a runtime stage");
+    assert!(runtime.starts_with("gcr.io/distroless/cc-debian12:nonroot"));
+    for want in [
+        "USER 65532:65532",
+        r#"ENTRYPOINT ["/usr/local/bin/aura-operator"]"#,
+        r#"CMD ["run"]"#,
+        "org.opencontainers.image.source",
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.revision",
+        "org.opencontainers.image.licenses",
+        "EXPOSE 8081",
+    ] {
+        assert!(runtime.contains(want), "the runtime stage lacks {want}");
+    }
+    assert!(
+        dockerfile.contains("cargo build --release --locked"),
+        "the image is built with --release --locked"
+    );
+}
