@@ -17,6 +17,8 @@
 
 mod support;
 
+use support::harness::ensure_crd;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,9 +26,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aura_operator::api::AuraInstance;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use mlua::{Lua, LuaOptions, StdLib};
 use serde_json::{Map, Value, json};
 
@@ -713,33 +714,6 @@ fn kstatus_helper_reads_fixtures() {
         let (status, message) = kstatus(&obj);
         assert_eq!(status, want, "kstatus on {fixture}: {message}");
     }
-}
-
-/// Installs the CRD (idempotent) and waits until it is Established.
-async fn ensure_crd(client: &Client) {
-    let crd: CustomResourceDefinition =
-        serde_yaml::from_str(&aura_operator::api::crds_yaml()).expect("CRD YAML");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    api.patch(
-        "aurainstances.aura-operator.io",
-        &PatchParams::apply("aura-operator-tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("apply the CRD");
-    eventually("the CRD to be Established", WAIT, || {
-        let api = api.clone();
-        async move {
-            let crd = api.get("aurainstances.aura-operator.io").await.ok()?;
-            let established = crd
-                .status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            established.then_some(())
-        }
-    })
-    .await;
 }
 
 /// The status the operator writes, condition for condition (DESIGN 4.4):

@@ -16,6 +16,8 @@
 
 mod support;
 
+use support::harness::ensure_crd;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -36,7 +38,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use support::eventually;
 
-const CRD_NAME: &str = "aurainstances.aura-operator.io";
 const CLIENT_ID: &str = "pkg-client";
 const CLIENT_SECRET: &str = "pkg-secret-R4nd0mXyZ";
 const TENANT: &str = "5b9a3c1e-7d2f-4a8b-9c6d-0e1f2a3b4c5d";
@@ -159,32 +160,6 @@ fn lease_rules(lease: &str) -> Value {
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
          "resourceNames": [lease], "verbs": ["get", "update", "patch"]},
     ])
-}
-
-/// Installs crds/aurainstances.yaml (idempotent) and waits until it is Established.
-async fn ensure_crd(client: &Client) {
-    let text = std::fs::read_to_string(repo().join("crds/aurainstances.yaml")).unwrap();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("CRD YAML");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    api.patch(
-        CRD_NAME,
-        &PatchParams::apply("aura-operator-tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("apply the CRD");
-    eventually("the CRD to be Established", WAIT, || {
-        let api = api.clone();
-        async move {
-            let crd = api.get(CRD_NAME).await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
 }
 
 fn short_id() -> String {

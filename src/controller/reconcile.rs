@@ -654,6 +654,7 @@ async fn announce_transition(
     }
 }
 
+/// Writes status (server-side apply, one field manager) when it changed.
 pub(super) async fn write_status(
     api: &Api<AuraInstance>,
     obj: &AuraInstance,
@@ -662,40 +663,40 @@ pub(super) async fn write_status(
     if !status::differs(obj.status.as_ref(), &status) {
         return Ok(());
     }
-    let body = json!({
-        "apiVersion": AuraInstance::api_version(&()),
-        "kind": AuraInstance::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await
-    .map_err(|e| ReconcileError::kube("write status", e))?;
-    Ok(())
+    apply_status(api, obj, &status, false, "write status").await
 }
 
-/// A status write that fails if the object changed since we read it.
+/// A status write that fails with 409 if the object changed since we read it.
 async fn write_status_guarded(
     api: &Api<AuraInstance>,
     obj: &AuraInstance,
     status: &AuraInstanceStatus,
 ) -> Result<()> {
-    let body = json!({
+    apply_status(api, obj, status, true, "record the create intent").await
+}
+
+async fn apply_status(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    status: &AuraInstanceStatus,
+    guarded: bool,
+    step: &'static str,
+) -> Result<()> {
+    let mut body = json!({
         "apiVersion": AuraInstance::api_version(&()),
         "kind": AuraInstance::kind(&()),
-        "metadata": { "resourceVersion": obj.resource_version() },
         "status": status,
     });
+    if guarded {
+        body["metadata"] = json!({ "resourceVersion": obj.resource_version() });
+    }
     api.patch_status(
         &obj.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(body),
     )
     .await
-    .map_err(|e| ReconcileError::kube("record the create intent", e))?;
+    .map_err(|e| ReconcileError::kube(step, e))?;
     Ok(())
 }
 
