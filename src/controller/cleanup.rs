@@ -130,6 +130,7 @@ pub async fn cleanup(
         Err(e) => return Err(ReconcileError::kube("delete the connection Secret", e)),
     }
     ctx.forget_password(obj);
+    ctx.forget_instance(obj);
     ctx.normal(
         obj,
         "Deleted",

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -11,7 +11,7 @@ use tracing::warn;
 
 use super::config::ControllerConfig;
 use crate::api::AuraInstance;
-use crate::aura::{AuraClients, CreatedInstance};
+use crate::aura::{AuraClient, AuraClients, AuraError, CreatedInstance, Tenant, TenantSummary};
 use crate::telemetry::Telemetry;
 
 pub struct Context {
@@ -24,7 +24,17 @@ pub struct Context {
     pending: Mutex<HashMap<String, CreatedInstance>>,
     /// Consecutive transient failures, by object uid, for per-object backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Instance ids this process recorded, by object uid, until the watch cache
+    /// shows them in status: a reconcile on a stale copy must not go looking.
+    recorded: Mutex<HashMap<String, String>>,
+    /// Tenants with their catalogue, by (client id, tenant id), and tenant
+    /// lists by client id: they change rarely and every create needs them.
+    tenants: Mutex<HashMap<(String, String), (Instant, Tenant)>>,
+    tenant_lists: Mutex<HashMap<String, (Instant, Vec<TenantSummary>)>>,
 }
+
+/// How long a tenant's catalogue and tenant lists are reused.
+pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Context {
     pub fn new(
@@ -42,6 +52,9 @@ impl Context {
             config,
             pending: Mutex::default(),
             failures: Mutex::default(),
+            recorded: Mutex::default(),
+            tenants: Mutex::default(),
+            tenant_lists: Mutex::default(),
         }
     }
 
@@ -71,6 +84,68 @@ impl Context {
             .lock()
             .expect("pending lock")
             .remove(&Self::uid(obj));
+    }
+
+    /// Remembers the instance id just written to status.
+    pub fn record_instance(&self, obj: &AuraInstance, id: &str) {
+        self.recorded
+            .lock()
+            .expect("recorded lock")
+            .insert(Self::uid(obj), id.to_string());
+    }
+
+    /// The id recorded for this object, forgotten once status shows one.
+    pub fn recorded_instance(&self, obj: &AuraInstance) -> Option<String> {
+        let mut recorded = self.recorded.lock().expect("recorded lock");
+        let in_status = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.instance_id.as_ref())
+            .is_some();
+        if in_status {
+            recorded.remove(&Self::uid(obj));
+            return None;
+        }
+        recorded.get(&Self::uid(obj)).cloned()
+    }
+
+    pub fn forget_instance(&self, obj: &AuraInstance) {
+        self.recorded
+            .lock()
+            .expect("recorded lock")
+            .remove(&Self::uid(obj));
+    }
+
+    /// A tenant with its catalogue, from the cache when fresh.
+    pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Tenant, AuraError> {
+        let key = (aura.client_id().to_string(), id.to_string());
+        if let Some((at, t)) = self.tenants.lock().expect("tenant lock").get(&key)
+            && at.elapsed() < TENANT_CACHE_TTL
+        {
+            return Ok(t.clone());
+        }
+        let tenant = aura.get_tenant(id).await?;
+        self.tenants
+            .lock()
+            .expect("tenant lock")
+            .insert(key, (Instant::now(), tenant.clone()));
+        Ok(tenant)
+    }
+
+    /// The tenants the credentials see, from the cache when fresh.
+    pub async fn tenant_list(&self, aura: &AuraClient) -> Result<Vec<TenantSummary>, AuraError> {
+        let key = aura.client_id().to_string();
+        if let Some((at, list)) = self.tenant_lists.lock().expect("tenant lock").get(&key)
+            && at.elapsed() < TENANT_CACHE_TTL
+        {
+            return Ok(list.clone());
+        }
+        let list = aura.list_tenants().await?;
+        self.tenant_lists
+            .lock()
+            .expect("tenant lock")
+            .insert(key, (Instant::now(), list.clone()));
+        Ok(list)
     }
 
     pub fn reset_failures(&self, obj: &AuraInstance) {

@@ -93,6 +93,7 @@ async fn reconcile_live(
         .instance_id
         .clone()
         .or_else(|| pending.as_ref().map(|p| p.id.clone()))
+        .or_else(|| ctx.recorded_instance(obj))
         .or_else(|| obj.spec.instance_id.clone());
 
     let observed_instance: Option<Instance>;
@@ -108,7 +109,7 @@ async fn reconcile_live(
             Err(e) => return Err(e.into()),
         },
         None => {
-            tenant = match resolve_tenant(&aura, obj, &current).await? {
+            tenant = match resolve_tenant(ctx, &aura, obj, &current).await? {
                 Needs::Ok(t) => Some(t),
                 Needs::Human { reason, message } => {
                     return stall(api, obj, ctx, &reason, &message).await;
@@ -142,7 +143,9 @@ async fn reconcile_live(
 
     // A resize is checked against the tenant's catalogue before it is sent.
     let catalogue = match &aura_view {
-        AuraView::Found(i) if resize_pending(obj, i) => Some(aura.get_tenant(&i.tenant_id).await?),
+        AuraView::Found(i) if resize_pending(obj, i) => {
+            Some(ctx.tenant(&aura, &i.tenant_id).await?)
+        }
         _ => None,
     };
 
@@ -197,6 +200,7 @@ async fn reconcile_live(
             )
             .await;
             next.instance_id = Some(instance_id.clone());
+            ctx.record_instance(obj, instance_id);
         }
         Action::Create(request) => {
             return create(obj, api, ctx, &aura, &secrets, request, &current, &decision).await;
@@ -335,6 +339,7 @@ async fn create(
     // 4. Only now the instance id.
     let mut done = intent.clone();
     done.instance_id = Some(created.id.clone());
+    ctx.record_instance(obj, &created.id);
     done.connection_url = Some(created.connection_url.clone());
     done.tenant_id = Some(created.tenant_id.clone());
     done.aura_status = Some("creating".into());
@@ -494,6 +499,7 @@ pub(super) async fn load_credentials(
 }
 
 async fn resolve_tenant(
+    ctx: &Context,
     aura: &AuraClient,
     obj: &AuraInstance,
     current: &AuraInstanceStatus,
@@ -506,7 +512,7 @@ async fn resolve_tenant(
     {
         Some(id) => id,
         None => {
-            let tenants = aura.list_tenants().await?;
+            let tenants = ctx.tenant_list(aura).await?;
             match tenants.as_slice() {
                 [only] => only.id.clone(),
                 [] => {
@@ -532,7 +538,7 @@ async fn resolve_tenant(
             }
         }
     };
-    match aura.get_tenant(&id).await {
+    match ctx.tenant(aura, &id).await {
         Ok(t) => Ok(Needs::Ok(t)),
         Err(e) if e.kind() == AuraErrorKind::NotFound || e.reason() == Some("tenant-not-found") => {
             Ok(Needs::Human {
