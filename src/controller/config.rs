@@ -39,6 +39,10 @@ pub struct ControllerConfig {
     #[arg(long, env = "AURA_CREATE_GRACE", default_value = "2m", value_parser = parse_duration)]
     pub create_grace: Duration,
 
+    /// Reconciles running at the same time (each object is only ever reconciled once at a time).
+    #[arg(long, env = "AURA_MAX_CONCURRENT_RECONCILES", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
+
     /// Log format.
     #[arg(long, env = "AURA_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

@@ -257,7 +257,12 @@ fn controller_for(
         .default_backoff()
         .touched_objects()
         .predicate_filter(predicates::resource_version, Default::default());
+    // Bounded: a thousand reconciles all waiting on the Aura rate limiter at
+    // once cost memory and buy nothing.
+    let concurrency = kube::runtime::controller::Config::default()
+        .concurrency(ctx.config.max_concurrent_reconciles);
     Controller::for_stream(main, reader)
+        .with_config(concurrency)
         .owns(secrets, owned_secrets)
         .watches_stream(credential_changes, move |meta| {
             let ns = meta.namespace().unwrap_or_default();
