@@ -19,8 +19,9 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-## Everything CI runs: lint, unit tests, and integration tests on a real
-## control plane with the Aura simulator.
+## Everything CI runs: lint, unit tests, integration tests on a real control
+## plane with the Aura simulator, and the benchmark's small scale as a smoke
+## test (cargo runs the harness-less bench once, without figures or plot).
 test: testenv lint
 	$(CARGO) test --locked --all-targets
 
@@ -37,3 +38,9 @@ clean-testenv:
 ## AuraInstance going to Ready. ARGS=--once exits after Ready.
 demo:
 	scripts/demo $(ARGS)
+
+## The scale benchmark (issue 8): SCALE=small (about a minute) or full (1,000
+## objects, tens of minutes); figures in target/bench/.
+SCALE ?= full
+bench: testenv
+	$(CARGO) bench --locked --bench scale -- $(SCALE)
