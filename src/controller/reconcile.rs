@@ -32,7 +32,7 @@ pub(super) enum Needs<T> {
 }
 
 /// Reconciles one AuraInstance.
-pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Requeue> {
+pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Requeue> {
     let ns = obj.namespace().ok_or(ReconcileError::Invariant(
         "AuraInstance without a namespace",
     ))?;
@@ -41,17 +41,16 @@ pub async fn reconcile(obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<Requ
     if obj.meta().deletion_timestamp.is_some() {
         return super::cleanup::cleanup(&obj, &api, &ctx).await;
     }
+    // Later steps guard on the resourceVersion: carry on with what each write returned.
     if !obj.finalizers().iter().any(|f| f == FINALIZER) {
-        add_finalizer(&api, &obj).await?;
+        obj = Arc::new(add_finalizer(&api, &obj).await?);
     }
     if obj.status.is_none() {
         let summary = status::first_sight();
-        write_status(
-            &api,
-            &obj,
-            build_status(&obj, &AuraInstanceStatus::default(), &summary, None),
-        )
-        .await?;
+        let first = build_status(&obj, &AuraInstanceStatus::default(), &summary, None);
+        if let Some(updated) = write_status(&api, &obj, first).await? {
+            obj = Arc::new(updated);
+        }
     }
 
     let outcome = reconcile_live(&obj, &api, &ctx).await;
@@ -660,16 +659,19 @@ async fn announce_transition(
     }
 }
 
-/// Writes status (server-side apply, one field manager) when it changed.
+/// Writes status (server-side apply, one field manager) when it changed;
+/// returns the object as written.
 pub(super) async fn write_status(
     api: &Api<AuraInstance>,
     obj: &AuraInstance,
     status: AuraInstanceStatus,
-) -> Result<()> {
+) -> Result<Option<AuraInstance>> {
     if !status::differs(obj.status.as_ref(), &status) {
-        return Ok(());
+        return Ok(None);
     }
-    apply_status(api, obj, &status, false, "write status").await
+    apply_status(api, obj, &status, false, "write status")
+        .await
+        .map(Some)
 }
 
 /// A status write that fails with 409 if the object changed since we read it.
@@ -678,7 +680,9 @@ async fn write_status_guarded(
     obj: &AuraInstance,
     status: &AuraInstanceStatus,
 ) -> Result<()> {
-    apply_status(api, obj, status, true, "record the create intent").await
+    apply_status(api, obj, status, true, "record the create intent")
+        .await
+        .map(|_| ())
 }
 
 async fn apply_status(
@@ -687,7 +691,7 @@ async fn apply_status(
     status: &AuraInstanceStatus,
     guarded: bool,
     step: &'static str,
-) -> Result<()> {
+) -> Result<AuraInstance> {
     let mut body = json!({
         "apiVersion": AuraInstance::api_version(&()),
         "kind": AuraInstance::kind(&()),
@@ -702,11 +706,10 @@ async fn apply_status(
         &Patch::Apply(body),
     )
     .await
-    .map_err(|e| ReconcileError::kube(step, e))?;
-    Ok(())
+    .map_err(|e| ReconcileError::kube(step, e))
 }
 
-async fn add_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<()> {
+async fn add_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<AuraInstance> {
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
     let patch =
@@ -717,8 +720,7 @@ async fn add_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<()
         &Patch::Merge(patch),
     )
     .await
-    .map_err(|e| ReconcileError::kube("add the finalizer", e))?;
-    Ok(())
+    .map_err(|e| ReconcileError::kube("add the finalizer", e))
 }
 
 /// Keeps Readiness import used by the cleanup module's status.
