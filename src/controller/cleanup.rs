@@ -2,18 +2,16 @@
 //! instance and removes the Secret only once Aura answers 404.
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
 use super::ReconcileError;
 use super::context::Context;
 use super::decide;
-use super::reconcile::{
-    Needs, build_status, deleting_summary, load_credentials, policy, write_status,
-};
+use super::reconcile::{Needs, build_status, deleting_summary, load_credentials, write_status};
 use crate::api::{AuraInstance, DeletionPolicy, FINALIZER};
 use crate::aura::{AuraErrorKind, InstanceStatus};
 use crate::controller::decide::StatusSummary;
@@ -32,7 +30,7 @@ pub async fn cleanup(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
 
-    if policy(obj) == DeletionPolicy::Orphan {
+    if obj.spec.deletion_policy == DeletionPolicy::Orphan {
         disown_secret(&secrets, obj).await?;
         ctx.normal(
             obj,
@@ -196,6 +194,5 @@ async fn remove_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(ReconcileError::kube("remove the finalizer", e)),
     }
-    let _ = obj.meta();
     Ok(Requeue::await_change())
 }

@@ -18,7 +18,7 @@ use super::decide::{
 use super::secret::{self, ConnectionDetails};
 use super::status;
 use super::{FIELD_MANAGER, ReconcileError};
-use crate::api::{AuraInstance, AuraInstanceStatus, DeletionPolicy, FINALIZER, Phase};
+use crate::api::{AuraInstance, AuraInstanceStatus, FINALIZER, Phase};
 use crate::aura::{
     AuraClient, AuraError, AuraErrorKind, CreatedInstance, Credentials, Instance, Tenant,
 };
@@ -79,11 +79,6 @@ async fn reconcile_live(
     };
     let aura = ctx.aura.client(&creds);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let secret_name = obj.connection_secret_name();
-    let existing_secret = secrets
-        .get_opt(&secret_name)
-        .await
-        .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
     let current = obj.status.clone().unwrap_or_default();
 
     // A password received but not yet stored wins over everything else.
@@ -127,16 +122,26 @@ async fn reconcile_live(
         }
     };
 
-    let secret_view = match &aura_view {
+    // The connection Secret matters only once there is an instance to describe.
+    let desired = match &aura_view {
         AuraView::Found(i) => {
-            let desired = desired_secret(obj, i, pending.as_ref(), existing_secret.as_ref());
-            SecretView {
-                up_to_date: existing_secret
-                    .as_ref()
-                    .is_some_and(|s| secret_matches(s, &desired)),
-                has_password: secret::has_password(Some(&desired), &i.id),
-            }
+            let existing = secrets
+                .get_opt(&obj.connection_secret_name())
+                .await
+                .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
+            let desired = desired_secret(obj, i, pending.as_ref(), existing.as_ref());
+            let up_to_date = existing
+                .as_ref()
+                .is_some_and(|s| secret_matches(s, &desired));
+            Some((desired, up_to_date))
         }
+        _ => None,
+    };
+    let secret_view = match (&aura_view, &desired) {
+        (AuraView::Found(i), Some((desired, up_to_date))) => SecretView {
+            up_to_date: *up_to_date,
+            has_password: secret::has_password(Some(desired), &i.id),
+        },
         _ => SecretView::default(),
     };
 
@@ -181,9 +186,8 @@ async fn reconcile_live(
     match &decision.action {
         Action::None => {}
         Action::WriteSecret => {
-            if let AuraView::Found(i) = &aura_view {
-                let desired = desired_secret(obj, i, pending.as_ref(), existing_secret.as_ref());
-                apply_secret(&secrets, &desired).await?;
+            if let Some((desired, _)) = &desired {
+                apply_secret(&secrets, desired).await?;
                 ctx.forget_password(obj);
                 // The Stalled transition announces a missing password (with how to restore it).
             }
@@ -368,13 +372,10 @@ async fn store_password(
     };
     let mut delay = Duration::from_millis(200);
     let mut last = None;
+    // The password is known here, so there is nothing to carry over from an
+    // existing Secret: no read before each attempt.
+    let desired = secret::desired(obj, &details, None, true);
     for _ in 0..6 {
-        let existing = secrets
-            .get_opt(&obj.connection_secret_name())
-            .await
-            .ok()
-            .flatten();
-        let desired = secret::desired(obj, &details, existing.as_ref(), true);
         match apply_secret(secrets, &desired).await {
             Ok(()) => {
                 ctx.forget_password(obj);
@@ -570,13 +571,7 @@ async fn stall(
     let current = obj.status.clone().unwrap_or_default();
     let summary = StatusSummary::stalled(reason, message);
     let status = build_status(obj, &current, &summary, Some(&current));
-    let already = status::condition(Some(&current), status::STALLED).is_some_and(|c| {
-        c.status == "True" && c.reason == reason && c.message == status.conditions[2].message
-    });
-    if !already {
-        warn!(reason, message, "stalled: needs a human");
-        ctx.warn(obj, reason, message).await;
-    }
+    announce_transition(obj, ctx, &current, &status).await;
     write_status(api, obj, status).await?;
     ctx.reset_failures(obj);
     Ok(Requeue::requeue(ctx.config.resync_interval))
@@ -723,7 +718,7 @@ async fn add_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<Au
     .map_err(|e| ReconcileError::kube("add the finalizer", e))
 }
 
-/// Keeps Readiness import used by the cleanup module's status.
+/// The status while Aura destroys the instance.
 pub(super) fn deleting_summary(message: &str) -> StatusSummary {
     StatusSummary {
         phase: Phase::Deleting,
@@ -734,9 +729,4 @@ pub(super) fn deleting_summary(message: &str) -> StatusSummary {
         reconciling: Some(("Deleting".into(), message.to_string())),
         stalled: None,
     }
-}
-
-/// The deletion policy in force.
-pub(super) fn policy(obj: &AuraInstance) -> DeletionPolicy {
-    obj.spec.deletion_policy
 }
