@@ -34,7 +34,8 @@ impl SlidingWindow {
             limit,
             window,
             in_flight: 0,
-            finished: VecDeque::with_capacity(limit),
+            // Grows with use: a generous limit must not cost its full size up front.
+            finished: VecDeque::with_capacity(limit.min(256)),
             paused_until: None,
         }
     }
