@@ -42,7 +42,7 @@ pub async fn cleanup(
             ),
         )
         .await;
-        return remove_finalizer(api, obj).await;
+        return remove_finalizer(api, obj, ctx).await;
     }
 
     let creds = match load_credentials(obj, ctx).await? {
@@ -60,7 +60,7 @@ pub async fn cleanup(
                 build_status(obj, &current, &summary, Some(&current)),
             )
             .await?;
-            return Ok(Requeue::requeue(ctx.config.resync_interval));
+            return Ok(Requeue::requeue(ctx.resync_after(0)));
         }
     };
     let aura = ctx.aura.client(&creds);
@@ -135,7 +135,7 @@ pub async fn cleanup(
         "the Aura instance is gone; the connection Secret was removed",
     )
     .await;
-    remove_finalizer(api, obj).await
+    remove_finalizer(api, obj, ctx).await
 }
 
 async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> {
@@ -173,7 +173,11 @@ async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> 
     Ok(())
 }
 
-async fn remove_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result<Requeue> {
+async fn remove_finalizer(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    ctx: &Context,
+) -> Result<Requeue> {
     let finalizers: Vec<String> = obj
         .finalizers()
         .iter()
@@ -194,5 +198,6 @@ async fn remove_finalizer(api: &Api<AuraInstance>, obj: &AuraInstance) -> Result
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(ReconcileError::kube("remove the finalizer", e)),
     }
+    ctx.forget_client(obj);
     Ok(Requeue::await_change())
 }

@@ -9,7 +9,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
+use super::cache::SecretCache;
 use super::config::ControllerConfig;
+use super::pacing;
 use crate::api::AuraInstance;
 use crate::aura::{AuraClient, AuraClients, AuraError, CreatedInstance, Tenant, TenantSummary};
 use crate::telemetry::Telemetry;
@@ -19,7 +21,10 @@ pub struct Context {
     pub aura: AuraClients,
     pub config: ControllerConfig,
     pub telemetry: Arc<Telemetry>,
+    /// What the Secret watches already told us.
+    pub secrets: Arc<SecretCache>,
     recorder: Recorder,
+    event_slots: Arc<tokio::sync::Semaphore>,
     /// Create answers whose password has not reached the Secret yet, by object uid.
     pending: Mutex<HashMap<String, CreatedInstance>>,
     /// Consecutive transient failures, by object uid, for per-object backoff.
@@ -31,7 +36,21 @@ pub struct Context {
     /// lists by client id: they change rarely and every create needs them.
     tenants: Mutex<HashMap<(String, String), (Instant, Tenant)>>,
     tenant_lists: Mutex<HashMap<String, (Instant, Vec<TenantSummary>)>>,
+    /// One tenant fetch at a time: a thousand first reconciles would otherwise
+    /// all miss the cache together and each fetch (and hold) the catalogue.
+    tenant_fetch: tokio::sync::Mutex<()>,
+    /// The client id each object last used, so resyncs fit each client's budget.
+    clients: Mutex<ClientShares>,
 }
+
+#[derive(Default)]
+struct ClientShares {
+    by_object: HashMap<String, String>,
+    objects: HashMap<String, usize>,
+}
+
+/// Events being sent at the same time.
+const EVENTS_IN_FLIGHT: usize = 16;
 
 /// How long a tenant's catalogue and tenant lists are reused.
 pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -46,7 +65,9 @@ impl Context {
     ) -> Self {
         Self {
             telemetry,
+            secrets: Arc::default(),
             recorder: Recorder::new(client.clone(), reporter),
+            event_slots: Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT)),
             client,
             aura,
             config,
@@ -55,6 +76,8 @@ impl Context {
             recorded: Mutex::default(),
             tenants: Mutex::default(),
             tenant_lists: Mutex::default(),
+            tenant_fetch: tokio::sync::Mutex::default(),
+            clients: Mutex::default(),
         }
     }
 
@@ -119,10 +142,20 @@ impl Context {
     /// A tenant with its catalogue, from the cache when fresh.
     pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Tenant, AuraError> {
         let key = (aura.client_id().to_string(), id.to_string());
-        if let Some((at, t)) = self.tenants.lock().expect("tenant lock").get(&key)
-            && at.elapsed() < TENANT_CACHE_TTL
-        {
-            return Ok(t.clone());
+        let cached = || {
+            self.tenants
+                .lock()
+                .expect("tenant lock")
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
+                .map(|(_, t)| t.clone())
+        };
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+        let _one_fetch = self.tenant_fetch.lock().await;
+        if let Some(t) = cached() {
+            return Ok(t);
         }
         let tenant = aura.get_tenant(id).await?;
         self.tenants
@@ -135,10 +168,20 @@ impl Context {
     /// The tenants the credentials see, from the cache when fresh.
     pub async fn tenant_list(&self, aura: &AuraClient) -> Result<Vec<TenantSummary>, AuraError> {
         let key = aura.client_id().to_string();
-        if let Some((at, list)) = self.tenant_lists.lock().expect("tenant lock").get(&key)
-            && at.elapsed() < TENANT_CACHE_TTL
-        {
-            return Ok(list.clone());
+        let cached = || {
+            self.tenant_lists
+                .lock()
+                .expect("tenant lock")
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
+                .map(|(_, list)| list.clone())
+        };
+        if let Some(list) = cached() {
+            return Ok(list);
+        }
+        let _one_fetch = self.tenant_fetch.lock().await;
+        if let Some(list) = cached() {
+            return Ok(list);
         }
         let list = aura.list_tenants().await?;
         self.tenant_lists
@@ -146,6 +189,39 @@ impl Context {
             .expect("tenant lock")
             .insert(key, (Instant::now(), list.clone()));
         Ok(list)
+    }
+
+    /// Notes that `obj` uses `client_id`; returns how many objects share it.
+    pub fn note_client(&self, obj: &AuraInstance, client_id: &str) -> usize {
+        let mut shares = self.clients.lock().expect("clients lock");
+        let uid = Self::uid(obj);
+        if shares.by_object.get(&uid).map(String::as_str) != Some(client_id) {
+            if let Some(before) = shares.by_object.insert(uid, client_id.to_string())
+                && let Some(n) = shares.objects.get_mut(&before)
+            {
+                *n = n.saturating_sub(1);
+            }
+            *shares.objects.entry(client_id.to_string()).or_default() += 1;
+        }
+        shares.objects[client_id]
+    }
+
+    /// Forgets an object that is gone.
+    pub fn forget_client(&self, obj: &AuraInstance) {
+        let mut shares = self.clients.lock().expect("clients lock");
+        if let Some(before) = shares.by_object.remove(&Self::uid(obj))
+            && let Some(n) = shares.objects.get_mut(&before)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// The resync interval for an object whose client is shared by `sharing`
+    /// objects, spread a little so that objects seen together drift apart.
+    pub fn resync_after(&self, sharing: usize) -> Duration {
+        let interval =
+            pacing::resync_interval(self.config.resync_interval, sharing, self.config.rate_limit);
+        pacing::spread(interval, rand::random_range(0.9..1.1))
     }
 
     pub fn reset_failures(&self, obj: &AuraInstance) {
@@ -174,6 +250,8 @@ impl Context {
         self.publish(obj, EventType::Warning, reason, note).await;
     }
 
+    /// Sends an event alongside the reconcile, so that a busy apiserver does not
+    /// hold a reconcile slot for it; at most [`EVENTS_IN_FLIGHT`] at once.
     async fn publish(&self, obj: &AuraInstance, type_: EventType, reason: &str, note: &str) {
         let reference: ObjectReference = obj.object_ref(&());
         let event = Event {
@@ -183,8 +261,23 @@ impl Context {
             action: "Reconcile".into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &reference).await {
-            warn!(error = %e, "could not publish an event");
+        let Ok(slot) = self.event_slots.clone().acquire_owned().await else {
+            return;
+        };
+        let recorder = self.recorder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                warn!(error = %e, "could not publish an event");
+            }
+            drop(slot);
+        });
+    }
+
+    /// Waits (at most `limit`) for the events still being sent.
+    pub async fn flush_events(&self, limit: Duration) {
+        let all = self.event_slots.acquire_many(EVENTS_IN_FLIGHT as u32);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            warn!("some events were still being sent at exit");
         }
     }
 }

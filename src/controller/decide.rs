@@ -136,6 +136,11 @@ impl StatusSummary {
         }
     }
 
+    /// Aura accepted the create and is building the instance.
+    pub fn aura_creating() -> Self {
+        Self::in_progress(Phase::Creating, "Creating", "Aura is creating the instance")
+    }
+
     fn in_progress(phase: Phase, reason: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
@@ -186,7 +191,14 @@ fn decide_create(
     let Some(intent) = create_intent(obs.status) else {
         return Decision {
             action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
-            status: creating("creating the Aura instance"),
+            // Usually the first status the object gets: Ready=Unknown until Aura answers.
+            status: StatusSummary {
+                ready: Readiness::Unknown {
+                    reason: "Creating".into(),
+                    message: "creating the Aura instance".into(),
+                },
+                ..creating("creating the Aura instance")
+            },
             requeue: Requeue::Poll,
         };
     };
@@ -324,9 +336,7 @@ fn aura_status_summary(obs: &Observation<'_>, instance: &Instance) -> StatusSumm
             reconciling: None,
             stalled: None,
         },
-        InstanceStatus::Creating => {
-            StatusSummary::in_progress(Phase::Creating, "Creating", "Aura is creating the instance")
-        }
+        InstanceStatus::Creating => StatusSummary::aura_creating(),
         InstanceStatus::Paused | InstanceStatus::Suspended => StatusSummary {
             phase: Phase::Paused,
             ready: Readiness::False {
@@ -799,6 +809,8 @@ mod tests {
         assert_eq!(req.memory, "8GB");
         assert_eq!(d.status.phase, Phase::Creating);
         assert!(d.status.reconciling.is_some());
+        // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
+        assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
         assert_eq!(d.requeue, Requeue::Poll);
     }
 

@@ -1,10 +1,12 @@
 //! The controller: watches AuraInstances (and the Secrets it owns), reconciles
 //! each in phases — observe, decide (pure), act, write status.
 
+mod cache;
 mod cleanup;
 pub mod config;
 mod context;
 pub mod decide;
+pub mod pacing;
 mod reconcile;
 pub mod secret;
 pub mod status;
@@ -174,6 +176,7 @@ async fn run_controllers(client: Client, ctx: Arc<Context>, shutdown: &Shutdown)
         .into_iter()
         .map(|ns| controller_for(client.clone(), ns, ctx.clone(), shutdown.wait()));
     futures::future::join_all(runs).await;
+    ctx.flush_events(std::time::Duration::from_secs(5)).await;
 }
 
 fn hostname() -> String {
@@ -225,10 +228,12 @@ fn controller_for(
     };
     let (reader, writer) = kube::runtime::reflector::store();
     let synced = ctx.telemetry.register_store(reader.clone());
-    // Status writes must not wake the object again: react to spec, finalizers,
-    // deletion and annotations only.
+    // Status writes must not wake the object again: react to spec, deletion and
+    // annotations only (not to the finalizer the first pass adds, either: a
+    // missing finalizer is put back by the next pass).
     let main = watcher(instances, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(cache::slim)
         .reflect(writer)
         .inspect(move |event| {
             // The first complete list is what readiness waits for.
@@ -239,22 +244,47 @@ fn controller_for(
         .applied_objects()
         .predicate_filter(
             predicates::generation
-                .combine(predicates::finalizers)
                 .combine(predicates::annotations)
                 .combine(deletion),
             Default::default(),
         );
-    let owned_secrets = watcher::Config::default().labels(&secret::owned_selector());
-    // Credential Secrets carry no label of ours: watch their metadata only, and
-    // wake the objects that use them when one appears or changes.
+    // The connection Secrets, kept in a store so a reconcile need not read them.
+    // Their first list wakes nobody: the AuraInstances' own first list does.
+    let (owned_reader, owned_writer) = kube::runtime::reflector::store();
+    ctx.secrets.add_owned_store(owned_reader);
+    let own_writes = ctx.secrets.clone();
+    let owned_secrets = watcher(
+        secrets,
+        watcher::Config::default().labels(&secret::owned_selector()),
+    )
+    .default_backoff()
+    .modify(cache::slim)
+    .reflect(owned_writer)
+    .filter(after_first_list())
+    .filter(move |event| {
+        // The echo of our own write wakes nobody; deletions and others' changes do.
+        let echo = matches!(event, Ok(watcher::Event::Apply(s)) if own_writes.is_own_write(s));
+        std::future::ready(!echo)
+    })
+    .touched_objects();
+    // Credential Secrets carry no label of ours: watch the metadata of the
+    // others, and wake the objects that use one when it appears or changes.
     let index = reader.clone();
     let default_creds = ctx.config.default_credentials.clone();
     let secret_meta: Api<PartialObjectMeta<Secret>> = match &namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let credential_changes = watcher(secret_meta, watcher::Config::default())
+    let secret_cache = ctx.secrets.clone();
+    let not_ours = format!("{}!={}", secret::MANAGED_BY_LABEL, secret::MANAGED_BY_VALUE);
+    let credential_changes = watcher(secret_meta, watcher::Config::default().labels(&not_ours))
         .default_backoff()
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                secret_cache.observe(event);
+            }
+        })
+        .filter(after_first_list())
         .touched_objects()
         .predicate_filter(predicates::resource_version, Default::default());
     // Bounded: a thousand reconciles all waiting on the Aura rate limiter at
@@ -263,7 +293,7 @@ fn controller_for(
         .concurrency(ctx.config.max_concurrent_reconciles);
     Controller::for_stream(main, reader)
         .with_config(concurrency)
-        .owns(secrets, owned_secrets)
+        .owns_stream(owned_secrets)
         .watches_stream(credential_changes, move |meta| {
             let ns = meta.namespace().unwrap_or_default();
             let name = meta.name_any();
@@ -298,6 +328,24 @@ async fn reconcile_timed(
     let label = if result.is_ok() { "ok" } else { "error" };
     ctx.telemetry.record_reconcile(label, started.elapsed());
     result
+}
+
+/// Drops the events of a watch's first list (a later re-list passes, since
+/// changes may have been missed while the watch was down).
+fn after_first_list<K>()
+-> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) -> std::future::Ready<bool> {
+    let mut listed = false;
+    move |event| {
+        let keep = match event {
+            Ok(watcher::Event::InitDone) => {
+                listed = true;
+                false
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => listed,
+            _ => true,
+        };
+        std::future::ready(keep)
+    }
 }
 
 fn deletion(obj: &AuraInstance) -> Option<u64> {

@@ -16,8 +16,8 @@ use super::decide::{
     self, Action, AuraView, Decision, Observation, Readiness, SecretView, StatusSummary,
 };
 use super::secret::{self, ConnectionDetails};
-use super::status;
 use super::{FIELD_MANAGER, ReconcileError};
+use super::{pacing, status};
 use crate::api::{AuraInstance, AuraInstanceStatus, FINALIZER, Phase};
 use crate::aura::{
     AuraClient, AuraError, AuraErrorKind, CreatedInstance, Credentials, Instance, Tenant,
@@ -45,13 +45,6 @@ pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<
     if !obj.finalizers().iter().any(|f| f == FINALIZER) {
         obj = Arc::new(add_finalizer(&api, &obj).await?);
     }
-    if obj.status.is_none() {
-        let summary = status::first_sight();
-        let first = build_status(&obj, &AuraInstanceStatus::default(), &summary, None);
-        if let Some(updated) = write_status(&api, &obj, first).await? {
-            obj = Arc::new(updated);
-        }
-    }
 
     let outcome = reconcile_live(&obj, &api, &ctx).await;
     match outcome {
@@ -63,7 +56,20 @@ pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<
             let (reason, message) = stall_reason(&e);
             stall(&api, &obj, &ctx, &reason, &message).await
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // A first pass normally writes status as part of its work; one that
+            // failed early still shows that the object was seen.
+            if obj.status.is_none() {
+                let first = build_status(
+                    &obj,
+                    &AuraInstanceStatus::default(),
+                    &status::first_sight(),
+                    None,
+                );
+                let _ = write_status(&api, &obj, first).await;
+            }
+            Err(e)
+        }
     }
 }
 
@@ -78,6 +84,7 @@ async fn reconcile_live(
         Needs::Human { reason, message } => return stall(api, obj, ctx, &reason, &message).await,
     };
     let aura = ctx.aura.client(&creds);
+    let sharing = ctx.note_client(obj, &creds.client_id);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
 
@@ -125,15 +132,27 @@ async fn reconcile_live(
     // The connection Secret matters only once there is an instance to describe.
     let desired = match &aura_view {
         AuraView::Found(i) => {
-            let existing = secrets
-                .get_opt(&obj.connection_secret_name())
-                .await
-                .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
-            let desired = desired_secret(obj, i, pending.as_ref(), existing.as_ref());
-            let up_to_date = existing
-                .as_ref()
-                .is_some_and(|s| secret_matches(s, &desired));
-            Some((desired, up_to_date))
+            let name = obj.connection_secret_name();
+            // The watch's copy can tell that nothing needs writing; anything
+            // else is decided on a live read.
+            let cached = ctx.secrets.owned(&ns, &name).and_then(|s| {
+                let desired = desired_secret(obj, i, pending.as_ref(), Some(&s));
+                secret_matches(&s, &desired).then_some(desired)
+            });
+            match cached {
+                Some(desired) => Some((desired, true)),
+                None => {
+                    let existing = secrets
+                        .get_opt(&name)
+                        .await
+                        .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
+                    let desired = desired_secret(obj, i, pending.as_ref(), existing.as_ref());
+                    let up_to_date = existing
+                        .as_ref()
+                        .is_some_and(|s| secret_matches(s, &desired));
+                    Some((desired, up_to_date))
+                }
+            }
         }
         _ => None,
     };
@@ -187,7 +206,7 @@ async fn reconcile_live(
         Action::None => {}
         Action::WriteSecret => {
             if let Some((desired, _)) = &desired {
-                apply_secret(&secrets, desired).await?;
+                apply_secret(ctx, &secrets, desired).await?;
                 ctx.forget_password(obj);
                 // The Stalled transition announces a missing password (with how to restore it).
             }
@@ -242,8 +261,9 @@ async fn reconcile_live(
     }
     let status = build_status(obj, &next, &decision.status, Some(&current));
     announce_transition(obj, ctx, &current, &status).await;
+    let requeue = requeue_for(ctx, &decision, &status, sharing);
     write_status(api, obj, status).await?;
-    Ok(requeue_for(ctx, &decision))
+    Ok(requeue)
 }
 
 fn resize_pending(obj: &AuraInstance, instance: &Instance) -> bool {
@@ -340,13 +360,18 @@ async fn create(
     store_password(obj, ctx, secrets, &created).await?;
 
     // 4. Only now the instance id.
+    // The intent is settled by the id, in the same write.
     let mut done = intent.clone();
+    done.create_requested_at = None;
+    done.create_requested_name = None;
     done.instance_id = Some(created.id.clone());
     ctx.record_instance(obj, &created.id);
     done.connection_url = Some(created.connection_url.clone());
     done.tenant_id = Some(created.tenant_id.clone());
     done.aura_status = Some("creating".into());
-    let status = build_status(obj, &done, &decision.status, Some(&intent));
+    done.memory = Some(request.memory.clone());
+    // Worded as the polls will see it, so the first poll has nothing to write.
+    let status = build_status(obj, &done, &StatusSummary::aura_creating(), Some(&intent));
     ctx.normal(
         obj,
         "Created",
@@ -376,7 +401,7 @@ async fn store_password(
     // existing Secret: no read before each attempt.
     let desired = secret::desired(obj, &details, None, true);
     for _ in 0..6 {
-        match apply_secret(secrets, &desired).await {
+        match apply_secret(ctx, secrets, &desired).await {
             Ok(()) => {
                 ctx.forget_password(obj);
                 return Ok(());
@@ -427,16 +452,25 @@ fn secret_matches(existing: &Secret, desired: &Secret) -> bool {
                 .as_ref()
                 .is_some_and(|have| want.iter().all(|w| have.iter().any(|h| h.uid == w.uid)))
         });
-    data_ok && owner_ok
+    // Our labels are how the watch finds the Secret again.
+    let labels_ok = desired.metadata.labels.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+    });
+    data_ok && owner_ok && labels_ok
 }
 
-pub(super) async fn apply_secret(secrets: &Api<Secret>, desired: &Secret) -> Result<()> {
+pub(super) async fn apply_secret(
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    desired: &Secret,
+) -> Result<()> {
     let name = desired.metadata.name.clone().unwrap_or_default();
     let mut body = serde_json::to_value(desired)
         .map_err(|_| ReconcileError::Invariant("secret serialisation"))?;
     body["apiVersion"] = json!("v1");
     body["kind"] = json!("Secret");
-    secrets
+    let written = secrets
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -444,6 +478,7 @@ pub(super) async fn apply_secret(secrets: &Api<Secret>, desired: &Secret) -> Res
         )
         .await
         .map_err(|e| ReconcileError::kube("write the connection Secret", e))?;
+    ctx.secrets.wrote(&written);
     Ok(())
 }
 
@@ -464,6 +499,9 @@ pub(super) async fn load_credentials(
             });
         }
     };
+    if let Some(creds) = ctx.secrets.credentials(&ns, &name) {
+        return Ok(Needs::Ok(creds));
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let Some(s) = secrets
         .get_opt(&name)
@@ -480,10 +518,16 @@ pub(super) async fn load_credentials(
     let id = secret::read_key(&s, "clientId").filter(|v| !v.trim().is_empty());
     let secret_value = secret::read_key(&s, "clientSecret").filter(|v| !v.trim().is_empty());
     match (id, secret_value) {
-        (Some(client_id), Some(client_secret)) => Ok(Needs::Ok(Credentials {
-            client_id: client_id.trim().to_string(),
-            client_secret: client_secret.trim().to_string(),
-        })),
+        (Some(client_id), Some(client_secret)) => {
+            let creds = Credentials {
+                client_id: client_id.trim().to_string(),
+                client_secret: client_secret.trim().to_string(),
+            };
+            if let Some(rv) = s.resource_version() {
+                ctx.secrets.remember_credentials(&ns, &name, rv, &creds);
+            }
+            Ok(Needs::Ok(creds))
+        }
         (id, sec) => {
             let missing: Vec<&str> = [("clientId", id.is_none()), ("clientSecret", sec.is_none())]
                 .into_iter()
@@ -574,14 +618,27 @@ async fn stall(
     announce_transition(obj, ctx, &current, &status).await;
     write_status(api, obj, status).await?;
     ctx.reset_failures(obj);
-    Ok(Requeue::requeue(ctx.config.resync_interval))
+    Ok(Requeue::requeue(ctx.resync_after(0)))
 }
 
-fn requeue_for(ctx: &Context, d: &Decision) -> Requeue {
+fn requeue_for(
+    ctx: &Context,
+    d: &Decision,
+    status: &AuraInstanceStatus,
+    sharing: usize,
+) -> Requeue {
     match d.requeue {
-        decide::Requeue::Poll => Requeue::requeue(ctx.config.poll_interval),
+        decide::Requeue::Poll => {
+            // Time in the current transition, from the Reconciling condition.
+            let since = status::condition(Some(status), status::RECONCILING)
+                .filter(|c| c.status == "True")
+                .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
+                .and_then(|d| Duration::try_from(d).ok())
+                .unwrap_or_default();
+            Requeue::requeue(pacing::poll_delay(ctx.config.poll_interval, since))
+        }
         decide::Requeue::After(t) => Requeue::requeue(t),
-        decide::Requeue::Resync => Requeue::requeue(ctx.config.resync_interval),
+        decide::Requeue::Resync => Requeue::requeue(ctx.resync_after(sharing)),
     }
 }
 

@@ -1,0 +1,269 @@
+//! What the Secret watches already told us, so that a reconcile reads a Secret
+//! from the API only when the watch cannot vouch for its copy.
+//!
+//! Both caches are a fast path only: a miss (or a copy that does not look right)
+//! falls back to a live read, and every write is decided on a live read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use crate::aura::Credentials;
+
+type Key = (String, String);
+
+#[derive(Default)]
+pub struct SecretCache {
+    /// The latest resourceVersion of each Secret in scope, from the metadata watch.
+    versions: Mutex<Versions>,
+    /// Credentials as read at a resourceVersion.
+    credentials: Mutex<HashMap<Key, (String, Credentials)>>,
+    /// Reflector stores of the connection Secrets, one per watched scope.
+    owned: RwLock<Vec<Store<Secret>>>,
+    /// The resourceVersion of each connection Secret as the operator last wrote it.
+    own_writes: Mutex<HashMap<Key, String>>,
+}
+
+#[derive(Default)]
+struct Versions {
+    current: HashMap<Key, String>,
+    /// Filled while the watch re-lists; replaces `current` when the list is complete.
+    relisting: Option<HashMap<Key, String>>,
+}
+
+fn key_of(meta: &PartialObjectMeta<Secret>) -> Option<(Key, String)> {
+    let ns = meta.namespace()?;
+    let rv = meta.resource_version()?;
+    Some(((ns, meta.name_any()), rv))
+}
+
+impl SecretCache {
+    /// Follows the metadata watch of Secrets.
+    pub fn observe(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+        let mut v = self.versions.lock().expect("versions lock");
+        match event {
+            watcher::Event::Init => v.relisting = Some(HashMap::new()),
+            watcher::Event::InitApply(meta) => {
+                if let Some((key, rv)) = key_of(meta) {
+                    match v.relisting.as_mut() {
+                        Some(buffer) => buffer.insert(key, rv),
+                        None => v.current.insert(key, rv),
+                    };
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = v.relisting.take() {
+                    v.current = listed;
+                }
+            }
+            watcher::Event::Apply(meta) => {
+                if let Some((key, rv)) = key_of(meta) {
+                    v.current.insert(key.clone(), rv.clone());
+                    if let Some(buffer) = v.relisting.as_mut() {
+                        buffer.insert(key, rv);
+                    }
+                }
+            }
+            watcher::Event::Delete(meta) => {
+                if let Some((key, _)) = key_of(meta) {
+                    v.current.remove(&key);
+                    if let Some(buffer) = v.relisting.as_mut() {
+                        buffer.remove(&key);
+                    }
+                    drop(v);
+                    self.credentials
+                        .lock()
+                        .expect("credentials lock")
+                        .remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Credentials read earlier, if the Secret has not changed since.
+    pub fn credentials(&self, namespace: &str, name: &str) -> Option<Credentials> {
+        let key = (namespace.to_string(), name.to_string());
+        let latest = self
+            .versions
+            .lock()
+            .expect("versions lock")
+            .current
+            .get(&key)
+            .cloned()?;
+        let cached = self.credentials.lock().expect("credentials lock");
+        let (rv, creds) = cached.get(&key)?;
+        (*rv == latest).then(|| creds.clone())
+    }
+
+    /// Remembers credentials read live from the Secret at `resource_version`.
+    pub fn remember_credentials(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: String,
+        creds: &Credentials,
+    ) {
+        self.credentials.lock().expect("credentials lock").insert(
+            (namespace.to_string(), name.to_string()),
+            (resource_version, creds.clone()),
+        );
+    }
+
+    pub fn add_owned_store(&self, store: Store<Secret>) {
+        self.owned.write().expect("owned lock").push(store);
+    }
+
+    /// Notes a connection Secret as the operator just wrote it.
+    pub fn wrote(&self, written: &Secret) {
+        if let (Some(ns), Some(rv)) = (written.namespace(), written.resource_version()) {
+            self.own_writes
+                .lock()
+                .expect("own writes lock")
+                .insert((ns, written.name_any()), rv);
+        }
+    }
+
+    /// True for the watch's echo of the operator's own write, which needs no reconcile.
+    pub fn is_own_write(&self, seen: &Secret) -> bool {
+        let (Some(ns), Some(rv)) = (seen.namespace(), seen.resource_version()) else {
+            return false;
+        };
+        let key = (ns, seen.name_any());
+        let mut own = self.own_writes.lock().expect("own writes lock");
+        if own.get(&key) == Some(&rv) {
+            own.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    /// The watch's copy of a connection Secret.
+    pub fn owned(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        let key = ObjectRef::new(name).within(namespace);
+        self.owned
+            .read()
+            .expect("owned lock")
+            .iter()
+            .find_map(|store| store.get(&key))
+    }
+}
+
+/// Drops what the operator never reads from cached objects; managedFields alone
+/// is often most of an object's size.
+pub fn slim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn meta(ns: &str, name: &str, rv: &str) -> PartialObjectMeta<Secret> {
+        PartialObjectMeta {
+            types: None,
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            _phantom: Default::default(),
+        }
+    }
+
+    fn creds(id: &str) -> Credentials {
+        Credentials {
+            client_id: id.into(),
+            client_secret: "s".into(),
+        }
+    }
+
+    #[test]
+    fn credentials_are_reused_only_at_the_version_they_were_read() {
+        let cache = SecretCache::default();
+        // Nothing known from the watch yet: no hit even when remembered.
+        cache.remember_credentials("ns", "api", "1".into(), &creds("a"));
+        assert!(cache.credentials("ns", "api").is_none());
+
+        cache.observe(&watcher::Event::Apply(meta("ns", "api", "1")));
+        assert_eq!(cache.credentials("ns", "api").unwrap().client_id, "a");
+        assert!(cache.credentials("other", "api").is_none());
+
+        // Changed: the old read no longer counts.
+        cache.observe(&watcher::Event::Apply(meta("ns", "api", "2")));
+        assert!(cache.credentials("ns", "api").is_none());
+        cache.remember_credentials("ns", "api", "2".into(), &creds("b"));
+        assert_eq!(cache.credentials("ns", "api").unwrap().client_id, "b");
+
+        cache.observe(&watcher::Event::Delete(meta("ns", "api", "2")));
+        assert!(cache.credentials("ns", "api").is_none());
+    }
+
+    #[test]
+    fn a_relist_forgets_secrets_deleted_while_the_watch_was_down() {
+        let cache = SecretCache::default();
+        cache.observe(&watcher::Event::Apply(meta("ns", "gone", "1")));
+        cache.observe(&watcher::Event::Apply(meta("ns", "kept", "1")));
+        cache.remember_credentials("ns", "gone", "1".into(), &creds("a"));
+        cache.remember_credentials("ns", "kept", "1".into(), &creds("b"));
+
+        cache.observe(&watcher::Event::Init);
+        cache.observe(&watcher::Event::InitApply(meta("ns", "kept", "1")));
+        cache.observe(&watcher::Event::InitDone);
+        assert!(cache.credentials("ns", "gone").is_none());
+        assert_eq!(cache.credentials("ns", "kept").unwrap().client_id, "b");
+    }
+
+    #[test]
+    fn only_the_echo_of_our_own_write_is_recognised() {
+        let secret = |rv: &str| Secret {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                name: Some("db-connection".into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let cache = SecretCache::default();
+        assert!(!cache.is_own_write(&secret("5")));
+        cache.wrote(&secret("5"));
+        assert!(!cache.is_own_write(&secret("6")), "somebody else's change");
+        assert!(cache.is_own_write(&secret("5")));
+        assert!(!cache.is_own_write(&secret("5")), "recognised once");
+    }
+
+    #[test]
+    fn slim_drops_managed_fields_and_the_last_applied_copy() {
+        let mut s = Secret {
+            metadata: ObjectMeta {
+                managed_fields: Some(vec![Default::default()]),
+                annotations: Some(
+                    [
+                        (
+                            "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                            "{}".to_string(),
+                        ),
+                        ("keep".to_string(), "me".to_string()),
+                    ]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        slim(&mut s);
+        assert!(s.metadata.managed_fields.is_none());
+        assert_eq!(s.metadata.annotations.unwrap().len(), 1);
+    }
+}
