@@ -19,8 +19,9 @@ type Key = (String, String);
 
 #[derive(Default)]
 pub struct SecretCache {
-    /// The latest resourceVersion of each Secret in scope, from the metadata watch.
-    versions: Mutex<Versions>,
+    /// The latest resourceVersion of each Secret, from the metadata watch of
+    /// each scope (a namespace, or `None` for all): each re-lists on its own.
+    versions: Mutex<HashMap<Option<String>, Versions>>,
     /// Credentials as read at a resourceVersion.
     credentials: Mutex<HashMap<Key, (String, Credentials)>>,
     /// Reflector stores of the connection Secrets, one per watched scope.
@@ -43,9 +44,14 @@ fn key_of(meta: &PartialObjectMeta<Secret>) -> Option<(Key, String)> {
 }
 
 impl SecretCache {
-    /// Follows the metadata watch of Secrets.
-    pub fn observe(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
-        let mut v = self.versions.lock().expect("versions lock");
+    /// Follows the metadata watch of Secrets of one scope.
+    pub fn observe(
+        &self,
+        scope: &Option<String>,
+        event: &watcher::Event<PartialObjectMeta<Secret>>,
+    ) {
+        let mut scopes = self.versions.lock().expect("versions lock");
+        let v = scopes.entry(scope.clone()).or_default();
         match event {
             watcher::Event::Init => v.relisting = Some(HashMap::new()),
             watcher::Event::InitApply(meta) => {
@@ -75,7 +81,7 @@ impl SecretCache {
                     if let Some(buffer) = v.relisting.as_mut() {
                         buffer.remove(&key);
                     }
-                    drop(v);
+                    drop(scopes);
                     self.credentials
                         .lock()
                         .expect("credentials lock")
@@ -92,9 +98,8 @@ impl SecretCache {
             .versions
             .lock()
             .expect("versions lock")
-            .current
-            .get(&key)
-            .cloned()?;
+            .values()
+            .find_map(|v| v.current.get(&key).cloned())?;
         let cached = self.credentials.lock().expect("credentials lock");
         let (rv, creds) = cached.get(&key)?;
         (*rv == latest).then(|| creds.clone())
@@ -195,33 +200,45 @@ mod tests {
         cache.remember_credentials("ns", "api", "1".into(), &creds("a"));
         assert!(cache.credentials("ns", "api").is_none());
 
-        cache.observe(&watcher::Event::Apply(meta("ns", "api", "1")));
+        cache.observe(&None, &watcher::Event::Apply(meta("ns", "api", "1")));
         assert_eq!(cache.credentials("ns", "api").unwrap().client_id, "a");
         assert!(cache.credentials("other", "api").is_none());
 
         // Changed: the old read no longer counts.
-        cache.observe(&watcher::Event::Apply(meta("ns", "api", "2")));
+        cache.observe(&None, &watcher::Event::Apply(meta("ns", "api", "2")));
         assert!(cache.credentials("ns", "api").is_none());
         cache.remember_credentials("ns", "api", "2".into(), &creds("b"));
         assert_eq!(cache.credentials("ns", "api").unwrap().client_id, "b");
 
-        cache.observe(&watcher::Event::Delete(meta("ns", "api", "2")));
+        cache.observe(&None, &watcher::Event::Delete(meta("ns", "api", "2")));
         assert!(cache.credentials("ns", "api").is_none());
     }
 
     #[test]
     fn a_relist_forgets_secrets_deleted_while_the_watch_was_down() {
         let cache = SecretCache::default();
-        cache.observe(&watcher::Event::Apply(meta("ns", "gone", "1")));
-        cache.observe(&watcher::Event::Apply(meta("ns", "kept", "1")));
+        cache.observe(&None, &watcher::Event::Apply(meta("ns", "gone", "1")));
+        cache.observe(&None, &watcher::Event::Apply(meta("ns", "kept", "1")));
         cache.remember_credentials("ns", "gone", "1".into(), &creds("a"));
         cache.remember_credentials("ns", "kept", "1".into(), &creds("b"));
 
-        cache.observe(&watcher::Event::Init);
-        cache.observe(&watcher::Event::InitApply(meta("ns", "kept", "1")));
-        cache.observe(&watcher::Event::InitDone);
+        cache.observe(&None, &watcher::Event::Init);
+        cache.observe(&None, &watcher::Event::InitApply(meta("ns", "kept", "1")));
+        cache.observe(&None, &watcher::Event::InitDone);
         assert!(cache.credentials("ns", "gone").is_none());
         assert_eq!(cache.credentials("ns", "kept").unwrap().client_id, "b");
+    }
+
+    #[test]
+    fn one_scope_relisting_leaves_the_others_alone() {
+        let cache = SecretCache::default();
+        let (a, b) = (Some("a".to_string()), Some("b".to_string()));
+        cache.observe(&a, &watcher::Event::Apply(meta("a", "api", "1")));
+        cache.observe(&b, &watcher::Event::Apply(meta("b", "api", "7")));
+        cache.remember_credentials("b", "api", "7".into(), &creds("b"));
+        cache.observe(&a, &watcher::Event::Init);
+        cache.observe(&a, &watcher::Event::InitDone);
+        assert_eq!(cache.credentials("b", "api").unwrap().client_id, "b");
     }
 
     #[test]

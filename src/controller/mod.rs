@@ -276,12 +276,13 @@ fn controller_for(
         None => Api::all(client.clone()),
     };
     let secret_cache = ctx.secrets.clone();
+    let scope = namespace.clone();
     let not_ours = format!("{}!={}", secret::MANAGED_BY_LABEL, secret::MANAGED_BY_VALUE);
     let credential_changes = watcher(secret_meta, watcher::Config::default().labels(&not_ours))
         .default_backoff()
         .inspect(move |event| {
             if let Ok(event) = event {
-                secret_cache.observe(event);
+                secret_cache.observe(&scope, event);
             }
         })
         .filter(after_first_list())
