@@ -34,7 +34,7 @@ pub struct Context {
     recorded: Mutex<HashMap<String, String>>,
     /// Tenants with their catalogue, by (client id, tenant id), and tenant
     /// lists by client id: they change rarely and every create needs them.
-    tenants: Mutex<HashMap<(String, String), (Instant, Tenant)>>,
+    tenants: Mutex<HashMap<TenantKey, (Instant, Arc<Tenant>)>>,
     tenant_lists: Mutex<HashMap<String, (Instant, Vec<TenantSummary>)>>,
     /// One tenant fetch at a time: a thousand first reconciles would otherwise
     /// all miss the cache together and each fetch (and hold) the catalogue.
@@ -48,6 +48,9 @@ struct ClientShares {
     by_object: HashMap<String, String>,
     objects: HashMap<String, usize>,
 }
+
+/// (client id, tenant id).
+type TenantKey = (String, String);
 
 /// Events being sent at the same time.
 const EVENTS_IN_FLIGHT: usize = 16;
@@ -140,7 +143,9 @@ impl Context {
     }
 
     /// A tenant with its catalogue, from the cache when fresh.
-    pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Tenant, AuraError> {
+    /// Shared, not copied: a catalogue can run to hundreds of kilobytes, and
+    /// every create in flight holds one.
+    pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Arc<Tenant>, AuraError> {
         let key = (aura.client_id().to_string(), id.to_string());
         let cached = || {
             self.tenants
@@ -157,7 +162,7 @@ impl Context {
         if let Some(t) = cached() {
             return Ok(t);
         }
-        let tenant = aura.get_tenant(id).await?;
+        let tenant = Arc::new(aura.get_tenant(id).await?);
         self.tenants
             .lock()
             .expect("tenant lock")

@@ -98,7 +98,7 @@ async fn reconcile_live(
         .or_else(|| obj.spec.instance_id.clone());
 
     let observed_instance: Option<Instance>;
-    let tenant: Option<Tenant>;
+    let tenant: Option<Arc<Tenant>>;
     let listed;
     let aura_view = match &instance_id {
         Some(id) => match aura.get_instance(id).await {
@@ -182,7 +182,7 @@ async fn reconcile_live(
         aura: aura_view.clone(),
         secret: secret_view,
         generation: obj.metadata.generation,
-        catalogue: catalogue.as_ref(),
+        catalogue: catalogue.as_deref(),
         create_grace: ctx.config.create_grace,
     };
     let decision = decide::decide(&observation);
@@ -547,7 +547,7 @@ async fn resolve_tenant(
     aura: &AuraClient,
     obj: &AuraInstance,
     current: &AuraInstanceStatus,
-) -> Result<Needs<Tenant>> {
+) -> Result<Needs<Arc<Tenant>>> {
     let id = match obj
         .spec
         .tenant_id
