@@ -200,6 +200,8 @@ struct Bench {
     t0: Instant,
     client: Client,
     kubeconfig: PathBuf,
+    /// The testenv launcher: the control plane's processes run below it.
+    control_plane_pid: u32,
     binary: PathBuf,
     out_dir: PathBuf,
     http: reqwest::Client,
@@ -251,6 +253,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         t0,
         client,
         kubeconfig: cp.kubeconfig.clone(),
+        control_plane_pid: cp.pid(),
         binary,
         out_dir: out_dir.clone(),
         http: reqwest::Client::new(),
@@ -612,6 +615,16 @@ async fn overhead_steady_startup(
     let api_before = apiserver_requests(&b.client).await;
     let sim_before = st.counters();
     let totals_before = watch.totals();
+    let tck = probe::clk_tck();
+    let cpu_of = |b: &Bench, op: &Operator| {
+        let mut cpu = probe::cpu_by_process(b.control_plane_pid, tck);
+        cpu.insert(
+            "aura-operator".into(),
+            probe::process_cpu(op.pid, tck).unwrap_or(f64::NAN),
+        );
+        cpu
+    };
+    let cpu_before = cpu_of(b, &op);
     let (apply_start, apply_end) = apply_all(b, &ns, &names, scale.in_flight, &watch).await?;
     println!(
         "  applied {} objects in {:.1} s",
@@ -621,6 +634,13 @@ async fn overhead_steady_startup(
     let timeout = Duration::from_secs_f64(scale.d + 120.0 + scale.n as f64 * 0.6);
     let all = wait_all_ready(b, "overhead", &mut op, &watch, &names, apply_start, timeout).await?;
     let t_ready = secs(b.t0);
+    let cpu_during: BTreeMap<String, f64> = cpu_of(b, &op)
+        .into_iter()
+        .map(|(k, v)| {
+            let before = cpu_before.get(&k).copied().unwrap_or(0.0);
+            (k, v - before)
+        })
+        .collect();
     // Let the last status writes and Ready events land before counting.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let sim_after = st.counters();
@@ -695,6 +715,17 @@ async fn overhead_steady_startup(
         "operator CPU, start to all Ready",
         format!("{cpu:.2} s"),
     );
+    let mut busiest: Vec<(&String, &f64)> = cpu_during.iter().collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(a.1));
+    t.add(
+        sc,
+        "CPU from apply to all Ready, by process (2 cores shared)",
+        busiest
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1} s"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     t.add(sc, "Aura calls / instance", fmt_kinds(&kinds, n));
     t.add(
         sc,
@@ -747,7 +778,7 @@ async fn overhead_steady_startup(
             "overhead_s": overhead,
             "time_to_ready_s": from_apply,
             "per_object_overhead_s": {"p50": percentile(&per_obj, 50.0), "p90": percentile(&per_obj, 90.0), "max": percentile(&per_obj, 100.0)},
-            "peak_rss_mib": peak, "cpu_s": cpu,
+            "peak_rss_mib": peak, "cpu_s": cpu, "cpu_by_process_s": cpu_during,
             "aura_calls_by_kind": kinds,
             "aura_calls_by_route": route_delta(&sim_after, &sim_before),
             "aura_429": sim_after.too_many_requests - sim_before.too_many_requests,

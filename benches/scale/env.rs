@@ -41,6 +41,11 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
+    /// The launcher's pid: etcd and the Kubernetes components run below it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Starts the launcher (building the binaries first if needed) and waits for
     /// its `ready <kubeconfig>` line.
     pub fn start(scratch: &Path, timeout: Duration) -> anyhow::Result<Self> {

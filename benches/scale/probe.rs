@@ -1,7 +1,7 @@
 //! The operator as a child process, and what is measured on it: RSS and CPU from
 //! /proc every 250 ms, its `/metrics` and `/readyz`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -48,14 +48,70 @@ fn read_proc(pid: u32, tck: f64) -> Option<(f64, f64, f64)> {
     };
     let rss = kib("VmRSS:")?;
     let hwm = kib("VmHWM:")?;
+    let (_, _, cpu) = read_stat(pid, tck)?;
+    Some((rss / 1024.0, hwm / 1024.0, cpu))
+}
+
+/// CPU seconds used so far by the processes below `root` (summed by command
+/// name: etcd, kube-apiserver, ...) and by this benchmark process (which also
+/// runs the simulator), to show where a scenario's CPU went.
+pub fn cpu_by_process(root: u32, tck: f64) -> BTreeMap<String, f64> {
+    // pid -> (ppid, command, CPU seconds)
+    let mut procs: HashMap<u32, (u32, String, f64)> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(p) = read_stat(pid, tck) {
+            procs.insert(pid, p);
+        }
+    }
+    let below_root = |mut pid: u32| {
+        while let Some((ppid, _, _)) = procs.get(&pid) {
+            if *ppid == root {
+                return true;
+            }
+            if *ppid <= 1 {
+                return false;
+            }
+            pid = *ppid;
+        }
+        false
+    };
+    let mut by_command = BTreeMap::new();
+    for (pid, (_, command, cpu)) in &procs {
+        if below_root(*pid) {
+            *by_command.entry(command.clone()).or_insert(0.0) += cpu;
+        }
+    }
+    if let Some((_, _, cpu)) = read_stat(std::process::id(), tck) {
+        by_command.insert("bench+simulator".into(), cpu);
+    }
+    by_command
+}
+
+/// CPU seconds used so far by one process.
+pub fn process_cpu(pid: u32, tck: f64) -> Option<f64> {
+    read_stat(pid, tck).map(|(_, _, cpu)| cpu)
+}
+
+/// (ppid, command, utime+stime in seconds) from /proc/<pid>/stat.
+fn read_stat(pid: u32, tck: f64) -> Option<(u32, String, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces: fields count from after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state); utime is field 14, stime 15.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let command = stat[open + 1..close].to_string();
+    // The command name may hold spaces: fields count from after the last ')',
+    // starting at field 3 (state); ppid is field 4, utime 14, stime 15.
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ppid = fields.get(1)?.parse().ok()?;
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((rss / 1024.0, hwm / 1024.0, (utime + stime) / tck))
+    Some((ppid, command, (utime + stime) / tck))
 }
 
 /// One `aura-operator run` with a sampler.
