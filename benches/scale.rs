@@ -715,7 +715,8 @@ async fn overhead_steady_startup(
         "operator CPU, start to all Ready",
         format!("{cpu:.2} s"),
     );
-    let mut busiest: Vec<(&String, &f64)> = cpu_during.iter().collect();
+    let mut busiest: Vec<(&String, &f64)> =
+        cpu_during.iter().filter(|(_, s)| **s >= 0.05).collect();
     busiest.sort_by(|a, b| b.1.total_cmp(a.1));
     t.add(
         sc,
