@@ -147,53 +147,53 @@ impl Context {
     /// every create in flight holds one.
     pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Arc<Tenant>, AuraError> {
         let key = (aura.client_id().to_string(), id.to_string());
-        let cached = || {
-            self.tenants
-                .lock()
-                .expect("tenant lock")
-                .get(&key)
-                .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
-                .map(|(_, t)| t.clone())
-        };
-        if let Some(t) = cached() {
-            return Ok(t);
-        }
-        let _one_fetch = self.tenant_fetch.lock().await;
-        if let Some(t) = cached() {
-            return Ok(t);
-        }
-        let tenant = Arc::new(aura.get_tenant(id).await?);
-        self.tenants
-            .lock()
-            .expect("tenant lock")
-            .insert(key, (Instant::now(), tenant.clone()));
-        Ok(tenant)
+        self.cached(&self.tenants, key, || async {
+            aura.get_tenant(id).await.map(Arc::new)
+        })
+        .await
     }
 
     /// The tenants the credentials see, from the cache when fresh.
     pub async fn tenant_list(&self, aura: &AuraClient) -> Result<Vec<TenantSummary>, AuraError> {
         let key = aura.client_id().to_string();
-        let cached = || {
-            self.tenant_lists
+        self.cached(&self.tenant_lists, key, || aura.list_tenants())
+            .await
+    }
+
+    /// `key` from `cache` while fresh; otherwise fetched, one fetch at a time so
+    /// that concurrent misses wait for the first instead of fetching again.
+    async fn cached<K, V, Fut>(
+        &self,
+        cache: &Mutex<HashMap<K, (Instant, V)>>,
+        key: K,
+        fetch: impl FnOnce() -> Fut,
+    ) -> Result<V, AuraError>
+    where
+        K: Eq + std::hash::Hash,
+        V: Clone,
+        Fut: Future<Output = Result<V, AuraError>>,
+    {
+        let fresh = || {
+            cache
                 .lock()
-                .expect("tenant lock")
+                .expect("tenant cache lock")
                 .get(&key)
                 .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
-                .map(|(_, list)| list.clone())
+                .map(|(_, v)| v.clone())
         };
-        if let Some(list) = cached() {
-            return Ok(list);
+        if let Some(v) = fresh() {
+            return Ok(v);
         }
         let _one_fetch = self.tenant_fetch.lock().await;
-        if let Some(list) = cached() {
-            return Ok(list);
+        if let Some(v) = fresh() {
+            return Ok(v);
         }
-        let list = aura.list_tenants().await?;
-        self.tenant_lists
+        let value = fetch().await?;
+        cache
             .lock()
-            .expect("tenant lock")
-            .insert(key, (Instant::now(), list.clone()));
-        Ok(list)
+            .expect("tenant cache lock")
+            .insert(key, (Instant::now(), value.clone()));
+        Ok(value)
     }
 
     /// Notes that `obj` uses `client_id`; returns how many objects share it.
