@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use aura_operator::api::AuraInstance;
 use aura_operator::simulator::SimState;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::Api;
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 /// Seconds since `t0`.
 pub fn secs(t0: Instant) -> f64 {
@@ -78,6 +79,17 @@ fn is_ready(o: &AuraInstance) -> bool {
     })
 }
 
+/// Objects as they are added or changed, the first list included; watch
+/// errors are skipped (the watcher retries on its own).
+fn applied<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = K> + Send
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    watcher(api, config)
+        .applied_objects()
+        .filter_map(|r| std::future::ready(r.ok()))
+}
+
 impl Watch {
     pub fn start(client: &Client, ns: &str, t0: Instant) -> Self {
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -86,14 +98,8 @@ impl Watch {
         let s = seen.clone();
         let api: Api<AuraInstance> = Api::namespaced(client.clone(), ns);
         tasks.push(tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
-            while let Some(ev) = stream.next().await {
-                let (watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = (match ev {
-                    Ok(e) => e,
-                    Err(_) => continue,
-                }) else {
-                    continue;
-                };
+            let mut stream = applied(api, watcher::Config::default()).boxed();
+            while let Some(o) = stream.next().await {
                 let now = secs(t0);
                 let mut seen = s.lock().unwrap();
                 let rv = o.resource_version().unwrap_or_default();
@@ -130,14 +136,8 @@ impl Watch {
         let cfg =
             watcher::Config::default().labels(&aura_operator::controller::secret::owned_selector());
         tasks.push(tokio::spawn(async move {
-            let mut stream = watcher(api, cfg).boxed();
-            while let Some(ev) = stream.next().await {
-                let (watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = (match ev {
-                    Ok(e) => e,
-                    Err(_) => continue,
-                }) else {
-                    continue;
-                };
+            let mut stream = applied(api, cfg).boxed();
+            while let Some(o) = stream.next().await {
                 let mut seen = s.lock().unwrap();
                 let rv = o.resource_version().unwrap_or_default();
                 match seen.secrets.insert(o.name_any(), rv.clone()) {
@@ -151,14 +151,8 @@ impl Watch {
         let s = seen.clone();
         let api: Api<Event> = Api::namespaced(client.clone(), ns);
         tasks.push(tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
-            while let Some(ev) = stream.next().await {
-                let (watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = (match ev {
-                    Ok(e) => e,
-                    Err(_) => continue,
-                }) else {
-                    continue;
-                };
+            let mut stream = applied(api, watcher::Config::default()).boxed();
+            while let Some(o) = stream.next().await {
                 let mut seen = s.lock().unwrap();
                 let rv = o.resource_version().unwrap_or_default();
                 match seen.events.insert(o.name_any(), rv.clone()) {
