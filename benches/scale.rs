@@ -382,6 +382,56 @@ fn plot(json: &Path, png: &Path) {
     }
 }
 
+/// What a scenario runs against: its own simulator, a namespace holding the
+/// credentials Secret, and the observers of both.
+struct Stage {
+    sim: Simulator,
+    st: SimState,
+    ns: String,
+    watch: Watch,
+    tracker: SimTracker,
+}
+
+impl Stage {
+    async fn new(b: &Bench, prefix: &str, config: SimulatorConfig) -> anyhow::Result<Self> {
+        let client_id = config
+            .clients
+            .first()
+            .map(|(id, _)| id.clone())
+            .context("a simulator client")?;
+        let sim = Simulator::start(config).await?;
+        let st = sim.state();
+        let ns = env::create_namespace(&b.client, prefix).await?;
+        env::put_credentials(&b.client, &ns, "aura-api", &client_id, CLIENT_SECRET).await?;
+        let watch = Watch::start(&b.client, &ns, b.t0);
+        let tracker = SimTracker::start(st.clone(), b.t0);
+        Ok(Self {
+            sim,
+            st,
+            ns,
+            watch,
+            tracker,
+        })
+    }
+
+    /// Operator flags pointing at this stage, then `extra`.
+    fn operator_args(&self, extra: &[&str]) -> Vec<String> {
+        let ns = &self.ns;
+        let mut args: Vec<String> = vec![
+            "--namespace".into(),
+            ns.clone(),
+            "--aura-base-url".into(),
+            self.sim.base_url(),
+            "--default-credentials".into(),
+            format!("{ns}/aura-api"),
+            "--log-level".into(),
+            "info".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+}
+
 fn sim_config(client_id: &str, d: f64, rpm: u32, tokens: u32) -> SimulatorConfig {
     SimulatorConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -576,31 +626,22 @@ async fn overhead_steady_startup(
         "\n== 1 overhead: {} objects, D = {} s, unlimited API, poll {}, resync {}",
         scale.n, scale.d, scale.poll, scale.resync
     );
-    let sim = Simulator::start(sim_config(CLIENT_ID, scale.d, 0, 0)).await?;
-    let st = sim.state();
-    let ns = env::create_namespace(&b.client, "bench-overhead").await?;
-    env::put_credentials(&b.client, &ns, "aura-api", CLIENT_ID, CLIENT_SECRET).await?;
-    let watch = Watch::start(&b.client, &ns, b.t0);
-    let tracker = SimTracker::start(st.clone(), b.t0);
-    let op_args: Vec<String> = [
-        "--namespace",
-        &ns,
-        "--aura-base-url",
-        &sim.base_url(),
-        "--default-credentials",
-        &format!("{ns}/aura-api"),
+    let stage = Stage::new(b, "bench-overhead", sim_config(CLIENT_ID, scale.d, 0, 0)).await?;
+    let op_args = stage.operator_args(&[
         "--poll-interval",
         scale.poll,
         "--resync-interval",
         scale.resync,
         "--rate-limit",
         "1000000",
-        "--log-level",
-        "info",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
+    let Stage {
+        sim,
+        st,
+        ns,
+        watch,
+        tracker,
+    } = stage;
     let mut op = Operator::start(
         &b.binary,
         &b.kubeconfig,
@@ -1080,31 +1121,21 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     println!(
         "\n== 2 budget: {m} objects, D = {d} s, API limits {API_RPM}/min and {API_TOKENS_PER_HOUR} tokens/h, operator defaults (100/min, poll 10s)"
     );
-    let sim = Simulator::start(sim_config(
-        BUDGET_CLIENT_ID,
-        d,
-        API_RPM,
-        API_TOKENS_PER_HOUR,
-    ))
+    let stage = Stage::new(
+        b,
+        "bench-budget",
+        sim_config(BUDGET_CLIENT_ID, d, API_RPM, API_TOKENS_PER_HOUR),
+    )
     .await?;
-    let st = sim.state();
-    let ns = env::create_namespace(&b.client, "bench-budget").await?;
-    env::put_credentials(&b.client, &ns, "aura-api", BUDGET_CLIENT_ID, CLIENT_SECRET).await?;
-    let watch = Watch::start(&b.client, &ns, b.t0);
-    let tracker = SimTracker::start(st.clone(), b.t0);
-    let args: Vec<String> = [
-        "--namespace",
-        &ns,
-        "--aura-base-url",
-        &sim.base_url(),
-        "--default-credentials",
-        &format!("{ns}/aura-api"),
-        "--log-level",
-        "info",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    // The operator's own defaults: no pacing flags.
+    let args = stage.operator_args(&[]);
+    let Stage {
+        sim,
+        st,
+        ns,
+        watch,
+        tracker,
+    } = stage;
     let mut op = Operator::start(
         &b.binary,
         &b.kubeconfig,
