@@ -5,6 +5,9 @@ CARGO ?= cargo
 
 .PHONY: all build test testenv lint fmt crds demo bench clean-testenv
 
+## One file under crds/ per kind.
+CRD_PLURALS := aurainstances aurainstanceclaims
+
 all: build
 
 build:
@@ -28,7 +31,9 @@ test: testenv lint
 ## Regenerates crds/ from the code, and its copies in the chart and deploy/
 ## (tests fail when any of them differ).
 crds:
-	$(CARGO) run --quiet --locked -- crd > crds/aurainstances.yaml
+	for plural in $(CRD_PLURALS); do \
+	  $(CARGO) run --quiet --locked -- crd $$plural > crds/$$plural.yaml; \
+	done
 	tests/packaging/sync-crds
 
 clean-testenv:

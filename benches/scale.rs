@@ -13,7 +13,10 @@
 //! 3. steady — the N running instances for a window: Aura calls per minute,
 //!    CPU, RSS, Kubernetes writes, events; then a restart (resync storm);
 //! 4. startup — process start to /readyz 200 with the N objects present
-//!    (measured on the restart of 3).
+//!    (measured on the restart of 3);
+//! 5. soak (only when named) — 100 objects in 5 namespaces with the same
+//!    names, lost create answers and random kills of the operator: exactly one
+//!    instance per object, and every password right.
 //!
 //! Prints a table, writes `target/bench/<scale>-<time>.json`,
 //! `target/bench/latest-<scale>.json` and `target/bench/time-to-ready-<scale>.png`
@@ -32,6 +35,8 @@ mod observe;
 mod probe;
 #[path = "scale/report.rs"]
 mod report;
+#[path = "scale/soak.rs"]
+mod soak;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -143,12 +148,12 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         match a.as_str() {
             "small" => scale = SMALL,
             "full" => scale = FULL,
-            "overhead" | "budget" | "steady" | "startup" => {
+            "overhead" | "budget" | "steady" | "startup" | "soak" => {
                 scenarios.insert(a.clone());
             }
             "all" => {}
             other => bail!(
-                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup]"
+                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup|soak]"
             ),
         }
     }
@@ -292,6 +297,9 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         }
         if want("budget") {
             budget(&mut b, &scale).await?;
+        }
+        if want("soak") {
+            soak::soak(&mut b).await?;
         }
         anyhow::Ok(())
     }
@@ -536,7 +544,9 @@ async fn check_correctness(
     let instances = sim.instances();
     let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
     for i in &instances {
-        *by_name.entry(i.instance.name.clone()).or_default() += 1;
+        *by_name
+            .entry(i.instance.name.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     let duplicates = instances.len().saturating_sub(n);
     let names_twice = by_name.values().filter(|c| **c > 1).count();

@@ -19,8 +19,11 @@ enum Command {
     Run(aura_operator::controller::ControllerConfig),
     /// Run the local Aura API v1 simulator.
     Simulate(aura_operator::simulator::SimulateArgs),
-    /// Print the CustomResourceDefinitions.
-    Crd,
+    /// Print the CustomResourceDefinitions (all, or the one with this plural).
+    Crd {
+        /// For example aurainstances or aurainstanceclaims.
+        plural: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -36,9 +39,18 @@ async fn main() -> anyhow::Result<()> {
             aura_operator::telemetry::init_logging("text", "info");
             aura_operator::simulator::run_cli(args).await
         }
-        Command::Crd => {
+        Command::Crd { plural: None } => {
             print!("{}", aura_operator::api::crds_yaml());
             Ok(())
         }
+        Command::Crd {
+            plural: Some(plural),
+        } => match aura_operator::api::crd_named(&plural) {
+            Some(crd) => {
+                print!("{}", aura_operator::api::crd_yaml(&crd));
+                Ok(())
+            }
+            None => anyhow::bail!("no CRD with the plural {plural:?}"),
+        },
     }
 }

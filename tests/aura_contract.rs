@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aura_operator::aura::{
     AuraClient, AuraClients, AuraErrorKind, ClientConfig, CreateInstanceRequest, Credentials,
-    Instance, InstanceConfiguration, InstanceStatus, UpdateInstanceRequest,
+    Instance, InstanceConfiguration, InstanceStatus, UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 use aura_operator::simulator::{CreateFailMode, Faults, Simulator, SimulatorConfig};
 use serde_json::Value;
@@ -142,7 +142,7 @@ async fn every_call_end_to_end() {
         .create_instance(&create_request(&pro, "contract-db"))
         .await
         .unwrap();
-    assert_eq!(created.name, "contract-db");
+    assert_eq!(created.name.as_deref(), Some("contract-db"));
     assert!(!created.password.is_empty());
     assert_eq!(
         sim.state().issued_password(&created.id).as_deref(),
@@ -172,7 +172,10 @@ async fn every_call_end_to_end() {
     )
     .await
     .unwrap();
-    assert_eq!(c.get_instance(&id).await.unwrap().name, "renamed");
+    assert_eq!(
+        c.get_instance(&id).await.unwrap().name.as_deref(),
+        Some("renamed")
+    );
     let bigger = tenant.instance_configurations.iter().find(|x| {
         x.instance_type == pro.instance_type
             && x.cloud_provider == pro.cloud_provider
@@ -185,14 +188,14 @@ async fn every_call_end_to_end() {
             &id,
             &UpdateInstanceRequest {
                 memory: Some(b.memory.clone()),
-                storage: Some(b.storage.clone()),
+                storage: b.storage.clone(),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
         let i = wait_status(&c, &id, InstanceStatus::Running).await;
-        assert_eq!(i.memory, b.memory);
+        assert_eq!(i.memory.as_deref(), Some(b.memory.as_str()));
     }
 
     c.pause_instance(&id).await.unwrap();
@@ -202,28 +205,37 @@ async fn every_call_end_to_end() {
 
     // Snapshots.
     let snap = c.create_snapshot(&id).await.unwrap();
+    let snap_id = snap
+        .snapshot_id
+        .expect("the simulator answers with the snapshot id");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let s = c.get_snapshot(&id, &snap.snapshot_id).await.unwrap();
-        assert_eq!(s.instance_id, id);
-        if s.status == "Completed" {
+        let s = c.get_snapshot(&id, &snap_id).await.unwrap();
+        assert_eq!(s.instance_id.as_deref(), Some(id.as_str()));
+        if s.status.as_deref() == Some("Completed") {
             break;
         }
-        assert!(Instant::now() < deadline, "snapshot stuck in {}", s.status);
+        assert!(
+            Instant::now() < deadline,
+            "snapshot stuck in {:?}",
+            s.status
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let snaps = c.list_snapshots(&id, None).await.unwrap();
-    assert!(snaps.iter().any(|s| s.snapshot_id == snap.snapshot_id));
+    assert!(snaps.iter().any(|s| s.snapshot_id == snap_id));
     let e = c.get_snapshot(&id, "no-such-snapshot").await.unwrap_err();
     assert_eq!(e.kind(), AuraErrorKind::NotFound, "{e}");
     wait_status(&c, &id, InstanceStatus::Running).await;
-    c.restore_snapshot(&id, &snap.snapshot_id).await.unwrap();
+    c.restore_snapshot(&id, &snap_id).await.unwrap();
     wait_status(&c, &id, InstanceStatus::Running).await;
 
     // Upgrade professional-db -> business-critical.
-    c.upgrade_instance(&id, "business-critical").await.unwrap();
+    c.upgrade_instance(&id, &UpgradeInstanceRequest::default())
+        .await
+        .unwrap();
     let i = wait_status(&c, &id, InstanceStatus::Running).await;
-    assert_eq!(i.instance_type, "business-critical");
+    assert_eq!(i.instance_type.as_deref(), Some("business-critical"));
 
     // Delete: 202, then a repeat (404) is also done; then GET is NotFound.
     c.delete_instance(&id).await.unwrap();
@@ -424,7 +436,13 @@ async fn create_is_never_retried_and_reports_outcome_unknown() {
         assert_eq!(posts(&after) - posts(&before), 1, "create sent once");
         // The instance exists: the controller finds it by name.
         let listed = c.list_instances(TENANT).await.unwrap();
-        assert_eq!(listed.iter().filter(|s| s.name == name).count(), 1);
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|s| s.name.as_deref() == Some(name.as_str()))
+                .count(),
+            1
+        );
     }
 
     // A gateway 5xx on create is ambiguous too, and not retried.

@@ -23,13 +23,6 @@ fn cond_is(o: &AuraInstance, type_: &str, status: &str) -> bool {
     condition(o, type_).is_some_and(|c| c.0 == status)
 }
 
-fn instance_id(o: &AuraInstance) -> String {
-    o.status
-        .as_ref()
-        .and_then(|s| s.instance_id.clone())
-        .expect("instanceId")
-}
-
 /// Writes to Aura for one instance, in order.
 fn writes_for(h: &Harness, id: &str) -> Vec<String> {
     h.aura_writes()
@@ -76,7 +69,16 @@ async fn resize_sends_one_patch_and_reports_updating_then_ready() {
         writes_for(&h, &id),
         vec![format!("PATCH /v1/instances/{id} 202")]
     );
-    assert_eq!(h.sim.state().instance(&id).unwrap().instance.memory, "16GB");
+    assert_eq!(
+        h.sim
+            .state()
+            .instance(&id)
+            .unwrap()
+            .instance
+            .memory
+            .as_deref(),
+        Some("16GB")
+    );
 
     // A size Aura does not offer there stalls before any call.
     h.edit("db", json!({"memory": "1GB"})).await;
@@ -125,8 +127,14 @@ async fn rename_sends_a_rename_only_patch_and_updates_the_secret() {
         "one rename-only PATCH, answered 200"
     );
     assert_eq!(
-        h.sim.state().instance(&id).unwrap().instance.name,
-        "orders-renamed"
+        h.sim
+            .state()
+            .instance(&id)
+            .unwrap()
+            .instance
+            .name
+            .as_deref(),
+        Some("orders-renamed")
     );
 }
 
@@ -252,7 +260,10 @@ async fn professional_upgrades_to_business_critical() {
     eventually("the instance to be business-critical", WAIT, || {
         let state = state.clone();
         let id = id.clone();
-        async move { (state.instance(&id)?.instance.instance_type == "business-critical").then_some(()) }
+        async move {
+            (state.instance(&id)?.instance.instance_type.as_deref() == Some("business-critical"))
+                .then_some(())
+        }
     })
     .await;
     h.wait_ready("db").await;
@@ -298,8 +309,8 @@ async fn changes_made_while_aura_is_busy_are_applied_one_after_another() {
         let s = o.status.clone().unwrap();
         let aura = h.sim.state().instance(&id).unwrap().instance;
         if cond_is(&o, "Ready", "True")
-            && aura.memory == "16GB"
-            && aura.name == "second-change"
+            && aura.memory.as_deref() == Some("16GB")
+            && aura.name.as_deref() == Some("second-change")
             && s.observed_generation == o.metadata.generation
         {
             break;
@@ -353,11 +364,14 @@ async fn an_existing_instance_is_adopted_and_a_mismatch_is_refused() {
         .expect("console create");
     let id = existing.instance.id.clone();
     h.start_operator();
-    h.create(manifest("legacy", json!({"instanceId": id})))
-        .await;
+    h.create(manifest(
+        "legacy",
+        json!({"instanceId": id, "deletionPolicy": "Orphan"}),
+    ))
+    .await;
     h.create(manifest(
         "wrong",
-        json!({"instanceId": elsewhere.instance.id}),
+        json!({"instanceId": elsewhere.instance.id, "deletionPolicy": "Orphan"}),
     ))
     .await;
 
@@ -435,7 +449,7 @@ async fn console_drift_is_put_back_and_an_outside_delete_is_reported() {
     eventually("memory back to the spec", WAIT, || {
         let state = state.clone();
         let id = id.clone();
-        async move { (state.instance(&id)?.instance.memory == "8GB").then_some(()) }
+        async move { (state.instance(&id)?.instance.memory.as_deref() == Some("8GB")).then_some(()) }
     })
     .await;
 
@@ -448,7 +462,7 @@ async fn console_drift_is_put_back_and_an_outside_delete_is_reported() {
     eventually("the manifest's memory to win", WAIT, || {
         let state = state.clone();
         let id = race_id.clone();
-        async move { (state.instance(&id)?.instance.memory == "24GB").then_some(()) }
+        async move { (state.instance(&id)?.instance.memory.as_deref() == Some("24GB")).then_some(()) }
     })
     .await;
     let race = h.wait_ready("race").await;

@@ -43,8 +43,8 @@ async fn walkthrough_from_the_aura_docs_gets_ready_with_its_password() {
         1,
         "exactly one instance in Aura: {instances:?}"
     );
-    assert_eq!(instances[0].instance.tenant_id, TENANT_B);
-    assert_eq!(instances[0].instance.name, "instance01");
+    assert_eq!(instances[0].instance.tenant_id.as_deref(), Some(TENANT_B));
+    assert_eq!(instances[0].instance.name.as_deref(), Some("instance01"));
 
     let secret = h
         .secrets()
@@ -448,7 +448,10 @@ async fn a_create_whose_answer_is_lost_makes_exactly_one_instance() {
         })
         .await;
         h.start_operator();
-        h.create(manifest("lost", json!({}))).await;
+        // Manual: the instance is kept and the object says so (Recreate, the
+        // default, is tested in tests/lost_create.rs).
+        h.create(manifest("lost", json!({"passwordRecovery": "Manual"})))
+            .await;
         let obj = h
             .wait_for("lost", "running without the lost password", |o| {
                 condition(o, "Ready").is_some_and(|c| c.1 == "PasswordUnavailable")
@@ -484,7 +487,8 @@ async fn an_operator_killed_during_create_makes_exactly_one_instance() {
     // (1) Killed while the create is in flight: the 202 never arrives.
     let mut h = Harness::start("killed", |c| c.faults.latency_ms = 1500).await;
     h.start_operator();
-    h.create(manifest("inflight", json!({}))).await;
+    h.create(manifest("inflight", json!({"passwordRecovery": "Manual"})))
+        .await;
     let state = h.sim.state();
     eventually("the create to reach Aura", WAIT, || {
         let state = state.clone();

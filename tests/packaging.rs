@@ -259,10 +259,25 @@ fn chart_lints_and_renders_with_default_and_full_values() {
     for kind in ["Secret", "ServiceMonitor", "NetworkPolicy"] {
         assert!(have.contains(&kind.to_string()), "{kind} missing: {have:?}");
     }
-    assert!(
-        !have.contains(&"ClusterRole".to_string())
-            && !have.contains(&"ClusterRoleBinding".to_string()),
-        "namespaced mode must not grant cluster-wide access: {have:?}"
+    // Cluster-wide only the claims: cluster-scoped, one per Aura instance id.
+    let cluster_roles: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
+        .collect();
+    assert_eq!(
+        cluster_roles.len(),
+        2,
+        "namespaced mode grants cluster-wide only the claims: {have:?}"
+    );
+    assert_eq!(
+        find(&docs, "ClusterRole", "aura-ops-claims")["rules"],
+        json!([{"apiGroups": ["aura-operator.io"], "resources": ["aurainstanceclaims"],
+                "verbs": ["get", "list", "watch", "create", "delete"]}]),
+        "namespaced mode must not grant other cluster-wide access"
+    );
+    assert_eq!(
+        find(&docs, "ClusterRoleBinding", "aura-ops-claims")["roleRef"]["name"],
+        "aura-ops-claims"
     );
     let roles: Vec<_> = docs
         .iter()
@@ -381,16 +396,30 @@ fn values_schema_rejects_typos_and_wrong_types() {
 
 #[test]
 fn crd_copies_are_identical_to_crds() {
-    let original = std::fs::read(repo().join("crds/aurainstances.yaml")).unwrap();
-    for copy in [
-        "charts/aura-operator/crds/aurainstances.yaml",
-        "deploy/crds/aurainstances.yaml",
-    ] {
-        let bytes = std::fs::read(repo().join(copy)).unwrap_or_else(|e| panic!("{copy}: {e}"));
-        assert!(
-            bytes == original,
-            "{copy} differs from crds/aurainstances.yaml: run tests/packaging/sync-crds"
-        );
+    let names = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(repo().join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let files = names("crds");
+    assert!(
+        files.contains(&"aurainstances.yaml".to_string()),
+        "{files:?}"
+    );
+    for dir in ["charts/aura-operator/crds", "deploy/crds"] {
+        assert_eq!(names(dir), files, "{dir}: run tests/packaging/sync-crds");
+        for file in &files {
+            let original = std::fs::read(repo().join("crds").join(file)).unwrap();
+            let copy = format!("{dir}/{file}");
+            let bytes = std::fs::read(repo().join(&copy)).unwrap();
+            assert!(
+                bytes == original,
+                "{copy} differs from crds/{file}: run tests/packaging/sync-crds"
+            );
+        }
     }
 }
 

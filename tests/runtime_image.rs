@@ -24,40 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Builds the release binary like the Dockerfile (`--release --locked`) and
-/// returns its path. Reuses target/release when it is up to date.
-fn release_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("AURA_RELEASE_BINARY") {
-        return PathBuf::from(path);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(support::repo_root())
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--bin",
-            "aura-operator",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build --release --locked");
-    assert!(
-        out.status.success(),
-        "cargo build --release --locked failed"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "aura-operator")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no aura-operator executable")
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -140,11 +106,13 @@ fn set_mode(path: &Path, mode: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm() {
-    let built = tokio::task::spawn_blocking(release_binary).await.unwrap();
+    let built = tokio::task::spawn_blocking(support::release_binary)
+        .await
+        .unwrap();
     let client = support::admin_client().await;
     let ns = support::test_namespace(&client, "runtime-image").await;
-    // The CRD, so that the watches can sync and /readyz can turn ready.
-    let crd = support::repo_root().join("crds/aurainstances.yaml");
+    // The CRDs, so that the watches can sync and /readyz can turn ready.
+    let crd = support::repo_root().join("crds");
     let out = support::kubectl()
         .args(["apply", "--server-side", "--force-conflicts", "-f"])
         .arg(&crd)
@@ -161,6 +129,7 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
             "--for=condition=Established",
             "--timeout=60s",
             "crd/aurainstances.aura-operator.io",
+            "crd/aurainstanceclaims.aura-operator.io",
         ])
         .output()
         .unwrap();

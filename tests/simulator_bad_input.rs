@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aura_operator::simulator::{ConsoleUpdate, CreateFailMode, Faults, Simulator, SimulatorConfig};
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -148,7 +149,28 @@ fn create_body() -> Value {
     })
 }
 
+/// A copy of `body` fit to print: every `password` replaced.
+fn redacted(body: &Value) -> Value {
+    match body {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if k == "password" {
+                        json!("<redacted>")
+                    } else {
+                        redacted(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(redacted).collect()),
+        v => v.clone(),
+    }
+}
+
 /// `{"errors":[{"message","reason","field"?}]}` with the given status, reason and field.
+/// Failures print the body with passwords redacted (an unexpected 202 carries one).
 fn assert_api_error(
     status: StatusCode,
     body: &Value,
@@ -156,6 +178,7 @@ fn assert_api_error(
     reason: &str,
     field: Option<&str>,
 ) {
+    let body = &redacted(body);
     assert_eq!(status, want, "body: {body}");
     let errors = body["errors"]
         .as_array()
@@ -908,6 +931,423 @@ async fn drop_fault_closes_the_connection_without_an_answer() {
     assert_eq!(c.by_status["dropped"], 1);
     assert!(!c.by_status.contains_key("500"));
     sim.shutdown().await;
+}
+
+/// Sends a request whose answer must be a JSON error: request id, JSON
+/// content type, parseable body. Never prints bodies that may hold secrets
+/// (error bodies do not).
+async fn json_error(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().await.unwrap();
+    request_id(&resp);
+    let status = resp.status();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = resp.text().await.unwrap();
+    let short: String = text.chars().take(300).collect();
+    assert!(
+        ct.starts_with("application/json"),
+        "{status}: content-type {ct:?}, body {short:?}"
+    );
+    let v = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{status}: non-JSON body {short:?}: {e}"));
+    (status, v)
+}
+
+/// `{"error", "error_description"}`, the token endpoint's error shape.
+fn assert_oauth_error(status: StatusCode, body: &Value, want: StatusCode) {
+    assert_eq!(status, want, "body: {body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(body["error_description"].is_string(), "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn admin_timings_refuse_out_of_range_values_and_never_panic() {
+    let sim = start(|_| {}).await;
+    let base = sim.base_url();
+    let before = sim.state().timings();
+    let cases = [
+        ("PATCH", json!({"pause": 1e308}), "pause"),
+        ("PATCH", json!({"pause": 1e19}), "pause"),
+        ("PATCH", json!({"create": -1}), "create"),
+        ("PATCH", json!({"settle_grace": 86_400.5}), "settle_grace"),
+        ("PUT", json!({"destroy": -0.5}), "destroy"),
+        ("PUT", json!({"snapshot": 1e300, "pause": 1.0}), "snapshot"),
+    ];
+    for (method, body, field) in cases {
+        let req = http()
+            .request(method.parse().unwrap(), format!("{base}/admin/timings"))
+            .json(&body);
+        let (s, v) = json_error(req).await;
+        assert_api_error(s, &v, StatusCode::BAD_REQUEST, "invalid-field", Some(field));
+    }
+    assert_eq!(sim.state().timings(), before, "nothing was applied");
+    // The bounds themselves are fine.
+    let resp = http()
+        .patch(format!("{base}/admin/timings"))
+        .json(&json!({"pause": 86_400, "resume": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(sim.state().timings().pause, 86_400.0);
+
+    // Defence in depth: values that get in without validation (in-process)
+    // must not bring the server down when an instance is paused.
+    let api = Api::new(&sim).await;
+    let new_instance = || async {
+        sim.state()
+            .console_create(&serde_json::from_value(create_body()).unwrap())
+            .unwrap()
+            .instance
+            .id
+    };
+    let id = new_instance().await;
+    let mut t = sim.state().timings();
+    t.pause = 1e19;
+    sim.state().set_timings(t.clone());
+    let (s, b) = api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["data"]["status"], "pausing");
+    // A huge grace after an instant pause.
+    let id = new_instance().await;
+    t.pause = 0.0;
+    t.settle_grace = f64::INFINITY;
+    sim.state().set_timings(t.clone());
+    let (s, _) = api.post(&format!("/instances/{id}/pause"), json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    api.wait_status(&id, "paused").await;
+    t.settle_grace = 1e19;
+    t.create = f64::NAN;
+    sim.state().set_timings(t);
+    let (s, b) = api.post("/instances", create_body()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{}", redacted(&b));
+    let (s, _) = api.get("/tenants").await;
+    assert_eq!(s, StatusCode::OK);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_token_clients_leave_no_state() {
+    let sim = start(|_| {}).await;
+    let base = sim.base_url();
+    let api = Api::new(&sim).await;
+    assert_eq!(api.get("/tenants").await.0, StatusCode::OK);
+    assert_eq!(sim.state().tracked_clients(), 1);
+
+    let client = http();
+    let calls = 3_000;
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..calls)
+        .map(|i| {
+            let client = client.clone();
+            let base = base.clone();
+            async move {
+                let id = uuid::Uuid::new_v4().to_string();
+                let req = client.post(format!("{base}/oauth/token"));
+                let req = if i % 2 == 0 {
+                    req.basic_auth(&id, Some("whatever"))
+                        .form(&[("grant_type", "client_credentials")])
+                } else {
+                    req.form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", id.as_str()),
+                        ("client_secret", "whatever"),
+                    ])
+                };
+                req.send().await.unwrap().status()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "every made-up client is refused"
+    );
+    assert_eq!(
+        sim.state().tracked_clients(),
+        1,
+        "only the configured client has per-client state"
+    );
+    // An unknown id is refused, never rate limited (it has no window).
+    for _ in 0..20 {
+        assert_eq!(
+            token_call(&base, "nobody", "x").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let c = sim.state().counters();
+    assert_eq!(c.token_calls, calls + 21);
+    assert_eq!(c.token_calls_by_client["(unknown)"], calls + 20);
+    assert_eq!(c.token_calls_by_client[CLIENT], 1);
+    assert_eq!(c.token_calls_by_client.len(), 2);
+    assert_eq!(c.rate_limited_tokens, 0);
+    assert_eq!(sim.state().tracked_clients(), 1);
+    // The known client keeps its real limit: 15 calls per hour, wrong secret included.
+    assert_eq!(
+        token_call(&base, CLIENT, "wrong").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    for _ in 0..13 {
+        assert_eq!(
+            token_call(&base, CLIENT, SECRET).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        token_call(&base, CLIENT, SECRET).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_error_has_the_documented_json_shape() {
+    let sim = start(|_| {}).await;
+    let api = Api::new(&sim).await;
+    let base = api.base.clone();
+    let id = sim
+        .state()
+        .console_create(&serde_json::from_value(create_body()).unwrap())
+        .unwrap()
+        .instance
+        .id;
+    let big = |n: usize| format!("{{\"name\": \"{}\"}}", "a".repeat(n));
+
+    // 413 for oversized bodies, wherever the limit is applied.
+    let (s, v) = json_error(
+        http()
+            .post(format!("{base}/v1/instances"))
+            .bearer_auth(&api.token)
+            .header("content-type", "application/json")
+            .body(big(1_500_000)),
+    )
+    .await;
+    assert_api_error(
+        s,
+        &v,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        None,
+    );
+    let (s, v) = json_error(
+        http()
+            .patch(format!("{base}/v1/instances/{id}"))
+            .bearer_auth(&api.token)
+            .header("content-type", "application/json")
+            .body(big(3_000_000)),
+    )
+    .await;
+    assert_api_error(
+        s,
+        &v,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        None,
+    );
+    let (s, v) = json_error(
+        http()
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(CLIENT, Some(SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&pad={}",
+                "a".repeat(3_000_000)
+            )),
+    )
+    .await;
+    assert_oauth_error(s, &v, StatusCode::PAYLOAD_TOO_LARGE);
+    let (s, v) = json_error(
+        http()
+            .patch(format!("{base}/admin/timings"))
+            .header("content-type", "application/json")
+            .body(big(3_000_000)),
+    )
+    .await;
+    assert_api_error(
+        s,
+        &v,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        None,
+    );
+
+    // 405: API shape on /v1, OAuth shape on the token endpoint.
+    let (s, v) = json_error(http().put(format!("{base}/v1/tenants"))).await;
+    assert_api_error(
+        s,
+        &v,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        None,
+    );
+    let (s, v) = json_error(http().get(format!("{base}/oauth/token"))).await;
+    assert_oauth_error(s, &v, StatusCode::METHOD_NOT_ALLOWED);
+
+    // 415 and malformed JSON.
+    let (s, v) = json_error(
+        http()
+            .post(format!("{base}/v1/instances"))
+            .bearer_auth(&api.token)
+            .header("content-type", "text/plain")
+            .body(create_body().to_string()),
+    )
+    .await;
+    assert_api_error(
+        s,
+        &v,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        None,
+    );
+    let (s, v) = json_error(
+        http()
+            .patch(format!("{base}/v1/instances/{id}"))
+            .bearer_auth(&api.token)
+            .header("content-type", "application/json")
+            .body("{\"name\": "),
+    )
+    .await;
+    assert_api_error(s, &v, StatusCode::BAD_REQUEST, "bad-request", None);
+
+    // A path axum cannot decode (invalid UTF-8) is a 400 in the API shape.
+    let (s, v) = json_error(
+        http()
+            .get(format!("{base}/v1/instances/%FF%FE"))
+            .bearer_auth(&api.token),
+    )
+    .await;
+    assert_api_error(s, &v, StatusCode::BAD_REQUEST, "bad-request", None);
+
+    // Errors already in a documented shape are left alone.
+    let (s, v) = json_error(
+        http()
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(CLIENT, Some("wrong"))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert_oauth_error(s, &v, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"], "access_denied");
+    let (s, v) = json_error(http().get(format!("{base}/v1/instances/{id}"))).await;
+    assert_api_error(s, &v, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    // The instance was never touched.
+    assert_eq!(sim.state().instances().len(), 1);
+    assert_eq!(
+        sim.state().instances()[0].instance.name.as_deref(),
+        Some("Instance01")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_characters_in_names_are_refused() {
+    let sim = start(|_| {}).await;
+    let api = Api::new(&sim).await;
+    for bad in [
+        "a\u{0}b",
+        "\u{0}",
+        "two\nlines",
+        "esc\u{1b}[31m",
+        "del\u{7f}",
+    ] {
+        let mut b = create_body();
+        b["name"] = json!(bad);
+        let (s, body) = api.post("/instances", b).await;
+        assert_api_error(
+            s,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "invalid-field",
+            Some("name"),
+        );
+    }
+    assert!(sim.state().instances().is_empty());
+    // Any other UTF-8 is a fine name.
+    let mut b = create_body();
+    b["name"] = json!("Zürich ☃ 東京");
+    let (s, body) = api.post("/instances", b).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    // A rename is held to the same rule (a rename applies in any state).
+    for bad in ["x\u{0}", "\u{0}y", "tab\there"] {
+        let (s, b) = api
+            .patch(&format!("/instances/{id}"), json!({"name": bad}))
+            .await;
+        assert_api_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid-field",
+            Some("name"),
+        );
+    }
+    let (s, b) = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["data"]["name"], "Zürich ☃ 東京");
+    sim.shutdown().await;
+}
+
+/// Collects what a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn admin_beyond_loopback_is_warned_at_start() {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    // This test's thread only (the runtime is current-thread).
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sim = start(|_| {}).await;
+    sim.shutdown().await;
+    assert!(
+        !logs.text().contains("/admin"),
+        "no warning on loopback: {}",
+        logs.text()
+    );
+    let sim = start(|c| c.listen = "0.0.0.0:0".parse().unwrap()).await;
+    sim.shutdown().await;
+    let text = logs.text();
+    assert!(
+        text.contains("WARN") && text.contains("/admin is unauthenticated"),
+        "warned: {text}"
+    );
 }
 
 /// Manual check with curl: `SIM_LISTEN=127.0.0.1:8080 cargo test --test

@@ -153,15 +153,25 @@ pub async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
-/// Applies the CRD and waits until it is Established.
+/// Applies every CRD and waits until each is Established.
 pub async fn ensure_crd(client: &Client) -> anyhow::Result<()> {
-    let crd: CustomResourceDefinition = serde_yaml::from_str(&aura_operator::api::crds_yaml())?;
+    for crd in aura_operator::api::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        apply_crd(client, &name, &crd).await?;
+    }
+    Ok(())
+}
+
+async fn apply_crd(
+    client: &Client,
+    name: &str,
+    crd: &CustomResourceDefinition,
+) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let name = "aurainstances.aura-operator.io";
     api.patch(
         name,
         &PatchParams::apply("aura-operator-bench").force(),
-        &Patch::Apply(&crd),
+        &Patch::Apply(crd),
     )
     .await
     .context("apply the CRD")?;

@@ -248,6 +248,13 @@ impl Operator {
         Ok(Metrics::parse(&text))
     }
 
+    /// SIGKILL, as a node failure or an OOM kill would: no shutdown at all.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        self.sampler.abort();
+        Ok(())
+    }
+
     /// SIGTERM; waits for the exit. Returns how long the shutdown took.
     pub async fn terminate(mut self) -> anyhow::Result<Duration> {
         let started = Instant::now();

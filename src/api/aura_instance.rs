@@ -53,6 +53,14 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("instanceId is immutable once set")
         .reason(Reason::FieldValueForbidden)
         .field_path(".instanceId"),
+    validation = Rule::new("!has(self.instanceId) || has(self.deletionPolicy)")
+        .message("instanceId needs an explicit deletionPolicy: Orphan keeps the adopted instance when this object is deleted, Delete destroys it")
+        .reason(Reason::FieldValueRequired)
+        .field_path(".deletionPolicy"),
+    validation = Rule::new("self.type != 'free-db' || !has(self.storage)")
+        .message("storage cannot be set for a free-db instance: Aura sizes free instances itself and does not report their storage")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".storage"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AuraInstanceSpec {
@@ -62,10 +70,16 @@ pub struct AuraInstanceSpec {
     #[schemars(length(min = 1, max = 30))]
     pub name: Option<String>,
 
-    /// Aura tenant (called "project" in the console) to create the instance in. May be
-    /// omitted when the credentials see exactly one tenant. Immutable once set.
+    /// Aura tenant (called "project" in the console) to create the instance in, a
+    /// UUID. May be omitted when the credentials see exactly one tenant. Immutable
+    /// once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
     pub tenant_id: Option<String>,
 
     /// Id of an existing Aura instance to adopt instead of creating one (8 hex
@@ -73,7 +87,7 @@ pub struct AuraInstanceSpec {
     /// operator cannot know its password: write it into the connection Secret's
     /// NEO4J_PASSWORD key. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
+    #[schemars(length(min = 8, max = 8), regex(pattern = r"^[0-9a-f]{8}$"))]
     pub instance_id: Option<String>,
 
     /// Cloud provider hosting the instance: gcp, aws or azure. Immutable.
@@ -105,9 +119,10 @@ pub struct AuraInstanceSpec {
     #[schemars(extend("enum" = ["1GB", "2GB", "4GB", "8GB", "16GB", "24GB", "32GB", "48GB", "64GB", "128GB", "192GB", "256GB", "384GB", "512GB"]))]
     pub memory: String,
 
-    /// Storage size, for example 16GB. Optional: Aura picks the size that goes with the memory.
+    /// Storage size, for example 16GB. Optional: Aura picks the size that goes with the
+    /// memory. Not allowed for free-db.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[1-9][0-9]*GB$"))]
+    #[schemars(length(min = 3, max = 8), regex(pattern = r"^[1-9][0-9]*GB$"))]
     pub storage: Option<String>,
 
     /// Turns on Aura's vector optimisation.
@@ -123,9 +138,10 @@ pub struct AuraInstanceSpec {
     pub paused: bool,
 
     /// What deleting this object does to the Aura instance: Delete destroys it (and then
-    /// the connection Secret); Orphan leaves it and the Secret in place. Default Delete.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// the connection Secret); Orphan leaves it and the Secret in place. Default Delete;
+    /// required with instanceId, so that adopting never destroys by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 
     /// Secret in this namespace holding the Aura API credentials under the keys clientId
     /// and clientSecret. Omitted: the operator's default credentials.
@@ -135,7 +151,31 @@ pub struct AuraInstanceSpec {
     /// Secret the connection details are written to. Default <metadata.name>-connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<SecretRef>,
+
+    /// What to do when a create's answer was lost, so that the instance found
+    /// afterwards has a password nobody knows (Aura returns it only in that
+    /// answer). Recreate (default): while that instance is new and empty
+    /// (found by this object's own lost create, never Ready), destroy it, wait
+    /// until Aura reports it gone, and create again, at most 3 times. Manual:
+    /// stall with reason PasswordUnavailable until a person writes the
+    /// password into the Secret. Never applies to an instance adopted through
+    /// instanceId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_recovery: Option<PasswordRecovery>,
 }
+
+/// See `spec.passwordRecovery`.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum PasswordRecovery {
+    /// Destroy the new, empty instance whose password was lost and create again.
+    #[default]
+    Recreate,
+    /// Stall until a person writes the password into the connection Secret.
+    Manual,
+}
+
+/// How many times one object destroys and re-creates a password-less instance.
+pub const MAX_RECREATIONS: i32 = 3;
 
 fn default_version() -> String {
     "5".to_string()
@@ -194,6 +234,21 @@ pub struct AuraInstanceStatus {
     /// The Aura name used for that create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_name: Option<String>,
+    /// Ids of instances with that name that existed before the create: the
+    /// search for a create whose answer was lost never takes one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_prior_ids: Vec<String>,
+    /// The instance found by the search after a lost create answer, while it
+    /// has not been Ready: its password is unknown, and passwordRecovery may
+    /// re-create it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_create_instance_id: Option<String>,
+    /// How many password-less instances this object destroyed and created again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreations: Option<i32>,
+    /// The password-less instance being destroyed to be created again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreating_instance_id: Option<String>,
     /// Ready, Reconciling and Stalled, with kstatus semantics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -209,6 +264,14 @@ pub enum Phase {
     Updating,
     Deleting,
     Failed,
+}
+
+impl AuraInstanceSpec {
+    /// `deletionPolicy`, defaulted in code (not in the schema, so that CEL can
+    /// tell an explicit one from none).
+    pub fn deletion(&self) -> DeletionPolicy {
+        self.deletion_policy.unwrap_or_default()
+    }
 }
 
 impl AuraInstance {

@@ -50,6 +50,8 @@ pub struct ClientConfig {
     pub token_error_backoff_max: Duration,
     /// At most one token refresh forced by a 401/403 per interval and credentials.
     pub forced_refresh_interval: Duration,
+    /// Token calls per credentials in any sliding hour (Aura allows 15).
+    pub max_token_calls_per_hour: u32,
     pub user_agent: String,
 }
 
@@ -71,6 +73,7 @@ impl Default for ClientConfig {
             token_error_backoff: Duration::from_secs(10),
             token_error_backoff_max: Duration::from_secs(5 * 60),
             forced_refresh_interval: Duration::from_secs(5 * 60),
+            max_token_calls_per_hour: 12,
             user_agent: concat!("aura-operator/", env!("CARGO_PKG_VERSION")).into(),
         }
     }
@@ -125,13 +128,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AuraClients {
+    /// Panics where [`AuraClients::try_new`] fails: for tests and tools.
     pub fn new(config: ClientConfig) -> Self {
+        Self::try_new(config).expect("an HTTP client with the system's trust store")
+    }
+
+    /// Fails when no HTTP client can be built, typically because the trust
+    /// store (`SSL_CERT_FILE`, `SSL_CERT_DIR` or the system's) holds no
+    /// certificate.
+    pub fn try_new(config: ClientConfig) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(config.user_agent.clone())
             .build()
-            .expect("HTTP client with the built-in TLS backend");
+            .map_err(|e| {
+                let mut message = format!("cannot build the HTTPS client for the Aura API: {e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                message
+            })?;
         let base = Url::parse(config.base_url.trim_end_matches('/'))
             .map_err(|e| format!("invalid Aura base URL {:?}: {e}", config.base_url))
             .and_then(|u| {
@@ -141,7 +160,7 @@ impl AuraClients {
                     Ok(u)
                 }
             });
-        Self {
+        Ok(Self {
             inner: Arc::new(Registry {
                 config,
                 http,
@@ -151,7 +170,7 @@ impl AuraClients {
                 limiters: Mutex::default(),
                 stats: Mutex::default(),
             }),
-        }
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -196,6 +215,7 @@ fn token_policy(c: &ClientConfig) -> TokenPolicy {
         transient_backoff: c.token_error_backoff,
         transient_backoff_max: c.token_error_backoff_max,
         forced_refresh_interval: c.forced_refresh_interval,
+        max_fetches_per_hour: c.max_token_calls_per_hour,
     }
 }
 
@@ -377,11 +397,14 @@ impl AuraClient {
                 rid.clone(),
             ))
         })?;
-        if !t.token_type.eq_ignore_ascii_case("bearer") {
-            warn!(token_type = %t.token_type, "unexpected Aura token type, using it as bearer");
+        if let Some(kind) = t.token_type.as_deref()
+            && !kind.eq_ignore_ascii_case("bearer")
+        {
+            warn!(token_type = %kind, "unexpected Aura token type, using it as bearer");
         }
-        // A zero lifetime would make every call fetch a token.
-        let lifetime = Duration::from_secs(t.expires_in.max(1));
+        // Aura's tokens live an hour when the answer does not say; a zero
+        // lifetime would make every call fetch a token.
+        let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600).max(1));
         Ok((AccessToken::new(t.access_token), lifetime))
     }
 
@@ -542,6 +565,7 @@ impl AuraClient {
         label: String,
         path: &[&str],
         query: &[(&str, &str)],
+        endpoint: Endpoint,
     ) -> Result<T, AuraError> {
         let answer = self
             .send(Call {
@@ -551,10 +575,30 @@ impl AuraClient {
                 path,
                 query,
                 body: None,
-                endpoint: Endpoint::Api,
+                endpoint,
             })
             .await?;
         Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// A list answer, read element by element: one entry that does not read
+    /// is skipped (and logged) instead of hiding every other one.
+    async fn get_list<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+        label: String,
+        path: &[&str],
+        query: &[(&str, &str)],
+        endpoint: Endpoint,
+    ) -> Result<Vec<T>, AuraError> {
+        let raw: serde_json::Value = self
+            .get_json(name, label.clone(), path, query, endpoint)
+            .await?;
+        let (items, skipped) = super::lenient::read_list(raw);
+        if skipped > 0 {
+            warn!(op = %label, skipped, "skipped list entries that do not read");
+        }
+        Ok(items)
     }
 
     /// POST/PATCH whose answer body we do not need.
@@ -582,8 +626,14 @@ impl AuraClient {
 
     /// `GET /tenants`.
     pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, AuraError> {
-        self.get_json("list_tenants", "list tenants".into(), &["tenants"], &[])
-            .await
+        self.get_list(
+            "list_tenants",
+            "list tenants".into(),
+            &["tenants"],
+            &[],
+            Endpoint::Api,
+        )
+        .await
     }
 
     /// `GET /tenants/{id}` with its allowed instance configurations.
@@ -593,6 +643,7 @@ impl AuraClient {
             format!("get tenant {id}"),
             &["tenants", id],
             &[],
+            Endpoint::Tenant,
         )
         .await
     }
@@ -601,11 +652,12 @@ impl AuraClient {
 
     /// `GET /instances?tenantId=`: summaries, without status.
     pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceSummary>, AuraError> {
-        self.get_json(
+        self.get_list(
             "list_instances",
             format!("list instances of tenant {tenant_id}"),
             &["instances"],
             &[("tenantId", tenant_id)],
+            Endpoint::Tenant,
         )
         .await
     }
@@ -632,19 +684,26 @@ impl AuraClient {
                 endpoint: Endpoint::Create,
             })
             .await?;
-        // The instance exists but its password is in this body: unreadable means lost.
+        // Only id and password are required (DESIGN 4.2): an answer that lacks
+        // them is an outcome to resolve by listing, never a reason to retry.
         Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
     }
 
     /// `GET /instances/{id}`.
     pub async fn get_instance(&self, id: &str) -> Result<Instance, AuraError> {
-        self.get_json(
-            "get_instance",
-            format!("get instance {id}"),
-            &["instances", id],
-            &[],
-        )
-        .await
+        let mut instance: Instance = self
+            .get_json(
+                "get_instance",
+                format!("get instance {id}"),
+                &["instances", id],
+                &[],
+                Endpoint::Api,
+            )
+            .await?;
+        if instance.id.is_empty() {
+            instance.id = id.to_string();
+        }
+        Ok(instance)
     }
 
     /// `PATCH /instances/{id}` (rename answers 200, resize 202). Not retried.
@@ -714,21 +773,9 @@ impl AuraClient {
         .map(drop)
     }
 
-    /// `POST /instances/{id}/upgrade` with `{"type": new_type}`. Not retried.
-    pub async fn upgrade_instance(&self, id: &str, new_type: &str) -> Result<(), AuraError> {
-        self.upgrade_instance_with(
-            id,
-            &UpgradeInstanceRequest {
-                instance_type: new_type.to_string(),
-                memory: None,
-                storage: None,
-            },
-        )
-        .await
-    }
-
-    /// `POST /instances/{id}/upgrade` with a resize. Not retried.
-    pub async fn upgrade_instance_with(
+    /// `POST /instances/{id}/upgrade` (professional to business-critical),
+    /// optionally with a resize. Not retried.
+    pub async fn upgrade_instance(
         &self,
         id: &str,
         req: &UpgradeInstanceRequest,
@@ -762,6 +809,10 @@ impl AuraClient {
                 serde_json::json!({}),
             )
             .await?;
+        // A 202 without a body: the snapshot exists, its id comes from a list.
+        if answer.body.trim().is_empty() {
+            return Ok(SnapshotCreated::default());
+        }
         Self::decode(&label, &answer, AuraErrorKind::Transient)
     }
 
@@ -772,11 +823,12 @@ impl AuraClient {
         date: Option<&str>,
     ) -> Result<Vec<Snapshot>, AuraError> {
         let query: Vec<(&str, &str)> = date.map(|d| ("date", d)).into_iter().collect();
-        self.get_json(
+        self.get_list(
             "list_snapshots",
             format!("list snapshots of instance {instance_id}"),
             &["instances", instance_id, "snapshots"],
             &query,
+            Endpoint::Api,
         )
         .await
     }
@@ -792,6 +844,7 @@ impl AuraClient {
             format!("get snapshot {snapshot_id} of instance {instance_id}"),
             &["instances", instance_id, "snapshots", snapshot_id],
             &[],
+            Endpoint::Api,
         )
         .await
     }

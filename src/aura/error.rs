@@ -43,6 +43,9 @@ impl fmt::Display for AuraErrorKind {
 pub(crate) enum Endpoint {
     Token,
     Api,
+    /// A call scoped to one tenant: its 404 means the tenant is unknown,
+    /// whatever the body says (or does not say).
+    Tenant,
     /// `POST /instances`: a 5xx may have committed.
     Create,
 }
@@ -60,7 +63,8 @@ pub(crate) fn classify_http(
         // 400/401/403 at the token endpoint: the credentials are wrong.
         Endpoint::Token => NeedsHuman,
         Endpoint::Create if status >= 500 => OutcomeUnknown,
-        Endpoint::Api | Endpoint::Create => match status {
+        Endpoint::Tenant if status == 404 => NeedsHuman,
+        Endpoint::Api | Endpoint::Create | Endpoint::Tenant => match status {
             404 if reason == Some("tenant-not-found") => NeedsHuman,
             404 => NotFound,
             409 => Conflict,
@@ -222,8 +226,7 @@ fn parse_error_body(body: &str, status: u16) -> (Option<String>, String, Option<
             .map(|e| e.message.as_str())
             .collect::<Vec<_>>()
             .join("; ");
-        let reason = Some(first.reason.clone()).filter(|r| !r.is_empty());
-        return (reason, message, first.field.clone());
+        return (first.reason.clone(), message, first.field.clone());
     }
     if let Ok(b) = serde_json::from_str::<MiddlewareErrorBody>(body) {
         return match b.error_description {
@@ -274,6 +277,10 @@ mod tests {
                 Conflict,
             ),
             (Endpoint::Api, 415, None, NeedsHuman),
+            (Endpoint::Tenant, 404, None, NeedsHuman),
+            (Endpoint::Tenant, 404, Some("tenant-not-found"), NeedsHuman),
+            (Endpoint::Tenant, 429, None, Transient),
+            (Endpoint::Tenant, 500, None, Transient),
             (Endpoint::Api, 429, None, Transient),
             (Endpoint::Api, 500, None, Transient),
             (Endpoint::Api, 502, None, Transient),
@@ -351,6 +358,15 @@ mod tests {
         assert_eq!(e.message(), "service unavailable");
         let e = AuraError::http("x", Endpoint::Api, 500, "<html>oops</html>", None, None);
         assert_eq!(e.message(), "<html>oops</html>");
+    }
+
+    #[test]
+    fn an_error_without_reason_keeps_its_message() {
+        let body = r#"{"errors":[{"message":"Tenant not found"}]}"#;
+        let e = AuraError::http("get tenant t", Endpoint::Tenant, 404, body, None, None);
+        assert_eq!(e.message(), "Tenant not found");
+        assert_eq!(e.reason(), None);
+        assert_eq!(e.kind(), NeedsHuman);
     }
 
     #[test]

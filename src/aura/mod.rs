@@ -6,6 +6,7 @@
 
 mod client;
 mod error;
+pub mod lenient;
 pub mod model;
 mod ratelimit;
 mod retry;

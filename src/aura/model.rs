@@ -5,18 +5,32 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lenient;
+
 /// Every success body of the API is wrapped in `{"data": ...}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Data<T> {
     pub data: T,
 }
 
-/// `POST /oauth/token` response.
+/// `POST /oauth/token` response. Only the token is needed; the lifetime
+/// defaults to Aura's hour and the type only feeds a warning.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub access_token: String,
-    pub expires_in: u64,
-    pub token_type: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_type: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -32,29 +46,45 @@ impl std::fmt::Debug for TokenResponse {
 /// An entry of `GET /tenants`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TenantSummary {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub id: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub name: String,
 }
 
 /// `GET /tenants/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tenant {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub id: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub name: String,
-    #[serde(default)]
+    /// Configurations that do not read (a missing region, say) are skipped.
+    #[serde(default, deserialize_with = "lenient::list")]
     pub instance_configurations: Vec<InstanceConfiguration>,
 }
 
 /// One allowed combination of provider, region, type, memory, storage and version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InstanceConfiguration {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub cloud_provider: String,
+    #[serde(deserialize_with = "lenient::required_string")]
     pub region: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub region_name: String,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "lenient::required_string")]
     pub instance_type: String,
+    #[serde(deserialize_with = "lenient::required_string")]
     pub memory: String,
-    pub storage: String,
+    /// Not reported: any storage the spec asks for is let through to Aura.
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub storage: Option<String>,
+    #[serde(deserialize_with = "lenient::required_string")]
     pub version: String,
 }
 
@@ -77,20 +107,63 @@ pub struct CreateInstanceRequest {
     pub graph_analytics_plugin: Option<bool>,
 }
 
-/// The 202 answer to `POST /instances`: the only place the password ever appears.
+/// The 202 answer to `POST /instances`: the only place the password ever
+/// appears. Only `id` and `password` are required (DESIGN 4.2): whatever else
+/// the body holds or lacks, those two reach the Secret.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CreatedInstance {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub id: String,
-    pub connection_url: String,
-    pub username: String,
+    #[serde(deserialize_with = "lenient::required_string")]
     pub password: String,
-    pub tenant_id: String,
-    pub cloud_provider: String,
-    pub region: String,
-    #[serde(rename = "type")]
-    pub instance_type: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connection_url: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_provider: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub region: Option<String>,
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_type: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_at: Option<String>,
 }
 
@@ -107,43 +180,138 @@ impl std::fmt::Debug for CreatedInstance {
     }
 }
 
-/// An entry of `GET /instances` (no status in the list).
+/// An entry of `GET /instances` (no status in the list). Entries without an
+/// id are skipped; the rest is optional.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InstanceSummary {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub id: String,
-    pub name: String,
-    pub tenant_id: String,
-    pub cloud_provider: String,
-    pub created_at: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_provider: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_at: Option<String>,
 }
 
-/// `GET /instances/{id}`. Not `Eq`: `secondaries_count` is a JSON number (f64).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `GET /instances/{id}`. Every field but the id may be missing: a field the
+/// API does not report is never drift (DESIGN 4.7). A missing status reads as
+/// an unknown one, which is transient.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Instance {
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub id: String,
-    pub name: String,
-    pub status: InstanceStatus,
-    pub connection_url: String,
-    pub cloud_provider: String,
-    pub tenant_id: String,
-    pub memory: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
     #[serde(default)]
-    pub storage: String,
-    pub region: String,
-    #[serde(rename = "type")]
-    pub instance_type: String,
-    pub created_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: InstanceStatus,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connection_url: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_provider: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory: Option<String>,
+    /// Not returned for free instances.
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub storage: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub region: Option<String>,
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_type: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_at: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::boolean",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub vector_optimized: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::boolean",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub graph_analytics_plugin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secondaries_count: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secondaries_count: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cdc_enrichment_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_managed_key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metrics_integration_url: Option<String>,
 }
 
@@ -173,12 +341,11 @@ impl UpdateInstanceRequest {
     }
 }
 
-/// Body of `POST /instances/{id}/upgrade`: the new type, optionally with a
-/// resize (the API wants `memory` and `storage` together).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Body of `POST /instances/{id}/upgrade`: the spec documents only an
+/// optional resize (`memory` and `storage` together); the new type is implied
+/// (professional to business-critical).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UpgradeInstanceRequest {
-    #[serde(rename = "type")]
-    pub instance_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,8 +392,10 @@ impl InstanceStatus {
         }
     }
 
+    /// Case- and padding-insensitive: `"Running"` is running.
     pub fn parse(s: &str) -> Self {
-        match s {
+        let folded = s.trim().to_ascii_lowercase();
+        match folded.as_str() {
             "creating" => Self::Creating,
             "destroying" => Self::Destroying,
             "running" => Self::Running,
@@ -240,7 +409,7 @@ impl InstanceStatus {
             "restoring" => Self::Restoring,
             "updating" => Self::Updating,
             "overwriting" => Self::Overwriting,
-            other => Self::Other(other.to_string()),
+            _ => Self::Other(s.to_string()),
         }
     }
 
@@ -265,38 +434,86 @@ impl Serialize for InstanceStatus {
     }
 }
 
+/// Not reported at all: unknown, so transient.
+impl Default for InstanceStatus {
+    fn default() -> Self {
+        Self::Other("unknown".into())
+    }
+}
+
 impl<'de> Deserialize<'de> for InstanceStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(Self::parse(&s))
+        Ok(lenient::string(d)?.map_or_else(Self::default, |s| Self::parse(&s)))
     }
 }
 
 /// A snapshot of an instance. Its status is capitalised on the wire
-/// (`Pending`, `InProgress`, `Completed`, `Failed`).
+/// (`Pending`, `InProgress`, `Completed`, `Failed`): compare it with
+/// [`lenient::same`]. Only the id is required.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Snapshot {
-    pub instance_id: String,
+    #[serde(deserialize_with = "lenient::required_string")]
     pub snapshot_id: String,
-    pub profile: String,
-    pub status: String,
-    pub timestamp: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub profile: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timestamp: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::boolean",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exportable: Option<bool>,
 }
 
-/// `POST /instances/{id}/snapshots` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// `POST /instances/{id}/snapshots` answer; a 202 may come without a body,
+/// and then the id must be found by listing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SnapshotCreated {
-    pub snapshot_id: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub snapshot_id: Option<String>,
 }
 
 /// One entry of the `{"errors": [...]}` error body.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiErrorDetail {
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub message: String,
-    pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub field: Option<String>,
 }
 
@@ -309,8 +526,13 @@ pub struct ApiErrorBody {
 /// `{"error": "..."}` from the gateway, or the OAuth form with `error_description`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MiddlewareErrorBody {
+    #[serde(deserialize_with = "lenient::required_string")]
     pub error: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error_description: Option<String>,
 }
 
@@ -342,19 +564,157 @@ mod tests {
 
     #[test]
     fn created_instance_debug_hides_the_password() {
-        let c = CreatedInstance {
-            id: "8f769515".into(),
-            connection_url: "neo4j+s://8f769515.databases.neo4j.io".into(),
-            username: "neo4j".into(),
-            password: "s3cr3t-pa55".into(),
-            tenant_id: "t".into(),
-            cloud_provider: "gcp".into(),
-            region: "europe-west1".into(),
-            instance_type: "enterprise-db".into(),
-            name: "x".into(),
-            created_at: None,
-        };
+        let c: CreatedInstance = serde_json::from_value(serde_json::json!({
+            "id": "8f769515", "password": "s3cr3t-pa55", "username": "neo4j"
+        }))
+        .unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t-pa55"));
+    }
+
+    /// The create answer is read for id and password whatever else it holds.
+    #[test]
+    fn create_answer_needs_only_id_and_password() {
+        let odd = [
+            r#"{"data":{"id":"8f769515","password":"pw","connection_url":null,"username":null,"tenant_id":null,"cloud_provider":null,"region":null,"type":null,"name":null}}"#,
+            r#"{"data":{"id":"8f769515","password":"pw"}}"#,
+            r#"{"data":{"id":"8f769515","password":"pw","name":7,"created_at":1700000000,"type":["x"],"extra":{"a":1}}}"#,
+            r#"{"data":{"id":"8f769515","password":"pw","connection_url":"neo4j+s://8f769515.databases.neo4j.io","username":"neo4j","tenant_id":"t","cloud_provider":"GCP","region":"europe-west1","type":"enterprise-db","name":"x"}}"#,
+        ];
+        for body in odd {
+            let c: Data<CreatedInstance> = serde_json::from_str(body).expect(body);
+            assert_eq!(c.data.id, "8f769515", "{body}");
+            assert_eq!(c.data.password, "pw", "{body}");
+        }
+        for unusable in [
+            r#"{"data":{"id":"8f769515","password":null}}"#,
+            r#"{"data":{"id":null,"password":"pw"}}"#,
+            r#"{"data":{"password":"pw"}}"#,
+        ] {
+            assert!(serde_json::from_str::<Data<CreatedInstance>>(unusable).is_err());
+        }
+    }
+
+    #[test]
+    fn instance_reads_with_fields_missing_null_or_retyped() {
+        let bodies = [
+            r#"{"data":{"id":"8f769515","status":"running"}}"#,
+            r#"{"data":{"id":"8f769515","name":null,"status":"Running","connection_url":null,"cloud_provider":null,"tenant_id":null,"memory":null,"storage":null,"region":null,"type":null,"created_at":null,"secondaries_count":null,"cdc_enrichment_mode":null}}"#,
+            r#"{"data":{"id":"8f769515","status":" RUNNING ","memory":8,"secondaries_count":"2","vector_optimized":"true","graph_analytics_plugin":0}}"#,
+        ];
+        for body in bodies {
+            let i: Data<Instance> = serde_json::from_str(body).expect(body);
+            assert_eq!(i.data.status, InstanceStatus::Running, "{body}");
+            assert_eq!(i.data.created_at, None, "{body}");
+            assert_eq!(i.data.storage, None, "{body}");
+        }
+        let i: Data<Instance> = serde_json::from_str(bodies[2]).unwrap();
+        assert_eq!(i.data.memory.as_deref(), Some("8"));
+        assert_eq!(i.data.secondaries_count, Some(2));
+        assert_eq!(i.data.vector_optimized, Some(true));
+        assert_eq!(i.data.graph_analytics_plugin, Some(false));
+        let none: Data<Instance> =
+            serde_json::from_str(r#"{"data":{"id":"x","status":null}}"#).unwrap();
+        assert!(
+            !none.data.status.is_settled(),
+            "a missing status is transient"
+        );
+    }
+
+    #[test]
+    fn lists_skip_entries_they_cannot_read() {
+        let body = r#"{"data":[{"id":"a","name":"x","created_at":"2026-01-01T00:00:00Z"},{"id":null,"name":"y"},{"id":"b","name":null,"tenant_id":5}]}"#;
+        let l: Data<Vec<InstanceSummary>> = serde_json::from_str::<Data<serde_json::Value>>(body)
+            .map(|d| Data {
+                data: lenient::read_list(d.data).0,
+            })
+            .unwrap();
+        let ids: Vec<&str> = l.data.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(l.data[1].tenant_id.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn tenant_keeps_configurations_without_storage() {
+        let body = r#"{"data":{"id":"t","name":null,"instance_configurations":[
+            {"cloud_provider":"gcp","region":"europe-west1","region_name":"Belgium","type":"enterprise-db","memory":"8GB","version":"5"},
+            {"cloud_provider":"gcp","region":null,"type":"enterprise-db","memory":"8GB","storage":"16GB","version":"5"},
+            {"cloud_provider":"gcp","region":"us-central1","type":"enterprise-db","memory":"8GB","storage":"16GB","version":5}
+        ]}}"#;
+        let t: Data<Tenant> = serde_json::from_str(body).unwrap();
+        assert_eq!(t.data.instance_configurations.len(), 2);
+        assert_eq!(t.data.instance_configurations[0].storage, None);
+        assert_eq!(t.data.instance_configurations[1].version, "5");
+        assert_eq!(t.data.name, "");
+    }
+
+    #[test]
+    fn token_answer_needs_only_the_token() {
+        for (body, lifetime) in [
+            (
+                r#"{"access_token":"t","expires_in":3600,"token_type":"Bearer"}"#,
+                Some(3600),
+            ),
+            (r#"{"access_token":"t","expires_in":"3600"}"#, Some(3600)),
+            (
+                r#"{"access_token":"t","expires_in":3600.0,"token_type":null}"#,
+                Some(3600),
+            ),
+            (r#"{"access_token":"t"}"#, None),
+        ] {
+            let t: TokenResponse = serde_json::from_str(body).expect(body);
+            assert_eq!(t.access_token, "t");
+            assert_eq!(t.expires_in, lifetime, "{body}");
+        }
+        assert!(serde_json::from_str::<TokenResponse>(r#"{"expires_in":3600}"#).is_err());
+    }
+
+    #[test]
+    fn snapshot_needs_only_its_id() {
+        let s: Snapshot =
+            serde_json::from_str(r#"{"snapshot_id":"s1","status":"InProgress"}"#).unwrap();
+        assert_eq!(s.status.as_deref(), Some("InProgress"));
+        assert_eq!(s.instance_id, None);
+        let none: Data<SnapshotCreated> = serde_json::from_str(r#"{"data":{}}"#).unwrap();
+        assert_eq!(none.data.snapshot_id, None);
+    }
+
+    #[test]
+    fn error_detail_without_reason_reads() {
+        let b: ApiErrorBody =
+            serde_json::from_str(r#"{"errors":[{"message":"Tenant not found"}]}"#).unwrap();
+        assert_eq!(b.errors[0].reason, None);
+        assert_eq!(b.errors[0].message, "Tenant not found");
+    }
+
+    #[test]
+    fn statuses_compare_without_case() {
+        for (wire, want) in [
+            ("Running", InstanceStatus::Running),
+            ("PAUSED", InstanceStatus::Paused),
+            ("Loading Failed", InstanceStatus::LoadingFailed),
+            ("creating", InstanceStatus::Creating),
+        ] {
+            assert_eq!(InstanceStatus::parse(wire), want, "{wire}");
+        }
+        assert_eq!(
+            InstanceStatus::parse("Resizing"),
+            InstanceStatus::Other("Resizing".into())
+        );
+    }
+
+    #[test]
+    fn upgrade_sends_only_documented_fields() {
+        let body = serde_json::to_value(UpgradeInstanceRequest::default()).unwrap();
+        assert_eq!(body, serde_json::json!({}));
+        let body = serde_json::to_value(UpgradeInstanceRequest {
+            memory: Some("16GB".into()),
+            storage: Some("32GB".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"memory": "16GB", "storage": "32GB"})
+        );
     }
 
     #[test]

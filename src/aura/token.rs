@@ -6,6 +6,7 @@
 //! (the cache's async mutex is held across the fetch), and a rejected secret is
 //! remembered: callers during the backoff get the same error without a call.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -82,6 +83,32 @@ pub(crate) struct TokenPolicy {
     /// At most one refresh forced by a 401/403 per this interval, so a real
     /// permission error cannot burn the hourly token quota.
     pub forced_refresh_interval: Duration,
+    /// Token calls allowed in any sliding hour (Aura allows 15 per client; the
+    /// rest is left for a person's curl or a second replica starting).
+    pub max_fetches_per_hour: u32,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// How long to wait before the next token call keeps the hourly budget, given
+/// the times of the calls made so far (oldest first). Prunes calls older than an hour.
+pub(crate) fn budget_wait(
+    fetches: &mut VecDeque<Instant>,
+    now: Instant,
+    max_per_hour: u32,
+) -> Option<Duration> {
+    while fetches
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= HOUR)
+    {
+        fetches.pop_front();
+    }
+    if max_per_hour == 0 || fetches.len() < max_per_hour as usize {
+        return None;
+    }
+    fetches
+        .front()
+        .map(|oldest| (*oldest + HOUR).saturating_duration_since(now))
 }
 
 /// When a token that lives `lifetime` from `issued` should be replaced.
@@ -123,6 +150,13 @@ struct State {
     token: Option<Cached>,
     failure: Option<Failure>,
     last_forced_refresh: Option<Instant>,
+    /// The next fetched token answers a forced refresh.
+    refresh_forced: bool,
+    /// The current token came from a forced refresh: if it is rejected too,
+    /// the problem is a permission, not an expiry.
+    current_was_forced: bool,
+    /// When the token calls of the last hour were made.
+    fetches: VecDeque<Instant>,
 }
 
 /// The token cache of one credentials key.
@@ -167,6 +201,27 @@ impl TokenCache {
             }
             return Err(f.error.clone().with_retry_after(Some(f.until - now)));
         }
+        if let Some(wait) = budget_wait(&mut st.fetches, now, self.policy.max_fetches_per_hour) {
+            if let Some(c) = &st.token
+                && now < c.expires_at
+            {
+                return Ok(c.token.clone());
+            }
+            let error = st.failure.as_ref().map_or_else(
+                || {
+                    AuraError::other(
+                        "get token",
+                        AuraErrorKind::Transient,
+                        None,
+                        "the hourly token budget is spent",
+                        None,
+                    )
+                },
+                |f| f.error.clone(),
+            );
+            return Err(error.with_retry_after(Some(wait)));
+        }
+        st.fetches.push_back(now);
         match fetch().await {
             Ok((token, lifetime)) => {
                 let issued = Instant::now();
@@ -177,6 +232,7 @@ impl TokenCache {
                     expires_at: issued + lifetime,
                 });
                 st.failure = None;
+                st.current_was_forced = std::mem::take(&mut st.refresh_forced);
                 Ok(token)
             }
             Err(error) => {
@@ -206,7 +262,11 @@ impl TokenCache {
         }
     }
 
-    /// `used` got a 401/403. Returns whether a retry with another token makes sense.
+    /// `used` got a 401/403. Returns whether a retry with another token makes
+    /// sense: always, unless `used` itself came from a forced refresh (then a
+    /// fresh token is refused too: a permission problem, not an expiry). A
+    /// token that expired on its own, even minutes after the last forced
+    /// refresh, is refreshed again.
     pub(crate) async fn rejected(&self, used: &Arc<AccessToken>) -> bool {
         let mut st = self.state.lock().await;
         let now = Instant::now();
@@ -218,14 +278,14 @@ impl TokenCache {
             // Someone already replaced it: retry with the newer token.
             return true;
         }
-        if st
+        let too_soon = st
             .last_forced_refresh
-            .is_some_and(|t| now.duration_since(t) < self.policy.forced_refresh_interval)
-        {
-            // A fresh token is rejected too: a permission problem, not expiry.
+            .is_some_and(|t| now.duration_since(t) < self.policy.forced_refresh_interval);
+        if st.current_was_forced && too_soon {
             return false;
         }
         st.last_forced_refresh = Some(now);
+        st.refresh_forced = true;
         st.token = None;
         true
     }
@@ -245,7 +305,65 @@ mod tests {
             transient_backoff: Duration::from_secs(10),
             transient_backoff_max: Duration::from_secs(300),
             forced_refresh_interval: Duration::from_secs(300),
+            max_fetches_per_hour: 12,
         }
+    }
+
+    /// An hour-long token outage, driven by the real backoff and budget:
+    /// never more token calls in an hour than the budget (Aura locks a client
+    /// out after 15).
+    #[test]
+    fn an_hour_of_outage_stays_within_the_token_budget() {
+        let p = policy();
+        let start = Instant::now();
+        let mut fetches = VecDeque::new();
+        let (mut t, mut calls, mut prev) = (Duration::ZERO, 0u32, None);
+        while t < Duration::from_secs(3 * 3600) {
+            let now = start + t;
+            if let Some(wait) = budget_wait(&mut fetches, now, p.max_fetches_per_hour) {
+                t += wait;
+                continue;
+            }
+            fetches.push_back(now);
+            calls += 1;
+            let in_last_hour = fetches.len() as u32;
+            assert!(
+                in_last_hour <= p.max_fetches_per_hour,
+                "{in_last_hour} at {t:?}"
+            );
+            let b = failure_backoff(&p, AuraErrorKind::Transient, prev, None);
+            prev = Some(b);
+            t += b;
+        }
+        assert!(calls >= 12, "the outage is still probed: {calls}");
+    }
+
+    #[tokio::test]
+    async fn the_budget_refuses_without_calling() {
+        let mut p = policy();
+        p.max_fetches_per_hour = 2;
+        p.transient_backoff = Duration::ZERO;
+        p.transient_backoff_max = Duration::ZERO;
+        let cache = TokenCache::new(p);
+        let fetches = AtomicU32::new(0);
+        for _ in 0..5 {
+            let e = cache
+                .get(|| async {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    Err(AuraError::http(
+                        "get token",
+                        Endpoint::Token,
+                        503,
+                        "",
+                        None,
+                        None,
+                    ))
+                })
+                .await
+                .unwrap_err();
+            assert!(e.is_transient());
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
     }
 
     #[test]
@@ -376,5 +494,38 @@ mod tests {
         assert!(cache.rejected(&first).await);
         // The fresh token rejected as well: no second forced refresh.
         assert!(!cache.rejected(&second).await);
+    }
+
+    /// Expiry, bad credentials, another expiry, fixed credentials, all within
+    /// the forced-refresh interval: the second expiry is refreshed too,
+    /// instead of reusing the expired token for minutes.
+    #[tokio::test]
+    async fn a_second_expiry_soon_after_is_refreshed_again() {
+        let cache = TokenCache::new(policy());
+        let issued = AtomicU32::new(0);
+        let fetch = || async {
+            let n = issued.fetch_add(1, Ordering::SeqCst);
+            Ok((AccessToken::new(format!("t{n}")), Duration::from_secs(3600)))
+        };
+        let first = cache.get(fetch).await.unwrap();
+        // Aura says the first token expired: forced refresh.
+        assert!(cache.rejected(&first).await);
+        let second = cache.get(fetch).await.unwrap();
+        // The forced one is rejected too: a permission problem, stop.
+        assert!(!cache.rejected(&second).await);
+        // Later (the credentials were fixed, a normal refresh happened) a
+        // token fetched on its own expires: it is refreshed at once.
+        {
+            let mut st = cache.state.lock().await;
+            st.token = None;
+        }
+        let third = cache.get(fetch).await.unwrap();
+        assert!(
+            cache.rejected(&third).await,
+            "refreshed again within the interval"
+        );
+        let fourth = cache.get(fetch).await.unwrap();
+        assert!(!Arc::ptr_eq(&third, &fourth));
+        assert_eq!(issued.load(Ordering::SeqCst), 4);
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use tracing::info;
 
 use super::ReconcileError;
+use super::claims::Claim;
 use super::context::Context;
 use super::decide;
 use super::reconcile::{Needs, build_status, deleting_summary, load_credentials, write_status};
@@ -30,8 +31,12 @@ pub async fn cleanup(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
 
-    if obj.spec.deletion_policy == DeletionPolicy::Orphan {
+    if obj.spec.deletion() == DeletionPolicy::Orphan {
         disown_secret(&secrets, obj).await?;
+        // Let go of the claim: a later AuraInstance may adopt the instance.
+        if let Some(id) = &current.instance_id {
+            ctx.claims.release(obj, id).await?;
+        }
         ctx.normal(
             obj,
             "Orphaned",
@@ -64,6 +69,19 @@ pub async fn cleanup(
         }
     };
     let aura = ctx.aura.client(&creds);
+    // Deleting is no longer Ready, even while Aura cannot be reached.
+    let ready =
+        crate::controller::status::condition(Some(&current), crate::controller::status::READY)
+            .is_some_and(|c| c.status == "True");
+    if ready {
+        let summary = deleting_summary("destroying the Aura instance");
+        write_status(
+            api,
+            obj,
+            build_status(obj, &current, &summary, Some(&current)),
+        )
+        .await?;
+    }
 
     let mut instance_id = current
         .instance_id
@@ -81,7 +99,24 @@ pub async fn cleanup(
             .create_requested_name
             .clone()
             .unwrap_or_else(|| obj.aura_name());
-        instance_id = decide::find_created(&listed, &name, intent).map(|i| i.id.clone());
+        let claimed: Vec<String> = listed
+            .iter()
+            .filter(|i| ctx.claims.claimed_by_other(obj, &i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        let search = decide::LostCreate {
+            name: &name,
+            intent,
+            prior: &current.create_prior_ids,
+            claimed: &claimed,
+        };
+        instance_id = search.find(&listed).map(|i| i.id.clone());
+        // Claimed now, so that nobody else's search takes it while it is destroyed.
+        if let Some(id) = &instance_id
+            && let Claim::HeldByOther(_) = ctx.claims.claim(obj, id).await?
+        {
+            return Ok(Requeue::requeue(std::time::Duration::from_secs(1)));
+        }
         if instance_id.is_none()
             && jiff::Timestamp::now().duration_since(intent)
                 < jiff::SignedDuration::try_from(ctx.config.create_grace).unwrap_or_default()
@@ -90,10 +125,23 @@ pub async fn cleanup(
         }
     }
 
+    // Only the holder of the claim destroys an instance (DESIGN 4.11).
+    if let Some(id) = &instance_id
+        && let Claim::HeldByOther(_) = ctx.claims.claim(obj, id).await?
+    {
+        ctx.warn(
+            obj,
+            "NotDestroyed",
+            &format!("Aura instance {id} is held by another AuraInstance: it is left as it is"),
+        )
+        .await;
+        instance_id = None;
+    }
     if let Some(id) = instance_id {
         match aura.get_instance(&id).await {
             Err(e) if e.kind() == AuraErrorKind::NotFound => {
                 info!(instance = %id, "Aura instance is gone");
+                ctx.claims.release(obj, &id).await?;
             }
             Err(e) => return Err(e.into()),
             Ok(i) => {
@@ -121,11 +169,23 @@ pub async fn cleanup(
         }
     }
 
+    // Only a Secret of this object's is removed (DESIGN 4.12).
     let name = obj.connection_secret_name();
-    match secrets.delete(&name, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => return Err(ReconcileError::kube("delete the connection Secret", e)),
+    let existing = secrets
+        .get_opt(&name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
+    let owned = existing.as_ref().is_some_and(|s| {
+        s.owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && Some(&o.uid) == obj.uid().as_ref())
+    });
+    if owned {
+        match secrets.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube("delete the connection Secret", e)),
+        }
     }
     ctx.forget_password(obj);
     ctx.forget_instance(obj);
@@ -198,6 +258,8 @@ async fn remove_finalizer(
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(ReconcileError::kube("remove the finalizer", e)),
     }
+    let others = ctx.instances_in(&obj.namespace().unwrap_or_default());
+    super::credentials_finalizer::release_unused(&ctx.client, obj, &others).await?;
     ctx.forget_client(obj);
     Ok(Requeue::await_change())
 }

@@ -10,11 +10,16 @@ use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::cache::SecretCache;
+use super::claims::Claims;
 use super::config::ControllerConfig;
 use super::pacing;
-use crate::api::AuraInstance;
-use crate::aura::{AuraClient, AuraClients, AuraError, CreatedInstance, Tenant, TenantSummary};
+use crate::api::{AuraInstance, AuraInstanceClaim};
+use crate::aura::{
+    AuraClient, AuraClients, AuraError, CreatedInstance, InstanceSummary, Tenant, TenantSummary,
+};
 use crate::telemetry::Telemetry;
+use kube::runtime::reflector::Store;
+use kube::runtime::reflector::store::Writer;
 
 pub struct Context {
     pub client: kube::Client,
@@ -41,6 +46,14 @@ pub struct Context {
     tenant_fetch: tokio::sync::Mutex<()>,
     /// The client id each object last used, so resyncs fit each client's budget.
     clients: Mutex<ClientShares>,
+    /// Which AuraInstance holds which Aura instance id.
+    pub claims: Claims,
+    claims_writer: Mutex<Option<Writer<AuraInstanceClaim>>>,
+    /// Each tenant's instance list, reused for a few seconds: every create
+    /// records which same-named instances were there before it.
+    instance_lists: Mutex<HashMap<TenantKey, Fetched<Arc<Vec<InstanceSummary>>>>>,
+    /// The AuraInstance watch stores, one per watched scope.
+    instance_stores: std::sync::RwLock<Vec<Store<AuraInstance>>>,
 }
 
 #[derive(Default)]
@@ -52,11 +65,20 @@ struct ClientShares {
 /// (client id, tenant id).
 type TenantKey = (String, String);
 
+/// A value and when it was fetched.
+type Fetched<V> = (Instant, V);
+
 /// Events being sent at the same time.
 const EVENTS_IN_FLIGHT: usize = 16;
 
 /// How long a tenant's catalogue and tenant lists are reused.
 pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// How long a tenant's instance list is reused before a create. Short: an
+/// instance made in the console since then is not known to be older than the
+/// create (the lost-create search then still skips it once claimed, and only
+/// an instance found by that search is ever re-created).
+pub const INSTANCE_LIST_TTL: Duration = Duration::from_secs(3);
 
 impl Context {
     pub fn new(
@@ -66,7 +88,12 @@ impl Context {
         reporter: Reporter,
         telemetry: Arc<Telemetry>,
     ) -> Self {
+        let (claims_store, claims_writer) = kube::runtime::reflector::store();
         Self {
+            claims: Claims::new(client.clone(), claims_store),
+            claims_writer: Mutex::new(Some(claims_writer)),
+            instance_lists: Mutex::default(),
+            instance_stores: std::sync::RwLock::default(),
             telemetry,
             secrets: Arc::default(),
             recorder: Recorder::new(client.clone(), reporter),
@@ -147,7 +174,7 @@ impl Context {
     /// every create in flight holds one.
     pub async fn tenant(&self, aura: &AuraClient, id: &str) -> Result<Arc<Tenant>, AuraError> {
         let key = (aura.client_id().to_string(), id.to_string());
-        self.cached(&self.tenants, key, || async {
+        self.cached(&self.tenants, key, TENANT_CACHE_TTL, || async {
             aura.get_tenant(id).await.map(Arc::new)
         })
         .await
@@ -156,8 +183,49 @@ impl Context {
     /// The tenants the credentials see, from the cache when fresh.
     pub async fn tenant_list(&self, aura: &AuraClient) -> Result<Vec<TenantSummary>, AuraError> {
         let key = aura.client_id().to_string();
-        self.cached(&self.tenant_lists, key, || aura.list_tenants())
-            .await
+        self.cached(&self.tenant_lists, key, TENANT_CACHE_TTL, || {
+            aura.list_tenants()
+        })
+        .await
+    }
+
+    /// The tenant's instances as listed at most a few seconds ago.
+    pub async fn recent_instances(
+        &self,
+        aura: &AuraClient,
+        tenant_id: &str,
+    ) -> Result<Arc<Vec<InstanceSummary>>, AuraError> {
+        let key = (aura.client_id().to_string(), tenant_id.to_string());
+        self.cached(&self.instance_lists, key, INSTANCE_LIST_TTL, || async {
+            aura.list_instances(tenant_id).await.map(Arc::new)
+        })
+        .await
+    }
+
+    pub fn add_instance_store(&self, store: Store<AuraInstance>) {
+        self.instance_stores
+            .write()
+            .expect("instance stores lock")
+            .push(store);
+    }
+
+    /// The AuraInstances of a namespace, as the watches show them.
+    pub fn instances_in(&self, namespace: &str) -> Vec<Arc<AuraInstance>> {
+        self.instance_stores
+            .read()
+            .expect("instance stores lock")
+            .iter()
+            .flat_map(|s| s.state())
+            .filter(|o| o.namespace().as_deref() == Some(namespace))
+            .collect()
+    }
+
+    /// The writer of the claims store, handed once to its watch.
+    pub fn take_claims_writer(&self) -> Option<Writer<AuraInstanceClaim>> {
+        self.claims_writer
+            .lock()
+            .expect("claims writer lock")
+            .take()
     }
 
     /// `key` from `cache` while fresh; otherwise fetched, one fetch at a time so
@@ -166,6 +234,7 @@ impl Context {
         &self,
         cache: &Mutex<HashMap<K, (Instant, V)>>,
         key: K,
+        ttl: Duration,
         fetch: impl FnOnce() -> Fut,
     ) -> Result<V, AuraError>
     where
@@ -178,7 +247,7 @@ impl Context {
                 .lock()
                 .expect("tenant cache lock")
                 .get(&key)
-                .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
+                .filter(|(at, _)| at.elapsed() < ttl)
                 .map(|(_, v)| v.clone())
         };
         if let Some(v) = fresh() {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraInstanceSpec, AuraInstanceStatus, Phase};
+use crate::api::{AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase};
+use crate::aura::lenient::same;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, InstanceSummary,
     Tenant, UpdateInstanceRequest,
@@ -30,6 +31,10 @@ pub struct Observation<'a> {
     /// How long after an unanswered create we keep looking for its instance
     /// before a new create is allowed.
     pub create_grace: Duration,
+    /// Another AuraInstance holds the claim of the observed instance.
+    pub claimed_elsewhere: bool,
+    /// The connection Secret's name, for messages about it.
+    pub secret_name: String,
 }
 
 /// The Aura side of the observation.
@@ -40,6 +45,8 @@ pub enum AuraView<'a> {
     NotCreated {
         tenant: &'a Tenant,
         listed: Option<&'a [InstanceSummary]>,
+        /// Ids of listed instances that another AuraInstance already holds.
+        claimed: &'a [String],
     },
     /// The recorded instance, as `GET /instances/{id}` returned it.
     Found(&'a Instance),
@@ -54,6 +61,23 @@ pub struct SecretView {
     pub up_to_date: bool,
     /// NEO4J_PASSWORD is present and non-empty (or a password is waiting in memory).
     pub has_password: bool,
+    /// A Secret of that name exists and is not this object's (DESIGN 4.12).
+    pub not_owned: bool,
+}
+
+/// The stall for a connection Secret that belongs to somebody else. Says
+/// nothing of what the Secret holds.
+fn secret_not_owned(name: &str) -> Decision {
+    Decision {
+        action: Action::None,
+        status: StatusSummary::stalled(
+            "SecretNotOwned",
+            format!(
+                "Secret {name} exists and was not written for this AuraInstance; the operator never changes or deletes a Secret it does not own: set spec.connectionSecret.name to a free name, or remove that Secret"
+            ),
+        ),
+        requeue: Requeue::Resync,
+    }
 }
 
 /// What to do.
@@ -64,10 +88,19 @@ pub enum Action {
     /// Record the create intent in status (with the resourceVersion as precondition),
     /// then send this create.
     Create(CreateInstanceRequest),
-    /// A create whose answer was lost produced this instance: record its id.
+    /// A create whose answer was lost produced this instance: claim it and
+    /// record its id.
     Adopt {
         instance_id: String,
     },
+    /// The instance found after a lost create has no known password and is new
+    /// and empty: destroy it (passwordRecovery Recreate), then create again.
+    Recreate {
+        instance_id: String,
+    },
+    /// The instance destroyed for a re-create is gone: forget its id, so that
+    /// the next pass creates again through the usual intent.
+    ForgetInstance,
     /// Write the connection Secret from the observed instance.
     WriteSecret,
     /// `PATCH /instances/{id}`; `drift` says what was changed outside the operator.
@@ -158,14 +191,39 @@ impl StatusSummary {
 /// Decides the next step for one AuraInstance.
 pub fn decide(obs: &Observation<'_>) -> Decision {
     match &obs.aura {
-        AuraView::NotCreated { tenant, listed } => decide_create(obs, tenant, *listed),
+        AuraView::NotCreated {
+            tenant,
+            listed,
+            claimed,
+        } => decide_create(obs, tenant, *listed, claimed),
+        AuraView::Found(instance) if obs.claimed_elsewhere => Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(
+                "InstanceClaimed",
+                format!(
+                    "Aura instance {} is held by another AuraInstance; this object makes no call to it and deleting it never destroys it",
+                    instance.id
+                ),
+            ),
+            requeue: Requeue::Resync,
+        },
         AuraView::Found(instance) => decide_running(obs, instance),
+        // The instance destroyed for a re-create is gone: start over.
+        AuraView::Gone if recreating(obs.status) => Decision {
+            action: Action::ForgetInstance,
+            status: StatusSummary::in_progress(
+                Phase::Creating,
+                "Recreating",
+                "the instance whose password was lost is gone; creating it again",
+            ),
+            requeue: Requeue::After(Duration::from_millis(200)),
+        },
         AuraView::Gone => Decision {
             action: Action::None,
             status: StatusSummary::stalled(
                 "InstanceNotFound",
                 format!(
-                    "Aura instance {} no longer exists (deleted outside the operator); it is not re-created automatically: delete this object, or remove status.instanceId to create a new instance",
+                    "Aura instance {} no longer exists (deleted outside the operator); it is not re-created automatically: delete this object and apply it again to create a new instance",
                     obs.status.instance_id.as_deref().unwrap_or("?")
                 ),
             ),
@@ -178,6 +236,7 @@ fn decide_create(
     obs: &Observation<'_>,
     tenant: &Tenant,
     listed: Option<&[InstanceSummary]>,
+    claimed: &[String],
 ) -> Decision {
     if let Err(message) = check_offered(obs.spec, tenant) {
         return Decision {
@@ -187,6 +246,10 @@ fn decide_create(
         };
     }
     let creating = |message: &str| StatusSummary::in_progress(Phase::Creating, "Creating", message);
+    // A password with nowhere to go is not worth a billed instance.
+    if obs.secret.not_owned {
+        return secret_not_owned(&obs.secret_name);
+    }
 
     let Some(intent) = create_intent(obs.status) else {
         return Decision {
@@ -217,7 +280,13 @@ fn decide_create(
             requeue: Requeue::After(Duration::from_secs(5)),
         };
     };
-    if let Some(found) = find_created(listed, requested_name, intent) {
+    let candidates = LostCreate {
+        name: requested_name,
+        intent,
+        prior: &obs.status.create_prior_ids,
+        claimed,
+    };
+    if let Some(found) = candidates.find(listed) {
         return Decision {
             action: Action::Adopt {
                 instance_id: found.id.clone(),
@@ -250,6 +319,26 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
             status: StatusSummary::stalled("InstanceMismatch", mismatch),
             requeue: Requeue::Resync,
         };
+    }
+    if obs.secret.not_owned {
+        return secret_not_owned(&obs.secret_name);
+    }
+    if recreating(obs.status) {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Creating,
+                "Recreating",
+                format!(
+                    "waiting for Aura to destroy instance {} (its password was lost), to create it again",
+                    instance.id
+                ),
+            ),
+            requeue: Requeue::Poll,
+        };
+    }
+    if let Some(decision) = recover_password(obs, instance) {
+        return decision;
     }
     if !obs.secret.up_to_date {
         return Decision {
@@ -389,7 +478,10 @@ pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) 
     if spec.paused {
         return Operation::Pause;
     }
-    if spec.instance_type != instance.instance_type {
+    // A type Aura does not report is never drift.
+    if let Some(have) = instance.instance_type.as_deref()
+        && !same(have, &spec.instance_type)
+    {
         // Admission allows only professional-db -> business-critical.
         return Operation::Upgrade(spec.instance_type.clone());
     }
@@ -407,14 +499,24 @@ pub fn update_request(
     name: &str,
     instance: &Instance,
 ) -> UpdateInstanceRequest {
-    let differs = |want: Option<bool>, have: Option<bool>| match want {
-        Some(w) if have.unwrap_or(false) != w => Some(w),
+    // Only what Aura reports can differ: a field it leaves out is never drift
+    // (DESIGN 4.7), so an answer without `storage` (free instances) starts no loop.
+    let differs = |want: Option<bool>, have: Option<bool>| match (want, have) {
+        (Some(w), Some(h)) if h != w => Some(w),
         _ => None,
     };
+    let text_differs = |want: &str, have: Option<&str>| have.is_some_and(|h| !same(h, want));
     UpdateInstanceRequest {
-        name: (instance.name != name).then(|| name.to_string()),
-        memory: (instance.memory != spec.memory).then(|| spec.memory.clone()),
-        storage: spec.storage.clone().filter(|s| *s != instance.storage),
+        name: instance
+            .name
+            .as_deref()
+            .is_some_and(|have| have != name)
+            .then(|| name.to_string()),
+        memory: text_differs(&spec.memory, instance.memory.as_deref()).then(|| spec.memory.clone()),
+        storage: spec
+            .storage
+            .clone()
+            .filter(|want| text_differs(want, instance.storage.as_deref())),
         vector_optimized: differs(spec.vector_optimized, instance.vector_optimized),
         graph_analytics_plugin: differs(
             spec.graph_analytics_plugin,
@@ -461,14 +563,15 @@ fn drift_note(obs: &Observation<'_>, instance: &Instance, op: &Operation) -> Opt
         }
         Operation::Update(r) => {
             let mut was = Vec::new();
+            let reported = |v: &Option<String>| v.clone().unwrap_or_default();
             if r.name.is_some() {
-                was.push(format!("name {}", instance.name));
+                was.push(format!("name {}", reported(&instance.name)));
             }
             if r.memory.is_some() {
-                was.push(format!("memory {}", instance.memory));
+                was.push(format!("memory {}", reported(&instance.memory)));
             }
             if r.storage.is_some() {
-                was.push(format!("storage {}", instance.storage));
+                was.push(format!("storage {}", reported(&instance.storage)));
             }
             if r.vector_optimized.is_some() {
                 was.push(format!(
@@ -491,36 +594,37 @@ fn drift_note(obs: &Observation<'_>, instance: &Instance, op: &Operation) -> Opt
     }
 }
 
-/// An adopted (or recorded) instance must sit where the spec says.
+/// An adopted (or recorded) instance must sit where the spec says. Only what
+/// Aura reports is compared: a field it leaves out is no mismatch.
 pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Option<String> {
     let mut diffs = Vec::new();
-    if instance.cloud_provider != spec.cloud_provider {
-        diffs.push(format!(
-            "cloudProvider is {} in Aura, {} in the spec",
-            instance.cloud_provider, spec.cloud_provider
-        ));
+    let mut compare = |what: &str, have: Option<&str>, want: &str| {
+        if let Some(have) = have
+            && !same(have, want)
+        {
+            diffs.push(format!("{what} is {have} in Aura, {want} in the spec"));
+        }
+    };
+    compare(
+        "cloudProvider",
+        instance.cloud_provider.as_deref(),
+        &spec.cloud_provider,
+    );
+    compare("region", instance.region.as_deref(), &spec.region);
+    let upgrading = instance
+        .instance_type
+        .as_deref()
+        .is_some_and(|t| same(t, "professional-db"))
+        && spec.instance_type == "business-critical";
+    if !upgrading {
+        compare(
+            "type",
+            instance.instance_type.as_deref(),
+            &spec.instance_type,
+        );
     }
-    if instance.region != spec.region {
-        diffs.push(format!(
-            "region is {} in Aura, {} in the spec",
-            instance.region, spec.region
-        ));
-    }
-    let upgrading =
-        instance.instance_type == "professional-db" && spec.instance_type == "business-critical";
-    if instance.instance_type != spec.instance_type && !upgrading {
-        diffs.push(format!(
-            "type is {} in Aura, {} in the spec",
-            instance.instance_type, spec.instance_type
-        ));
-    }
-    if let Some(t) = &spec.tenant_id
-        && *t != instance.tenant_id
-    {
-        diffs.push(format!(
-            "tenant is {} in Aura, {} in the spec",
-            instance.tenant_id, t
-        ));
+    if let Some(t) = &spec.tenant_id {
+        compare("tenant", instance.tenant_id.as_deref(), t);
     }
     (!diffs.is_empty()).then(|| {
         format!(
@@ -535,7 +639,21 @@ impl Decision {
     /// The instance runs but nobody can log in: a human must bring the
     /// password back, so this is Stalled (kstatus Failed) though still Running.
     fn password_unavailable() -> StatusSummary {
-        let message = "the instance runs but the connection Secret has no NEO4J_PASSWORD, and Aura returns a password only once: write it back with kubectl patch secret <connection secret> --type merge -p '{\"stringData\":{\"NEO4J_PASSWORD\":\"...\"}}' (or reset it in the Aura console first)".to_string();
+        Self::password_unavailable_because(
+            "the instance runs but the connection Secret has no NEO4J_PASSWORD, and Aura returns a password only once",
+        )
+    }
+
+    fn password_unavailable_after(recreations: i32) -> StatusSummary {
+        Self::password_unavailable_because(&format!(
+            "the instance runs without a known password after {recreations} re-creations (passwordRecovery gives up after {MAX_RECREATIONS})"
+        ))
+    }
+
+    fn password_unavailable_because(why: &str) -> StatusSummary {
+        let message = format!(
+            "{why}: write it back with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"NEO4J_PASSWORD\":\"...\"}}}}' (or reset it in the Aura console first)"
+        );
         StatusSummary {
             phase: Phase::Running,
             ready: Readiness::False {
@@ -556,22 +674,94 @@ pub fn create_intent(status: &AuraInstanceStatus) -> Option<Timestamp> {
         .and_then(|t| t.parse().ok())
 }
 
-/// The instance an unanswered create produced: exact name, created at or after the
-/// intent (less clock skew). The earliest wins if a duplicate slipped through.
-pub fn find_created<'a>(
-    listed: &'a [InstanceSummary],
-    name: &str,
-    intent: Timestamp,
-) -> Option<&'a InstanceSummary> {
-    let skew = jiff::SignedDuration::try_from(CREATE_CLOCK_SKEW).unwrap_or_default();
-    let earliest = intent - skew;
+/// What the search for an unanswered create's instance goes by.
+#[derive(Debug, Clone, Copy)]
+pub struct LostCreate<'a> {
+    /// The Aura name the create used.
+    pub name: &'a str,
+    /// When the intent was recorded.
+    pub intent: Timestamp,
+    /// Same-named instances that existed before the create.
+    pub prior: &'a [String],
+    /// Instances another AuraInstance already holds.
+    pub claimed: &'a [String],
+}
+
+impl LostCreate<'_> {
+    /// The instance the create produced: exact name, unclaimed, not there
+    /// before the create, created at or after the intent (less clock skew).
+    /// The earliest wins if a duplicate slipped through.
+    pub fn find<'l>(&self, listed: &'l [InstanceSummary]) -> Option<&'l InstanceSummary> {
+        let skew = jiff::SignedDuration::try_from(CREATE_CLOCK_SKEW).unwrap_or_default();
+        let earliest = self.intent - skew;
+        let taken = |id: &String| self.prior.contains(id) || self.claimed.contains(id);
+        // An entry without a name or a readable creation time cannot be told
+        // apart from somebody else's instance: it is never adopted.
+        listed
+            .iter()
+            .filter(|i| i.name.as_deref() == Some(self.name))
+            .filter(|i| !taken(&i.id))
+            .filter_map(|i| {
+                let created: Timestamp = i.created_at.as_deref()?.parse().ok()?;
+                Some((created, i))
+            })
+            .filter(|(t, _)| *t >= earliest)
+            .min_by_key(|(t, _)| *t)
+            .map(|(_, i)| i)
+    }
+}
+
+/// The ids of same-named instances in `listed`: recorded with a create's intent.
+pub fn same_named(listed: &[InstanceSummary], name: &str) -> Vec<String> {
     listed
         .iter()
-        .filter(|i| i.name == name)
-        .filter_map(|i| i.created_at.parse::<Timestamp>().ok().map(|t| (t, i)))
-        .filter(|(t, _)| *t >= earliest)
-        .min_by_key(|(t, _)| *t)
-        .map(|(_, i)| i)
+        .filter(|i| i.name.as_deref() == Some(name))
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// The instance found after a lost create was destroyed to be created again,
+/// and Aura has not yet reported it gone.
+pub fn recreating(status: &AuraInstanceStatus) -> bool {
+    status.recreating_instance_id.is_some() && status.recreating_instance_id == status.instance_id
+}
+
+/// passwordRecovery (DESIGN 2): an instance this object found after its own
+/// lost create, never Ready, whose password nobody knows, is destroyed and
+/// created again, at most [`MAX_RECREATIONS`] times. `None`: nothing to recover.
+fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decision> {
+    let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id);
+    let adopted_by_id = obs.spec.instance_id.as_deref() == Some(&instance.id);
+    if obs.secret.has_password || !found_by_lost_create || adopted_by_id {
+        return None;
+    }
+    // Aura refuses a delete while it creates: wait for the instance to run.
+    if instance.status != InstanceStatus::Running {
+        return None;
+    }
+    let done = obs.status.recreations.unwrap_or(0);
+    match obs.spec.password_recovery.unwrap_or_default() {
+        PasswordRecovery::Manual => None,
+        PasswordRecovery::Recreate if done >= MAX_RECREATIONS => Some(Decision {
+            action: Action::None,
+            status: Decision::password_unavailable_after(done),
+            requeue: Requeue::Resync,
+        }),
+        PasswordRecovery::Recreate => Some(Decision {
+            action: Action::Recreate {
+                instance_id: instance.id.clone(),
+            },
+            status: StatusSummary::in_progress(
+                Phase::Creating,
+                "Recreating",
+                format!(
+                    "destroying instance {}, whose password was lost with its create answer, to create it again (passwordRecovery: Recreate)",
+                    instance.id
+                ),
+            ),
+            requeue: Requeue::Poll,
+        }),
+    }
 }
 
 /// The body of `POST /instances` for this spec.
@@ -598,16 +788,17 @@ pub fn create_request(
 pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), String> {
     let configs = &tenant.instance_configurations;
     let same_place = |c: &&InstanceConfiguration| {
-        c.cloud_provider == spec.cloud_provider
-            && c.region == spec.region
-            && c.instance_type == spec.instance_type
+        same(&c.cloud_provider, &spec.cloud_provider)
+            && same(&c.region, &spec.region)
+            && same(&c.instance_type, &spec.instance_type)
     };
     let offered: Vec<&InstanceConfiguration> = configs.iter().filter(same_place).collect();
     if offered.is_empty() {
         let mut regions: Vec<&str> = configs
             .iter()
             .filter(|c| {
-                c.cloud_provider == spec.cloud_provider && c.instance_type == spec.instance_type
+                same(&c.cloud_provider, &spec.cloud_provider)
+                    && same(&c.instance_type, &spec.instance_type)
             })
             .map(|c| c.region.as_str())
             .collect();
@@ -629,18 +820,26 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
             )
         });
     }
+    // A configuration that does not report its storage lets any storage
+    // through: Aura itself has the last word.
     let fits = |c: &&&InstanceConfiguration| {
-        c.version == spec.version
-            && c.memory == spec.memory
-            && spec.storage.as_ref().is_none_or(|s| *s == c.storage)
+        same(&c.version, &spec.version)
+            && same(&c.memory, &spec.memory)
+            && spec
+                .storage
+                .as_ref()
+                .is_none_or(|s| c.storage.as_deref().is_none_or(|have| same(have, s)))
     };
     if offered.iter().any(|c| fits(&c)) {
         return Ok(());
     }
     let mut sizes: Vec<String> = offered
         .iter()
-        .filter(|c| c.version == spec.version)
-        .map(|c| format!("{}/{}", c.memory, c.storage))
+        .filter(|c| same(&c.version, &spec.version))
+        .map(|c| match &c.storage {
+            Some(storage) => format!("{}/{storage}", c.memory),
+            None => c.memory.clone(),
+        })
         .collect();
     sizes.dedup();
     if sizes.is_empty() {
@@ -674,7 +873,6 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::DeletionPolicy;
 
     fn spec() -> AuraInstanceSpec {
         AuraInstanceSpec {
@@ -690,9 +888,10 @@ mod tests {
             vector_optimized: None,
             graph_analytics_plugin: None,
             paused: false,
-            deletion_policy: DeletionPolicy::Delete,
+            deletion_policy: None,
             credentials_secret_ref: None,
             connection_secret: None,
+            password_recovery: None,
         }
     }
 
@@ -709,7 +908,7 @@ mod tests {
             region_name: region.into(),
             instance_type: ty.into(),
             memory: memory.into(),
-            storage: storage.into(),
+            storage: Some(storage.into()),
             version: "5".into(),
         }
     }
@@ -729,16 +928,16 @@ mod tests {
     fn instance(status: InstanceStatus) -> Instance {
         Instance {
             id: "8f769515".into(),
-            name: "orders".into(),
+            name: Some("orders".into()),
             status,
-            connection_url: "neo4j+s://8f769515.databases.neo4j.io".into(),
-            cloud_provider: "gcp".into(),
-            tenant_id: "t-1".into(),
-            memory: "8GB".into(),
-            storage: "16GB".into(),
-            region: "europe-west1".into(),
-            instance_type: "enterprise-db".into(),
-            created_at: "2026-11-27T10:00:00Z".into(),
+            connection_url: Some("neo4j+s://8f769515.databases.neo4j.io".into()),
+            cloud_provider: Some("gcp".into()),
+            tenant_id: Some("t-1".into()),
+            memory: Some("8GB".into()),
+            storage: Some("16GB".into()),
+            region: Some("europe-west1".into()),
+            instance_type: Some("enterprise-db".into()),
+            created_at: Some("2026-11-27T10:00:00Z".into()),
             vector_optimized: None,
             graph_analytics_plugin: None,
             secondaries_count: None,
@@ -751,10 +950,10 @@ mod tests {
     fn summary(id: &str, name: &str, created_at: &str) -> InstanceSummary {
         InstanceSummary {
             id: id.into(),
-            name: name.into(),
-            tenant_id: "t-1".into(),
-            cloud_provider: "gcp".into(),
-            created_at: created_at.into(),
+            name: Some(name.into()),
+            tenant_id: Some("t-1".into()),
+            cloud_provider: Some("gcp".into()),
+            created_at: Some(created_at.into()),
         }
     }
 
@@ -778,6 +977,8 @@ mod tests {
             generation: Some(1),
             catalogue: None,
             create_grace: Duration::from_secs(120),
+            claimed_elsewhere: false,
+            secret_name: "orders-connection".into(),
         }
     }
 
@@ -798,6 +999,7 @@ mod tests {
             AuraView::NotCreated {
                 tenant: &tenant,
                 listed: None,
+                claimed: &[],
             },
             SecretView::default(),
         ));
@@ -863,6 +1065,7 @@ mod tests {
                 AuraView::NotCreated {
                     tenant: &tenant,
                     listed: Some(&listed),
+                    claimed: &[],
                 },
                 SecretView::default(),
             ));
@@ -887,6 +1090,7 @@ mod tests {
             AuraView::NotCreated {
                 tenant: &tenant,
                 listed: None,
+                claimed: &[],
             },
             SecretView::default(),
         ));
@@ -941,6 +1145,7 @@ mod tests {
                 AuraView::NotCreated {
                     tenant: &tenant,
                     listed: None,
+                    claimed: &[],
                 },
                 SecretView::default(),
             ));
@@ -965,14 +1170,17 @@ mod tests {
         let full = SecretView {
             up_to_date: true,
             has_password: true,
+            not_owned: false,
         };
         let no_password = SecretView {
             up_to_date: true,
             has_password: false,
+            not_owned: false,
         };
         let missing = SecretView {
             up_to_date: false,
             has_password: false,
+            not_owned: false,
         };
         // (aura status, secret, phase, ready reason or "True", action, requeue)
         let cases = vec![
@@ -1116,11 +1324,20 @@ mod tests {
                     vector_optimized: Some(true),
                     ..spec()
                 },
-                running(|_| {}),
+                running(|i| i.vector_optimized = Some(false)),
                 Operation::Update(UpdateInstanceRequest {
                     vector_optimized: Some(true),
                     ..Default::default()
                 }),
+            ),
+            // a flag Aura does not report is not assumed off (DESIGN 4.7)
+            (
+                AuraInstanceSpec {
+                    vector_optimized: Some(true),
+                    ..spec()
+                },
+                running(|i| i.vector_optimized = None),
+                Operation::None,
             ),
             // an unset feature flag is left as Aura has it
             (
@@ -1168,8 +1385,68 @@ mod tests {
                     instance_type: "business-critical".into(),
                     ..spec()
                 },
-                running(|i| i.instance_type = "professional-db".into()),
+                running(|i| i.instance_type = Some("professional-db".into())),
                 Operation::Upgrade("business-critical".into()),
+            ),
+            // what Aura does not report is never drift (DESIGN 4.7)
+            (
+                AuraInstanceSpec {
+                    storage: Some("32GB".into()),
+                    ..spec()
+                },
+                running(|i| i.storage = None),
+                Operation::None,
+            ),
+            (
+                AuraInstanceSpec {
+                    instance_type: "free-db".into(),
+                    memory: "1GB".into(),
+                    storage: Some("2GB".into()),
+                    ..spec()
+                },
+                running(|i| {
+                    i.instance_type = Some("free-db".into());
+                    i.memory = Some("1GB".into());
+                    i.storage = None;
+                }),
+                Operation::None,
+            ),
+            (
+                AuraInstanceSpec {
+                    instance_type: "business-critical".into(),
+                    memory: "16GB".into(),
+                    vector_optimized: Some(true),
+                    ..spec()
+                },
+                running(|i| {
+                    i.instance_type = None;
+                    i.memory = None;
+                    i.name = None;
+                    i.vector_optimized = None;
+                }),
+                Operation::None,
+            ),
+            // letter case is no difference either
+            (
+                spec(),
+                running(|i| {
+                    i.memory = Some("8gb".into());
+                    i.instance_type = Some("Enterprise-DB".into());
+                }),
+                Operation::None,
+            ),
+            (
+                spec(),
+                running(|i| i.status = InstanceStatus::parse("Running")),
+                Operation::None,
+            ),
+            (
+                AuraInstanceSpec {
+                    paused: true,
+                    ..spec()
+                },
+                running(|i| i.status = InstanceStatus::parse("RUNNING")),
+                Operation::Pause,
             ),
         ];
         for (spec, instance, expected) in cases {
@@ -1192,10 +1469,11 @@ mod tests {
             ..Default::default()
         };
         let mut changed = instance(InstanceStatus::Running);
-        changed.memory = "16GB".into();
+        changed.memory = Some("16GB".into());
         let full = SecretView {
             up_to_date: true,
             has_password: true,
+            not_owned: false,
         };
         let tenant = tenant();
         let mut o = obs(&spec, &status, AuraView::Found(&changed), full);
@@ -1244,6 +1522,7 @@ mod tests {
             SecretView {
                 up_to_date: true,
                 has_password: true,
+                not_owned: false,
             },
         );
         o.catalogue = Some(&tenant);
@@ -1262,8 +1541,8 @@ mod tests {
             ..spec()
         };
         let mut other = instance(InstanceStatus::Running);
-        other.region = "us-central1".into();
-        other.instance_type = "professional-db".into();
+        other.region = Some("us-central1".into());
+        other.instance_type = Some("professional-db".into());
         let message = placement_mismatch(&spec, &other).expect("a mismatch");
         assert!(
             message.contains("region is us-central1 in Aura, europe-west1 in the spec"),
@@ -1290,5 +1569,321 @@ mod tests {
             Action::None,
             "nothing is written for a mismatched instance"
         );
+    }
+
+    #[test]
+    fn what_aura_leaves_out_is_no_mismatch() {
+        let spec = AuraInstanceSpec {
+            tenant_id: Some("t-1".into()),
+            ..spec()
+        };
+        let mut bare = instance(InstanceStatus::Running);
+        bare.region = None;
+        bare.cloud_provider = None;
+        bare.instance_type = None;
+        bare.tenant_id = None;
+        assert_eq!(placement_mismatch(&spec, &bare), None);
+        bare.cloud_provider = Some("GCP".into());
+        assert_eq!(placement_mismatch(&spec, &bare), None);
+    }
+
+    #[test]
+    fn the_lost_create_search_skips_what_it_cannot_place() {
+        let intent: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+        let mut nameless = summary("aaaa0001", "orders", "2026-11-27T10:00:05Z");
+        nameless.name = None;
+        let mut timeless = summary("aaaa0002", "orders", "2026-11-27T10:00:05Z");
+        timeless.created_at = None;
+        let good = summary("aaaa0003", "orders", "2026-11-27T10:00:07Z");
+        let listed = [nameless, timeless, good];
+        assert_eq!(
+            LostCreate {
+                name: "orders",
+                intent,
+                prior: &[],
+                claimed: &[],
+            }
+            .find(&listed)
+            .map(|i| i.id.as_str()),
+            Some("aaaa0003")
+        );
+    }
+
+    #[test]
+    fn a_catalogue_without_storage_lets_the_spec_through() {
+        let mut tenant = tenant();
+        for c in &mut tenant.instance_configurations {
+            c.storage = None;
+        }
+        let spec = AuraInstanceSpec {
+            storage: Some("64GB".into()),
+            ..spec()
+        };
+        assert_eq!(check_offered(&spec, &tenant), Ok(()));
+        let wrong = AuraInstanceSpec {
+            memory: "3GB".into(),
+            ..spec
+        };
+        let message = check_offered(&wrong, &tenant).unwrap_err();
+        assert!(message.contains("8GB, 16GB"), "{message}");
+    }
+
+    #[test]
+    fn the_lost_create_search_skips_prior_and_claimed_instances() {
+        let intent: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+        let listed = [
+            summary("aaaa0001", "orders", "2026-11-27T09:59:50Z"),
+            summary("aaaa0002", "orders", "2026-11-27T10:00:01Z"),
+            summary("aaaa0003", "orders", "2026-11-27T10:00:03Z"),
+        ];
+        let find = |prior: &[String], claimed: &[String]| {
+            LostCreate {
+                name: "orders",
+                intent,
+                prior,
+                claimed,
+            }
+            .find(&listed)
+            .map(|i| i.id.clone())
+        };
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(find(&[], &[]).as_deref(), Some("aaaa0001"));
+        assert_eq!(find(&ids(&["aaaa0001"]), &[]).as_deref(), Some("aaaa0002"));
+        assert_eq!(
+            find(&ids(&["aaaa0001"]), &ids(&["aaaa0002"])).as_deref(),
+            Some("aaaa0003")
+        );
+        assert_eq!(
+            find(&ids(&["aaaa0001"]), &ids(&["aaaa0002", "aaaa0003"])),
+            None
+        );
+        assert_eq!(
+            same_named(&listed[..2], "orders"),
+            ids(&["aaaa0001", "aaaa0002"])
+        );
+        assert!(same_named(&listed, "other").is_empty());
+    }
+
+    #[test]
+    fn an_instance_held_elsewhere_is_never_touched() {
+        let spec = AuraInstanceSpec {
+            instance_id: Some("8f769515".into()),
+            paused: true,
+            memory: "16GB".into(),
+            ..spec()
+        };
+        let status = AuraInstanceStatus::default();
+        let found = instance(InstanceStatus::Running);
+        let mut o = obs(
+            &spec,
+            &status,
+            AuraView::Found(&found),
+            SecretView::default(),
+        );
+        o.claimed_elsewhere = true;
+        let d = decide(&o);
+        assert_eq!(d.action, Action::None);
+        let (reason, message) = d.status.stalled.expect("stalled");
+        assert_eq!(reason, "InstanceClaimed");
+        assert!(!message.contains("namespace"), "{message}");
+    }
+
+    #[test]
+    fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
+        use PasswordRecovery::*;
+        let no_password = SecretView {
+            up_to_date: true,
+            has_password: false,
+            not_owned: false,
+        };
+        let with_password = SecretView {
+            up_to_date: true,
+            has_password: true,
+            not_owned: false,
+        };
+        // (policy, found by lost create, adopted by id, recreations, Aura status, secret, expected)
+        type Case = (
+            Option<PasswordRecovery>,
+            bool,
+            bool,
+            i32,
+            InstanceStatus,
+            SecretView,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                None,
+                true,
+                false,
+                0,
+                InstanceStatus::Running,
+                no_password,
+                "recreate",
+            ),
+            (
+                Some(Recreate),
+                true,
+                false,
+                2,
+                InstanceStatus::Running,
+                no_password,
+                "recreate",
+            ),
+            (
+                Some(Recreate),
+                true,
+                false,
+                3,
+                InstanceStatus::Running,
+                no_password,
+                "stall PasswordUnavailable",
+            ),
+            (
+                Some(Manual),
+                true,
+                false,
+                0,
+                InstanceStatus::Running,
+                no_password,
+                "stall PasswordUnavailable",
+            ),
+            // not found by the search: an adoption or a created instance
+            (
+                None,
+                false,
+                false,
+                0,
+                InstanceStatus::Running,
+                no_password,
+                "stall PasswordUnavailable",
+            ),
+            (
+                None,
+                true,
+                true,
+                0,
+                InstanceStatus::Running,
+                no_password,
+                "stall PasswordUnavailable",
+            ),
+            // a person wrote the password: Ready, nothing destroyed
+            (
+                None,
+                true,
+                false,
+                0,
+                InstanceStatus::Running,
+                with_password,
+                "ready",
+            ),
+            // Aura still creates it: wait
+            (
+                None,
+                true,
+                false,
+                0,
+                InstanceStatus::Creating,
+                no_password,
+                "wait",
+            ),
+        ];
+        for (policy, found, by_id, recreations, aura, secret, expected) in cases {
+            let spec = AuraInstanceSpec {
+                password_recovery: policy,
+                instance_id: by_id.then(|| "8f769515".to_string()),
+                ..spec()
+            };
+            let status = AuraInstanceStatus {
+                instance_id: Some("8f769515".into()),
+                lost_create_instance_id: found.then(|| "8f769515".to_string()),
+                recreations: Some(recreations),
+                ..Default::default()
+            };
+            let i = instance(aura.clone());
+            let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
+            let got = match (&d.action, &d.status.stalled, &d.status.ready) {
+                (Action::Recreate { instance_id }, _, _) => {
+                    assert_eq!(instance_id, "8f769515");
+                    "recreate".to_string()
+                }
+                (Action::None, Some((r, _)), _) => format!("stall {r}"),
+                (Action::None, None, Readiness::True) => "ready".into(),
+                (Action::None, None, _) => "wait".into(),
+                (other, _, _) => format!("{other:?}"),
+            };
+            assert_eq!(
+                got, expected,
+                "policy {policy:?} found {found} by id {by_id} recreations {recreations} {aura:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_recreate_waits_for_the_instance_to_go_then_starts_over() {
+        let spec = spec();
+        let status = AuraInstanceStatus {
+            instance_id: Some("8f769515".into()),
+            recreating_instance_id: Some("8f769515".into()),
+            recreations: Some(1),
+            ..Default::default()
+        };
+        let destroying = instance(InstanceStatus::Destroying);
+        let full = SecretView {
+            up_to_date: true,
+            has_password: false,
+            not_owned: false,
+        };
+        let d = decide(&obs(&spec, &status, AuraView::Found(&destroying), full));
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.status.phase, Phase::Creating);
+        assert_eq!(d.requeue, Requeue::Poll);
+        let d = decide(&obs(&spec, &status, AuraView::Gone, full));
+        assert_eq!(d.action, Action::ForgetInstance);
+        // Gone without a re-create under way is somebody else's doing: stall.
+        let plain = AuraInstanceStatus {
+            instance_id: Some("8f769515".into()),
+            ..Default::default()
+        };
+        let d = decide(&obs(&spec, &plain, AuraView::Gone, full));
+        assert_eq!(
+            d.status.stalled.map(|s| s.0).as_deref(),
+            Some("InstanceNotFound")
+        );
+    }
+
+    #[test]
+    fn a_secret_of_somebody_else_stops_everything() {
+        let spec = spec();
+        let taken = SecretView {
+            up_to_date: false,
+            has_password: false,
+            not_owned: true,
+        };
+        let tenant = tenant();
+        let fresh = AuraInstanceStatus::default();
+        let created = AuraInstanceStatus {
+            instance_id: Some("8f769515".into()),
+            ..Default::default()
+        };
+        let running = instance(InstanceStatus::Running);
+        let views = [
+            (
+                &fresh,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: None,
+                    claimed: &[],
+                },
+            ),
+            (&created, AuraView::Found(&running)),
+        ];
+        for (status, view) in views {
+            let d = decide(&obs(&spec, status, view, taken));
+            assert_eq!(d.action, Action::None, "no create, no write, no call");
+            let (reason, message) = d.status.stalled.expect("stalled");
+            assert_eq!(reason, "SecretNotOwned");
+            assert!(message.contains("orders-connection"), "{message}");
+        }
     }
 }

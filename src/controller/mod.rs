@@ -2,9 +2,11 @@
 //! each in phases — observe, decide (pure), act, write status.
 
 mod cache;
+mod claims;
 mod cleanup;
 pub mod config;
 mod context;
+mod credentials_finalizer;
 pub mod decide;
 pub mod pacing;
 mod reconcile;
@@ -27,7 +29,7 @@ use tracing::{info, warn};
 pub use config::ControllerConfig;
 pub use context::Context;
 
-use crate::api::AuraInstance;
+use crate::api::{AuraInstance, AuraInstanceClaim};
 use crate::aura::{AuraClients, AuraError, ClientConfig};
 use crate::telemetry::{self, Telemetry};
 use kube_lease_manager::LeaseManagerBuilder;
@@ -77,11 +79,12 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         telemetry::serve_admin(config.admin_listen, telemetry.clone(), shutdown.wait()).await?;
     info!(%admin, "admin server listening (/healthz, /readyz, /metrics)");
 
-    let aura = AuraClients::new(ClientConfig {
+    let aura = AuraClients::try_new(ClientConfig {
         base_url: config.aura_base_url.clone(),
         requests_per_minute: config.rate_limit,
         ..ClientConfig::default()
-    });
+    })
+    .map_err(|e| anyhow::anyhow!("{e} (check SSL_CERT_FILE / SSL_CERT_DIR)"))?;
     telemetry.set_aura(aura.clone());
     let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
         format!(
@@ -172,11 +175,48 @@ async fn run_controllers(client: Client, ctx: Arc<Context>, shutdown: &Shutdown)
         ctx.config.namespaces.iter().cloned().map(Some).collect()
     };
     info!(namespaces = ?ctx.config.namespaces, aura = %ctx.config.aura_base_url, "starting the controller");
+    let claims = ctx
+        .take_claims_writer()
+        .map(|writer| tokio::spawn(watch_claims(client.clone(), writer, shutdown.wait())));
+    if !ctx
+        .claims
+        .wait_ready(std::time::Duration::from_secs(10))
+        .await
+    {
+        warn!(
+            "the claims watch has not listed yet (is the AuraInstanceClaim CRD installed?); asking the apiserver instead"
+        );
+    }
     let runs = scopes
         .into_iter()
         .map(|ns| controller_for(client.clone(), ns, ctx.clone(), shutdown.wait()));
     futures::future::join_all(runs).await;
+    if let Some(task) = claims {
+        task.abort();
+    }
     ctx.flush_events(std::time::Duration::from_secs(5)).await;
+}
+
+/// Keeps the claims store current (claims are cluster-scoped: one watch for
+/// every namespace scope).
+async fn watch_claims(
+    client: Client,
+    writer: kube::runtime::reflector::store::Writer<AuraInstanceClaim>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let api: Api<AuraInstanceClaim> = Api::all(client);
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|event| async move {
+            if let Err(e) = event {
+                tracing::debug!(error = %e, "claims watch");
+            }
+        });
+    tokio::select! {
+        () = stream => {}
+        () = shutdown => {}
+    }
 }
 
 fn hostname() -> String {
@@ -228,6 +268,7 @@ fn controller_for(
     };
     let (reader, writer) = kube::runtime::reflector::store();
     let synced = ctx.telemetry.register_store(reader.clone());
+    ctx.add_instance_store(reader.clone());
     // Status writes must not wake the object again: react to spec, deletion and
     // annotations only (not to the finalizer the first pass adds, either: a
     // missing finalizer is put back by the next pass).

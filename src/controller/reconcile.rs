@@ -9,18 +9,21 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use super::claims::Claim;
 use super::context::Context;
+use super::credentials_finalizer;
 use super::decide::{
     self, Action, AuraView, Decision, Observation, Readiness, SecretView, StatusSummary,
 };
 use super::secret::{self, ConnectionDetails};
 use super::{FIELD_MANAGER, ReconcileError};
 use super::{pacing, status};
-use crate::api::{AuraInstance, AuraInstanceStatus, FINALIZER, Phase};
+use crate::api::{AuraInstance, AuraInstanceStatus, FINALIZER, MAX_RECREATIONS, Phase};
 use crate::aura::{
     AuraClient, AuraError, AuraErrorKind, CreatedInstance, Credentials, Instance, Tenant,
+    UpgradeInstanceRequest,
 };
 
 type Result<T, E = ReconcileError> = std::result::Result<T, E>;
@@ -56,10 +59,27 @@ pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<
             let (reason, message) = stall_reason(&e);
             stall(&api, &obj, &ctx, &reason, &message).await
         }
+        // Aura cannot be reached (network, TLS, 5xx): an object that is not
+        // Ready says why, once per outage; a Ready one stays Ready, as its
+        // database most likely still runs.
+        Err(ReconcileError::Aura(e))
+            if e.kind() == AuraErrorKind::Transient && ctx.pending_password(&obj).is_none() =>
+        {
+            let current = obj.status.clone().unwrap_or_default();
+            let ready = status::condition(Some(&current), status::READY);
+            let said = ready.is_some_and(|c| c.status == "True" || c.reason == "AuraUnreachable");
+            if !said {
+                let summary = status::aura_unreachable(current.phase, &e.to_string());
+                let next = build_status(&obj, &current, &summary, Some(&current));
+                let _ = write_status(&api, &obj, next).await;
+            }
+            Err(ReconcileError::Aura(e))
+        }
         Err(e) => {
             // A first pass normally writes status as part of its work; one that
-            // failed early still shows that the object was seen.
-            if obj.status.is_none() {
+            // failed early still shows that the object was seen. Not after a
+            // create answered: that status holds the intent, which must stay.
+            if obj.status.is_none() && ctx.pending_password(&obj).is_none() {
                 let first = build_status(
                     &obj,
                     &AuraInstanceStatus::default(),
@@ -100,6 +120,7 @@ async fn reconcile_live(
     let observed_instance: Option<Instance>;
     let tenant: Option<Arc<Tenant>>;
     let listed;
+    let claimed_listed: Vec<String>;
     let aura_view = match &instance_id {
         Some(id) => match aura.get_instance(id).await {
             Ok(i) => {
@@ -122,37 +143,74 @@ async fn reconcile_live(
             } else {
                 None
             };
+            claimed_listed = listed
+                .iter()
+                .flatten()
+                .filter(|i| ctx.claims.claimed_by_other(obj, &i.id))
+                .map(|i| i.id.clone())
+                .collect();
             AuraView::NotCreated {
                 tenant: tenant_ref,
                 listed: listed.as_deref(),
+                claimed: &claimed_listed,
             }
         }
     };
 
-    // The connection Secret matters only once there is an instance to describe.
+    // Nothing is recorded, written or sent for an instance without its claim;
+    // an instance that sits elsewhere than the spec says is never claimed.
+    let claimed_elsewhere = match &aura_view {
+        AuraView::Found(i) if decide::placement_mismatch(&obj.spec, i).is_none() => {
+            matches!(ctx.claims.claim(obj, &i.id).await?, Claim::HeldByOther(_))
+        }
+        _ => false,
+    };
+
+    // The connection Secret: only the operator's own is ever written (DESIGN
+    // 4.12), checked before a create too, so that no password is made for a
+    // Secret that cannot take it.
+    let name = obj.connection_secret_name();
+    let mut not_owned = false;
     let desired = match &aura_view {
-        AuraView::Found(i) => {
-            let name = obj.connection_secret_name();
+        AuraView::Found(i) if !claimed_elsewhere => {
             // The watch's copy can tell that nothing needs writing; anything
             // else is decided on a live read.
-            let cached = ctx.secrets.owned(&ns, &name).and_then(|s| {
-                let desired = desired_secret(obj, i, pending.as_ref(), Some(&s));
-                secret_matches(&s, &desired).then_some(desired)
-            });
+            let cached = ctx
+                .secrets
+                .owned(&ns, &name)
+                .filter(|s| secret::may_write(Some(s), obj, Some(&i.id)))
+                .and_then(|s| {
+                    let desired = desired_secret(obj, &current, i, pending.as_ref(), Some(&s));
+                    secret_matches(&s, &desired).then_some(desired)
+                });
             match cached {
                 Some(desired) => Some((desired, true)),
                 None => {
-                    let existing = secrets
-                        .get_opt(&name)
-                        .await
-                        .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
-                    let desired = desired_secret(obj, i, pending.as_ref(), existing.as_ref());
-                    let up_to_date = existing
-                        .as_ref()
-                        .is_some_and(|s| secret_matches(s, &desired));
-                    Some((desired, up_to_date))
+                    let existing = read_secret(&secrets, &name).await?;
+                    if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
+                        let desired =
+                            desired_secret(obj, &current, i, pending.as_ref(), existing.as_ref());
+                        let up_to_date = existing
+                            .as_ref()
+                            .is_some_and(|s| secret_matches(s, &desired));
+                        Some((desired, up_to_date))
+                    } else {
+                        not_owned = true;
+                        None
+                    }
                 }
             }
+        }
+        AuraView::NotCreated { .. } => {
+            let ours = ctx
+                .secrets
+                .owned(&ns, &name)
+                .is_some_and(|s| secret::may_write(Some(&s), obj, None));
+            if !ours {
+                let existing = read_secret(&secrets, &name).await?;
+                not_owned = !secret::may_write(existing.as_ref(), obj, None);
+            }
+            None
         }
         _ => None,
     };
@@ -160,14 +218,22 @@ async fn reconcile_live(
         (AuraView::Found(i), Some((desired, up_to_date))) => SecretView {
             up_to_date: *up_to_date,
             has_password: secret::has_password(Some(desired), &i.id),
+            not_owned,
         },
-        _ => SecretView::default(),
+        _ => SecretView {
+            not_owned,
+            ..SecretView::default()
+        },
     };
 
     // A resize is checked against the tenant's catalogue before it is sent.
     let catalogue = match &aura_view {
         AuraView::Found(i) if resize_pending(obj, i) => {
-            Some(ctx.tenant(&aura, &i.tenant_id).await?)
+            match i.tenant_id.as_deref().or(current.tenant_id.as_deref()) {
+                Some(tenant_id) => Some(ctx.tenant(&aura, tenant_id).await?),
+                // Without a known tenant the resize goes to Aura unchecked.
+                None => None,
+            }
         }
         _ => None,
     };
@@ -184,16 +250,19 @@ async fn reconcile_live(
         generation: obj.metadata.generation,
         catalogue: catalogue.as_deref(),
         create_grace: ctx.config.create_grace,
+        claimed_elsewhere,
+        secret_name: name.clone(),
     };
     let decision = decide::decide(&observation);
     let mut next = current.clone();
     // An instance that does not match the spec is never recorded, so deleting
     // this object cannot destroy somebody else's database.
-    let mismatched = decision
-        .status
-        .stalled
-        .as_ref()
-        .is_some_and(|(r, _)| r == "InstanceMismatch");
+    let mismatched = claimed_elsewhere
+        || decision
+            .status
+            .stalled
+            .as_ref()
+            .is_some_and(|(r, _)| r == "InstanceMismatch");
     if let Some(id) = &instance_id
         && next.instance_id.is_none()
         && !mismatched
@@ -212,6 +281,10 @@ async fn reconcile_live(
             }
         }
         Action::Adopt { instance_id } => {
+            if let Claim::HeldByOther(_) = ctx.claims.claim(obj, instance_id).await? {
+                // Taken a moment ago by another object's search: look again.
+                return Ok(Requeue::requeue(Duration::from_secs(1)));
+            }
             info!(instance = %instance_id, "found the instance of an unanswered create");
             ctx.normal(
                 obj,
@@ -222,7 +295,38 @@ async fn reconcile_live(
             )
             .await;
             next.instance_id = Some(instance_id.clone());
+            next.lost_create_instance_id = Some(instance_id.clone());
             ctx.record_instance(obj, instance_id);
+        }
+        Action::Recreate { instance_id } => {
+            aura.delete_instance(instance_id).await?;
+            let done = current.recreations.unwrap_or(0) + 1;
+            ctx.warn(
+                obj,
+                "Recreating",
+                &format!(
+                    "destroying Aura instance {instance_id}: its password was lost with the create answer and it holds no data; it is created again (re-creation {done} of {MAX_RECREATIONS}, passwordRecovery: Recreate)"
+                ),
+            )
+            .await;
+            next.recreations = Some(done);
+            next.recreating_instance_id = Some(instance_id.clone());
+            next.lost_create_instance_id = None;
+        }
+        Action::ForgetInstance => {
+            if let Some(id) = &current.instance_id {
+                ctx.claims.release(obj, id).await?;
+            }
+            info!("the instance destroyed for a re-create is gone; creating again");
+            next.instance_id = None;
+            next.recreating_instance_id = None;
+            next.connection_url = None;
+            next.aura_status = None;
+            next.create_requested_at = None;
+            next.create_requested_name = None;
+            next.create_prior_ids = Vec::new();
+            ctx.forget_instance(obj);
+            ctx.forget_password(obj);
         }
         Action::Create(request) => {
             return create(obj, api, ctx, &aura, &secrets, request, &current, &decision).await;
@@ -244,7 +348,9 @@ async fn reconcile_live(
         }
         Action::Upgrade { to } => {
             let id = next.instance_id.clone().unwrap_or_default();
-            aura.upgrade_instance(&id, to).await?;
+            aura.upgrade_instance(&id, &UpgradeInstanceRequest::default())
+                .await?;
+            debug!(to = %to, "upgrade sent");
             announce_operation(obj, ctx, None, "Upgrading", &decision.status).await;
         }
     }
@@ -252,18 +358,31 @@ async fn reconcile_live(
     if let AuraView::Found(i) = &aura_view
         && !mismatched
     {
-        next.tenant_id = Some(i.tenant_id.clone());
-        next.connection_url = Some(i.connection_url.clone());
+        // What Aura leaves out keeps what was known before.
+        next.tenant_id = i.tenant_id.clone().or(next.tenant_id);
+        next.connection_url = i.connection_url.clone().or(next.connection_url);
         next.aura_status = Some(i.status.to_string());
-        next.memory = Some(i.memory.clone());
+        next.memory = i.memory.clone().or(next.memory);
         next.create_requested_at = None;
         next.create_requested_name = None;
+        next.create_prior_ids = Vec::new();
+    }
+    // Once Ready, the instance is in use: never re-created for its password.
+    if decision.status.ready == Readiness::True {
+        next.lost_create_instance_id = None;
     }
     let status = build_status(obj, &next, &decision.status, Some(&current));
     announce_transition(obj, ctx, &current, &status).await;
     let requeue = requeue_for(ctx, &decision, &status, sharing);
     write_status(api, obj, status).await?;
     Ok(requeue)
+}
+
+async fn read_secret(secrets: &Api<Secret>, name: &str) -> Result<Option<Secret>> {
+    secrets
+        .get_opt(name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the connection Secret", e))
 }
 
 fn resize_pending(obj: &AuraInstance, instance: &Instance) -> bool {
@@ -309,9 +428,12 @@ async fn create(
 ) -> Result<Requeue> {
     // 1. The intent, guarded by the resourceVersion we decided on: if another
     //    writer got there first, this write fails and nothing is created.
+    //    Same-named instances there before it are never taken for its own.
+    let before = ctx.recent_instances(aura, &request.tenant_id).await?;
     let mut intent = current.clone();
     intent.create_requested_at = Some(Timestamp::now().to_string());
     intent.create_requested_name = Some(request.name.clone());
+    intent.create_prior_ids = decide::same_named(&before, &request.name);
     intent.tenant_id = Some(request.tenant_id.clone());
     let intent_status = build_status(obj, &intent, &decision.status, Some(current));
     match write_status_guarded(api, obj, &intent_status).await {
@@ -343,6 +465,7 @@ async fn create(
             let mut cleared = intent.clone();
             cleared.create_requested_at = None;
             cleared.create_requested_name = None;
+            cleared.create_prior_ids = Vec::new();
             let _ = write_status(
                 api,
                 obj,
@@ -354,20 +477,44 @@ async fn create(
     };
     info!(instance = %created.id, "Aura accepted the create");
 
-    // 3. The password goes to the Secret before anything else; kept in memory
-    //    until it lands.
+    // 3. The claim, so that no other object's search takes the instance; then
+    //    the password to the Secret. The password is held in memory until it lands.
     ctx.remember_password(obj, created.clone());
-    store_password(obj, ctx, secrets, &created).await?;
+    claim_created(obj, ctx, &created.id).await?;
+    if let Err(e) = store_password(obj, ctx, secrets, &created).await {
+        // The intent stays until the password is stored, so that a restart
+        // finds this instance instead of creating another.
+        let summary = StatusSummary::stalled(
+            "SecretWriteFailed",
+            format!(
+                "Aura instance {} was created but its connection Secret could not be written ({e}); the password is held in memory and written as soon as Kubernetes accepts it",
+                created.id
+            ),
+        );
+        let status = build_status(obj, &intent, &summary, Some(&intent));
+        announce_transition(obj, ctx, &intent_status, &status).await;
+        write_status(api, obj, status).await?;
+        return Ok(Requeue::requeue(Duration::from_secs(10)));
+    }
 
     // 4. Only now the instance id.
     // The intent is settled by the id, in the same write.
     let mut done = intent.clone();
     done.create_requested_at = None;
     done.create_requested_name = None;
+    done.create_prior_ids = Vec::new();
     done.instance_id = Some(created.id.clone());
     ctx.record_instance(obj, &created.id);
-    done.connection_url = Some(created.connection_url.clone());
-    done.tenant_id = Some(created.tenant_id.clone());
+    done.connection_url = Some(connection_url(
+        &created.id,
+        created.connection_url.as_deref(),
+    ));
+    done.tenant_id = Some(
+        created
+            .tenant_id
+            .clone()
+            .unwrap_or_else(|| request.tenant_id.clone()),
+    );
     done.aura_status = Some("creating".into());
     done.memory = Some(request.memory.clone());
     // Worded as the polls will see it, so the first poll has nothing to write.
@@ -382,17 +529,43 @@ async fn create(
     Ok(Requeue::requeue(ctx.config.poll_interval))
 }
 
+/// Claims a just-created instance, retrying briefly: nobody else can hold a
+/// fresh id, so only the apiserver can be in the way.
+async fn claim_created(obj: &AuraInstance, ctx: &Context, id: &str) -> Result<()> {
+    let mut delay = Duration::from_millis(200);
+    let mut last = None;
+    for _ in 0..6 {
+        match ctx.claims.claim(obj, id).await {
+            Ok(Claim::Held) => return Ok(()),
+            Ok(Claim::HeldByOther(_)) => {
+                return Err(ReconcileError::Invariant(
+                    "a just-created instance is claimed by another object",
+                ));
+            }
+            Err(e) => {
+                warn!(error = %e, "claiming the new instance failed; retrying (the password is held in memory)");
+                last = Some(e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Err(last.unwrap_or(ReconcileError::Invariant("claim failed")))
+}
+
 async fn store_password(
     obj: &AuraInstance,
     ctx: &Context,
     secrets: &Api<Secret>,
     created: &CreatedInstance,
 ) -> Result<()> {
+    let name = created.name.clone().unwrap_or_else(|| obj.aura_name());
+    let url = connection_url(&created.id, created.connection_url.as_deref());
     let details = ConnectionDetails {
         instance_id: &created.id,
-        instance_name: &created.name,
-        connection_url: &created.connection_url,
-        username: &created.username,
+        instance_name: &name,
+        connection_url: &url,
+        username: created.username.as_deref().unwrap_or(DEFAULT_USERNAME),
         password: Some(&created.password),
     };
     let mut delay = Duration::from_millis(200);
@@ -417,18 +590,40 @@ async fn store_password(
     Err(last.unwrap_or(ReconcileError::Invariant("secret write failed")))
 }
 
+/// Aura's documented username, when an answer does not name one.
+const DEFAULT_USERNAME: &str = "neo4j";
+
+/// The connection URL Aura reported, else the documented form for the id
+/// (`neo4j+s://<id>.databases.neo4j.io`): an answer without it must not leave
+/// the Secret without a URI.
+fn connection_url(id: &str, reported: Option<&str>) -> String {
+    reported
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("neo4j+s://{id}.databases.neo4j.io"))
+}
+
 fn desired_secret(
     obj: &AuraInstance,
+    current: &AuraInstanceStatus,
     i: &Instance,
     pending: Option<&CreatedInstance>,
     existing: Option<&Secret>,
 ) -> Secret {
     let pending = pending.filter(|p| p.id == i.id);
-    let username = pending.map(|p| p.username.as_str()).unwrap_or("neo4j");
+    let username = pending
+        .and_then(|p| p.username.as_deref())
+        .unwrap_or(DEFAULT_USERNAME);
+    let name = i.name.clone().unwrap_or_else(|| obj.aura_name());
+    let url = connection_url(
+        &i.id,
+        i.connection_url
+            .as_deref()
+            .or(current.connection_url.as_deref()),
+    );
     let details = ConnectionDetails {
         instance_id: &i.id,
-        instance_name: &i.name,
-        connection_url: &i.connection_url,
+        instance_name: &name,
+        connection_url: &url,
         username,
         password: pending.map(|p| p.password.as_str()),
     };
@@ -502,44 +697,40 @@ pub(super) async fn load_credentials(
     if let Some(creds) = ctx.secrets.credentials(&ns, &name) {
         return Ok(Needs::Ok(creds));
     }
+    // One message whether the Secret is absent or incomplete: a person who
+    // may not read Secrets learns nothing about them from the status.
+    let unusable = || Needs::Human {
+        reason: "CredentialsNotFound".into(),
+        message: format!(
+            "no usable Aura API credentials in Secret {ns}/{name}: it must exist and hold the keys clientId and clientSecret"
+        ),
+    };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(s) = secrets
+    let Some(mut s) = secrets
         .get_opt(&name)
         .await
         .map_err(|e| ReconcileError::kube("read the credentials Secret", e))?
     else {
-        return Ok(Needs::Human {
-            reason: "CredentialsNotFound".into(),
-            message: format!(
-                "Secret {ns}/{name} with the Aura API credentials (keys clientId, clientSecret) does not exist"
-            ),
-        });
+        return Ok(unusable());
     };
     let id = secret::read_key(&s, "clientId").filter(|v| !v.trim().is_empty());
     let secret_value = secret::read_key(&s, "clientSecret").filter(|v| !v.trim().is_empty());
-    match (id, secret_value) {
-        (Some(client_id), Some(client_secret)) => {
-            let creds = Credentials {
-                client_id: client_id.trim().to_string(),
-                client_secret: client_secret.trim().to_string(),
-            };
-            if let Some(rv) = s.resource_version() {
-                ctx.secrets.remember_credentials(&ns, &name, rv, &creds);
-            }
-            Ok(Needs::Ok(creds))
-        }
-        (id, sec) => {
-            let missing: Vec<&str> = [("clientId", id.is_none()), ("clientSecret", sec.is_none())]
-                .into_iter()
-                .filter(|(_, m)| *m)
-                .map(|(k, _)| k)
-                .collect();
-            Ok(Needs::Human {
-                reason: "CredentialsInvalid".into(),
-                message: format!("Secret {ns}/{name} lacks the key(s) {}", missing.join(", ")),
-            })
-        }
+    let (Some(client_id), Some(client_secret)) = (id, secret_value) else {
+        return Ok(unusable());
+    };
+    let creds = Credentials {
+        client_id: client_id.trim().to_string(),
+        client_secret: client_secret.trim().to_string(),
+    };
+    // Credentials in the object's own namespace outlive their users (DESIGN
+    // 4.12): deleting the namespace destroys the instances first.
+    if obj.spec.credentials_secret_ref.is_some() {
+        s = credentials_finalizer::hold(&secrets, s).await?;
     }
+    if let Some(rv) = s.resource_version() {
+        ctx.secrets.remember_credentials(&ns, &name, rv, &creds);
+    }
+    Ok(Needs::Ok(creds))
 }
 
 async fn resolve_tenant(
@@ -596,7 +787,7 @@ async fn resolve_tenant(
 
 fn stall_reason(e: &AuraError) -> (String, String) {
     let reason = match (e.status(), e.reason()) {
-        (_, Some("tenant-not-found")) => "TenantNotFound",
+        (_, Some("tenant-not-found")) | (Some(404), _) => "TenantNotFound",
         (Some(401), _) => "AuthenticationFailed",
         (Some(403), _) => "Forbidden",
         (Some(400), _) => "AuraRejected",

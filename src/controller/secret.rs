@@ -122,6 +122,35 @@ fn owner_reference(obj: &AuraInstance) -> OwnerReference {
     }
 }
 
+/// Whether the operator may write (and later delete) this Secret for `obj`
+/// (DESIGN 4.12): it is absent, or carries `obj`'s controller reference, or it
+/// is the operator's own Secret that a deletionPolicy Orphan let go of, for the
+/// same instance (so adopting an orphaned instance takes its Secret back).
+pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Option<&str>) -> bool {
+    let Some(secret) = existing else {
+        return true;
+    };
+    let uid = obj.metadata.uid.as_deref();
+    let controllers: Vec<_> = secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|o| o.controller == Some(true))
+        .collect();
+    if controllers.iter().any(|o| Some(o.uid.as_str()) == uid) {
+        return true;
+    }
+    let labelled = secret
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE));
+    let same_instance =
+        instance_id.is_some_and(|id| read_key(secret, KEY_INSTANCE_ID).as_deref() == Some(id));
+    controllers.is_empty() && labelled && same_instance
+}
+
 /// True when the Secret has a non-empty password for this instance.
 pub fn has_password(secret: Option<&Secret>, instance_id: &str) -> bool {
     existing_password(secret, instance_id).is_some()
@@ -130,7 +159,7 @@ pub fn has_password(secret: Option<&Secret>, instance_id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{AuraInstanceSpec, DeletionPolicy};
+    use crate::api::AuraInstanceSpec;
 
     fn obj() -> AuraInstance {
         let mut o = AuraInstance::new(
@@ -148,9 +177,10 @@ mod tests {
                 vector_optimized: None,
                 graph_analytics_plugin: None,
                 paused: false,
-                deletion_policy: DeletionPolicy::Delete,
+                deletion_policy: None,
                 credentials_secret_ref: None,
                 connection_secret: None,
+                password_recovery: None,
             },
         );
         o.metadata.namespace = Some("team-a".into());
@@ -233,5 +263,43 @@ mod tests {
     fn orphaning_drops_the_owner_reference() {
         let s = desired(&obj(), &details(Some("pw")), None, false);
         assert!(s.metadata.owner_references.is_none());
+    }
+
+    #[test]
+    fn only_its_own_secrets_are_written() {
+        let me = obj();
+        let mine = desired(&me, &details(Some("pw")), None, true);
+        let mut other_owner = mine.clone();
+        other_owner.metadata.owner_references.as_mut().unwrap()[0].uid = "uid-2".into();
+        let mut app = Secret::default();
+        app.metadata.name = Some("orders-connection".into());
+        let orphaned = desired(&me, &details(Some("pw")), None, false);
+        let cases: Vec<(&str, Option<&Secret>, Option<&str>, bool)> = vec![
+            ("absent", None, None, true),
+            ("mine", Some(&mine), Some("8f769515"), true),
+            (
+                "another AuraInstance's",
+                Some(&other_owner),
+                Some("8f769515"),
+                false,
+            ),
+            ("an application's", Some(&app), Some("8f769515"), false),
+            (
+                "orphaned, same instance",
+                Some(&orphaned),
+                Some("8f769515"),
+                true,
+            ),
+            (
+                "orphaned, other instance",
+                Some(&orphaned),
+                Some("aaaa0000"),
+                false,
+            ),
+            ("orphaned, no instance yet", Some(&orphaned), None, false),
+        ];
+        for (what, existing, id, want) in cases {
+            assert_eq!(may_write(existing, &me, id), want, "{what}");
+        }
     }
 }

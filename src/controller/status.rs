@@ -71,6 +71,22 @@ pub fn first_sight() -> StatusSummary {
     }
 }
 
+/// Aura cannot be reached: still in progress (retried with backoff), Ready
+/// Unknown with the error, so that a wrong CA or a closed firewall shows in
+/// `kubectl get` instead of a silent wait.
+pub fn aura_unreachable(phase: Option<crate::api::Phase>, error: &str) -> StatusSummary {
+    let message = format!("the Aura API cannot be reached; retrying: {error}");
+    StatusSummary {
+        phase: phase.unwrap_or(crate::api::Phase::Pending),
+        ready: Readiness::Unknown {
+            reason: "AuraUnreachable".into(),
+            message: message.clone(),
+        },
+        reconciling: Some(("AuraUnreachable".into(), message)),
+        stalled: None,
+    }
+}
+
 /// True when writing `desired` over `current` would change anything.
 pub fn differs(current: Option<&AuraInstanceStatus>, desired: &AuraInstanceStatus) -> bool {
     current != Some(desired)

@@ -1,6 +1,8 @@
 //! `/admin/...`: the test tool's side door. No authentication, plain JSON
 //! (no `{"data": ...}` wrapper), not counted in the request counters.
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -17,6 +19,12 @@ use super::error::ApiError;
 use super::faults::Faults;
 use super::shared::SimState;
 use super::state::{ConsoleUpdate, Timings};
+
+/// Whether `/admin` (unauthenticated, serving every password) is reachable
+/// from beyond this host: the simulator listens on anything but loopback.
+pub fn exposed(listen: SocketAddr) -> bool {
+    !listen.ip().to_canonical().is_loopback()
+}
 
 pub fn router() -> Router<SimState> {
     Router::new()
@@ -89,16 +97,19 @@ async fn timings(State(st): State<SimState>) -> Response {
     Json(st.timings()).into_response()
 }
 
-async fn put_timings(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
-    let t: Timings = replace(&body)?;
+/// Refuses timings that are negative, not finite or over a day, naming the field.
+fn set_timings(st: &SimState, t: Timings) -> Result<Response, ApiError> {
+    t.validate()?;
     st.set_timings(t.clone());
     Ok(Json(t).into_response())
 }
 
+async fn put_timings(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    set_timings(&st, replace(&body)?)
+}
+
 async fn patch_timings(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
-    let t: Timings = merge(&st.timings(), &body)?;
-    st.set_timings(t.clone());
-    Ok(Json(t).into_response())
+    set_timings(&st, merge(&st.timings(), &body)?)
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -171,5 +182,30 @@ async fn console_delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::db_not_found(&id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_is_exposed_beyond_loopback() {
+        for local in [
+            "127.0.0.1:8080",
+            "127.0.0.2:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert!(!exposed(local.parse().unwrap()), "{local}");
+        }
+        for open in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:8080",
+            "[2001:db8::1]:80",
+        ] {
+            assert!(exposed(open.parse().unwrap()), "{open}");
+        }
     }
 }

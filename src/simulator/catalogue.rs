@@ -138,7 +138,7 @@ pub fn default_catalogue() -> Vec<InstanceConfiguration> {
                             region_name: region_name.into(),
                             instance_type: offer.instance_type.into(),
                             memory: memory.into(),
-                            storage,
+                            storage: Some(storage),
                             version: (*version).into(),
                         });
                     }
@@ -258,7 +258,8 @@ fn optional_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, 
     }
 }
 
-/// 1 to 30 characters, no leading or trailing whitespace (the documented rule).
+/// 1 to 30 characters, no leading or trailing whitespace (the documented
+/// rule), and no control characters (NUL, newlines, escapes) anywhere.
 pub fn validate_name(name: &str) -> Result<(), ApiError> {
     let len = name.chars().count();
     if len == 0 || len > 30 {
@@ -271,6 +272,12 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
         return Err(ApiError::field(
             "name",
             "name must not have leading or trailing whitespace",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "name",
+            "name must not contain control characters",
         ));
     }
     Ok(())
@@ -380,8 +387,14 @@ fn resolve_size(
         ));
     };
     match storage {
-        None => Ok(first.storage.clone()),
-        Some(s) if m.iter().any(|c| c.storage == s) => Ok(s.to_string()),
+        // A row that names no storage takes any, and defaults to twice the memory.
+        None => Ok(first.storage.clone().unwrap_or_else(|| times_gb(memory, 2))),
+        Some(s)
+            if m.iter()
+                .any(|c| c.storage.as_deref().is_none_or(|have| have == s)) =>
+        {
+            Ok(s.to_string())
+        }
         Some(s) => Err(ApiError::field(
             "storage",
             format!("Storage {s} is not available with memory {memory} for {instance_type}"),
@@ -577,6 +590,23 @@ mod tests {
         let mut b = body();
         b.insert("name".into(), json!(" x"));
         assert_eq!(err_field(b).as_deref(), Some("name"));
+        for bad in [
+            "a\0b",
+            "\0",
+            "x\ny",
+            "tab\there",
+            "bell\u{7}",
+            "del\u{7f}",
+            "c1\u{85}x",
+        ] {
+            let mut b = body();
+            b.insert("name".into(), json!(bad));
+            assert_eq!(err_field(b).as_deref(), Some("name"), "{bad:?}");
+        }
+        // Any other UTF-8 is fine.
+        let mut b = body();
+        b.insert("name".into(), json!("Zürich ☃ 東京-db_1"));
+        assert_eq!(err_field(b), None);
         let mut b = body();
         b.insert("type".into(), json!("huge-db"));
         assert_eq!(err_field(b).as_deref(), Some("type"));
@@ -648,6 +678,8 @@ mod tests {
         let e = parse_update(&obj(json!({"storage":"64GB"})), &placement(), &cat).unwrap_err();
         assert_eq!(e.field_name(), Some("storage"));
         assert!(parse_update(&obj(json!({})), &placement(), &cat).is_err());
+        let e = parse_update(&obj(json!({"name":"a\0b"})), &placement(), &cat).unwrap_err();
+        assert_eq!(e.field_name(), Some("name"));
     }
 
     #[test]

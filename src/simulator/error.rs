@@ -1,7 +1,11 @@
 //! The error answers of the simulated API, in the shapes the real one uses.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 use crate::aura::model::{ApiErrorBody, ApiErrorDetail, MiddlewareErrorBody};
 
@@ -28,7 +32,7 @@ impl ApiError {
             status,
             body: ErrorBody::Api(ApiErrorDetail {
                 message: message.into(),
-                reason: reason.to_string(),
+                reason: Some(reason.to_string()),
                 field: None,
             }),
             retry_after: None,
@@ -105,6 +109,27 @@ impl ApiError {
         )
     }
 
+    /// 413: the body is over the size the simulator reads.
+    pub fn payload_too_large() -> Self {
+        Self::api(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "The request body is too large",
+        )
+    }
+
+    /// A body that could not be read: 413 when it was over the limit, else 400.
+    pub fn unreadable_body(err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut cause = Some(err);
+        while let Some(e) = cause {
+            if e.to_string().contains("length limit exceeded") {
+                return Self::payload_too_large();
+            }
+            cause = e.source();
+        }
+        Self::bad_request("The request body could not be read")
+    }
+
     pub fn unauthorized(message: &str) -> Self {
         Self::api(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
@@ -138,7 +163,7 @@ impl ApiError {
     /// The `reason` of an API-shaped body (tests and logs).
     pub fn reason(&self) -> Option<&str> {
         match &self.body {
-            ErrorBody::Api(d) => Some(&d.reason),
+            ErrorBody::Api(d) => d.reason.as_deref(),
             ErrorBody::Middleware(_) => None,
         }
     }
@@ -170,5 +195,125 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+/// `reason` for an error the simulator did not word itself: the status's
+/// canonical phrase in kebab case (`payload-too-large`, `method-not-allowed`).
+fn reason_for(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .map(|r| r.to_ascii_lowercase().replace(' ', "-"))
+        .unwrap_or_else(|| "error".to_string())
+}
+
+/// OAuth 2 `error` code for an error of the token endpoint.
+fn oauth_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "invalid_client",
+        503 => "temporarily_unavailable",
+        s if s >= 500 => "server_error",
+        _ => "invalid_request",
+    }
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+}
+
+/// Error bodies are small; anything bigger is not read back.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Middleware: every error answer carries a documented JSON error body, even
+/// those the simulator did not write itself (axum's rejections: 413 for an
+/// oversized body, 400 for a bad path, ...). `/oauth/token` answers in the
+/// OAuth shape `{"error", "error_description"}` (its 429 keeps the gateway's
+/// `{"errors": [...]}`); everything else in the API shape `{"errors": [...]}`.
+/// JSON error bodies are left alone, status and headers are kept.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let oauth = req.uri().path() == "/oauth/token";
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let json = is_json(&resp);
+    if json && (!oauth || status == StatusCode::TOO_MANY_REQUESTS) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&bytes).trim().to_string();
+    if json {
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if v.get("error").is_some_and(Value::is_string) {
+            // Already the OAuth shape.
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+        message = v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    }
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("Error").to_string();
+    }
+    let error = if oauth {
+        ApiError::middleware(status, oauth_code(status), Some(&message))
+    } else {
+        ApiError::api(status, &reason_for(status), message)
+    };
+    let shaped = error.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if oauth {
+        parts
+            .headers
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Response::from_parts(parts, shaped.into_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_oauth_codes_follow_the_status() {
+        assert_eq!(
+            reason_for(StatusCode::PAYLOAD_TOO_LARGE),
+            "payload-too-large"
+        );
+        assert_eq!(
+            reason_for(StatusCode::METHOD_NOT_ALLOWED),
+            "method-not-allowed"
+        );
+        assert_eq!(reason_for(StatusCode::BAD_REQUEST), "bad-request");
+        assert_eq!(oauth_code(StatusCode::PAYLOAD_TOO_LARGE), "invalid_request");
+        assert_eq!(
+            oauth_code(StatusCode::INTERNAL_SERVER_ERROR),
+            "server_error"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_over_limit_body_is_413() {
+        let e = axum::body::to_bytes(Body::from(vec![b'x'; 10]), 5)
+            .await
+            .unwrap_err();
+        assert_eq!(ApiError::unreadable_body(&e).status, 413);
+        let e = axum::Error::new(std::io::Error::other("connection reset"));
+        assert_eq!(ApiError::unreadable_body(&e).status, 400);
     }
 }

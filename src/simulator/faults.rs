@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::quirks::Quirks;
+
 /// How a "commit the create but fail the response" fault shows to the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +49,8 @@ pub struct Faults {
     /// The next N creates commit the instance but the caller does not get the 202.
     pub fail_creates: u32,
     pub fail_create_mode: CreateFailMode,
+    /// Answers that depart from the spec as the real service's do.
+    pub quirks: Quirks,
 }
 
 impl Faults {

@@ -26,9 +26,11 @@ mod auth;
 mod catalogue;
 mod error;
 mod faults;
+mod quirks;
 mod routes;
 mod shared;
 mod state;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,8 +42,10 @@ use tokio::task::JoinHandle;
 pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
+pub use quirks::Quirks;
 pub use shared::{Counters, SimState};
 pub use state::{AdminInstance, ConsoleUpdate, Timings};
+pub use tls::TlsFiles;
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
 
@@ -82,6 +86,8 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// Offered to every tenant; defaults to [`default_catalogue`].
     pub catalogue: Vec<InstanceConfiguration>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for SimulatorConfig {
@@ -105,6 +111,7 @@ impl Default for SimulatorConfig {
             free_instances_per_tenant: 1,
             faults: Faults::default(),
             catalogue: default_catalogue(),
+            tls: None,
         }
     }
 }
@@ -129,6 +136,7 @@ impl SimulatorConfig {
 /// A running simulator. Dropping it without `shutdown` also stops the server.
 pub struct Simulator {
     addr: SocketAddr,
+    https: bool,
     state: SimState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -171,32 +179,58 @@ impl Simulator {
         };
         let state = SimState::new(world, auth, config.faults.clone());
 
+        let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        // With TLS, `listener` terminates it in front of a private plain one (see tls.rs).
+        let (listener, front) = match acceptor {
+            None => (listener, None),
+            Some(acceptor) => {
+                let plain =
+                    tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+                let backend = plain.local_addr()?;
+                (plain, Some((listener, acceptor, backend)))
+            }
+        };
         let app = routes::router(state.clone())
             .into_make_service_with_connect_info::<faults::KillSwitch>();
         let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = futures::FutureExt::shared(stopped);
         let task = tokio::spawn(async move {
+            let front = front.map(|(listener, acceptor, backend)| {
+                let stop = futures::FutureExt::map(stopped.clone(), |_| ());
+                tokio::spawn(tls::front(listener, acceptor, backend, stop))
+            });
             let serve = axum::serve(faults::KillableListener(listener), app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                });
+                .with_graceful_shutdown(futures::FutureExt::map(stopped, |_| ()));
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "simulator server failed");
             }
+            if let Some(front) = front {
+                front.abort();
+            }
         });
-        tracing::info!(%addr, "aura simulator listening");
+        let https = config.tls.is_some();
+        tracing::info!(%addr, https, "aura simulator listening");
+        if admin::exposed(addr) {
+            tracing::warn!(
+                %addr,
+                "/admin is unauthenticated and serves every instance password: listen on 127.0.0.1 unless every host that can reach this address is trusted"
+            );
+        }
         Ok(Simulator {
             addr,
+            https,
             state,
             stop: Some(stop),
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash, no `/v1`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), no trailing slash, no `/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -313,6 +347,18 @@ pub struct SimulateArgs {
     /// How a failed create answers: `error` (500) or `drop` (connection closed).
     #[arg(long, default_value = "error", value_parser = ["error", "drop"])]
     pub fail_create_mode: String,
+    /// Answer the way the real service departs from its spec: `as-seen` (fields
+    /// left out or null, numbers as strings and back, capitalised statuses, extra
+    /// fields), `none` (spec-exact, the default), or a JSON object of
+    /// `absent`, `null`, `retype`, `capitalize_status`, `extra_fields`.
+    #[arg(long, env = "AURA_SIM_QUIRKS", default_value = "none", value_parser = Quirks::parse)]
+    pub quirks: Quirks,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl SimulateArgs {
@@ -342,6 +388,7 @@ impl SimulateArgs {
                 } else {
                     CreateFailMode::Error
                 },
+                quirks: self.quirks.clone(),
             },
             ..SimulatorConfig::default()
         };
@@ -350,6 +397,12 @@ impl SimulateArgs {
         }
         if !self.tenants.is_empty() {
             c.tenants = self.tenants.clone();
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            c.tls = Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
         }
         c
     }
@@ -436,7 +489,27 @@ mod tests {
         assert_eq!(c.create_seconds, 0.5);
         assert_eq!(c.faults.drop_rate, 0.25);
         assert_eq!(c.faults.fail_create_mode, CreateFailMode::Drop);
+        assert!(!c.faults.quirks.is_active(), "spec-exact by default");
+        let cli = Cli::try_parse_from(["x", "--quirks", "as-seen"]).unwrap();
+        assert_eq!(cli.args.to_config().faults.quirks, Quirks::as_seen());
+        assert!(Cli::try_parse_from(["x", "--quirks", "{\"bogus\":1}"]).is_err());
         assert!(Cli::try_parse_from(["x", "--client", "nosecret"]).is_err());
         assert!(Cli::try_parse_from(["x", "--error-rate", "2"]).is_err());
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        let cli = Cli::try_parse_from(["x", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        let tls = cli.args.to_config().tls.expect("TLS files");
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        assert_eq!(
+            Cli::try_parse_from(["x"]).unwrap().args.to_config().tls,
+            None
+        );
+        assert!(Cli::try_parse_from(["x", "--tls-cert", "c.pem"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--tls-key", "k.pem"]).is_err());
     }
 }

@@ -70,6 +70,11 @@ pub fn router(state: SimState) -> Router {
         .merge(super::admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(super::error::json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::quirks::depart,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -116,7 +121,22 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
         status.as_u16().to_string()
     };
     if !path.starts_with("/admin") {
-        let key = format!("{method} {}", route.as_deref().unwrap_or("(unmatched)"));
+        // Made-up methods share one key: a caller cannot grow the counters.
+        let known = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ];
+        let shown = if known.contains(&method) {
+            method.as_str()
+        } else {
+            "OTHER"
+        };
+        let key = format!("{shown} {}", route.as_deref().unwrap_or("(unmatched)"));
         st.count(|c| {
             c.requests_total += 1;
             *c.by_route.entry(key).or_default() += 1;
@@ -231,13 +251,7 @@ async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> R
         .and_then(|h| h.to_str().ok())
         .and_then(parse_basic)
         .or_else(|| Some((field("client_id")?, field("client_secret")?)));
-    let client_id = creds.as_ref().map(|c| c.0.clone()).unwrap_or_default();
-    st.count(|c| {
-        c.token_calls += 1;
-        *c.token_calls_by_client
-            .entry(client_id.clone())
-            .or_default() += 1;
-    });
+    st.count_token_call(creds.as_ref().map(|c| c.0.as_str()));
     let Some((id, secret)) = creds else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -246,8 +260,8 @@ async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> R
         );
     };
     let mut auth = st.auth();
-    // Every call naming a client id counts, good secret or not.
-    if let Err(retry) = auth.token_calls.check(&id, now) {
+    // Every call naming a configured client counts, good secret or not.
+    if let Err(retry) = auth.check_token_call(&id, now) {
         drop(auth);
         st.count(|c| c.rate_limited_tokens += 1);
         return ApiError::too_many_requests(retry).into_response();
@@ -274,8 +288,8 @@ async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> R
         StatusCode::OK,
         axum::Json(TokenResponse {
             access_token,
-            expires_in: ttl.as_secs(),
-            token_type: "Bearer".into(),
+            expires_in: Some(ttl.as_secs()),
+            token_type: Some("Bearer".into()),
         }),
     )
         .into_response();
@@ -356,7 +370,7 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
     let client = req.extensions().get::<ClientId>().map(|c| c.0.clone());
     let body = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
-        .map_err(|_| ApiError::bad_request("The request body could not be read"))?;
+        .map_err(|e| ApiError::unreadable_body(&e))?;
     let obj = parse_object(&body, false)?;
     let created = {
         let mut w = st.world();
@@ -386,7 +400,7 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
 
 /// Answers `{"data": instance}`; storage is not reported for free instances.
 fn instance_data(status: StatusCode, i: &crate::aura::model::Instance) -> Response {
-    if i.instance_type != "free-db" {
+    if i.instance_type.as_deref() != Some("free-db") {
         return data(status, i);
     }
     let mut v = serde_json::to_value(i).unwrap_or(serde_json::Value::Null);
@@ -493,7 +507,12 @@ async fn take_snapshot(
     require_json(&headers)?;
     parse_object(&body, true)?;
     let snapshot_id = st.world().take_snapshot(&id, Instant::now())?;
-    Ok(data(StatusCode::ACCEPTED, SnapshotCreated { snapshot_id }))
+    Ok(data(
+        StatusCode::ACCEPTED,
+        SnapshotCreated {
+            snapshot_id: Some(snapshot_id),
+        },
+    ))
 }
 
 async fn get_snapshot(

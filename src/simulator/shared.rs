@@ -1,6 +1,6 @@
 //! The state shared by the HTTP handlers and by in-process tests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,7 +29,9 @@ pub struct Counters {
     pub by_client: BTreeMap<String, u64>,
     /// All `/oauth/token` calls.
     pub token_calls: u64,
-    /// `/oauth/token` calls per client id named in them (`""` when none was).
+    /// `/oauth/token` calls per configured client id named in them; calls
+    /// naming no client count under `""`, calls naming an unknown one under
+    /// [`UNKNOWN_CLIENT`] (so made-up ids leave no per-id state behind).
     pub token_calls_by_client: BTreeMap<String, u64>,
     pub tokens_issued: u64,
     /// 429s from the per-minute request limit.
@@ -56,12 +58,30 @@ pub struct Counters {
 /// How many requests the journal keeps.
 pub const JOURNAL_LEN: usize = 5_000;
 
+/// The `token_calls_by_client` key of token calls naming a client id that is
+/// not configured.
+pub const UNKNOWN_CLIENT: &str = "(unknown)";
+
 pub(crate) struct AuthState {
     pub clients: HashMap<String, String>,
     pub tokens: TokenStore,
     pub requests: SlidingWindow,
     pub token_calls: SlidingWindow,
     pub token_ttl: Duration,
+}
+
+impl AuthState {
+    /// Counts a token call against its client's hourly limit. Only configured
+    /// clients have a window (a wrong secret still counts for them); an
+    /// unknown id is refused anyway and must not leave state behind, or
+    /// ever-new ids would grow memory without bound.
+    pub fn check_token_call(&mut self, client_id: &str, now: Instant) -> Result<(), u64> {
+        if self.clients.contains_key(client_id) {
+            self.token_calls.check(client_id, now)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -111,6 +131,42 @@ impl SimState {
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
         f(&mut lock(&self.inner.counters));
+    }
+
+    /// Counts one `/oauth/token` call by the client id it names, if any.
+    pub(crate) fn count_token_call(&self, client_id: Option<&str>) {
+        let key = match client_id {
+            None => String::new(),
+            Some(id) if self.auth().clients.contains_key(id) => id.to_string(),
+            Some(_) => UNKNOWN_CLIENT.to_string(),
+        };
+        self.count(|c| {
+            c.token_calls += 1;
+            *c.token_calls_by_client.entry(key).or_default() += 1;
+        });
+    }
+
+    /// How many client ids the simulator keeps per-client state for (rate
+    /// limit windows, per-client counters). Never more than the configured
+    /// clients, whatever ids callers make up.
+    pub fn tracked_clients(&self) -> usize {
+        let mut ids: HashSet<String> = {
+            let a = self.auth();
+            a.requests
+                .keys()
+                .chain(a.token_calls.keys())
+                .map(str::to_string)
+                .collect()
+        };
+        let c = lock(&self.inner.counters);
+        ids.extend(c.by_client.keys().cloned());
+        ids.extend(
+            c.token_calls_by_client
+                .keys()
+                .filter(|k| !k.is_empty() && k.as_str() != UNKNOWN_CLIENT)
+                .cloned(),
+        );
+        ids.len()
     }
 
     /// Every instance with its status, password and connection details.

@@ -48,8 +48,49 @@ impl Default for Timings {
     }
 }
 
+/// The longest a timing may be set to over `/admin/timings`: one day.
+pub const MAX_TIMING_SECONDS: f64 = 86_400.0;
+
+impl Timings {
+    /// Every timing must be a finite number of seconds in 0..=86400; the 400
+    /// names the first one that is not.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        for (field, v) in [
+            ("create", self.create),
+            ("pause", self.pause),
+            ("resume", self.resume),
+            ("update", self.update),
+            ("destroy", self.destroy),
+            ("restore", self.restore),
+            ("snapshot", self.snapshot),
+            ("settle_grace", self.settle_grace),
+        ] {
+            if !v.is_finite() || !(0.0..=MAX_TIMING_SECONDS).contains(&v) {
+                return Err(ApiError::field(
+                    field,
+                    format!(
+                        "{field} must be a number of seconds between 0 and {MAX_TIMING_SECONDS}, got {v}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seconds to a duration, whatever got in (in-process `set_timings`, CLI
+/// flags): NaN and negatives are zero, anything longer than a day is a day.
 fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::ZERO)
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s.min(MAX_TIMING_SECONDS)).unwrap_or(Duration::ZERO)
+}
+
+/// `at + d` that never panics: an instant the clock cannot represent is
+/// treated as reached at once rather than bringing the simulator down.
+fn deadline(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or(at)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,16 +161,16 @@ impl InstanceRecord {
     pub fn to_wire(&self) -> Instance {
         Instance {
             id: self.id.clone(),
-            name: self.name.clone(),
+            name: Some(self.name.clone()),
             status: self.status.clone(),
-            connection_url: self.connection_url(),
-            cloud_provider: self.cloud_provider.clone(),
-            tenant_id: self.tenant_id.clone(),
-            memory: self.memory.clone(),
-            storage: self.storage.clone(),
-            region: self.region.clone(),
-            instance_type: self.instance_type.clone(),
-            created_at: self.created_at.clone(),
+            connection_url: Some(self.connection_url()),
+            cloud_provider: Some(self.cloud_provider.clone()),
+            tenant_id: Some(self.tenant_id.clone()),
+            memory: Some(self.memory.clone()),
+            storage: Some(self.storage.clone()),
+            region: Some(self.region.clone()),
+            instance_type: Some(self.instance_type.clone()),
+            created_at: Some(self.created_at.clone()),
             vector_optimized: Some(self.vector_optimized),
             graph_analytics_plugin: Some(self.graph_analytics_plugin),
             secondaries_count: None,
@@ -142,10 +183,10 @@ impl InstanceRecord {
     pub fn to_summary(&self) -> InstanceSummary {
         InstanceSummary {
             id: self.id.clone(),
-            name: self.name.clone(),
-            tenant_id: self.tenant_id.clone(),
-            cloud_provider: self.cloud_provider.clone(),
-            created_at: self.created_at.clone(),
+            name: Some(self.name.clone()),
+            tenant_id: Some(self.tenant_id.clone()),
+            cloud_provider: Some(self.cloud_provider.clone()),
+            created_at: Some(self.created_at.clone()),
         }
     }
 
@@ -209,11 +250,11 @@ impl SnapshotRecord {
             "Pending"
         };
         Snapshot {
-            instance_id: self.instance_id.clone(),
+            instance_id: Some(self.instance_id.clone()),
             snapshot_id: self.snapshot_id.clone(),
-            profile: self.profile.into(),
-            status: status.into(),
-            timestamp: self.timestamp.clone(),
+            profile: Some(self.profile.into()),
+            status: Some(status.into()),
+            timestamp: Some(self.timestamp.clone()),
             exportable: Some(true),
         }
     }
@@ -279,7 +320,7 @@ impl World {
                 After::Vanish => gone.push(inst.id.clone()),
                 After::Become(s) => {
                     inst.status = s;
-                    inst.locked_until = Some(t.done_at + grace);
+                    inst.locked_until = Some(deadline(t.done_at, grace));
                     inst.transition = None;
                 }
             }
@@ -371,7 +412,7 @@ impl World {
             (
                 InstanceStatus::Creating,
                 Some(Transition {
-                    done_at: now + secs(self.timings.create),
+                    done_at: deadline(now, secs(self.timings.create)),
                     after: After::Become(InstanceStatus::Running),
                 }),
             )
@@ -396,14 +437,14 @@ impl World {
         };
         let out = CreatedInstance {
             id: id.clone(),
-            connection_url: rec.connection_url(),
-            username: "neo4j".into(),
+            connection_url: Some(rec.connection_url()),
+            username: Some("neo4j".into()),
             password: password.clone(),
-            tenant_id: rec.tenant_id.clone(),
-            cloud_provider: rec.cloud_provider.clone(),
-            region: rec.region.clone(),
-            instance_type: rec.instance_type.clone(),
-            name: rec.name.clone(),
+            tenant_id: Some(rec.tenant_id.clone()),
+            cloud_provider: Some(rec.cloud_provider.clone()),
+            region: Some(rec.region.clone()),
+            instance_type: Some(rec.instance_type.clone()),
+            name: Some(rec.name.clone()),
             created_at: Some(created_at),
         };
         self.passwords.insert(id.clone(), password);
@@ -425,7 +466,7 @@ impl World {
         }
         inst.status = step.during;
         inst.transition = Some(Transition {
-            done_at: now + secs(step.seconds),
+            done_at: deadline(now, secs(step.seconds)),
             after: step.after,
         });
         Ok(inst.to_wire())
@@ -530,7 +571,7 @@ impl World {
         if !rename_only {
             inst.status = InstanceStatus::Updating;
             inst.transition = Some(Transition {
-                done_at: now + secs(t),
+                done_at: deadline(now, secs(t)),
                 after: After::Become(InstanceStatus::Running),
             });
         }
@@ -559,7 +600,7 @@ impl World {
         inst.storage = spec.storage.clone();
         inst.status = InstanceStatus::Updating;
         inst.transition = Some(Transition {
-            done_at: now + secs(t),
+            done_at: deadline(now, secs(t)),
             after: After::Become(InstanceStatus::Running),
         });
         Ok(inst.to_wire())
@@ -623,11 +664,12 @@ impl World {
 
     pub fn restore(&mut self, id: &str, sid: &str, now: Instant) -> Result<Instance, ApiError> {
         let snap = self.snapshot(id, sid, now)?;
-        if snap.status != "Completed" {
+        let status = snap.status.unwrap_or_default();
+        if status != "Completed" {
             return Err(ApiError::api(
                 axum::http::StatusCode::CONFLICT,
                 "ongoing-database-operation",
-                format!("Snapshot {sid} is not completed yet ({})", snap.status),
+                format!("Snapshot {sid} is not completed yet ({status})"),
             ));
         }
         let t = self.timings.restore;
@@ -746,7 +788,7 @@ mod tests {
         );
         assert_eq!(
             c.connection_url,
-            format!("neo4j+s://{}.databases.neo4j.io", c.id)
+            Some(format!("neo4j+s://{}.databases.neo4j.io", c.id))
         );
         assert_eq!(w.issued_password(&c.id), Some(c.password.clone()));
         assert_eq!(w.get(&c.id, t0).unwrap().status, InstanceStatus::Creating);
@@ -790,7 +832,7 @@ mod tests {
         // A rename works even while creating.
         let (ro, i) = w.update(&id, &rename, t0).unwrap();
         assert!(ro);
-        assert_eq!(i.name, "new");
+        assert_eq!(i.name.as_deref(), Some("new"));
         let resize = UpdateSpec {
             memory: Some("8GB".into()),
             storage: Some("16GB".into()),
@@ -801,7 +843,7 @@ mod tests {
         let (ro, i) = w.update(&id, &resize, t1).unwrap();
         assert!(!ro);
         assert_eq!(i.status, InstanceStatus::Updating);
-        assert_eq!(i.memory, "8GB");
+        assert_eq!(i.memory.as_deref(), Some("8GB"));
         assert_eq!(
             w.get(&id, t1 + s(1.0)).unwrap().status,
             InstanceStatus::Running
@@ -857,10 +899,16 @@ mod tests {
         let t0 = Instant::now();
         let id = w.create(spec("professional-db"), t0, true).unwrap().id;
         let sid = w.take_snapshot(&id, t0).unwrap();
-        assert_eq!(w.snapshot(&id, &sid, t0).unwrap().status, "Pending");
+        assert_eq!(
+            w.snapshot(&id, &sid, t0).unwrap().status.as_deref(),
+            Some("Pending")
+        );
         assert_eq!(w.restore(&id, &sid, t0).unwrap_err().status, 409);
         let t1 = t0 + s(1.0);
-        assert_eq!(w.snapshots(&id, None, t1).unwrap()[0].status, "Completed");
+        assert_eq!(
+            w.snapshots(&id, None, t1).unwrap()[0].status.as_deref(),
+            Some("Completed")
+        );
         assert_eq!(
             w.restore(&id, &sid, t1).unwrap().status,
             InstanceStatus::Restoring
@@ -872,11 +920,53 @@ mod tests {
             storage: "8GB".into(),
         };
         let i = w.upgrade(&id, &up, t2).unwrap();
-        assert_eq!(i.instance_type, "business-critical");
+        assert_eq!(i.instance_type.as_deref(), Some("business-critical"));
         assert_eq!(
             w.snapshot(&id, "nope", t2).unwrap_err().reason(),
             Some("snapshot-not-found")
         );
+    }
+
+    #[test]
+    fn timings_are_validated_and_never_overflow() {
+        assert!(Timings::default().validate().is_ok());
+        for bad in [-1.0, 86_400.5, 1e19, 1e308, f64::NAN, f64::INFINITY] {
+            let t = Timings {
+                pause: bad,
+                ..Default::default()
+            };
+            assert_eq!(
+                t.validate().unwrap_err().field_name(),
+                Some("pause"),
+                "{bad}"
+            );
+        }
+        let edge = Timings {
+            settle_grace: MAX_TIMING_SECONDS,
+            create: 0.0,
+            ..Default::default()
+        };
+        assert!(edge.validate().is_ok());
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+        assert_eq!(secs(-5.0), Duration::ZERO);
+        assert_eq!(secs(1e308), Duration::from_secs(86_400));
+        // Values that slip past validation (in-process) still cannot panic.
+        let mut w = world();
+        w.timings = Timings {
+            create: 1e19,
+            pause: f64::INFINITY,
+            settle_grace: 1e19,
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let id = w.create(spec("professional-db"), t0, true).unwrap().id;
+        assert_eq!(w.pause(&id, t0).unwrap().status, InstanceStatus::Pausing);
+        let far = t0 + s(86_400.0);
+        assert_eq!(w.get(&id, far).unwrap().status, InstanceStatus::Paused);
+        assert!(w.get(&id, far).unwrap().is_busy(far));
+        let c = w.create(spec("professional-db"), t0, false).unwrap();
+        assert_eq!(w.get(&c.id, t0).unwrap().status, InstanceStatus::Creating);
+        assert_eq!(deadline(t0, Duration::MAX), t0);
     }
 
     #[test]
@@ -891,7 +981,7 @@ mod tests {
         };
         let i = w.console_update(&id, &c, t0).unwrap();
         assert_eq!(i.status, InstanceStatus::Paused);
-        assert_eq!(i.memory, "2GB");
+        assert_eq!(i.memory.as_deref(), Some("2GB"));
         assert!(w.console_delete(&id, t0));
         assert!(w.get(&id, t0).is_err());
     }

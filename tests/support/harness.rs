@@ -23,31 +23,33 @@ pub const TENANT_A: &str = "ad69ee24-1b2c-4d5e-8f90-123456789abc";
 pub const TENANT_B: &str = "c3b1a7e0-9d8f-4e6a-b5c4-abcdefabcdef";
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// Installs the CRD (idempotent) and waits until it is Established.
+/// Installs every CRD (idempotent) and waits until each is Established.
 pub async fn ensure_crd(client: &Client) {
-    let crd: CustomResourceDefinition =
-        serde_yaml::from_str(&aura_operator::api::crds_yaml()).expect("CRD YAML");
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    api.patch(
-        "aurainstances.aura-operator.io",
-        &PatchParams::apply("aura-operator-tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("apply the CRD");
-    eventually("the CRD to be Established", WAIT, || {
-        let api = api.clone();
-        async move {
-            let crd = api.get("aurainstances.aura-operator.io").await.ok()?;
-            let established = crd
-                .status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            established.then_some(())
-        }
-    })
-    .await;
+    for crd in aura_operator::api::crds() {
+        let name = crd.metadata.name.clone().expect("a CRD has a name");
+        api.patch(
+            &name,
+            &PatchParams::apply("aura-operator-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply the CRD");
+        eventually(&format!("the CRD {name} to be Established"), WAIT, || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                let established = crd
+                    .status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                established.then_some(())
+            }
+        })
+        .await;
+    }
 }
 
 /// One running operator process with its captured log.
@@ -280,12 +282,15 @@ impl Harness {
     }
 
     pub async fn wait_gone(&self, name: &str) {
-        let api = self.instances();
-        eventually(&format!("{name} to be deleted"), WAIT, || {
-            let api = api.clone();
-            async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
-        })
-        .await;
+        wait_gone_from(&self.instances(), name).await;
+    }
+
+    /// Calls that changed the instance `id` in Aura, in order.
+    pub fn writes_to(&self, id: &str) -> Vec<String> {
+        self.aura_writes()
+            .into_iter()
+            .filter(|l| l.contains(&format!("/instances/{id}")))
+            .collect()
     }
 
     pub async fn secret_value(&self, name: &str, key: &str) -> Option<String> {
@@ -318,6 +323,30 @@ impl Harness {
             );
         }
     }
+}
+
+/// The instance id recorded in status; panics when there is none.
+pub fn instance_id(o: &AuraInstance) -> String {
+    o.status
+        .as_ref()
+        .and_then(|s| s.instance_id.clone())
+        .expect("instanceId")
+}
+
+/// The reason of a Stalled=True condition.
+pub fn stalled_reason(o: &AuraInstance) -> Option<String> {
+    condition(o, "Stalled")
+        .filter(|c| c.0 == "True")
+        .map(|c| c.1)
+}
+
+/// Waits until `name` is gone from `api` (any namespace, any client).
+pub async fn wait_gone_from(api: &Api<AuraInstance>, name: &str) {
+    eventually(&format!("{name} to be deleted"), WAIT, || {
+        let api = api.clone();
+        async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
+    })
+    .await;
 }
 
 /// (status, reason, message) of a condition.

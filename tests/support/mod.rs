@@ -19,7 +19,7 @@ pub mod launcher;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -206,6 +206,47 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Builds the release binary like the Dockerfile (`--release --locked`) and
+/// returns its path. Reuses target/release when it is up to date.
+/// `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the build. Built once
+/// per test binary.
+pub fn release_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build_release_binary).clone()
+}
+
+fn build_release_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("AURA_RELEASE_BINARY") {
+        return PathBuf::from(path);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "aura-operator",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build --release --locked");
+    assert!(
+        out.status.success(),
+        "cargo build --release --locked failed"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "aura-operator")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no aura-operator executable")
 }
 
 /// The HTTP status code of a Kubernetes API error, if it is one.
