@@ -284,3 +284,39 @@ async fn a_deletion_during_an_outage_says_so() {
     h.wait_gone("db").await;
     assert!(h.sim.state().instance(&id).is_none());
 }
+
+/// Two token expiries within five minutes (the forced-refresh interval): the
+/// token of the first refresh worked, so the second expiry is refreshed too,
+/// instead of 403s for minutes and a Stalled Forbidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_token_expiry_soon_after_the_first_is_refreshed() {
+    let mut h = Harness::start("token-expiry", |_| {}).await;
+    h.start_operator();
+    h.create(manifest("db", json!({}))).await;
+    h.wait_ready("db").await;
+    let st = h.sim.state();
+    for round in 1..=2u64 {
+        let issued = st.counters().tokens_issued;
+        st.expire_tokens();
+        h.instances()
+            .patch(
+                "db",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {
+                    "aura-operator.io/reconcile-requested-at": format!("expiry-{round}")
+                }}})),
+            )
+            .await
+            .unwrap();
+        eventually(&format!("a new token after expiry {round}"), WAIT, || {
+            let st = st.clone();
+            async move { (st.counters().tokens_issued > issued).then_some(()) }
+        })
+        .await;
+        // A GET with the new token is answered: the object stays Ready.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let o = h.instances().get("db").await.unwrap();
+        assert_eq!(stalled_reason(&o), None, "expiry {round}: {:?}", o.status);
+        assert_eq!(condition(&o, "Ready").map(|c| c.0).as_deref(), Some("True"));
+    }
+}

@@ -481,6 +481,7 @@ impl AuraClient {
                 }
             };
             if (200..300).contains(&status) {
+                token.accepted();
                 debug!(op = %call.label, status, request_id = rid.as_deref().unwrap_or(""), "Aura call");
                 return Ok(Answer {
                     status,

@@ -46,14 +46,29 @@ impl fmt::Display for Credentials {
 }
 
 /// A bearer token. Only [`AccessToken::secret`] reveals it (for the header).
-pub(crate) struct AccessToken(String);
+pub(crate) struct AccessToken {
+    secret: String,
+    /// Aura accepted it at least once: a later 401/403 means it expired.
+    proven: std::sync::atomic::AtomicBool,
+}
 
 impl AccessToken {
-    pub(crate) fn new(s: String) -> Self {
-        Self(s)
+    pub(crate) fn new(secret: String) -> Self {
+        Self {
+            secret,
+            proven: std::sync::atomic::AtomicBool::new(false),
+        }
     }
     pub(crate) fn secret(&self) -> &str {
-        &self.0
+        &self.secret
+    }
+    /// A call with this token succeeded.
+    pub(crate) fn accepted(&self) {
+        self.proven
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn is_proven(&self) -> bool {
+        self.proven.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -263,10 +278,10 @@ impl TokenCache {
     }
 
     /// `used` got a 401/403. Returns whether a retry with another token makes
-    /// sense: always, unless `used` itself came from a forced refresh (then a
-    /// fresh token is refused too: a permission problem, not an expiry). A
-    /// token that expired on its own, even minutes after the last forced
-    /// refresh, is refreshed again.
+    /// sense. A token Aura accepted before has expired: always refreshed, even
+    /// minutes after the last forced refresh. A token never accepted that came
+    /// from a forced refresh is refused as well: a permission problem, not an
+    /// expiry; otherwise at most one forced refresh per interval.
     pub(crate) async fn rejected(&self, used: &Arc<AccessToken>) -> bool {
         let mut st = self.state.lock().await;
         let now = Instant::now();
@@ -281,7 +296,7 @@ impl TokenCache {
         let too_soon = st
             .last_forced_refresh
             .is_some_and(|t| now.duration_since(t) < self.policy.forced_refresh_interval);
-        if st.current_was_forced && too_soon {
+        if !used.is_proven() && (st.current_was_forced || too_soon) {
             return false;
         }
         st.last_forced_refresh = Some(now);
@@ -497,8 +512,9 @@ mod tests {
     }
 
     /// Expiry, bad credentials, another expiry, fixed credentials, all within
-    /// the forced-refresh interval: the second expiry is refreshed too,
-    /// instead of reusing the expired token for minutes.
+    /// the forced-refresh interval: the token of the first refresh worked,
+    /// so its rejection is an expiry and is refreshed again, instead of
+    /// reusing the expired token for minutes.
     #[tokio::test]
     async fn a_second_expiry_soon_after_is_refreshed_again() {
         let cache = TokenCache::new(policy());
@@ -508,24 +524,19 @@ mod tests {
             Ok((AccessToken::new(format!("t{n}")), Duration::from_secs(3600)))
         };
         let first = cache.get(fetch).await.unwrap();
+        first.accepted();
         // Aura says the first token expired: forced refresh.
         assert!(cache.rejected(&first).await);
         let second = cache.get(fetch).await.unwrap();
-        // The forced one is rejected too: a permission problem, stop.
-        assert!(!cache.rejected(&second).await);
-        // Later (the credentials were fixed, a normal refresh happened) a
-        // token fetched on its own expires: it is refreshed at once.
-        {
-            let mut st = cache.state.lock().await;
-            st.token = None;
-        }
-        let third = cache.get(fetch).await.unwrap();
+        second.accepted();
+        // It worked, then expired too, a minute later: refreshed again.
         assert!(
-            cache.rejected(&third).await,
+            cache.rejected(&second).await,
             "refreshed again within the interval"
         );
-        let fourth = cache.get(fetch).await.unwrap();
-        assert!(!Arc::ptr_eq(&third, &fourth));
-        assert_eq!(issued.load(Ordering::SeqCst), 4);
+        let third = cache.get(fetch).await.unwrap();
+        // Never accepted, straight from a forced refresh: a permission problem.
+        assert!(!cache.rejected(&third).await);
+        assert_eq!(issued.load(Ordering::SeqCst), 3);
     }
 }
