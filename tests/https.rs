@@ -21,8 +21,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,54 +38,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
 use support::harness::{CLIENT_SECRET, Harness, condition, manifest};
+use support::{Scratch, set_mode};
 
 /// The name in the simulator's certificate that only the proxy resolves.
 const PROXIED_HOST: &str = "aura.test";
 /// Generous: the bound of a wait, never a speed expectation.
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A folder under /tmp that uid 65532 can traverse (the repository may sit
-/// in a 0700 home), removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(prefix: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        set_mode(&dir, 0o755);
-        Self(dir)
-    }
-
-    fn dir(&self, name: &str, mode: u32) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::create_dir_all(&path).unwrap();
-        set_mode(&path, mode);
-        path
-    }
-
-    fn file(&self, name: &str, contents: impl AsRef<[u8]>, mode: u32) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        set_mode(&path, mode);
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // The operator's folders are read-only (0555): make them writable first.
-        let _ = std::process::Command::new("chmod")
-            .args(["-R", "u+w"])
-            .arg(&self.0)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
-}
 
 /// A self-signed CA (PEM) and, signed by it, a server certificate for
 /// `aura.test`, `localhost` and `127.0.0.1` (PEM chain, PEM key).

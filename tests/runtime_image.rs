@@ -139,9 +139,10 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
     // alone, world-readable; a kubeconfig standing in for the mounted
     // ServiceAccount token (0644: uid 65532 must read it); an empty,
     // read-only working directory.
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("runtime-image-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    // In a world-traversable folder of its own: the checkout may sit under a
+    // directory uid 65532 cannot enter (a 0700 home, a `mktemp -d`).
+    let scratch = support::Scratch::new("runtime-image");
+    let root = scratch.path().to_path_buf();
     let bin_dir = root.join("usr/local/bin");
     let workdir = root.join("workdir");
     std::fs::create_dir_all(&bin_dir).unwrap();
@@ -156,6 +157,16 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
         set_mode(dir, 0o755);
     }
     set_mode(&workdir, 0o555);
+    // Say which folder would stop uid 65532, instead of a bare "Permission denied".
+    for dir in kubeconfig.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+        assert!(
+            mode & 0o001 != 0,
+            "{} (mode {:o}) cannot be entered by uid 65532, so the sandboxed binary could not read its kubeconfig",
+            dir.display(),
+            mode & 0o777
+        );
+    }
 
     let port = free_port();
     let sandbox = support::repo_root().join("tests/packaging/runtime-sandbox");

@@ -256,3 +256,54 @@ pub fn api_error_code(err: &kube::Error) -> Option<u16> {
         _ => None,
     }
 }
+
+/// A folder under /tmp that uid 65532 can traverse (the repository may sit
+/// in a 0700 home), removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// The folder itself.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        Self(dir)
+    }
+
+    pub fn dir(&self, name: &str, mode: u32) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        set_mode(&path, mode);
+        path
+    }
+
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>, mode: u32) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        set_mode(&path, mode);
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // The operator's folders are read-only (0555): make them writable first.
+        let _ = std::process::Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn set_mode(path: &std::path::Path, mode: u32) {
+    std::fs::set_permissions(
+        path,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(mode),
+    )
+    .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
