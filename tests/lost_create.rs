@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use aura_operator::api::AuraInstance;
+use aura_operator::api::{AuraInstance, AuraInstanceClaim};
 use aura_operator::aura::CreateInstanceRequest;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -208,6 +208,25 @@ async fn an_intruding_adoption_by_id_touches_nothing() {
     assert!(
         secrets.list(&Default::default()).await.is_err(),
         "no Secret rights"
+    );
+    // Nor can the intruder take or move the claim itself.
+    let claims: Api<AuraInstanceClaim> = Api::all(intruder.clone());
+    let grab: AuraInstanceClaim = serde_json::from_value(json!({
+        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstanceClaim",
+        "metadata": {"name": theirs},
+        "spec": {"instanceId": theirs, "holder": {"namespace": team_x, "name": "grab", "uid": "x"}},
+    }))
+    .unwrap();
+    let refused = claims.create(&PostParams::default(), &grab).await;
+    assert!(
+        matches!(refused, Err(kube::Error::Api(ref s)) if s.code == 403),
+        "{refused:?}"
+    );
+    assert!(
+        claims
+            .delete(&theirs, &DeleteParams::default())
+            .await
+            .is_err()
     );
     let x: Api<AuraInstance> = Api::namespaced(intruder, &team_x);
     let obj: AuraInstance = serde_json::from_value(manifest(
