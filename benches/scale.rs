@@ -339,7 +339,9 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         Ok(_) => true,
         Err(_) => !args.smoke,
     };
-    if plot_wanted {
+    // The plot draws the overhead and budget runs; the soak alone has neither.
+    let has_curves = want("overhead") || want("budget");
+    if plot_wanted && has_curves {
         let png = out_dir.join(format!("time-to-ready-{}.png", scale.name));
         plot(&file, &png);
     }
