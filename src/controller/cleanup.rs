@@ -54,7 +54,7 @@ pub async fn cleanup(
         Needs::Ok(c) => c,
         Needs::Human { reason, message } => {
             let summary = StatusSummary::stalled(
-                &reason,
+                reason,
                 format!(
                     "cannot delete the Aura instance: {message}; fix the credentials or set deletionPolicy: Orphan"
                 ),

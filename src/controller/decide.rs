@@ -7,6 +7,8 @@ use jiff::Timestamp;
 
 use crate::api::{AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase};
 use crate::aura::lenient::same;
+
+pub use super::reason::Reason;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, InstanceSummary,
     Tenant, UpdateInstanceRequest,
@@ -71,7 +73,7 @@ fn secret_not_owned(name: &str) -> Decision {
     Decision {
         action: Action::None,
         status: StatusSummary::stalled(
-            "SecretNotOwned",
+            Reason::SecretNotOwned,
             format!(
                 "Secret {name} exists and was not written for this AuraInstance; the operator never changes or deletes a Secret it does not own: set spec.connectionSecret.name to a free name, or remove that Secret"
             ),
@@ -143,46 +145,50 @@ pub enum Requeue {
 pub struct StatusSummary {
     pub phase: Phase,
     pub ready: Readiness,
-    pub reconciling: Option<(String, String)>,
-    pub stalled: Option<(String, String)>,
+    pub reconciling: Option<(Reason, String)>,
+    pub stalled: Option<(Reason, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Readiness {
     True,
-    False { reason: String, message: String },
-    Unknown { reason: String, message: String },
+    False { reason: Reason, message: String },
+    Unknown { reason: Reason, message: String },
 }
 
 impl StatusSummary {
     /// A human must act: Stalled=True, Ready=False, no polling.
-    pub fn stalled(reason: &str, message: impl Into<String>) -> Self {
+    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
             phase: Phase::Failed,
             ready: Readiness::False {
-                reason: reason.to_string(),
+                reason,
                 message: message.clone(),
             },
             reconciling: None,
-            stalled: Some((reason.to_string(), message)),
+            stalled: Some((reason, message)),
         }
     }
 
     /// Aura accepted the create and is building the instance.
     pub fn aura_creating() -> Self {
-        Self::in_progress(Phase::Creating, "Creating", "Aura is creating the instance")
+        Self::in_progress(
+            Phase::Creating,
+            Reason::Creating,
+            "Aura is creating the instance",
+        )
     }
 
-    fn in_progress(phase: Phase, reason: &str, message: impl Into<String>) -> Self {
+    fn in_progress(phase: Phase, reason: Reason, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
             phase,
             ready: Readiness::False {
-                reason: reason.to_string(),
+                reason,
                 message: message.clone(),
             },
-            reconciling: Some((reason.to_string(), message)),
+            reconciling: Some((reason, message)),
             stalled: None,
         }
     }
@@ -199,7 +205,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         AuraView::Found(instance) if obs.claimed_elsewhere => Decision {
             action: Action::None,
             status: StatusSummary::stalled(
-                "InstanceClaimed",
+                Reason::InstanceClaimed,
                 format!(
                     "Aura instance {} is held by another AuraInstance; this object makes no call to it and deleting it never destroys it",
                     instance.id
@@ -213,7 +219,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
             action: Action::ForgetInstance,
             status: StatusSummary::in_progress(
                 Phase::Creating,
-                "Recreating",
+                Reason::Recreating,
                 "the instance whose password was lost is gone; creating it again",
             ),
             requeue: Requeue::After(Duration::from_millis(200)),
@@ -221,7 +227,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         AuraView::Gone => Decision {
             action: Action::None,
             status: StatusSummary::stalled(
-                "InstanceNotFound",
+                Reason::InstanceNotFound,
                 format!(
                     "Aura instance {} no longer exists (deleted outside the operator); it is not re-created automatically: delete this object and apply it again to create a new instance",
                     obs.status.instance_id.as_deref().unwrap_or("?")
@@ -241,11 +247,12 @@ fn decide_create(
     if let Err(message) = check_offered(obs.spec, tenant) {
         return Decision {
             action: Action::None,
-            status: StatusSummary::stalled("ConfigurationNotOffered", message),
+            status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
             requeue: Requeue::Resync,
         };
     }
-    let creating = |message: &str| StatusSummary::in_progress(Phase::Creating, "Creating", message);
+    let creating =
+        |message: &str| StatusSummary::in_progress(Phase::Creating, Reason::Creating, message);
     // A password with nowhere to go is not worth a billed instance.
     if obs.secret.not_owned {
         return secret_not_owned(&obs.secret_name);
@@ -257,7 +264,7 @@ fn decide_create(
             // Usually the first status the object gets: Ready=Unknown until Aura answers.
             status: StatusSummary {
                 ready: Readiness::Unknown {
-                    reason: "Creating".into(),
+                    reason: Reason::Creating,
                     message: "creating the Aura instance".into(),
                 },
                 ..creating("creating the Aura instance")
@@ -316,7 +323,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     if let Some(mismatch) = placement_mismatch(obs.spec, instance) {
         return Decision {
             action: Action::None,
-            status: StatusSummary::stalled("InstanceMismatch", mismatch),
+            status: StatusSummary::stalled(Reason::InstanceMismatch, mismatch),
             requeue: Requeue::Resync,
         };
     }
@@ -328,7 +335,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
             action: Action::None,
             status: StatusSummary::in_progress(
                 Phase::Creating,
-                "Recreating",
+                Reason::Recreating,
                 format!(
                     "waiting for Aura to destroy instance {} (its password was lost), to create it again",
                     instance.id
@@ -373,7 +380,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 if let Err(message) = check_offered(&wanted, tenant) {
                     return Decision {
                         action: Action::None,
-                        status: StatusSummary::stalled("ConfigurationNotOffered", message),
+                        status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
                         requeue: Requeue::Resync,
                     };
                 }
@@ -383,7 +390,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 action: Action::Update { request, drift },
                 status: StatusSummary::in_progress(
                     Phase::Updating,
-                    "Updating",
+                    Reason::Updating,
                     format!("changing {what}"),
                 ),
                 requeue: Requeue::Poll,
@@ -391,14 +398,18 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         }
         Operation::Pause => Decision {
             action: Action::Pause { drift },
-            status: StatusSummary::in_progress(Phase::Paused, "Pausing", "pausing the instance"),
+            status: StatusSummary::in_progress(
+                Phase::Paused,
+                Reason::Pausing,
+                "pausing the instance",
+            ),
             requeue: Requeue::Poll,
         },
         Operation::Resume => Decision {
             action: Action::Resume { drift },
             status: StatusSummary::in_progress(
                 Phase::Updating,
-                "Resuming",
+                Reason::Resuming,
                 "resuming the instance",
             ),
             requeue: Requeue::Poll,
@@ -406,7 +417,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         Operation::Upgrade(to) => Decision {
             status: StatusSummary::in_progress(
                 Phase::Updating,
-                "Upgrading",
+                Reason::Upgrading,
                 format!("upgrading the instance to {to}"),
             ),
             action: Action::Upgrade { to },
@@ -429,30 +440,34 @@ fn aura_status_summary(obs: &Observation<'_>, instance: &Instance) -> StatusSumm
         InstanceStatus::Paused | InstanceStatus::Suspended => StatusSummary {
             phase: Phase::Paused,
             ready: Readiness::False {
-                reason: "Paused".into(),
+                reason: Reason::Paused,
                 message: format!("the Aura instance is {}", instance.status),
             },
             reconciling: None,
             stalled: None,
         },
-        InstanceStatus::Pausing => {
-            StatusSummary::in_progress(Phase::Paused, "Pausing", "Aura is pausing the instance")
-        }
-        InstanceStatus::Resuming => {
-            StatusSummary::in_progress(Phase::Updating, "Resuming", "Aura is resuming the instance")
-        }
+        InstanceStatus::Pausing => StatusSummary::in_progress(
+            Phase::Paused,
+            Reason::Pausing,
+            "Aura is pausing the instance",
+        ),
+        InstanceStatus::Resuming => StatusSummary::in_progress(
+            Phase::Updating,
+            Reason::Resuming,
+            "Aura is resuming the instance",
+        ),
         InstanceStatus::Destroying => StatusSummary::in_progress(
             Phase::Deleting,
-            "Destroying",
+            Reason::Destroying,
             "Aura is destroying the instance",
         ),
         InstanceStatus::LoadingFailed => StatusSummary::stalled(
-            "LoadingFailed",
+            Reason::LoadingFailed,
             "Aura reports 'loading failed' for this instance; see the Aura console",
         ),
         other => StatusSummary::in_progress(
             Phase::Updating,
-            "Updating",
+            Reason::Updating,
             format!("Aura reports the instance as {other}"),
         ),
     }
@@ -657,11 +672,11 @@ impl Decision {
         StatusSummary {
             phase: Phase::Running,
             ready: Readiness::False {
-                reason: "PasswordUnavailable".into(),
+                reason: Reason::PasswordUnavailable,
                 message: message.clone(),
             },
             reconciling: None,
-            stalled: Some(("PasswordUnavailable".into(), message)),
+            stalled: Some((Reason::PasswordUnavailable, message)),
         }
     }
 }
@@ -753,7 +768,7 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
             },
             status: StatusSummary::in_progress(
                 Phase::Creating,
-                "Recreating",
+                Reason::Recreating,
                 format!(
                     "destroying instance {}, whose password was lost with its create answer, to create it again (passwordRecovery: Recreate)",
                     instance.id
@@ -1256,7 +1271,7 @@ mod tests {
             let got_ready = match &d.status.ready {
                 Readiness::True => "True".to_string(),
                 Readiness::False { reason, .. } | Readiness::Unknown { reason, .. } => {
-                    reason.clone()
+                    reason.to_string()
                 }
             };
             assert_eq!(
@@ -1847,8 +1862,8 @@ mod tests {
         };
         let d = decide(&obs(&spec, &plain, AuraView::Gone, full));
         assert_eq!(
-            d.status.stalled.map(|s| s.0).as_deref(),
-            Some("InstanceNotFound")
+            d.status.stalled.map(|s| s.0),
+            Some(Reason::InstanceNotFound)
         );
     }
 

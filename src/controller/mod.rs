@@ -9,6 +9,7 @@ mod context;
 mod credentials_finalizer;
 pub mod decide;
 pub mod pacing;
+pub mod reason;
 mod reconcile;
 pub mod secret;
 pub mod status;

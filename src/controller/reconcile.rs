@@ -15,7 +15,7 @@ use super::claims::Claim;
 use super::context::Context;
 use super::credentials_finalizer;
 use super::decide::{
-    self, Action, AuraView, Decision, Observation, Readiness, SecretView, StatusSummary,
+    self, Action, AuraView, Decision, Observation, Readiness, Reason, SecretView, StatusSummary,
 };
 use super::secret::{self, ConnectionDetails};
 use super::{FIELD_MANAGER, ReconcileError};
@@ -31,7 +31,7 @@ type Result<T, E = ReconcileError> = std::result::Result<T, E>;
 /// Either a value or the reason a human must act.
 pub(super) enum Needs<T> {
     Ok(T),
-    Human { reason: String, message: String },
+    Human { reason: Reason, message: String },
 }
 
 /// Reconciles one AuraInstance.
@@ -57,7 +57,7 @@ pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<
         }
         Err(ReconcileError::Aura(e)) if e.kind() == AuraErrorKind::NeedsHuman => {
             let (reason, message) = stall_reason(&e);
-            stall(&api, &obj, &ctx, &reason, &message).await
+            stall(&api, &obj, &ctx, reason, &message).await
         }
         // Aura cannot be reached (network, TLS, 5xx): an object that is not
         // Ready says why, once per outage; a Ready one stays Ready, as its
@@ -67,7 +67,9 @@ pub async fn reconcile(mut obj: Arc<AuraInstance>, ctx: Arc<Context>) -> Result<
         {
             let current = obj.status.clone().unwrap_or_default();
             let ready = status::condition(Some(&current), status::READY);
-            let said = ready.is_some_and(|c| c.status == "True" || c.reason == "AuraUnreachable");
+            let said = ready.is_some_and(|c| {
+                c.status == "True" || c.reason == Reason::AuraUnreachable.as_str()
+            });
             if !said {
                 let summary = status::aura_unreachable(current.phase, &e.to_string());
                 let next = build_status(&obj, &current, &summary, Some(&current));
@@ -101,7 +103,7 @@ async fn reconcile_live(
     let ns = obj.namespace().unwrap_or_default();
     let creds = match load_credentials(obj, ctx).await? {
         Needs::Ok(c) => c,
-        Needs::Human { reason, message } => return stall(api, obj, ctx, &reason, &message).await,
+        Needs::Human { reason, message } => return stall(api, obj, ctx, reason, &message).await,
     };
     let aura = ctx.aura.client(&creds);
     let sharing = ctx.note_client(obj, &creds.client_id);
@@ -134,7 +136,7 @@ async fn reconcile_live(
             tenant = match resolve_tenant(ctx, &aura, obj, &current).await? {
                 Needs::Ok(t) => Some(t),
                 Needs::Human { reason, message } => {
-                    return stall(api, obj, ctx, &reason, &message).await;
+                    return stall(api, obj, ctx, reason, &message).await;
                 }
             };
             let tenant_ref = tenant.as_ref().expect("just set");
@@ -262,7 +264,7 @@ async fn reconcile_live(
             .status
             .stalled
             .as_ref()
-            .is_some_and(|(r, _)| r == "InstanceMismatch");
+            .is_some_and(|(r, _)| *r == Reason::InstanceMismatch);
     if let Some(id) = &instance_id
         && next.instance_id.is_none()
         && !mismatched
@@ -485,7 +487,7 @@ async fn create(
         // The intent stays until the password is stored, so that a restart
         // finds this instance instead of creating another.
         let summary = StatusSummary::stalled(
-            "SecretWriteFailed",
+            Reason::SecretWriteFailed,
             format!(
                 "Aura instance {} was created but its connection Secret could not be written ({e}); the password is held in memory and written as soon as Kubernetes accepts it",
                 created.id
@@ -689,7 +691,7 @@ pub(super) async fn load_credentials(
         (None, Some((ns, name))) => (ns.clone(), name.clone()),
         (None, None) => {
             return Ok(Needs::Human {
-                reason: "CredentialsNotConfigured".into(),
+                reason: Reason::CredentialsNotConfigured,
                 message: "spec.credentialsSecretRef is not set and the operator has no default credentials (--default-credentials)".into(),
             });
         }
@@ -700,7 +702,7 @@ pub(super) async fn load_credentials(
     // One message whether the Secret is absent or incomplete: a person who
     // may not read Secrets learns nothing about them from the status.
     let unusable = || Needs::Human {
-        reason: "CredentialsNotFound".into(),
+        reason: Reason::CredentialsNotFound,
         message: format!(
             "no usable Aura API credentials in Secret {ns}/{name}: it must exist and hold the keys clientId and clientSecret"
         ),
@@ -752,7 +754,7 @@ async fn resolve_tenant(
                 [only] => only.id.clone(),
                 [] => {
                     return Ok(Needs::Human {
-                        reason: "NoTenant".into(),
+                        reason: Reason::NoTenant,
                         message: "the credentials see no Aura tenant".into(),
                     });
                 }
@@ -762,7 +764,7 @@ async fn resolve_tenant(
                         .map(|t| format!("{} ({})", t.id, t.name))
                         .collect();
                     return Ok(Needs::Human {
-                        reason: "TenantAmbiguous".into(),
+                        reason: Reason::TenantAmbiguous,
                         message: format!(
                             "the credentials see {} tenants; set spec.tenantId to one of: {}",
                             many.len(),
@@ -777,7 +779,7 @@ async fn resolve_tenant(
         Ok(t) => Ok(Needs::Ok(t)),
         Err(e) if e.kind() == AuraErrorKind::NotFound || e.reason() == Some("tenant-not-found") => {
             Ok(Needs::Human {
-                reason: "TenantNotFound".into(),
+                reason: Reason::TenantNotFound,
                 message: format!("{e}"),
             })
         }
@@ -785,22 +787,22 @@ async fn resolve_tenant(
     }
 }
 
-fn stall_reason(e: &AuraError) -> (String, String) {
+fn stall_reason(e: &AuraError) -> (Reason, String) {
     let reason = match (e.status(), e.reason()) {
-        (_, Some("tenant-not-found")) | (Some(404), _) => "TenantNotFound",
-        (Some(401), _) => "AuthenticationFailed",
-        (Some(403), _) => "Forbidden",
-        (Some(400), _) => "AuraRejected",
-        _ => "AuraError",
+        (_, Some("tenant-not-found")) | (Some(404), _) => Reason::TenantNotFound,
+        (Some(401), _) => Reason::AuthenticationFailed,
+        (Some(403), _) => Reason::Forbidden,
+        (Some(400), _) => Reason::AuraRejected,
+        _ => Reason::AuraError,
     };
-    (reason.to_string(), e.to_string())
+    (reason, e.to_string())
 }
 
 async fn stall(
     api: &Api<AuraInstance>,
     obj: &AuraInstance,
     ctx: &Context,
-    reason: &str,
+    reason: Reason,
     message: &str,
 ) -> Result<Requeue> {
     let current = obj.status.clone().unwrap_or_default();
@@ -882,7 +884,7 @@ async fn announce_transition(
         // Time to Ready counts the first time only, not a recovery.
         let recovered = matches!(
             before_ready.as_ref().map(|(_, r)| r.as_str()),
-            Some("PasswordUnavailable" | "Paused")
+            Some(r) if r == Reason::PasswordUnavailable.as_str() || r == Reason::Paused.as_str()
         );
         if !recovered && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
             let age = Timestamp::now().duration_since(created.0);
@@ -971,10 +973,10 @@ pub(super) fn deleting_summary(message: &str) -> StatusSummary {
     StatusSummary {
         phase: Phase::Deleting,
         ready: Readiness::False {
-            reason: "Deleting".into(),
+            reason: Reason::Deleting,
             message: message.to_string(),
         },
-        reconciling: Some(("Deleting".into(), message.to_string())),
+        reconciling: Some((Reason::Deleting, message.to_string())),
         stalled: None,
     }
 }

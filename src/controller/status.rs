@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::decide::{Readiness, StatusSummary};
+use super::reason::Reason;
 use crate::api::AuraInstanceStatus;
 
 pub const READY: &str = "Ready";
@@ -22,18 +23,18 @@ pub fn conditions(
     let (ready_status, ready_reason, ready_message) = match &summary.ready {
         Readiness::True => (
             "True",
-            "Ready".to_string(),
+            Reason::Ready,
             "the instance is running and its connection Secret is complete".to_string(),
         ),
-        Readiness::False { reason, message } => ("False", reason.clone(), message.clone()),
-        Readiness::Unknown { reason, message } => ("Unknown", reason.clone(), message.clone()),
+        Readiness::False { reason, message } => ("False", *reason, message.clone()),
+        Readiness::Unknown { reason, message } => ("Unknown", *reason, message.clone()),
     };
-    let flag = |value: &Option<(String, String)>, idle_reason: &str| match value {
-        Some((reason, message)) => ("True", reason.clone(), message.clone()),
-        None => ("False", idle_reason.to_string(), String::new()),
+    let flag = |value: &Option<(Reason, String)>, idle_reason: Reason| match value {
+        Some((reason, message)) => ("True", *reason, message.clone()),
+        None => ("False", idle_reason, String::new()),
     };
-    let (rec_status, rec_reason, rec_message) = flag(&summary.reconciling, "Idle");
-    let (st_status, st_reason, st_message) = flag(&summary.stalled, "NotStalled");
+    let (rec_status, rec_reason, rec_message) = flag(&summary.reconciling, Reason::Idle);
+    let (st_status, st_reason, st_message) = flag(&summary.stalled, Reason::NotStalled);
     [
         (READY, ready_status, ready_reason, ready_message),
         (RECONCILING, rec_status, rec_reason, rec_message),
@@ -49,7 +50,7 @@ pub fn conditions(
         Condition {
             type_: type_.to_string(),
             status: status.to_string(),
-            reason,
+            reason: reason.as_str().to_string(),
             message: truncate(message, 1024),
             observed_generation: generation,
             last_transition_time: last,
@@ -63,10 +64,10 @@ pub fn first_sight() -> StatusSummary {
     StatusSummary {
         phase: crate::api::Phase::Pending,
         ready: Readiness::Unknown {
-            reason: "Reconciling".into(),
+            reason: Reason::Reconciling,
             message: "the operator has not yet observed this object".into(),
         },
-        reconciling: Some(("Reconciling".into(), "first reconcile".into())),
+        reconciling: Some((Reason::Reconciling, "first reconcile".into())),
         stalled: None,
     }
 }
@@ -79,10 +80,10 @@ pub fn aura_unreachable(phase: Option<crate::api::Phase>, error: &str) -> Status
     StatusSummary {
         phase: phase.unwrap_or(crate::api::Phase::Pending),
         ready: Readiness::Unknown {
-            reason: "AuraUnreachable".into(),
+            reason: Reason::AuraUnreachable,
             message: message.clone(),
         },
-        reconciling: Some(("AuraUnreachable".into(), message)),
+        reconciling: Some((Reason::AuraUnreachable, message)),
         stalled: None,
     }
 }
@@ -121,10 +122,10 @@ mod tests {
         let creating = StatusSummary {
             phase: crate::api::Phase::Creating,
             ready: Readiness::False {
-                reason: "Creating".into(),
+                reason: Reason::Creating,
                 message: "m".into(),
             },
-            reconciling: Some(("Creating".into(), "m".into())),
+            reconciling: Some((Reason::Creating, "m".into())),
             stalled: None,
         };
         let first = conditions(&creating, &[], Some(1), t("2026-01-01T00:00:00Z"));

@@ -1,0 +1,96 @@
+//! The reasons of AuraInstance conditions, defined once. Code matches on
+//! these, never on the text that ends up in a condition.
+
+use std::fmt;
+
+macro_rules! reasons {
+    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
+        /// A condition reason (Ready, Reconciling, Stalled).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Reason {
+            /// Every reason, for tests and documentation.
+            pub const ALL: &[Reason] = &[$(Reason::$name,)*];
+
+            /// The word written into the condition.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Nothing in flight (Reconciling=False).
+    Idle,
+    /// Nothing for a human to do (Stalled=False).
+    NotStalled,
+    /// Ready=True.
+    Ready,
+    /// First sight: the operator has not acted yet.
+    Reconciling,
+    Creating,
+    Recreating,
+    Updating,
+    Pausing,
+    Resuming,
+    Upgrading,
+    Destroying,
+    Deleting,
+    Paused,
+    AuraUnreachable,
+    PasswordUnavailable,
+    LoadingFailed,
+    InstanceNotFound,
+    InstanceMismatch,
+    InstanceClaimed,
+    ConfigurationNotOffered,
+    SecretNotOwned,
+    SecretWriteFailed,
+    CredentialsNotConfigured,
+    CredentialsNotFound,
+    NoTenant,
+    TenantAmbiguous,
+    TenantNotFound,
+    AuthenticationFailed,
+    Forbidden,
+    AuraRejected,
+    AuraError,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_one_camel_case_word_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            let s = r.as_str();
+            assert!(
+                s.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+                "{s}"
+            );
+            assert!(s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");
+            assert!(seen.insert(s), "{s} twice");
+        }
+        assert_eq!(Reason::InstanceClaimed, "InstanceClaimed");
+    }
+}
