@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use aura_operator::api::{AuraInstance, Phase};
-use aura_operator::aura::CreateInstanceRequest;
 use aura_operator::simulator::ConsoleUpdate;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
@@ -340,27 +339,15 @@ async fn changes_made_while_aura_is_busy_are_applied_one_after_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_instance_is_adopted_and_a_mismatch_is_refused() {
     let mut h = Harness::start("adopt", |_| {}).await;
-    let request = |region: &str, name: &str| CreateInstanceRequest {
-        version: "5".into(),
-        region: region.into(),
-        memory: "8GB".into(),
-        name: name.into(),
-        instance_type: "enterprise-db".into(),
-        tenant_id: TENANT_B.into(),
-        cloud_provider: "gcp".into(),
-        storage: None,
-        vector_optimized: None,
-        graph_analytics_plugin: None,
-    };
     let existing = h
         .sim
         .state()
-        .console_create(&request("europe-west1", "legacy"))
+        .console_create(&console_request("europe-west1", "legacy"))
         .expect("console create");
     let elsewhere = h
         .sim
         .state()
-        .console_create(&request("us-central1", "elsewhere"))
+        .console_create(&console_request("us-central1", "elsewhere"))
         .expect("console create");
     let id = existing.instance.id.clone();
     h.start_operator();

@@ -8,7 +8,6 @@ mod support;
 use std::time::Duration;
 
 use aura_operator::api::{AuraInstance, AuraInstanceClaim};
-use aura_operator::aura::CreateInstanceRequest;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -36,21 +35,6 @@ async fn second_namespace(h: &Harness, prefix: &str) -> String {
         .await
         .expect("credentials in the second namespace");
     ns
-}
-
-fn console_request(name: &str) -> CreateInstanceRequest {
-    CreateInstanceRequest {
-        version: "5".into(),
-        region: "europe-west1".into(),
-        memory: "8GB".into(),
-        name: name.into(),
-        instance_type: "enterprise-db".into(),
-        tenant_id: TENANT_B.into(),
-        cloud_provider: "gcp".into(),
-        storage: None,
-        vector_optimized: None,
-        graph_analytics_plugin: None,
-    }
 }
 
 /// The create is committed but its answer fails: the instance found afterwards
@@ -293,7 +277,7 @@ async fn two_adopters_of_one_id_do_not_fight() {
     let existing = h
         .sim
         .state()
-        .console_create(&console_request("legacy"))
+        .console_create(&console_request("europe-west1", "legacy"))
         .expect("console create");
     let id = existing.instance.id.clone();
     h.start_operator();

@@ -325,6 +325,23 @@ impl Harness {
     }
 }
 
+/// The body of a create made in the Aura console (the simulator's admin API):
+/// what the default manifest asks for, in `region`, named `name`.
+pub fn console_request(region: &str, name: &str) -> aura_operator::aura::CreateInstanceRequest {
+    aura_operator::aura::CreateInstanceRequest {
+        version: "5".into(),
+        region: region.into(),
+        memory: "8GB".into(),
+        name: name.into(),
+        instance_type: "enterprise-db".into(),
+        tenant_id: TENANT_B.into(),
+        cloud_provider: "gcp".into(),
+        storage: None,
+        vector_optimized: None,
+        graph_analytics_plugin: None,
+    }
+}
+
 /// The instance id recorded in status; panics when there is none.
 pub fn instance_id(o: &AuraInstance) -> String {
     o.status
