@@ -15,6 +15,7 @@ use tracing::info;
 
 use super::ReconcileError;
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceClaimSpec, ClaimHolder};
+use crate::aura::InstanceSummary;
 
 /// Who holds an instance id, as far as this operator can tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +94,18 @@ impl Claims {
     /// Whether an AuraInstance other than `obj` holds `id` (from the watch: may
     /// lag a moment, which only makes the lost-create search skip less;
     /// claiming decides).
-    pub fn claimed_by_other(&self, obj: &AuraInstance, id: &str) -> bool {
+    fn claimed_by_other(&self, obj: &AuraInstance, id: &str) -> bool {
         self.cached(id).is_some_and(|h| h != holder_of(obj))
+    }
+
+    /// The ids among `listed` that another AuraInstance holds: what the
+    /// lost-create search of `obj` must skip.
+    pub fn held_by_others(&self, obj: &AuraInstance, listed: &[InstanceSummary]) -> Vec<String> {
+        listed
+            .iter()
+            .filter(|i| self.claimed_by_other(obj, &i.id))
+            .map(|i| i.id.clone())
+            .collect()
     }
 
     /// Claims `id` for `obj`, or says who holds it. A claim whose holder no

@@ -13,6 +13,7 @@ use super::claims::Claim;
 use super::context::Context;
 use super::decide;
 use super::reconcile::{Needs, build_status, deleting_summary, load_credentials, write_status};
+use super::{secret, status};
 use crate::api::{AuraInstance, DeletionPolicy, FINALIZER};
 use crate::aura::{AuraErrorKind, InstanceStatus};
 use crate::controller::decide::StatusSummary;
@@ -71,8 +72,7 @@ pub async fn cleanup(
     let aura = ctx.aura.client(&creds);
     // Deleting is no longer Ready, even while Aura cannot be reached.
     let ready =
-        crate::controller::status::condition(Some(&current), crate::controller::status::READY)
-            .is_some_and(|c| c.status == "True");
+        status::condition(Some(&current), status::READY).is_some_and(|c| c.status == "True");
     if ready {
         let summary = deleting_summary("destroying the Aura instance");
         write_status(
@@ -87,6 +87,7 @@ pub async fn cleanup(
         .instance_id
         .clone()
         .or_else(|| ctx.pending_password(obj).map(|p| p.id));
+    let mut found_by_search = false;
     if instance_id.is_none()
         && let (Some(intent), Some(tenant)) = (
             decide::create_intent(&current),
@@ -99,11 +100,7 @@ pub async fn cleanup(
             .create_requested_name
             .clone()
             .unwrap_or_else(|| obj.aura_name());
-        let claimed: Vec<String> = listed
-            .iter()
-            .filter(|i| ctx.claims.claimed_by_other(obj, &i.id))
-            .map(|i| i.id.clone())
-            .collect();
+        let claimed = ctx.claims.held_by_others(obj, &listed);
         let search = decide::LostCreate {
             name: &name,
             intent,
@@ -111,12 +108,7 @@ pub async fn cleanup(
             claimed: &claimed,
         };
         instance_id = search.find(&listed).map(|i| i.id.clone());
-        // Claimed now, so that nobody else's search takes it while it is destroyed.
-        if let Some(id) = &instance_id
-            && let Claim::HeldByOther(_) = ctx.claims.claim(obj, id).await?
-        {
-            return Ok(Requeue::requeue(std::time::Duration::from_secs(1)));
-        }
+        found_by_search = instance_id.is_some();
         if instance_id.is_none()
             && jiff::Timestamp::now().duration_since(intent)
                 < jiff::SignedDuration::try_from(ctx.config.create_grace).unwrap_or_default()
@@ -125,10 +117,14 @@ pub async fn cleanup(
         }
     }
 
-    // Only the holder of the claim destroys an instance (DESIGN 4.11).
+    // Only the holder of the claim destroys an instance (DESIGN 4.11). One the
+    // search just found and another object's search took meanwhile: look again.
     if let Some(id) = &instance_id
         && let Claim::HeldByOther(_) = ctx.claims.claim(obj, id).await?
     {
+        if found_by_search {
+            return Ok(Requeue::requeue(std::time::Duration::from_secs(1)));
+        }
         ctx.warn(
             obj,
             "NotDestroyed",
@@ -175,12 +171,10 @@ pub async fn cleanup(
         .get_opt(&name)
         .await
         .map_err(|e| ReconcileError::kube("read the connection Secret", e))?;
-    let owned = existing.as_ref().is_some_and(|s| {
-        s.owner_references()
-            .iter()
-            .any(|o| o.controller == Some(true) && Some(&o.uid) == obj.uid().as_ref())
-    });
-    if owned {
+    if existing
+        .as_ref()
+        .is_some_and(|s| secret::controlled_by(s, obj))
+    {
         match secrets.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}

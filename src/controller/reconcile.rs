@@ -145,12 +145,9 @@ async fn reconcile_live(
             } else {
                 None
             };
-            claimed_listed = listed
-                .iter()
-                .flatten()
-                .filter(|i| ctx.claims.claimed_by_other(obj, &i.id))
-                .map(|i| i.id.clone())
-                .collect();
+            claimed_listed = ctx
+                .claims
+                .held_by_others(obj, listed.as_deref().unwrap_or_default());
             AuraView::NotCreated {
                 tenant: tenant_ref,
                 listed: listed.as_deref(),
@@ -534,25 +531,36 @@ async fn create(
 /// Claims a just-created instance, retrying briefly: nobody else can hold a
 /// fresh id, so only the apiserver can be in the way.
 async fn claim_created(obj: &AuraInstance, ctx: &Context, id: &str) -> Result<()> {
+    match retry_holding_password("claim the new instance", || ctx.claims.claim(obj, id)).await? {
+        Claim::Held => Ok(()),
+        Claim::HeldByOther(_) => Err(ReconcileError::Invariant(
+            "a just-created instance is claimed by another object",
+        )),
+    }
+}
+
+/// A few attempts with a doubling pause, for the steps between a create's
+/// answer and its password landing in the Secret: a passing apiserver
+/// problem must not cost the password, which is only in memory meanwhile.
+async fn retry_holding_password<T, F, Fut>(step: &'static str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     let mut delay = Duration::from_millis(200);
     let mut last = None;
     for _ in 0..6 {
-        match ctx.claims.claim(obj, id).await {
-            Ok(Claim::Held) => return Ok(()),
-            Ok(Claim::HeldByOther(_)) => {
-                return Err(ReconcileError::Invariant(
-                    "a just-created instance is claimed by another object",
-                ));
-            }
+        match attempt().await {
+            Ok(value) => return Ok(value),
             Err(e) => {
-                warn!(error = %e, "claiming the new instance failed; retrying (the password is held in memory)");
+                warn!(step, error = %e, "failed; retrying (the password is held in memory)");
                 last = Some(e);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
-    Err(last.unwrap_or(ReconcileError::Invariant("claim failed")))
+    Err(last.unwrap_or(ReconcileError::Invariant("retried without an attempt")))
 }
 
 async fn store_password(
@@ -570,26 +578,15 @@ async fn store_password(
         username: created.username.as_deref().unwrap_or(DEFAULT_USERNAME),
         password: Some(&created.password),
     };
-    let mut delay = Duration::from_millis(200);
-    let mut last = None;
     // The password is known here, so there is nothing to carry over from an
     // existing Secret: no read before each attempt.
     let desired = secret::desired(obj, &details, None, true);
-    for _ in 0..6 {
-        match apply_secret(ctx, secrets, &desired).await {
-            Ok(()) => {
-                ctx.forget_password(obj);
-                return Ok(());
-            }
-            Err(e) => {
-                warn!(error = %e, "writing the connection Secret failed; retrying (the password is held in memory)");
-                last = Some(e);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    Err(last.unwrap_or(ReconcileError::Invariant("secret write failed")))
+    retry_holding_password("write the connection Secret", || {
+        apply_secret(ctx, secrets, &desired)
+    })
+    .await?;
+    ctx.forget_password(obj);
+    Ok(())
 }
 
 /// Aura's documented username, when an answer does not name one.

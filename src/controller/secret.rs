@@ -130,17 +130,15 @@ pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Opt
     let Some(secret) = existing else {
         return true;
     };
-    let uid = obj.metadata.uid.as_deref();
-    let controllers: Vec<_> = secret
+    if controlled_by(secret, obj) {
+        return true;
+    }
+    let has_controller = secret
         .metadata
         .owner_references
         .iter()
         .flatten()
-        .filter(|o| o.controller == Some(true))
-        .collect();
-    if controllers.iter().any(|o| Some(o.uid.as_str()) == uid) {
-        return true;
-    }
+        .any(|o| o.controller == Some(true));
     let labelled = secret
         .metadata
         .labels
@@ -148,7 +146,19 @@ pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Opt
         .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE));
     let same_instance =
         instance_id.is_some_and(|id| read_key(secret, KEY_INSTANCE_ID).as_deref() == Some(id));
-    controllers.is_empty() && labelled && same_instance
+    !has_controller && labelled && same_instance
+}
+
+/// The Secret carries `obj`'s controller reference: only then is it deleted
+/// with the object.
+pub fn controlled_by(secret: &Secret, obj: &AuraInstance) -> bool {
+    let uid = obj.metadata.uid.as_deref();
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
 }
 
 /// True when the Secret has a non-empty password for this instance.
