@@ -1,5 +1,6 @@
 //! The HTTP client: one registry per process, cheap handles per credentials.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -50,7 +51,8 @@ pub struct ClientConfig {
     pub token_error_backoff_max: Duration,
     /// At most one token refresh forced by a 401/403 per interval and credentials.
     pub forced_refresh_interval: Duration,
-    /// Token calls per credentials in any sliding hour (Aura allows 15).
+    /// Token calls per client id in any sliding hour (Aura allows 15); a
+    /// rotated secret goes on with the budget of the one it replaces.
     pub max_token_calls_per_hour: u32,
     pub user_agent: String,
 }
@@ -103,9 +105,17 @@ struct Registry {
     base: Result<Url, String>,
     /// Randomly keyed, so the secret's hash means nothing outside this process.
     hasher: RandomState,
-    tokens: Mutex<HashMap<(String, u64), Arc<TokenCache>>>,
+    /// By client id: the cache of the secret last asked for (a rotation
+    /// replaces it). Locked before `limiters` wherever both are held.
+    tokens: Mutex<HashMap<String, TokenEntry>>,
     limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
     stats: Mutex<ClientStats>,
+}
+
+/// The token cache of one client id, for one secret.
+struct TokenEntry {
+    secret_hash: u64,
+    cache: Arc<TokenCache>,
 }
 
 /// The process-wide registry: one HTTP connection pool, and one token cache and
@@ -180,17 +190,39 @@ impl AuraClients {
     /// A handle for `creds`. Handles with the same client id share one rate
     /// limiter; with the same id and secret they share one token cache, so a
     /// rotated secret gets its own token and its own failure backoff.
+    ///
+    /// The registry keeps one token cache per client id: asked for a new
+    /// secret, it replaces the old secret's cache (handles made before keep
+    /// it and work on), which passes on its hourly token budget. The rate
+    /// limiter stays.
     pub fn client(&self, creds: &Credentials) -> AuraClient {
         let r = &self.inner;
-        let key = (
-            creds.client_id.clone(),
-            r.hasher.hash_one(&creds.client_secret),
-        );
-        let tokens = lock(&r.tokens)
-            .entry(key)
-            .or_insert_with(|| Arc::new(TokenCache::new(token_policy(&r.config))))
-            .clone();
-        let limiter = lock(&r.limiters)
+        let secret_hash = r.hasher.hash_one(&creds.client_secret);
+        // Both locks at once (tokens first), so that `forget_client` never
+        // runs between the two lookups.
+        let mut tokens = lock(&r.tokens);
+        let mut limiters = lock(&r.limiters);
+        let tokens = match tokens.entry(creds.client_id.clone()) {
+            Entry::Occupied(mut e) => {
+                if e.get().secret_hash != secret_hash {
+                    debug!(client_id = %creds.client_id, "Aura client secret changed");
+                    let cache = TokenCache::succeeding(token_policy(&r.config), &e.get().cache);
+                    e.insert(TokenEntry {
+                        secret_hash,
+                        cache: Arc::new(cache),
+                    });
+                }
+                e.get().cache.clone()
+            }
+            Entry::Vacant(e) => e
+                .insert(TokenEntry {
+                    secret_hash,
+                    cache: Arc::new(TokenCache::new(token_policy(&r.config))),
+                })
+                .cache
+                .clone(),
+        };
+        let limiter = limiters
             .entry(creds.client_id.clone())
             .or_insert_with(|| Arc::new(RateLimiter::new(r.config.requests_per_minute)))
             .clone();
@@ -200,6 +232,32 @@ impl AuraClients {
             tokens,
             limiter,
         }
+    }
+
+    /// Drops the token cache and rate limiter of a client id no object uses
+    /// any more. Handles made before keep theirs and work on; the next
+    /// [`AuraClients::client`] for this id starts afresh (a token call, an
+    /// empty rate window, a full hourly token budget). Forgetting an id still
+    /// in use would let old and new handles each have the full rate limit
+    /// until the old ones are dropped.
+    pub fn forget_client(&self, client_id: &str) {
+        let r = &self.inner;
+        let mut tokens = lock(&r.tokens);
+        let mut limiters = lock(&r.limiters);
+        let forgot_token = tokens.remove(client_id).is_some();
+        let forgot_limiter = limiters.remove(client_id).is_some();
+        if forgot_token || forgot_limiter {
+            debug!(client_id, "Aura client forgotten");
+        }
+    }
+
+    /// How many token caches and rate limiters the registry holds, in that
+    /// order: for tests and metrics.
+    pub fn registry_sizes(&self) -> (usize, usize) {
+        let r = &self.inner;
+        let tokens = lock(&r.tokens);
+        let limiters = lock(&r.limiters);
+        (tokens.len(), limiters.len())
     }
 
     pub fn stats(&self) -> ClientStats {
@@ -871,5 +929,95 @@ impl AuraClient {
         )
         .await
         .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clients() -> AuraClients {
+        AuraClients::new(ClientConfig::default())
+    }
+
+    fn creds(id: &str, secret: &str) -> Credentials {
+        Credentials::new(id, secret)
+    }
+
+    #[test]
+    fn a_rotated_secret_replaces_the_token_cache_and_keeps_the_limiter() {
+        let clients = clients();
+        let first = clients.client(&creds("id-a", "secret-0"));
+        let mut held = vec![];
+        for n in 1..=3 {
+            held.push(clients.client(&creds("id-a", &format!("secret-{n}"))));
+        }
+        assert_eq!(clients.registry_sizes(), (1, 1));
+        let current = clients.client(&creds("id-a", "secret-3"));
+        let last = held.last().unwrap();
+        // One limiter per client id, across every secret it had.
+        for h in held.iter().chain([&first, &current]) {
+            assert!(Arc::ptr_eq(&h.limiter, &first.limiter));
+        }
+        // The current secret's cache is shared; replaced ones live on in
+        // the handles that hold them.
+        assert!(Arc::ptr_eq(&current.tokens, &last.tokens));
+        assert!(!Arc::ptr_eq(&current.tokens, &first.tokens));
+        assert_eq!(first.creds.client_secret, "secret-0");
+        // The hourly token budget is the client id's, across secrets.
+        assert!(current.tokens.shares_budget_with(&first.tokens));
+        // Back to an old secret: a replacement again, not a second entry.
+        let back = clients.client(&creds("id-a", "secret-0"));
+        assert!(!Arc::ptr_eq(&back.tokens, &first.tokens));
+        assert_eq!(clients.registry_sizes(), (1, 1));
+    }
+
+    #[test]
+    fn the_same_secret_shares_the_token_cache() {
+        let clients = clients();
+        let a = clients.client(&creds("id-a", "s"));
+        let b = clients.client(&creds("id-a", "s"));
+        assert!(Arc::ptr_eq(&a.tokens, &b.tokens));
+        assert!(Arc::ptr_eq(&a.limiter, &b.limiter));
+        assert_eq!(clients.registry_sizes(), (1, 1));
+    }
+
+    #[test]
+    fn a_forgotten_client_leaves_nothing_and_its_handles_work_on() {
+        let clients = clients();
+        let old = clients.client(&creds("id-a", "s"));
+        clients.client(&creds("id-a", "s2"));
+        clients.forget_client("id-a");
+        assert_eq!(clients.registry_sizes(), (0, 0));
+        // The handle keeps its own Arcs.
+        assert_eq!(old.client_id(), "id-a");
+        assert_eq!(Arc::strong_count(&old.limiter), 1);
+        // Forgetting twice, or an id never seen, is harmless.
+        clients.forget_client("id-a");
+        clients.forget_client("never-seen");
+        assert_eq!(clients.registry_sizes(), (0, 0));
+        // A later handle gets fresh ones.
+        let fresh = clients.client(&creds("id-a", "s"));
+        assert!(!Arc::ptr_eq(&fresh.limiter, &old.limiter));
+        assert!(!Arc::ptr_eq(&fresh.tokens, &old.tokens));
+        assert!(!fresh.tokens.shares_budget_with(&old.tokens));
+        assert_eq!(clients.registry_sizes(), (1, 1));
+    }
+
+    #[test]
+    fn forgetting_one_client_id_keeps_the_others() {
+        let clients = clients();
+        let a = clients.client(&creds("id-a", "sa"));
+        let b = clients.client(&creds("id-b", "sb"));
+        assert_eq!(clients.registry_sizes(), (2, 2));
+        clients.forget_client("id-a");
+        assert_eq!(clients.registry_sizes(), (1, 1));
+        let b2 = clients.client(&creds("id-b", "sb"));
+        assert!(Arc::ptr_eq(&b.tokens, &b2.tokens));
+        assert!(Arc::ptr_eq(&b.limiter, &b2.limiter));
+        assert_eq!(clients.registry_sizes(), (1, 1));
+        let a2 = clients.client(&creds("id-a", "sa"));
+        assert!(!Arc::ptr_eq(&a.limiter, &a2.limiter));
+        assert_eq!(clients.registry_sizes(), (2, 2));
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::error::{AuraError, AuraErrorKind};
@@ -170,14 +170,19 @@ struct State {
     /// The current token came from a forced refresh: if it is rejected too,
     /// the problem is a permission, not an expiry.
     current_was_forced: bool,
-    /// When the token calls of the last hour were made.
-    fetches: VecDeque<Instant>,
 }
+
+/// When the token calls of the last hour were made, oldest first. Shared by
+/// the caches that succeed one another for one client id, so that a rotated
+/// secret (or two secrets of one client id asked for in turn) never gets a
+/// fresh hourly budget: Aura counts token calls per client.
+type FetchLog = Arc<Mutex<VecDeque<Instant>>>;
 
 /// The token cache of one credentials key.
 pub(crate) struct TokenCache {
     policy: TokenPolicy,
     state: tokio::sync::Mutex<State>,
+    fetches: FetchLog,
 }
 
 /// What a fetch returns: the token and its lifetime.
@@ -188,7 +193,36 @@ impl TokenCache {
         Self {
             policy,
             state: tokio::sync::Mutex::new(State::default()),
+            fetches: FetchLog::default(),
         }
+    }
+
+    /// A cache for new credentials of the same client id as `previous`: its
+    /// own token and failure backoff, but the hourly token budget of `previous`
+    /// (shared, so calls still made through `previous` count as well).
+    pub(crate) fn succeeding(policy: TokenPolicy, previous: &TokenCache) -> Self {
+        Self {
+            policy,
+            state: tokio::sync::Mutex::new(State::default()),
+            fetches: previous.fetches.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shares_budget_with(&self, other: &TokenCache) -> bool {
+        Arc::ptr_eq(&self.fetches, &other.fetches)
+    }
+
+    /// Takes a token call from the hourly budget at `now`, or says how long
+    /// until one is free. Check and take are one step, for caches sharing it.
+    fn take_fetch(&self, now: Instant) -> Option<Duration> {
+        // A poisoned log is still a list of instants: keep using it.
+        let mut fetches = self.fetches.lock().unwrap_or_else(PoisonError::into_inner);
+        let wait = budget_wait(&mut fetches, now, self.policy.max_fetches_per_hour);
+        if wait.is_none() {
+            fetches.push_back(now);
+        }
+        wait
     }
 
     /// A valid token, fetching one with `fetch` only when needed. Concurrent
@@ -216,7 +250,7 @@ impl TokenCache {
             }
             return Err(f.error.clone().with_retry_after(Some(f.until - now)));
         }
-        if let Some(wait) = budget_wait(&mut st.fetches, now, self.policy.max_fetches_per_hour) {
+        if let Some(wait) = self.take_fetch(now) {
             if let Some(c) = &st.token
                 && now < c.expires_at
             {
@@ -236,7 +270,6 @@ impl TokenCache {
             );
             return Err(error.with_retry_after(Some(wait)));
         }
-        st.fetches.push_back(now);
         match fetch().await {
             Ok((token, lifetime)) => {
                 let issued = Instant::now();
@@ -379,6 +412,40 @@ mod tests {
             assert!(e.is_transient());
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// Secrets of one client id asked for in turn (a rotation half rolled out)
+    /// each get a new cache: the hourly budget is still the client id's one.
+    #[tokio::test]
+    async fn a_succeeding_cache_shares_the_budget() {
+        let mut p = policy();
+        p.max_fetches_per_hour = 3;
+        p.auth_backoff = Duration::ZERO;
+        p.auth_backoff_max = Duration::ZERO;
+        let fetches = AtomicU32::new(0);
+        let mut cache = TokenCache::new(p.clone());
+        for _ in 0..10 {
+            let _ = cache
+                .get(|| async {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    Err(AuraError::http(
+                        "get token",
+                        Endpoint::Token,
+                        401,
+                        "",
+                        None,
+                        None,
+                    ))
+                })
+                .await
+                .unwrap_err();
+            cache = TokenCache::succeeding(p.clone(), &cache);
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        // A cache of its own (another client id) has its own budget.
+        let other = TokenCache::new(p);
+        let fetch = || async { Ok((AccessToken::new("t".into()), Duration::from_secs(3600))) };
+        assert!(other.get(fetch).await.is_ok());
     }
 
     #[test]
