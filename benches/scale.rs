@@ -554,12 +554,15 @@ async fn check_correctness(
     let names_twice = by_name.values().filter(|c| **c > 1).count();
     let secrets: Api<Secret> = Api::namespaced(b.client.clone(), ns);
     let list = secrets
-        .list(&ListParams::default().labels(&aura_operator::controller::secret::owned_selector()))
+        .list(
+            &ListParams::default()
+                .labels(&aura_operator::kinds::instance::secret::owned_selector()),
+        )
         .await?;
     let mut good = 0;
     for i in &instances {
         let ok = list.items.iter().any(|s| {
-            let key = |k: &str| aura_operator::controller::secret::read_key(s, k);
+            let key = |k: &str| aura_operator::kinds::instance::secret::read_key(s, k);
             key("AURA_INSTANCEID").as_deref() == Some(i.instance.id.as_str())
                 && key("NEO4J_PASSWORD").as_deref() == Some(i.password.as_str())
         });

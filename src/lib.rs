@@ -1,28 +1,17 @@
-//! aura-operator: provisions Neo4j Aura databases from `AuraInstance` objects.
+//! aura-operator: provisions Neo4j Aura databases from Kubernetes objects.
 //!
-//! Layout follows DESIGN.md section 3: `api` (the CRD), `aura` (the Aura API
-//! client), `controller` (reconcile), `simulator` (a local Aura API), `telemetry`.
+//! Layout follows DESIGN.md section 3 (and ARCHITECTURE.md): `api` (the
+//! CRDs), `aura` (the Aura API client), `reconciler` (what every kind shares),
+//! `kinds` (one folder per kind), `runtime` (the process), `simulator` (a
+//! local Aura API), `telemetry`.
 
 pub mod api;
 pub mod aura;
-pub mod controller;
+pub mod kinds;
+pub mod reconciler;
+pub mod runtime;
 pub mod simulator;
 pub mod telemetry;
-
-/// Errors of the operator process outside one reconcile (start-up, wiring).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("kubernetes: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("aura: {0}")]
-    Aura(#[from] aura::AuraError),
-    #[error("{0}")]
-    Config(String),
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Installs the one rustls crypto provider the process uses (aws-lc-rs, as
 /// both kube and reqwest are built with it). Safe to call more than once.

@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller.
-    Run(aura_operator::controller::ControllerConfig),
+    Run(aura_operator::runtime::ControllerConfig),
     /// Run the local Aura API v1 simulator.
     Simulate(aura_operator::simulator::SimulateArgs),
     /// Print the CustomResourceDefinitions (all, or the one with this plural).
@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(config) => {
             aura_operator::telemetry::init_logging(&config.log_format, &config.log_level);
-            aura_operator::controller::run(config).await
+            aura_operator::runtime::run(config).await
         }
         Command::Simulate(args) => {
             aura_operator::telemetry::init_logging("text", "info");

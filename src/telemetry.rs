@@ -129,9 +129,13 @@ impl Telemetry {
             .observe(took.as_secs_f64());
     }
 
-    /// A watch whose first list is done flips the flag it was given.
-    pub fn register_store(&self, store: Store<AuraInstance>) -> Arc<AtomicBool> {
+    /// The AuraInstance store whose objects the phase gauge counts.
+    pub fn count_phases_of(&self, store: Store<AuraInstance>) {
         self.stores.lock().expect("metrics lock").push(store);
+    }
+
+    /// A watch whose first list is done flips the flag it was given.
+    pub fn register_watch(&self) -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
         self.synced.lock().expect("metrics lock").push(flag.clone());
         flag

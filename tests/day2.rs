@@ -113,7 +113,7 @@ async fn rename_sends_a_rename_only_patch_and_updates_the_secret() {
         let secrets = secrets.clone();
         async move {
             let s = secrets.get("db-connection").await.ok()?;
-            (aura_operator::controller::secret::read_key(&s, "AURA_INSTANCENAME").as_deref()
+            (aura_operator::kinds::instance::secret::read_key(&s, "AURA_INSTANCENAME").as_deref()
                 == Some("orders-renamed"))
             .then_some(())
         }

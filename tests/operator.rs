@@ -51,7 +51,7 @@ async fn walkthrough_from_the_aura_docs_gets_ready_with_its_password() {
         .get("instance01-connection")
         .await
         .expect("the connection Secret");
-    let value = |k: &str| aura_operator::controller::secret::read_key(&secret, k);
+    let value = |k: &str| aura_operator::kinds::instance::secret::read_key(&secret, k);
     assert_eq!(
         value("NEO4J_URI"),
         Some(format!("neo4j+s://{id}.databases.neo4j.io"))
@@ -148,7 +148,7 @@ async fn deletion_policies_delete_or_keep_instance_and_secret() {
         "the orphaned Secret must lose its owner reference"
     );
     assert_eq!(
-        aura_operator::controller::secret::read_key(&secret, "NEO4J_PASSWORD"),
+        aura_operator::kinds::instance::secret::read_key(&secret, "NEO4J_PASSWORD"),
         h.sim.state().issued_password(&kept_id)
     );
     // The garbage collector must not take it either.
@@ -544,7 +544,7 @@ async fn an_operator_killed_during_create_makes_exactly_one_instance() {
         let secrets = secrets.clone();
         async move {
             let s = secrets.get_opt("answered-connection").await.ok()??;
-            aura_operator::controller::secret::read_key(&s, "NEO4J_PASSWORD")
+            aura_operator::kinds::instance::secret::read_key(&s, "NEO4J_PASSWORD")
         }
     })
     .await;

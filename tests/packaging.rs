@@ -935,7 +935,7 @@ async fn operator_as_the_charts_service_account(namespaced: bool) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &work_ns);
     let conn = secrets.get("rbac-db-connection").await.unwrap();
     assert!(
-        aura_operator::controller::secret::read_key(&conn, "NEO4J_PASSWORD")
+        aura_operator::kinds::instance::secret::read_key(&conn, "NEO4J_PASSWORD")
             .is_some_and(|p| !p.is_empty())
     );
 

@@ -193,7 +193,7 @@ async fn only_the_leader_acts_and_a_standby_finishes_its_create() {
         let secrets = secrets.clone();
         async move {
             let s = secrets.get_opt("db-connection").await.ok()??;
-            aura_operator::controller::secret::read_key(&s, "NEO4J_PASSWORD")
+            aura_operator::kinds::instance::secret::read_key(&s, "NEO4J_PASSWORD")
         }
     })
     .await;

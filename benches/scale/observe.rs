@@ -133,8 +133,8 @@ impl Watch {
 
         let s = seen.clone();
         let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-        let cfg =
-            watcher::Config::default().labels(&aura_operator::controller::secret::owned_selector());
+        let cfg = watcher::Config::default()
+            .labels(&aura_operator::kinds::instance::secret::owned_selector());
         tasks.push(tokio::spawn(async move {
             let mut stream = applied(api, cfg).boxed();
             while let Some(o) = stream.next().await {

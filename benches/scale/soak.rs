@@ -132,9 +132,9 @@ pub async fn soak(b: &mut Bench) -> anyhow::Result<()> {
                     o.metadata.name.unwrap_or_default()
                 ))
                 .await?;
-            let password = secret
-                .as_ref()
-                .and_then(|s| aura_operator::controller::secret::read_key(s, "NEO4J_PASSWORD"));
+            let password = secret.as_ref().and_then(|s| {
+                aura_operator::kinds::instance::secret::read_key(s, "NEO4J_PASSWORD")
+            });
             if password.is_some() && password == st.issued_password(&id) {
                 secrets_ok += 1;
             }

@@ -295,7 +295,7 @@ impl Harness {
 
     pub async fn secret_value(&self, name: &str, key: &str) -> Option<String> {
         let s = self.secrets().get_opt(name).await.ok()??;
-        aura_operator::controller::secret::read_key(&s, key)
+        aura_operator::kinds::instance::secret::read_key(&s, key)
     }
 
     pub fn operator_log(&self) -> String {

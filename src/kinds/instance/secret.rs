@@ -8,7 +8,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 
-use crate::api::AuraInstance;
+use crate::api::{AuraInstance, AuraInstanceStatus};
+use crate::aura::{CreatedInstance, Instance};
 
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "aura-operator";
@@ -164,6 +165,71 @@ pub fn controlled_by(secret: &Secret, obj: &AuraInstance) -> bool {
 /// True when the Secret has a non-empty password for this instance.
 pub fn has_password(secret: Option<&Secret>, instance_id: &str) -> bool {
     existing_password(secret, instance_id).is_some()
+}
+
+/// Aura's documented username, when an answer does not name one.
+pub const DEFAULT_USERNAME: &str = "neo4j";
+
+/// The connection URL Aura reported, else the documented form for the id
+/// (`neo4j+s://<id>.databases.neo4j.io`): an answer without it must not leave
+/// the Secret without a URI.
+pub fn connection_url(id: &str, reported: Option<&str>) -> String {
+    reported
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("neo4j+s://{id}.databases.neo4j.io"))
+}
+
+pub fn desired_for(
+    obj: &AuraInstance,
+    current: &AuraInstanceStatus,
+    i: &Instance,
+    pending: Option<&CreatedInstance>,
+    existing: Option<&Secret>,
+) -> Secret {
+    let pending = pending.filter(|p| p.id == i.id);
+    let username = pending
+        .and_then(|p| p.username.as_deref())
+        .unwrap_or(DEFAULT_USERNAME);
+    let name = i.name.clone().unwrap_or_else(|| obj.aura_name());
+    let url = connection_url(
+        &i.id,
+        i.connection_url
+            .as_deref()
+            .or(current.connection_url.as_deref()),
+    );
+    let details = ConnectionDetails {
+        instance_id: &i.id,
+        instance_name: &name,
+        connection_url: &url,
+        username,
+        password: pending.map(|p| p.password.as_str()),
+    };
+    desired(obj, &details, existing, true)
+}
+
+/// The existing Secret already holds what we would write (data and owner).
+pub fn matches(existing: &Secret, desired: &Secret) -> bool {
+    let data_ok = desired.data.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.data.as_ref().and_then(|d| d.get(k)) == Some(v))
+    });
+    let owner_ok = desired
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(|want| {
+            existing
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|have| want.iter().all(|w| have.iter().any(|h| h.uid == w.uid)))
+        });
+    // Our labels are how the watch finds the Secret again.
+    let labels_ok = desired.metadata.labels.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+    });
+    data_ok && owner_ok && labels_ok
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::reconciler::status::ReasonCode;
+
 macro_rules! reasons {
     ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
         /// A condition reason (Ready, Reconciling, Stalled).
@@ -61,6 +63,18 @@ reasons! {
     Forbidden,
     AuraRejected,
     AuraError,
+}
+
+impl ReasonCode for Reason {
+    const READY: Self = Reason::Ready;
+    const IDLE: Self = Reason::Idle;
+    const NOT_STALLED: Self = Reason::NotStalled;
+    const READY_MESSAGE: &'static str =
+        "the instance is running and its connection Secret is complete";
+
+    fn as_str(self) -> &'static str {
+        Reason::as_str(self)
+    }
 }
 
 impl fmt::Display for Reason {

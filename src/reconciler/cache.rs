@@ -13,6 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use super::locked;
 use crate::aura::Credentials;
 
 type Key = (String, String);
@@ -50,7 +51,7 @@ impl SecretCache {
         scope: &Option<String>,
         event: &watcher::Event<PartialObjectMeta<Secret>>,
     ) {
-        let mut scopes = self.versions.lock().expect("versions lock");
+        let mut scopes = locked(&self.versions);
         let v = scopes.entry(scope.clone()).or_default();
         match event {
             watcher::Event::Init => v.relisting = Some(HashMap::new()),
@@ -82,25 +83,30 @@ impl SecretCache {
                         buffer.remove(&key);
                     }
                     drop(scopes);
-                    self.credentials
-                        .lock()
-                        .expect("credentials lock")
-                        .remove(&key);
+                    locked(&self.credentials).remove(&key);
                 }
             }
+        }
+    }
+
+    /// Forgets what one scope's watch reported, when that watch stops.
+    pub fn forget_scope(&self, scope: &Option<String>) {
+        let Some(versions) = locked(&self.versions).remove(scope) else {
+            return;
+        };
+        let mut credentials = locked(&self.credentials);
+        for key in versions.current.keys() {
+            credentials.remove(key);
         }
     }
 
     /// Credentials read earlier, if the Secret has not changed since.
     pub fn credentials(&self, namespace: &str, name: &str) -> Option<Credentials> {
         let key = (namespace.to_string(), name.to_string());
-        let latest = self
-            .versions
-            .lock()
-            .expect("versions lock")
+        let latest = locked(&self.versions)
             .values()
             .find_map(|v| v.current.get(&key).cloned())?;
-        let cached = self.credentials.lock().expect("credentials lock");
+        let cached = locked(&self.credentials);
         let (rv, creds) = cached.get(&key)?;
         (*rv == latest).then(|| creds.clone())
     }
@@ -113,23 +119,23 @@ impl SecretCache {
         resource_version: String,
         creds: &Credentials,
     ) {
-        self.credentials.lock().expect("credentials lock").insert(
+        locked(&self.credentials).insert(
             (namespace.to_string(), name.to_string()),
             (resource_version, creds.clone()),
         );
     }
 
     pub fn add_owned_store(&self, store: Store<Secret>) {
-        self.owned.write().expect("owned lock").push(store);
+        self.owned
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(store);
     }
 
     /// Notes a connection Secret as the operator just wrote it.
     pub fn wrote(&self, written: &Secret) {
         if let (Some(ns), Some(rv)) = (written.namespace(), written.resource_version()) {
-            self.own_writes
-                .lock()
-                .expect("own writes lock")
-                .insert((ns, written.name_any()), rv);
+            locked(&self.own_writes).insert((ns, written.name_any()), rv);
         }
     }
 
@@ -139,7 +145,7 @@ impl SecretCache {
             return false;
         };
         let key = (ns, seen.name_any());
-        let mut own = self.own_writes.lock().expect("own writes lock");
+        let mut own = locked(&self.own_writes);
         if own.get(&key) == Some(&rv) {
             own.remove(&key);
             return true;
@@ -152,7 +158,7 @@ impl SecretCache {
         let key = ObjectRef::new(name).within(namespace);
         self.owned
             .read()
-            .expect("owned lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .find_map(|store| store.get(&key))
     }

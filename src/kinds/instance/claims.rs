@@ -13,9 +13,9 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
-use super::ReconcileError;
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceClaimSpec, ClaimHolder};
 use crate::aura::InstanceSummary;
+use crate::reconciler::ReconcileError;
 
 /// Who holds an instance id, as far as this operator can tell.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,525 @@
+//! Act: carries out what `decide` chose for a live AuraInstance, then writes
+//! the status it chose (through the one status writer).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use super::claims::Claim;
+use super::decide::{self, Action, Decision, Observation, Readiness, Reason, Stall, StatusSummary};
+use super::observe::{self, Gathered};
+use super::secret::{self, ConnectionDetails};
+use super::status;
+use crate::api::{AuraInstance, AuraInstanceStatus, MAX_RECREATIONS};
+use crate::aura::{AuraClient, AuraErrorKind, CreatedInstance, UpgradeInstanceRequest};
+use crate::reconciler::status::Write;
+use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result, pacing};
+
+type Ctx = Context<AuraInstance>;
+
+/// One pass over a live AuraInstance (its finalizer in place).
+pub async fn apply(obj: Arc<AuraInstance>, ctx: &Ctx) -> Result<Requeue> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
+    match live(&obj, &api, ctx).await {
+        Ok(requeue) => Ok(requeue),
+        Err(ReconcileError::Aura(e)) if e.kind() == AuraErrorKind::NeedsHuman => {
+            stall(&api, &obj, ctx, decide::aura_stall(&e)).await
+        }
+        // Aura cannot be reached (network, TLS, 5xx): an object that is not
+        // Ready says why, once per outage; a Ready one stays Ready, as its
+        // database most likely still runs.
+        Err(ReconcileError::Aura(e))
+            if e.kind() == AuraErrorKind::Transient && ctx.pending_password(&obj).is_none() =>
+        {
+            let current = obj.status.clone().unwrap_or_default();
+            let ready = status::condition(Some(&current), status::READY);
+            let said = ready.is_some_and(|c| {
+                c.status == "True" || c.reason == Reason::AuraUnreachable.as_str()
+            });
+            if !said {
+                let summary = status::aura_unreachable(current.phase, &e.to_string());
+                let next = status::build(&obj, &current, &summary, Some(&current));
+                if let Err(write) = write_status(&api, &obj, next).await {
+                    debug!(error = %write, "could not say that Aura is unreachable");
+                }
+            }
+            Err(ReconcileError::Aura(e))
+        }
+        Err(e) => {
+            // A first pass normally writes status as part of its work; one that
+            // failed early still shows that the object was seen. Not after a
+            // create answered: that status holds the intent, which must stay.
+            if obj.status.is_none() && ctx.pending_password(&obj).is_none() {
+                let first = status::build(
+                    &obj,
+                    &AuraInstanceStatus::default(),
+                    &status::first_sight(),
+                    None,
+                );
+                if let Err(write) = write_status(&api, &obj, first).await {
+                    debug!(error = %write, "could not write the first-sight status");
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn live(obj: &AuraInstance, api: &Api<AuraInstance>, ctx: &Ctx) -> Result<Requeue> {
+    let ns = obj.namespace().unwrap_or_default();
+    let creds = match observe::credentials(obj, ctx).await? {
+        Ok(c) => c,
+        Err(problem) => return stall(api, obj, ctx, decide::credentials_stall(&problem)).await,
+    };
+    let aura = ctx.aura.client(&creds);
+    let sharing = ctx.note_client(obj, &creds.client_id);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let observed = match observe::observe(obj, ctx, &aura).await? {
+        Gathered::Observed(o) => o,
+        Gathered::Stall(s) => return stall(api, obj, ctx, s).await,
+    };
+    let current = &observed.current;
+    let aura_view = observed.view();
+
+    let aura_name = obj.aura_name();
+    let observation = Observation {
+        spec: &obj.spec,
+        aura_name: &aura_name,
+        status: current,
+        now: Timestamp::now(),
+        aura: aura_view.clone(),
+        secret: observed.secret_view(),
+        generation: obj.metadata.generation,
+        catalogue: observed.catalogue.as_deref(),
+        create_grace: ctx.config.create_grace,
+        claimed_elsewhere: observed.claimed_elsewhere,
+        secret_name: obj.connection_secret_name(),
+    };
+    let decision = decide::decide(&observation);
+    let mut next = current.clone();
+    let recordable = decide::may_record(&decision, observed.claimed_elsewhere);
+    if let (Some(id), Some(_)) = (&observed.instance_id, observed.found())
+        && next.instance_id.is_none()
+        && recordable
+    {
+        next.instance_id = Some(id.clone());
+    }
+
+    match &decision.action {
+        Action::None => {}
+        Action::WriteSecret => {
+            if let Some((desired, _)) = &observed.desired {
+                apply_secret(ctx, &secrets, desired).await?;
+                ctx.forget_password(obj);
+                // The Stalled transition announces a missing password (with how to restore it).
+            }
+        }
+        Action::Adopt { instance_id } => {
+            if let Claim::HeldByOther(_) = ctx.claims().claim(obj, instance_id).await? {
+                // Taken a moment ago by another object's search: look again.
+                return Ok(Requeue::requeue(Duration::from_secs(1)));
+            }
+            info!(instance = %instance_id, "found the instance of an unanswered create");
+            ctx.normal(
+                obj,
+                "Adopted",
+                &format!(
+                    "found Aura instance {instance_id} created by an earlier, unanswered create"
+                ),
+            )
+            .await;
+            next.instance_id = Some(instance_id.clone());
+            next.lost_create_instance_id = Some(instance_id.clone());
+            ctx.record_instance(obj, instance_id);
+        }
+        Action::Recreate { instance_id } => {
+            aura.delete_instance(instance_id).await?;
+            let done = current.recreations.unwrap_or(0) + 1;
+            ctx.warn(
+                obj,
+                "Recreating",
+                &format!(
+                    "destroying Aura instance {instance_id}: its password was lost with the create answer and it holds no data; it is created again (re-creation {done} of {MAX_RECREATIONS}, passwordRecovery: Recreate)"
+                ),
+            )
+            .await;
+            next.recreations = Some(done);
+            next.recreating_instance_id = Some(instance_id.clone());
+            next.lost_create_instance_id = None;
+        }
+        Action::ForgetInstance { instance_id } => {
+            ctx.claims().release(obj, instance_id).await?;
+            info!("the instance destroyed for a re-create is gone; creating again");
+            next.instance_id = None;
+            next.recreating_instance_id = None;
+            next.connection_url = None;
+            next.aura_status = None;
+            decide::clear_intent(&mut next);
+            ctx.forget_instance(obj);
+            ctx.forget_password(obj);
+        }
+        Action::Create(request) => {
+            return create(obj, api, ctx, &aura, &secrets, request, current, &decision).await;
+        }
+        Action::Update {
+            instance_id,
+            request,
+            drift,
+        } => {
+            aura.update_instance(instance_id, request).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Updating", &decision.status).await;
+        }
+        Action::Pause { instance_id, drift } => {
+            aura.pause_instance(instance_id).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Pausing", &decision.status).await;
+        }
+        Action::Resume { instance_id, drift } => {
+            aura.resume_instance(instance_id).await?;
+            announce_operation(obj, ctx, drift.as_deref(), "Resuming", &decision.status).await;
+        }
+        Action::Upgrade { instance_id, to } => {
+            aura.upgrade_instance(instance_id, &UpgradeInstanceRequest::default())
+                .await?;
+            debug!(to = %to, "upgrade sent");
+            announce_operation(obj, ctx, None, "Upgrading", &decision.status).await;
+        }
+    }
+
+    if let Some(i) = observed.found()
+        && recordable
+    {
+        decide::record_observed(&mut next, i);
+    }
+    // Once Ready, the instance is in use: never re-created for its password.
+    if decision.status.ready == Readiness::True {
+        next.lost_create_instance_id = None;
+    }
+    let status = status::build(obj, &next, &decision.status, Some(current));
+    announce_transition(obj, ctx, current, &status).await;
+    let requeue = requeue_for(ctx, &decision, &status, sharing);
+    write_status(api, obj, status).await?;
+    Ok(requeue)
+}
+
+async fn announce_operation(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    drift: Option<&str>,
+    reason: &str,
+    summary: &StatusSummary,
+) {
+    let what = summary
+        .reconciling
+        .as_ref()
+        .map(|(_, m)| m.as_str())
+        .unwrap_or(reason);
+    match drift {
+        Some(note) => {
+            info!(note, "correcting drift");
+            ctx.normal(obj, "DriftCorrected", note).await;
+        }
+        None => {
+            info!(what, "sent an operation to Aura");
+            ctx.normal(obj, reason, what).await;
+        }
+    }
+}
+
+/// Records the intent, sends the create, and stores the password before the id.
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    obj: &AuraInstance,
+    api: &Api<AuraInstance>,
+    ctx: &Ctx,
+    aura: &AuraClient,
+    secrets: &Api<Secret>,
+    request: &crate::aura::CreateInstanceRequest,
+    current: &AuraInstanceStatus,
+    decision: &Decision,
+) -> Result<Requeue> {
+    // 1. The intent, guarded by the resourceVersion we decided on: if another
+    //    writer got there first, this write fails and nothing is created.
+    //    Same-named instances there before it are never taken for its own.
+    let before = ctx
+        .tenants
+        .recent_instances(aura, &request.tenant_id)
+        .await?;
+    let mut intent = current.clone();
+    intent.create_requested_at = Some(Timestamp::now().to_string());
+    intent.create_requested_name = Some(request.name.clone());
+    intent.create_prior_ids = decide::same_named(&before, &request.name);
+    intent.tenant_id = Some(request.tenant_id.clone());
+    let intent_status = status::build(obj, &intent, &decision.status, Some(current));
+    match crate::reconciler::status::write(
+        api,
+        obj,
+        &intent_status,
+        Write::Guarded("record the create intent"),
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(ReconcileError::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => {
+            return Ok(Requeue::requeue(Duration::from_millis(500)));
+        }
+        Err(e) => return Err(e),
+    }
+
+    // 2. The create itself, never retried blindly.
+    let created = match aura.create_instance(request).await {
+        Ok(c) => c,
+        Err(e) if e.kind() == AuraErrorKind::OutcomeUnknown => {
+            warn!(error = %e, "create outcome unknown; will look for the instance before creating again");
+            ctx.warn(
+                obj,
+                "CreateOutcomeUnknown",
+                &format!("{e}; looking for the instance before any new create"),
+            )
+            .await;
+            return Ok(Requeue::requeue(Duration::from_secs(2)));
+        }
+        Err(e) => {
+            // Definitely not created: drop the intent so a later create starts clean.
+            // (If this write fails too, the intent stays: the next pass searches
+            // first and creates only after the grace period.)
+            let mut cleared = intent.clone();
+            decide::clear_intent(&mut cleared);
+            let status = status::build(obj, &cleared, &decision.status, Some(&intent));
+            if let Err(write) = write_status(api, obj, status).await {
+                debug!(error = %write, "could not drop the create intent");
+            }
+            return Err(e.into());
+        }
+    };
+    info!(instance = %created.id, "Aura accepted the create");
+
+    // 3. The claim, so that no other object's search takes the instance; then
+    //    the password to the Secret. The password is held in memory until it lands.
+    ctx.remember_password(obj, created.clone());
+    claim_created(obj, ctx, &created.id).await?;
+    if let Err(e) = store_password(obj, ctx, secrets, &created).await {
+        // The intent stays until the password is stored, so that a restart
+        // finds this instance instead of creating another.
+        let summary = StatusSummary::stalled(
+            Reason::SecretWriteFailed,
+            format!(
+                "Aura instance {} was created but its connection Secret could not be written ({e}); the password is held in memory and written as soon as Kubernetes accepts it",
+                created.id
+            ),
+        );
+        let status = status::build(obj, &intent, &summary, Some(&intent));
+        announce_transition(obj, ctx, &intent_status, &status).await;
+        write_status(api, obj, status).await?;
+        return Ok(Requeue::requeue(Duration::from_secs(10)));
+    }
+
+    // 4. Only now the instance id.
+    // The intent is settled by the id, in the same write.
+    let mut done = intent.clone();
+    decide::clear_intent(&mut done);
+    done.instance_id = Some(created.id.clone());
+    ctx.record_instance(obj, &created.id);
+    done.connection_url = Some(secret::connection_url(
+        &created.id,
+        created.connection_url.as_deref(),
+    ));
+    done.tenant_id = Some(
+        created
+            .tenant_id
+            .clone()
+            .unwrap_or_else(|| request.tenant_id.clone()),
+    );
+    done.aura_status = Some("creating".into());
+    done.memory = Some(request.memory.clone());
+    // Worded as the polls will see it, so the first poll has nothing to write.
+    let status = status::build(obj, &done, &StatusSummary::aura_creating(), Some(&intent));
+    ctx.normal(
+        obj,
+        "Created",
+        &format!("Aura instance {} is being created", created.id),
+    )
+    .await;
+    write_status(api, obj, status).await?;
+    Ok(Requeue::requeue(ctx.config.poll_interval))
+}
+
+/// Claims a just-created instance, retrying briefly: nobody else can hold a
+/// fresh id, so only the apiserver can be in the way.
+async fn claim_created(obj: &AuraInstance, ctx: &Ctx, id: &str) -> Result<()> {
+    match retry_holding_password("claim the new instance", || ctx.claims().claim(obj, id)).await? {
+        Claim::Held => Ok(()),
+        Claim::HeldByOther(_) => Err(ReconcileError::Invariant(
+            "a just-created instance is claimed by another object",
+        )),
+    }
+}
+
+/// A few attempts with a doubling pause, for the steps between a create's
+/// answer and its password landing in the Secret: a passing apiserver
+/// problem must not cost the password, which is only in memory meanwhile.
+async fn retry_holding_password<T, F, Fut>(step: &'static str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut last = None;
+    for _ in 0..6 {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) => {
+                warn!(step, error = %e, "failed; retrying (the password is held in memory)");
+                last = Some(e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Err(last.unwrap_or(ReconcileError::Invariant("retried without an attempt")))
+}
+
+async fn store_password(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    secrets: &Api<Secret>,
+    created: &CreatedInstance,
+) -> Result<()> {
+    let name = created.name.clone().unwrap_or_else(|| obj.aura_name());
+    let url = secret::connection_url(&created.id, created.connection_url.as_deref());
+    let details = ConnectionDetails {
+        instance_id: &created.id,
+        instance_name: &name,
+        connection_url: &url,
+        username: created
+            .username
+            .as_deref()
+            .unwrap_or(secret::DEFAULT_USERNAME),
+        password: Some(&created.password),
+    };
+    // The password is known here, so there is nothing to carry over from an
+    // existing Secret: no read before each attempt.
+    let desired = secret::desired(obj, &details, None, true);
+    retry_holding_password("write the connection Secret", || {
+        apply_secret(ctx, secrets, &desired)
+    })
+    .await?;
+    ctx.forget_password(obj);
+    Ok(())
+}
+
+pub(super) async fn apply_secret(ctx: &Ctx, secrets: &Api<Secret>, desired: &Secret) -> Result<()> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut body = serde_json::to_value(desired)
+        .map_err(|_| ReconcileError::Invariant("secret serialisation"))?;
+    body["apiVersion"] = json!("v1");
+    body["kind"] = json!("Secret");
+    let written = secrets
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .map_err(|e| ReconcileError::kube("write the connection Secret", e))?;
+    ctx.secrets.wrote(&written);
+    Ok(())
+}
+
+pub(super) async fn stall(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    (reason, message): Stall,
+) -> Result<Requeue> {
+    let current = obj.status.clone().unwrap_or_default();
+    let summary = StatusSummary::stalled(reason, message);
+    let status = status::build(obj, &current, &summary, Some(&current));
+    announce_transition(obj, ctx, &current, &status).await;
+    write_status(api, obj, status).await?;
+    ctx.memory.reset_failures(obj);
+    Ok(Requeue::requeue(ctx.resync_after(0)))
+}
+
+fn requeue_for(ctx: &Ctx, d: &Decision, status: &AuraInstanceStatus, sharing: usize) -> Requeue {
+    match d.requeue {
+        decide::Requeue::Poll => {
+            // Time in the current transition, from the Reconciling condition.
+            let since = status::condition(Some(status), status::RECONCILING)
+                .filter(|c| c.status == "True")
+                .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
+                .and_then(|d| Duration::try_from(d).ok())
+                .unwrap_or_default();
+            Requeue::requeue(pacing::poll_delay(ctx.config.poll_interval, since))
+        }
+        decide::Requeue::After(t) => Requeue::requeue(t),
+        decide::Requeue::Resync => Requeue::requeue(ctx.resync_after(sharing)),
+    }
+}
+
+async fn announce_transition(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    before: &AuraInstanceStatus,
+    after: &AuraInstanceStatus,
+) {
+    // Every new reason for a human to act gets one Warning event.
+    let stalled = |s: &AuraInstanceStatus| {
+        status::condition(Some(s), status::STALLED)
+            .filter(|c| c.status == "True")
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if let Some((reason, message)) = stalled(after)
+        && stalled(before).map(|(r, _)| r) != Some(reason.clone())
+    {
+        warn!(reason, message, "stalled: needs a human");
+        ctx.warn(obj, &reason, &message).await;
+    }
+    let ready = |s: &AuraInstanceStatus| {
+        status::condition(Some(s), status::READY).map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let (before_ready, after_ready) = (ready(before), ready(after));
+    if after_ready.as_ref().is_some_and(|(s, _)| s == "True")
+        && before_ready.as_ref().is_none_or(|(s, _)| s != "True")
+    {
+        // Time to Ready counts the first time only, not a recovery.
+        let recovered = matches!(
+            before_ready.as_ref().map(|(_, r)| r.as_str()),
+            Some(r) if r == Reason::PasswordUnavailable.as_str() || r == Reason::Paused.as_str()
+        );
+        if !recovered && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
+            let age = Timestamp::now().duration_since(created.0);
+            ctx.telemetry.record_time_to_ready(age.unsigned_abs());
+        }
+        ctx.normal(
+            obj,
+            "Ready",
+            "the instance is running and its connection Secret is complete",
+        )
+        .await;
+    }
+    if before.phase != after.phase
+        && let Some(p) = after.phase
+    {
+        info!(phase = ?p, "phase changed");
+    }
+}
+
+/// Writes status when it changed; returns the object as written.
+pub(super) async fn write_status(
+    api: &Api<AuraInstance>,
+    obj: &AuraInstance,
+    status: AuraInstanceStatus,
+) -> Result<Option<AuraInstance>> {
+    crate::reconciler::status::write(api, obj, &status, Write::IfChanged).await
+}

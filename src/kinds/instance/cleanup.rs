@@ -1,0 +1,210 @@
+//! Deletion, carried out: each step is decided in `decide::deletion`; this
+//! file only makes the calls. Orphan keeps instance and Secret; Delete destroys
+//! the instance and removes the Secret only once Aura answers 404.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use serde_json::json;
+use tracing::info;
+
+use super::act::write_status;
+use super::claims::Claim;
+use super::decide::{self, DeletionPlan, DeletionTarget, DestroyStep, HeldElsewhere};
+use super::observe::{self, read_secret};
+use super::{secret, status};
+use crate::api::AuraInstance;
+use crate::aura::AuraErrorKind;
+use crate::reconciler::{Cleanup, Context, ReconcileError, Result};
+
+type Ctx = Context<AuraInstance>;
+
+pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let current = obj.status.clone().unwrap_or_default();
+
+    if decide::deletion_plan(obj.spec.deletion()) == DeletionPlan::Orphan {
+        disown_secret(&secrets, obj).await?;
+        // Let go of the claim: a later AuraInstance may adopt the instance.
+        if let Some(id) = &current.instance_id {
+            ctx.claims().release(obj, id).await?;
+        }
+        ctx.normal(
+            obj,
+            "Orphaned",
+            &format!(
+                "Aura instance {} and Secret {} are kept",
+                current.instance_id.as_deref().unwrap_or("(none)"),
+                obj.connection_secret_name()
+            ),
+        )
+        .await;
+        return Ok(Cleanup::Done);
+    }
+
+    let creds = match observe::credentials(obj, ctx).await? {
+        Ok(c) => c,
+        Err(problem) => {
+            let summary = decide::deletion_blocked(decide::credentials_stall(&problem));
+            write_status(
+                &api,
+                obj,
+                status::build(obj, &current, &summary, Some(&current)),
+            )
+            .await?;
+            return Ok(Cleanup::Again(Requeue::requeue(ctx.resync_after(0))));
+        }
+    };
+    let aura = ctx.aura.client(&creds);
+    // Deleting is no longer Ready, even while Aura cannot be reached.
+    let ready =
+        status::condition(Some(&current), status::READY).is_some_and(|c| c.status == "True");
+    if ready {
+        let summary = status::deleting("destroying the Aura instance");
+        write_status(
+            &api,
+            obj,
+            status::build(obj, &current, &summary, Some(&current)),
+        )
+        .await?;
+    }
+
+    let pending = ctx.pending_password(obj).map(|p| p.id);
+    // A create may have landed without an answer: find it so it is not left billed.
+    let listed = match decide::deletion_search(&current, pending.as_deref()) {
+        Some(tenant) => {
+            let listed = aura.list_instances(tenant).await?;
+            let claimed = ctx.claims().held_by_others(obj, &listed);
+            Some((listed, claimed))
+        }
+        None => None,
+    };
+    let target = decide::deletion_target(
+        &current,
+        pending.as_deref(),
+        &obj.aura_name(),
+        listed.as_ref().map(|(l, c)| (l.as_slice(), c.as_slice())),
+        jiff::Timestamp::now(),
+        ctx.config.create_grace,
+    );
+    let mut instance_id = match target {
+        DeletionTarget::Wait(after) => return Ok(Cleanup::Again(Requeue::requeue(after))),
+        DeletionTarget::Nothing => None,
+        DeletionTarget::Instance {
+            id,
+            found_by_search,
+        } => match ctx.claims().claim(obj, &id).await? {
+            Claim::Held => Some(id),
+            Claim::HeldByOther(_) => match decide::held_elsewhere(found_by_search) {
+                HeldElsewhere::LookAgain(after) => {
+                    return Ok(Cleanup::Again(Requeue::requeue(after)));
+                }
+                HeldElsewhere::LeaveIt => {
+                    ctx.warn(
+                        obj,
+                        "NotDestroyed",
+                        &format!(
+                            "Aura instance {id} is held by another AuraInstance: it is left as it is"
+                        ),
+                    )
+                    .await;
+                    None
+                }
+            },
+        },
+    };
+
+    if let Some(id) = instance_id.take() {
+        let observed = match aura.get_instance(&id).await {
+            Ok(i) => Some(i),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        match decide::destroy_step(observed.as_ref()) {
+            DestroyStep::Gone => {
+                info!(instance = %id, "Aura instance is gone");
+                ctx.claims().release(obj, &id).await?;
+            }
+            step => {
+                if step == DestroyStep::Delete {
+                    match aura.delete_instance(&id).await {
+                        Ok(()) => {
+                            ctx.normal(
+                                obj,
+                                "Deleting",
+                                &format!("asked Aura to destroy instance {id}"),
+                            )
+                            .await
+                        }
+                        Err(e) if e.kind() == AuraErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let mut next = current.clone();
+                next.aura_status = Some("destroying".into());
+                let summary =
+                    status::deleting(&format!("waiting for Aura to destroy instance {id}"));
+                write_status(
+                    &api,
+                    obj,
+                    status::build(obj, &next, &summary, Some(&current)),
+                )
+                .await?;
+                return Ok(Cleanup::Again(Requeue::requeue(ctx.config.poll_interval)));
+            }
+        }
+    }
+
+    // Only a Secret of this object's is removed (DESIGN 4.12).
+    let name = obj.connection_secret_name();
+    let existing = read_secret(&secrets, &name).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|s| secret::controlled_by(s, obj))
+    {
+        match secrets.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube("delete the connection Secret", e)),
+        }
+    }
+    ctx.normal(
+        obj,
+        "Deleted",
+        "the Aura instance is gone; the connection Secret was removed",
+    )
+    .await;
+    Ok(Cleanup::Done)
+}
+
+async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> {
+    let name = obj.connection_secret_name();
+    let Some(secret) = read_secret(secrets, &name).await? else {
+        return Ok(());
+    };
+    let uid = obj.uid().unwrap_or_default();
+    let kept: Vec<_> = secret
+        .owner_references()
+        .iter()
+        .filter(|o| o.uid != uid)
+        .cloned()
+        .collect();
+    if kept.len() == secret.owner_references().len() {
+        return Ok(());
+    }
+    // A JSON patch with a test keeps a concurrent writer's references intact.
+    let patch = json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": secret.resource_version()},
+        {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
+    ]);
+    let patch = serde_json::from_value(patch)
+        .map_err(|_| ReconcileError::Invariant("the owner-reference patch"))?;
+    secrets
+        .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .map_err(|e| ReconcileError::kube("drop the Secret's owner reference", e))?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The spec against what Aura reports: which operation comes next, the PATCH
+//! body, whether an instance sits where the spec says, and whether the tenant
+//! offers what the spec asks. Pure; a field Aura does not report is never drift.
+
+use crate::api::AuraInstanceSpec;
+use crate::aura::lenient::same;
+use crate::aura::model::{
+    CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, Tenant,
+    UpdateInstanceRequest,
+};
+
+/// One Aura operation at a time; the next one waits until Aura settles.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    None,
+    Pause,
+    Resume,
+    Upgrade(String),
+    Update(UpdateInstanceRequest),
+}
+
+/// The next operation that brings the instance towards the spec.
+pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) -> Operation {
+    match instance.status {
+        InstanceStatus::Paused if !spec.paused => return Operation::Resume,
+        InstanceStatus::Running => {}
+        _ => return Operation::None,
+    }
+    if spec.paused {
+        return Operation::Pause;
+    }
+    // A type Aura does not report is never drift.
+    if let Some(have) = instance.instance_type.as_deref()
+        && !same(have, &spec.instance_type)
+    {
+        // Admission allows only professional-db -> business-critical.
+        return Operation::Upgrade(spec.instance_type.clone());
+    }
+    let request = update_request(spec, name, instance);
+    if request == UpdateInstanceRequest::default() {
+        Operation::None
+    } else {
+        Operation::Update(request)
+    }
+}
+
+/// The PATCH body for every field where Aura differs from the spec.
+pub fn update_request(
+    spec: &AuraInstanceSpec,
+    name: &str,
+    instance: &Instance,
+) -> UpdateInstanceRequest {
+    // Only what Aura reports can differ: a field it leaves out is never drift
+    // (DESIGN 4.7), so an answer without `storage` (free instances) starts no loop.
+    let differs = |want: Option<bool>, have: Option<bool>| match (want, have) {
+        (Some(w), Some(h)) if h != w => Some(w),
+        _ => None,
+    };
+    let text_differs = |want: &str, have: Option<&str>| have.is_some_and(|h| !same(h, want));
+    UpdateInstanceRequest {
+        name: instance
+            .name
+            .as_deref()
+            .is_some_and(|have| have != name)
+            .then(|| name.to_string()),
+        memory: text_differs(&spec.memory, instance.memory.as_deref()).then(|| spec.memory.clone()),
+        storage: spec
+            .storage
+            .clone()
+            .filter(|want| text_differs(want, instance.storage.as_deref())),
+        vector_optimized: differs(spec.vector_optimized, instance.vector_optimized),
+        graph_analytics_plugin: differs(
+            spec.graph_analytics_plugin,
+            instance.graph_analytics_plugin,
+        ),
+    }
+}
+
+pub fn describe_update(r: &UpdateInstanceRequest) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = &r.name {
+        parts.push(format!("name to {n}"));
+    }
+    if let Some(m) = &r.memory {
+        parts.push(format!("memory to {m}"));
+    }
+    if let Some(s) = &r.storage {
+        parts.push(format!("storage to {s}"));
+    }
+    if let Some(v) = r.vector_optimized {
+        parts.push(format!("vectorOptimized to {v}"));
+    }
+    if let Some(g) = r.graph_analytics_plugin {
+        parts.push(format!("graphAnalyticsPlugin to {g}"));
+    }
+    parts.join(", ")
+}
+
+/// An adopted (or recorded) instance must sit where the spec says. Only what
+/// Aura reports is compared: a field it leaves out is no mismatch.
+pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Option<String> {
+    let mut diffs = Vec::new();
+    let mut compare = |what: &str, have: Option<&str>, want: &str| {
+        if let Some(have) = have
+            && !same(have, want)
+        {
+            diffs.push(format!("{what} is {have} in Aura, {want} in the spec"));
+        }
+    };
+    compare(
+        "cloudProvider",
+        instance.cloud_provider.as_deref(),
+        &spec.cloud_provider,
+    );
+    compare("region", instance.region.as_deref(), &spec.region);
+    let upgrading = instance
+        .instance_type
+        .as_deref()
+        .is_some_and(|t| same(t, "professional-db"))
+        && spec.instance_type == "business-critical";
+    if !upgrading {
+        compare(
+            "type",
+            instance.instance_type.as_deref(),
+            &spec.instance_type,
+        );
+    }
+    if let Some(t) = &spec.tenant_id {
+        compare("tenant", instance.tenant_id.as_deref(), t);
+    }
+    (!diffs.is_empty()).then(|| {
+        format!(
+            "Aura instance {} does not match the spec: {}",
+            instance.id,
+            diffs.join("; ")
+        )
+    })
+}
+
+/// The body of `POST /instances` for this spec.
+pub fn create_request(
+    spec: &AuraInstanceSpec,
+    name: &str,
+    tenant_id: &str,
+) -> CreateInstanceRequest {
+    CreateInstanceRequest {
+        version: spec.version.clone(),
+        region: spec.region.clone(),
+        memory: spec.memory.clone(),
+        name: name.to_string(),
+        instance_type: spec.instance_type.clone(),
+        tenant_id: tenant_id.to_string(),
+        cloud_provider: spec.cloud_provider.clone(),
+        storage: spec.storage.clone(),
+        vector_optimized: spec.vector_optimized,
+        graph_analytics_plugin: spec.graph_analytics_plugin,
+    }
+}
+
+/// Checks the spec against the tenant's catalogue; the error says what is offered.
+pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), String> {
+    let configs = &tenant.instance_configurations;
+    let same_place = |c: &&InstanceConfiguration| {
+        same(&c.cloud_provider, &spec.cloud_provider)
+            && same(&c.region, &spec.region)
+            && same(&c.instance_type, &spec.instance_type)
+    };
+    let offered: Vec<&InstanceConfiguration> = configs.iter().filter(same_place).collect();
+    if offered.is_empty() {
+        let mut regions: Vec<&str> = configs
+            .iter()
+            .filter(|c| {
+                same(&c.cloud_provider, &spec.cloud_provider)
+                    && same(&c.instance_type, &spec.instance_type)
+            })
+            .map(|c| c.region.as_str())
+            .collect();
+        regions.sort();
+        regions.dedup();
+        return Err(if regions.is_empty() {
+            format!(
+                "tenant {} offers no {} instances on {}",
+                tenant.id, spec.instance_type, spec.cloud_provider
+            )
+        } else {
+            format!(
+                "tenant {} offers {} on {} in region {} only in: {}",
+                tenant.id,
+                spec.instance_type,
+                spec.cloud_provider,
+                spec.region,
+                regions.join(", ")
+            )
+        });
+    }
+    // A configuration that does not report its storage lets any storage
+    // through: Aura itself has the last word.
+    let fits = |c: &&&InstanceConfiguration| {
+        same(&c.version, &spec.version)
+            && same(&c.memory, &spec.memory)
+            && spec
+                .storage
+                .as_ref()
+                .is_none_or(|s| c.storage.as_deref().is_none_or(|have| same(have, s)))
+    };
+    if offered.iter().any(|c| fits(&c)) {
+        return Ok(());
+    }
+    let mut sizes: Vec<String> = offered
+        .iter()
+        .filter(|c| same(&c.version, &spec.version))
+        .map(|c| match &c.storage {
+            Some(storage) => format!("{}/{storage}", c.memory),
+            None => c.memory.clone(),
+        })
+        .collect();
+    sizes.dedup();
+    if sizes.is_empty() {
+        let mut versions: Vec<&str> = offered.iter().map(|c| c.version.as_str()).collect();
+        versions.sort();
+        versions.dedup();
+        return Err(format!(
+            "version {} is not offered for {} on {} in {}; offered versions: {}",
+            spec.version,
+            spec.instance_type,
+            spec.cloud_provider,
+            spec.region,
+            versions.join(", ")
+        ));
+    }
+    Err(format!(
+        "memory {}{} is not offered for {} version {} on {} in {}; offered memory/storage: {}",
+        spec.memory,
+        spec.storage
+            .as_ref()
+            .map(|s| format!(" with storage {s}"))
+            .unwrap_or_default(),
+        spec.instance_type,
+        spec.version,
+        spec.cloud_provider,
+        spec.region,
+        sizes.join(", ")
+    ))
+}

@@ -1,0 +1,310 @@
+//! Deletion (DESIGN 4.3, 4.8): Orphan keeps instance and Secret; Delete
+//! destroys the instance this object holds, and only then its Secret. Each
+//! step is decided here; `cleanup` only carries the steps out.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::api::{AuraInstanceStatus, DeletionPolicy};
+use crate::aura::{Instance, InstanceStatus, InstanceSummary};
+
+use super::{LostCreate, Stall, StatusSummary, create_intent};
+
+/// How the object goes, before anything is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionPlan {
+    /// Keep the instance and the Secret; let go of the claim.
+    Orphan,
+    /// Destroy the instance, then remove the Secret.
+    Destroy,
+}
+
+pub fn deletion_plan(policy: DeletionPolicy) -> DeletionPlan {
+    match policy {
+        DeletionPolicy::Orphan => DeletionPlan::Orphan,
+        DeletionPolicy::Delete => DeletionPlan::Destroy,
+    }
+}
+
+/// The status while credentials keep a deletion from reaching Aura.
+pub fn deletion_blocked(stall: Stall) -> StatusSummary {
+    StatusSummary::stalled(
+        stall.0,
+        format!(
+            "cannot delete the Aura instance: {}; fix the credentials or set deletionPolicy: Orphan",
+            stall.1
+        ),
+    )
+}
+
+/// The tenant to search for the instance of an unanswered create, when the
+/// object has no instance id at all.
+pub fn deletion_search<'s>(
+    status: &'s AuraInstanceStatus,
+    pending: Option<&str>,
+) -> Option<&'s str> {
+    let no_id = status.instance_id.is_none() && pending.is_none();
+    let intent = create_intent(status).is_some();
+    (no_id && intent)
+        .then_some(status.tenant_id.as_deref())
+        .flatten()
+}
+
+/// Which instance a deletion destroys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeletionTarget {
+    /// This id; `found_by_search` when only the lost-create search knows it.
+    Instance { id: String, found_by_search: bool },
+    /// An unanswered create may still show up: look again after this long.
+    Wait(Duration),
+    /// Nothing to destroy.
+    Nothing,
+}
+
+/// What to destroy: the recorded id, else the create answered in memory,
+/// else what the lost-create search finds in `listed` (given only when
+/// [`deletion_search`] asked for it); within the create grace an empty search
+/// waits rather than leave a billed instance behind.
+pub fn deletion_target(
+    status: &AuraInstanceStatus,
+    pending: Option<&str>,
+    aura_name: &str,
+    listed: Option<(&[InstanceSummary], &[String])>,
+    now: Timestamp,
+    grace: Duration,
+) -> DeletionTarget {
+    if let Some(id) = status.instance_id.as_deref().or(pending) {
+        return DeletionTarget::Instance {
+            id: id.to_string(),
+            found_by_search: false,
+        };
+    }
+    let (Some(intent), Some((listed, claimed))) = (create_intent(status), listed) else {
+        return DeletionTarget::Nothing;
+    };
+    let search = LostCreate {
+        name: status.create_requested_name.as_deref().unwrap_or(aura_name),
+        intent,
+        prior: &status.create_prior_ids,
+        claimed,
+    };
+    if let Some(found) = search.find(listed) {
+        return DeletionTarget::Instance {
+            id: found.id.clone(),
+            found_by_search: true,
+        };
+    }
+    let grace = jiff::SignedDuration::try_from(grace).unwrap_or_default();
+    if now.duration_since(intent) < grace {
+        DeletionTarget::Wait(Duration::from_secs(5))
+    } else {
+        DeletionTarget::Nothing
+    }
+}
+
+/// What to do when the target is held by another object (DESIGN 4.11: only
+/// the holder of the claim destroys an instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldElsewhere {
+    /// The search found it and another object's search took it meanwhile.
+    LookAgain(Duration),
+    /// It is somebody else's: leave it, say so, and carry on.
+    LeaveIt,
+}
+
+pub fn held_elsewhere(found_by_search: bool) -> HeldElsewhere {
+    if found_by_search {
+        HeldElsewhere::LookAgain(Duration::from_secs(1))
+    } else {
+        HeldElsewhere::LeaveIt
+    }
+}
+
+/// The next step for the held instance, from what `GET` answered (`None`: 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestroyStep {
+    /// Gone: release the claim and remove the Secret.
+    Gone,
+    /// Ask Aura to destroy it, then wait.
+    Delete,
+    /// Aura is destroying it: wait.
+    Wait,
+}
+
+pub fn destroy_step(instance: Option<&Instance>) -> DestroyStep {
+    match instance {
+        None => DestroyStep::Gone,
+        Some(i) if i.status == InstanceStatus::Destroying => DestroyStep::Wait,
+        Some(_) => DestroyStep::Delete,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::instance::reason::Reason;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn listed(entries: &[(&str, &str, &str)]) -> Vec<InstanceSummary> {
+        entries
+            .iter()
+            .map(|(id, name, created)| {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "name": name, "created_at": created,
+                    "tenant_id": "t", "cloud_provider": "gcp"
+                }))
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn intent_status() -> AuraInstanceStatus {
+        AuraInstanceStatus {
+            tenant_id: Some("t".into()),
+            create_requested_at: Some("2026-01-01T00:00:00Z".into()),
+            create_requested_name: Some("db".into()),
+            create_prior_ids: vec!["old".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_policy_decides_orphan_or_destroy() {
+        assert_eq!(deletion_plan(DeletionPolicy::Orphan), DeletionPlan::Orphan);
+        assert_eq!(deletion_plan(DeletionPolicy::Delete), DeletionPlan::Destroy);
+    }
+
+    #[test]
+    fn only_an_object_without_any_id_and_with_an_intent_searches() {
+        let with_id = AuraInstanceStatus {
+            instance_id: Some("i".into()),
+            ..intent_status()
+        };
+        let table = [
+            (intent_status(), None, Some("t")),
+            (intent_status(), Some("pending"), None),
+            (with_id, None, None),
+            (AuraInstanceStatus::default(), None, None),
+        ];
+        for (status, pending, want) in table {
+            assert_eq!(deletion_search(&status, pending), want, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn the_target_is_recorded_then_pending_then_searched() {
+        let now = t("2026-01-01T00:01:00Z");
+        let grace = Duration::from_secs(120);
+        let found = listed(&[
+            ("old", "db", "2025-12-01T00:00:00Z"),
+            ("new", "db", "2026-01-01T00:00:05Z"),
+            ("other", "other", "2026-01-01T00:00:05Z"),
+        ]);
+        let claimed = vec!["taken".to_string()];
+        let recorded = AuraInstanceStatus {
+            instance_id: Some("rec".into()),
+            ..intent_status()
+        };
+        let id = |id: &str, by_search| DeletionTarget::Instance {
+            id: id.into(),
+            found_by_search: by_search,
+        };
+        type Listed<'a> = Option<(&'a [InstanceSummary], &'a [String])>;
+        type Row<'a> = (
+            &'a str,
+            AuraInstanceStatus,
+            Option<&'a str>,
+            Listed<'a>,
+            Timestamp,
+            DeletionTarget,
+        );
+        let table: Vec<Row> = vec![
+            ("recorded", recorded, None, None, now, id("rec", false)),
+            (
+                "pending",
+                intent_status(),
+                Some("p"),
+                None,
+                now,
+                id("p", false),
+            ),
+            (
+                "search finds the new one",
+                intent_status(),
+                None,
+                Some((&found, &claimed)),
+                now,
+                id("new", true),
+            ),
+            (
+                "nothing yet, within grace",
+                intent_status(),
+                None,
+                Some((&found[..1], &claimed)),
+                now,
+                DeletionTarget::Wait(Duration::from_secs(5)),
+            ),
+            (
+                "nothing after grace",
+                intent_status(),
+                None,
+                Some((&found[..1], &claimed)),
+                t("2026-01-01T00:05:00Z"),
+                DeletionTarget::Nothing,
+            ),
+            (
+                "no intent",
+                AuraInstanceStatus::default(),
+                None,
+                None,
+                now,
+                DeletionTarget::Nothing,
+            ),
+        ];
+        for (what, status, pending, listed, now, want) in table {
+            assert_eq!(
+                deletion_target(&status, pending, "db", listed, now, grace),
+                want,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_claimed_search_result_is_looked_for_again_a_recorded_one_left() {
+        assert_eq!(
+            held_elsewhere(true),
+            HeldElsewhere::LookAgain(Duration::from_secs(1))
+        );
+        assert_eq!(held_elsewhere(false), HeldElsewhere::LeaveIt);
+    }
+
+    #[test]
+    fn destroy_waits_for_aura_and_ends_on_404() {
+        let instance = |status: &str| -> Instance {
+            serde_json::from_value(serde_json::json!({"id": "i", "status": status})).unwrap()
+        };
+        let table = [
+            (None, DestroyStep::Gone),
+            (Some(instance("running")), DestroyStep::Delete),
+            (Some(instance("paused")), DestroyStep::Delete),
+            (Some(instance("destroying")), DestroyStep::Wait),
+            (Some(instance("Destroying")), DestroyStep::Wait),
+        ];
+        for (instance, want) in table {
+            assert_eq!(destroy_step(instance.as_ref()), want, "{instance:?}");
+        }
+    }
+
+    #[test]
+    fn a_blocked_deletion_says_how_to_unblock_it() {
+        let summary = deletion_blocked((Reason::CredentialsNotFound, "no creds".into()));
+        let (reason, message) = summary.stalled.unwrap();
+        assert_eq!(reason, Reason::CredentialsNotFound);
+        assert!(message.contains("deletionPolicy: Orphan"), "{message}");
+    }
+}

@@ -1,0 +1,274 @@
+//! The decisions around the state machine: which instance to look at, which
+//! tenant to create in, what a problem means for the status, and what of
+//! Aura's answer the status keeps.
+
+use crate::api::AuraInstanceStatus;
+use crate::aura::{AuraError, AuraErrorKind, Instance, TenantSummary};
+use crate::reconciler::credentials::CredentialsProblem;
+
+use super::{Decision, Reason, StatusSummary};
+
+/// A reason for a human to act, with what to tell them.
+pub type Stall = (Reason, String);
+
+/// The stall for credentials that cannot be used.
+pub fn credentials_stall(problem: &CredentialsProblem) -> Stall {
+    match problem {
+        CredentialsProblem::NotConfigured => (
+            Reason::CredentialsNotConfigured,
+            "spec.credentialsSecretRef is not set and the operator has no default credentials (--default-credentials)".into(),
+        ),
+        CredentialsProblem::Unusable(key) => (
+            Reason::CredentialsNotFound,
+            format!(
+                "no usable Aura API credentials in Secret {key}: it must exist and hold the keys clientId and clientSecret"
+            ),
+        ),
+    }
+}
+
+/// The stall for an Aura answer that retrying will not change.
+pub fn aura_stall(e: &AuraError) -> Stall {
+    let reason = match (e.status(), e.reason()) {
+        (_, Some("tenant-not-found")) | (Some(404), _) => Reason::TenantNotFound,
+        (Some(401), _) => Reason::AuthenticationFailed,
+        (Some(403), _) => Reason::Forbidden,
+        (Some(400), _) => Reason::AuraRejected,
+        _ => Reason::AuraError,
+    };
+    (reason, e.to_string())
+}
+
+/// Whether an error fetching a tenant means the tenant is not there.
+pub fn tenant_missing(e: &AuraError) -> Option<Stall> {
+    (e.kind() == AuraErrorKind::NotFound || e.reason() == Some("tenant-not-found"))
+        .then(|| (Reason::TenantNotFound, e.to_string()))
+}
+
+/// Where to create, when neither spec nor status names a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantChoice {
+    /// The spec or an earlier pass named it.
+    Known(String),
+    /// Ask Aura which tenants the credentials see.
+    List,
+}
+
+pub fn tenant_choice(spec: Option<&str>, status: &AuraInstanceStatus) -> TenantChoice {
+    match spec.or(status.tenant_id.as_deref()) {
+        Some(id) => TenantChoice::Known(id.to_string()),
+        None => TenantChoice::List,
+    }
+}
+
+/// The one tenant the credentials see, or why there is none to pick.
+pub fn only_tenant(tenants: &[TenantSummary]) -> Result<String, Stall> {
+    match tenants {
+        [only] => Ok(only.id.clone()),
+        [] => Err((
+            Reason::NoTenant,
+            "the credentials see no Aura tenant".into(),
+        )),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|t| format!("{} ({})", t.id, t.name))
+                .collect();
+            Err((
+                Reason::TenantAmbiguous,
+                format!(
+                    "the credentials see {} tenants; set spec.tenantId to one of: {}",
+                    many.len(),
+                    list.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The instance to look at: the recorded id, else the one whose create just
+/// answered (password still in memory), else the one this process recorded a
+/// moment ago (the watch may not show it yet), else the one the spec adopts.
+pub fn instance_to_observe(
+    status: &AuraInstanceStatus,
+    pending: Option<&str>,
+    recorded: Option<&str>,
+    adopt: Option<&str>,
+) -> Option<String> {
+    status
+        .instance_id
+        .as_deref()
+        .or(pending)
+        .or(recorded)
+        .or(adopt)
+        .map(str::to_string)
+}
+
+/// An instance that does not match the spec, or that another object holds,
+/// is never recorded, so deleting this object cannot destroy somebody else's
+/// database.
+pub fn may_record(decision: &Decision, claimed_elsewhere: bool) -> bool {
+    let mismatched = decision
+        .status
+        .stalled
+        .as_ref()
+        .is_some_and(|(r, _)| *r == Reason::InstanceMismatch);
+    !claimed_elsewhere && !mismatched
+}
+
+/// What the status keeps of Aura's answer. What Aura leaves out keeps what
+/// was known before; a create intent is settled by the instance being seen.
+pub fn record_observed(status: &mut AuraInstanceStatus, instance: &Instance) {
+    status.tenant_id = instance.tenant_id.clone().or(status.tenant_id.take());
+    status.connection_url = instance
+        .connection_url
+        .clone()
+        .or(status.connection_url.take());
+    status.aura_status = Some(instance.status.to_string());
+    status.memory = instance.memory.clone().or(status.memory.take());
+    clear_intent(status);
+}
+
+/// Drops the create intent.
+pub fn clear_intent(status: &mut AuraInstanceStatus) {
+    status.create_requested_at = None;
+    status.create_requested_name = None;
+    status.create_prior_ids = Vec::new();
+}
+
+/// A stall as a whole decision.
+pub fn stalled(stall: Stall) -> StatusSummary {
+    StatusSummary::stalled(stall.0, stall.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aura::InstanceStatus;
+    use crate::reconciler::credentials::SecretKey;
+
+    fn tenant(id: &str) -> TenantSummary {
+        serde_json::from_value(serde_json::json!({"id": id, "name": format!("t-{id}")})).unwrap()
+    }
+
+    #[test]
+    fn credentials_problems_stall_without_naming_a_value() {
+        let (reason, message) = credentials_stall(&CredentialsProblem::NotConfigured);
+        assert_eq!(reason, Reason::CredentialsNotConfigured);
+        assert!(message.contains("--default-credentials"));
+        let (reason, message) =
+            credentials_stall(&CredentialsProblem::Unusable(SecretKey::new("team", "api")));
+        assert_eq!(reason, Reason::CredentialsNotFound);
+        assert!(message.contains("team/api"), "{message}");
+    }
+
+    #[test]
+    fn one_tenant_is_taken_none_or_many_stall() {
+        assert_eq!(only_tenant(&[tenant("a")]), Ok("a".into()));
+        assert_eq!(only_tenant(&[]).unwrap_err().0, Reason::NoTenant);
+        let (reason, message) = only_tenant(&[tenant("a"), tenant("b")]).unwrap_err();
+        assert_eq!(reason, Reason::TenantAmbiguous);
+        assert!(message.contains("a (t-a), b (t-b)"), "{message}");
+    }
+
+    #[test]
+    fn the_tenant_comes_from_the_spec_then_the_status() {
+        let mut status = AuraInstanceStatus::default();
+        assert_eq!(tenant_choice(None, &status), TenantChoice::List);
+        status.tenant_id = Some("from-status".into());
+        assert_eq!(
+            tenant_choice(None, &status),
+            TenantChoice::Known("from-status".into())
+        );
+        assert_eq!(
+            tenant_choice(Some("from-spec"), &status),
+            TenantChoice::Known("from-spec".into())
+        );
+    }
+
+    #[test]
+    fn the_instance_looked_at_goes_recorded_pending_remembered_adopted() {
+        let recorded = AuraInstanceStatus {
+            instance_id: Some("status".into()),
+            ..Default::default()
+        };
+        let none = AuraInstanceStatus::default();
+        type Row<'a> = (
+            &'a AuraInstanceStatus,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let table: [Row; 5] = [
+            (&recorded, Some("p"), Some("r"), Some("a"), Some("status")),
+            (&none, Some("p"), Some("r"), Some("a"), Some("p")),
+            (&none, None, Some("r"), Some("a"), Some("r")),
+            (&none, None, None, Some("a"), Some("a")),
+            (&none, None, None, None, None),
+        ];
+        for (status, pending, remembered, adopt, want) in table {
+            assert_eq!(
+                instance_to_observe(status, pending, remembered, adopt).as_deref(),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn what_aura_leaves_out_keeps_what_was_known() {
+        let mut status = AuraInstanceStatus {
+            tenant_id: Some("t".into()),
+            connection_url: Some("neo4j+s://known".into()),
+            memory: Some("8GB".into()),
+            create_requested_at: Some("2026-01-01T00:00:00Z".into()),
+            create_requested_name: Some("db".into()),
+            create_prior_ids: vec!["old".into()],
+            ..Default::default()
+        };
+        let instance: Instance =
+            serde_json::from_value(serde_json::json!({"id": "i", "status": "running"})).unwrap();
+        record_observed(&mut status, &instance);
+        assert_eq!(status.tenant_id.as_deref(), Some("t"));
+        assert_eq!(status.connection_url.as_deref(), Some("neo4j+s://known"));
+        assert_eq!(status.memory.as_deref(), Some("8GB"));
+        assert_eq!(status.aura_status.as_deref(), Some("running"));
+        assert!(status.create_requested_at.is_none() && status.create_prior_ids.is_empty());
+
+        let reported: Instance = serde_json::from_value(serde_json::json!({
+            "id": "i", "status": "paused", "tenant_id": "t2", "memory": "16GB",
+            "connection_url": "neo4j+s://new"
+        }))
+        .unwrap();
+        record_observed(&mut status, &reported);
+        assert_eq!(status.memory.as_deref(), Some("16GB"));
+        assert_eq!(status.connection_url.as_deref(), Some("neo4j+s://new"));
+        assert_eq!(reported.status, InstanceStatus::Paused);
+    }
+
+    #[test]
+    fn a_mismatched_or_claimed_instance_is_never_recorded() {
+        let ok = Decision {
+            action: super::super::Action::None,
+            status: StatusSummary::aura_creating(),
+            requeue: super::super::Requeue::Poll,
+        };
+        let mismatch = Decision {
+            status: StatusSummary::stalled(Reason::InstanceMismatch, "m"),
+            ..ok.clone()
+        };
+        let other_stall = Decision {
+            status: StatusSummary::stalled(Reason::LoadingFailed, "m"),
+            ..ok.clone()
+        };
+        let table = [
+            (&ok, false, true),
+            (&ok, true, false),
+            (&mismatch, false, false),
+            (&other_stall, false, true),
+        ];
+        for (decision, claimed, want) in table {
+            assert_eq!(may_record(decision, claimed), want);
+        }
+    }
+}

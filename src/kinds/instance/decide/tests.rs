@@ -1,0 +1,1024 @@
+//! Table tests of `decide`.
+use super::*;
+use crate::aura::model::InstanceConfiguration;
+
+fn spec() -> AuraInstanceSpec {
+    AuraInstanceSpec {
+        name: None,
+        tenant_id: None,
+        instance_id: None,
+        cloud_provider: "gcp".into(),
+        region: "europe-west1".into(),
+        instance_type: "enterprise-db".into(),
+        version: "5".into(),
+        memory: "8GB".into(),
+        storage: None,
+        vector_optimized: None,
+        graph_analytics_plugin: None,
+        paused: false,
+        deletion_policy: None,
+        credentials_secret_ref: None,
+        connection_secret: None,
+        password_recovery: None,
+    }
+}
+
+fn config(
+    provider: &str,
+    region: &str,
+    ty: &str,
+    memory: &str,
+    storage: &str,
+) -> InstanceConfiguration {
+    InstanceConfiguration {
+        cloud_provider: provider.into(),
+        region: region.into(),
+        region_name: region.into(),
+        instance_type: ty.into(),
+        memory: memory.into(),
+        storage: Some(storage.into()),
+        version: "5".into(),
+    }
+}
+
+fn tenant() -> Tenant {
+    Tenant {
+        id: "t-1".into(),
+        name: "team".into(),
+        instance_configurations: vec![
+            config("gcp", "europe-west1", "enterprise-db", "8GB", "16GB"),
+            config("gcp", "europe-west1", "enterprise-db", "16GB", "32GB"),
+            config("gcp", "us-central1", "professional-db", "4GB", "8GB"),
+        ],
+    }
+}
+
+fn instance(status: InstanceStatus) -> Instance {
+    Instance {
+        id: "8f769515".into(),
+        name: Some("orders".into()),
+        status,
+        connection_url: Some("neo4j+s://8f769515.databases.neo4j.io".into()),
+        cloud_provider: Some("gcp".into()),
+        tenant_id: Some("t-1".into()),
+        memory: Some("8GB".into()),
+        storage: Some("16GB".into()),
+        region: Some("europe-west1".into()),
+        instance_type: Some("enterprise-db".into()),
+        created_at: Some("2026-11-27T10:00:00Z".into()),
+        vector_optimized: None,
+        graph_analytics_plugin: None,
+        secondaries_count: None,
+        cdc_enrichment_mode: None,
+        customer_managed_key_id: None,
+        metrics_integration_url: None,
+    }
+}
+
+fn summary(id: &str, name: &str, created_at: &str) -> InstanceSummary {
+    InstanceSummary {
+        id: id.into(),
+        name: Some(name.into()),
+        tenant_id: Some("t-1".into()),
+        cloud_provider: Some("gcp".into()),
+        created_at: Some(created_at.into()),
+    }
+}
+
+fn now() -> Timestamp {
+    "2026-11-27T10:05:00Z".parse().unwrap()
+}
+
+fn obs<'a>(
+    spec: &'a AuraInstanceSpec,
+    status: &'a AuraInstanceStatus,
+    aura: AuraView<'a>,
+    secret: SecretView,
+) -> Observation<'a> {
+    Observation {
+        spec,
+        aura_name: "orders",
+        status,
+        now: now(),
+        aura,
+        secret,
+        generation: Some(1),
+        catalogue: None,
+        create_grace: Duration::from_secs(120),
+        claimed_elsewhere: false,
+        secret_name: "orders-connection".into(),
+    }
+}
+
+fn with_intent(at: &str) -> AuraInstanceStatus {
+    AuraInstanceStatus {
+        create_requested_at: Some(at.into()),
+        create_requested_name: Some("orders".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn first_sight_creates_with_the_spec() {
+    let (spec, status, tenant) = (spec(), AuraInstanceStatus::default(), tenant());
+    let d = decide(&obs(
+        &spec,
+        &status,
+        AuraView::NotCreated {
+            tenant: &tenant,
+            listed: None,
+            claimed: &[],
+        },
+        SecretView::default(),
+    ));
+    let Action::Create(req) = d.action else {
+        panic!("expected a create, got {:?}", d.action)
+    };
+    assert_eq!(req.tenant_id, "t-1");
+    assert_eq!(req.name, "orders");
+    assert_eq!(req.memory, "8GB");
+    assert_eq!(d.status.phase, Phase::Creating);
+    assert!(d.status.reconciling.is_some());
+    // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
+    assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
+    assert_eq!(d.requeue, Requeue::Poll);
+}
+
+#[test]
+fn lost_create_outcomes_are_resolved_before_any_new_create() {
+    let (spec, tenant) = (spec(), tenant());
+    // (intent, listed instances, expected action kind)
+    let cases: Vec<(&str, Vec<InstanceSummary>, &str)> = vec![
+        // the create landed: adopt it
+        (
+            "2026-11-27T10:04:00Z",
+            vec![summary("aaaa0001", "orders", "2026-11-27T10:04:01Z")],
+            "adopt aaaa0001",
+        ),
+        // same name but created long before the intent: someone else's, not ours
+        (
+            "2026-11-27T10:04:00Z",
+            vec![summary("bbbb0001", "orders", "2026-11-27T09:00:00Z")],
+            "wait",
+        ),
+        // other name: not ours
+        (
+            "2026-11-27T10:04:00Z",
+            vec![summary("cccc0001", "billing", "2026-11-27T10:04:01Z")],
+            "wait",
+        ),
+        // within skew before the intent still counts
+        (
+            "2026-11-27T10:04:00Z",
+            vec![summary("dddd0001", "orders", "2026-11-27T10:03:30Z")],
+            "adopt dddd0001",
+        ),
+        // two slipped through: the earliest is adopted
+        (
+            "2026-11-27T10:04:00Z",
+            vec![
+                summary("eeee0002", "orders", "2026-11-27T10:04:09Z"),
+                summary("eeee0001", "orders", "2026-11-27T10:04:02Z"),
+            ],
+            "adopt eeee0001",
+        ),
+        // nothing found after the grace period: a new create is allowed
+        ("2026-11-27T10:00:00Z", vec![], "create"),
+    ];
+    for (intent, listed, expected) in cases {
+        let status = with_intent(intent);
+        let d = decide(&obs(
+            &spec,
+            &status,
+            AuraView::NotCreated {
+                tenant: &tenant,
+                listed: Some(&listed),
+                claimed: &[],
+            },
+            SecretView::default(),
+        ));
+        let got = match &d.action {
+            Action::Adopt { instance_id } => format!("adopt {instance_id}"),
+            Action::Create(_) => "create".into(),
+            Action::None => "wait".into(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(got, expected, "intent {intent}, listed {listed:?}");
+        assert_eq!(d.status.phase, Phase::Creating);
+    }
+}
+
+#[test]
+fn an_unknown_outcome_without_a_list_never_creates() {
+    let (spec, tenant) = (spec(), tenant());
+    let status = with_intent("2026-11-27T09:00:00Z");
+    let d = decide(&obs(
+        &spec,
+        &status,
+        AuraView::NotCreated {
+            tenant: &tenant,
+            listed: None,
+            claimed: &[],
+        },
+        SecretView::default(),
+    ));
+    assert_eq!(d.action, Action::None);
+}
+
+#[test]
+fn configurations_not_offered_stall_before_any_call() {
+    let tenant = tenant();
+    let cases: Vec<(AuraInstanceSpec, &str)> = vec![
+        (
+            AuraInstanceSpec {
+                region: "asia-east1".into(),
+                ..spec()
+            },
+            "only in: europe-west1",
+        ),
+        (
+            AuraInstanceSpec {
+                memory: "4GB".into(),
+                ..spec()
+            },
+            "offered memory/storage: 8GB/16GB, 16GB/32GB",
+        ),
+        (
+            AuraInstanceSpec {
+                storage: Some("64GB".into()),
+                ..spec()
+            },
+            "with storage 64GB",
+        ),
+        (
+            AuraInstanceSpec {
+                version: "4".into(),
+                ..spec()
+            },
+            "offered versions: 5",
+        ),
+        (
+            AuraInstanceSpec {
+                cloud_provider: "aws".into(),
+                ..spec()
+            },
+            "offers no enterprise-db instances on aws",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let status = AuraInstanceStatus::default();
+        let d = decide(&obs(
+            &spec,
+            &status,
+            AuraView::NotCreated {
+                tenant: &tenant,
+                listed: None,
+                claimed: &[],
+            },
+            SecretView::default(),
+        ));
+        assert_eq!(d.action, Action::None);
+        let (reason, message) = d.status.stalled.clone().expect("stalled");
+        assert_eq!(reason, "ConfigurationNotOffered");
+        assert!(
+            message.contains(expected),
+            "{message:?} should contain {expected:?}"
+        );
+        assert_eq!(d.requeue, Requeue::Resync);
+    }
+}
+
+#[test]
+fn status_follows_aura_and_the_secret() {
+    let spec = spec();
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        ..Default::default()
+    };
+    let full = SecretView {
+        up_to_date: true,
+        has_password: true,
+        not_owned: false,
+    };
+    let no_password = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let missing = SecretView {
+        up_to_date: false,
+        has_password: false,
+        not_owned: false,
+    };
+    // (aura status, secret, phase, ready reason or "True", action, requeue)
+    let cases = vec![
+        (
+            InstanceStatus::Creating,
+            full,
+            Phase::Creating,
+            "Creating",
+            Action::None,
+            Requeue::Poll,
+        ),
+        (
+            InstanceStatus::Running,
+            full,
+            Phase::Running,
+            "True",
+            Action::None,
+            Requeue::Resync,
+        ),
+        (
+            InstanceStatus::Running,
+            no_password,
+            Phase::Running,
+            "PasswordUnavailable",
+            Action::None,
+            Requeue::Resync,
+        ),
+        (
+            InstanceStatus::Running,
+            missing,
+            Phase::Running,
+            "PasswordUnavailable",
+            Action::WriteSecret,
+            Requeue::Poll,
+        ),
+        (
+            InstanceStatus::Updating,
+            full,
+            Phase::Updating,
+            "Updating",
+            Action::None,
+            Requeue::Poll,
+        ),
+        (
+            InstanceStatus::Other("resizing".into()),
+            full,
+            Phase::Updating,
+            "Updating",
+            Action::None,
+            Requeue::Poll,
+        ),
+        // paused in Aura while the spec says run: resume
+        (
+            InstanceStatus::Paused,
+            full,
+            Phase::Updating,
+            "Resuming",
+            Action::Resume {
+                instance_id: "8f769515".into(),
+                drift: None,
+            },
+            Requeue::Poll,
+        ),
+        (
+            InstanceStatus::LoadingFailed,
+            full,
+            Phase::Failed,
+            "LoadingFailed",
+            Action::None,
+            Requeue::Resync,
+        ),
+    ];
+    for (aura_status, secret, phase, ready, action, requeue) in cases {
+        let i = instance(aura_status.clone());
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
+        let got_ready = match &d.status.ready {
+            Readiness::True => "True".to_string(),
+            Readiness::False { reason, .. } | Readiness::Unknown { reason, .. } => {
+                reason.to_string()
+            }
+        };
+        assert_eq!(
+            (d.status.phase, got_ready.as_str(), &d.action, d.requeue),
+            (phase, ready, &action, requeue),
+            "aura {aura_status}, secret {secret:?}"
+        );
+        // Stalled only when a human must act.
+        assert_eq!(
+            d.status.stalled.is_some(),
+            aura_status == InstanceStatus::LoadingFailed || got_ready == "PasswordUnavailable"
+        );
+    }
+}
+
+#[test]
+fn an_instance_deleted_outside_is_not_recreated() {
+    let spec = spec();
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        ..Default::default()
+    };
+    let d = decide(&obs(&spec, &status, AuraView::Gone, SecretView::default()));
+    assert_eq!(d.action, Action::None);
+    assert_eq!(
+        d.status.stalled.as_ref().map(|s| s.0.as_str()),
+        Some("InstanceNotFound")
+    );
+}
+
+#[test]
+fn one_operation_at_a_time_towards_the_spec() {
+    let running = |f: fn(&mut Instance)| {
+        let mut i = instance(InstanceStatus::Running);
+        f(&mut i);
+        i
+    };
+    // (spec change, instance, expected operation)
+    let cases: Vec<(AuraInstanceSpec, Instance, Operation)> = vec![
+        (spec(), running(|_| {}), Operation::None),
+        (
+            AuraInstanceSpec {
+                memory: "16GB".into(),
+                ..spec()
+            },
+            running(|_| {}),
+            Operation::Update(UpdateInstanceRequest {
+                memory: Some("16GB".into()),
+                ..Default::default()
+            }),
+        ),
+        (
+            AuraInstanceSpec {
+                name: Some("renamed".into()),
+                ..spec()
+            },
+            running(|_| {}),
+            Operation::Update(UpdateInstanceRequest {
+                name: Some("renamed".into()),
+                ..Default::default()
+            }),
+        ),
+        (
+            AuraInstanceSpec {
+                vector_optimized: Some(true),
+                ..spec()
+            },
+            running(|i| i.vector_optimized = Some(false)),
+            Operation::Update(UpdateInstanceRequest {
+                vector_optimized: Some(true),
+                ..Default::default()
+            }),
+        ),
+        // a flag Aura does not report is not assumed off (DESIGN 4.7)
+        (
+            AuraInstanceSpec {
+                vector_optimized: Some(true),
+                ..spec()
+            },
+            running(|i| i.vector_optimized = None),
+            Operation::None,
+        ),
+        // an unset feature flag is left as Aura has it
+        (
+            spec(),
+            running(|i| i.vector_optimized = Some(true)),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                paused: true,
+                memory: "16GB".into(),
+                ..spec()
+            },
+            running(|_| {}),
+            Operation::Pause,
+        ),
+        (spec(), instance(InstanceStatus::Paused), Operation::Resume),
+        (
+            AuraInstanceSpec {
+                paused: true,
+                ..spec()
+            },
+            instance(InstanceStatus::Paused),
+            Operation::None,
+        ),
+        // nothing is sent while Aura is busy
+        (
+            AuraInstanceSpec {
+                memory: "16GB".into(),
+                ..spec()
+            },
+            instance(InstanceStatus::Updating),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                paused: true,
+                ..spec()
+            },
+            instance(InstanceStatus::Resuming),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                instance_type: "business-critical".into(),
+                ..spec()
+            },
+            running(|i| i.instance_type = Some("professional-db".into())),
+            Operation::Upgrade("business-critical".into()),
+        ),
+        // what Aura does not report is never drift (DESIGN 4.7)
+        (
+            AuraInstanceSpec {
+                storage: Some("32GB".into()),
+                ..spec()
+            },
+            running(|i| i.storage = None),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                instance_type: "free-db".into(),
+                memory: "1GB".into(),
+                storage: Some("2GB".into()),
+                ..spec()
+            },
+            running(|i| {
+                i.instance_type = Some("free-db".into());
+                i.memory = Some("1GB".into());
+                i.storage = None;
+            }),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                instance_type: "business-critical".into(),
+                memory: "16GB".into(),
+                vector_optimized: Some(true),
+                ..spec()
+            },
+            running(|i| {
+                i.instance_type = None;
+                i.memory = None;
+                i.name = None;
+                i.vector_optimized = None;
+            }),
+            Operation::None,
+        ),
+        // letter case is no difference either
+        (
+            spec(),
+            running(|i| {
+                i.memory = Some("8gb".into());
+                i.instance_type = Some("Enterprise-DB".into());
+            }),
+            Operation::None,
+        ),
+        (
+            spec(),
+            running(|i| i.status = InstanceStatus::parse("Running")),
+            Operation::None,
+        ),
+        (
+            AuraInstanceSpec {
+                paused: true,
+                ..spec()
+            },
+            running(|i| i.status = InstanceStatus::parse("RUNNING")),
+            Operation::Pause,
+        ),
+    ];
+    for (spec, instance, expected) in cases {
+        let name = spec.name.clone().unwrap_or_else(|| "orders".into());
+        assert_eq!(
+            next_operation(&spec, &name, &instance),
+            expected,
+            "spec {spec:?} instance {:?}",
+            instance.status
+        );
+    }
+}
+
+#[test]
+fn a_console_change_is_corrected_and_named() {
+    let spec = spec();
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    let mut changed = instance(InstanceStatus::Running);
+    changed.memory = Some("16GB".into());
+    let full = SecretView {
+        up_to_date: true,
+        has_password: true,
+        not_owned: false,
+    };
+    let tenant = tenant();
+    let mut o = obs(&spec, &status, AuraView::Found(&changed), full);
+    o.catalogue = Some(&tenant);
+    let d = decide(&o);
+    let Action::Update { request, drift, .. } = &d.action else {
+        panic!("{:?}", d.action)
+    };
+    assert_eq!(request.memory.as_deref(), Some("8GB"));
+    let note = drift.as_deref().expect("a drift note");
+    assert!(
+        note.contains("memory 16GB") && note.contains("memory to 8GB"),
+        "{note}"
+    );
+    assert_eq!(d.status.phase, Phase::Updating);
+
+    // The same difference after a manifest edit is no drift.
+    let edited = AuraInstanceStatus {
+        observed_generation: Some(0),
+        ..status.clone()
+    };
+    let d = decide(&obs(&spec, &edited, AuraView::Found(&changed), full));
+    assert!(
+        matches!(&d.action, Action::Update { drift: None, .. }),
+        "{:?}",
+        d.action
+    );
+}
+
+#[test]
+fn a_resize_not_offered_stalls_before_any_call() {
+    let spec = AuraInstanceSpec {
+        memory: "4GB".into(),
+        ..spec()
+    };
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        ..Default::default()
+    };
+    let running = instance(InstanceStatus::Running);
+    let tenant = tenant();
+    let mut o = obs(
+        &spec,
+        &status,
+        AuraView::Found(&running),
+        SecretView {
+            up_to_date: true,
+            has_password: true,
+            not_owned: false,
+        },
+    );
+    o.catalogue = Some(&tenant);
+    let d = decide(&o);
+    assert_eq!(d.action, Action::None);
+    assert_eq!(
+        d.status.stalled.as_ref().map(|s| s.0.as_str()),
+        Some("ConfigurationNotOffered")
+    );
+}
+
+#[test]
+fn an_adopted_instance_must_match_the_spec() {
+    let spec = AuraInstanceSpec {
+        tenant_id: Some("t-1".into()),
+        ..spec()
+    };
+    let mut other = instance(InstanceStatus::Running);
+    other.region = Some("us-central1".into());
+    other.instance_type = Some("professional-db".into());
+    let message = placement_mismatch(&spec, &other).expect("a mismatch");
+    assert!(
+        message.contains("region is us-central1 in Aura, europe-west1 in the spec"),
+        "{message}"
+    );
+    assert!(message.contains("type is professional-db"), "{message}");
+    assert_eq!(
+        placement_mismatch(&spec, &instance(InstanceStatus::Running)),
+        None
+    );
+    let status = AuraInstanceStatus::default();
+    let d = decide(&obs(
+        &spec,
+        &status,
+        AuraView::Found(&other),
+        SecretView::default(),
+    ));
+    assert_eq!(
+        d.status.stalled.as_ref().map(|s| s.0.as_str()),
+        Some("InstanceMismatch")
+    );
+    assert_eq!(
+        d.action,
+        Action::None,
+        "nothing is written for a mismatched instance"
+    );
+}
+
+#[test]
+fn what_aura_leaves_out_is_no_mismatch() {
+    let spec = AuraInstanceSpec {
+        tenant_id: Some("t-1".into()),
+        ..spec()
+    };
+    let mut bare = instance(InstanceStatus::Running);
+    bare.region = None;
+    bare.cloud_provider = None;
+    bare.instance_type = None;
+    bare.tenant_id = None;
+    assert_eq!(placement_mismatch(&spec, &bare), None);
+    bare.cloud_provider = Some("GCP".into());
+    assert_eq!(placement_mismatch(&spec, &bare), None);
+}
+
+#[test]
+fn the_lost_create_search_skips_what_it_cannot_place() {
+    let intent: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+    let mut nameless = summary("aaaa0001", "orders", "2026-11-27T10:00:05Z");
+    nameless.name = None;
+    let mut timeless = summary("aaaa0002", "orders", "2026-11-27T10:00:05Z");
+    timeless.created_at = None;
+    let good = summary("aaaa0003", "orders", "2026-11-27T10:00:07Z");
+    let listed = [nameless, timeless, good];
+    assert_eq!(
+        LostCreate {
+            name: "orders",
+            intent,
+            prior: &[],
+            claimed: &[],
+        }
+        .find(&listed)
+        .map(|i| i.id.as_str()),
+        Some("aaaa0003")
+    );
+}
+
+#[test]
+fn a_catalogue_without_storage_lets_the_spec_through() {
+    let mut tenant = tenant();
+    for c in &mut tenant.instance_configurations {
+        c.storage = None;
+    }
+    let spec = AuraInstanceSpec {
+        storage: Some("64GB".into()),
+        ..spec()
+    };
+    assert_eq!(check_offered(&spec, &tenant), Ok(()));
+    let wrong = AuraInstanceSpec {
+        memory: "3GB".into(),
+        ..spec
+    };
+    let message = check_offered(&wrong, &tenant).unwrap_err();
+    assert!(message.contains("8GB, 16GB"), "{message}");
+}
+
+#[test]
+fn the_lost_create_search_skips_prior_and_claimed_instances() {
+    let intent: Timestamp = "2026-11-27T10:00:00Z".parse().unwrap();
+    let listed = [
+        summary("aaaa0001", "orders", "2026-11-27T09:59:50Z"),
+        summary("aaaa0002", "orders", "2026-11-27T10:00:01Z"),
+        summary("aaaa0003", "orders", "2026-11-27T10:00:03Z"),
+    ];
+    let find = |prior: &[String], claimed: &[String]| {
+        LostCreate {
+            name: "orders",
+            intent,
+            prior,
+            claimed,
+        }
+        .find(&listed)
+        .map(|i| i.id.clone())
+    };
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(find(&[], &[]).as_deref(), Some("aaaa0001"));
+    assert_eq!(find(&ids(&["aaaa0001"]), &[]).as_deref(), Some("aaaa0002"));
+    assert_eq!(
+        find(&ids(&["aaaa0001"]), &ids(&["aaaa0002"])).as_deref(),
+        Some("aaaa0003")
+    );
+    assert_eq!(
+        find(&ids(&["aaaa0001"]), &ids(&["aaaa0002", "aaaa0003"])),
+        None
+    );
+    assert_eq!(
+        same_named(&listed[..2], "orders"),
+        ids(&["aaaa0001", "aaaa0002"])
+    );
+    assert!(same_named(&listed, "other").is_empty());
+}
+
+#[test]
+fn an_instance_held_elsewhere_is_never_touched() {
+    let spec = AuraInstanceSpec {
+        instance_id: Some("8f769515".into()),
+        paused: true,
+        memory: "16GB".into(),
+        ..spec()
+    };
+    let status = AuraInstanceStatus::default();
+    let found = instance(InstanceStatus::Running);
+    let mut o = obs(
+        &spec,
+        &status,
+        AuraView::Found(&found),
+        SecretView::default(),
+    );
+    o.claimed_elsewhere = true;
+    let d = decide(&o);
+    assert_eq!(d.action, Action::None);
+    let (reason, message) = d.status.stalled.expect("stalled");
+    assert_eq!(reason, "InstanceClaimed");
+    assert!(!message.contains("namespace"), "{message}");
+}
+
+#[test]
+fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
+    use PasswordRecovery::*;
+    let no_password = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let with_password = SecretView {
+        up_to_date: true,
+        has_password: true,
+        not_owned: false,
+    };
+    // (policy, found by lost create, adopted by id, recreations, Aura status, secret, expected)
+    type Case = (
+        Option<PasswordRecovery>,
+        bool,
+        bool,
+        i32,
+        InstanceStatus,
+        SecretView,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            None,
+            true,
+            false,
+            0,
+            InstanceStatus::Running,
+            no_password,
+            "recreate",
+        ),
+        (
+            Some(Recreate),
+            true,
+            false,
+            2,
+            InstanceStatus::Running,
+            no_password,
+            "recreate",
+        ),
+        (
+            Some(Recreate),
+            true,
+            false,
+            3,
+            InstanceStatus::Running,
+            no_password,
+            "stall PasswordUnavailable",
+        ),
+        (
+            Some(Manual),
+            true,
+            false,
+            0,
+            InstanceStatus::Running,
+            no_password,
+            "stall PasswordUnavailable",
+        ),
+        // not found by the search: an adoption or a created instance
+        (
+            None,
+            false,
+            false,
+            0,
+            InstanceStatus::Running,
+            no_password,
+            "stall PasswordUnavailable",
+        ),
+        (
+            None,
+            true,
+            true,
+            0,
+            InstanceStatus::Running,
+            no_password,
+            "stall PasswordUnavailable",
+        ),
+        // a person wrote the password: Ready, nothing destroyed
+        (
+            None,
+            true,
+            false,
+            0,
+            InstanceStatus::Running,
+            with_password,
+            "ready",
+        ),
+        // Aura still creates it: wait
+        (
+            None,
+            true,
+            false,
+            0,
+            InstanceStatus::Creating,
+            no_password,
+            "wait",
+        ),
+    ];
+    for (policy, found, by_id, recreations, aura, secret, expected) in cases {
+        let spec = AuraInstanceSpec {
+            password_recovery: policy,
+            instance_id: by_id.then(|| "8f769515".to_string()),
+            ..spec()
+        };
+        let status = AuraInstanceStatus {
+            instance_id: Some("8f769515".into()),
+            lost_create_instance_id: found.then(|| "8f769515".to_string()),
+            recreations: Some(recreations),
+            ..Default::default()
+        };
+        let i = instance(aura.clone());
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
+        let got = match (&d.action, &d.status.stalled, &d.status.ready) {
+            (Action::Recreate { instance_id }, _, _) => {
+                assert_eq!(instance_id, "8f769515");
+                "recreate".to_string()
+            }
+            (Action::None, Some((r, _)), _) => format!("stall {r}"),
+            (Action::None, None, Readiness::True) => "ready".into(),
+            (Action::None, None, _) => "wait".into(),
+            (other, _, _) => format!("{other:?}"),
+        };
+        assert_eq!(
+            got, expected,
+            "policy {policy:?} found {found} by id {by_id} recreations {recreations} {aura:?}"
+        );
+    }
+}
+
+#[test]
+fn a_recreate_waits_for_the_instance_to_go_then_starts_over() {
+    let spec = spec();
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        recreating_instance_id: Some("8f769515".into()),
+        recreations: Some(1),
+        ..Default::default()
+    };
+    let destroying = instance(InstanceStatus::Destroying);
+    let full = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let d = decide(&obs(&spec, &status, AuraView::Found(&destroying), full));
+    assert_eq!(d.action, Action::None);
+    assert_eq!(d.status.phase, Phase::Creating);
+    assert_eq!(d.requeue, Requeue::Poll);
+    let d = decide(&obs(&spec, &status, AuraView::Gone, full));
+    assert_eq!(
+        d.action,
+        Action::ForgetInstance {
+            instance_id: "8f769515".into()
+        }
+    );
+    // Gone without a re-create under way is somebody else's doing: stall.
+    let plain = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        ..Default::default()
+    };
+    let d = decide(&obs(&spec, &plain, AuraView::Gone, full));
+    assert_eq!(
+        d.status.stalled.map(|s| s.0),
+        Some(Reason::InstanceNotFound)
+    );
+}
+
+#[test]
+fn a_secret_of_somebody_else_stops_everything() {
+    let spec = spec();
+    let taken = SecretView {
+        up_to_date: false,
+        has_password: false,
+        not_owned: true,
+    };
+    let tenant = tenant();
+    let fresh = AuraInstanceStatus::default();
+    let created = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        ..Default::default()
+    };
+    let running = instance(InstanceStatus::Running);
+    let views = [
+        (
+            &fresh,
+            AuraView::NotCreated {
+                tenant: &tenant,
+                listed: None,
+                claimed: &[],
+            },
+        ),
+        (&created, AuraView::Found(&running)),
+    ];
+    for (status, view) in views {
+        let d = decide(&obs(&spec, status, view, taken));
+        assert_eq!(d.action, Action::None, "no create, no write, no call");
+        let (reason, message) = d.status.stalled.expect("stalled");
+        assert_eq!(reason, "SecretNotOwned");
+        assert!(message.contains("orders-connection"), "{message}");
+    }
+}

@@ -1,0 +1,227 @@
+//! AuraInstance: one Aura database. `observe` gathers what Kubernetes and Aura
+//! say, `decide` (pure) picks the action and the status, `act` carries it out
+//! and writes status; `cleanup` does the same for deletion.
+
+mod act;
+pub mod claims;
+mod cleanup;
+pub mod compare;
+pub mod decide;
+mod observe;
+pub mod reason;
+pub mod secret;
+pub mod status;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+
+use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
+use crate::aura::CreatedInstance;
+use crate::reconciler::cache::slim;
+use crate::reconciler::driver::{self, after_first_list};
+use crate::reconciler::{Cleanup, Context, Kind, Result, Shared, credentials_finalizer, locked};
+
+use claims::Claims;
+
+/// What this process remembers of one AuraInstance.
+#[derive(Debug, Default)]
+pub struct InstanceMemory {
+    /// A create's answer whose password has not reached the Secret yet.
+    pub pending: Option<CreatedInstance>,
+    /// The instance id this process recorded, until the watch's copy shows it
+    /// in status: a reconcile on a stale copy must not go looking.
+    pub recorded: Option<String>,
+}
+
+/// What the kind keeps for all AuraInstances.
+pub struct InstanceState {
+    /// Which AuraInstance holds which Aura instance id.
+    pub claims: Claims,
+    claims_writer: Mutex<Option<Writer<AuraInstanceClaim>>>,
+}
+
+impl InstanceState {
+    pub fn new(client: Client) -> Self {
+        let (store, writer) = kube::runtime::reflector::store();
+        Self {
+            claims: Claims::new(client, store),
+            claims_writer: Mutex::new(Some(writer)),
+        }
+    }
+}
+
+impl Kind for AuraInstance {
+    const FINALIZER: &'static str = FINALIZER;
+    type Memory = InstanceMemory;
+    type State = InstanceState;
+    type Status = AuraInstanceStatus;
+
+    fn status(&self) -> Option<&AuraInstanceStatus> {
+        self.status.as_ref()
+    }
+
+    fn credentials_secret(&self) -> Option<&str> {
+        self.spec
+            .credentials_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str())
+    }
+
+    async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
+        act::apply(obj, &ctx).await
+    }
+
+    async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
+        cleanup::cleanup(&obj, &ctx).await
+    }
+
+    /// Lets go of the credentials Secret once no other AuraInstance of the
+    /// namespace names it.
+    async fn finalized(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<()> {
+        let Some(name) = obj.credentials_secret() else {
+            return Ok(());
+        };
+        let ns = obj.namespace().unwrap_or_default();
+        let others = ctx.objects_in(&ns);
+        credentials_finalizer::release_unused(&ctx.client, &ns, name, &still_named(&others, &obj))
+            .await
+    }
+}
+
+/// The credentials Secrets the remaining AuraInstances of a namespace name.
+pub fn still_named(instances: &[Arc<AuraInstance>], leaving: &AuraInstance) -> BTreeSet<String> {
+    instances
+        .iter()
+        .filter(|o| o.uid() != leaving.uid())
+        .filter_map(|o| o.spec.credentials_secret_ref.as_ref())
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+/// A password held in memory until it lands in the Secret.
+impl Context<AuraInstance> {
+    pub fn remember_password(&self, obj: &AuraInstance, created: CreatedInstance) {
+        self.memory.with(obj, |e| e.kind.pending = Some(created));
+    }
+
+    pub fn pending_password(&self, obj: &AuraInstance) -> Option<CreatedInstance> {
+        self.memory.peek(obj, |e| e.kind.pending.clone()).flatten()
+    }
+
+    pub fn forget_password(&self, obj: &AuraInstance) {
+        if self.memory.peek(obj, |e| e.kind.pending.is_some()) == Some(true) {
+            self.memory.with(obj, |e| e.kind.pending = None);
+        }
+    }
+
+    /// Remembers the instance id just written to status.
+    pub fn record_instance(&self, obj: &AuraInstance, id: &str) {
+        self.memory
+            .with(obj, |e| e.kind.recorded = Some(id.to_string()));
+    }
+
+    /// The id recorded for this object, forgotten once status shows one.
+    pub fn recorded_instance(&self, obj: &AuraInstance) -> Option<String> {
+        let in_status = obj.status.as_ref().is_some_and(|s| s.instance_id.is_some());
+        let recorded = self.memory.peek(obj, |e| e.kind.recorded.clone()).flatten();
+        if in_status && recorded.is_some() {
+            self.memory.with(obj, |e| e.kind.recorded = None);
+            return None;
+        }
+        recorded
+    }
+
+    pub fn forget_instance(&self, obj: &AuraInstance) {
+        if self.memory.peek(obj, |e| e.kind.recorded.is_some()) == Some(true) {
+            self.memory.with(obj, |e| e.kind.recorded = None);
+        }
+    }
+
+    pub fn claims(&self) -> &Claims {
+        &self.state.claims
+    }
+}
+
+/// Starts the claims watch (cluster-scoped: one for every namespace scope);
+/// returns once it listed or after `wait`.
+pub async fn start_claims(
+    ctx: &Arc<Context<AuraInstance>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    wait: std::time::Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let writer = locked(&ctx.state.claims_writer).take()?;
+    let api: Api<AuraInstanceClaim> = Api::all(ctx.client.clone());
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|event| async move {
+            if let Err(e) = event {
+                tracing::debug!(error = %e, "claims watch");
+            }
+        });
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            () = stream => {}
+            () = shutdown => {}
+        }
+    });
+    if !ctx.state.claims.wait_ready(wait).await {
+        tracing::warn!(
+            "the claims watch has not listed yet (is the AuraInstanceClaim CRD installed?); asking the apiserver instead"
+        );
+    }
+    Some(task)
+}
+
+/// The AuraInstance controller of one scope (a namespace, or all): the kind's
+/// watch through the shared driver, plus the connection Secrets it owns,
+/// watched by label only (DESIGN 4.6).
+pub async fn run(
+    shared: &Arc<Shared>,
+    ctx: &Arc<Context<AuraInstance>>,
+    namespace: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = shared.client.clone();
+    let (instances, secrets): (Api<AuraInstance>, Api<Secret>) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client)),
+    };
+    let controller = driver::controller(instances, ctx);
+    ctx.telemetry.count_phases_of(controller.store());
+    // The connection Secrets, kept in a store so a reconcile need not read them.
+    // Their first list wakes nobody: the AuraInstances' own first list does.
+    let (owned_reader, owned_writer) = kube::runtime::reflector::store();
+    ctx.secrets.add_owned_store(owned_reader);
+    let own_writes = ctx.secrets.clone();
+    let owned_secrets = watcher(
+        secrets,
+        watcher::Config::default().labels(&secret::owned_selector()),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(owned_writer)
+    .filter(after_first_list())
+    .filter(move |event| {
+        // The echo of our own write wakes nobody; deletions and others' changes do.
+        let echo = matches!(event, Ok(watcher::Event::Apply(s)) if own_writes.is_own_write(s));
+        std::future::ready(!echo)
+    })
+    .touched_objects();
+    driver::run(controller.owns_stream(owned_secrets), ctx.clone(), shutdown).await;
+}
+
+#[cfg(test)]
+mod tests;

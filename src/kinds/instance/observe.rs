@@ -1,0 +1,261 @@
+//! Observe: what Kubernetes and Aura say about one AuraInstance, gathered
+//! with as few calls as the caches allow. No decision is taken here beyond
+//! which calls the state needs; `decide` gets it all as values.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::claims::Claim;
+use super::decide::{self, AuraView, Stall, TenantChoice};
+use super::secret;
+use crate::api::{AuraInstance, AuraInstanceStatus};
+use crate::aura::{AuraClient, AuraErrorKind, Credentials, Instance, InstanceSummary, Tenant};
+use crate::reconciler::credentials::{self, CredentialsProblem};
+use crate::reconciler::{Context, ReconcileError, Result};
+
+type Ctx = Context<AuraInstance>;
+
+/// Everything `decide` needs, owned; [`Observed::view`] lends it out.
+pub struct Observed {
+    pub current: AuraInstanceStatus,
+    pub instance_id: Option<String>,
+    pub aura: Aura,
+    /// Another AuraInstance holds the observed instance's claim.
+    pub claimed_elsewhere: bool,
+    /// The Secret this object would write, and whether it is already there.
+    pub desired: Option<(Secret, bool)>,
+    /// A Secret of that name exists and is not this object's.
+    pub not_owned: bool,
+    /// The tenant's catalogue, when a resize is pending.
+    pub catalogue: Option<Arc<Tenant>>,
+}
+
+pub enum Aura {
+    Found(Box<Instance>),
+    Gone,
+    NotCreated {
+        tenant: Arc<Tenant>,
+        listed: Option<Arc<Vec<InstanceSummary>>>,
+        claimed: Vec<String>,
+    },
+}
+
+impl Observed {
+    pub fn view(&self) -> AuraView<'_> {
+        match &self.aura {
+            Aura::Found(i) => AuraView::Found(i),
+            Aura::Gone => AuraView::Gone,
+            Aura::NotCreated {
+                tenant,
+                listed,
+                claimed,
+            } => AuraView::NotCreated {
+                tenant,
+                listed: listed.as_deref().map(Vec::as_slice),
+                claimed,
+            },
+        }
+    }
+
+    pub fn found(&self) -> Option<&Instance> {
+        match &self.aura {
+            Aura::Found(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn secret_view(&self) -> decide::SecretView {
+        match (self.found(), &self.desired) {
+            (Some(i), Some((desired, up_to_date))) => decide::SecretView {
+                up_to_date: *up_to_date,
+                has_password: secret::has_password(Some(desired), &i.id),
+                not_owned: self.not_owned,
+            },
+            _ => decide::SecretView {
+                not_owned: self.not_owned,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// The credentials, or why there are none.
+pub async fn credentials(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+) -> Result<Result<Credentials, CredentialsProblem>> {
+    credentials::resolve(&ctx.client, &ctx.secrets, &ctx.credentials_source(obj)).await
+}
+
+/// What observing found: everything `decide` needs, or a reason for a human
+/// to act before anything else can be observed.
+pub enum Gathered {
+    Observed(Box<Observed>),
+    Stall(Stall),
+}
+
+pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result<Gathered> {
+    let ns = obj.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let current = obj.status.clone().unwrap_or_default();
+
+    // A password received but not yet stored wins over everything else.
+    let pending = ctx.pending_password(obj);
+    let instance_id = decide::instance_to_observe(
+        &current,
+        pending.as_ref().map(|p| p.id.as_str()),
+        ctx.recorded_instance(obj).as_deref(),
+        obj.spec.instance_id.as_deref(),
+    );
+
+    let observed_aura = match &instance_id {
+        Some(id) => match aura.get_instance(id).await {
+            Ok(i) => Aura::Found(Box::new(i)),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Aura::Gone,
+            Err(e) => return Err(e.into()),
+        },
+        None => {
+            let tenant = match tenant(ctx, aura, obj, &current).await? {
+                Ok(t) => t,
+                Err(stall) => return Ok(Gathered::Stall(stall)),
+            };
+            let listed = if decide::create_intent(&current).is_some() {
+                Some(Arc::new(aura.list_instances(&tenant.id).await?))
+            } else {
+                None
+            };
+            let claimed = ctx.claims().held_by_others(
+                obj,
+                listed.as_deref().map(Vec::as_slice).unwrap_or_default(),
+            );
+            Aura::NotCreated {
+                tenant,
+                listed,
+                claimed,
+            }
+        }
+    };
+
+    // Nothing is recorded, written or sent for an instance without its claim;
+    // an instance that sits elsewhere than the spec says is never claimed.
+    let claimed_elsewhere = match &observed_aura {
+        Aura::Found(i) if decide::placement_mismatch(&obj.spec, i).is_none() => {
+            matches!(ctx.claims().claim(obj, &i.id).await?, Claim::HeldByOther(_))
+        }
+        _ => false,
+    };
+
+    // The connection Secret: only the operator's own is ever written (DESIGN
+    // 4.12), checked before a create too, so that no password is made for a
+    // Secret that cannot take it.
+    let name = obj.connection_secret_name();
+    let mut not_owned = false;
+    let desired = match &observed_aura {
+        Aura::Found(i) if !claimed_elsewhere => {
+            // The watch's copy can tell that nothing needs writing; anything
+            // else is decided on a live read.
+            let cached = ctx
+                .secrets
+                .owned(&ns, &name)
+                .filter(|s| secret::may_write(Some(s), obj, Some(&i.id)))
+                .and_then(|s| {
+                    let desired = secret::desired_for(obj, &current, i, pending.as_ref(), Some(&s));
+                    secret::matches(&s, &desired).then_some(desired)
+                });
+            match cached {
+                Some(desired) => Some((desired, true)),
+                None => {
+                    let existing = read_secret(&secrets, &name).await?;
+                    if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
+                        let desired = secret::desired_for(
+                            obj,
+                            &current,
+                            i,
+                            pending.as_ref(),
+                            existing.as_ref(),
+                        );
+                        let up_to_date = existing
+                            .as_ref()
+                            .is_some_and(|s| secret::matches(s, &desired));
+                        Some((desired, up_to_date))
+                    } else {
+                        not_owned = true;
+                        None
+                    }
+                }
+            }
+        }
+        Aura::NotCreated { .. } => {
+            let ours = ctx
+                .secrets
+                .owned(&ns, &name)
+                .is_some_and(|s| secret::may_write(Some(&s), obj, None));
+            if !ours {
+                let existing = read_secret(&secrets, &name).await?;
+                not_owned = !secret::may_write(existing.as_ref(), obj, None);
+            }
+            None
+        }
+        _ => None,
+    };
+
+    // A resize is checked against the tenant's catalogue before it is sent.
+    let catalogue = match &observed_aura {
+        Aura::Found(i) if resize_pending(obj, i) => {
+            match i.tenant_id.as_deref().or(current.tenant_id.as_deref()) {
+                Some(tenant_id) => Some(ctx.tenants.tenant(aura, tenant_id).await?),
+                // Without a known tenant the resize goes to Aura unchecked.
+                None => None,
+            }
+        }
+        _ => None,
+    };
+
+    Ok(Gathered::Observed(Box::new(Observed {
+        current,
+        instance_id,
+        aura: observed_aura,
+        claimed_elsewhere,
+        desired,
+        not_owned,
+        catalogue,
+    })))
+}
+
+pub async fn read_secret(secrets: &Api<Secret>, name: &str) -> Result<Option<Secret>> {
+    secrets
+        .get_opt(name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the connection Secret", e))
+}
+
+fn resize_pending(obj: &AuraInstance, instance: &Instance) -> bool {
+    let request = decide::update_request(&obj.spec, &obj.aura_name(), instance);
+    request.memory.is_some() || request.storage.is_some()
+}
+
+/// The tenant to create in, with its catalogue; or why there is none.
+async fn tenant(
+    ctx: &Ctx,
+    aura: &AuraClient,
+    obj: &AuraInstance,
+    current: &AuraInstanceStatus,
+) -> Result<Result<Arc<Tenant>, Stall>> {
+    let id = match decide::tenant_choice(obj.spec.tenant_id.as_deref(), current) {
+        TenantChoice::Known(id) => id,
+        TenantChoice::List => match decide::only_tenant(&ctx.tenants.list(aura).await?) {
+            Ok(id) => id,
+            Err(stall) => return Ok(Err(stall)),
+        },
+    };
+    match ctx.tenants.tenant(aura, &id).await {
+        Ok(t) => Ok(Ok(t)),
+        Err(e) => match decide::tenant_missing(&e) {
+            Some(stall) => Ok(Err(stall)),
+            None => Err(e.into()),
+        },
+    }
+}

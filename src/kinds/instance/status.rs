@@ -1,0 +1,199 @@
+//! The AuraInstance's status summary: what `decide` says about phase and the
+//! three conditions, and the full status built from it.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::reason::Reason;
+use crate::api::{AuraInstance, AuraInstanceStatus, Phase};
+use crate::reconciler::status::{self, Summary};
+
+pub use crate::reconciler::status::{READY, RECONCILING, STALLED, conditions};
+
+pub type Readiness = status::Readiness<Reason>;
+
+/// The condition-level summary `decide` produces; `status.rs` turns it into conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusSummary {
+    pub phase: Phase,
+    pub ready: Readiness,
+    pub reconciling: Option<(Reason, String)>,
+    pub stalled: Option<(Reason, String)>,
+}
+
+impl StatusSummary {
+    /// A human must act: Stalled=True, Ready=False, no polling.
+    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            phase: Phase::Failed,
+            ready: Readiness::False {
+                reason,
+                message: message.clone(),
+            },
+            reconciling: None,
+            stalled: Some((reason, message)),
+        }
+    }
+
+    /// Aura accepted the create and is building the instance.
+    pub fn aura_creating() -> Self {
+        Self::in_progress(
+            Phase::Creating,
+            Reason::Creating,
+            "Aura is creating the instance",
+        )
+    }
+
+    pub fn in_progress(phase: Phase, reason: Reason, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            phase,
+            ready: Readiness::False {
+                reason,
+                message: message.clone(),
+            },
+            reconciling: Some((reason, message)),
+            stalled: None,
+        }
+    }
+}
+
+impl Summary for StatusSummary {
+    type Reason = Reason;
+
+    fn readiness(&self) -> &Readiness {
+        &self.ready
+    }
+
+    fn reconciling(&self) -> Option<&(Reason, String)> {
+        self.reconciling.as_ref()
+    }
+
+    fn stalled(&self) -> Option<&(Reason, String)> {
+        self.stalled.as_ref()
+    }
+}
+
+/// The first-sight status: Ready=Unknown, Reconciling=True.
+pub fn first_sight() -> StatusSummary {
+    StatusSummary {
+        phase: Phase::Pending,
+        ready: Readiness::Unknown {
+            reason: Reason::Reconciling,
+            message: "the operator has not yet observed this object".into(),
+        },
+        reconciling: Some((Reason::Reconciling, "first reconcile".into())),
+        stalled: None,
+    }
+}
+
+/// Aura cannot be reached: still in progress (retried with backoff), Ready
+/// Unknown with the error, so that a wrong CA or a closed firewall shows in
+/// `kubectl get` instead of a silent wait.
+pub fn aura_unreachable(phase: Option<Phase>, error: &str) -> StatusSummary {
+    let message = format!("the Aura API cannot be reached; retrying: {error}");
+    StatusSummary {
+        phase: phase.unwrap_or(Phase::Pending),
+        ready: Readiness::Unknown {
+            reason: Reason::AuraUnreachable,
+            message: message.clone(),
+        },
+        reconciling: Some((Reason::AuraUnreachable, message)),
+        stalled: None,
+    }
+}
+
+/// The status while Aura destroys the instance.
+pub fn deleting(message: &str) -> StatusSummary {
+    StatusSummary {
+        phase: Phase::Deleting,
+        ready: Readiness::False {
+            reason: Reason::Deleting,
+            message: message.to_string(),
+        },
+        reconciling: Some((Reason::Deleting, message.to_string())),
+        stalled: None,
+    }
+}
+
+/// Looks up a condition.
+pub fn condition<'a>(status: Option<&'a AuraInstanceStatus>, type_: &str) -> Option<&'a Condition> {
+    status::condition(&status?.conditions, type_)
+}
+
+/// The full status for a summary.
+pub fn build(
+    obj: &AuraInstance,
+    fields: &AuraInstanceStatus,
+    summary: &StatusSummary,
+    previous: Option<&AuraInstanceStatus>,
+) -> AuraInstanceStatus {
+    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    AuraInstanceStatus {
+        observed_generation: obj.metadata.generation,
+        phase: Some(summary.phase),
+        conditions: conditions(
+            summary,
+            previous_conditions,
+            obj.metadata.generation,
+            Timestamp::now(),
+        ),
+        ..fields.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_the_status_changes() {
+        let creating = StatusSummary {
+            phase: Phase::Creating,
+            ready: Readiness::False {
+                reason: Reason::Creating,
+                message: "m".into(),
+            },
+            reconciling: Some((Reason::Creating, "m".into())),
+            stalled: None,
+        };
+        let first = conditions(&creating, &[], Some(1), t("2026-01-01T00:00:00Z"));
+        let again = conditions(&creating, &first, Some(1), t("2026-01-01T00:05:00Z"));
+        assert_eq!(
+            first, again,
+            "an unchanged summary must give identical conditions"
+        );
+
+        let running = StatusSummary {
+            phase: Phase::Running,
+            ready: Readiness::True,
+            reconciling: None,
+            stalled: None,
+        };
+        let later = conditions(&running, &again, Some(1), t("2026-01-01T00:10:00Z"));
+        let ready = later.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.status, "True");
+        assert_eq!(ready.last_transition_time, Time(t("2026-01-01T00:10:00Z")));
+        let stalled = later.iter().find(|c| c.type_ == STALLED).unwrap();
+        assert_eq!(stalled.status, "False");
+        assert_eq!(
+            stalled.last_transition_time,
+            Time(t("2026-01-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn first_sight_is_unknown_and_reconciling() {
+        let c = conditions(&first_sight(), &[], Some(1), t("2026-01-01T00:00:00Z"));
+        let get = |ty: &str| c.iter().find(|c| c.type_ == ty).unwrap().status.clone();
+        assert_eq!(get(READY), "Unknown");
+        assert_eq!(get(RECONCILING), "True");
+        assert_eq!(get(STALLED), "False");
+    }
+}

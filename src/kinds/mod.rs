@@ -1,0 +1,5 @@
+//! One folder per kind, each shaped the same way: observe (I/O that gathers),
+//! decide (pure), act (I/O that carries a decision out), and the kind's glue
+//! to the shared driver in `mod.rs`.
+
+pub mod instance;

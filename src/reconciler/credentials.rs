@@ -1,0 +1,413 @@
+//! Aura API credentials: which Secret an object uses, reading it, and knowing
+//! when it changes (DESIGN 4.6). Credential Secrets are found through the
+//! objects that name them: an index from Secret to objects, fed by each kind's
+//! watch, and one metadata watch per Secret in that index, never a watch of
+//! every Secret in the cluster.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
+
+use super::cache::SecretCache;
+use super::{ReconcileError, credentials_finalizer, locked};
+use crate::aura::Credentials;
+
+/// A Secret by (namespace, name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SecretKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Where an object's credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsSource {
+    /// A Secret in the object's own namespace (`credentialsSecretRef`).
+    Own(SecretKey),
+    /// The operator-wide `--default-credentials`.
+    Default(SecretKey),
+    /// Neither.
+    None,
+}
+
+impl CredentialsSource {
+    /// The source for an object in `namespace` that names `own` (or nothing).
+    pub fn of(namespace: &str, own: Option<&str>, default: Option<&(String, String)>) -> Self {
+        match (own, default) {
+            (Some(name), _) => Self::Own(SecretKey::new(namespace, name)),
+            (None, Some((ns, name))) => Self::Default(SecretKey::new(ns, name)),
+            (None, None) => Self::None,
+        }
+    }
+
+    pub fn key(&self) -> Option<&SecretKey> {
+        match self {
+            Self::Own(k) | Self::Default(k) => Some(k),
+            Self::None => None,
+        }
+    }
+}
+
+/// Why there are no credentials to use; the kind's `decide` turns it into a stall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsProblem {
+    /// No credentialsSecretRef and no operator default.
+    NotConfigured,
+    /// The Secret is absent or lacks clientId/clientSecret. One case for both,
+    /// so that a person who may not read Secrets learns nothing about them.
+    Unusable(SecretKey),
+}
+
+/// Reads the credentials, from the cache while the watch vouches for them. A
+/// Secret in the object's own namespace gets the credentials-in-use finalizer.
+pub async fn resolve(
+    client: &kube::Client,
+    cache: &SecretCache,
+    source: &CredentialsSource,
+) -> Result<Result<Credentials, CredentialsProblem>, ReconcileError> {
+    let Some(key) = source.key() else {
+        return Ok(Err(CredentialsProblem::NotConfigured));
+    };
+    if let Some(creds) = cache.credentials(&key.namespace, &key.name) {
+        return Ok(Ok(creds));
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &key.namespace);
+    let Some(mut secret) = secrets
+        .get_opt(&key.name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the credentials Secret", e))?
+    else {
+        return Ok(Err(CredentialsProblem::Unusable(key.clone())));
+    };
+    let Some(creds) = read(&secret) else {
+        return Ok(Err(CredentialsProblem::Unusable(key.clone())));
+    };
+    // Credentials in the object's own namespace outlive their users (DESIGN
+    // 4.12): deleting the namespace destroys the instances first.
+    if matches!(source, CredentialsSource::Own(_)) {
+        secret = credentials_finalizer::hold(&secrets, secret).await?;
+    }
+    if let Some(rv) = secret.resource_version() {
+        cache.remember_credentials(&key.namespace, &key.name, rv, &creds);
+    }
+    Ok(Ok(creds))
+}
+
+/// clientId and clientSecret, trimmed; `None` when either is missing or blank.
+pub fn read(secret: &Secret) -> Option<Credentials> {
+    let value = |k: &str| {
+        let data = secret.data.as_ref()?.get(k)?;
+        let text = String::from_utf8(data.0.clone()).ok()?;
+        let trimmed = text.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_string())
+    };
+    Some(Credentials {
+        client_id: value("clientId")?,
+        client_secret: value("clientSecret")?,
+    })
+}
+
+/// One metadata watch per credentials Secret that some object names; each
+/// change is announced to every kind's index.
+pub struct CredentialWatches {
+    client: kube::Client,
+    cache: Arc<SecretCache>,
+    changes: broadcast::Sender<SecretKey>,
+    watches: Mutex<HashMap<SecretKey, Watch>>,
+}
+
+struct Watch {
+    users: usize,
+    task: Option<AbortHandle>,
+}
+
+impl CredentialWatches {
+    pub fn new(client: kube::Client, cache: Arc<SecretCache>) -> Self {
+        Self {
+            client,
+            cache,
+            changes: broadcast::channel(256).0,
+            watches: Mutex::default(),
+        }
+    }
+
+    /// One more object names `key`; the first starts its watch.
+    pub fn want(&self, key: &SecretKey) {
+        let mut watches = locked(&self.watches);
+        let watch = watches.entry(key.clone()).or_insert(Watch {
+            users: 0,
+            task: None,
+        });
+        watch.users += 1;
+        if watch.task.is_none() && tokio::runtime::Handle::try_current().is_ok() {
+            watch.task = Some(self.start(key.clone()));
+        }
+    }
+
+    /// One object fewer names `key`; the last stops its watch.
+    pub fn unwant(&self, key: &SecretKey) {
+        let mut watches = locked(&self.watches);
+        let Some(watch) = watches.get_mut(key) else {
+            return;
+        };
+        watch.users = watch.users.saturating_sub(1);
+        if watch.users == 0 {
+            if let Some(task) = watches.remove(key).and_then(|w| w.task) {
+                task.abort();
+            }
+            self.cache.forget_scope(&scope_of(key));
+        }
+    }
+
+    /// Secrets watched now.
+    pub fn len(&self) -> usize {
+        locked(&self.watches).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SecretKey> {
+        self.changes.subscribe()
+    }
+
+    fn start(&self, key: SecretKey) -> AbortHandle {
+        let api: Api<PartialObjectMeta<Secret>> =
+            Api::namespaced(self.client.clone(), &key.namespace);
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
+        let cache = self.cache.clone();
+        let changes = self.changes.clone();
+        let scope = scope_of(&key);
+        let task = async move {
+            let mut listed = false;
+            let mut events = std::pin::pin!(watcher(api, config).default_backoff());
+            while let Some(event) = events.next().await {
+                let Ok(event) = event else { continue };
+                cache.observe(&scope, &event);
+                // The first list wakes nobody: the objects' own first list does.
+                let announce = match &event {
+                    watcher::Event::InitDone => std::mem::replace(&mut listed, true),
+                    watcher::Event::Init | watcher::Event::InitApply(_) => false,
+                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => true,
+                };
+                if announce {
+                    let _ = changes.send(key.clone());
+                }
+            }
+        };
+        tokio::spawn(task).abort_handle()
+    }
+}
+
+fn scope_of(key: &SecretKey) -> Option<String> {
+    Some(key.to_string())
+}
+
+/// Which objects of one kind name which credentials Secret.
+pub struct CredentialIndex<K: Resource<DynamicType = ()>> {
+    by_object: Mutex<HashMap<ObjectRef<K>, SecretKey>>,
+    watches: Arc<CredentialWatches>,
+}
+
+impl<K> CredentialIndex<K>
+where
+    K: Resource<DynamicType = ()> + 'static,
+    ObjectRef<K>: Hash + Eq,
+{
+    pub fn new(watches: Arc<CredentialWatches>) -> Self {
+        Self {
+            by_object: Mutex::default(),
+            watches,
+        }
+    }
+
+    /// Notes the Secret an object names now.
+    pub fn set(&self, object: ObjectRef<K>, key: Option<SecretKey>) {
+        let mut index = locked(&self.by_object);
+        let before = match key {
+            Some(key) if index.get(&object) == Some(&key) => return,
+            Some(key) => {
+                self.watches.want(&key);
+                index.insert(object, key)
+            }
+            None => index.remove(&object),
+        };
+        if let Some(before) = before {
+            self.watches.unwant(&before);
+        }
+    }
+
+    pub fn remove(&self, object: &ObjectRef<K>) {
+        if let Some(before) = locked(&self.by_object).remove(object) {
+            self.watches.unwant(&before);
+        }
+    }
+
+    /// Forgets the objects `keep` rejects (after a re-list).
+    pub fn retain(&self, keep: impl Fn(&ObjectRef<K>) -> bool) {
+        let mut index = locked(&self.by_object);
+        let gone: Vec<ObjectRef<K>> = index.keys().filter(|r| !keep(r)).cloned().collect();
+        for r in gone {
+            if let Some(before) = index.remove(&r) {
+                self.watches.unwant(&before);
+            }
+        }
+    }
+
+    /// The objects that name `key`.
+    pub fn users_of(&self, key: &SecretKey) -> Vec<ObjectRef<K>> {
+        locked(&self.by_object)
+            .iter()
+            .filter(|(_, k)| *k == key)
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        locked(&self.by_object).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects to reconcile because a Secret they name changed.
+    pub fn triggers(self: &Arc<Self>) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: Send + Sync,
+    {
+        let index = self.clone();
+        let changes = self.watches.subscribe();
+        futures::stream::unfold(changes, |mut changes| async move {
+            loop {
+                match changes.recv().await {
+                    Ok(key) => return Some((key, changes)),
+                    // Missed some: the slow resync covers them.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .flat_map(move |key| futures::stream::iter(index.users_of(&key)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AuraInstance;
+    use k8s_openapi::ByteString;
+
+    fn secret(pairs: &[(&str, &str)]) -> Secret {
+        Secret {
+            data: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn credentials_need_both_keys_non_blank() {
+        type Row<'a> = (&'a [(&'a str, &'a str)], Option<(&'a str, &'a str)>);
+        let table: &[Row] = &[
+            (
+                &[("clientId", " id "), ("clientSecret", "s\n")],
+                Some(("id", "s")),
+            ),
+            (&[("clientId", "id")], None),
+            (&[("clientId", "id"), ("clientSecret", "  ")], None),
+            (&[("clientSecret", "s")], None),
+            (&[], None),
+        ];
+        for (pairs, want) in table {
+            let got = read(&secret(pairs));
+            assert_eq!(
+                got.as_ref()
+                    .map(|c| (c.client_id.as_str(), c.client_secret.as_str())),
+                *want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_source_is_the_own_secret_then_the_default() {
+        let default = ("ops".to_string(), "aura".to_string());
+        let table = [
+            (
+                Some("mine"),
+                Some(&default),
+                CredentialsSource::Own(SecretKey::new("team", "mine")),
+            ),
+            (
+                Some("mine"),
+                None,
+                CredentialsSource::Own(SecretKey::new("team", "mine")),
+            ),
+            (
+                None,
+                Some(&default),
+                CredentialsSource::Default(SecretKey::new("ops", "aura")),
+            ),
+            (None, None, CredentialsSource::None),
+        ];
+        for (own, default, want) in table {
+            assert_eq!(CredentialsSource::of("team", own, default), want);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_index_keeps_one_watch_per_named_secret_and_none_when_unused() {
+        let client = crate::reconciler::context::offline_client();
+        let watches = Arc::new(CredentialWatches::new(client, Arc::default()));
+        let index: CredentialIndex<AuraInstance> = CredentialIndex::new(watches.clone());
+        let (a, b) = (
+            ObjectRef::new("a").within("team"),
+            ObjectRef::new("b").within("team"),
+        );
+        let api = SecretKey::new("team", "aura-api");
+        index.set(a.clone(), Some(api.clone()));
+        index.set(b.clone(), Some(api.clone()));
+        index.set(b.clone(), Some(api.clone()));
+        assert_eq!(watches.len(), 1);
+        assert_eq!(index.users_of(&api).len(), 2);
+        // b rotates to another Secret, then a goes away.
+        index.set(b.clone(), Some(SecretKey::new("team", "new-api")));
+        assert_eq!(watches.len(), 2);
+        index.remove(&a);
+        assert_eq!(watches.len(), 1);
+        index.retain(|_| false);
+        assert!(index.is_empty());
+        assert!(watches.is_empty());
+    }
+}
