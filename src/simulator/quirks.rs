@@ -5,15 +5,8 @@
 //! `PATCH /admin/faults {"quirks": {...}}`, so that tests and users' pipelines
 //! can rehearse them.
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use super::shared::SimState;
 
 /// Which departures every JSON answer of `/v1` and `/oauth/token` gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +45,8 @@ impl Quirks {
         }
     }
 
-    fn covers(&self, path: &str) -> bool {
+    /// Whether an answer to `path` gets the quirks (never `/admin`).
+    pub fn covers(&self, path: &str) -> bool {
         !path.starts_with("/admin")
             && (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p.as_str())))
     }
@@ -117,40 +111,6 @@ fn capitalize(v: &mut Value) {
             *s = first.to_uppercase().chain(chars).collect();
         }
     }
-}
-
-/// The largest answer rewritten; anything bigger passes unchanged.
-const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// Middleware: rewrites the JSON answers of the API (never `/admin`).
-pub async fn depart(State(st): State<SimState>, req: Request, next: Next) -> Response {
-    let quirks = st.faults().quirks;
-    let covered = quirks.covers(req.uri().path());
-    let resp = next.run(req).await;
-    if !covered || !quirks.is_active() {
-        return resp;
-    }
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let rewritten = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(mut v) => {
-            quirks.apply(&mut v);
-            serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec())
-        }
-        Err(_) => bytes.to_vec(),
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(rewritten))
 }
 
 #[cfg(test)]

@@ -71,10 +71,7 @@ pub fn router(state: SimState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(super::error::json_errors))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            super::quirks::depart,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), depart))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -400,7 +397,7 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
 
 /// Answers `{"data": instance}`; storage is not reported for free instances.
 fn instance_data(status: StatusCode, i: &crate::aura::model::Instance) -> Response {
-    if i.instance_type.as_deref() != Some("free-db") {
+    if i.instance_type.as_deref() != Some(crate::api::InstanceType::FreeDb.as_str()) {
         return data(status, i);
     }
     let mut v = serde_json::to_value(i).unwrap_or(serde_json::Value::Null);
@@ -533,4 +530,43 @@ async fn restore_snapshot(
     parse_object(&body, true)?;
     let i = st.world().restore(&id, &sid, Instant::now())?;
     Ok(instance_data(StatusCode::ACCEPTED, &i))
+}
+
+/// The largest answer rewritten; anything bigger passes unchanged.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Middleware: rewrites the JSON answers of the API (never `/admin`) with the
+/// quirks switched on.
+async fn depart(
+    State(st): State<SimState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let quirks = st.faults().quirks;
+    let covered = quirks.covers(req.uri().path());
+    let resp = next.run(req).await;
+    if !covered || !quirks.is_active() {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let rewritten = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut v) => {
+            quirks.apply(&mut v);
+            serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec())
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(rewritten))
 }
