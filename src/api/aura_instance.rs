@@ -3,21 +3,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Memory sizes Aura offers; the tenant's catalogue narrows them per region and type.
-pub const MEMORY_SIZES: &[&str] = &[
-    "1GB", "2GB", "4GB", "8GB", "16GB", "24GB", "32GB", "48GB", "64GB", "128GB", "192GB", "256GB",
-    "384GB", "512GB",
-];
-pub const CLOUD_PROVIDERS: &[&str] = &["gcp", "aws", "azure"];
-pub const INSTANCE_TYPES: &[&str] = &[
-    "enterprise-db",
-    "enterprise-ds",
-    "business-critical",
-    "professional-db",
-    "professional-ds",
-    "free-db",
-];
-pub const VERSIONS: &[&str] = &["4", "5"];
+use super::enums::{AuraVersion, CloudProvider, InstanceType, MemorySize};
 
 /// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
 pub const FINALIZER: &str = "aura-operator.io/finalizer";
@@ -91,9 +77,8 @@ pub struct AuraInstanceSpec {
     pub instance_id: Option<String>,
 
     /// Cloud provider hosting the instance: gcp, aws or azure. Immutable.
-    #[schemars(extend("enum" = ["gcp", "aws", "azure"]))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("cloudProvider is immutable").reason(Reason::FieldValueForbidden))]
-    pub cloud_provider: String,
+    pub cloud_provider: CloudProvider,
 
     /// Cloud region, for example europe-west1 or us-east-1; the tenant's instance
     /// configurations list the regions offered. Immutable.
@@ -105,19 +90,16 @@ pub struct AuraInstanceSpec {
     /// business-critical, professional-db, professional-ds or free-db. Immutable,
     /// except the upgrade from professional-db to business-critical.
     #[serde(rename = "type")]
-    #[schemars(extend("enum" = ["enterprise-db", "enterprise-ds", "business-critical", "professional-db", "professional-ds", "free-db"]))]
     #[x_kube(validation = Rule::new("self == oldSelf || (oldSelf == 'professional-db' && self == 'business-critical')").message("type is immutable, except the upgrade from professional-db to business-critical").reason(Reason::FieldValueForbidden))]
-    pub instance_type: String,
+    pub instance_type: InstanceType,
 
     /// Neo4j major version, "4" or "5" (5 is the latest calendar version). Default "5". Immutable.
     #[serde(default = "default_version")]
-    #[schemars(extend("enum" = ["4", "5"]))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("version is immutable").reason(Reason::FieldValueForbidden))]
-    pub version: String,
+    pub version: AuraVersion,
 
     /// Memory size, for example 8GB. Editing it resizes the instance.
-    #[schemars(extend("enum" = ["1GB", "2GB", "4GB", "8GB", "16GB", "24GB", "32GB", "48GB", "64GB", "128GB", "192GB", "256GB", "384GB", "512GB"]))]
-    pub memory: String,
+    pub memory: MemorySize,
 
     /// Storage size, for example 16GB. Optional: Aura picks the size that goes with the
     /// memory. Not allowed for free-db.
@@ -177,8 +159,8 @@ pub enum PasswordRecovery {
 /// How many times one object destroys and re-creates a password-less instance.
 pub const MAX_RECREATIONS: i32 = 3;
 
-fn default_version() -> String {
-    "5".to_string()
+fn default_version() -> AuraVersion {
+    AuraVersion::V5
 }
 
 /// A Secret in the object's own namespace.

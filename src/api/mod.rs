@@ -3,9 +3,11 @@
 
 mod aura_instance;
 mod claim;
+mod enums;
 
 pub use aura_instance::*;
 pub use claim::*;
+pub use enums::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -4,59 +4,66 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::api::{AuraVersion, CloudProvider, InstanceType, MemorySize};
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
 
-pub const CLOUD_PROVIDERS: &[&str] = &["gcp", "aws", "azure"];
-pub const INSTANCE_TYPES: &[&str] = &[
-    "enterprise-db",
-    "enterprise-ds",
-    "business-critical",
-    "professional-db",
-    "professional-ds",
-    "free-db",
-];
-
 /// (provider, region, human region name).
-const REGIONS: &[(&str, &str, &str)] = &[
-    ("gcp", "europe-west1", "Belgium (europe-west1)"),
-    ("gcp", "us-central1", "Iowa (us-central1)"),
-    ("gcp", "asia-southeast1", "Singapore (asia-southeast1)"),
-    ("aws", "us-east-1", "US East, N. Virginia (us-east-1)"),
-    ("aws", "eu-west-1", "Europe, Ireland (eu-west-1)"),
+const REGIONS: &[(CloudProvider, &str, &str)] = &[
+    (CloudProvider::Gcp, "europe-west1", "Belgium (europe-west1)"),
+    (CloudProvider::Gcp, "us-central1", "Iowa (us-central1)"),
     (
-        "aws",
+        CloudProvider::Gcp,
+        "asia-southeast1",
+        "Singapore (asia-southeast1)",
+    ),
+    (
+        CloudProvider::Aws,
+        "us-east-1",
+        "US East, N. Virginia (us-east-1)",
+    ),
+    (
+        CloudProvider::Aws,
+        "eu-west-1",
+        "Europe, Ireland (eu-west-1)",
+    ),
+    (
+        CloudProvider::Aws,
         "ap-southeast-1",
         "Asia Pacific, Singapore (ap-southeast-1)",
     ),
-    ("azure", "westeurope", "Netherlands (westeurope)"),
-    ("azure", "eastus", "Virginia (eastus)"),
-    ("azure", "uksouth", "London (uksouth)"),
+    (
+        CloudProvider::Azure,
+        "westeurope",
+        "Netherlands (westeurope)",
+    ),
+    (CloudProvider::Azure, "eastus", "Virginia (eastus)"),
+    (CloudProvider::Azure, "uksouth", "London (uksouth)"),
 ];
 
 /// Memory sizes with their default storage (twice the memory), smallest first.
-const SIZES: &[(&str, &str)] = &[
-    ("1GB", "2GB"),
-    ("2GB", "4GB"),
-    ("4GB", "8GB"),
-    ("8GB", "16GB"),
-    ("16GB", "32GB"),
-    ("24GB", "48GB"),
-    ("32GB", "64GB"),
-    ("48GB", "96GB"),
-    ("64GB", "128GB"),
-    ("128GB", "256GB"),
-    ("192GB", "384GB"),
-    ("256GB", "512GB"),
-    ("384GB", "768GB"),
-    ("512GB", "1024GB"),
+const SIZES: &[(MemorySize, &str)] = &[
+    (MemorySize::Gb1, "2GB"),
+    (MemorySize::Gb2, "4GB"),
+    (MemorySize::Gb4, "8GB"),
+    (MemorySize::Gb8, "16GB"),
+    (MemorySize::Gb16, "32GB"),
+    (MemorySize::Gb24, "48GB"),
+    (MemorySize::Gb32, "64GB"),
+    (MemorySize::Gb48, "96GB"),
+    (MemorySize::Gb64, "128GB"),
+    (MemorySize::Gb128, "256GB"),
+    (MemorySize::Gb192, "384GB"),
+    (MemorySize::Gb256, "512GB"),
+    (MemorySize::Gb384, "768GB"),
+    (MemorySize::Gb512, "1024GB"),
 ];
 
 struct Offer {
-    instance_type: &'static str,
+    instance_type: InstanceType,
     /// Inclusive range of indexes into `SIZES`.
     sizes: (usize, usize),
-    versions: &'static [&'static str],
-    providers: &'static [&'static str],
+    versions: &'static [AuraVersion],
+    providers: &'static [CloudProvider],
     /// Only this region (free tier).
     only_region: Option<&'static str>,
     /// Also offer 4x storage for each memory size, so a storage-only resize is possible.
@@ -65,50 +72,50 @@ struct Offer {
 
 const OFFERS: &[Offer] = &[
     Offer {
-        instance_type: "enterprise-db",
+        instance_type: InstanceType::EnterpriseDb,
         sizes: (1, 13),
-        versions: &["4", "5"],
-        providers: &["gcp", "aws", "azure"],
+        versions: &[AuraVersion::V4, AuraVersion::V5],
+        providers: CloudProvider::ALL,
         only_region: None,
         extra_storage: true,
     },
     Offer {
-        instance_type: "enterprise-ds",
+        instance_type: InstanceType::EnterpriseDs,
         sizes: (3, 13),
-        versions: &["5"],
-        providers: &["gcp", "aws"],
+        versions: &[AuraVersion::V5],
+        providers: &[CloudProvider::Gcp, CloudProvider::Aws],
         only_region: None,
         extra_storage: false,
     },
     Offer {
-        instance_type: "business-critical",
+        instance_type: InstanceType::BusinessCritical,
         sizes: (1, 9),
-        versions: &["5"],
-        providers: &["gcp", "aws", "azure"],
+        versions: &[AuraVersion::V5],
+        providers: CloudProvider::ALL,
         only_region: None,
         extra_storage: true,
     },
     Offer {
-        instance_type: "professional-db",
+        instance_type: InstanceType::ProfessionalDb,
         sizes: (0, 8),
-        versions: &["4", "5"],
-        providers: &["gcp", "aws", "azure"],
+        versions: &[AuraVersion::V4, AuraVersion::V5],
+        providers: CloudProvider::ALL,
         only_region: None,
         extra_storage: false,
     },
     Offer {
-        instance_type: "professional-ds",
+        instance_type: InstanceType::ProfessionalDs,
         sizes: (1, 8),
-        versions: &["5"],
-        providers: &["gcp", "aws", "azure"],
+        versions: &[AuraVersion::V5],
+        providers: CloudProvider::ALL,
         only_region: None,
         extra_storage: false,
     },
     Offer {
-        instance_type: "free-db",
+        instance_type: InstanceType::FreeDb,
         sizes: (0, 0),
-        versions: &["5"],
-        providers: &["gcp"],
+        versions: &[AuraVersion::V5],
+        providers: &[CloudProvider::Gcp],
         only_region: Some("europe-west1"),
         extra_storage: false,
     },
@@ -129,17 +136,17 @@ pub fn default_catalogue() -> Vec<InstanceConfiguration> {
                 for &(memory, storage) in &SIZES[offer.sizes.0..=offer.sizes.1] {
                     let mut storages = vec![storage.to_string()];
                     if offer.extra_storage {
-                        storages.push(times_gb(memory, 4));
+                        storages.push(times_gb(memory.as_str(), 4));
                     }
                     for storage in storages {
                         out.push(InstanceConfiguration {
-                            cloud_provider: provider.into(),
+                            cloud_provider: provider.to_string(),
                             region: region.into(),
                             region_name: region_name.into(),
-                            instance_type: offer.instance_type.into(),
-                            memory: memory.into(),
+                            instance_type: offer.instance_type.to_string(),
+                            memory: memory.to_string(),
                             storage: Some(storage),
-                            version: (*version).into(),
+                            version: version.to_string(),
                         });
                     }
                 }
@@ -343,13 +350,18 @@ fn resolve_size(
     memory: &str,
     storage: Option<&str>,
 ) -> Result<String, ApiError> {
-    if !CLOUD_PROVIDERS.contains(&cloud_provider) {
+    // The service takes its words exactly as written.
+    let exact = |words: Vec<&str>, have: &str| words.contains(&have);
+    if !exact(CloudProvider::words(), cloud_provider) {
         return Err(ApiError::field(
             "cloud_provider",
-            format!("cloud_provider must be one of gcp, aws, azure, got '{cloud_provider}'"),
+            format!(
+                "cloud_provider must be one of {}, got '{cloud_provider}'",
+                CloudProvider::words().join(", ")
+            ),
         ));
     }
-    if !INSTANCE_TYPES.contains(&instance_type) {
+    if !exact(InstanceType::words(), instance_type) {
         return Err(ApiError::field(
             "type",
             format!("Unknown instance type '{instance_type}'"),
@@ -481,8 +493,9 @@ pub fn parse_upgrade(
     at: &Placement,
     catalogue: &[InstanceConfiguration],
 ) -> Result<UpgradeSpec, ApiError> {
-    let target = optional_str(obj, "type")?.unwrap_or_else(|| "business-critical".into());
-    if target != "business-critical" {
+    let target =
+        optional_str(obj, "type")?.unwrap_or_else(|| InstanceType::BusinessCritical.to_string());
+    if target != InstanceType::BusinessCritical.as_str() {
         return Err(ApiError::field(
             "type",
             "Instances can only be upgraded to business-critical",
@@ -495,7 +508,7 @@ pub fn parse_upgrade(
         (None, Some(_)) => return Err(ApiError::field("memory", "memory must come with storage")),
         _ => {}
     }
-    if at.instance_type != "professional-db" {
+    if at.instance_type != InstanceType::ProfessionalDb.as_str() {
         return Err(ApiError::api(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported-upgrade",

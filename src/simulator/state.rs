@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::error::ApiError;
+use crate::api::{InstanceType, SnapshotStatus};
 use crate::aura::model::{
     CreatedInstance, Instance, InstanceConfiguration, InstanceStatus, InstanceSummary, Snapshot,
     TenantSummary,
@@ -243,17 +244,17 @@ impl SnapshotRecord {
     fn to_wire(&self, now: Instant) -> Snapshot {
         let elapsed = now.saturating_duration_since(self.started);
         let status = if elapsed >= self.duration {
-            "Completed"
+            SnapshotStatus::Completed
         } else if elapsed >= self.duration / 2 {
-            "InProgress"
+            SnapshotStatus::InProgress
         } else {
-            "Pending"
+            SnapshotStatus::Pending
         };
         Snapshot {
             instance_id: Some(self.instance_id.clone()),
             snapshot_id: self.snapshot_id.clone(),
             profile: Some(self.profile.into()),
-            status: Some(status.into()),
+            status: Some(status.to_string()),
             timestamp: Some(self.timestamp.clone()),
             exportable: Some(true),
         }
@@ -389,11 +390,14 @@ impl World {
         {
             return Err(ApiError::db_not_found(src));
         }
-        if spec.instance_type == "free-db" && self.free_per_tenant > 0 {
+        if spec.instance_type == InstanceType::FreeDb.as_str() && self.free_per_tenant > 0 {
             let free = self
                 .instances
                 .values()
-                .filter(|i| i.tenant_id == spec.tenant_id && i.instance_type == "free-db")
+                .filter(|i| {
+                    i.tenant_id == spec.tenant_id
+                        && i.instance_type == InstanceType::FreeDb.as_str()
+                })
                 .count();
             if free >= self.free_per_tenant as usize {
                 return Err(ApiError::api(
@@ -665,7 +669,7 @@ impl World {
     pub fn restore(&mut self, id: &str, sid: &str, now: Instant) -> Result<Instance, ApiError> {
         let snap = self.snapshot(id, sid, now)?;
         let status = snap.status.unwrap_or_default();
-        if status != "Completed" {
+        if status != SnapshotStatus::Completed.as_str() {
             return Err(ApiError::api(
                 axum::http::StatusCode::CONFLICT,
                 "ongoing-database-operation",

@@ -2,7 +2,7 @@
 //! body, whether an instance sits where the spec says, and whether the tenant
 //! offers what the spec asks. Pure; a field Aura does not report is never drift.
 
-use crate::api::AuraInstanceSpec;
+use crate::api::{AuraInstanceSpec, InstanceType};
 use crate::aura::lenient::same;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, Tenant,
@@ -15,7 +15,7 @@ pub enum Operation {
     None,
     Pause,
     Resume,
-    Upgrade(String),
+    Upgrade(InstanceType),
     Update(UpdateInstanceRequest),
 }
 
@@ -31,10 +31,10 @@ pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) 
     }
     // A type Aura does not report is never drift.
     if let Some(have) = instance.instance_type.as_deref()
-        && !same(have, &spec.instance_type)
+        && !spec.instance_type.is(have)
     {
         // Admission allows only professional-db -> business-critical.
-        return Operation::Upgrade(spec.instance_type.clone());
+        return Operation::Upgrade(spec.instance_type);
     }
     let request = update_request(spec, name, instance);
     if request == UpdateInstanceRequest::default() {
@@ -63,7 +63,8 @@ pub fn update_request(
             .as_deref()
             .is_some_and(|have| have != name)
             .then(|| name.to_string()),
-        memory: text_differs(&spec.memory, instance.memory.as_deref()).then(|| spec.memory.clone()),
+        memory: text_differs(spec.memory.as_str(), instance.memory.as_deref())
+            .then(|| spec.memory.to_string()),
         storage: spec
             .storage
             .clone()
@@ -110,19 +111,19 @@ pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Optio
     compare(
         "cloudProvider",
         instance.cloud_provider.as_deref(),
-        &spec.cloud_provider,
+        spec.cloud_provider.as_str(),
     );
     compare("region", instance.region.as_deref(), &spec.region);
     let upgrading = instance
         .instance_type
         .as_deref()
-        .is_some_and(|t| same(t, "professional-db"))
-        && spec.instance_type == "business-critical";
+        .and_then(InstanceType::parse)
+        .is_some_and(|have| have.upgrades_to(spec.instance_type));
     if !upgrading {
         compare(
             "type",
             instance.instance_type.as_deref(),
-            &spec.instance_type,
+            spec.instance_type.as_str(),
         );
     }
     if let Some(t) = &spec.tenant_id {
@@ -144,13 +145,13 @@ pub fn create_request(
     tenant_id: &str,
 ) -> CreateInstanceRequest {
     CreateInstanceRequest {
-        version: spec.version.clone(),
+        version: spec.version.to_string(),
         region: spec.region.clone(),
-        memory: spec.memory.clone(),
+        memory: spec.memory.to_string(),
         name: name.to_string(),
-        instance_type: spec.instance_type.clone(),
+        instance_type: spec.instance_type.to_string(),
         tenant_id: tenant_id.to_string(),
-        cloud_provider: spec.cloud_provider.clone(),
+        cloud_provider: spec.cloud_provider.to_string(),
         storage: spec.storage.clone(),
         vector_optimized: spec.vector_optimized,
         graph_analytics_plugin: spec.graph_analytics_plugin,
@@ -161,17 +162,16 @@ pub fn create_request(
 pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), String> {
     let configs = &tenant.instance_configurations;
     let same_place = |c: &&InstanceConfiguration| {
-        same(&c.cloud_provider, &spec.cloud_provider)
+        spec.cloud_provider.is(&c.cloud_provider)
             && same(&c.region, &spec.region)
-            && same(&c.instance_type, &spec.instance_type)
+            && spec.instance_type.is(&c.instance_type)
     };
     let offered: Vec<&InstanceConfiguration> = configs.iter().filter(same_place).collect();
     if offered.is_empty() {
         let mut regions: Vec<&str> = configs
             .iter()
             .filter(|c| {
-                same(&c.cloud_provider, &spec.cloud_provider)
-                    && same(&c.instance_type, &spec.instance_type)
+                spec.cloud_provider.is(&c.cloud_provider) && spec.instance_type.is(&c.instance_type)
             })
             .map(|c| c.region.as_str())
             .collect();
@@ -196,8 +196,8 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
     // A configuration that does not report its storage lets any storage
     // through: Aura itself has the last word.
     let fits = |c: &&&InstanceConfiguration| {
-        same(&c.version, &spec.version)
-            && same(&c.memory, &spec.memory)
+        spec.version.is(&c.version)
+            && spec.memory.is(&c.memory)
             && spec
                 .storage
                 .as_ref()
@@ -208,7 +208,7 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
     }
     let mut sizes: Vec<String> = offered
         .iter()
-        .filter(|c| same(&c.version, &spec.version))
+        .filter(|c| spec.version.is(&c.version))
         .map(|c| match &c.storage {
             Some(storage) => format!("{}/{storage}", c.memory),
             None => c.memory.clone(),

@@ -235,7 +235,7 @@ pub fn matches(existing: &Secret, desired: &Secret) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::AuraInstanceSpec;
+    use crate::api::{AuraInstanceSpec, AuraVersion, CloudProvider, InstanceType, MemorySize};
 
     fn obj() -> AuraInstance {
         let mut o = AuraInstance::new(
@@ -244,11 +244,11 @@ mod tests {
                 name: None,
                 tenant_id: None,
                 instance_id: None,
-                cloud_provider: "gcp".into(),
+                cloud_provider: CloudProvider::Gcp,
                 region: "europe-west1".into(),
-                instance_type: "enterprise-db".into(),
-                version: "5".into(),
-                memory: "8GB".into(),
+                instance_type: InstanceType::EnterpriseDb,
+                version: AuraVersion::V5,
+                memory: MemorySize::Gb8,
                 storage: None,
                 vector_optimized: None,
                 graph_analytics_plugin: None,

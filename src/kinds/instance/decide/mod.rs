@@ -81,7 +81,7 @@ fn secret_not_owned(name: &str) -> Decision {
                 "Secret {name} exists and was not written for this AuraInstance; the operator never changes or deletes a Secret it does not own: set spec.connectionSecret.name to a free name, or remove that Secret"
             ),
         ),
-        requeue: Requeue::Resync,
+        requeue: LookAgain::Resync,
     }
 }
 
@@ -95,19 +95,13 @@ pub enum Action {
     Create(CreateInstanceRequest),
     /// A create whose answer was lost produced this instance: claim it and
     /// record its id.
-    Adopt {
-        instance_id: String,
-    },
+    Adopt { instance_id: String },
     /// The instance found after a lost create has no known password and is new
     /// and empty: destroy it (passwordRecovery Recreate), then create again.
-    Recreate {
-        instance_id: String,
-    },
+    Recreate { instance_id: String },
     /// The instance destroyed for a re-create is gone: forget its id, so that
     /// the next pass creates again through the usual intent.
-    ForgetInstance {
-        instance_id: String,
-    },
+    ForgetInstance { instance_id: String },
     /// Write the connection Secret from the observed instance.
     WriteSecret,
     /// `PATCH /instances/{id}`; `drift` says what was changed outside the operator.
@@ -126,7 +120,7 @@ pub enum Action {
     },
     Upgrade {
         instance_id: String,
-        to: String,
+        to: crate::api::InstanceType,
     },
 }
 
@@ -136,11 +130,11 @@ pub struct Decision {
     pub action: Action,
     pub status: StatusSummary,
     /// When to look again (poll while transitional, resync when stable).
-    pub requeue: Requeue,
+    pub requeue: LookAgain,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requeue {
+pub enum LookAgain {
     /// Something is in flight: poll soon.
     Poll,
     /// Within the grace period of a lost create: look again after this long.
@@ -166,7 +160,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                     instance.id
                 ),
             ),
-            requeue: Requeue::Resync,
+            requeue: LookAgain::Resync,
         },
         AuraView::Found(instance) => decide_running(obs, instance),
         AuraView::Gone => match obs.status.instance_id.as_deref() {
@@ -180,7 +174,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                     Reason::Recreating,
                     "the instance whose password was lost is gone; creating it again",
                 ),
-                requeue: Requeue::After(Duration::from_millis(200)),
+                requeue: LookAgain::After(Duration::from_millis(200)),
             },
             _ => Decision {
                 action: Action::None,
@@ -191,7 +185,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                         obs.status.instance_id.as_deref().unwrap_or("?")
                     ),
                 ),
-                requeue: Requeue::Resync,
+                requeue: LookAgain::Resync,
             },
         },
     }
@@ -207,7 +201,7 @@ fn decide_create(
         return Decision {
             action: Action::None,
             status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
-            requeue: Requeue::Resync,
+            requeue: LookAgain::Resync,
         };
     }
     let creating =
@@ -228,7 +222,7 @@ fn decide_create(
                 },
                 ..creating("creating the Aura instance")
             },
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         };
     };
 
@@ -243,7 +237,7 @@ fn decide_create(
         return Decision {
             action: Action::None,
             status: creating("looking for the instance of an unanswered create"),
-            requeue: Requeue::After(Duration::from_secs(5)),
+            requeue: LookAgain::After(Duration::from_secs(5)),
         };
     };
     let candidates = LostCreate {
@@ -258,7 +252,7 @@ fn decide_create(
                 instance_id: found.id.clone(),
             },
             status: creating("found the instance of an unanswered create"),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         };
     }
     let waited = obs.now.duration_since(intent);
@@ -268,13 +262,13 @@ fn decide_create(
         return Decision {
             action: Action::None,
             status: creating("waiting to see whether an unanswered create produced an instance"),
-            requeue: Requeue::After(left.max(Duration::from_secs(1))),
+            requeue: LookAgain::After(left.max(Duration::from_secs(1))),
         };
     }
     Decision {
         action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
         status: creating("an earlier create produced no instance; creating again"),
-        requeue: Requeue::Poll,
+        requeue: LookAgain::Poll,
     }
 }
 
@@ -283,7 +277,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         return Decision {
             action: Action::None,
             status: StatusSummary::stalled(Reason::InstanceMismatch, mismatch),
-            requeue: Requeue::Resync,
+            requeue: LookAgain::Resync,
         };
     }
     if obs.secret.not_owned {
@@ -300,7 +294,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                     instance.id
                 ),
             ),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         };
     }
     if let Some(decision) = recover_password(obs, instance) {
@@ -310,7 +304,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         return Decision {
             action: Action::WriteSecret,
             status: aura_status_summary(obs, instance),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         };
     }
     let operation = next_operation(obs.spec, obs.aura_name, instance);
@@ -318,9 +312,9 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     match operation {
         Operation::None => {
             let requeue = if instance.status.is_settled() {
-                Requeue::Resync
+                LookAgain::Resync
             } else {
-                Requeue::Poll
+                LookAgain::Poll
             };
             Decision {
                 action: Action::None,
@@ -340,7 +334,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                     return Decision {
                         action: Action::None,
                         status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
-                        requeue: Requeue::Resync,
+                        requeue: LookAgain::Resync,
                     };
                 }
             }
@@ -356,7 +350,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                     Reason::Updating,
                     format!("changing {what}"),
                 ),
-                requeue: Requeue::Poll,
+                requeue: LookAgain::Poll,
             }
         }
         Operation::Pause => Decision {
@@ -369,7 +363,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 Reason::Pausing,
                 "pausing the instance",
             ),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         },
         Operation::Resume => Decision {
             action: Action::Resume {
@@ -381,7 +375,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 Reason::Resuming,
                 "resuming the instance",
             ),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         },
         Operation::Upgrade(to) => Decision {
             status: StatusSummary::in_progress(
@@ -393,7 +387,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 instance_id: instance.id.clone(),
                 to,
             },
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         },
     }
 }
@@ -604,7 +598,7 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
         PasswordRecovery::Recreate if done >= MAX_RECREATIONS => Some(Decision {
             action: Action::None,
             status: Decision::password_unavailable_after(done),
-            requeue: Requeue::Resync,
+            requeue: LookAgain::Resync,
         }),
         PasswordRecovery::Recreate => Some(Decision {
             action: Action::Recreate {
@@ -618,7 +612,7 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
                     instance.id
                 ),
             ),
-            requeue: Requeue::Poll,
+            requeue: LookAgain::Poll,
         }),
     }
 }

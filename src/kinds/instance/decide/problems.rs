@@ -251,7 +251,7 @@ mod tests {
         let ok = Decision {
             action: super::super::Action::None,
             status: StatusSummary::aura_creating(),
-            requeue: super::super::Requeue::Poll,
+            requeue: super::super::LookAgain::Poll,
         };
         let mismatch = Decision {
             status: StatusSummary::stalled(Reason::InstanceMismatch, "m"),

@@ -1,5 +1,6 @@
 //! Table tests of `decide`.
 use super::*;
+use crate::api::{AuraVersion, CloudProvider, InstanceType, MemorySize};
 use crate::aura::model::InstanceConfiguration;
 
 fn spec() -> AuraInstanceSpec {
@@ -7,11 +8,11 @@ fn spec() -> AuraInstanceSpec {
         name: None,
         tenant_id: None,
         instance_id: None,
-        cloud_provider: "gcp".into(),
+        cloud_provider: CloudProvider::Gcp,
         region: "europe-west1".into(),
-        instance_type: "enterprise-db".into(),
-        version: "5".into(),
-        memory: "8GB".into(),
+        instance_type: InstanceType::EnterpriseDb,
+        version: AuraVersion::V5,
+        memory: MemorySize::Gb8,
         storage: None,
         vector_optimized: None,
         graph_analytics_plugin: None,
@@ -141,7 +142,7 @@ fn first_sight_creates_with_the_spec() {
     assert!(d.status.reconciling.is_some());
     // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
     assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
-    assert_eq!(d.requeue, Requeue::Poll);
+    assert_eq!(d.requeue, LookAgain::Poll);
 }
 
 #[test]
@@ -238,7 +239,7 @@ fn configurations_not_offered_stall_before_any_call() {
         ),
         (
             AuraInstanceSpec {
-                memory: "4GB".into(),
+                memory: MemorySize::Gb4,
                 ..spec()
             },
             "offered memory/storage: 8GB/16GB, 16GB/32GB",
@@ -252,14 +253,14 @@ fn configurations_not_offered_stall_before_any_call() {
         ),
         (
             AuraInstanceSpec {
-                version: "4".into(),
+                version: AuraVersion::V4,
                 ..spec()
             },
             "offered versions: 5",
         ),
         (
             AuraInstanceSpec {
-                cloud_provider: "aws".into(),
+                cloud_provider: CloudProvider::Aws,
                 ..spec()
             },
             "offers no enterprise-db instances on aws",
@@ -284,7 +285,7 @@ fn configurations_not_offered_stall_before_any_call() {
             message.contains(expected),
             "{message:?} should contain {expected:?}"
         );
-        assert_eq!(d.requeue, Requeue::Resync);
+        assert_eq!(d.requeue, LookAgain::Resync);
     }
 }
 
@@ -318,7 +319,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Creating,
             "Creating",
             Action::None,
-            Requeue::Poll,
+            LookAgain::Poll,
         ),
         (
             InstanceStatus::Running,
@@ -326,7 +327,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Running,
             "True",
             Action::None,
-            Requeue::Resync,
+            LookAgain::Resync,
         ),
         (
             InstanceStatus::Running,
@@ -334,7 +335,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Running,
             "PasswordUnavailable",
             Action::None,
-            Requeue::Resync,
+            LookAgain::Resync,
         ),
         (
             InstanceStatus::Running,
@@ -342,7 +343,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Running,
             "PasswordUnavailable",
             Action::WriteSecret,
-            Requeue::Poll,
+            LookAgain::Poll,
         ),
         (
             InstanceStatus::Updating,
@@ -350,7 +351,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Updating,
             "Updating",
             Action::None,
-            Requeue::Poll,
+            LookAgain::Poll,
         ),
         (
             InstanceStatus::Other("resizing".into()),
@@ -358,7 +359,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Updating,
             "Updating",
             Action::None,
-            Requeue::Poll,
+            LookAgain::Poll,
         ),
         // paused in Aura while the spec says run: resume
         (
@@ -370,7 +371,7 @@ fn status_follows_aura_and_the_secret() {
                 instance_id: "8f769515".into(),
                 drift: None,
             },
-            Requeue::Poll,
+            LookAgain::Poll,
         ),
         (
             InstanceStatus::LoadingFailed,
@@ -378,7 +379,7 @@ fn status_follows_aura_and_the_secret() {
             Phase::Failed,
             "LoadingFailed",
             Action::None,
-            Requeue::Resync,
+            LookAgain::Resync,
         ),
     ];
     for (aura_status, secret, phase, ready, action, requeue) in cases {
@@ -430,7 +431,7 @@ fn one_operation_at_a_time_towards_the_spec() {
         (spec(), running(|_| {}), Operation::None),
         (
             AuraInstanceSpec {
-                memory: "16GB".into(),
+                memory: MemorySize::Gb16,
                 ..spec()
             },
             running(|_| {}),
@@ -479,7 +480,7 @@ fn one_operation_at_a_time_towards_the_spec() {
         (
             AuraInstanceSpec {
                 paused: true,
-                memory: "16GB".into(),
+                memory: MemorySize::Gb16,
                 ..spec()
             },
             running(|_| {}),
@@ -497,7 +498,7 @@ fn one_operation_at_a_time_towards_the_spec() {
         // nothing is sent while Aura is busy
         (
             AuraInstanceSpec {
-                memory: "16GB".into(),
+                memory: MemorySize::Gb16,
                 ..spec()
             },
             instance(InstanceStatus::Updating),
@@ -513,11 +514,11 @@ fn one_operation_at_a_time_towards_the_spec() {
         ),
         (
             AuraInstanceSpec {
-                instance_type: "business-critical".into(),
+                instance_type: InstanceType::BusinessCritical,
                 ..spec()
             },
             running(|i| i.instance_type = Some("professional-db".into())),
-            Operation::Upgrade("business-critical".into()),
+            Operation::Upgrade(InstanceType::BusinessCritical),
         ),
         // what Aura does not report is never drift (DESIGN 4.7)
         (
@@ -530,8 +531,8 @@ fn one_operation_at_a_time_towards_the_spec() {
         ),
         (
             AuraInstanceSpec {
-                instance_type: "free-db".into(),
-                memory: "1GB".into(),
+                instance_type: InstanceType::FreeDb,
+                memory: MemorySize::Gb1,
                 storage: Some("2GB".into()),
                 ..spec()
             },
@@ -544,8 +545,8 @@ fn one_operation_at_a_time_towards_the_spec() {
         ),
         (
             AuraInstanceSpec {
-                instance_type: "business-critical".into(),
-                memory: "16GB".into(),
+                instance_type: InstanceType::BusinessCritical,
+                memory: MemorySize::Gb16,
                 vector_optimized: Some(true),
                 ..spec()
             },
@@ -637,7 +638,7 @@ fn a_console_change_is_corrected_and_named() {
 #[test]
 fn a_resize_not_offered_stalls_before_any_call() {
     let spec = AuraInstanceSpec {
-        memory: "4GB".into(),
+        memory: MemorySize::Gb4,
         ..spec()
     };
     let status = AuraInstanceStatus {
@@ -752,7 +753,7 @@ fn a_catalogue_without_storage_lets_the_spec_through() {
     };
     assert_eq!(check_offered(&spec, &tenant), Ok(()));
     let wrong = AuraInstanceSpec {
-        memory: "3GB".into(),
+        memory: MemorySize::Gb2,
         ..spec
     };
     let message = check_offered(&wrong, &tenant).unwrap_err();
@@ -800,7 +801,7 @@ fn an_instance_held_elsewhere_is_never_touched() {
     let spec = AuraInstanceSpec {
         instance_id: Some("8f769515".into()),
         paused: true,
-        memory: "16GB".into(),
+        memory: MemorySize::Gb16,
         ..spec()
     };
     let status = AuraInstanceStatus::default();
@@ -968,7 +969,7 @@ fn a_recreate_waits_for_the_instance_to_go_then_starts_over() {
     let d = decide(&obs(&spec, &status, AuraView::Found(&destroying), full));
     assert_eq!(d.action, Action::None);
     assert_eq!(d.status.phase, Phase::Creating);
-    assert_eq!(d.requeue, Requeue::Poll);
+    assert_eq!(d.requeue, LookAgain::Poll);
     let d = decide(&obs(&spec, &status, AuraView::Gone, full));
     assert_eq!(
         d.action,

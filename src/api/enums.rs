@@ -1,0 +1,259 @@
+//! The domain values, each defined once: the CRD schema lists them, `decide`
+//! compares them, the simulator offers them. Aura's answers stay text (a
+//! tolerant reader), read through `parse`, which ignores letter case and
+//! answers `None` for a value this build does not know.
+
+use std::fmt;
+
+macro_rules! domain_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in the order the schema lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The word in manifests and in the Aura API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Reads a value as Aura or a person writes it, in any letter case.
+            pub fn parse(text: &str) -> Option<Self> {
+                let text = text.trim();
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(text))
+            }
+
+            /// Whether Aura's text names this value.
+            pub fn is(self, text: &str) -> bool {
+                Self::parse(text) == Some(self)
+            }
+
+            /// Every word, for schemas and messages.
+            pub fn words() -> Vec<&'static str> {
+                Self::ALL.iter().map(|v| v.as_str()).collect()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                // Admission allows only these words; exact, as the schema says.
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            "{:?} is not one of {}",
+                            text,
+                            Self::words().join(", ")
+                        ))
+                    })
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "enum": Self::words(),
+                })
+            }
+        }
+    };
+}
+
+domain_enum! {
+    /// The cloud that hosts an instance.
+    CloudProvider {
+        Gcp = "gcp",
+        Aws = "aws",
+        Azure = "azure",
+    }
+}
+
+domain_enum! {
+    /// The Aura instance type.
+    InstanceType {
+        /// Virtual Dedicated Cloud.
+        EnterpriseDb = "enterprise-db",
+        EnterpriseDs = "enterprise-ds",
+        BusinessCritical = "business-critical",
+        ProfessionalDb = "professional-db",
+        ProfessionalDs = "professional-ds",
+        FreeDb = "free-db",
+    }
+}
+
+impl InstanceType {
+    /// The one change of type Aura makes in place (`POST .../upgrade`).
+    pub fn upgrades_to(self, to: InstanceType) -> bool {
+        self == InstanceType::ProfessionalDb && to == InstanceType::BusinessCritical
+    }
+}
+
+domain_enum! {
+    /// The Neo4j major version.
+    AuraVersion {
+        V4 = "4",
+        V5 = "5",
+    }
+}
+
+domain_enum! {
+    /// The memory sizes Aura offers; the tenant's catalogue narrows them per
+    /// region and type.
+    MemorySize {
+        Gb1 = "1GB",
+        Gb2 = "2GB",
+        Gb4 = "4GB",
+        Gb8 = "8GB",
+        Gb16 = "16GB",
+        Gb24 = "24GB",
+        Gb32 = "32GB",
+        Gb48 = "48GB",
+        Gb64 = "64GB",
+        Gb128 = "128GB",
+        Gb192 = "192GB",
+        Gb256 = "256GB",
+        Gb384 = "384GB",
+        Gb512 = "512GB",
+    }
+}
+
+impl MemorySize {
+    /// The size in gigabytes.
+    pub fn gigabytes(self) -> u32 {
+        self.as_str()
+            .trim_end_matches("GB")
+            .parse()
+            .expect("every memory size is a number of GB")
+    }
+}
+
+domain_enum! {
+    /// The change-data-capture enrichment mode of an instance.
+    CdcMode {
+        Off = "OFF",
+        Diff = "DIFF",
+        Full = "FULL",
+    }
+}
+
+domain_enum! {
+    /// A snapshot's status, as Aura writes it (capitalised).
+    SnapshotStatus {
+        Pending = "Pending",
+        InProgress = "InProgress",
+        Completed = "Completed",
+        Failed = "Failed",
+        Cancelled = "Cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_reads_back_from_its_word_in_any_case() {
+        fn check<T: Copy + PartialEq + fmt::Debug>(
+            all: &[T],
+            word: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for &v in all {
+                assert_eq!(parse(word(v)), Some(v));
+                assert_eq!(parse(&word(v).to_uppercase()), Some(v));
+                assert_eq!(parse(&format!(" {} ", word(v).to_lowercase())), Some(v));
+            }
+            assert_eq!(parse("no-such-value"), None);
+        }
+        check(
+            CloudProvider::ALL,
+            CloudProvider::as_str,
+            CloudProvider::parse,
+        );
+        check(InstanceType::ALL, InstanceType::as_str, InstanceType::parse);
+        check(AuraVersion::ALL, AuraVersion::as_str, AuraVersion::parse);
+        check(MemorySize::ALL, MemorySize::as_str, MemorySize::parse);
+        check(CdcMode::ALL, CdcMode::as_str, CdcMode::parse);
+        check(
+            SnapshotStatus::ALL,
+            SnapshotStatus::as_str,
+            SnapshotStatus::parse,
+        );
+    }
+
+    #[test]
+    fn manifests_take_the_exact_word_only() {
+        let read = |v: &str| serde_json::from_value::<InstanceType>(serde_json::json!(v));
+        assert_eq!(
+            read("business-critical").unwrap(),
+            InstanceType::BusinessCritical
+        );
+        let refused = read("Business-Critical").unwrap_err().to_string();
+        assert!(
+            refused.contains("enterprise-db, enterprise-ds"),
+            "{refused}"
+        );
+        assert_eq!(
+            serde_json::to_value(MemorySize::Gb16).unwrap(),
+            serde_json::json!("16GB")
+        );
+    }
+
+    #[test]
+    fn the_schema_lists_the_words() {
+        let schema = schemars::schema_for!(CloudProvider);
+        let value = serde_json::to_value(&schema).unwrap();
+        assert_eq!(value["type"], "string");
+        assert_eq!(value["enum"], serde_json::json!(["gcp", "aws", "azure"]));
+    }
+
+    #[test]
+    fn memory_sizes_grow_and_only_professional_db_upgrades() {
+        let gb: Vec<u32> = MemorySize::ALL.iter().map(|m| m.gigabytes()).collect();
+        assert!(gb.windows(2).all(|w| w[0] < w[1]), "{gb:?}");
+        for &from in InstanceType::ALL {
+            for &to in InstanceType::ALL {
+                let expected =
+                    from == InstanceType::ProfessionalDb && to == InstanceType::BusinessCritical;
+                assert_eq!(from.upgrades_to(to), expected, "{from} -> {to}");
+            }
+        }
+    }
+}
