@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action as Requeue;
+use kube::runtime::controller;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -25,7 +25,7 @@ use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result, pacing};
 type Ctx = Context<AuraInstance>;
 
 /// One pass over a live AuraInstance (its finalizer in place).
-pub async fn apply(obj: Arc<AuraInstance>, ctx: &Ctx) -> Result<Requeue> {
+pub async fn apply(obj: Arc<AuraInstance>, ctx: &Ctx) -> Result<controller::Action> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
     match live(&obj, &api, ctx).await {
@@ -73,7 +73,11 @@ pub async fn apply(obj: Arc<AuraInstance>, ctx: &Ctx) -> Result<Requeue> {
     }
 }
 
-async fn live(obj: &AuraInstance, api: &Api<AuraInstance>, ctx: &Ctx) -> Result<Requeue> {
+async fn live(
+    obj: &AuraInstance,
+    api: &Api<AuraInstance>,
+    ctx: &Ctx,
+) -> Result<controller::Action> {
     let ns = obj.namespace().unwrap_or_default();
     let creds = match observe::credentials(obj, ctx).await? {
         Ok(c) => c,
@@ -125,7 +129,7 @@ async fn live(obj: &AuraInstance, api: &Api<AuraInstance>, ctx: &Ctx) -> Result<
         Action::Adopt { instance_id } => {
             if let Claim::HeldByOther(_) = ctx.claims().claim(obj, instance_id).await? {
                 // Taken a moment ago by another object's search: look again.
-                return Ok(Requeue::requeue(Duration::from_secs(1)));
+                return Ok(controller::Action::requeue(Duration::from_secs(1)));
             }
             info!(instance = %instance_id, "found the instance of an unanswered create");
             ctx.normal(
@@ -244,7 +248,7 @@ async fn create(
     request: &crate::aura::CreateInstanceRequest,
     current: &AuraInstanceStatus,
     decision: &Decision,
-) -> Result<Requeue> {
+) -> Result<controller::Action> {
     // 1. The intent, guarded by the resourceVersion we decided on: if another
     //    writer got there first, this write fails and nothing is created.
     //    Same-named instances there before it are never taken for its own.
@@ -271,7 +275,7 @@ async fn create(
             source: kube::Error::Api(s),
             ..
         }) if s.code == 409 => {
-            return Ok(Requeue::requeue(Duration::from_millis(500)));
+            return Ok(controller::Action::requeue(Duration::from_millis(500)));
         }
         Err(e) => return Err(e),
     }
@@ -287,7 +291,7 @@ async fn create(
                 &format!("{e}; looking for the instance before any new create"),
             )
             .await;
-            return Ok(Requeue::requeue(Duration::from_secs(2)));
+            return Ok(controller::Action::requeue(Duration::from_secs(2)));
         }
         Err(e) => {
             // Definitely not created: drop the intent so a later create starts clean.
@@ -321,7 +325,7 @@ async fn create(
         let status = status::build(obj, &intent, &summary, Some(&intent));
         announce_transition(obj, ctx, &intent_status, &status).await;
         write_status(api, obj, status).await?;
-        return Ok(Requeue::requeue(Duration::from_secs(10)));
+        return Ok(controller::Action::requeue(Duration::from_secs(10)));
     }
 
     // 4. Only now the instance id.
@@ -351,7 +355,7 @@ async fn create(
     )
     .await;
     write_status(api, obj, status).await?;
-    Ok(Requeue::requeue(ctx.config.poll_interval))
+    Ok(controller::Action::requeue(ctx.config.poll_interval))
 }
 
 /// Claims a just-created instance, retrying briefly: nobody else can hold a
@@ -441,29 +445,34 @@ pub(super) async fn stall(
     obj: &AuraInstance,
     ctx: &Ctx,
     (reason, message): Stall,
-) -> Result<Requeue> {
+) -> Result<controller::Action> {
     let current = obj.status.clone().unwrap_or_default();
     let summary = StatusSummary::stalled(reason, message);
     let status = status::build(obj, &current, &summary, Some(&current));
     announce_transition(obj, ctx, &current, &status).await;
     write_status(api, obj, status).await?;
     ctx.memory.reset_failures(obj);
-    Ok(Requeue::requeue(ctx.resync_after(0)))
+    Ok(controller::Action::requeue(ctx.resync_after(0)))
 }
 
-fn requeue_for(ctx: &Ctx, d: &Decision, status: &AuraInstanceStatus, sharing: usize) -> Requeue {
+fn requeue_for(
+    ctx: &Ctx,
+    d: &Decision,
+    status: &AuraInstanceStatus,
+    sharing: usize,
+) -> controller::Action {
     match d.requeue {
-        decide::Requeue::Poll => {
+        decide::LookAgain::Poll => {
             // Time in the current transition, from the Reconciling condition.
             let since = status::condition(Some(status), status::RECONCILING)
                 .filter(|c| c.status == "True")
                 .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
                 .and_then(|d| Duration::try_from(d).ok())
                 .unwrap_or_default();
-            Requeue::requeue(pacing::poll_delay(ctx.config.poll_interval, since))
+            controller::Action::requeue(pacing::poll_delay(ctx.config.poll_interval, since))
         }
-        decide::Requeue::After(t) => Requeue::requeue(t),
-        decide::Requeue::Resync => Requeue::requeue(ctx.resync_after(sharing)),
+        decide::LookAgain::After(t) => controller::Action::requeue(t),
+        decide::LookAgain::Resync => controller::Action::requeue(ctx.resync_after(sharing)),
     }
 }
 

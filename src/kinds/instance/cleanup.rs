@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::controller::Action as Requeue;
+use kube::runtime::controller;
 use serde_json::json;
 use tracing::info;
 
@@ -55,7 +55,9 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
                 status::build(obj, &current, &summary, Some(&current)),
             )
             .await?;
-            return Ok(Cleanup::Again(Requeue::requeue(ctx.resync_after(0))));
+            return Ok(Cleanup::Again(controller::Action::requeue(
+                ctx.resync_after(0),
+            )));
         }
     };
     let aura = ctx.aura.client(&creds);
@@ -91,7 +93,9 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
         ctx.config.create_grace,
     );
     let mut instance_id = match target {
-        DeletionTarget::Wait(after) => return Ok(Cleanup::Again(Requeue::requeue(after))),
+        DeletionTarget::Wait(after) => {
+            return Ok(Cleanup::Again(controller::Action::requeue(after)));
+        }
         DeletionTarget::Nothing => None,
         DeletionTarget::Instance {
             id,
@@ -100,7 +104,7 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
             Claim::Held => Some(id),
             Claim::HeldByOther(_) => match decide::held_elsewhere(found_by_search) {
                 HeldElsewhere::LookAgain(after) => {
-                    return Ok(Cleanup::Again(Requeue::requeue(after)));
+                    return Ok(Cleanup::Again(controller::Action::requeue(after)));
                 }
                 HeldElsewhere::LeaveIt => {
                     ctx.warn(
@@ -153,7 +157,9 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
                     status::build(obj, &next, &summary, Some(&current)),
                 )
                 .await?;
-                return Ok(Cleanup::Again(Requeue::requeue(ctx.config.poll_interval)));
+                return Ok(Cleanup::Again(controller::Action::requeue(
+                    ctx.config.poll_interval,
+                )));
             }
         }
     }
