@@ -13,11 +13,7 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
 use super::error::{AuraError, AuraErrorKind, Endpoint};
-use super::model::{
-    CreateInstanceRequest, CreatedInstance, Data, Instance, InstanceSummary, Snapshot,
-    SnapshotCreated, Tenant, TenantSummary, TokenResponse, UpdateInstanceRequest,
-    UpgradeInstanceRequest,
-};
+use super::model::{Data, TokenResponse};
 use super::ratelimit::RateLimiter;
 use super::retry::{Outcome, backoff, is_retryable, parse_retry_after};
 use super::token::{AccessToken, Credentials, Fetched, TokenCache, TokenPolicy};
@@ -295,23 +291,23 @@ impl fmt::Debug for AuraClient {
 }
 
 /// One API call.
-struct Call<'a> {
+pub(super) struct Call<'a> {
     /// Metric name, e.g. `get_instance`.
-    name: &'static str,
+    pub(super) name: &'static str,
     /// Error label, e.g. `get instance 8f769515`.
-    label: String,
-    method: Method,
-    path: &'a [&'a str],
-    query: &'a [(&'a str, &'a str)],
-    body: Option<serde_json::Value>,
-    endpoint: Endpoint,
+    pub(super) label: String,
+    pub(super) method: Method,
+    pub(super) path: &'a [&'a str],
+    pub(super) query: &'a [(&'a str, &'a str)],
+    pub(super) body: Option<serde_json::Value>,
+    pub(super) endpoint: Endpoint,
 }
 
 /// A success answer.
-struct Answer {
-    status: u16,
-    body: String,
-    request_id: Option<String>,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: String,
+    pub(super) request_id: Option<String>,
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
@@ -352,11 +348,16 @@ impl AuraClient {
         &self.creds.client_id
     }
 
-    fn config(&self) -> &ClientConfig {
+    pub(super) fn config(&self) -> &ClientConfig {
         &self.reg.config
     }
 
-    fn url(&self, v1: bool, path: &[&str], query: &[(&str, &str)]) -> Result<Url, String> {
+    pub(super) fn url(
+        &self,
+        v1: bool,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Url, String> {
         let mut url = self.reg.base.clone()?;
         {
             let mut p = url
@@ -375,7 +376,7 @@ impl AuraClient {
         Ok(url)
     }
 
-    fn record(&self, name: &str, status: u16) {
+    pub(super) fn record(&self, name: &str, status: u16) {
         let mut s = lock(&self.reg.stats);
         *s.api_calls.entry((name.to_string(), status)).or_default() += 1;
         if status == 429 {
@@ -467,7 +468,7 @@ impl AuraClient {
     }
 
     /// Sends `call` with auth, rate limit and the retry policy.
-    async fn send(&self, call: Call<'_>) -> Result<Answer, AuraError> {
+    pub(super) async fn send(&self, call: Call<'_>) -> Result<Answer, AuraError> {
         let cfg = self.config();
         let url = self
             .url(true, call.path, call.query)
@@ -600,7 +601,7 @@ impl AuraClient {
         true
     }
 
-    fn decode<T: DeserializeOwned>(
+    pub(super) fn decode<T: DeserializeOwned>(
         label: &str,
         answer: &Answer,
         kind: AuraErrorKind,
@@ -618,7 +619,7 @@ impl AuraClient {
             })
     }
 
-    async fn get_json<T: DeserializeOwned>(
+    pub(super) async fn get_json<T: DeserializeOwned>(
         &self,
         name: &'static str,
         label: String,
@@ -642,7 +643,7 @@ impl AuraClient {
 
     /// A list answer, read element by element: one entry that does not read
     /// is skipped (and logged) instead of hiding every other one.
-    async fn get_list<T: DeserializeOwned>(
+    pub(super) async fn get_list<T: DeserializeOwned>(
         &self,
         name: &'static str,
         label: String,
@@ -661,7 +662,7 @@ impl AuraClient {
     }
 
     /// POST/PATCH whose answer body we do not need.
-    async fn change(
+    pub(super) async fn change(
         &self,
         name: &'static str,
         label: String,
@@ -680,344 +681,8 @@ impl AuraClient {
         })
         .await
     }
-
-    // ---- tenants ----
-
-    /// `GET /tenants`.
-    pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, AuraError> {
-        self.get_list(
-            "list_tenants",
-            "list tenants".into(),
-            &["tenants"],
-            &[],
-            Endpoint::Api,
-        )
-        .await
-    }
-
-    /// `GET /tenants/{id}` with its allowed instance configurations.
-    pub async fn get_tenant(&self, id: &str) -> Result<Tenant, AuraError> {
-        self.get_json(
-            "get_tenant",
-            format!("get tenant {id}"),
-            &["tenants", id],
-            &[],
-            Endpoint::Tenant,
-        )
-        .await
-    }
-
-    // ---- instances ----
-
-    /// `GET /instances?tenantId=`: summaries, without status.
-    pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceSummary>, AuraError> {
-        self.get_list(
-            "list_instances",
-            format!("list instances of tenant {tenant_id}"),
-            &["instances"],
-            &[("tenantId", tenant_id)],
-            Endpoint::Tenant,
-        )
-        .await
-    }
-
-    /// `POST /instances`. Never retried: a failure after the request may have
-    /// reached Aura is [`AuraErrorKind::OutcomeUnknown`]; the caller must look
-    /// for the instance (by name in the tenant) before creating again.
-    pub async fn create_instance(
-        &self,
-        req: &CreateInstanceRequest,
-    ) -> Result<CreatedInstance, AuraError> {
-        let label = format!("create instance {:?}", req.name);
-        let body = serde_json::to_value(req).map_err(|e| {
-            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
-        })?;
-        let answer = self
-            .send(Call {
-                name: "create_instance",
-                label: label.clone(),
-                method: Method::POST,
-                path: &["instances"],
-                query: &[],
-                body: Some(body),
-                endpoint: Endpoint::Create,
-            })
-            .await?;
-        // Only id and password are required (DESIGN 4.2): an answer that lacks
-        // them is an outcome to resolve by listing, never a reason to retry.
-        Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
-    }
-
-    /// `GET /instances/{id}`.
-    pub async fn get_instance(&self, id: &str) -> Result<Instance, AuraError> {
-        let mut instance: Instance = self
-            .get_json(
-                "get_instance",
-                format!("get instance {id}"),
-                &["instances", id],
-                &[],
-                Endpoint::Api,
-            )
-            .await?;
-        if instance.id.is_empty() {
-            instance.id = id.to_string();
-        }
-        Ok(instance)
-    }
-
-    /// `PATCH /instances/{id}` (rename answers 200, resize 202). Not retried.
-    pub async fn update_instance(
-        &self,
-        id: &str,
-        req: &UpdateInstanceRequest,
-    ) -> Result<(), AuraError> {
-        let label = format!("update instance {id}");
-        let body = serde_json::to_value(req).map_err(|e| {
-            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
-        })?;
-        self.change(
-            "update_instance",
-            label,
-            Method::PATCH,
-            &["instances", id],
-            body,
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `DELETE /instances/{id}`: 202 and 404 both mean done.
-    pub async fn delete_instance(&self, id: &str) -> Result<(), AuraError> {
-        let result = self
-            .send(Call {
-                name: "delete_instance",
-                label: format!("delete instance {id}"),
-                method: Method::DELETE,
-                path: &["instances", id],
-                query: &[],
-                body: None,
-                endpoint: Endpoint::Api,
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `POST /instances/{id}/pause`. Not retried.
-    pub async fn pause_instance(&self, id: &str) -> Result<(), AuraError> {
-        self.change(
-            "pause_instance",
-            format!("pause instance {id}"),
-            Method::POST,
-            &["instances", id, "pause"],
-            serde_json::json!({}),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `POST /instances/{id}/resume`. Not retried.
-    pub async fn resume_instance(&self, id: &str) -> Result<(), AuraError> {
-        self.change(
-            "resume_instance",
-            format!("resume instance {id}"),
-            Method::POST,
-            &["instances", id, "resume"],
-            serde_json::json!({}),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `POST /instances/{id}/upgrade` (professional to business-critical),
-    /// optionally with a resize. Not retried.
-    pub async fn upgrade_instance(
-        &self,
-        id: &str,
-        req: &UpgradeInstanceRequest,
-    ) -> Result<(), AuraError> {
-        let label = format!("upgrade instance {id}");
-        let body = serde_json::to_value(req).map_err(|e| {
-            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
-        })?;
-        self.change(
-            "upgrade_instance",
-            label,
-            Method::POST,
-            &["instances", id, "upgrade"],
-            body,
-        )
-        .await
-        .map(drop)
-    }
-
-    // ---- snapshots ----
-
-    /// `POST /instances/{id}/snapshots`: an on-demand snapshot. Not retried.
-    pub async fn create_snapshot(&self, instance_id: &str) -> Result<SnapshotCreated, AuraError> {
-        let label = format!("create snapshot of instance {instance_id}");
-        let answer = self
-            .change(
-                "create_snapshot",
-                label.clone(),
-                Method::POST,
-                &["instances", instance_id, "snapshots"],
-                serde_json::json!({}),
-            )
-            .await?;
-        // A 202 without a body: the snapshot exists, its id comes from a list.
-        if answer.body.trim().is_empty() {
-            return Ok(SnapshotCreated::default());
-        }
-        Self::decode(&label, &answer, AuraErrorKind::Transient)
-    }
-
-    /// `GET /instances/{id}/snapshots[?date=YYYY-MM-DD]` (today when `date` is `None`).
-    pub async fn list_snapshots(
-        &self,
-        instance_id: &str,
-        date: Option<&str>,
-    ) -> Result<Vec<Snapshot>, AuraError> {
-        let query: Vec<(&str, &str)> = date.map(|d| ("date", d)).into_iter().collect();
-        self.get_list(
-            "list_snapshots",
-            format!("list snapshots of instance {instance_id}"),
-            &["instances", instance_id, "snapshots"],
-            &query,
-            Endpoint::Api,
-        )
-        .await
-    }
-
-    /// `GET /instances/{id}/snapshots/{snapshot_id}`.
-    pub async fn get_snapshot(
-        &self,
-        instance_id: &str,
-        snapshot_id: &str,
-    ) -> Result<Snapshot, AuraError> {
-        self.get_json(
-            "get_snapshot",
-            format!("get snapshot {snapshot_id} of instance {instance_id}"),
-            &["instances", instance_id, "snapshots", snapshot_id],
-            &[],
-            Endpoint::Api,
-        )
-        .await
-    }
-
-    /// `POST /instances/{id}/snapshots/{snapshot_id}/restore`. Not retried.
-    pub async fn restore_snapshot(
-        &self,
-        instance_id: &str,
-        snapshot_id: &str,
-    ) -> Result<(), AuraError> {
-        self.change(
-            "restore_snapshot",
-            format!("restore snapshot {snapshot_id} to instance {instance_id}"),
-            Method::POST,
-            &[
-                "instances",
-                instance_id,
-                "snapshots",
-                snapshot_id,
-                "restore",
-            ],
-            serde_json::json!({}),
-        )
-        .await
-        .map(drop)
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn clients() -> AuraClients {
-        AuraClients::new(ClientConfig::default())
-    }
-
-    fn creds(id: &str, secret: &str) -> Credentials {
-        Credentials::new(id, secret)
-    }
-
-    #[test]
-    fn a_rotated_secret_replaces_the_token_cache_and_keeps_the_limiter() {
-        let clients = clients();
-        let first = clients.client(&creds("id-a", "secret-0"));
-        let mut held = vec![];
-        for n in 1..=3 {
-            held.push(clients.client(&creds("id-a", &format!("secret-{n}"))));
-        }
-        assert_eq!(clients.registry_sizes(), (1, 1));
-        let current = clients.client(&creds("id-a", "secret-3"));
-        let last = held.last().unwrap();
-        // One limiter per client id, across every secret it had.
-        for h in held.iter().chain([&first, &current]) {
-            assert!(Arc::ptr_eq(&h.limiter, &first.limiter));
-        }
-        // The current secret's cache is shared; replaced ones live on in
-        // the handles that hold them.
-        assert!(Arc::ptr_eq(&current.tokens, &last.tokens));
-        assert!(!Arc::ptr_eq(&current.tokens, &first.tokens));
-        assert_eq!(first.creds.client_secret, "secret-0");
-        // The hourly token budget is the client id's, across secrets.
-        assert!(current.tokens.shares_budget_with(&first.tokens));
-        // Back to an old secret: a replacement again, not a second entry.
-        let back = clients.client(&creds("id-a", "secret-0"));
-        assert!(!Arc::ptr_eq(&back.tokens, &first.tokens));
-        assert_eq!(clients.registry_sizes(), (1, 1));
-    }
-
-    #[test]
-    fn the_same_secret_shares_the_token_cache() {
-        let clients = clients();
-        let a = clients.client(&creds("id-a", "s"));
-        let b = clients.client(&creds("id-a", "s"));
-        assert!(Arc::ptr_eq(&a.tokens, &b.tokens));
-        assert!(Arc::ptr_eq(&a.limiter, &b.limiter));
-        assert_eq!(clients.registry_sizes(), (1, 1));
-    }
-
-    #[test]
-    fn a_forgotten_client_leaves_nothing_and_its_handles_work_on() {
-        let clients = clients();
-        let old = clients.client(&creds("id-a", "s"));
-        clients.client(&creds("id-a", "s2"));
-        clients.forget_client("id-a");
-        assert_eq!(clients.registry_sizes(), (0, 0));
-        // The handle keeps its own Arcs.
-        assert_eq!(old.client_id(), "id-a");
-        assert_eq!(Arc::strong_count(&old.limiter), 1);
-        // Forgetting twice, or an id never seen, is harmless.
-        clients.forget_client("id-a");
-        clients.forget_client("never-seen");
-        assert_eq!(clients.registry_sizes(), (0, 0));
-        // A later handle gets fresh ones.
-        let fresh = clients.client(&creds("id-a", "s"));
-        assert!(!Arc::ptr_eq(&fresh.limiter, &old.limiter));
-        assert!(!Arc::ptr_eq(&fresh.tokens, &old.tokens));
-        assert!(!fresh.tokens.shares_budget_with(&old.tokens));
-        assert_eq!(clients.registry_sizes(), (1, 1));
-    }
-
-    #[test]
-    fn forgetting_one_client_id_keeps_the_others() {
-        let clients = clients();
-        let a = clients.client(&creds("id-a", "sa"));
-        let b = clients.client(&creds("id-b", "sb"));
-        assert_eq!(clients.registry_sizes(), (2, 2));
-        clients.forget_client("id-a");
-        assert_eq!(clients.registry_sizes(), (1, 1));
-        let b2 = clients.client(&creds("id-b", "sb"));
-        assert!(Arc::ptr_eq(&b.tokens, &b2.tokens));
-        assert!(Arc::ptr_eq(&b.limiter, &b2.limiter));
-        assert_eq!(clients.registry_sizes(), (1, 1));
-        let a2 = clients.client(&creds("id-a", "sa"));
-        assert!(!Arc::ptr_eq(&a.limiter, &a2.limiter));
-        assert_eq!(clients.registry_sizes(), (2, 2));
-    }
-}
+#[path = "client_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 //! with the same secret, a token cache.
 
 mod client;
+mod endpoints;
 mod error;
 pub mod lenient;
 pub mod model;

@@ -29,6 +29,7 @@ mod faults;
 mod quirks;
 mod routes;
 mod shared;
+mod snapshots;
 mod state;
 mod tls;
 

@@ -1,0 +1,262 @@
+//! The Aura API v1 calls, one method each: tenants, instances, snapshots.
+
+use reqwest::Method;
+
+use super::client::{AuraClient, Call};
+use super::error::{AuraError, AuraErrorKind, Endpoint};
+use super::model::{
+    CreateInstanceRequest, CreatedInstance, Instance, InstanceSummary, Snapshot, SnapshotCreated,
+    Tenant, TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
+};
+
+impl AuraClient {
+    // ---- tenants ----
+
+    /// `GET /tenants`.
+    pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, AuraError> {
+        self.get_list(
+            "list_tenants",
+            "list tenants".into(),
+            &["tenants"],
+            &[],
+            Endpoint::Api,
+        )
+        .await
+    }
+
+    /// `GET /tenants/{id}` with its allowed instance configurations.
+    pub async fn get_tenant(&self, id: &str) -> Result<Tenant, AuraError> {
+        self.get_json(
+            "get_tenant",
+            format!("get tenant {id}"),
+            &["tenants", id],
+            &[],
+            Endpoint::Tenant,
+        )
+        .await
+    }
+
+    // ---- instances ----
+
+    /// `GET /instances?tenantId=`: summaries, without status.
+    pub async fn list_instances(&self, tenant_id: &str) -> Result<Vec<InstanceSummary>, AuraError> {
+        self.get_list(
+            "list_instances",
+            format!("list instances of tenant {tenant_id}"),
+            &["instances"],
+            &[("tenantId", tenant_id)],
+            Endpoint::Tenant,
+        )
+        .await
+    }
+
+    /// `POST /instances`. Never retried: a failure after the request may have
+    /// reached Aura is [`AuraErrorKind::OutcomeUnknown`]; the caller must look
+    /// for the instance (by name in the tenant) before creating again.
+    pub async fn create_instance(
+        &self,
+        req: &CreateInstanceRequest,
+    ) -> Result<CreatedInstance, AuraError> {
+        let label = format!("create instance {:?}", req.name);
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        let answer = self
+            .send(Call {
+                name: "create_instance",
+                label: label.clone(),
+                method: Method::POST,
+                path: &["instances"],
+                query: &[],
+                body: Some(body),
+                endpoint: Endpoint::Create,
+            })
+            .await?;
+        // Only id and password are required (DESIGN 4.2): an answer that lacks
+        // them is an outcome to resolve by listing, never a reason to retry.
+        Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
+    }
+
+    /// `GET /instances/{id}`.
+    pub async fn get_instance(&self, id: &str) -> Result<Instance, AuraError> {
+        let mut instance: Instance = self
+            .get_json(
+                "get_instance",
+                format!("get instance {id}"),
+                &["instances", id],
+                &[],
+                Endpoint::Api,
+            )
+            .await?;
+        if instance.id.is_empty() {
+            instance.id = id.to_string();
+        }
+        Ok(instance)
+    }
+
+    /// `PATCH /instances/{id}` (rename answers 200, resize 202). Not retried.
+    pub async fn update_instance(
+        &self,
+        id: &str,
+        req: &UpdateInstanceRequest,
+    ) -> Result<(), AuraError> {
+        let label = format!("update instance {id}");
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        self.change(
+            "update_instance",
+            label,
+            Method::PATCH,
+            &["instances", id],
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `DELETE /instances/{id}`: 202 and 404 both mean done.
+    pub async fn delete_instance(&self, id: &str) -> Result<(), AuraError> {
+        let result = self
+            .send(Call {
+                name: "delete_instance",
+                label: format!("delete instance {id}"),
+                method: Method::DELETE,
+                path: &["instances", id],
+                query: &[],
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /instances/{id}/pause`. Not retried.
+    pub async fn pause_instance(&self, id: &str) -> Result<(), AuraError> {
+        self.change(
+            "pause_instance",
+            format!("pause instance {id}"),
+            Method::POST,
+            &["instances", id, "pause"],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /instances/{id}/resume`. Not retried.
+    pub async fn resume_instance(&self, id: &str) -> Result<(), AuraError> {
+        self.change(
+            "resume_instance",
+            format!("resume instance {id}"),
+            Method::POST,
+            &["instances", id, "resume"],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /instances/{id}/upgrade` (professional to business-critical),
+    /// optionally with a resize. Not retried.
+    pub async fn upgrade_instance(
+        &self,
+        id: &str,
+        req: &UpgradeInstanceRequest,
+    ) -> Result<(), AuraError> {
+        let label = format!("upgrade instance {id}");
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        self.change(
+            "upgrade_instance",
+            label,
+            Method::POST,
+            &["instances", id, "upgrade"],
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    // ---- snapshots ----
+
+    /// `POST /instances/{id}/snapshots`: an on-demand snapshot. Not retried.
+    pub async fn create_snapshot(&self, instance_id: &str) -> Result<SnapshotCreated, AuraError> {
+        let label = format!("create snapshot of instance {instance_id}");
+        let answer = self
+            .change(
+                "create_snapshot",
+                label.clone(),
+                Method::POST,
+                &["instances", instance_id, "snapshots"],
+                serde_json::json!({}),
+            )
+            .await?;
+        // A 202 without a body: the snapshot exists, its id comes from a list.
+        if answer.body.trim().is_empty() {
+            return Ok(SnapshotCreated::default());
+        }
+        Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// `GET /instances/{id}/snapshots[?date=YYYY-MM-DD]` (today when `date` is `None`).
+    pub async fn list_snapshots(
+        &self,
+        instance_id: &str,
+        date: Option<&str>,
+    ) -> Result<Vec<Snapshot>, AuraError> {
+        let query: Vec<(&str, &str)> = date.map(|d| ("date", d)).into_iter().collect();
+        self.get_list(
+            "list_snapshots",
+            format!("list snapshots of instance {instance_id}"),
+            &["instances", instance_id, "snapshots"],
+            &query,
+            Endpoint::Api,
+        )
+        .await
+    }
+
+    /// `GET /instances/{id}/snapshots/{snapshot_id}`.
+    pub async fn get_snapshot(
+        &self,
+        instance_id: &str,
+        snapshot_id: &str,
+    ) -> Result<Snapshot, AuraError> {
+        self.get_json(
+            "get_snapshot",
+            format!("get snapshot {snapshot_id} of instance {instance_id}"),
+            &["instances", instance_id, "snapshots", snapshot_id],
+            &[],
+            Endpoint::Api,
+        )
+        .await
+    }
+
+    /// `POST /instances/{id}/snapshots/{snapshot_id}/restore`. Not retried.
+    pub async fn restore_snapshot(
+        &self,
+        instance_id: &str,
+        snapshot_id: &str,
+    ) -> Result<(), AuraError> {
+        self.change(
+            "restore_snapshot",
+            format!("restore snapshot {snapshot_id} to instance {instance_id}"),
+            Method::POST,
+            &[
+                "instances",
+                instance_id,
+                "snapshots",
+                snapshot_id,
+                "restore",
+            ],
+            serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+}
