@@ -13,6 +13,16 @@ pub mod runtime;
 pub mod simulator;
 pub mod telemetry;
 
+/// The project's one policy for a poisoned lock: carry on with the data. Every
+/// lock guards bookkeeping that stays valid whatever a panicking holder did
+/// (each update is a single insert, remove or counter step), and one
+/// reconcile's panic must not stop every other.
+pub fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Installs the one rustls crypto provider the process uses (aws-lc-rs, as
 /// both kube and reqwest are built with it). Safe to call more than once.
 pub fn install_crypto_provider() {

@@ -110,39 +110,28 @@ impl Default for Telemetry {
 
 impl Telemetry {
     pub fn record_reconcile(&self, result: &'static str, took: Duration) {
-        *self
-            .reconciles
-            .lock()
-            .expect("metrics lock")
-            .entry(result)
-            .or_insert(0) += 1;
-        self.reconcile_duration
-            .lock()
-            .expect("metrics lock")
-            .observe(took.as_secs_f64());
+        *crate::locked(&self.reconciles).entry(result).or_insert(0) += 1;
+        crate::locked(&self.reconcile_duration).observe(took.as_secs_f64());
     }
 
     pub fn record_time_to_ready(&self, took: Duration) {
-        self.time_to_ready
-            .lock()
-            .expect("metrics lock")
-            .observe(took.as_secs_f64());
+        crate::locked(&self.time_to_ready).observe(took.as_secs_f64());
     }
 
     /// The AuraInstance store whose objects the phase gauge counts.
     pub fn count_phases_of(&self, store: Store<AuraInstance>) {
-        self.stores.lock().expect("metrics lock").push(store);
+        crate::locked(&self.stores).push(store);
     }
 
     /// A watch whose first list is done flips the flag it was given.
     pub fn register_watch(&self) -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
-        self.synced.lock().expect("metrics lock").push(flag.clone());
+        crate::locked(&self.synced).push(flag.clone());
         flag
     }
 
     pub fn set_aura(&self, aura: AuraClients) {
-        *self.aura.lock().expect("metrics lock") = Some(aura);
+        *crate::locked(&self.aura) = Some(aura);
     }
 
     pub fn set_leader_election(&self, on: bool) {
@@ -158,7 +147,7 @@ impl Telemetry {
     /// standby is ready too (it has nothing to sync until it leads).
     pub fn is_ready(&self) -> bool {
         let synced = {
-            let flags = self.synced.lock().expect("metrics lock");
+            let flags = crate::locked(&self.synced);
             !flags.is_empty() && flags.iter().all(|f| f.load(Ordering::SeqCst))
         };
         if !self.leader_election.load(Ordering::SeqCst) {
@@ -175,21 +164,18 @@ impl Telemetry {
             out,
             "# HELP aura_operator_reconciles_total Reconciles by result.\n# TYPE aura_operator_reconciles_total counter"
         );
-        for (result, n) in self.reconciles.lock().expect("metrics lock").iter() {
+        for (result, n) in crate::locked(&self.reconciles).iter() {
             let _ = writeln!(
                 out,
                 "aura_operator_reconciles_total{{result=\"{result}\"}} {n}"
             );
         }
-        self.reconcile_duration
-            .lock()
-            .expect("metrics lock")
-            .render(
-                &mut out,
-                "aura_operator_reconcile_duration_seconds",
-                "Time spent in one reconcile.",
-            );
-        self.time_to_ready.lock().expect("metrics lock").render(
+        crate::locked(&self.reconcile_duration).render(
+            &mut out,
+            "aura_operator_reconcile_duration_seconds",
+            "Time spent in one reconcile.",
+        );
+        crate::locked(&self.time_to_ready).render(
             &mut out,
             "aura_operator_time_to_ready_seconds",
             "Time from an AuraInstance's creation to its first Ready=True.",
@@ -201,7 +187,7 @@ impl Telemetry {
         .into_iter()
         .map(|p| (p.to_string(), 0))
         .collect();
-        for store in self.stores.lock().expect("metrics lock").iter() {
+        for store in crate::locked(&self.stores).iter() {
             for obj in store.state() {
                 let phase = obj
                     .status
@@ -220,7 +206,7 @@ impl Telemetry {
             let _ = writeln!(out, "aura_operator_objects{{phase=\"{phase}\"}} {n}");
         }
 
-        if let Some(aura) = self.aura.lock().expect("metrics lock").as_ref() {
+        if let Some(aura) = crate::locked(&self.aura).as_ref() {
             let stats = aura.stats();
             let _ = writeln!(
                 out,

@@ -129,9 +129,7 @@ impl fmt::Debug for AuraClients {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::locked as lock;
 
 impl AuraClients {
     /// Panics where [`AuraClients::try_new`] fails: for tests and tools.

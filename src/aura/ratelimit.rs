@@ -111,7 +111,7 @@ impl RateLimiter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlidingWindow> {
-        self.window.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locked(&self.window)
     }
 
     /// Waits (asynchronously) until a request may start. Hold the permit until

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::error::{AuraError, AuraErrorKind};
@@ -217,7 +217,7 @@ impl TokenCache {
     /// until one is free. Check and take are one step, for caches sharing it.
     fn take_fetch(&self, now: Instant) -> Option<Duration> {
         // A poisoned log is still a list of instants: keep using it.
-        let mut fetches = self.fetches.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fetches = crate::locked(&self.fetches);
         let wait = budget_wait(&mut fetches, now, self.policy.max_fetches_per_hour);
         if wait.is_none() {
             fetches.push_back(now);

@@ -16,7 +16,7 @@ pub mod tenants;
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::Resource;
@@ -24,6 +24,7 @@ use kube::runtime::controller::Action;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::locked;
 pub use config::ControllerConfig;
 pub use context::{Context, Shared};
 
@@ -133,12 +134,4 @@ pub trait Kind:
     ) -> impl Future<Output = Result<()>> + Send {
         async { Ok(()) }
     }
-}
-
-/// The project's one policy for a poisoned lock: carry on with the data. Every
-/// lock guards bookkeeping that stays valid whatever a panicking holder did
-/// (each update is a single insert or remove), and one reconcile's panic must
-/// not stop every other.
-pub fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

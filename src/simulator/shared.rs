@@ -104,10 +104,7 @@ impl std::fmt::Debug for SimState {
     }
 }
 
-/// A poisoned lock only means a handler panicked; the data is still usable.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::locked as lock;
 
 impl SimState {
     pub(crate) fn new(world: World, auth: AuthState, faults: Faults) -> Self {

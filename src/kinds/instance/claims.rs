@@ -58,7 +58,7 @@ impl Claims {
 
     fn confirm(&self, id: &str, me: &ClaimHolder, held: bool) {
         let key = (id.to_string(), me.uid.clone());
-        let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut confirmed = crate::locked(&self.confirmed);
         if held {
             confirmed.insert(key);
         } else {
@@ -67,10 +67,7 @@ impl Claims {
     }
 
     fn is_confirmed(&self, id: &str, me: &ClaimHolder) -> bool {
-        self.confirmed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&(id.to_string(), me.uid.clone()))
+        crate::locked(&self.confirmed).contains(&(id.to_string(), me.uid.clone()))
     }
 
     /// Waits (at most `limit`) for the first complete list of claims, so that a
