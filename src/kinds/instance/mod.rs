@@ -17,18 +17,20 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::{self, after_first_list};
-use crate::reconciler::{Cleanup, Context, Kind, Result, Shared, credentials_finalizer, locked};
+use crate::reconciler::{
+    Cleanup, Context, Kind, ReconcileError, Result, Shared, credentials_finalizer, locked,
+};
 
 use claims::Claims;
 
@@ -85,13 +87,33 @@ impl Kind for AuraInstance {
     }
 
     /// Lets go of the credentials Secret once no other AuraInstance of the
-    /// namespace names it.
+    /// namespace names it. The watch's copy answers while a live object names
+    /// it; when only objects being deleted do, two deletions finishing at once
+    /// could each see the other in a copy a moment old, so the apiserver is
+    /// asked (each asks after its own finalizer is gone: the later one sees both).
     async fn finalized(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<()> {
         let Some(name) = obj.credentials_secret() else {
             return Ok(());
         };
         let ns = obj.namespace().unwrap_or_default();
-        let others = ctx.objects_in(&ns);
+        let mut others = ctx.objects_in(&ns);
+        let live_user = others.iter().any(|o| {
+            o.uid() != obj.uid()
+                && o.meta().deletion_timestamp.is_none()
+                && o.credentials_secret() == Some(name)
+        });
+        if !live_user && still_named(&others, &obj).contains(name) {
+            let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
+            others = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| ReconcileError::kube("list the namespace's AuraInstances", e))?
+                .items
+                .into_iter()
+                .filter(|o| o.finalizers().iter().any(|f| f == FINALIZER))
+                .map(Arc::new)
+                .collect();
+        }
         credentials_finalizer::release_unused(&ctx.client, &ns, name, &still_named(&others, &obj))
             .await
     }
