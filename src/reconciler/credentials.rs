@@ -205,10 +205,17 @@ impl CredentialWatches {
         let changes = self.changes.clone();
         let scope = scope_of(&key);
         let task = async move {
+            tracing::debug!(secret = %key, "watching a credentials Secret");
             let mut listed = false;
             let mut events = std::pin::pin!(watcher(api, config).default_backoff());
             while let Some(event) = events.next().await {
-                let Ok(event) = event else { continue };
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => {
+                        tracing::debug!(secret = %key, error = %e, "credentials Secret watch");
+                        continue;
+                    }
+                };
                 cache.observe(&scope, &event);
                 // The first list wakes nobody: the objects' own first list does.
                 let announce = match &event {

@@ -15,7 +15,7 @@ use super::ReconcileError;
 pub const FINALIZER: &str = "aura-operator.io/credentials-in-use";
 
 /// Puts the finalizer on a credentials Secret that lacks it; returns the
-/// Secret as it now is.
+/// Secret as it now is (or as read, when another writer changed it first).
 pub async fn hold(secrets: &Api<Secret>, secret: Secret) -> Result<Secret, ReconcileError> {
     let held = secret.finalizers().iter().any(|f| f == FINALIZER);
     if held || secret.meta().deletion_timestamp.is_some() {
@@ -27,14 +27,21 @@ pub async fn hold(secrets: &Api<Secret>, secret: Secret) -> Result<Secret, Recon
         "finalizers": finalizers,
         "resourceVersion": secret.resource_version(),
     }});
-    secrets
+    match secrets
         .patch(
             &secret.name_any(),
             &PatchParams::default(),
             &Patch::Merge(patch),
         )
         .await
-        .map_err(|e| ReconcileError::kube("hold the credentials Secret", e))
+    {
+        Ok(held) => Ok(held),
+        // Changed since it was read, most likely by another object putting the
+        // finalizer on at the same moment: the credentials are good, and the
+        // next read of the Secret looks again.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(secret),
+        Err(e) => Err(ReconcileError::kube("hold the credentials Secret", e)),
+    }
 }
 
 /// After an object that named `leaving` (in `namespace`) is gone: lets go of
