@@ -503,8 +503,8 @@ async fn announce_transition(
     {
         // Time to Ready counts the first time only, not a recovery.
         let recovered = matches!(
-            before_ready.as_ref().map(|(_, r)| r.as_str()),
-            Some(r) if r == Reason::PasswordUnavailable.as_str() || r == Reason::Paused.as_str()
+            before_ready.as_ref().and_then(|(_, r)| Reason::parse(r)),
+            Some(Reason::PasswordUnavailable | Reason::Paused)
         );
         if !recovered && let Some(created) = obj.metadata.creation_timestamp.as_ref() {
             let age = Timestamp::now().duration_since(created.0);

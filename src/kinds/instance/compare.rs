@@ -9,9 +9,10 @@ use crate::aura::model::{
     UpdateInstanceRequest,
 };
 
-/// One Aura operation at a time; the next one waits until Aura settles.
+/// The change the spec asks of Aura, one at a time (the next waits until
+/// Aura settles); `decide` turns it into an action with its status.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operation {
+pub enum SpecChange {
     None,
     Pause,
     Resume,
@@ -20,27 +21,27 @@ pub enum Operation {
 }
 
 /// The next operation that brings the instance towards the spec.
-pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) -> Operation {
+pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) -> SpecChange {
     match instance.status {
-        InstanceStatus::Paused if !spec.paused => return Operation::Resume,
+        InstanceStatus::Paused if !spec.paused => return SpecChange::Resume,
         InstanceStatus::Running => {}
-        _ => return Operation::None,
+        _ => return SpecChange::None,
     }
     if spec.paused {
-        return Operation::Pause;
+        return SpecChange::Pause;
     }
     // A type Aura does not report is never drift.
     if let Some(have) = instance.instance_type.as_deref()
         && !spec.instance_type.is(have)
     {
         // Admission allows only professional-db -> business-critical.
-        return Operation::Upgrade(spec.instance_type);
+        return SpecChange::Upgrade(spec.instance_type);
     }
     let request = update_request(spec, name, instance);
     if request == UpdateInstanceRequest::default() {
-        Operation::None
+        SpecChange::None
     } else {
-        Operation::Update(request)
+        SpecChange::Update(request)
     }
 }
 

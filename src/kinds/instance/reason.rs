@@ -17,6 +17,11 @@ macro_rules! reasons {
             /// Every reason, for tests and documentation.
             pub const ALL: &[Reason] = &[$(Reason::$name,)*];
 
+            /// The reason a condition names, read back.
+            pub fn parse(word: &str) -> Option<Reason> {
+                Reason::ALL.iter().copied().find(|r| r.as_str() == word)
+            }
+
             /// The word written into the condition.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -106,5 +111,9 @@ mod tests {
             assert!(seen.insert(s), "{s} twice");
         }
         assert_eq!(Reason::InstanceClaimed, "InstanceClaimed");
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(Reason::parse("NoSuchReason"), None);
     }
 }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::api::{AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase};
 
 pub use super::compare::{
-    Operation, check_offered, create_request, describe_update, next_operation, placement_mismatch,
+    SpecChange, check_offered, create_request, describe_update, next_operation, placement_mismatch,
     update_request,
 };
 pub use super::reason::Reason;
@@ -310,7 +310,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     let operation = next_operation(obs.spec, obs.aura_name, instance);
     let drift = drift_note(obs, instance, &operation);
     match operation {
-        Operation::None => {
+        SpecChange::None => {
             let requeue = if instance.status.is_settled() {
                 LookAgain::Resync
             } else {
@@ -322,7 +322,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 requeue,
             }
         }
-        Operation::Update(request) => {
+        SpecChange::Update(request) => {
             if (request.memory.is_some() || request.storage.is_some())
                 && let Some(tenant) = obs.catalogue
             {
@@ -353,7 +353,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 requeue: LookAgain::Poll,
             }
         }
-        Operation::Pause => Decision {
+        SpecChange::Pause => Decision {
             action: Action::Pause {
                 instance_id: instance.id.clone(),
                 drift,
@@ -365,7 +365,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
             ),
             requeue: LookAgain::Poll,
         },
-        Operation::Resume => Decision {
+        SpecChange::Resume => Decision {
             action: Action::Resume {
                 instance_id: instance.id.clone(),
                 drift,
@@ -377,7 +377,7 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
             ),
             requeue: LookAgain::Poll,
         },
-        Operation::Upgrade(to) => Decision {
+        SpecChange::Upgrade(to) => Decision {
             status: StatusSummary::in_progress(
                 Phase::Updating,
                 Reason::Upgrading,
@@ -441,21 +441,21 @@ fn aura_status_summary(obs: &Observation<'_>, instance: &Instance) -> StatusSumm
 
 /// When the spec has not changed since it was last observed, a difference was
 /// made outside the operator (the Aura console): say what is put back.
-fn drift_note(obs: &Observation<'_>, instance: &Instance, op: &Operation) -> Option<String> {
+fn drift_note(obs: &Observation<'_>, instance: &Instance, op: &SpecChange) -> Option<String> {
     let spec_unchanged =
         obs.generation.is_some() && obs.status.observed_generation == obs.generation;
     if !spec_unchanged || obs.status.instance_id.is_none() {
         return None;
     }
     match op {
-        Operation::None | Operation::Upgrade(_) => None,
-        Operation::Pause => {
+        SpecChange::None | SpecChange::Upgrade(_) => None,
+        SpecChange::Pause => {
             Some("the instance was resumed outside the operator; pausing it again".into())
         }
-        Operation::Resume => {
+        SpecChange::Resume => {
             Some("the instance was paused outside the operator; resuming it".into())
         }
-        Operation::Update(r) => {
+        SpecChange::Update(r) => {
             let mut was = Vec::new();
             let reported = |v: &Option<String>| v.clone().unwrap_or_default();
             if r.name.is_some() {

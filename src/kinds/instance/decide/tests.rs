@@ -427,15 +427,15 @@ fn one_operation_at_a_time_towards_the_spec() {
         i
     };
     // (spec change, instance, expected operation)
-    let cases: Vec<(AuraInstanceSpec, Instance, Operation)> = vec![
-        (spec(), running(|_| {}), Operation::None),
+    let cases: Vec<(AuraInstanceSpec, Instance, SpecChange)> = vec![
+        (spec(), running(|_| {}), SpecChange::None),
         (
             AuraInstanceSpec {
                 memory: MemorySize::Gb16,
                 ..spec()
             },
             running(|_| {}),
-            Operation::Update(UpdateInstanceRequest {
+            SpecChange::Update(UpdateInstanceRequest {
                 memory: Some("16GB".into()),
                 ..Default::default()
             }),
@@ -446,7 +446,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|_| {}),
-            Operation::Update(UpdateInstanceRequest {
+            SpecChange::Update(UpdateInstanceRequest {
                 name: Some("renamed".into()),
                 ..Default::default()
             }),
@@ -457,7 +457,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|i| i.vector_optimized = Some(false)),
-            Operation::Update(UpdateInstanceRequest {
+            SpecChange::Update(UpdateInstanceRequest {
                 vector_optimized: Some(true),
                 ..Default::default()
             }),
@@ -469,13 +469,13 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|i| i.vector_optimized = None),
-            Operation::None,
+            SpecChange::None,
         ),
         // an unset feature flag is left as Aura has it
         (
             spec(),
             running(|i| i.vector_optimized = Some(true)),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -484,16 +484,16 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|_| {}),
-            Operation::Pause,
+            SpecChange::Pause,
         ),
-        (spec(), instance(InstanceStatus::Paused), Operation::Resume),
+        (spec(), instance(InstanceStatus::Paused), SpecChange::Resume),
         (
             AuraInstanceSpec {
                 paused: true,
                 ..spec()
             },
             instance(InstanceStatus::Paused),
-            Operation::None,
+            SpecChange::None,
         ),
         // nothing is sent while Aura is busy
         (
@@ -502,7 +502,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             instance(InstanceStatus::Updating),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -510,7 +510,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             instance(InstanceStatus::Resuming),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -518,7 +518,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|i| i.instance_type = Some("professional-db".into())),
-            Operation::Upgrade(InstanceType::BusinessCritical),
+            SpecChange::Upgrade(InstanceType::BusinessCritical),
         ),
         // what Aura does not report is never drift (DESIGN 4.7)
         (
@@ -527,7 +527,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|i| i.storage = None),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -541,7 +541,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 i.memory = Some("1GB".into());
                 i.storage = None;
             }),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -556,7 +556,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 i.name = None;
                 i.vector_optimized = None;
             }),
-            Operation::None,
+            SpecChange::None,
         ),
         // letter case is no difference either
         (
@@ -565,12 +565,12 @@ fn one_operation_at_a_time_towards_the_spec() {
                 i.memory = Some("8gb".into());
                 i.instance_type = Some("Enterprise-DB".into());
             }),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             spec(),
             running(|i| i.status = InstanceStatus::parse("Running")),
-            Operation::None,
+            SpecChange::None,
         ),
         (
             AuraInstanceSpec {
@@ -578,7 +578,7 @@ fn one_operation_at_a_time_towards_the_spec() {
                 ..spec()
             },
             running(|i| i.status = InstanceStatus::parse("RUNNING")),
-            Operation::Pause,
+            SpecChange::Pause,
         ),
     ];
     for (spec, instance, expected) in cases {
