@@ -291,7 +291,7 @@ fn chart_lints_and_renders_with_default_and_full_values() {
     assert_eq!(
         find(&docs, "Role", "aura-ops-credentials")["rules"],
         json!([{"apiGroups": [""], "resources": ["secrets"],
-                "resourceNames": ["aura-default-api"], "verbs": ["get"]}])
+                "resourceNames": ["aura-default-api"], "verbs": ["get", "list", "watch"]}])
     );
     assert_eq!(
         find(&docs, "Role", "aura-ops-leader-election")["rules"],
