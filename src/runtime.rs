@@ -21,6 +21,9 @@ pub use crate::reconciler::ControllerConfig;
 pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     let telemetry = Arc::new(Telemetry::default());
+    // Before the admin server answers: with leader election, a process that
+    // has not won the lease never reports itself as the leader.
+    telemetry.set_leader_election(config.leader_elect);
     let shutdown = Shutdown::on_signals();
     let admin =
         telemetry::serve_admin(config.admin_listen, telemetry.clone(), shutdown.wait()).await?;
@@ -58,7 +61,6 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    telemetry.set_leader_election(true);
     let lease_namespace = config
         .lease_namespace
         .clone()
