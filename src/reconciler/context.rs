@@ -71,6 +71,10 @@ impl Shared {
         locked(&self.clients).clone()
     }
 
+    fn users_of_client(&self, client_id: &str) -> usize {
+        locked(&self.clients).get(client_id).copied().unwrap_or(1)
+    }
+
     fn count_client(&self, before: Option<&str>, now: &str) -> usize {
         let mut clients = locked(&self.clients);
         if let Some(before) = before {
@@ -130,10 +134,6 @@ impl<K: Kind> Context<K> {
         }
     }
 
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
     /// Where the object's credentials come from.
     pub fn credentials_source(&self, obj: &K) -> CredentialsSource {
         CredentialsSource::of(
@@ -151,7 +151,7 @@ impl<K: Kind> Context<K> {
         });
         match before {
             Some(before) => self.count_client(before.as_deref(), client_id),
-            None => self.client_users().get(client_id).copied().unwrap_or(1),
+            None => self.users_of_client(client_id),
         }
     }
 

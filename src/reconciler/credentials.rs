@@ -121,14 +121,28 @@ pub async fn resolve(
 /// clientId and clientSecret, trimmed; `None` when either is missing or blank.
 pub fn read(secret: &Secret) -> Option<Credentials> {
     let value = |k: &str| {
-        let data = secret.data.as_ref()?.get(k)?;
-        let text = String::from_utf8(data.0.clone()).ok()?;
+        let text = read_key(secret, k)?;
         let trimmed = text.trim();
         (!trimmed.is_empty()).then(|| trimmed.to_string())
     };
     Some(Credentials {
         client_id: value("clientId")?,
         client_secret: value("clientSecret")?,
+    })
+}
+
+/// Reads a key of a Secret as UTF-8.
+pub fn read_key(secret: &Secret, key: &str) -> Option<String> {
+    let from_data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .and_then(|b| String::from_utf8(b.0.clone()).ok());
+    from_data.or_else(|| {
+        secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(key).cloned())
     })
 }
 

@@ -69,6 +69,17 @@ where
             .map(f)
     }
 
+    /// Changes the object's entry only if it has one (nothing is made for it).
+    pub fn update(&self, obj: &K, f: impl FnOnce(&mut Entry<M>)) {
+        let mut entries = locked(&self.entries);
+        if let Some(entry) = entries
+            .get_mut(&ObjectRef::from_obj(obj))
+            .filter(|e| e.uid == obj.uid())
+        {
+            f(entry);
+        }
+    }
+
     /// Forgets an object; returns what was remembered.
     pub fn forget(&self, reference: &ObjectRef<K>) -> Option<Entry<M>> {
         locked(&self.entries).remove(reference)
@@ -101,9 +112,7 @@ where
 
     /// A pass succeeded.
     pub fn reset_failures(&self, obj: &K) {
-        if self.peek(obj, |e| e.failures).unwrap_or(0) > 0 {
-            self.with(obj, |e| e.failures = 0);
-        }
+        self.update(obj, |e| e.failures = 0);
     }
 }
 

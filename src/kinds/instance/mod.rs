@@ -140,9 +140,7 @@ impl Context<AuraInstance> {
     }
 
     pub fn forget_password(&self, obj: &AuraInstance) {
-        if self.memory.peek(obj, |e| e.kind.pending.is_some()) == Some(true) {
-            self.memory.with(obj, |e| e.kind.pending = None);
-        }
+        self.memory.update(obj, |e| e.kind.pending = None);
     }
 
     /// Remembers the instance id just written to status.
@@ -154,18 +152,15 @@ impl Context<AuraInstance> {
     /// The id recorded for this object, forgotten once status shows one.
     pub fn recorded_instance(&self, obj: &AuraInstance) -> Option<String> {
         let in_status = obj.status.as_ref().is_some_and(|s| s.instance_id.is_some());
-        let recorded = self.memory.peek(obj, |e| e.kind.recorded.clone()).flatten();
-        if in_status && recorded.is_some() {
-            self.memory.with(obj, |e| e.kind.recorded = None);
+        if in_status {
+            self.forget_instance(obj);
             return None;
         }
-        recorded
+        self.memory.peek(obj, |e| e.kind.recorded.clone()).flatten()
     }
 
     pub fn forget_instance(&self, obj: &AuraInstance) {
-        if self.memory.peek(obj, |e| e.kind.recorded.is_some()) == Some(true) {
-            self.memory.with(obj, |e| e.kind.recorded = None);
-        }
+        self.memory.update(obj, |e| e.kind.recorded = None);
     }
 
     pub fn claims(&self) -> &Claims {

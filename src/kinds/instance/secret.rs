@@ -38,20 +38,7 @@ pub struct ConnectionDetails<'a> {
     pub password: Option<&'a str>,
 }
 
-/// Reads a key of a Secret as UTF-8.
-pub fn read_key(secret: &Secret, key: &str) -> Option<String> {
-    let from_data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .and_then(|b| String::from_utf8(b.0.clone()).ok());
-    from_data.or_else(|| {
-        secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(key).cloned())
-    })
-}
+pub use crate::reconciler::credentials::read_key;
 
 /// The password an existing Secret holds for `instance_id` (a Secret written for
 /// another instance does not count).

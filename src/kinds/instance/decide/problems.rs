@@ -6,7 +6,7 @@ use crate::api::AuraInstanceStatus;
 use crate::aura::{AuraError, AuraErrorKind, Instance, TenantSummary};
 use crate::reconciler::credentials::CredentialsProblem;
 
-use super::{Decision, Reason, StatusSummary};
+use super::{Decision, Reason};
 
 /// A reason for a human to act, with what to tell them.
 pub type Stall = (Reason, String);
@@ -136,13 +136,9 @@ pub fn clear_intent(status: &mut AuraInstanceStatus) {
     status.create_prior_ids = Vec::new();
 }
 
-/// A stall as a whole decision.
-pub fn stalled(stall: Stall) -> StatusSummary {
-    StatusSummary::stalled(stall.0, stall.1)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::StatusSummary;
     use super::*;
     use crate::aura::InstanceStatus;
     use crate::reconciler::credentials::SecretKey;
