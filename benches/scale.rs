@@ -436,6 +436,12 @@ impl Stage {
             format!("{ns}/aura-api"),
             "--log-level".into(),
             "info".into(),
+            // Credential checks go to the simulator's Query API: part of the cost measured.
+            "--query-api-url".into(),
+            format!(
+                "{}/query-api/{{host}}/db/{{database}}/query/v2",
+                self.sim.base_url()
+            ),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args

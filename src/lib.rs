@@ -8,6 +8,7 @@
 pub mod api;
 pub mod aura;
 pub mod kinds;
+pub mod query_api;
 pub mod reconciler;
 pub mod runtime;
 pub mod simulator;

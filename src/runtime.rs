@@ -11,6 +11,7 @@ use tracing::info;
 use crate::api::AuraInstance;
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
+use crate::query_api::QueryApi;
 use crate::reconciler::{Context, FIELD_MANAGER, Shared};
 use crate::telemetry::{self, Telemetry};
 
@@ -36,6 +37,11 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("{e} (check SSL_CERT_FILE / SSL_CERT_DIR)"))?;
     telemetry.set_aura(aura.clone());
+    let query_api = QueryApi::new(
+        config.query_api_url.clone(),
+        &format!("aura-operator/{}", env!("CARGO_PKG_VERSION")),
+    )
+    .map_err(|e| anyhow::anyhow!("{e} (check SSL_CERT_FILE / SSL_CERT_DIR)"))?;
     let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
         format!(
             "{}-{}",
@@ -56,7 +62,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     ));
 
     if !config.leader_elect {
-        run_controllers(&shared, &shutdown).await;
+        run_controllers(&shared, &query_api, &shutdown).await;
         info!("controller stopped");
         return Ok(());
     }
@@ -106,7 +112,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         }
     };
     let outcome = tokio::select! {
-        () = run_controllers(&shared, &shutdown) => Ok(()),
+        () = run_controllers(&shared, &query_api, &shutdown) => Ok(()),
         () = lost => Err(anyhow::anyhow!("lost the lease; exiting so that only the leader writes")),
     };
     telemetry.set_lease(false, false);
@@ -117,7 +123,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     outcome
 }
 
-async fn run_controllers(shared: &Arc<Shared>, shutdown: &Shutdown) {
+async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &Shutdown) {
     let scopes: Vec<Option<String>> = if shared.config.namespaces.is_empty() {
         vec![None]
     } else {
@@ -126,7 +132,7 @@ async fn run_controllers(shared: &Arc<Shared>, shutdown: &Shutdown) {
     info!(namespaces = ?shared.config.namespaces, aura = %shared.config.aura_base_url, "starting the controllers");
     let instances: Arc<Context<AuraInstance>> = Arc::new(Context::new(
         shared.clone(),
-        InstanceState::new(shared.client.clone()),
+        InstanceState::new(shared.client.clone(), query_api.clone()),
     ));
     let claims = instance::start_claims(
         &instances,

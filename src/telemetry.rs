@@ -81,6 +81,7 @@ const READY_BUCKETS: &[f64] = &[10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 18
 /// Process-wide metrics and health, shared by the controller and the admin server.
 pub struct Telemetry {
     reconciles: Mutex<BTreeMap<&'static str, u64>>,
+    credential_checks: Mutex<BTreeMap<&'static str, u64>>,
     reconcile_duration: Mutex<Histogram>,
     time_to_ready: Mutex<Histogram>,
     stores: Mutex<Vec<Store<AuraInstance>>>,
@@ -96,6 +97,7 @@ impl Default for Telemetry {
     fn default() -> Self {
         Self {
             reconciles: Mutex::default(),
+            credential_checks: Mutex::default(),
             reconcile_duration: Mutex::new(Histogram::new(RECONCILE_BUCKETS)),
             time_to_ready: Mutex::new(Histogram::new(READY_BUCKETS)),
             stores: Mutex::default(),
@@ -112,6 +114,13 @@ impl Telemetry {
     pub fn record_reconcile(&self, result: &'static str, took: Duration) {
         *crate::locked(&self.reconciles).entry(result).or_insert(0) += 1;
         crate::locked(&self.reconcile_duration).observe(took.as_secs_f64());
+    }
+
+    /// One credential check against a database, by its result reason.
+    pub fn record_credential_check(&self, result: &'static str) {
+        *crate::locked(&self.credential_checks)
+            .entry(result)
+            .or_insert(0) += 1;
     }
 
     pub fn record_time_to_ready(&self, took: Duration) {
@@ -168,6 +177,16 @@ impl Telemetry {
             let _ = writeln!(
                 out,
                 "aura_operator_reconciles_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_credential_checks_total Checks of connection Secrets against their databases (Query API), by result.\n# TYPE aura_operator_credential_checks_total counter"
+        );
+        for (result, n) in crate::locked(&self.credential_checks).iter() {
+            let _ = writeln!(
+                out,
+                "aura_operator_credential_checks_total{{result=\"{result}\"}} {n}"
             );
         }
         crate::locked(&self.reconcile_duration).render(

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -130,23 +132,32 @@ pub struct AuraInstanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
 
-    /// Secret the connection details are written to. Default <metadata.name>-connection.
+    /// The Secret the connection details are written to: its name, the shape of
+    /// its keys (format), extra templated keys, and labels and annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_secret: Option<SecretRef>,
+    pub connection_secret: Option<ConnectionSecret>,
 
-    /// What to do when a create's answer was lost, so that the instance found
-    /// afterwards has a password nobody knows (Aura returns it only in that
-    /// answer). Recreate (default): while that instance is new and empty
-    /// (found by this object's own lost create, never Ready), destroy it, wait
-    /// until Aura reports it gone, and create again, at most 3 times. Manual:
-    /// stall with reason PasswordUnavailable until a person writes the
-    /// password into the Secret. Never applies to an instance adopted through
-    /// instanceId.
+    /// Check the connection Secret's username and password against the database
+    /// itself (Neo4j's Query API, RETURN 1) once the instance runs, whenever the
+    /// Secret changes, and on a slow timer; the result is the CredentialsVerified
+    /// condition, which never changes Ready. Not an Aura API call. Default true;
+    /// the operator flag --verify-credentials=false turns it off everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_credentials: Option<bool>,
+
+    /// What to do when a create's answer was lost; see PasswordRecovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_recovery: Option<PasswordRecovery>,
 }
 
-/// See `spec.passwordRecovery`.
+/// What to do when a create's answer was lost, so that the instance found
+/// afterwards has a password nobody knows (Aura returns it only in that
+/// answer). Recreate (default): while that instance is new and empty
+/// (found by this object's own lost create, never Ready), destroy it, wait
+/// until Aura reports it gone, and create again, at most 3 times. Manual:
+/// stall with reason PasswordUnavailable until a person writes the
+/// password into the Secret. Never applies to an instance adopted through
+/// instanceId.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum PasswordRecovery {
     /// Destroy the new, empty instance whose password was lost and create again.
@@ -172,6 +183,74 @@ pub struct SecretRef {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     )]
     pub name: String,
+}
+
+/// The connection Secret. Every key the operator writes is its own: a key no
+/// longer wanted (after a format or template change) is removed, and the
+/// password is carried over, never blanked.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.extraKeys) || self.extraKeys.all(k, !(k in (has(self.format) && self.format == 'ServiceBinding' ? ['type', 'provider', 'uri', 'host', 'port', 'username', 'password', 'database'] : ['NEO4J_URI', 'NEO4J_USERNAME', 'NEO4J_PASSWORD', 'NEO4J_DATABASE', 'AURA_INSTANCEID', 'AURA_INSTANCENAME', 'SPRING_NEO4J_URI', 'SPRING_NEO4J_AUTHENTICATION_USERNAME', 'SPRING_NEO4J_AUTHENTICATION_PASSWORD', 'SPRING_DATA_NEO4J_DATABASE'])))")
+        .message("extraKeys cannot replace a key the format writes (for format Aura and SpringBoot: NEO4J_*, AURA_INSTANCEID, AURA_INSTANCENAME and SPRING_*; for ServiceBinding: type, provider, uri, host, port, username, password, database)")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".extraKeys"),
+    validation = Rule::new("!has(self.extraKeys) || self.extraKeys.all(k, size(k) <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))")
+        .message("extraKeys names must be valid Secret keys: 1 to 253 characters of letters, digits, '-', '_' and '.'")
+        .reason(Reason::FieldValueInvalid)
+        .field_path(".extraKeys"),
+)]
+pub struct ConnectionSecret {
+    /// Name of the Secret in this namespace. Default <metadata.name>-connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: Option<String>,
+
+    /// The shape of the Secret's keys; see SecretFormat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<SecretFormat>,
+
+    /// More keys, each a template (Jinja syntax) over uri, host, username,
+    /// password, database, instanceId and instanceName, for example
+    /// DATABASE_URL: "{{ uri }}" or "neo4j+s://{{ username }}:{{ password | urlencode }}@{{ host }}".
+    /// A template that does not render stalls the object with reason
+    /// InvalidTemplate; the Secret is then left as it was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub extra_keys: BTreeMap<String, String>,
+
+    /// Labels copied onto the Secret. GitOps tracking labels
+    /// (app.kubernetes.io/instance, argocd.argoproj.io/*) and the operator's own
+    /// are never copied.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+
+    /// Annotations copied onto the Secret (GitOps tracking ones excepted, as for labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The keys the Secret carries. Aura (default): NEO4J_URI, NEO4J_USERNAME,
+/// NEO4J_PASSWORD, NEO4J_DATABASE, AURA_INSTANCEID, AURA_INSTANCENAME.
+/// SpringBoot: those, plus SPRING_NEO4J_URI, SPRING_NEO4J_AUTHENTICATION_USERNAME,
+/// SPRING_NEO4J_AUTHENTICATION_PASSWORD and SPRING_DATA_NEO4J_DATABASE.
+/// ServiceBinding: only the servicebinding.io keys type (neo4j), provider
+/// (aura), uri, host, port (7687), username, password and database, in a
+/// Secret of type servicebinding.io/neo4j. Changing it rewrites the Secret
+/// (a change of Secret type replaces it; the password is kept meanwhile in a
+/// Secret named <name>.format-change).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SecretFormat {
+    /// The keys of Aura's credentials file.
+    #[default]
+    Aura,
+    /// Aura's keys plus Spring Boot's SPRING_NEO4J_* and SPRING_DATA_NEO4J_DATABASE.
+    SpringBoot,
+    /// The servicebinding.io keys only, Secret type servicebinding.io/neo4j.
+    ServiceBinding,
 }
 
 /// What happens to the Aura instance when the AuraInstance is deleted.
@@ -231,7 +310,14 @@ pub struct AuraInstanceStatus {
     /// The password-less instance being destroyed to be created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recreating_instance_id: Option<String>,
-    /// Ready, Reconciling and Stalled, with kstatus semantics.
+    /// When the database last accepted the connection Secret's username and
+    /// password (RFC 3339); see the CredentialsVerified condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_verified_at: Option<String>,
+    /// Ready, Reconciling and Stalled, with kstatus semantics; and
+    /// CredentialsVerified: True when the database accepted the Secret's
+    /// credentials, False (AuthenticationFailed) when it refused them, Unknown
+    /// (Unreachable) when it could not be asked. It never changes Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -249,6 +335,22 @@ pub enum Phase {
 }
 
 impl AuraInstanceSpec {
+    /// The connection Secret's format.
+    pub fn secret_format(&self) -> SecretFormat {
+        self.connection_secret
+            .as_ref()
+            .and_then(|c| c.format)
+            .unwrap_or_default()
+    }
+
+    /// The extra keys' templates.
+    pub fn extra_keys(&self) -> Option<&BTreeMap<String, String>> {
+        self.connection_secret
+            .as_ref()
+            .map(|c| &c.extra_keys)
+            .filter(|e| !e.is_empty())
+    }
+
     /// `deletionPolicy`, defaulted in code (not in the schema, so that CEL can
     /// tell an explicit one from none).
     pub fn deletion(&self) -> DeletionPolicy {
@@ -267,12 +369,22 @@ impl AuraInstance {
 
     /// The connection Secret's name.
     pub fn connection_secret_name(&self) -> String {
-        match &self.spec.connection_secret {
-            Some(r) => r.name.clone(),
+        match self
+            .spec
+            .connection_secret
+            .as_ref()
+            .and_then(|c| c.name.as_ref())
+        {
+            Some(name) => name.clone(),
             None => format!(
                 "{}-connection",
                 self.metadata.name.as_deref().unwrap_or_default()
             ),
         }
+    }
+
+    /// The connection Secret's format.
+    pub fn secret_format(&self) -> SecretFormat {
+        self.spec.secret_format()
     }
 }

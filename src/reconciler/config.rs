@@ -69,6 +69,23 @@ pub struct ControllerConfig {
     #[arg(long, env = "AURA_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
+    /// Check each connection Secret's username and password against its
+    /// database (Neo4j's Query API, RETURN 1): the CredentialsVerified
+    /// condition. false turns the check off for every object.
+    #[arg(long, env = "AURA_VERIFY_CREDENTIALS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub verify_credentials: bool,
+
+    /// How often credentials that were checked are checked again (a changed
+    /// Secret is checked at once).
+    #[arg(long, env = "AURA_VERIFY_CREDENTIALS_INTERVAL", default_value = "6h", value_parser = parse_duration)]
+    pub verify_credentials_interval: Duration,
+
+    /// Where credential checks go: a URL template over {host} (of the
+    /// connection URL) and {database}. Behind a proxy that routes by path, for
+    /// example https://neo4j-gateway.internal/{host}/db/{database}/query/v2.
+    #[arg(long, env = "AURA_QUERY_API_URL", default_value = crate::query_api::DEFAULT_URL_TEMPLATE, value_parser = crate::query_api::UrlTemplate::parse)]
+    pub query_api_url: crate::query_api::UrlTemplate,
+
     /// How long a lease is held without renewal before a standby takes over.
     #[arg(long, env = "AURA_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,

@@ -26,6 +26,7 @@ mod auth;
 mod catalogue;
 mod error;
 mod faults;
+mod query_api;
 mod quirks;
 mod routes;
 mod shared;

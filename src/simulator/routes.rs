@@ -68,6 +68,7 @@ pub fn router(state: SimState) -> Router {
         .route("/oauth/token", post(token))
         .merge(v1)
         .merge(super::admin::router())
+        .merge(super::query_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(super::error::json_errors))
@@ -117,7 +118,7 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
     } else {
         status.as_u16().to_string()
     };
-    if !path.starts_with("/admin") {
+    if !path.starts_with("/admin") && !super::query_api::is_query_api(&path) {
         // Made-up methods share one key: a caller cannot grow the counters.
         let known = [
             Method::GET,

@@ -50,6 +50,9 @@ pub struct Counters {
     pub failed_creates: u64,
     /// Instances created through `POST /v1/instances` (including failed answers).
     pub creates_committed: u64,
+    /// Query API requests (`/db/...` and `/query-api/...`), by answer status:
+    /// not Aura API calls, so counted apart from everything above.
+    pub query_api: BTreeMap<String, u64>,
     /// The latest requests in arrival order, as `"METHOD /path STATUS"` (the
     /// newest 5,000), so tests can assert the order of calls.
     pub journal: std::collections::VecDeque<String>,

@@ -229,6 +229,9 @@ pub struct ConsoleUpdate {
     pub paused: Option<bool>,
     /// Force any status string (e.g. "loading failed", "suspended").
     pub status: Option<String>,
+    /// A new password for the neo4j user, as `ALTER CURRENT USER SET PASSWORD`
+    /// would set it (the Query API takes it from then on).
+    pub password: Option<String>,
 }
 
 /// The whole simulated account.
@@ -651,6 +654,9 @@ impl World {
         }
         if let Some(v) = change.graph_analytics_plugin {
             inst.graph_analytics_plugin = v;
+        }
+        if let Some(v) = &change.password {
+            inst.password = v.clone();
         }
         if let Some(p) = change.paused {
             inst.status = if p {

@@ -17,6 +17,7 @@ use super::decide::{self, Action, Decision, Observation, Readiness, Reason, Stal
 use super::observe::{self, Gathered};
 use super::secret::{self, ConnectionDetails};
 use super::status;
+use super::verify;
 use crate::api::{AuraInstance, AuraInstanceStatus, MAX_RECREATIONS};
 use crate::aura::{AuraClient, AuraErrorKind, CreatedInstance, UpgradeInstanceRequest};
 use crate::reconciler::status::Write;
@@ -120,8 +121,12 @@ async fn live(
     match &decision.action {
         Action::None => {}
         Action::WriteSecret => {
-            if let Some((desired, _)) = &observed.desired {
-                apply_secret(ctx, &secrets, desired).await?;
+            if let Some(plan) = &observed.secret {
+                if plan.replace {
+                    replace_secret(obj, ctx, &secrets, &plan.desired).await?;
+                } else {
+                    apply_secret(ctx, &secrets, &plan.desired).await?;
+                }
                 ctx.forget_password(obj);
                 // The Stalled transition announces a missing password (with how to restore it).
             }
@@ -197,6 +202,10 @@ async fn live(
         }
     }
 
+    if observed.leftover_backup {
+        let name = secret::backup_name(&obj.connection_secret_name());
+        delete_backup(&secrets, &name).await?;
+    }
     if let Some(i) = observed.found()
         && recordable
     {
@@ -206,11 +215,19 @@ async fn live(
     if decision.status.ready == Readiness::True {
         next.lost_create_instance_id = None;
     }
-    let status = status::build(obj, &next, &decision.status, Some(current));
+    let mut status = status::build(obj, &next, &decision.status, Some(current));
+    // Nothing of ours in flight and the Secret complete: the login can be asked.
+    let ready = decision.status.ready == Readiness::True
+        && matches!(decision.action, Action::None | Action::WriteSecret);
+    let written = observed.secret.as_ref().map(|p| &p.desired);
+    let check_after = verify::run(obj, ctx, written, ready, &mut status).await;
     announce_transition(obj, ctx, current, &status).await;
-    let requeue = requeue_for(ctx, &decision, &status, sharing);
+    let mut requeue = requeue_for(ctx, &decision, &status, sharing);
+    if let Some(after) = check_after {
+        requeue = requeue.min(after);
+    }
     write_status(api, obj, status).await?;
-    Ok(requeue)
+    Ok(controller::Action::requeue(requeue))
 }
 
 async fn announce_operation(
@@ -412,8 +429,15 @@ async fn store_password(
         password: Some(&created.password),
     };
     // The password is known here, so there is nothing to carry over from an
-    // existing Secret: no read before each attempt.
-    let desired = secret::desired(obj, &details, None, true);
+    // existing Secret: no read before each attempt. A template that fails
+    // over the real values must not keep the password from landing: the
+    // format's keys are written, and the next pass stalls on the template.
+    let desired = secret::desired(obj, &details, None, true)
+        .or_else(|problem| {
+            warn!(%problem, "writing the password without the extra keys");
+            secret::build(obj, &details, None, true, secret::Extras::FormatOnly)
+        })
+        .map_err(|_| ReconcileError::Invariant("a format's own keys always render"))?;
     retry_holding_password("write the connection Secret", || {
         apply_secret(ctx, secrets, &desired)
     })
@@ -440,6 +464,72 @@ pub(super) async fn apply_secret(ctx: &Ctx, secrets: &Api<Secret>, desired: &Sec
     Ok(())
 }
 
+/// A Secret's type cannot change, so a new format's type means a new Secret.
+/// The password is first copied into a backup Secret (owned, labelled, found
+/// again by `observe` if this is cut short), then the old Secret goes (only
+/// the one read: uid precondition), the new one is written, the backup goes.
+async fn replace_secret(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    secrets: &Api<Secret>,
+    desired: &Secret,
+) -> Result<()> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let backup_name = secret::backup_name(&name);
+    let existing = observe::read_secret(secrets, &name).await?;
+    let backup_existing = observe::read_secret(secrets, &backup_name).await?;
+    if backup_existing
+        .as_ref()
+        .is_some_and(|b| !secret::controlled_by(b, obj))
+    {
+        return Err(ReconcileError::Invariant(
+            "the format-change backup Secret's name is taken by a Secret of somebody else",
+        ));
+    }
+    let mut backup = desired.clone();
+    backup.metadata.name = Some(backup_name.clone());
+    backup.type_ = Some(secret::format::OPAQUE_TYPE.into());
+    apply_secret(ctx, secrets, &backup).await?;
+    if let Some(old) = existing {
+        let params = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: old.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match secrets.delete(&name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube("replace the connection Secret", e)),
+        }
+    }
+    apply_secret(ctx, secrets, desired).await?;
+    delete_backup(secrets, &backup_name).await?;
+    info!(secret = %name, "connection Secret replaced for its new type");
+    ctx.normal(
+        obj,
+        "SecretReplaced",
+        &format!(
+            "Secret {name} was replaced: its new format needs Secret type {}",
+            desired.type_.as_deref().unwrap_or_default()
+        ),
+    )
+    .await;
+    Ok(())
+}
+
+async fn delete_backup(secrets: &Api<Secret>, backup_name: &str) -> Result<()> {
+    match secrets.delete(backup_name, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(ReconcileError::kube(
+            "delete the format-change backup Secret",
+            e,
+        )),
+    }
+}
+
 pub(super) async fn stall(
     api: &Api<AuraInstance>,
     obj: &AuraInstance,
@@ -455,12 +545,7 @@ pub(super) async fn stall(
     Ok(controller::Action::requeue(ctx.resync_after(0)))
 }
 
-fn requeue_for(
-    ctx: &Ctx,
-    d: &Decision,
-    status: &AuraInstanceStatus,
-    sharing: usize,
-) -> controller::Action {
+fn requeue_for(ctx: &Ctx, d: &Decision, status: &AuraInstanceStatus, sharing: usize) -> Duration {
     match d.requeue {
         decide::LookAgain::Poll => {
             // Time in the current transition, from the Reconciling condition.
@@ -469,10 +554,10 @@ fn requeue_for(
                 .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
                 .and_then(|d| Duration::try_from(d).ok())
                 .unwrap_or_default();
-            controller::Action::requeue(pacing::poll_delay(ctx.config.poll_interval, since))
+            pacing::poll_delay(ctx.config.poll_interval, since)
         }
-        decide::LookAgain::After(t) => controller::Action::requeue(t),
-        decide::LookAgain::Resync => controller::Action::requeue(ctx.resync_after(sharing)),
+        decide::LookAgain::After(t) => t,
+        decide::LookAgain::Resync => ctx.resync_after(sharing),
     }
 }
 

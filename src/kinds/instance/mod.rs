@@ -11,6 +11,7 @@ mod observe;
 pub mod reason;
 pub mod secret;
 pub mod status;
+pub mod verify;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
+use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::{self, after_first_list};
 use crate::reconciler::{
@@ -42,6 +44,8 @@ pub struct InstanceMemory {
     /// The instance id this process recorded, until the watch's copy shows it
     /// in status: a reconcile on a stale copy must not go looking.
     pub recorded: Option<String>,
+    /// The last credential check.
+    pub checked: Option<verify::Checked>,
 }
 
 /// What the kind keeps for all AuraInstances.
@@ -49,14 +53,17 @@ pub struct InstanceState {
     /// Which AuraInstance holds which Aura instance id.
     pub claims: Claims,
     claims_writer: Mutex<Option<Writer<AuraInstanceClaim>>>,
+    /// The databases' own Query API, for the credential check.
+    pub query_api: QueryApi,
 }
 
 impl InstanceState {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, query_api: QueryApi) -> Self {
         let (store, writer) = kube::runtime::reflector::store();
         Self {
             claims: Claims::new(client, store),
             claims_writer: Mutex::new(Some(writer)),
+            query_api,
         }
     }
 }

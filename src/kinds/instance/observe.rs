@@ -26,11 +26,23 @@ pub struct Observed {
     /// Another AuraInstance holds the observed instance's claim.
     pub claimed_elsewhere: bool,
     /// The Secret this object would write, and whether it is already there.
-    pub desired: Option<(Secret, bool)>,
+    pub secret: Option<SecretPlan>,
     /// A Secret of that name exists and is not this object's.
     pub not_owned: bool,
+    /// The password's keeper from a Secret replacement is still there, and no
+    /// longer needed.
+    pub leftover_backup: bool,
     /// The tenant's catalogue, when a resize is pending.
     pub catalogue: Option<Arc<Tenant>>,
+}
+
+/// The connection Secret to write.
+pub struct SecretPlan {
+    pub desired: Secret,
+    /// The Secret exists and holds all of it.
+    pub up_to_date: bool,
+    /// The Secret exists with another type, which cannot change: it is replaced.
+    pub replace: bool,
 }
 
 pub enum Aura {
@@ -68,10 +80,10 @@ impl Observed {
     }
 
     pub fn secret_view(&self) -> decide::SecretView {
-        match (self.found(), &self.desired) {
-            (Some(i), Some((desired, up_to_date))) => decide::SecretView {
-                up_to_date: *up_to_date,
-                has_password: secret::has_password(Some(desired), &i.id),
+        match (self.found(), &self.secret) {
+            (Some(i), Some(plan)) => decide::SecretView {
+                up_to_date: plan.up_to_date,
+                has_password: secret::has_password(Some(&plan.desired), &i.id),
                 not_owned: self.not_owned,
             },
             _ => decide::SecretView {
@@ -153,8 +165,13 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
     // Secret that cannot take it.
     let name = obj.connection_secret_name();
     let mut not_owned = false;
-    let desired = match &observed_aura {
-        Aura::Found(i) if !claimed_elsewhere => {
+    let templates_ok = templates_render(obj);
+    let backup = ctx
+        .secrets
+        .owned(&ns, &secret::backup_name(&name))
+        .filter(|b| secret::controlled_by(b, obj));
+    let plan = match &observed_aura {
+        Aura::Found(i) if !claimed_elsewhere && templates_ok => {
             // The watch's copy can tell that nothing needs writing; anything
             // else is decided on a live read.
             let cached = ctx
@@ -162,25 +179,45 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
                 .owned(&ns, &name)
                 .filter(|s| secret::may_write(Some(s), obj, Some(&i.id)))
                 .and_then(|s| {
-                    let desired = secret::desired_for(obj, &current, i, pending.as_ref(), Some(&s));
+                    let desired =
+                        secret::desired_for(obj, &current, i, pending.as_ref(), Some(&s)).ok()?;
                     secret::matches(&s, &desired).then_some(desired)
                 });
             match cached {
-                Some(desired) => Some((desired, true)),
+                Some(desired) => Some(SecretPlan {
+                    desired,
+                    up_to_date: true,
+                    replace: false,
+                }),
                 None => {
                     let existing = read_secret(&secrets, &name).await?;
                     if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
-                        let desired = secret::desired_for(
-                            obj,
-                            &current,
-                            i,
-                            pending.as_ref(),
-                            existing.as_ref(),
-                        );
+                        // A replacement cut short kept the password in the backup.
+                        let carry = match &existing {
+                            Some(e) if secret::has_password(Some(e), &i.id) => Some(e),
+                            _ => backup.as_deref().or(existing.as_ref()),
+                        };
+                        let desired =
+                            match secret::desired_for(obj, &current, i, pending.as_ref(), carry) {
+                                Ok(d) => d,
+                                Err(problem) => {
+                                    return Ok(Gathered::Stall((
+                                        decide::Reason::InvalidTemplate,
+                                        problem.to_string(),
+                                    )));
+                                }
+                            };
                         let up_to_date = existing
                             .as_ref()
                             .is_some_and(|s| secret::matches(s, &desired));
-                        Some((desired, up_to_date))
+                        let replace = existing
+                            .as_ref()
+                            .is_some_and(|s| !secret::same_type(s, &desired));
+                        Some(SecretPlan {
+                            desired,
+                            up_to_date,
+                            replace,
+                        })
                     } else {
                         not_owned = true;
                         None
@@ -201,6 +238,7 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         }
         _ => None,
     };
+    let leftover_backup = backup.is_some() && plan.as_ref().is_some_and(|p| p.up_to_date);
 
     // A resize is checked against the tenant's catalogue before it is sent.
     let catalogue = match &observed_aura {
@@ -219,10 +257,20 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         instance_id,
         aura: observed_aura,
         claimed_elsewhere,
-        desired,
+        secret: plan,
         not_owned,
+        leftover_backup,
         catalogue,
     })))
+}
+
+/// The extra keys' templates render over placeholder values (else `decide`
+/// stalls with the template's error, and nothing is written).
+fn templates_render(obj: &AuraInstance) -> bool {
+    obj.spec
+        .connection_secret
+        .as_ref()
+        .is_none_or(|c| secret::template::check(obj.secret_format(), &c.extra_keys).is_ok())
 }
 
 pub async fn read_secret(secrets: &Api<Secret>, name: &str) -> Result<Option<Secret>> {

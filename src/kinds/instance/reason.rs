@@ -59,11 +59,21 @@ reasons! {
     ConfigurationNotOffered,
     SecretNotOwned,
     SecretWriteFailed,
+    /// An extraKeys template does not render.
+    InvalidTemplate,
+    /// CredentialsVerified=True: the database accepted the Secret's login.
+    CredentialsAccepted,
+    /// CredentialsVerified=False: the login was accepted but may not use the database.
+    AccessDenied,
+    /// CredentialsVerified=Unknown: the database could not be asked.
+    Unreachable,
     CredentialsNotConfigured,
     CredentialsNotFound,
     NoTenant,
     TenantAmbiguous,
     TenantNotFound,
+    /// Aura refused the API credentials; or, in CredentialsVerified=False,
+    /// the database refused the Secret's login.
     AuthenticationFailed,
     Forbidden,
     AuraRejected,

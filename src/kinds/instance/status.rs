@@ -130,15 +130,24 @@ pub fn build(
     previous: Option<&AuraInstanceStatus>,
 ) -> AuraInstanceStatus {
     let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    let mut all = conditions(
+        summary,
+        previous_conditions,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    // Conditions of their own (CredentialsVerified) are kept as they are.
+    all.extend(
+        fields
+            .conditions
+            .iter()
+            .filter(|c| ![READY, RECONCILING, STALLED].contains(&c.type_.as_str()))
+            .cloned(),
+    );
     AuraInstanceStatus {
         observed_generation: obj.metadata.generation,
         phase: Some(summary.phase),
-        conditions: conditions(
-            summary,
-            previous_conditions,
-            obj.metadata.generation,
-            Timestamp::now(),
-        ),
+        conditions: all,
         ..fields.clone()
     }
 }

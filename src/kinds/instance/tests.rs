@@ -40,7 +40,12 @@ fn context() -> Arc<Context<AuraInstance>> {
         reporter,
         Arc::default(),
     ));
-    Arc::new(Context::new(shared, InstanceState::new(client)))
+    let query_api = crate::query_api::QueryApi::new(
+        crate::query_api::UrlTemplate::parse(crate::query_api::DEFAULT_URL_TEMPLATE).unwrap(),
+        "test",
+    )
+    .unwrap();
+    Arc::new(Context::new(shared, InstanceState::new(client, query_api)))
 }
 
 fn object(name: &str, credentials: Option<&str>) -> AuraInstance {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase};
+use crate::api::{
+    AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase, SecretFormat,
+};
 
 pub use super::compare::{
     SpecChange, check_offered, create_request, describe_update, next_operation, placement_mismatch,
@@ -191,6 +193,23 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     }
 }
 
+/// The stall for an extraKeys template that does not render: before a
+/// create (a password with an unwritable Secret is not worth a billed
+/// instance) and before any Secret write.
+fn invalid_template(spec: &AuraInstanceSpec) -> Option<Decision> {
+    let problem = super::secret::template::check(spec.secret_format(), spec.extra_keys()?).err()?;
+    Some(Decision {
+        action: Action::None,
+        status: StatusSummary::stalled(
+            Reason::InvalidTemplate,
+            format!(
+                "{problem}; the connection Secret is left as it was until the template is fixed"
+            ),
+        ),
+        requeue: LookAgain::Resync,
+    })
+}
+
 fn decide_create(
     obs: &Observation<'_>,
     tenant: &Tenant,
@@ -209,6 +228,9 @@ fn decide_create(
     // A password with nowhere to go is not worth a billed instance.
     if obs.secret.not_owned {
         return secret_not_owned(&obs.secret_name);
+    }
+    if let Some(stall) = invalid_template(obs.spec) {
+        return stall;
     }
 
     let Some(intent) = create_intent(obs.status) else {
@@ -282,6 +304,9 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     }
     if obs.secret.not_owned {
         return secret_not_owned(&obs.secret_name);
+    }
+    if let Some(stall) = invalid_template(obs.spec) {
+        return stall;
     }
     if recreating(obs.status) {
         return Decision {
@@ -395,7 +420,9 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
 /// The status that mirrors what Aura reports, with nothing of ours in flight.
 fn aura_status_summary(obs: &Observation<'_>, instance: &Instance) -> StatusSummary {
     match &instance.status {
-        InstanceStatus::Running if !obs.secret.has_password => Decision::password_unavailable(),
+        InstanceStatus::Running if !obs.secret.has_password => {
+            Decision::password_unavailable(obs.spec.secret_format())
+        }
         InstanceStatus::Running => StatusSummary {
             phase: Phase::Running,
             ready: Readiness::True,
@@ -491,21 +518,29 @@ fn drift_note(obs: &Observation<'_>, instance: &Instance, op: &SpecChange) -> Op
 impl Decision {
     /// The instance runs but nobody can log in: a human must bring the
     /// password back, so this is Stalled (kstatus Failed) though still Running.
-    fn password_unavailable() -> StatusSummary {
+    fn password_unavailable(format: SecretFormat) -> StatusSummary {
+        let key = super::secret::password_key(format);
         Self::password_unavailable_because(
-            "the instance runs but the connection Secret has no NEO4J_PASSWORD, and Aura returns a password only once",
+            &format!(
+                "the instance runs but the connection Secret has no {key}, and Aura returns a password only once"
+            ),
+            format,
         )
     }
 
-    fn password_unavailable_after(recreations: i32) -> StatusSummary {
-        Self::password_unavailable_because(&format!(
-            "the instance runs without a known password after {recreations} re-creations (passwordRecovery gives up after {MAX_RECREATIONS})"
-        ))
+    fn password_unavailable_after(recreations: i32, format: SecretFormat) -> StatusSummary {
+        Self::password_unavailable_because(
+            &format!(
+                "the instance runs without a known password after {recreations} re-creations (passwordRecovery gives up after {MAX_RECREATIONS})"
+            ),
+            format,
+        )
     }
 
-    fn password_unavailable_because(why: &str) -> StatusSummary {
+    fn password_unavailable_because(why: &str, format: SecretFormat) -> StatusSummary {
+        let key = super::secret::password_key(format);
         let message = format!(
-            "{why}: write it back with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"NEO4J_PASSWORD\":\"...\"}}}}' (or reset it in the Aura console first)"
+            "{why}: write it back with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"{key}\":\"...\"}}}}' (or reset it in the Aura console first)"
         );
         StatusSummary {
             phase: Phase::Running,
@@ -597,7 +632,7 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
         PasswordRecovery::Manual => None,
         PasswordRecovery::Recreate if done >= MAX_RECREATIONS => Some(Decision {
             action: Action::None,
-            status: Decision::password_unavailable_after(done),
+            status: Decision::password_unavailable_after(done, obs.spec.secret_format()),
             requeue: LookAgain::Resync,
         }),
         PasswordRecovery::Recreate => Some(Decision {

@@ -20,6 +20,7 @@ fn spec() -> AuraInstanceSpec {
         deletion_policy: None,
         credentials_secret_ref: None,
         connection_secret: None,
+        verify_credentials: None,
         password_recovery: None,
     }
 }

@@ -1,0 +1,632 @@
+//! The connection Secret: the keys of the chosen format plus templated extra
+//! keys, owned by the AuraInstance, labelled so the operator watches only its
+//! own Secrets.
+
+pub mod format;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+
+use crate::api::{AuraInstance, AuraInstanceStatus, SecretFormat};
+use crate::aura::{CreatedInstance, Instance};
+
+pub use format::{
+    KEY_DATABASE, KEY_INSTANCE_ID, KEY_INSTANCE_NAME, KEY_PASSWORD, KEY_URI, KEY_USERNAME,
+};
+pub use template::TemplateProblem;
+
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "aura-operator";
+/// Names the AuraInstance a Secret belongs to (kept after Orphan, when the owner reference goes).
+pub const INSTANCE_LABEL: &str = "aura-operator.io/aurainstance";
+/// The Aura instance a Secret was written for: formats without AURA_INSTANCEID need it too.
+pub const INSTANCE_ID_ANNOTATION: &str = "aura-operator.io/instance-id";
+/// A digest of the Secret's type, key names, labels and annotations (never of
+/// its values): when the spec asks for another shape, the digest differs and
+/// the Secret is rewritten, dropping keys no longer wanted.
+pub const SHAPE_ANNOTATION: &str = "aura-operator.io/shape";
+
+/// Labels and annotations that GitOps tools use to track their own objects: a
+/// Secret carrying them would be taken for one of theirs (and pruned).
+const TRACKING_PREFIXES: &[&str] = &[
+    "argocd.argoproj.io/",
+    "kustomize.toolkit.fluxcd.io/",
+    "helm.toolkit.fluxcd.io/",
+    "aura-operator.io/",
+];
+const TRACKING_KEYS: &[&str] = &["app.kubernetes.io/instance", MANAGED_BY_LABEL];
+
+/// The label selector for the Secrets this operator owns.
+pub fn owned_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+}
+
+/// What the operator knows about the instance when it writes the Secret.
+pub struct ConnectionDetails<'a> {
+    pub instance_id: &'a str,
+    pub instance_name: &'a str,
+    pub connection_url: &'a str,
+    pub username: &'a str,
+    /// None when the operator does not know it; the existing value is then kept.
+    pub password: Option<&'a str>,
+}
+
+pub use crate::reconciler::credentials::read_key;
+
+/// The first of `keys` the Secret holds, non-empty.
+fn read_any(secret: &Secret, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| read_key(secret, k).filter(|v| !v.is_empty()))
+}
+
+/// The instance a Secret says it was written for.
+pub fn written_for(secret: &Secret) -> Option<String> {
+    read_key(secret, KEY_INSTANCE_ID)
+        .filter(|id| !id.is_empty())
+        .or_else(|| {
+            secret
+                .metadata
+                .annotations
+                .as_ref()?
+                .get(INSTANCE_ID_ANNOTATION)
+                .cloned()
+        })
+}
+
+/// The password an existing Secret holds for `instance_id`, under any format's
+/// key (a Secret written for another instance does not count).
+pub fn existing_password(secret: Option<&Secret>, instance_id: &str) -> Option<String> {
+    let secret = secret?;
+    if written_for(secret).is_some_and(|id| id != instance_id) {
+        return None;
+    }
+    read_any(secret, &format::PASSWORD_KEYS)
+}
+
+/// The username and password a Secret holds, under any format's keys.
+pub fn login(secret: &Secret) -> Option<(String, String)> {
+    Some((
+        read_any(secret, &format::USERNAME_KEYS)?,
+        read_any(secret, &format::PASSWORD_KEYS)?,
+    ))
+}
+
+/// The connection URL a Secret holds.
+pub fn uri(secret: &Secret) -> Option<String> {
+    read_any(secret, &format::URI_KEYS)
+}
+
+/// Where the password waits while a change of Secret type replaces the Secret.
+pub fn backup_name(secret_name: &str) -> String {
+    format!("{secret_name}.format-change")
+}
+
+fn copied(map: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    map.into_iter()
+        .flatten()
+        .filter(|(k, _)| {
+            !TRACKING_KEYS.contains(&k.as_str())
+                && !TRACKING_PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// FNV-1a: stable across builds, so an upgrade of the operator rewrites nothing.
+fn digest(parts: impl IntoIterator<Item = String>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn shape(
+    secret_type: &str,
+    data: &BTreeMap<String, ByteString>,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> String {
+    let parts = std::iter::once(format!("type={secret_type}"))
+        .chain(data.keys().map(|k| format!("key={k}")))
+        .chain(labels.iter().map(|(k, v)| format!("label={k}={v}")))
+        .chain(
+            annotations
+                .iter()
+                .map(|(k, v)| format!("annotation={k}={v}")),
+        );
+    digest(parts)
+}
+
+/// How much of the spec's Secret to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extras {
+    /// The format's keys and the extra keys.
+    All,
+    /// The format's keys only: a just-created instance's password must land
+    /// even when a template fails over its real values.
+    FormatOnly,
+}
+
+/// The Secret to apply. `owned` is false under deletionPolicy Orphan while deleting,
+/// which drops the owner reference. Extra keys render only once the password is
+/// known, so that no template ever sees a blank one.
+pub fn desired(
+    obj: &AuraInstance,
+    details: &ConnectionDetails<'_>,
+    existing: Option<&Secret>,
+    owned: bool,
+) -> Result<Secret, TemplateProblem> {
+    build(obj, details, existing, owned, Extras::All)
+}
+
+pub fn build(
+    obj: &AuraInstance,
+    details: &ConnectionDetails<'_>,
+    existing: Option<&Secret>,
+    owned: bool,
+    extras: Extras,
+) -> Result<Secret, TemplateProblem> {
+    let spec = obj.spec.connection_secret.as_ref();
+    let format = obj.secret_format();
+    // Never overwrite a password with nothing: carry over what is there.
+    let password = details
+        .password
+        .map(str::to_string)
+        .or_else(|| existing_password(existing, details.instance_id));
+    let host = format::host_of(details.connection_url);
+    let values = format::Values {
+        uri: details.connection_url,
+        host: &host,
+        username: details.username,
+        password: password.as_deref(),
+        database: format::DATABASE,
+        instance_id: details.instance_id,
+        instance_name: details.instance_name,
+    };
+    let mut data = BTreeMap::new();
+    let templates = spec.map(|c| &c.extra_keys).filter(|e| !e.is_empty());
+    if let (Some(templates), Some(_), Extras::All) = (templates, &password, extras) {
+        for (k, v) in template::render(templates, &values)? {
+            data.insert(k, ByteString(v.into_bytes()));
+        }
+    }
+    for (k, v) in format::keys(format, &values) {
+        data.insert(k.to_string(), ByteString(v.into_bytes()));
+    }
+
+    let mut labels = copied(spec.map(|c| &c.labels));
+    labels.insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
+    labels.insert(
+        INSTANCE_LABEL.to_string(),
+        obj.metadata.name.clone().unwrap_or_default(),
+    );
+    let mut annotations = copied(spec.map(|c| &c.annotations));
+    annotations.insert(
+        INSTANCE_ID_ANNOTATION.to_string(),
+        details.instance_id.to_string(),
+    );
+    let secret_type = format::secret_type(format);
+    let digest = shape(secret_type, &data, &labels, &annotations);
+    annotations.insert(SHAPE_ANNOTATION.to_string(), digest);
+    let owner_references = owned.then(|| vec![owner_reference(obj)]);
+    Ok(Secret {
+        metadata: ObjectMeta {
+            name: Some(obj.connection_secret_name()),
+            namespace: obj.metadata.namespace.clone(),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references,
+            ..Default::default()
+        },
+        type_: Some(secret_type.into()),
+        data: Some(data),
+        ..Default::default()
+    })
+}
+
+/// The format's password key, for messages that tell a person where to write it.
+pub fn password_key(format: SecretFormat) -> &'static str {
+    format::password_key(format)
+}
+
+fn owner_reference(obj: &AuraInstance) -> OwnerReference {
+    OwnerReference {
+        api_version: AuraInstance::api_version(&()).into_owned(),
+        kind: AuraInstance::kind(&()).into_owned(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        uid: obj.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Whether the operator may write (and later delete) this Secret for `obj`
+/// (DESIGN 4.12): it is absent, or carries `obj`'s controller reference, or it
+/// is the operator's own Secret that a deletionPolicy Orphan let go of, for the
+/// same instance (so adopting an orphaned instance takes its Secret back).
+pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Option<&str>) -> bool {
+    let Some(secret) = existing else {
+        return true;
+    };
+    if controlled_by(secret, obj) {
+        return true;
+    }
+    let has_controller = secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true));
+    let labelled = secret
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE));
+    let same_instance = instance_id.is_some_and(|id| written_for(secret).as_deref() == Some(id));
+    !has_controller && labelled && same_instance
+}
+
+/// The Secret carries `obj`'s controller reference: only then is it deleted
+/// with the object.
+pub fn controlled_by(secret: &Secret, obj: &AuraInstance) -> bool {
+    let uid = obj.metadata.uid.as_deref();
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
+/// True when the Secret has a non-empty password for this instance.
+pub fn has_password(secret: Option<&Secret>, instance_id: &str) -> bool {
+    existing_password(secret, instance_id).is_some()
+}
+
+/// Aura's documented username, when an answer does not name one.
+pub const DEFAULT_USERNAME: &str = "neo4j";
+
+/// The connection URL Aura reported, else the documented form for the id
+/// (`neo4j+s://<id>.databases.neo4j.io`): an answer without it must not leave
+/// the Secret without a URI.
+pub fn connection_url(id: &str, reported: Option<&str>) -> String {
+    reported
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("neo4j+s://{id}.databases.neo4j.io"))
+}
+
+pub fn desired_for(
+    obj: &AuraInstance,
+    current: &AuraInstanceStatus,
+    i: &Instance,
+    pending: Option<&CreatedInstance>,
+    existing: Option<&Secret>,
+) -> Result<Secret, TemplateProblem> {
+    let pending = pending.filter(|p| p.id == i.id);
+    let username = pending
+        .and_then(|p| p.username.as_deref())
+        .unwrap_or(DEFAULT_USERNAME);
+    let name = i.name.clone().unwrap_or_else(|| obj.aura_name());
+    let url = connection_url(
+        &i.id,
+        i.connection_url
+            .as_deref()
+            .or(current.connection_url.as_deref()),
+    );
+    let details = ConnectionDetails {
+        instance_id: &i.id,
+        instance_name: &name,
+        connection_url: &url,
+        username,
+        password: pending.map(|p| p.password.as_str()),
+    };
+    desired(obj, &details, existing, true)
+}
+
+/// The existing Secret already holds what we would write (type, data, owner,
+/// labels, and the shape digest, which tells keys that must go).
+pub fn matches(existing: &Secret, desired: &Secret) -> bool {
+    if !same_type(existing, desired) {
+        return false;
+    }
+    let data_ok = desired.data.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.data.as_ref().and_then(|d| d.get(k)) == Some(v))
+    });
+    let owner_ok = desired
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(|want| {
+            existing
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|have| want.iter().all(|w| have.iter().any(|h| h.uid == w.uid)))
+        });
+    // Our labels are how the watch finds the Secret again.
+    let labels_ok = desired.metadata.labels.as_ref().is_none_or(|want| {
+        want.iter()
+            .all(|(k, v)| existing.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
+    });
+    let annotations_ok = desired.metadata.annotations.as_ref().is_none_or(|want| {
+        want.iter().all(|(k, v)| {
+            existing
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(k))
+                == Some(v)
+        })
+    });
+    data_ok && owner_ok && labels_ok && annotations_ok
+}
+
+/// Both Secrets have the same type (none is Opaque). A Secret's type cannot
+/// change: a Secret of another type must be replaced.
+pub fn same_type(existing: &Secret, desired: &Secret) -> bool {
+    let type_of = |s: &Secret| {
+        s.type_
+            .clone()
+            .unwrap_or_else(|| format::OPAQUE_TYPE.into())
+    };
+    type_of(existing) == type_of(desired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{AuraInstanceSpec, AuraVersion, CloudProvider, InstanceType, MemorySize};
+
+    fn obj() -> AuraInstance {
+        let mut o = AuraInstance::new(
+            "orders",
+            AuraInstanceSpec {
+                name: None,
+                tenant_id: None,
+                instance_id: None,
+                cloud_provider: CloudProvider::Gcp,
+                region: "europe-west1".into(),
+                instance_type: InstanceType::EnterpriseDb,
+                version: AuraVersion::V5,
+                memory: MemorySize::Gb8,
+                storage: None,
+                vector_optimized: None,
+                graph_analytics_plugin: None,
+                paused: false,
+                deletion_policy: None,
+                credentials_secret_ref: None,
+                connection_secret: None,
+                verify_credentials: None,
+                password_recovery: None,
+            },
+        );
+        o.metadata.namespace = Some("team-a".into());
+        o.metadata.uid = Some("uid-1".into());
+        o
+    }
+
+    fn details(password: Option<&str>) -> ConnectionDetails<'_> {
+        ConnectionDetails {
+            instance_id: "8f769515",
+            instance_name: "orders",
+            connection_url: "neo4j+s://8f769515.databases.neo4j.io",
+            username: "neo4j",
+            password,
+        }
+    }
+
+    #[test]
+    fn carries_the_six_keys_and_the_owner() {
+        let s = desired(&obj(), &details(Some("pw")), None, true).unwrap();
+        let keys: Vec<&str> = s
+            .data
+            .as_ref()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "AURA_INSTANCEID",
+                "AURA_INSTANCENAME",
+                "NEO4J_DATABASE",
+                "NEO4J_PASSWORD",
+                "NEO4J_URI",
+                "NEO4J_USERNAME"
+            ]
+        );
+        assert_eq!(s.metadata.name.as_deref(), Some("orders-connection"));
+        assert_eq!(
+            s.metadata.owner_references.as_ref().unwrap()[0].uid,
+            "uid-1"
+        );
+        assert_eq!(
+            s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL],
+            "aura-operator"
+        );
+    }
+
+    #[test]
+    fn an_unknown_password_keeps_the_existing_one_and_never_empties_it() {
+        let existing = desired(&obj(), &details(Some("kept")), None, true).unwrap();
+        let again = desired(&obj(), &details(None), Some(&existing), true).unwrap();
+        assert_eq!(read_key(&again, KEY_PASSWORD).as_deref(), Some("kept"));
+        let fresh = desired(&obj(), &details(None), None, true).unwrap();
+        assert_eq!(read_key(&fresh, KEY_PASSWORD), None);
+    }
+
+    #[test]
+    fn a_password_of_another_instance_is_not_taken() {
+        let mut other = desired(&obj(), &details(Some("other")), None, true).unwrap();
+        other
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(KEY_INSTANCE_ID.into(), ByteString(b"ffffffff".to_vec()));
+        assert!(!has_password(Some(&other), "8f769515"));
+        // a Secret a person wrote with only the password counts
+        let by_hand = Secret {
+            data: Some(BTreeMap::from([(
+                KEY_PASSWORD.to_string(),
+                ByteString(b"typed".to_vec()),
+            )])),
+            ..Default::default()
+        };
+        assert!(has_password(Some(&by_hand), "8f769515"));
+    }
+
+    fn with_secret(spec: crate::api::ConnectionSecret) -> AuraInstance {
+        let mut o = obj();
+        o.spec.connection_secret = Some(spec);
+        o
+    }
+
+    fn keys(s: &Secret) -> Vec<String> {
+        s.data.as_ref().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn a_format_change_keeps_the_password_and_changes_the_shape() {
+        let aura = desired(&obj(), &details(Some("kept")), None, true).unwrap();
+        let binding = with_secret(crate::api::ConnectionSecret {
+            format: Some(SecretFormat::ServiceBinding),
+            ..Default::default()
+        });
+        let next = desired(&binding, &details(None), Some(&aura), true).unwrap();
+        assert_eq!(read_key(&next, "password").as_deref(), Some("kept"));
+        assert_eq!(next.type_.as_deref(), Some("servicebinding.io/neo4j"));
+        assert!(!matches(&aura, &next));
+        assert!(!same_type(&aura, &next));
+        // and back: the password is found under the binding's key
+        let again = desired(&obj(), &details(None), Some(&next), true).unwrap();
+        assert_eq!(read_key(&again, KEY_PASSWORD).as_deref(), Some("kept"));
+        assert!(
+            matches(&aura, &again),
+            "the same spec gives the same Secret"
+        );
+        // the instance id is known without AURA_INSTANCEID
+        assert_eq!(written_for(&next).as_deref(), Some("8f769515"));
+        assert!(!has_password(Some(&next), "aaaa0000"));
+    }
+
+    #[test]
+    fn dropping_an_extra_key_is_a_change_of_shape() {
+        let with_extra = with_secret(crate::api::ConnectionSecret {
+            extra_keys: BTreeMap::from([("DATABASE_URL".into(), "{{ uri }}".into())]),
+            ..Default::default()
+        });
+        let a = desired(&with_extra, &details(Some("pw")), None, true).unwrap();
+        assert!(keys(&a).contains(&"DATABASE_URL".to_string()));
+        let b = desired(&obj(), &details(None), Some(&a), true).unwrap();
+        assert!(!keys(&b).contains(&"DATABASE_URL".to_string()));
+        // every value b has, a has too: only the digest tells them apart
+        assert!(!matches(&a, &b));
+        assert!(matches(
+            &a,
+            &desired(&with_extra, &details(None), Some(&a), true).unwrap()
+        ));
+    }
+
+    #[test]
+    fn extra_keys_wait_for_the_password_and_failures_name_the_key() {
+        let spec = with_secret(crate::api::ConnectionSecret {
+            extra_keys: BTreeMap::from([("DSN".into(), "{{ password }}".into())]),
+            ..Default::default()
+        });
+        let none = desired(&spec, &details(None), None, true).unwrap();
+        assert!(!keys(&none).contains(&"DSN".to_string()));
+        let bad = with_secret(crate::api::ConnectionSecret {
+            extra_keys: BTreeMap::from([("DSN".into(), "{{ nope }}".into())]),
+            ..Default::default()
+        });
+        let err = desired(&bad, &details(Some("pw")), None, true).unwrap_err();
+        assert_eq!(err.key, "DSN");
+        let base = build(&bad, &details(Some("pw")), None, true, Extras::FormatOnly).unwrap();
+        assert_eq!(read_key(&base, KEY_PASSWORD).as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn labels_and_annotations_are_copied_except_tracking_ones() {
+        let spec = with_secret(crate::api::ConnectionSecret {
+            labels: BTreeMap::from([
+                ("team".into(), "orders".into()),
+                ("app.kubernetes.io/instance".into(), "argo-app".into()),
+                ("argocd.argoproj.io/instance".into(), "x".into()),
+                (MANAGED_BY_LABEL.into(), "someone-else".into()),
+            ]),
+            annotations: BTreeMap::from([
+                ("reloader.stakater.com/match".into(), "true".into()),
+                ("argocd.argoproj.io/tracking-id".into(), "x".into()),
+                ("kustomize.toolkit.fluxcd.io/name".into(), "x".into()),
+                (SHAPE_ANNOTATION.into(), "forged".into()),
+            ]),
+            ..Default::default()
+        });
+        let s = desired(&spec, &details(Some("pw")), None, true).unwrap();
+        let labels = s.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["team"], "orders");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
+        assert!(!labels.contains_key("app.kubernetes.io/instance"));
+        assert!(!labels.contains_key("argocd.argoproj.io/instance"));
+        let annotations = s.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations["reloader.stakater.com/match"], "true");
+        assert!(!annotations.contains_key("argocd.argoproj.io/tracking-id"));
+        assert!(!annotations.contains_key("kustomize.toolkit.fluxcd.io/name"));
+        assert_ne!(annotations[SHAPE_ANNOTATION], "forged");
+    }
+
+    #[test]
+    fn orphaning_drops_the_owner_reference() {
+        let s = desired(&obj(), &details(Some("pw")), None, false).unwrap();
+        assert!(s.metadata.owner_references.is_none());
+    }
+
+    #[test]
+    fn only_its_own_secrets_are_written() {
+        let me = obj();
+        let mine = desired(&me, &details(Some("pw")), None, true).unwrap();
+        let mut other_owner = mine.clone();
+        other_owner.metadata.owner_references.as_mut().unwrap()[0].uid = "uid-2".into();
+        let mut app = Secret::default();
+        app.metadata.name = Some("orders-connection".into());
+        let orphaned = desired(&me, &details(Some("pw")), None, false).unwrap();
+        let cases: Vec<(&str, Option<&Secret>, Option<&str>, bool)> = vec![
+            ("absent", None, None, true),
+            ("mine", Some(&mine), Some("8f769515"), true),
+            (
+                "another AuraInstance's",
+                Some(&other_owner),
+                Some("8f769515"),
+                false,
+            ),
+            ("an application's", Some(&app), Some("8f769515"), false),
+            (
+                "orphaned, same instance",
+                Some(&orphaned),
+                Some("8f769515"),
+                true,
+            ),
+            (
+                "orphaned, other instance",
+                Some(&orphaned),
+                Some("aaaa0000"),
+                false,
+            ),
+            ("orphaned, no instance yet", Some(&orphaned), None, false),
+        ];
+        for (what, existing, id, want) in cases {
+            assert_eq!(may_write(existing, &me, id), want, "{what}");
+        }
+    }
+}
