@@ -63,11 +63,15 @@ impl Operator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura-operator"));
         cmd.args(["run", "--namespace", ns, "--aura-base-url", base_url]);
         // Test-friendly defaults; a flag given in `extra` replaces its default.
+        // Credential checks reach each instance's Query API through the
+        // simulator's address, as they would through a proxy.
+        let query_api = query_api_url(base_url);
         for (flag, value) in [
             ("--poll-interval", "500ms"),
             ("--resync-interval", "20s"),
             ("--create-grace", "4s"),
             ("--admin-listen", "127.0.0.1:0"),
+            ("--query-api-url", query_api.as_str()),
         ] {
             if !extra.contains(&flag) {
                 cmd.args([flag, value]);
@@ -123,6 +127,14 @@ impl Operator {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+}
+
+/// The `--query-api-url` that reaches the simulator's instances.
+pub fn query_api_url(simulator_base_url: &str) -> String {
+    format!(
+        "{}/query-api/{{host}}/db/{{database}}/query/v2",
+        simulator_base_url.trim_end_matches('/')
+    )
 }
 
 /// A namespace, a simulator, a credentials Secret and an operator.
