@@ -529,3 +529,52 @@ async fn no_check_when_turned_off() {
     assert_eq!(verified(&o), None);
     assert_eq!(h.sim.state().counters().query_api.values().sum::<u64>(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_cut_short_finds_the_password_in_its_backup() {
+    let mut h = Harness::start("format-crash", |_| {}).await;
+    h.start_operator();
+    h.create(manifest("db", json!({}))).await;
+    let id = instance_id(&h.wait_ready("db").await);
+    let password = h.sim.state().issued_password(&id).expect("issued");
+    h.operator.take().unwrap().kill().await;
+
+    // Where a replacement stops between deleting the old Secret and writing
+    // the new one: only the backup holds the password.
+    let old = secret(&h, "db-connection").await;
+    let mut backup = old.clone();
+    backup.metadata = kube::api::ObjectMeta {
+        name: Some("db-connection.format-change".into()),
+        labels: old.metadata.labels.clone(),
+        annotations: old.metadata.annotations.clone(),
+        owner_references: old.metadata.owner_references.clone(),
+        ..Default::default()
+    };
+    h.secrets()
+        .create(&PostParams::default(), &backup)
+        .await
+        .expect("the backup");
+    h.secrets()
+        .delete("db-connection", &Default::default())
+        .await
+        .expect("delete the Secret");
+    h.edit("db", json!({"connectionSecret": {"format": "ServiceBinding"}}))
+        .await;
+
+    h.start_operator();
+    let s = wait_keys(&h, "db-connection", &set(BINDING_KEYS)).await;
+    assert_eq!(value(&s, "password"), Some(password.clone()));
+    assert_eq!(s.type_.as_deref(), Some("servicebinding.io/neo4j"));
+    eventually("the backup is deleted", WAIT, || async {
+        h.secrets()
+            .get_opt("db-connection.format-change")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    wait_verified(&h, "db", "True", "CredentialsAccepted").await;
+    assert_nothing_leaks(&h, "db", &password).await;
+}
