@@ -16,6 +16,7 @@
 
 pub mod harness;
 pub mod launcher;
+pub mod neo4j;
 
 use std::future::Future;
 use std::path::PathBuf;
