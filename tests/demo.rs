@@ -43,6 +43,17 @@ fn make_demo_once_reaches_ready_and_cleans_up() {
         assert!(stdout.contains(key), "{key} missing:\n{stdout}");
     }
 
+    // The Secret works as an application would use it, and the operator says so.
+    let answer = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("answer: "))
+        .unwrap_or_else(|| panic!("no Query API answer:\n{stdout}"));
+    assert!(answer.contains(r#""values":[[1]]"#), "{answer}");
+    assert!(
+        stdout.contains("CredentialsVerified: True (CredentialsAccepted)"),
+        "{stdout}"
+    );
+
     let pids: Vec<u32> = stdout
         .lines()
         .find_map(|l| l.split("(pids ").nth(1))
