@@ -33,6 +33,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let aura = AuraClients::try_new(ClientConfig {
         base_url: config.aura_base_url.clone(),
         requests_per_minute: config.rate_limit,
+        dry_run: config.dry_run,
         ..ClientConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("{e} (check SSL_CERT_FILE / SSL_CERT_DIR)"))?;

@@ -82,6 +82,7 @@ const READY_BUCKETS: &[f64] = &[10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 18
 pub struct Telemetry {
     reconciles: Mutex<BTreeMap<&'static str, u64>>,
     credential_checks: Mutex<BTreeMap<&'static str, u64>>,
+    dry_run_skipped: Mutex<BTreeMap<&'static str, u64>>,
     reconcile_duration: Mutex<Histogram>,
     time_to_ready: Mutex<Histogram>,
     stores: Mutex<Vec<Store<AuraInstance>>>,
@@ -98,6 +99,7 @@ impl Default for Telemetry {
         Self {
             reconciles: Mutex::default(),
             credential_checks: Mutex::default(),
+            dry_run_skipped: Mutex::default(),
             reconcile_duration: Mutex::new(Histogram::new(RECONCILE_BUCKETS)),
             time_to_ready: Mutex::new(Histogram::new(READY_BUCKETS)),
             stores: Mutex::default(),
@@ -120,6 +122,13 @@ impl Telemetry {
     pub fn record_credential_check(&self, result: &'static str) {
         *crate::locked(&self.credential_checks)
             .entry(result)
+            .or_insert(0) += 1;
+    }
+
+    /// A mutating Aura call skipped by --dry-run.
+    pub fn record_dry_run(&self, operation: &'static str) {
+        *crate::locked(&self.dry_run_skipped)
+            .entry(operation)
             .or_insert(0) += 1;
     }
 
@@ -187,6 +196,16 @@ impl Telemetry {
             let _ = writeln!(
                 out,
                 "aura_operator_credential_checks_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_dry_run_skipped_total Mutating Aura calls skipped by --dry-run, by operation.\n# TYPE aura_operator_dry_run_skipped_total counter"
+        );
+        for (operation, n) in crate::locked(&self.dry_run_skipped).iter() {
+            let _ = writeln!(
+                out,
+                "aura_operator_dry_run_skipped_total{{operation=\"{operation}\"}} {n}"
             );
         }
         crate::locked(&self.reconcile_duration).render(

@@ -79,6 +79,7 @@ fn create_request(c: &InstanceConfiguration, name: &str) -> CreateInstanceReques
         storage: None,
         vector_optimized: None,
         graph_analytics_plugin: None,
+        customer_managed_key_id: None,
     }
 }
 

@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::enums::{AuraVersion, CloudProvider, InstanceType, MemorySize};
+use super::enums::{AuraVersion, CdcMode, CloudProvider, InstanceType, MemorySize};
 
 /// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
 pub const FINALIZER: &str = "aura-operator.io/finalizer";
@@ -45,6 +45,14 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("instanceId needs an explicit deletionPolicy: Orphan keeps the adopted instance when this object is deleted, Delete destroys it")
         .reason(Reason::FieldValueRequired)
         .field_path(".deletionPolicy"),
+    validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.instanceId)")
+        .message("managementPolicy ObserveOnly needs instanceId: it observes an existing instance and never creates one")
+        .reason(Reason::FieldValueRequired)
+        .field_path(".instanceId"),
+    validation = Rule::new("has(self.customerManagedKeyId) == has(oldSelf.customerManagedKeyId) && (!has(self.customerManagedKeyId) || self.customerManagedKeyId == oldSelf.customerManagedKeyId)")
+        .message("customerManagedKeyId is create-only: it cannot be set, changed or removed after the object is created")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".customerManagedKeyId"),
     validation = Rule::new("self.type != 'free-db' || !has(self.storage)")
         .message("storage cannot be set for a free-db instance: Aura sizes free instances itself and does not report their storage")
         .reason(Reason::FieldValueForbidden)
@@ -136,6 +144,36 @@ pub struct AuraInstanceSpec {
     /// its keys (format), extra templated keys, and labels and annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<ConnectionSecret>,
+
+    /// Full (default): the operator creates, changes, pauses and deletes the
+    /// instance as this spec says. ObserveOnly (needs instanceId): it only
+    /// reads the instance, reports it in status and reports where it differs
+    /// from this spec (the Drifted condition), and never makes a mutating
+    /// Aura call; deleting the object never destroys the instance. Changing it
+    /// to Full starts converging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
+
+    /// Read replicas (Virtual Dedicated Cloud). Aura ignores it at create, so
+    /// it is set by a PATCH once the instance runs, and put back when changed
+    /// outside the operator. A type that does not allow it stalls with Aura's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 64))]
+    pub secondaries_count: Option<u32>,
+
+    /// Change-data-capture enrichment mode: Off, Diff or Full. Set by a PATCH
+    /// once the instance runs (Aura ignores it at create) and put back when
+    /// changed outside the operator. A type that does not allow it stalls
+    /// with Aura's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdc_enrichment_mode: Option<CdcMode>,
+
+    /// Id of a customer managed encryption key (Virtual Dedicated Cloud,
+    /// AuraDS Enterprise), sent with the create. Create-only: it cannot be
+    /// set, changed or removed afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub customer_managed_key_id: Option<String>,
 
     /// Check the connection Secret's username and password against the database
     /// itself (Neo4j's Query API, RETURN 1) once the instance runs, whenever the
@@ -253,6 +291,17 @@ pub enum SecretFormat {
     ServiceBinding,
 }
 
+/// Whether the operator manages the instance or only observes it.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, change, pause and delete as the spec says.
+    #[default]
+    Full,
+    /// Read only: status and drift are reported, no mutating Aura call is
+    /// made, and deleting the object never destroys the instance.
+    ObserveOnly,
+}
+
 /// What happens to the Aura instance when the AuraInstance is deleted.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
@@ -310,6 +359,18 @@ pub struct AuraInstanceStatus {
     /// The password-less instance being destroyed to be created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recreating_instance_id: Option<String>,
+    /// Read replicas, as Aura reports them (VDC only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondaries_count: Option<u64>,
+    /// The CDC enrichment mode Aura reports (OFF, DIFF or FULL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdc_enrichment_mode: Option<String>,
+    /// The metrics integration endpoint Aura reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_integration_url: Option<String>,
+    /// The customer managed key Aura reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_managed_key_id: Option<String>,
     /// When the database last accepted the connection Secret's username and
     /// password (RFC 3339); see the CredentialsVerified condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -335,6 +396,11 @@ pub enum Phase {
 }
 
 impl AuraInstanceSpec {
+    /// `managementPolicy`, defaulted.
+    pub fn policy(&self) -> ManagementPolicy {
+        self.management_policy.unwrap_or_default()
+    }
+
     /// The connection Secret's format.
     pub fn secret_format(&self) -> SecretFormat {
         self.connection_secret

@@ -165,11 +165,23 @@ impl MemorySize {
 }
 
 domain_enum! {
-    /// The change-data-capture enrichment mode of an instance.
+    /// The change-data-capture enrichment mode of an instance: Off, Diff or
+    /// Full (Aura writes them OFF, DIFF, FULL).
     CdcMode {
-        Off = "OFF",
-        Diff = "DIFF",
-        Full = "FULL",
+        Off = "Off",
+        Diff = "Diff",
+        Full = "Full",
+    }
+}
+
+impl CdcMode {
+    /// The word Aura sends and takes.
+    pub fn aura_word(self) -> &'static str {
+        match self {
+            CdcMode::Off => "OFF",
+            CdcMode::Diff => "DIFF",
+            CdcMode::Full => "FULL",
+        }
     }
 }
 

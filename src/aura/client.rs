@@ -51,6 +51,9 @@ pub struct ClientConfig {
     /// rotated secret goes on with the budget of the one it replaces.
     pub max_token_calls_per_hour: u32,
     pub user_agent: String,
+    /// Refuse every call but GET (and the token): the last line of the
+    /// operator's --dry-run, which skips those calls before they get here.
+    pub dry_run: bool,
 }
 
 impl Default for ClientConfig {
@@ -73,6 +76,7 @@ impl Default for ClientConfig {
             forced_refresh_interval: Duration::from_secs(5 * 60),
             max_token_calls_per_hour: 12,
             user_agent: concat!("aura-operator/", env!("CARGO_PKG_VERSION")).into(),
+            dry_run: false,
         }
     }
 }
@@ -468,6 +472,15 @@ impl AuraClient {
     /// Sends `call` with auth, rate limit and the retry policy.
     pub(super) async fn send(&self, call: Call<'_>) -> Result<Answer, AuraError> {
         let cfg = self.config();
+        if cfg.dry_run && call.method != reqwest::Method::GET {
+            return Err(AuraError::other(
+                &call.label,
+                AuraErrorKind::NeedsHuman,
+                None,
+                "refused in dry-run mode: no mutating call reaches Aura".to_string(),
+                None,
+            ));
+        }
         let url = self
             .url(true, call.path, call.query)
             .map_err(|m| AuraError::other(&call.label, AuraErrorKind::NeedsHuman, None, m, None))?;

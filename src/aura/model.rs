@@ -105,6 +105,9 @@ pub struct CreateInstanceRequest {
     pub vector_optimized: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_analytics_plugin: Option<bool>,
+    /// A customer managed encryption key, create-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_managed_key_id: Option<String>,
 }
 
 /// The 202 answer to `POST /instances`: the only place the password ever
@@ -328,6 +331,11 @@ pub struct UpdateInstanceRequest {
     pub vector_optimized: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_analytics_plugin: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondaries_count: Option<u64>,
+    /// OFF, DIFF or FULL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdc_enrichment_mode: Option<String>,
 }
 
 impl UpdateInstanceRequest {
@@ -338,6 +346,8 @@ impl UpdateInstanceRequest {
             && self.storage.is_none()
             && self.vector_optimized.is_none()
             && self.graph_analytics_plugin.is_none()
+            && self.secondaries_count.is_none()
+            && self.cdc_enrichment_mode.is_none()
     }
 }
 

@@ -69,6 +69,13 @@ pub struct ControllerConfig {
     #[arg(long, env = "AURA_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
+    /// Make no mutating Aura call (create, change, pause, resume, upgrade,
+    /// delete): each one is skipped and reported as an event ("would create
+    /// ...") and a metric; GETs still run, and no create intent is recorded,
+    /// so a later real run creates each instance once.
+    #[arg(long, env = "AURA_DRY_RUN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: bool,
+
     /// Check each connection Secret's username and password against its
     /// database (Neo4j's Query API, RETURN 1): the CredentialsVerified
     /// condition. false turns the check off for every object.

@@ -216,6 +216,22 @@ impl<K: Kind> Context<K> {
             .publish(obj.object_ref(&()), EventType::Warning, reason, note)
             .await;
     }
+
+    /// A mutating Aura call skipped by --dry-run: an event that says what
+    /// would have been sent (bodies carry no secret), and a metric. One
+    /// reason per operation (DryRunCreate, DryRunDelete, ...): events of one
+    /// reason are folded into one series, which would hide all but the first.
+    pub async fn dry_run_skipped(&self, obj: &K, operation: &'static str, what: &str) {
+        tracing::info!(operation, what, "dry run: skipped a mutating Aura call");
+        self.telemetry.record_dry_run(operation);
+        let mut reason = String::from("DryRun");
+        let mut chars = operation.chars();
+        if let Some(first) = chars.next() {
+            reason.extend(first.to_uppercase());
+            reason.push_str(chars.as_str());
+        }
+        self.normal(obj, &reason, what).await;
+    }
 }
 
 /// A client for tests that never reaches a server.

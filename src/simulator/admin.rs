@@ -43,6 +43,7 @@ pub fn router() -> Router<SimState> {
         .route("/admin/limits/reset", post(reset_limits))
         .route("/admin/tokens/expire", post(expire_tokens))
         .route("/admin/instances", get(instances).post(console_create))
+        .route("/admin/customer-managed-keys", post(add_key))
         .route(
             "/admin/instances/{id}",
             get(instance).patch(console_update).delete(console_delete),
@@ -62,6 +63,23 @@ fn merge<T: Serialize + DeserializeOwned>(current: &T, body: &[u8]) -> Result<T,
 fn replace<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let obj = parse_object(body, false)?;
     serde_json::from_value(Value::Object(obj)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// Adds a customer managed key: `{"id", "name", "tenant_id", ...}` (id defaults to a new UUID).
+async fn add_key(State(st): State<SimState>, body: Bytes) -> Response {
+    let mut obj = match parse_object(&body, false) {
+        Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    obj.entry("id")
+        .or_insert_with(|| Value::String(uuid::Uuid::new_v4().to_string()));
+    match serde_json::from_value::<super::state::CustomerManagedKey>(Value::Object(obj)) {
+        Ok(key) => {
+            st.add_customer_managed_key(key.clone());
+            (StatusCode::CREATED, Json(key)).into_response()
+        }
+        Err(e) => ApiError::bad_request(e.to_string()).into_response(),
+    }
 }
 
 async fn counters(State(st): State<SimState>) -> Response {

@@ -175,6 +175,7 @@ pub struct CreateSpec {
     pub vector_optimized: bool,
     pub graph_analytics_plugin: bool,
     pub source_instance_id: Option<String>,
+    pub customer_managed_key_id: Option<String>,
 }
 
 /// Where an existing instance lives, to validate a resize against.
@@ -197,10 +198,16 @@ pub struct UpdateSpec {
     pub storage: Option<String>,
     pub vector_optimized: Option<bool>,
     pub graph_analytics_plugin: Option<bool>,
-    /// Fields the simulator accepts but does not model (secondaries, CDC mode):
-    /// they still make the PATCH an operation rather than a rename.
-    pub other_changes: bool,
+    /// Read replicas: Virtual Dedicated Cloud (enterprise-db) only.
+    pub secondaries_count: Option<u64>,
+    /// OFF, DIFF or FULL: enterprise-db and business-critical only.
+    pub cdc_enrichment_mode: Option<String>,
 }
+
+/// The types whose instances have secondaries, and CDC enrichment.
+pub const SECONDARIES_TYPES: &[&str] = &["enterprise-db"];
+pub const CDC_TYPES: &[&str] = &["enterprise-db", "business-critical"];
+pub const CDC_MODES: &[&str] = &["OFF", "DIFF", "FULL"];
 
 impl UpdateSpec {
     pub fn is_rename_only(&self) -> bool {
@@ -209,7 +216,8 @@ impl UpdateSpec {
             && self.storage.is_none()
             && self.vector_optimized.is_none()
             && self.graph_analytics_plugin.is_none()
-            && !self.other_changes
+            && self.secondaries_count.is_none()
+            && self.cdc_enrichment_mode.is_none()
     }
 }
 
@@ -309,7 +317,7 @@ pub fn parse_create(
     let graph_analytics_plugin = optional_bool(obj, "graph_analytics_plugin")?.unwrap_or(false);
     let source_instance_id = optional_str(obj, "source_instance_id")?;
     optional_str(obj, "source_snapshot_id")?;
-    optional_str(obj, "customer_managed_key_id")?;
+    let customer_managed_key_id = optional_str(obj, "customer_managed_key_id")?;
     validate_name(&name)?;
 
     if !tenants.iter().any(|t| t.id == tenant_id) {
@@ -336,6 +344,7 @@ pub fn parse_create(
         vector_optimized,
         graph_analytics_plugin,
         source_instance_id,
+        customer_managed_key_id,
     })
 }
 
@@ -428,9 +437,42 @@ pub fn parse_update(
     let storage = optional_str(obj, "storage")?;
     let vector_optimized = optional_bool(obj, "vector_optimized")?;
     let graph_analytics_plugin = optional_bool(obj, "graph_analytics_plugin")?;
-    let other_changes = ["secondaries_count", "cdc_enrichment_mode"]
-        .iter()
-        .any(|k| obj.get(*k).is_some_and(|v| !v.is_null()));
+    let secondaries_count = match obj.get("secondaries_count") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError::field(
+                "secondaries_count",
+                "secondaries_count must be a whole number",
+            )
+        })?),
+    };
+    if secondaries_count.is_some() && !SECONDARIES_TYPES.contains(&at.instance_type.as_str()) {
+        return Err(ApiError::field(
+            "secondaries_count",
+            format!(
+                "Secondaries are only available for Virtual Dedicated Cloud instances, this one is {}",
+                at.instance_type
+            ),
+        ));
+    }
+    let cdc_enrichment_mode = optional_str(obj, "cdc_enrichment_mode")?;
+    if let Some(mode) = &cdc_enrichment_mode {
+        if !CDC_MODES.contains(&mode.as_str()) {
+            return Err(ApiError::field(
+                "cdc_enrichment_mode",
+                "cdc_enrichment_mode must be one of OFF, DIFF, FULL",
+            ));
+        }
+        if !CDC_TYPES.contains(&at.instance_type.as_str()) {
+            return Err(ApiError::field(
+                "cdc_enrichment_mode",
+                format!(
+                    "CDC enrichment is only available for Virtual Dedicated Cloud and Business Critical instances, this one is {}",
+                    at.instance_type
+                ),
+            ));
+        }
+    }
 
     let (memory, storage) = if memory.is_some() || storage.is_some() {
         let target_memory = memory.clone().unwrap_or_else(|| at.memory.clone());
@@ -476,7 +518,8 @@ pub fn parse_update(
         storage,
         vector_optimized,
         graph_analytics_plugin,
-        other_changes,
+        secondaries_count,
+        cdc_enrichment_mode,
     };
     if spec == UpdateSpec::default() {
         return Err(ApiError::bad_request(

@@ -46,7 +46,7 @@ pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
 pub use quirks::Quirks;
 pub use shared::{Counters, SimState};
-pub use state::{AdminInstance, ConsoleUpdate, Timings};
+pub use state::{AdminInstance, ConsoleUpdate, CustomerManagedKey, Timings};
 pub use tls::TlsFiles;
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};

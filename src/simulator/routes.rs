@@ -58,6 +58,8 @@ pub fn router(state: SimState) -> Router {
             get(list_snapshots).post(take_snapshot),
         )
         .route("/v1/instances/{id}/snapshots/{sid}", get(get_snapshot))
+        .route("/v1/customer-managed-keys", get(list_keys))
+        .route("/v1/customer-managed-keys/{key_id}", get(get_key))
         .route(
             "/v1/instances/{id}/snapshots/{sid}/restore",
             post(restore_snapshot),
@@ -342,6 +344,32 @@ async fn get_tenant(State(st): State<SimState>, Path(tenant_id): Path<String>) -
             },
         ),
         None => ApiError::tenant_not_found().into_response(),
+    }
+}
+
+/// `GET /customer-managed-keys[?tenantId=]`: summaries.
+async fn list_keys(State(st): State<SimState>, RawQuery(q): RawQuery) -> Response {
+    let tenant = query_param(q.as_deref(), "tenantId").filter(|t| !t.is_empty());
+    let keys: Vec<serde_json::Value> = st
+        .world()
+        .customer_managed_keys
+        .iter()
+        .filter(|k| tenant.as_ref().is_none_or(|t| *t == k.tenant_id))
+        .map(|k| serde_json::json!({"id": k.id, "name": k.name, "tenant_id": k.tenant_id}))
+        .collect();
+    data(StatusCode::OK, keys)
+}
+
+async fn get_key(State(st): State<SimState>, Path(key_id): Path<String>) -> Response {
+    let w = st.world();
+    match w.customer_managed_keys.iter().find(|k| k.id == key_id) {
+        Some(k) => data(StatusCode::OK, k.clone()),
+        None => ApiError::api(
+            StatusCode::NOT_FOUND,
+            "key-not-found",
+            format!("Customer managed key {key_id} not found"),
+        )
+        .into_response(),
     }
 }
 

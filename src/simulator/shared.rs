@@ -179,6 +179,11 @@ impl SimState {
         self.world().get(id, now).ok().map(|i| i.to_admin(now))
     }
 
+    /// Adds a key to `/customer-managed-keys` (as creating one in the console would).
+    pub fn add_customer_managed_key(&self, key: super::state::CustomerManagedKey) {
+        self.world().customer_managed_keys.push(key);
+    }
+
     /// The password issued at creation, still known after the instance is gone.
     pub fn issued_password(&self, id: &str) -> Option<String> {
         self.world().issued_password(id)

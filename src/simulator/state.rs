@@ -134,6 +134,10 @@ pub struct InstanceRecord {
     pub created_at: String,
     pub password: String,
     pub status: InstanceStatus,
+    pub secondaries_count: u64,
+    /// OFF, DIFF or FULL.
+    pub cdc_enrichment_mode: String,
+    pub customer_managed_key_id: Option<String>,
     transition: Option<Transition>,
     locked_until: Option<Instant>,
 }
@@ -175,10 +179,22 @@ impl InstanceRecord {
             created_at: Some(self.created_at.clone()),
             vector_optimized: Some(self.vector_optimized),
             graph_analytics_plugin: Some(self.graph_analytics_plugin),
-            secondaries_count: None,
-            cdc_enrichment_mode: None,
-            customer_managed_key_id: None,
-            metrics_integration_url: None,
+            // Reported only where the type has them, as the real API does.
+            secondaries_count: super::catalogue::SECONDARIES_TYPES
+                .contains(&self.instance_type.as_str())
+                .then_some(self.secondaries_count),
+            cdc_enrichment_mode: super::catalogue::CDC_TYPES
+                .contains(&self.instance_type.as_str())
+                .then(|| self.cdc_enrichment_mode.clone()),
+            customer_managed_key_id: self.customer_managed_key_id.clone(),
+            metrics_integration_url: super::catalogue::SECONDARIES_TYPES
+                .contains(&self.instance_type.as_str())
+                .then(|| {
+                    format!(
+                        "https://customer-metrics-api.neo4j.io/api/v1/{}/{}/metrics",
+                        self.tenant_id, self.id
+                    )
+                }),
         }
     }
 
@@ -232,6 +248,9 @@ pub struct ConsoleUpdate {
     /// A new password for the neo4j user, as `ALTER CURRENT USER SET PASSWORD`
     /// would set it (the Query API takes it from then on).
     pub password: Option<String>,
+    pub secondaries_count: Option<u64>,
+    /// OFF, DIFF or FULL.
+    pub cdc_enrichment_mode: Option<String>,
 }
 
 /// The whole simulated account.
@@ -246,6 +265,37 @@ pub struct World {
     snapshots: Snapshots,
     /// Every password ever issued, kept after deletion so tests can still compare.
     passwords: HashMap<String, String>,
+    /// `/customer-managed-keys`: keys an instance may be encrypted with.
+    pub customer_managed_keys: Vec<CustomerManagedKey>,
+}
+
+/// A customer managed encryption key, as `GET /customer-managed-keys/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerManagedKey {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    #[serde(default = "default_key_provider")]
+    pub cloud_provider: String,
+    #[serde(default = "default_key_region")]
+    pub region: String,
+    #[serde(rename = "type", default = "default_key_type")]
+    pub instance_type: String,
+    #[serde(default = "default_key_status")]
+    pub status: String,
+}
+
+fn default_key_provider() -> String {
+    "gcp".into()
+}
+fn default_key_region() -> String {
+    "europe-west1".into()
+}
+fn default_key_type() -> String {
+    "enterprise-db".into()
+}
+fn default_key_status() -> String {
+    "ready".into()
 }
 
 /// RFC 3339 in whole seconds, like the API.
@@ -278,6 +328,7 @@ impl World {
             instances: BTreeMap::new(),
             snapshots: Snapshots::default(),
             passwords: HashMap::new(),
+            customer_managed_keys: Vec::new(),
         }
     }
 
@@ -363,6 +414,17 @@ impl World {
         {
             return Err(ApiError::db_not_found(src));
         }
+        if let Some(key) = &spec.customer_managed_key_id
+            && !self
+                .customer_managed_keys
+                .iter()
+                .any(|k| &k.id == key && k.tenant_id == spec.tenant_id)
+        {
+            return Err(ApiError::field(
+                "customer_managed_key_id",
+                format!("Customer managed key {key} not found in this project"),
+            ));
+        }
         if spec.instance_type == InstanceType::FreeDb.as_str() && self.free_per_tenant > 0 {
             let free = self
                 .instances
@@ -409,6 +471,9 @@ impl World {
             created_at: created_at.clone(),
             password: password.clone(),
             status,
+            secondaries_count: 0,
+            cdc_enrichment_mode: "OFF".into(),
+            customer_managed_key_id: spec.customer_managed_key_id,
             transition,
             locked_until: None,
         };
@@ -545,6 +610,12 @@ impl World {
         if let Some(g) = spec.graph_analytics_plugin {
             inst.graph_analytics_plugin = g;
         }
+        if let Some(n) = spec.secondaries_count {
+            inst.secondaries_count = n;
+        }
+        if let Some(m) = &spec.cdc_enrichment_mode {
+            inst.cdc_enrichment_mode = m.clone();
+        }
         if !rename_only {
             inst.status = InstanceStatus::Updating;
             inst.transition = Some(Transition {
@@ -657,6 +728,12 @@ impl World {
         }
         if let Some(v) = &change.password {
             inst.password = v.clone();
+        }
+        if let Some(v) = change.secondaries_count {
+            inst.secondaries_count = v;
+        }
+        if let Some(v) = &change.cdc_enrichment_mode {
+            inst.cdc_enrichment_mode = v.clone();
         }
         if let Some(p) = change.paused {
             inst.status = if p {

@@ -26,6 +26,7 @@ fn spec(ty: &str) -> CreateSpec {
         vector_optimized: false,
         graph_analytics_plugin: false,
         source_instance_id: None,
+        customer_managed_key_id: None,
     }
 }
 

@@ -351,6 +351,7 @@ pub fn console_request(region: &str, name: &str) -> aura_operator::aura::CreateI
         storage: None,
         vector_optimized: None,
         graph_analytics_plugin: None,
+        customer_managed_key_id: None,
     }
 }
 

@@ -79,6 +79,12 @@ async fn live(
     api: &Api<AuraInstance>,
     ctx: &Ctx,
 ) -> Result<controller::Action> {
+    if status::reconcile_disabled(obj) {
+        // No Aura call at all, not even a GET; the annotation's removal wakes it.
+        let current = obj.status.clone().unwrap_or_default();
+        write_status(api, obj, status::disabled(&current, Timestamp::now())).await?;
+        return Ok(controller::Action::requeue(ctx.resync_after(0)));
+    }
     let ns = obj.namespace().unwrap_or_default();
     let creds = match observe::credentials(obj, ctx).await? {
         Ok(c) => c,
@@ -107,6 +113,7 @@ async fn live(
         create_grace: ctx.config.create_grace,
         claimed_elsewhere: observed.claimed_elsewhere,
         secret_name: obj.connection_secret_name(),
+        dry_run: ctx.config.dry_run,
     };
     let decision = decide::decide(&observation);
     let mut next = current.clone();
@@ -178,6 +185,16 @@ async fn live(
         Action::Create(request) => {
             return create(obj, api, ctx, &aura, &secrets, request, current, &decision).await;
         }
+        Action::Observe { .. } => {}
+        Action::DryRun { operation, what } => {
+            // Once per change of what would be sent, not at every resync.
+            let said = status::condition(Some(current), status::RECONCILING).is_some_and(|c| {
+                c.reason == Reason::DryRun.as_str() && c.message.ends_with(what.as_str())
+            });
+            if !said {
+                ctx.dry_run_skipped(obj, operation, what).await;
+            }
+        }
         Action::Update {
             instance_id,
             request,
@@ -216,6 +233,28 @@ async fn live(
         next.lost_create_instance_id = None;
     }
     let mut status = status::build(obj, &next, &decision.status, Some(current));
+    match &decision.action {
+        Action::Observe { drifted } => {
+            let before = status::condition(Some(current), status::DRIFTED)
+                .filter(|c| c.status == "True")
+                .map(|c| c.message.clone());
+            status::set_drifted(
+                &mut status,
+                Some(drifted),
+                obj.metadata.generation,
+                Timestamp::now(),
+            );
+            let after = status::condition(Some(&status), status::DRIFTED)
+                .filter(|c| c.status == "True")
+                .map(|c| c.message.clone());
+            if let Some(message) = after.filter(|m| Some(m) != before.as_ref()) {
+                ctx.warn(obj, "Drifted", &message).await;
+            }
+        }
+        // The condition belongs to ObserveOnly; writing the Secret keeps it as it was.
+        Action::WriteSecret => {}
+        _ => status::clear_drifted(&mut status),
+    }
     // Nothing of ours in flight and the Secret complete: the login can be asked.
     let ready = decision.status.ready == Readiness::True
         && matches!(decision.action, Action::None | Action::WriteSecret);

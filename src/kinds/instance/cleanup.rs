@@ -26,7 +26,7 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
 
-    if decide::deletion_plan(obj.spec.deletion()) == DeletionPlan::Orphan {
+    if decide::deletion_plan(&obj.spec) == DeletionPlan::Orphan {
         disown_secret(&secrets, obj).await?;
         // Let go of the claim: a later AuraInstance may adopt the instance.
         if let Some(id) = &current.instance_id {
@@ -133,6 +133,22 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
                 ctx.claims().release(obj, &id).await?;
             }
             step => {
+                if step == DestroyStep::Delete && ctx.config.dry_run {
+                    // The finalizer stays: the instance is still billed, and
+                    // a real run must still find this object to destroy it.
+                    let what = format!("would delete Aura instance {id}: DELETE /instances/{id}");
+                    ctx.dry_run_skipped(obj, "delete", &what).await;
+                    let summary = status::dry_run_deleting(&what);
+                    write_status(
+                        &api,
+                        obj,
+                        status::build(obj, &current, &summary, Some(&current)),
+                    )
+                    .await?;
+                    return Ok(Cleanup::Again(controller::Action::requeue(
+                        ctx.resync_after(0),
+                    )));
+                }
                 if step == DestroyStep::Delete {
                     match aura.delete_instance(&id).await {
                         Ok(()) => {

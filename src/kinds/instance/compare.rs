@@ -2,7 +2,7 @@
 //! body, whether an instance sits where the spec says, and whether the tenant
 //! offers what the spec asks. Pure; a field Aura does not report is never drift.
 
-use crate::api::{AuraInstanceSpec, InstanceType};
+use crate::api::{AuraInstanceSpec, CdcMode, InstanceType};
 use crate::aura::lenient::same;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, Tenant,
@@ -75,7 +75,38 @@ pub fn update_request(
             spec.graph_analytics_plugin,
             instance.graph_analytics_plugin,
         ),
+        secondaries_count: after_create_differs(
+            spec.secondaries_count.map(u64::from),
+            instance.secondaries_count,
+            0,
+        ),
+        cdc_enrichment_mode: spec
+            .cdc_enrichment_mode
+            .filter(|want| {
+                let have = instance.cdc_enrichment_mode.as_deref();
+                match have.and_then(CdcMode::parse) {
+                    Some(h) => h != *want,
+                    // A value this build does not know is not drift.
+                    None if have.is_some() => false,
+                    None => *want != CdcMode::Off,
+                }
+            })
+            .map(|m| m.aura_word().to_string()),
     }
+}
+
+/// A setting that Aura applies only by PATCH after the create (secondaries,
+/// CDC): what it reports is compared; one it does not report is taken for
+/// the default, so that asking for more is sent once (and a type that does
+/// not allow it is refused by Aura, which stalls), while asking for the
+/// default never starts a loop.
+fn after_create_differs<T: PartialEq + Copy>(
+    want: Option<T>,
+    have: Option<T>,
+    default: T,
+) -> Option<T> {
+    let want = want?;
+    (have.unwrap_or(default) != want).then_some(want)
 }
 
 pub fn describe_update(r: &UpdateInstanceRequest) -> String {
@@ -94,6 +125,12 @@ pub fn describe_update(r: &UpdateInstanceRequest) -> String {
     }
     if let Some(g) = r.graph_analytics_plugin {
         parts.push(format!("graphAnalyticsPlugin to {g}"));
+    }
+    if let Some(n) = r.secondaries_count {
+        parts.push(format!("secondariesCount to {n}"));
+    }
+    if let Some(m) = &r.cdc_enrichment_mode {
+        parts.push(format!("cdcEnrichmentMode to {m}"));
     }
     parts.join(", ")
 }
@@ -156,6 +193,7 @@ pub fn create_request(
         storage: spec.storage.clone(),
         vector_optimized: spec.vector_optimized,
         graph_analytics_plugin: spec.graph_analytics_plugin,
+        customer_managed_key_id: spec.customer_managed_key_id.clone(),
     }
 }
 

@@ -67,6 +67,14 @@ reasons! {
     AccessDenied,
     /// CredentialsVerified=Unknown: the database could not be asked.
     Unreachable,
+    /// Reconciling=True under --dry-run: a mutating call was skipped.
+    DryRun,
+    /// Reconciling=False: the aura-operator.io/reconcile annotation says disabled.
+    ReconcileDisabled,
+    /// Drifted=True (ObserveOnly): the spec and Aura differ.
+    Drifted,
+    /// Drifted=False (ObserveOnly): the spec and Aura agree.
+    InSync,
     CredentialsNotConfigured,
     CredentialsNotFound,
     NoTenant,

@@ -117,6 +117,101 @@ pub fn deleting(message: &str) -> StatusSummary {
     }
 }
 
+/// The status of a deletion that --dry-run keeps from reaching Aura.
+pub fn dry_run_deleting(what: &str) -> StatusSummary {
+    let message = format!("dry run: {what}; the object waits until the operator runs for real");
+    StatusSummary {
+        phase: Phase::Deleting,
+        ready: Readiness::False {
+            reason: Reason::DryRun,
+            message: message.clone(),
+        },
+        reconciling: Some((Reason::DryRun, message)),
+        stalled: None,
+    }
+}
+
+/// The annotation that stops every Aura call for one object.
+pub const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile";
+
+/// Whether the object carries `aura-operator.io/reconcile: disabled`.
+pub fn reconcile_disabled(obj: &AuraInstance) -> bool {
+    obj.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RECONCILE_ANNOTATION))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"))
+}
+
+/// The status while reconciling is disabled: what was known stays as it was
+/// (Ready, Stalled, observedGeneration: a spec changed meanwhile shows as not
+/// yet observed), and Reconciling says why nothing happens.
+pub fn disabled(current: &AuraInstanceStatus, now: Timestamp) -> AuraInstanceStatus {
+    let mut next = current.clone();
+    let reason = Reason::ReconcileDisabled;
+    let already = status::condition(&current.conditions, RECONCILING)
+        .filter(|c| c.status == "False" && c.reason == reason.as_str());
+    let condition = Condition {
+        type_: RECONCILING.into(),
+        status: "False".into(),
+        reason: reason.as_str().into(),
+        message: format!(
+            "the annotation {RECONCILE_ANNOTATION}: disabled stops every Aura call for this object; remove it to resume (deleting the object still follows deletionPolicy)"
+        ),
+        observed_generation: current.observed_generation,
+        last_transition_time: already
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
+    };
+    next.conditions.retain(|c| c.type_ != RECONCILING);
+    next.conditions.push(condition);
+    next
+}
+
+/// The Drifted condition of an ObserveOnly object (None: in sync).
+pub const DRIFTED: &str = "Drifted";
+
+pub fn set_drifted(
+    status: &mut AuraInstanceStatus,
+    drifted: Option<&[String]>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let (value, reason, message) = match drifted {
+        Some(fields) if !fields.is_empty() => (
+            "True",
+            Reason::Drifted,
+            format!(
+                "the spec and Aura differ (managementPolicy ObserveOnly: nothing is changed): {}",
+                fields.join("; ")
+            ),
+        ),
+        _ => (
+            "False",
+            Reason::InSync,
+            "the spec matches what Aura reports".to_string(),
+        ),
+    };
+    let last = status::condition(&status.conditions, DRIFTED)
+        .filter(|c| c.status == value)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+    status.conditions.retain(|c| c.type_ != DRIFTED);
+    status.conditions.push(Condition {
+        type_: DRIFTED.into(),
+        status: value.into(),
+        reason: reason.as_str().into(),
+        message,
+        observed_generation: generation,
+        last_transition_time: last,
+    });
+}
+
+/// Drops the Drifted condition (managementPolicy Full).
+pub fn clear_drifted(status: &mut AuraInstanceStatus) {
+    status.conditions.retain(|c| c.type_ != DRIFTED);
+}
+
 /// Looks up a condition.
 pub fn condition<'a>(status: Option<&'a AuraInstanceStatus>, type_: &str) -> Option<&'a Condition> {
     status::condition(&status?.conditions, type_)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraInstanceStatus, DeletionPolicy};
+use crate::api::{AuraInstanceSpec, AuraInstanceStatus, DeletionPolicy, ManagementPolicy};
 use crate::aura::{Instance, InstanceStatus, InstanceSummary};
 
 use super::{LostCreate, Stall, StatusSummary, create_intent};
@@ -20,10 +20,12 @@ pub enum DeletionPlan {
     Destroy,
 }
 
-pub fn deletion_plan(policy: DeletionPolicy) -> DeletionPlan {
-    match policy {
-        DeletionPolicy::Orphan => DeletionPlan::Orphan,
-        DeletionPolicy::Delete => DeletionPlan::Destroy,
+/// ObserveOnly never destroys, whatever deletionPolicy says; the
+/// reconcile-disabled annotation does not change what deletion does.
+pub fn deletion_plan(spec: &AuraInstanceSpec) -> DeletionPlan {
+    match (spec.policy(), spec.deletion()) {
+        (ManagementPolicy::ObserveOnly, _) | (_, DeletionPolicy::Orphan) => DeletionPlan::Orphan,
+        (ManagementPolicy::Full, DeletionPolicy::Delete) => DeletionPlan::Destroy,
     }
 }
 
@@ -174,8 +176,34 @@ mod tests {
 
     #[test]
     fn the_policy_decides_orphan_or_destroy() {
-        assert_eq!(deletion_plan(DeletionPolicy::Orphan), DeletionPlan::Orphan);
-        assert_eq!(deletion_plan(DeletionPolicy::Delete), DeletionPlan::Destroy);
+        let spec = |policy: Option<&str>, management: Option<&str>| -> AuraInstanceSpec {
+            let mut v = serde_json::json!({
+                "cloudProvider": "gcp", "region": "r", "type": "enterprise-db", "memory": "8GB",
+                "instanceId": "0123abcd",
+            });
+            if let Some(p) = policy {
+                v["deletionPolicy"] = p.into();
+            }
+            if let Some(m) = management {
+                v["managementPolicy"] = m.into();
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let cases = [
+            (Some("Orphan"), None, DeletionPlan::Orphan),
+            (Some("Delete"), None, DeletionPlan::Destroy),
+            (None, None, DeletionPlan::Destroy),
+            (Some("Delete"), Some("Full"), DeletionPlan::Destroy),
+            (Some("Delete"), Some("ObserveOnly"), DeletionPlan::Orphan),
+            (Some("Orphan"), Some("ObserveOnly"), DeletionPlan::Orphan),
+        ];
+        for (policy, management, want) in cases {
+            assert_eq!(
+                deletion_plan(&spec(policy, management)),
+                want,
+                "{policy:?} {management:?}"
+            );
+        }
     }
 
     #[test]

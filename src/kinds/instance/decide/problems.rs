@@ -126,6 +126,11 @@ pub fn record_observed(status: &mut AuraInstanceStatus, instance: &Instance) {
         .or(status.connection_url.take());
     status.aura_status = Some(instance.status.to_string());
     status.memory = instance.memory.clone().or(status.memory.take());
+    // What Aura reports of these, as it reports it (absent: not reported).
+    status.secondaries_count = instance.secondaries_count;
+    status.cdc_enrichment_mode = instance.cdc_enrichment_mode.clone();
+    status.metrics_integration_url = instance.metrics_integration_url.clone();
+    status.customer_managed_key_id = instance.customer_managed_key_id.clone();
     clear_intent(status);
 }
 

@@ -21,6 +21,10 @@ fn spec() -> AuraInstanceSpec {
         credentials_secret_ref: None,
         connection_secret: None,
         verify_credentials: None,
+        management_policy: None,
+        secondaries_count: None,
+        cdc_enrichment_mode: None,
+        customer_managed_key_id: None,
         password_recovery: None,
     }
 }
@@ -109,6 +113,7 @@ fn obs<'a>(
         create_grace: Duration::from_secs(120),
         claimed_elsewhere: false,
         secret_name: "orders-connection".into(),
+        dry_run: false,
     }
 }
 
@@ -1023,4 +1028,337 @@ fn a_secret_of_somebody_else_stops_everything() {
         assert_eq!(reason, "SecretNotOwned");
         assert!(message.contains("orders-connection"), "{message}");
     }
+}
+
+fn complete_secret() -> SecretView {
+    SecretView {
+        up_to_date: true,
+        has_password: true,
+        not_owned: false,
+    }
+}
+
+fn observe_only() -> AuraInstanceSpec {
+    AuraInstanceSpec {
+        instance_id: Some("8f769515".into()),
+        management_policy: Some(ManagementPolicy::ObserveOnly),
+        deletion_policy: Some(crate::api::DeletionPolicy::Delete),
+        ..spec()
+    }
+}
+
+#[test]
+fn observe_only_reports_every_difference_and_never_mutates() {
+    let recorded = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    let running = instance(InstanceStatus::Running);
+    let paused = instance(InstanceStatus::Paused);
+    let bigger = AuraInstanceSpec {
+        memory: MemorySize::Gb16,
+        name: Some("renamed".into()),
+        secondaries_count: Some(2),
+        cdc_enrichment_mode: Some(crate::api::CdcMode::Full),
+        ..observe_only()
+    };
+    let wants_pause = AuraInstanceSpec {
+        paused: true,
+        ..observe_only()
+    };
+    let with_vdc_fields = Instance {
+        secondaries_count: Some(1),
+        cdc_enrichment_mode: Some("DIFF".into()),
+        ..instance(InstanceStatus::Running)
+    };
+    let plain = observe_only();
+    let cases: Vec<(&str, &AuraInstanceSpec, &Instance, Vec<&str>)> = vec![
+        ("in sync", &plain, &running, vec![]),
+        (
+            "resized, renamed, replicas and CDC not reported",
+            &bigger,
+            &running,
+            vec![
+                "name: spec renamed, Aura orders",
+                "memory: spec 16GB, Aura 8GB",
+                "secondariesCount: spec 2, Aura not reported",
+                "cdcEnrichmentMode: spec Full, Aura not reported",
+            ],
+        ),
+        (
+            "replicas and CDC reported",
+            &bigger,
+            &with_vdc_fields,
+            vec![
+                "name: spec renamed, Aura orders",
+                "memory: spec 16GB, Aura 8GB",
+                "secondariesCount: spec 2, Aura 1",
+                "cdcEnrichmentMode: spec Full, Aura DIFF",
+            ],
+        ),
+        (
+            "paused in Aura",
+            &plain,
+            &paused,
+            vec!["paused: spec false, Aura paused"],
+        ),
+        (
+            "pause asked",
+            &wants_pause,
+            &running,
+            vec!["paused: spec true, Aura running"],
+        ),
+    ];
+    for (what, spec, inst, want) in cases {
+        let name = spec.name.clone().unwrap_or_else(|| "orders".into());
+        let o = Observation {
+            aura_name: &name,
+            ..obs(spec, &recorded, AuraView::Found(inst), complete_secret())
+        };
+        let d = decide(&o);
+        assert_eq!(d.action.mutation(), None, "{what}: a mutating action");
+        match &d.action {
+            Action::Observe { drifted } => assert_eq!(drifted, &want, "{what}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        // Nothing stalls because of drift: the object reports Aura as it is.
+        assert!(d.status.stalled.is_none(), "{what}");
+    }
+    // Gone: reported like Full, nothing created.
+    let d = decide(&obs(&plain, &recorded, AuraView::Gone, complete_secret()));
+    assert_eq!(d.action, Action::None);
+    assert_eq!(
+        d.status.stalled.as_ref().unwrap().0,
+        Reason::InstanceNotFound
+    );
+}
+
+#[test]
+fn dry_run_turns_every_mutating_action_into_a_report() {
+    let recorded = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    let running = instance(InstanceStatus::Running);
+    let paused_spec = AuraInstanceSpec {
+        paused: true,
+        ..spec()
+    };
+    let resized = AuraInstanceSpec {
+        memory: MemorySize::Gb16,
+        ..spec()
+    };
+    let t = tenant();
+    let none_status = AuraInstanceStatus::default();
+    let cases: Vec<(&str, Observation<'_>, &str, &str)> = vec![
+        (
+            "create",
+            obs(
+                &resized,
+                &none_status,
+                AuraView::NotCreated {
+                    tenant: &t,
+                    listed: None,
+                    claimed: &[],
+                },
+                SecretView::default(),
+            ),
+            "create",
+            "POST /instances {",
+        ),
+        (
+            "resize",
+            obs(
+                &resized,
+                &recorded,
+                AuraView::Found(&running),
+                complete_secret(),
+            ),
+            "update",
+            r#"PATCH /instances/8f769515 {"memory":"16GB"}"#,
+        ),
+        (
+            "pause",
+            obs(
+                &paused_spec,
+                &recorded,
+                AuraView::Found(&running),
+                complete_secret(),
+            ),
+            "pause",
+            "POST /instances/8f769515/pause",
+        ),
+    ];
+    for (what, mut o, operation, says) in cases {
+        let real = decide(&o);
+        assert!(real.action.mutation().is_some(), "{what}: mutates for real");
+        o.dry_run = true;
+        let d = decide(&o);
+        match &d.action {
+            Action::DryRun {
+                operation: op,
+                what: text,
+            } => {
+                assert_eq!(*op, operation, "{what}");
+                assert!(text.contains(says), "{what}: {text}");
+                assert!(text.starts_with("would "), "{what}: {text}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        assert_eq!(
+            d.status.reconciling.as_ref().unwrap().0,
+            Reason::DryRun,
+            "{what}"
+        );
+        assert_eq!(d.requeue, LookAgain::Resync, "{what}");
+    }
+    // What Aura reports stays true in status: a running instance is still Ready.
+    let mut o = obs(
+        &resized,
+        &recorded,
+        AuraView::Found(&running),
+        complete_secret(),
+    );
+    o.dry_run = true;
+    assert_eq!(decide(&o).status.ready, Readiness::True);
+    // Nothing to do: dry-run changes nothing.
+    let unchanged = spec();
+    let mut o = obs(
+        &unchanged,
+        &recorded,
+        AuraView::Found(&running),
+        complete_secret(),
+    );
+    o.dry_run = true;
+    assert_eq!(decide(&o).action, Action::None);
+}
+
+#[test]
+fn replicas_and_cdc_converge_after_the_create_and_count_as_drift_only_once_reached() {
+    let vdc = |secondaries: Option<u64>, cdc: Option<&str>| Instance {
+        secondaries_count: secondaries,
+        cdc_enrichment_mode: cdc.map(str::to_string),
+        ..instance(InstanceStatus::Running)
+    };
+    let wants = AuraInstanceSpec {
+        secondaries_count: Some(2),
+        cdc_enrichment_mode: Some(crate::api::CdcMode::Diff),
+        ..spec()
+    };
+    let fresh = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        observed_generation: Some(1),
+        secondaries_count: Some(0),
+        cdc_enrichment_mode: Some("OFF".into()),
+        ..Default::default()
+    };
+    let converged = AuraInstanceStatus {
+        secondaries_count: Some(2),
+        cdc_enrichment_mode: Some("DIFF".into()),
+        ..fresh.clone()
+    };
+    // (what, status, Aura, expected PATCH secondaries, expected PATCH cdc, drift?)
+    type Case<'a> = (
+        &'a str,
+        &'a AuraInstanceStatus,
+        Instance,
+        Option<u64>,
+        Option<&'a str>,
+        bool,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "just created",
+            &fresh,
+            vdc(Some(0), Some("OFF")),
+            Some(2),
+            Some("DIFF"),
+            false,
+        ),
+        (
+            "converged",
+            &converged,
+            vdc(Some(2), Some("DIFF")),
+            None,
+            None,
+            false,
+        ),
+        (
+            "changed in the console",
+            &converged,
+            vdc(Some(1), Some("FULL")),
+            Some(1 + 1),
+            Some("DIFF"),
+            true,
+        ),
+        (
+            "not reported: asked once",
+            &fresh,
+            vdc(None, None),
+            Some(2),
+            Some("DIFF"),
+            false,
+        ),
+        (
+            "an unknown CDC word is not drift",
+            &converged,
+            vdc(Some(2), Some("SOMETHING")),
+            None,
+            None,
+            false,
+        ),
+    ];
+    for (what, status, inst, secondaries, cdc, drift) in cases {
+        let d = decide(&obs(
+            &wants,
+            status,
+            AuraView::Found(&inst),
+            complete_secret(),
+        ));
+        match (&d.action, secondaries.is_some() || cdc.is_some()) {
+            (
+                Action::Update {
+                    request,
+                    drift: note,
+                    ..
+                },
+                true,
+            ) => {
+                assert_eq!(request.secondaries_count, secondaries, "{what}");
+                assert_eq!(request.cdc_enrichment_mode.as_deref(), cdc, "{what}");
+                assert_eq!(note.is_some(), drift, "{what}: {note:?}");
+            }
+            (Action::None, false) => {}
+            (other, _) => panic!("{what}: {other:?}"),
+        }
+    }
+    // The default asked of a type that does not report it starts no loop.
+    let defaults = AuraInstanceSpec {
+        secondaries_count: Some(0),
+        cdc_enrichment_mode: Some(crate::api::CdcMode::Off),
+        ..spec()
+    };
+    let d = decide(&obs(
+        &defaults,
+        &fresh,
+        AuraView::Found(&vdc(None, None)),
+        complete_secret(),
+    ));
+    assert_eq!(d.action, Action::None);
+}
+
+#[test]
+fn the_customer_managed_key_goes_with_the_create() {
+    let with_key = AuraInstanceSpec {
+        customer_managed_key_id: Some("key-1".into()),
+        ..spec()
+    };
+    let r = create_request(&with_key, "orders", "t-1");
+    assert_eq!(r.customer_managed_key_id.as_deref(), Some("key-1"));
+    let body = serde_json::to_value(&r).unwrap();
+    assert_eq!(body["customer_managed_key_id"], "key-1");
+    let without = serde_json::to_value(create_request(&spec(), "orders", "t-1")).unwrap();
+    assert!(without.get("customer_managed_key_id").is_none());
 }

@@ -407,6 +407,10 @@ mod tests {
                 credentials_secret_ref: None,
                 connection_secret: None,
                 verify_credentials: None,
+                management_policy: None,
+                secondaries_count: None,
+                cdc_enrichment_mode: None,
+                customer_managed_key_id: None,
                 password_recovery: None,
             },
         );
