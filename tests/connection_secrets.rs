@@ -558,8 +558,11 @@ async fn a_replacement_cut_short_finds_the_password_in_its_backup() {
         .delete("db-connection", &Default::default())
         .await
         .expect("delete the Secret");
-    h.edit("db", json!({"connectionSecret": {"format": "ServiceBinding"}}))
-        .await;
+    h.edit(
+        "db",
+        json!({"connectionSecret": {"format": "ServiceBinding"}}),
+    )
+    .await;
 
     h.start_operator();
     let s = wait_keys(&h, "db-connection", &set(BINDING_KEYS)).await;

@@ -21,9 +21,11 @@ fn verified(o: &AuraInstance) -> Option<(String, String, String)> {
 }
 
 async fn wait_verified(h: &Harness, status: &str, reason: &str) -> AuraInstance {
-    h.wait_for("real", &format!("CredentialsVerified={status} {reason}"), |o| {
-        verified(o).is_some_and(|c| c.0 == status && c.1 == reason)
-    })
+    h.wait_for(
+        "real",
+        &format!("CredentialsVerified={status} {reason}"),
+        |o| verified(o).is_some_and(|c| c.0 == status && c.1 == reason),
+    )
     .await
 }
 
@@ -77,7 +79,11 @@ async fn credentials_are_checked_against_a_real_neo4j() {
 
     put_password(&h, "not-the-password").await;
     let o = wait_verified(&h, "False", "AuthenticationFailed").await;
-    assert_eq!(condition(&o, "Ready").unwrap().0, "True", "Ready is not changed");
+    assert_eq!(
+        condition(&o, "Ready").unwrap().0,
+        "True",
+        "Ready is not changed"
+    );
 
     // Neo4j may hold the user back for a few seconds after failed logins.
     put_password(&h, PASSWORD).await;
