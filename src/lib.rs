@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod aura;
+pub mod import;
 pub mod kinds;
 pub mod query_api;
 pub mod reconciler;

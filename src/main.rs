@@ -1,4 +1,4 @@
-//! `aura-operator`: run | simulate | crd. Wiring only.
+//! `aura-operator`: run | simulate | import | crd. Wiring only.
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +19,9 @@ enum Command {
     Run(aura_operator::runtime::ControllerConfig),
     /// Run the local Aura API v1 simulator.
     Simulate(aura_operator::simulator::SimulateArgs),
+    /// Print AuraInstance manifests (ObserveOnly) for the Aura instances the
+    /// credentials see, as multi-document YAML.
+    Import(aura_operator::import::ImportArgs),
     /// Print the CustomResourceDefinitions (all, or the one with this plural).
     Crd {
         /// For example aurainstances or aurainstanceclaims.
@@ -39,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
             aura_operator::telemetry::init_logging("text", "info");
             aura_operator::simulator::run_cli(args).await
         }
+        Command::Import(args) => aura_operator::import::run(args).await,
         Command::Crd { plural: None } => {
             print!("{}", aura_operator::api::crds_yaml());
             Ok(())
