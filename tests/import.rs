@@ -362,7 +362,6 @@ async fn kubectl(args: &[&str], stdin: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs managementPolicy ObserveOnly"]
 async fn imported_manifests_are_adopted_without_a_mutating_call() {
     let mut h = Harness::start("import-apply", |_| {}).await;
     let state = h.sim.state();
