@@ -470,7 +470,25 @@ fn normalise(mut doc: Value) -> Value {
             labels.remove("app.kubernetes.io/managed-by");
         }
     }
+    whole_numbers(&mut doc);
     doc
+}
+
+/// Helm writes a schema's `minimum: 0` as `0.0`, kustomize as `0`: the same number.
+fn whole_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 #[test]
