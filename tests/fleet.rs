@@ -88,6 +88,15 @@ async fn observe_only_reports_drift_and_changes_nothing_until_full() {
     let s = status_of(&o);
     assert_eq!(s.memory.as_deref(), Some("8GB"));
     assert_eq!(s.instance_id.as_deref(), Some(id.as_str()));
+    // What Aura reports, all of it (enterprise-db: replicas, CDC, metrics).
+    assert_eq!(s.aura_name.as_deref(), Some("legacy"));
+    assert_eq!(s.region.as_deref(), Some("europe-west1"));
+    assert_eq!(s.instance_type.as_deref(), Some("enterprise-db"));
+    assert_eq!(s.cloud_provider.as_deref(), Some("gcp"));
+    assert!(s.storage.is_some() && s.created_at.is_some(), "{s:?}");
+    assert_eq!(s.secondaries_count, Some(0));
+    assert_eq!(s.cdc_enrichment_mode.as_deref(), Some("OFF"));
+    assert!(s.metrics_integration_url.is_some(), "{s:?}");
     assert!(
         h.aura_writes().is_empty(),
         "ObserveOnly made mutating calls: {:?}",

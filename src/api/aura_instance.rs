@@ -359,6 +359,27 @@ pub struct AuraInstanceStatus {
     /// The password-less instance being destroyed to be created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recreating_instance_id: Option<String>,
+    /// The Aura display name Aura reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aura_name: Option<String>,
+    /// Cloud provider, region and type as Aura reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Storage size Aura reports (not reported for free instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Features as Aura reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_optimized: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_analytics_plugin: Option<bool>,
+    /// When Aura created the instance (as Aura reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     /// Read replicas, as Aura reports them (VDC only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondaries_count: Option<u64>,

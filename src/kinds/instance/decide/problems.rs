@@ -3,7 +3,7 @@
 //! Aura's answer the status keeps.
 
 use crate::api::AuraInstanceStatus;
-use crate::aura::{AuraError, AuraErrorKind, Instance, TenantSummary};
+use crate::aura::{AuraError, AuraErrorKind, Instance, InstanceStatus, TenantSummary};
 use crate::reconciler::credentials::CredentialsProblem;
 
 use super::{Decision, Reason};
@@ -126,11 +126,23 @@ pub fn record_observed(status: &mut AuraInstanceStatus, instance: &Instance) {
         .or(status.connection_url.take());
     status.aura_status = Some(instance.status.to_string());
     status.memory = instance.memory.clone().or(status.memory.take());
-    // What Aura reports of these, as it reports it (absent: not reported).
-    status.secondaries_count = instance.secondaries_count;
-    status.cdc_enrichment_mode = instance.cdc_enrichment_mode.clone();
-    status.metrics_integration_url = instance.metrics_integration_url.clone();
-    status.customer_managed_key_id = instance.customer_managed_key_id.clone();
+    // The rest of what Aura reports, as it reports it (absent: not
+    // reported), once the create is over: written with the Ready status,
+    // not in a write of its own while Aura creates.
+    if instance.status != InstanceStatus::Creating {
+        status.aura_name = instance.name.clone();
+        status.cloud_provider = instance.cloud_provider.clone();
+        status.region = instance.region.clone();
+        status.instance_type = instance.instance_type.clone();
+        status.storage = instance.storage.clone();
+        status.vector_optimized = instance.vector_optimized;
+        status.graph_analytics_plugin = instance.graph_analytics_plugin;
+        status.created_at = instance.created_at.clone();
+        status.secondaries_count = instance.secondaries_count;
+        status.cdc_enrichment_mode = instance.cdc_enrichment_mode.clone();
+        status.metrics_integration_url = instance.metrics_integration_url.clone();
+        status.customer_managed_key_id = instance.customer_managed_key_id.clone();
+    }
     clear_intent(status);
 }
 
@@ -271,5 +283,45 @@ mod tests {
         for (decision, claimed, want) in table {
             assert_eq!(may_record(decision, claimed), want);
         }
+    }
+
+    #[test]
+    fn what_aura_reports_is_recorded_once_the_create_is_over() {
+        let reported = |status: &str| -> Instance {
+            serde_json::from_value(serde_json::json!({
+                "id": "8f769515", "name": "orders", "status": status, "tenant_id": "t",
+                "cloud_provider": "gcp", "region": "europe-west1", "type": "enterprise-db",
+                "memory": "8GB", "storage": "16GB", "created_at": "2026-12-01T10:00:00Z",
+                "vector_optimized": false, "graph_analytics_plugin": true,
+                "secondaries_count": 1, "cdc_enrichment_mode": "DIFF",
+                "metrics_integration_url": "https://m/x", "customer_managed_key_id": "k"
+            }))
+            .unwrap()
+        };
+        let mut s = AuraInstanceStatus::default();
+        record_observed(&mut s, &reported("creating"));
+        assert_eq!(s.aura_status.as_deref(), Some("creating"));
+        assert_eq!(s.memory.as_deref(), Some("8GB"));
+        // A poll while Aura creates adds nothing the create's own write lacks.
+        assert_eq!(s.storage, None);
+        assert_eq!(s.secondaries_count, None);
+        record_observed(&mut s, &reported("running"));
+        assert_eq!(s.aura_name.as_deref(), Some("orders"));
+        assert_eq!(s.cloud_provider.as_deref(), Some("gcp"));
+        assert_eq!(s.region.as_deref(), Some("europe-west1"));
+        assert_eq!(s.instance_type.as_deref(), Some("enterprise-db"));
+        assert_eq!(s.storage.as_deref(), Some("16GB"));
+        assert_eq!(s.vector_optimized, Some(false));
+        assert_eq!(s.graph_analytics_plugin, Some(true));
+        assert_eq!(s.created_at.as_deref(), Some("2026-12-01T10:00:00Z"));
+        assert_eq!(s.secondaries_count, Some(1));
+        assert_eq!(s.cdc_enrichment_mode.as_deref(), Some("DIFF"));
+        assert_eq!(s.metrics_integration_url.as_deref(), Some("https://m/x"));
+        assert_eq!(s.customer_managed_key_id.as_deref(), Some("k"));
+        // A field the next answer leaves out is no longer claimed.
+        let mut without: Instance = reported("running");
+        without.secondaries_count = None;
+        record_observed(&mut s, &without);
+        assert_eq!(s.secondaries_count, None);
     }
 }
