@@ -225,6 +225,7 @@ impl Telemetry {
         .into_iter()
         .map(|p| (p.to_string(), 0))
         .collect();
+        let mut stalled: BTreeMap<String, u64> = BTreeMap::new();
         for store in crate::locked(&self.stores).iter() {
             for obj in store.state() {
                 let phase = obj
@@ -234,7 +235,27 @@ impl Telemetry {
                     .map(|p| format!("{p:?}"))
                     .unwrap_or_else(|| "Pending".into());
                 *phases.entry(phase).or_insert(0) += 1;
+                let reason = obj.status.as_ref().and_then(|s| {
+                    s.conditions
+                        .iter()
+                        .find(|c| c.type_ == "Stalled" && c.status == "True")
+                        .map(|c| c.reason.clone())
+                });
+                if let Some(reason) = reason {
+                    *stalled.entry(reason).or_insert(0) += 1;
+                }
             }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_stalled_objects AuraInstances with Stalled=True, by reason (a human must act).\n# TYPE aura_operator_stalled_objects gauge"
+        );
+        for (reason, n) in &stalled {
+            let _ = writeln!(
+                out,
+                "aura_operator_stalled_objects{{reason=\"{}\"}} {n}",
+                escape(reason)
+            );
         }
         let _ = writeln!(
             out,
@@ -284,6 +305,11 @@ impl Telemetry {
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
                 );
             }
+            let _ = writeln!(
+                out,
+                "# HELP aura_operator_aura_rate_limit_requests_per_minute The client-side limit of Aura API requests per minute, per client id.\n# TYPE aura_operator_aura_rate_limit_requests_per_minute gauge\naura_operator_aura_rate_limit_requests_per_minute {}",
+                aura.config().requests_per_minute
+            );
         }
         let leading =
             self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);
