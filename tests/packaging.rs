@@ -110,8 +110,17 @@ fn helm_template(release: &str, namespace: &str, extra: &[&str]) -> Vec<Value> {
         .args(["template", release])
         .arg(chart())
         .args(["--namespace", namespace])
+        .args(kube_version())
         .args(extra));
     yaml_docs(&out)
+}
+
+/// The chart's kubeVersion needs a cluster version; offline, helm assumes 1.20.
+fn kube_version() -> [String; 2] {
+    [
+        "--kube-version".into(),
+        support::testenv_version("KUBERNETES_VERSION"),
+    ]
 }
 
 fn kind_name(v: &Value) -> (String, String, String) {
@@ -170,9 +179,13 @@ fn short_id() -> String {
 
 #[test]
 fn chart_lints_and_renders_with_default_and_full_values() {
-    run(support::helm().args(["lint", "--strict"]).arg(chart()));
     run(support::helm()
         .args(["lint", "--strict"])
+        .args(kube_version())
+        .arg(chart()));
+    run(support::helm()
+        .args(["lint", "--strict"])
+        .args(kube_version())
         .arg(chart())
         .arg("-f")
         .arg(full_values()));
@@ -347,6 +360,7 @@ fn values_schema_rejects_typos_and_wrong_types() {
             support::helm()
                 .args(["template", "x"])
                 .arg(chart())
+                .args(kube_version())
                 .args(*args),
         );
         assert!(
@@ -377,6 +391,7 @@ fn values_schema_rejects_typos_and_wrong_types() {
             support::helm()
                 .args(["template", "x"])
                 .arg(chart())
+                .args(kube_version())
                 .args(*args),
         );
         assert!(
@@ -585,7 +600,8 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
     assert_eq!(rules_json(cr.rules.unwrap_or_default()), manager_rules());
 
     // The full values install too (namespaced RBAC, created credentials Secret),
-    // minus the ServiceMonitor: no Prometheus Operator CRDs here.
+    // minus the ServiceMonitor and the PrometheusRule: no Prometheus Operator
+    // CRDs here; the dashboard's namespace becomes the release's.
     let ns2 = support::test_namespace(&client, "pkg-helm-full").await;
     let team_a = support::test_namespace(&client, "pkg-team-a").await;
     let release2 = format!("pkg-{}", short_id());
@@ -596,7 +612,7 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         .arg(full_values())
         .args([
             "--set",
-            "metrics.serviceMonitor.enabled=false,fullnameOverride=",
+            "metrics.serviceMonitor.enabled=false,metrics.prometheusRule.enabled=false,metrics.grafanaDashboard.namespace=,fullnameOverride=",
             "--set",
             &format!("watchNamespaces={{{team_a}}}"),
             "--set",
@@ -621,12 +637,33 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
     // kubectl apply -k deploy/, twice: the second apply changes nothing.
     let deploy_dir = repo().join("deploy");
     run(support::kubectl().arg("apply").arg("-k").arg(&deploy_dir));
+    let pdb_generation = || {
+        run(support::kubectl().args([
+            "-n",
+            "aura-operator",
+            "get",
+            "pdb",
+            "aura-operator",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ]))
+    };
+    let pdb_before = pdb_generation();
     let again = run(support::kubectl().arg("apply").arg("-k").arg(&deploy_dir));
+    // kubectl always resends a PodDisruptionBudget's selector (its patch
+    // strategy is replace) and so reports it "configured": its generation
+    // tells whether anything changed.
+    assert_eq!(
+        pdb_generation(),
+        pdb_before,
+        "the second apply changed the PDB"
+    );
     // The CRD is checked on its own (crd_applies_idempotently); other tests
     // in this binary also apply it, concurrently.
     for line in again
         .lines()
         .filter(|l| !l.contains("customresourcedefinition"))
+        .filter(|l| !l.starts_with("poddisruptionbudget.policy/"))
     {
         assert!(
             line.ends_with("unchanged"),

@@ -9,16 +9,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
 
-use support::eventually;
 use support::harness::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{eventually, free_port};
 
 /// (status code, body) of an admin endpoint; None while nothing listens.
 async fn admin_get(port: u16, path: &str) -> Option<(u16, String)> {

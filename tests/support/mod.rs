@@ -250,6 +250,15 @@ fn build_release_binary() -> PathBuf {
         .expect("cargo reported no aura-operator executable")
 }
 
+/// A port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// The HTTP status code of a Kubernetes API error, if it is one.
 pub fn api_error_code(err: &kube::Error) -> Option<u16> {
     match err {
