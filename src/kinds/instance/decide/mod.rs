@@ -137,73 +137,6 @@ pub enum Action {
     },
 }
 
-impl Action {
-    /// The mutating Aura call this action makes, as a metric label, and what
-    /// it would send (bodies carry no secret).
-    pub fn mutation(&self) -> Option<(&'static str, String)> {
-        let json = |v: &dyn erased::Body| v.to_json();
-        match self {
-            Action::Create(r) => Some((
-                "create",
-                format!(
-                    "would create Aura instance {:?}: POST /instances {}",
-                    r.name,
-                    json(r)
-                ),
-            )),
-            Action::Update {
-                instance_id,
-                request,
-                ..
-            } => Some((
-                "update",
-                format!(
-                    "would change {}: PATCH /instances/{instance_id} {}",
-                    describe_update(request),
-                    json(request)
-                ),
-            )),
-            Action::Pause { instance_id, .. } => Some((
-                "pause",
-                format!("would pause: POST /instances/{instance_id}/pause"),
-            )),
-            Action::Resume { instance_id, .. } => Some((
-                "resume",
-                format!("would resume: POST /instances/{instance_id}/resume"),
-            )),
-            Action::Upgrade { instance_id, to } => Some((
-                "upgrade",
-                format!("would upgrade to {to}: POST /instances/{instance_id}/upgrade"),
-            )),
-            Action::Recreate { instance_id } => Some((
-                "delete",
-                format!(
-                    "would destroy instance {instance_id} (its password was lost) to create it again: DELETE /instances/{instance_id}"
-                ),
-            )),
-            Action::None
-            | Action::Adopt { .. }
-            | Action::ForgetInstance { .. }
-            | Action::WriteSecret
-            | Action::Observe { .. }
-            | Action::DryRun { .. } => None,
-        }
-    }
-}
-
-mod erased {
-    /// A request body shown in a dry-run event.
-    pub trait Body {
-        fn to_json(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Body for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
-    }
-}
-
 /// The outcome of `decide`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -230,35 +163,6 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         skip_in_dry_run(obs, decision)
     } else {
         decision
-    }
-}
-
-/// --dry-run: a mutating call becomes an event and a status that says so;
-/// the status otherwise reports Aura as it is (nothing was asked of it).
-fn skip_in_dry_run(obs: &Observation<'_>, decision: Decision) -> Decision {
-    let Some((operation, what)) = decision.action.mutation() else {
-        return decision;
-    };
-    let message = format!("dry run: {what}");
-    let status = match &obs.aura {
-        AuraView::Found(instance) => StatusSummary {
-            reconciling: Some((Reason::DryRun, message)),
-            ..aura_status_summary(obs, instance)
-        },
-        AuraView::NotCreated { .. } | AuraView::Gone => StatusSummary {
-            phase: Phase::Pending,
-            ready: Readiness::Unknown {
-                reason: Reason::DryRun,
-                message: message.clone(),
-            },
-            reconciling: Some((Reason::DryRun, message)),
-            stalled: None,
-        },
-    };
-    Decision {
-        action: Action::DryRun { operation, what },
-        status,
-        requeue: LookAgain::Resync,
     }
 }
 
@@ -335,145 +239,6 @@ fn invalid_template(spec: &AuraInstanceSpec) -> Option<Decision> {
         ),
         requeue: LookAgain::Resync,
     })
-}
-
-/// managementPolicy ObserveOnly: read, report, write the Secret (a
-/// Kubernetes object), never a mutating Aura call.
-fn decide_observe_only(obs: &Observation<'_>) -> Decision {
-    let instance = match &obs.aura {
-        AuraView::Found(instance) if !obs.claimed_elsewhere => instance,
-        // Claimed elsewhere, gone, or (CEL prevents it) no instanceId: as for Full,
-        // none of which calls Aura.
-        AuraView::Found(_) | AuraView::Gone => return decide_gone_or_claimed(obs),
-        AuraView::NotCreated { .. } => {
-            return Decision {
-                action: Action::None,
-                status: StatusSummary::stalled(
-                    Reason::InstanceNotFound,
-                    "managementPolicy ObserveOnly needs spec.instanceId: it observes an existing instance and never creates one",
-                ),
-                requeue: LookAgain::Resync,
-            };
-        }
-    };
-    if let Some(mismatch) = placement_mismatch(obs.spec, instance) {
-        return Decision {
-            action: Action::None,
-            status: StatusSummary::stalled(Reason::InstanceMismatch, mismatch),
-            requeue: LookAgain::Resync,
-        };
-    }
-    if obs.secret.not_owned {
-        return secret_not_owned(&obs.secret_name);
-    }
-    if let Some(stall) = invalid_template(obs.spec) {
-        return stall;
-    }
-    if !obs.secret.up_to_date {
-        return Decision {
-            action: Action::WriteSecret,
-            status: aura_status_summary(obs, instance),
-            requeue: LookAgain::Poll,
-        };
-    }
-    let requeue = if instance.status.is_settled() {
-        LookAgain::Resync
-    } else {
-        LookAgain::Poll
-    };
-    Decision {
-        action: Action::Observe {
-            drifted: observed_differences(obs.spec, obs.aura_name, instance),
-        },
-        status: aura_status_summary(obs, instance),
-        requeue,
-    }
-}
-
-/// Where the spec and Aura differ, each as "field: spec X, Aura Y". Only what
-/// Aura reports counts (a field it leaves out is never drift).
-pub fn observed_differences(
-    spec: &AuraInstanceSpec,
-    aura_name: &str,
-    instance: &Instance,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let shown = |v: &Option<String>| v.clone().unwrap_or_default();
-    if let Some(have) = instance.instance_type.as_deref()
-        && !spec.instance_type.is(have)
-    {
-        out.push(format!("type: spec {}, Aura {have}", spec.instance_type));
-    }
-    let paused = matches!(
-        instance.status,
-        InstanceStatus::Paused | InstanceStatus::Suspended | InstanceStatus::Pausing
-    );
-    let running = matches!(
-        instance.status,
-        InstanceStatus::Running | InstanceStatus::Resuming
-    );
-    if (spec.paused && running) || (!spec.paused && paused) {
-        out.push(format!(
-            "paused: spec {}, Aura {}",
-            spec.paused, instance.status
-        ));
-    }
-    let r = update_request(spec, aura_name, instance);
-    if let Some(n) = &r.name {
-        out.push(format!("name: spec {n}, Aura {}", shown(&instance.name)));
-    }
-    if let Some(m) = &r.memory {
-        out.push(format!(
-            "memory: spec {m}, Aura {}",
-            shown(&instance.memory)
-        ));
-    }
-    if let Some(st) = &r.storage {
-        out.push(format!(
-            "storage: spec {st}, Aura {}",
-            shown(&instance.storage)
-        ));
-    }
-    if let Some(v) = r.vector_optimized {
-        out.push(format!(
-            "vectorOptimized: spec {v}, Aura {}",
-            instance.vector_optimized.unwrap_or(false)
-        ));
-    }
-    if let Some(g) = r.graph_analytics_plugin {
-        out.push(format!(
-            "graphAnalyticsPlugin: spec {g}, Aura {}",
-            instance.graph_analytics_plugin.unwrap_or(false)
-        ));
-    }
-    if let Some(n) = r.secondaries_count {
-        out.push(format!(
-            "secondariesCount: spec {n}, Aura {}",
-            instance
-                .secondaries_count
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "not reported".into())
-        ));
-    }
-    if let Some(m) = spec.cdc_enrichment_mode
-        && r.cdc_enrichment_mode.is_some()
-    {
-        out.push(format!(
-            "cdcEnrichmentMode: spec {m}, Aura {}",
-            instance
-                .cdc_enrichment_mode
-                .clone()
-                .unwrap_or_else(|| "not reported".into())
-        ));
-    }
-    if let (Some(want), Some(have)) = (
-        spec.customer_managed_key_id.as_deref(),
-        instance.customer_managed_key_id.as_deref(),
-    ) && want != have
-    {
-        out.push(format!("customerManagedKeyId: spec {want}, Aura {have}"));
-    }
-    out
 }
 
 fn decide_create(
@@ -944,9 +709,14 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
 }
 
 mod deletion;
+mod dry_run;
+mod observe_only;
 mod problems;
 
 pub use deletion::*;
+use dry_run::skip_in_dry_run;
+use observe_only::decide_observe_only;
+pub use observe_only::observed_differences;
 pub use problems::*;
 
 #[cfg(test)]
