@@ -46,6 +46,12 @@ impl UrlTemplate {
                 "the Query API URL template {template:?} must start with https:// (or http://)"
             ));
         }
+        // The URL shows in conditions and logs; the login goes in a header.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "the Query API URL template must not carry a user or password: the operator sends the connection Secret's login itself, and the URL shows in status".into(),
+            );
+        }
         Ok(t)
     }
 
@@ -173,7 +179,13 @@ mod tests {
                 .as_str(),
             "http://127.0.0.1:8080/query-api/8f769515.databases.neo4j.io/db/neo4j/query/v2"
         );
-        for bad in ["", "not a url", "ftp://{host}/x", "https://"] {
+        for bad in [
+            "",
+            "not a url",
+            "ftp://{host}/x",
+            "https://",
+            "https://user:pw@proxy/{host}/db/{database}/query/v2",
+        ] {
             assert!(UrlTemplate::parse(bad).is_err(), "{bad:?}");
         }
     }
