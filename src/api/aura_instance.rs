@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::enums::{AuraVersion, CdcMode, CloudProvider, InstanceType, MemorySize};
+use super::project::ProjectRef;
 
 /// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
 pub const FINALIZER: &str = "aura-operator.io/finalizer";
@@ -45,6 +46,10 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("instanceId needs an explicit deletionPolicy: Orphan keeps the adopted instance when this object is deleted, Delete destroys it")
         .reason(Reason::FieldValueRequired)
         .field_path(".deletionPolicy"),
+    validation = Rule::new("!(has(self.projectRef) && has(self.credentialsSecretRef))")
+        .message("set at most one of projectRef and credentialsSecretRef")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".projectRef"),
     validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.instanceId)")
         .message("managementPolicy ObserveOnly needs instanceId: it observes an existing instance and never creates one")
         .reason(Reason::FieldValueRequired)
@@ -136,9 +141,16 @@ pub struct AuraInstanceSpec {
     pub deletion_policy: Option<DeletionPolicy>,
 
     /// Secret in this namespace holding the Aura API credentials under the keys clientId
-    /// and clientSecret. Omitted: the operator's default credentials.
+    /// and clientSecret: the simple form. At most one of this and projectRef; naming
+    /// neither uses the ClusterAuraProject named "default".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
+
+    /// The project whose credentials this instance uses: an AuraProject in this
+    /// namespace (kind defaults to AuraProject) or a ClusterAuraProject that allows
+    /// this namespace. tenantId defaults to the project's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_ref: Option<ProjectRef>,
 
     /// The Secret the connection details are written to: its name, the shape of
     /// its keys (format), extra templated keys, and labels and annotations.

@@ -1,20 +1,28 @@
-//! The custom resources of `aura-operator.io/v1alpha1`: `AuraInstance`, and the
-//! `AuraInstanceClaim` that says which AuraInstance holds an Aura instance.
+//! The custom resources of `aura-operator.io/v1alpha1`: `AuraInstance`, the
+//! `AuraInstanceClaim` that says which AuraInstance holds an Aura instance, and
+//! the projects (`AuraProject`, `ClusterAuraProject`) that scope credentials.
 
 mod aura_instance;
 mod claim;
 mod enums;
+mod project;
 
 pub use aura_instance::*;
 pub use claim::*;
 pub use enums::*;
+pub use project::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 /// Every CRD this operator serves, each generated from its type.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![AuraInstance::crd(), AuraInstanceClaim::crd()]
+    vec![
+        AuraInstance::crd(),
+        AuraInstanceClaim::crd(),
+        AuraProject::crd(),
+        ClusterAuraProject::crd(),
+    ]
 }
 
 /// One CRD as the YAML document of `crds/<plural>.yaml`.

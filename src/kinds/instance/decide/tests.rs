@@ -19,6 +19,7 @@ fn spec() -> AuraInstanceSpec {
         paused: false,
         deletion_policy: None,
         credentials_secret_ref: None,
+        project_ref: None,
         connection_secret: None,
         verify_credentials: None,
         management_policy: None,

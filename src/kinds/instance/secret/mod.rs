@@ -405,6 +405,7 @@ mod tests {
                 paused: false,
                 deletion_policy: None,
                 credentials_secret_ref: None,
+                project_ref: None,
                 connection_secret: None,
                 verify_credentials: None,
                 management_policy: None,

@@ -1,0 +1,193 @@
+//! AuraProject (namespaced) and ClusterAuraProject (cluster-scoped): a set of
+//! Aura API credentials and the namespaces whose AuraInstances may use them
+//! (DESIGN 4.9). They share their status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::SecretRef;
+
+/// The finalizer that holds a project while AuraInstances use it.
+pub const PROJECT_FINALIZER: &str = "aura-operator.io/project-in-use";
+
+/// The ClusterAuraProject an AuraInstance uses when it names neither
+/// projectRef nor credentialsSecretRef.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// Aura API credentials for the AuraInstances of this namespace only. The
+/// operator obtains a token with them, finds the tenant, and reports the
+/// tenant's catalogue in status.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura-operator.io",
+    version = "v1alpha1",
+    kind = "AuraProject",
+    namespaced,
+    status = "AuraProjectStatus",
+    shortname = "auraproj",
+    category = "all",
+    printcolumn(name = "Tenant", type_ = "string", json_path = ".status.tenantName"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Used By", type_ = "integer", json_path = ".status.usedBy"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraProjectSpec {
+    /// Aura tenant (a "project" in the console), a UUID. May be omitted when
+    /// the credentials see exactly one tenant. AuraInstances using this project
+    /// default their tenantId to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub tenant_id: Option<String>,
+
+    /// Secret in this namespace holding the Aura API credentials under the
+    /// keys clientId and clientSecret.
+    pub credentials_secret_ref: SecretRef,
+}
+
+/// Aura API credentials for the AuraInstances of the namespaces it allows.
+/// An AuraInstance that names neither projectRef nor credentialsSecretRef
+/// uses the ClusterAuraProject named "default".
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura-operator.io",
+    version = "v1alpha1",
+    kind = "ClusterAuraProject",
+    status = "AuraProjectStatus",
+    shortname = "cauraproj",
+    category = "all",
+    printcolumn(name = "Tenant", type_ = "string", json_path = ".status.tenantName"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Used By", type_ = "integer", json_path = ".status.usedBy"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterAuraProjectSpec {
+    /// Aura tenant (a "project" in the console), a UUID. May be omitted when
+    /// the credentials see exactly one tenant. AuraInstances using this project
+    /// default their tenantId to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub tenant_id: Option<String>,
+
+    /// Secret holding the Aura API credentials under the keys clientId and
+    /// clientSecret, usually in the operator's own namespace.
+    pub credentials_secret_ref: NamespacedSecretRef,
+
+    /// The namespaces whose AuraInstances may use this project: those named,
+    /// and those whose labels match the selector. Empty allows nobody.
+    pub allowed_namespaces: AllowedNamespaces,
+}
+
+/// A Secret in a named namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct NamespacedSecretRef {
+    /// Name of the Secret.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+    /// Namespace of the Secret.
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub namespace: String,
+}
+
+/// Namespaces by name and by label. A namespace is allowed when it is named
+/// or when its labels match the selector.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct AllowedNamespaces {
+    /// Namespaces allowed by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Namespaces allowed by their labels (matchLabels and matchExpressions).
+    /// An empty selector ({}) matches every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+}
+
+/// What a project found: its tenant, the tenant's catalogue and its users.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraProjectStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The tenant the credentials use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The tenant's name, as Aura reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
+    /// What the tenant offers, one row per cloud provider and region: the
+    /// instance types and memory sizes an AuraInstance may ask for there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<Offered>,
+    /// How many AuraInstances use this project (those being deleted included:
+    /// they need the credentials to finish).
+    #[serde(default)]
+    pub used_by: u32,
+    /// Ready (True when a token was obtained and the tenant is visible),
+    /// Reconciling and Stalled (bad credentials, an unknown tenant, several
+    /// tenants and none chosen), with kstatus semantics; while the project is
+    /// being deleted, Ready's message names the AuraInstances still using it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The tenant's catalogue for one cloud provider and region.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Offered {
+    pub cloud_provider: String,
+    pub region: String,
+    /// Instance types offered there.
+    pub types: Vec<String>,
+    /// Memory sizes offered there (for any of the types), smallest first.
+    pub memory: Vec<String>,
+}
+
+/// Which project kind an AuraInstance names.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ProjectKind {
+    /// An AuraProject in the AuraInstance's namespace.
+    #[default]
+    AuraProject,
+    /// A ClusterAuraProject that allows the AuraInstance's namespace.
+    ClusterAuraProject,
+}
+
+impl std::fmt::Display for ProjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::AuraProject => "AuraProject",
+            Self::ClusterAuraProject => "ClusterAuraProject",
+        })
+    }
+}
+
+/// An AuraInstance's `projectRef`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct ProjectRef {
+    /// AuraProject (default; in the same namespace) or ClusterAuraProject.
+    #[serde(default)]
+    pub kind: ProjectKind,
+    /// The project's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
