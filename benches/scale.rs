@@ -432,8 +432,6 @@ impl Stage {
             ns.clone(),
             "--aura-base-url".into(),
             self.sim.base_url(),
-            "--default-credentials".into(),
-            format!("{ns}/aura-api"),
             "--log-level".into(),
             "info".into(),
             // Credential checks go to the simulator's Query API: part of the cost measured.
@@ -469,6 +467,7 @@ fn manifest(name: &str) -> AuraInstance {
         "spec": {
             "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
             "version": "5", "memory": "8GB", "tenantId": TENANT,
+            "credentialsSecretRef": {"name": "aura-api"},
         },
     }))
     .expect("manifest")

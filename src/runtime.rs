@@ -8,9 +8,12 @@ use kube::runtime::events::Reporter;
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
-use crate::api::AuraInstance;
+use std::pin::Pin;
+
+use crate::api::{AuraInstance, AuraProject, ClusterAuraProject};
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
+use crate::kinds::project::{self, ProjectContext};
 use crate::query_api::QueryApi;
 use crate::reconciler::{Context, FIELD_MANAGER, Shared};
 use crate::telemetry::{self, Telemetry};
@@ -141,11 +144,40 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
         std::time::Duration::from_secs(10),
     )
     .await;
+    let projects = ProjectContext::new(shared.clone());
+    let namespaces = tokio::spawn(project::watch_namespaces(shared.clone(), shutdown.wait()));
     // One line per kind and scope.
-    let runs = scopes
-        .into_iter()
-        .map(|ns| instance::run(shared, &instances, ns, shutdown.wait()));
+    let mut runs: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = vec![Box::pin(
+        project::run::<ClusterAuraProject>(projects.clone(), None, shutdown.wait()),
+    )];
+    for ns in &scopes {
+        runs.push(Box::pin(project::run::<AuraProject>(
+            projects.clone(),
+            ns.clone(),
+            shutdown.wait(),
+        )));
+    }
+    let scope_count = scopes.len();
+    let starting = async move {
+        if !shared
+            .projects
+            .wait_ready(scope_count, std::time::Duration::from_secs(10))
+            .await
+        {
+            tracing::warn!(
+                "the project watches have not listed yet (are the AuraProject and ClusterAuraProject CRDs installed?)"
+            );
+        }
+    };
+    runs.push(Box::pin(async {
+        starting.await;
+        let instance_runs = scopes
+            .iter()
+            .map(|ns| instance::run(shared, &instances, ns.clone(), shutdown.wait()));
+        futures::future::join_all(instance_runs).await;
+    }));
     futures::future::join_all(runs).await;
+    namespaces.abort();
     if let Some(task) = claims {
         task.abort();
     }

@@ -43,8 +43,6 @@ pub async fn soak(b: &mut Bench) -> anyhow::Result<()> {
         [
             "--aura-base-url",
             &sim.base_url(),
-            "--default-credentials",
-            &format!("{}/aura-api", namespaces[0]),
             "--poll-interval",
             "1s",
             "--create-grace",

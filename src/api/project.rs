@@ -19,6 +19,9 @@ pub const DEFAULT_PROJECT: &str = "default";
 /// Aura API credentials for the AuraInstances of this namespace only. The
 /// operator obtains a token with them, finds the tenant, and reports the
 /// tenant's catalogue in status.
+// The printer columns repeat `type_ = "string"`, which the lint takes for a
+// repeated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
@@ -29,9 +32,17 @@ pub const DEFAULT_PROJECT: &str = "default";
     shortname = "auraproj",
     category = "all",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".status.tenantName"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Used By", type_ = "integer", json_path = ".status.usedBy"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AuraProjectSpec {
@@ -55,6 +66,9 @@ pub struct AuraProjectSpec {
 /// Aura API credentials for the AuraInstances of the namespaces it allows.
 /// An AuraInstance that names neither projectRef nor credentialsSecretRef
 /// uses the ClusterAuraProject named "default".
+// The printer columns repeat `type_ = "string"`, which the lint takes for a
+// repeated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
@@ -64,9 +78,17 @@ pub struct AuraProjectSpec {
     shortname = "cauraproj",
     category = "all",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".status.tenantName"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Used By", type_ = "integer", json_path = ".status.usedBy"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterAuraProjectSpec {
@@ -163,7 +185,20 @@ pub struct Offered {
 }
 
 /// Which project kind an AuraInstance names.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    JsonSchema,
+)]
 pub enum ProjectKind {
     /// An AuraProject in the AuraInstance's namespace.
     #[default]

@@ -14,6 +14,8 @@ mod retry;
 mod token;
 
 pub use client::{AuraClient, AuraClients, ClientConfig, ClientStats};
+#[cfg(test)]
+pub(crate) use error::Endpoint;
 pub use error::{AuraError, AuraErrorKind};
 pub use model::{
     CreateInstanceRequest, CreatedInstance, Instance, InstanceConfiguration, InstanceStatus,

@@ -478,8 +478,9 @@ pub(super) fn header(
     }
     if opts.credentials_secret.is_none() {
         h.push_str(
-            "\nNo credentialsSecretRef: the operator's default credentials\n\
-             (--default-credentials) must see these tenants.\n",
+            "\nNo credentialsSecretRef: these objects use the ClusterAuraProject named\n\
+             default, which must allow their namespace and whose credentials must see\n\
+             these tenants.\n",
         );
     }
     let mut out = String::new();

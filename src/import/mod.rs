@@ -61,8 +61,8 @@ pub struct ImportArgs {
     pub namespace: Option<String>,
 
     /// Secret in that namespace with the keys clientId and clientSecret,
-    /// written as spec.credentialsSecretRef.name; omitted, the operator's
-    /// default credentials are used.
+    /// written as spec.credentialsSecretRef.name; omitted, the objects use the
+    /// ClusterAuraProject named default.
     #[arg(long, env = "AURA_IMPORT_CREDENTIALS_SECRET", value_parser = parse_secret_name)]
     pub credentials_secret: Option<String>,
 }

@@ -3,3 +3,4 @@
 //! to the shared driver in `mod.rs`.
 
 pub mod instance;
+pub mod project;

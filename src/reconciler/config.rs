@@ -9,11 +9,6 @@ pub struct ControllerConfig {
     #[arg(long, env = "AURA_BASE_URL", default_value = "https://api.neo4j.io")]
     pub aura_base_url: String,
 
-    /// Secret (NAMESPACE/NAME, keys clientId and clientSecret) used for AuraInstances
-    /// that name no credentialsSecretRef.
-    #[arg(long, env = "AURA_DEFAULT_CREDENTIALS", value_parser = parse_secret_ref)]
-    pub default_credentials: Option<(String, String)>,
-
     /// Namespaces to watch (repeat or comma-separate); all when omitted.
     #[arg(
         long = "namespace",
@@ -98,15 +93,6 @@ pub struct ControllerConfig {
     pub lease_duration: Duration,
 }
 
-fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
-    match s.split_once('/') {
-        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-            Ok((ns.to_string(), name.to_string()))
-        }
-        _ => Err(format!("expected NAMESPACE/NAME, got {s:?}")),
-    }
-}
-
 /// Parses `10s`, `5m`, `1h`, `250ms` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -151,17 +137,6 @@ mod tests {
         }
         for bad in ["", "x", "5d", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn secret_refs() {
-        assert_eq!(
-            parse_secret_ref("ops/aura-api"),
-            Ok(("ops".into(), "aura-api".into()))
-        );
-        for bad in ["aura-api", "/x", "x/", "a/b/c"] {
-            assert!(parse_secret_ref(bad).is_err(), "{bad:?}");
         }
     }
 }

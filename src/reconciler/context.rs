@@ -2,7 +2,7 @@
 //! kind, and a [`Context`] per kind over it (its memory, its watch stores, its
 //! credentials index and its own state).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use super::config::ControllerConfig;
 use super::credentials::{CredentialIndex, CredentialWatches, CredentialsSource};
 use super::events::Events;
 use super::memory::{Entry, Memory};
+use super::projects::Projects;
 use super::tenants::Tenants;
 use super::{Kind, locked, pacing};
 use crate::aura::AuraClients;
@@ -31,6 +32,8 @@ pub struct Shared {
     pub secrets: Arc<SecretCache>,
     pub credential_watches: Arc<CredentialWatches>,
     pub tenants: Tenants,
+    /// The projects and namespaces as their watches show them.
+    pub projects: Projects,
     pub events: Events,
     /// How many objects use each client id, so resyncs fit each client's budget.
     clients: Mutex<HashMap<String, usize>>,
@@ -50,6 +53,7 @@ impl Shared {
             secrets,
             events: Events::new(client.clone(), reporter),
             tenants: Tenants::default(),
+            projects: Projects::default(),
             clients: Mutex::default(),
             client,
             aura,
@@ -75,7 +79,7 @@ impl Shared {
         locked(&self.clients).get(client_id).copied().unwrap_or(1)
     }
 
-    fn count_client(&self, before: Option<&str>, now: &str) -> usize {
+    pub fn count_client(&self, before: Option<&str>, now: &str) -> usize {
         let mut clients = locked(&self.clients);
         if let Some(before) = before {
             self.uncount(&mut clients, before);
@@ -85,7 +89,7 @@ impl Shared {
         *n
     }
 
-    fn uncount_client(&self, client_id: &str) {
+    pub fn uncount_client(&self, client_id: &str) {
         self.uncount(&mut locked(&self.clients), client_id);
     }
 
@@ -136,10 +140,9 @@ impl<K: Kind> Context<K> {
 
     /// Where the object's credentials come from.
     pub fn credentials_source(&self, obj: &K) -> CredentialsSource {
-        CredentialsSource::of(
+        self.projects.source(
             &obj.namespace().unwrap_or_default(),
-            obj.credentials_secret(),
-            self.config.default_credentials.as_ref(),
+            obj.wanted_credentials(),
         )
     }
 
@@ -171,6 +174,16 @@ impl<K: Kind> Context<K> {
             self.release(entry);
         }
         self.credentials.retain(listed);
+        let users: HashSet<String> = self
+            .stores
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .flat_map(|s| s.state())
+            .map(|o| super::driver::user(o.as_ref()))
+            .collect();
+        let kind = format!("{} ", K::kind(&()));
+        self.projects.retain_users(&kind, |u| users.contains(u));
     }
 
     fn release(&self, entry: Entry<K::Memory>) {
@@ -192,6 +205,16 @@ impl<K: Kind> Context<K> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .find_map(|s| s.get(reference))
+    }
+
+    /// Every object, as the watches show them.
+    pub fn all_objects(&self) -> Vec<Arc<K>> {
+        self.stores
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .flat_map(|s| s.state())
+            .collect()
     }
 
     /// The objects of a namespace, as the watches show them.

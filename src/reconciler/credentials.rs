@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use super::cache::SecretCache;
+use super::projects::ProjectId;
 use super::{ReconcileError, credentials_finalizer, locked};
 use crate::aura::Credentials;
 
@@ -49,26 +50,38 @@ impl std::fmt::Display for SecretKey {
 pub enum CredentialsSource {
     /// A Secret in the object's own namespace (`credentialsSecretRef`).
     Own(SecretKey),
-    /// The operator-wide `--default-credentials`.
-    Default(SecretKey),
-    /// Neither.
-    None,
+    /// A project's Secret: `projectRef`, or the ClusterAuraProject `default`.
+    Project {
+        project: ProjectId,
+        secret: SecretKey,
+        /// The tenant the object defaults to.
+        tenant_id: Option<String>,
+    },
+    /// None the object may use.
+    Refused(CredentialsProblem),
 }
 
 impl CredentialsSource {
-    /// The source for an object in `namespace` that names `own` (or nothing).
-    pub fn of(namespace: &str, own: Option<&str>, default: Option<&(String, String)>) -> Self {
-        match (own, default) {
-            (Some(name), _) => Self::Own(SecretKey::new(namespace, name)),
-            (None, Some((ns, name))) => Self::Default(SecretKey::new(ns, name)),
-            (None, None) => Self::None,
+    pub fn key(&self) -> Option<&SecretKey> {
+        match self {
+            Self::Own(k) | Self::Project { secret: k, .. } => Some(k),
+            Self::Refused(_) => None,
         }
     }
 
-    pub fn key(&self) -> Option<&SecretKey> {
+    /// The project the object uses, if any.
+    pub fn project(&self) -> Option<&ProjectId> {
         match self {
-            Self::Own(k) | Self::Default(k) => Some(k),
-            Self::None => None,
+            Self::Project { project, .. } => Some(project),
+            _ => None,
+        }
+    }
+
+    /// The tenant the project found, for an object whose spec names none.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match self {
+            Self::Project { tenant_id, .. } => tenant_id.as_deref(),
+            _ => None,
         }
     }
 }
@@ -76,22 +89,36 @@ impl CredentialsSource {
 /// Why there are no credentials to use; the kind's `decide` turns it into a stall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialsProblem {
-    /// No credentialsSecretRef and no operator default.
+    /// Neither projectRef nor credentialsSecretRef, and no ClusterAuraProject `default`.
     NotConfigured,
+    /// The project named is not there.
+    ProjectNotFound(ProjectId),
+    /// The project does not allow the object's namespace.
+    NamespaceNotAllowed(ProjectId),
     /// The Secret is absent or lacks clientId/clientSecret. One case for both,
     /// so that a person who may not read Secrets learns nothing about them.
-    Unusable(SecretKey),
+    Unusable {
+        secret: SecretKey,
+        project: Option<ProjectId>,
+    },
 }
 
-/// Reads the credentials, from the cache while the watch vouches for them. A
-/// Secret in the object's own namespace gets the credentials-in-use finalizer.
+/// Reads the credentials, from the cache while the watch vouches for them.
+/// With `hold`, the Secret gets the credentials-in-use finalizer: an object's
+/// own Secret, and a project's (held by the project, not by its users).
 pub async fn resolve(
     client: &kube::Client,
     cache: &SecretCache,
     source: &CredentialsSource,
+    hold: bool,
 ) -> Result<Result<Credentials, CredentialsProblem>, ReconcileError> {
-    let Some(key) = source.key() else {
-        return Ok(Err(CredentialsProblem::NotConfigured));
+    let key = match source {
+        CredentialsSource::Own(key) | CredentialsSource::Project { secret: key, .. } => key,
+        CredentialsSource::Refused(problem) => return Ok(Err(problem.clone())),
+    };
+    let unusable = || CredentialsProblem::Unusable {
+        secret: key.clone(),
+        project: source.project().cloned(),
     };
     if let Some(creds) = cache.credentials(&key.namespace, &key.name) {
         return Ok(Ok(creds));
@@ -102,14 +129,14 @@ pub async fn resolve(
         .await
         .map_err(|e| ReconcileError::kube("read the credentials Secret", e))?
     else {
-        return Ok(Err(CredentialsProblem::Unusable(key.clone())));
+        return Ok(Err(unusable()));
     };
     let Some(creds) = read(&secret) else {
-        return Ok(Err(CredentialsProblem::Unusable(key.clone())));
+        return Ok(Err(unusable()));
     };
-    // Credentials in the object's own namespace outlive their users (DESIGN
-    // 4.12): deleting the namespace destroys the instances first.
-    if matches!(source, CredentialsSource::Own(_)) {
+    // Credentials outlive their users (DESIGN 4.12): deleting the namespace
+    // destroys the instances first.
+    if hold {
         secret = credentials_finalizer::hold(&secrets, secret).await?;
     }
     if let Some(rv) = secret.resource_version() {
@@ -378,32 +405,6 @@ mod tests {
                 *want,
                 "{pairs:?}"
             );
-        }
-    }
-
-    #[test]
-    fn the_source_is_the_own_secret_then_the_default() {
-        let default = ("ops".to_string(), "aura".to_string());
-        let table = [
-            (
-                Some("mine"),
-                Some(&default),
-                CredentialsSource::Own(SecretKey::new("team", "mine")),
-            ),
-            (
-                Some("mine"),
-                None,
-                CredentialsSource::Own(SecretKey::new("team", "mine")),
-            ),
-            (
-                None,
-                Some(&default),
-                CredentialsSource::Default(SecretKey::new("ops", "aura")),
-            ),
-            (None, None, CredentialsSource::None),
-        ];
-        for (own, default, want) in table {
-            assert_eq!(CredentialsSource::of("team", own, default), want);
         }
     }
 

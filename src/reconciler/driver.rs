@@ -16,7 +16,8 @@ use serde_json::json;
 use tracing::{debug, warn};
 
 use super::cache::slim;
-use super::{Cleanup, Context, Kind, ReconcileError, Result};
+use super::credentials::CredentialsSource;
+use super::{Cleanup, Context, Kind, ReconcileError, Result, projects};
 
 /// Runs one pass and counts it.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Action> {
@@ -123,14 +124,32 @@ pub fn watch<K: Kind>(
 pub fn follow<K: Kind>(ctx: &Context<K>, event: &watcher::Event<K>) {
     match event {
         watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
-            let source = ctx.credentials_source(obj);
-            ctx.credentials
-                .set(ObjectRef::from_obj(obj), source.key().cloned());
+            note_source(ctx, obj, &ctx.credentials_source(obj));
         }
-        watcher::Event::Delete(obj) => ctx.forget(&ObjectRef::from_obj(obj)),
+        watcher::Event::Delete(obj) => {
+            ctx.projects.note_user(user(obj), None);
+            ctx.forget(&ObjectRef::from_obj(obj));
+        }
         watcher::Event::InitDone => ctx.forget_unlisted(),
         watcher::Event::Init => {}
     }
+}
+
+/// Where the object's credentials come from now: the Secret it watches, and
+/// the project it counts as a user of.
+pub fn note_source<K: Kind>(ctx: &Context<K>, obj: &K, source: &CredentialsSource) {
+    ctx.credentials
+        .set(ObjectRef::from_obj(obj), source.key().cloned());
+    ctx.projects.note_user(user(obj), source.project().cloned());
+}
+
+/// How an object is named among a project's users.
+pub fn user<K: Kind>(obj: &K) -> String {
+    projects::user_name(
+        &K::kind(&()),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+    )
 }
 
 /// A controller for one kind in one scope, woken also when a credentials

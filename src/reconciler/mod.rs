@@ -11,6 +11,7 @@ pub mod driver;
 pub mod events;
 pub mod memory;
 pub mod pacing;
+pub mod projects;
 pub mod status;
 pub mod tenants;
 
@@ -109,10 +110,10 @@ pub trait Kind:
 
     fn status(&self) -> Option<&Self::Status>;
 
-    /// The credentials Secret the object names in its own namespace; `None`
-    /// uses the operator's default credentials.
-    fn credentials_secret(&self) -> Option<&str> {
-        None
+    /// The credentials the object asks for: a Secret of its own namespace, a
+    /// project, or (naming neither) the ClusterAuraProject `default`.
+    fn wanted_credentials(&self) -> projects::Wanted<'_> {
+        projects::Wanted::Default
     }
 
     /// One pass over an object that lives, its finalizer in place.

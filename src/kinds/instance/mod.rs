@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -30,6 +31,7 @@ use crate::aura::CreatedInstance;
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::{self, after_first_list};
+use crate::reconciler::projects::{Change, Wanted, news};
 use crate::reconciler::{
     Cleanup, Context, Kind, ReconcileError, Result, Shared, credentials_finalizer, locked,
 };
@@ -78,11 +80,12 @@ impl Kind for AuraInstance {
         self.status.as_ref()
     }
 
-    fn credentials_secret(&self) -> Option<&str> {
-        self.spec
-            .credentials_secret_ref
-            .as_ref()
-            .map(|r| r.name.as_str())
+    fn wanted_credentials(&self) -> Wanted<'_> {
+        match (&self.spec.credentials_secret_ref, &self.spec.project_ref) {
+            (Some(secret), _) => Wanted::Secret(&secret.name),
+            (None, Some(project)) => Wanted::Project(project.kind, &project.name),
+            (None, None) => Wanted::Default,
+        }
     }
 
     async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
@@ -93,13 +96,13 @@ impl Kind for AuraInstance {
         cleanup::cleanup(&obj, &ctx).await
     }
 
-    /// Lets go of the credentials Secret once no other AuraInstance of the
-    /// namespace names it. The watch's copy answers while a live object names
+    /// Lets go of the credentials Secret once no other AuraInstance (and no
+    /// project) of the namespace names it. The watch's copy answers while a live object names
     /// it; when only objects being deleted do, two deletions finishing at once
     /// could each see the other in a copy a moment old, so the apiserver is
     /// asked (each asks after its own finalizer is gone: the later one sees both).
     async fn finalized(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<()> {
-        let Some(name) = obj.credentials_secret() else {
+        let Wanted::Secret(name) = obj.wanted_credentials() else {
             return Ok(());
         };
         let ns = obj.namespace().unwrap_or_default();
@@ -107,7 +110,7 @@ impl Kind for AuraInstance {
         let live_user = others.iter().any(|o| {
             o.uid() != obj.uid()
                 && o.meta().deletion_timestamp.is_none()
-                && o.credentials_secret() == Some(name)
+                && o.wanted_credentials() == Wanted::Secret(name)
         });
         if !live_user && still_named(&others, &obj).contains(name) {
             let api: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &ns);
@@ -121,8 +124,9 @@ impl Kind for AuraInstance {
                 .map(Arc::new)
                 .collect();
         }
-        credentials_finalizer::release_unused(&ctx.client, &ns, name, &still_named(&others, &obj))
-            .await
+        let mut named = still_named(&others, &obj);
+        named.extend(ctx.projects.secrets_named_in(&ns));
+        credentials_finalizer::release_unused(&ctx.client, &ns, name, &named).await
     }
 }
 
@@ -206,6 +210,29 @@ pub async fn start_claims(
     Some(task)
 }
 
+/// The AuraInstances a change of a project or a namespace may move: those
+/// naming the project (or defaulting to it), those of the namespace.
+pub fn affected(objects: &[Arc<AuraInstance>], change: &Change) -> Vec<ObjectRef<AuraInstance>> {
+    objects
+        .iter()
+        .filter(|o| {
+            let ns = o.namespace().unwrap_or_default();
+            match change {
+                Change::Namespace(name) => *name == ns,
+                Change::Project(id) => o.wanted_credentials().project(&ns).as_ref() == Some(id),
+            }
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
+}
+
+fn project_triggers(
+    ctx: Arc<Context<AuraInstance>>,
+) -> impl futures::Stream<Item = ObjectRef<AuraInstance>> + Send {
+    news(ctx.projects.changes())
+        .flat_map(move |change| futures::stream::iter(affected(&ctx.all_objects(), &change)))
+}
+
 /// The AuraInstance controller of one scope (a namespace, or all): the kind's
 /// watch through the shared driver, plus the connection Secrets it owns,
 /// watched by label only (DESIGN 4.6).
@@ -223,7 +250,7 @@ pub async fn run(
         ),
         None => (Api::all(client.clone()), Api::all(client)),
     };
-    let controller = driver::controller(instances, ctx);
+    let controller = driver::controller(instances, ctx).reconcile_on(project_triggers(ctx.clone()));
     ctx.telemetry.count_phases_of(controller.store());
     // The connection Secrets, kept in a store so a reconcile need not read them.
     // Their first list wakes nobody: the AuraInstances' own first list does.

@@ -13,7 +13,8 @@ use super::decide::{self, AuraView, Stall, TenantChoice};
 use super::secret;
 use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::{AuraClient, AuraErrorKind, Credentials, Instance, InstanceSummary, Tenant};
-use crate::reconciler::credentials::{self, CredentialsProblem};
+use crate::reconciler::credentials::{self, CredentialsProblem, CredentialsSource};
+use crate::reconciler::driver;
 use crate::reconciler::{Context, ReconcileError, Result};
 
 type Ctx = Context<AuraInstance>;
@@ -99,7 +100,13 @@ pub async fn credentials(
     obj: &AuraInstance,
     ctx: &Ctx,
 ) -> Result<Result<Credentials, CredentialsProblem>> {
-    credentials::resolve(&ctx.client, &ctx.secrets, &ctx.credentials_source(obj)).await
+    let source = ctx.credentials_source(obj);
+    // The projects and namespaces may have changed since the watch last saw
+    // the object: the index and the project's users follow what is used now.
+    driver::note_source(ctx, obj, &source);
+    // A project's Secret is held by the project, not by each of its users.
+    let hold = matches!(source, CredentialsSource::Own(_));
+    credentials::resolve(&ctx.client, &ctx.secrets, &source, hold).await
 }
 
 /// What observing found: everything `decide` needs, or a reason for a human
@@ -292,9 +299,15 @@ async fn tenant(
     obj: &AuraInstance,
     current: &AuraInstanceStatus,
 ) -> Result<Result<Arc<Tenant>, Stall>> {
-    let id = match decide::tenant_choice(obj.spec.tenant_id.as_deref(), current) {
-        TenantChoice::Known(id) => id,
-        TenantChoice::List => match decide::only_tenant(&ctx.tenants.list(aura).await?) {
+    let project_tenant = ctx.credentials_source(obj).tenant_id().map(str::to_string);
+    let id = match (
+        decide::tenant_choice(obj.spec.tenant_id.as_deref(), current),
+        project_tenant,
+    ) {
+        (TenantChoice::Known(id), _) => id,
+        // The project's tenant comes after the spec's and the recorded one.
+        (TenantChoice::List, Some(id)) => id,
+        (TenantChoice::List, None) => match decide::only_tenant(&ctx.tenants.list(aura).await?) {
             Ok(id) => id,
             Err(stall) => return Ok(Err(stall)),
         },

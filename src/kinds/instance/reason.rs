@@ -75,8 +75,15 @@ reasons! {
     Drifted,
     /// Drifted=False (ObserveOnly): the spec and Aura agree.
     InSync,
+    /// Neither projectRef nor credentialsSecretRef, and no ClusterAuraProject `default`.
     CredentialsNotConfigured,
     CredentialsNotFound,
+    /// The project named in projectRef is not there.
+    ProjectNotFound,
+    /// The project does not allow this object's namespace: no Aura call is made.
+    NamespaceNotAllowed,
+    /// Deleting, and the credentials to do it with are gone.
+    CredentialsMissing,
     NoTenant,
     TenantAmbiguous,
     TenantNotFound,

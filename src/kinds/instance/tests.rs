@@ -10,6 +10,7 @@ use kube::runtime::watcher::Event;
 use serde_json::json;
 
 use super::*;
+use crate::api::ClusterAuraProject;
 use crate::aura::{AuraClients, ClientConfig, Credentials};
 use crate::reconciler::ControllerConfig;
 use crate::reconciler::context::offline_client;
@@ -22,7 +23,7 @@ struct Args {
 }
 
 fn context() -> Arc<Context<AuraInstance>> {
-    let config = Args::parse_from(["test", "--default-credentials", "ops/aura-api"]).config;
+    let config = Args::parse_from(["test"]).config;
     let aura = AuraClients::try_new(ClientConfig {
         base_url: "http://127.0.0.1:9".into(),
         ..ClientConfig::default()
@@ -95,7 +96,7 @@ async fn memory_is_empty_after_every_way_out() {
     let ctx = context();
     // Delete and Orphan both end in a finished cleanup: the driver forgets.
     let deleted = object("deleted", Some("aura-api"));
-    let orphaned = object("orphaned", None);
+    let orphaned = object("orphaned", Some("third-api"));
     // A person removed the finalizer: only the watch's delete event tells.
     let by_hand = object("by-hand", Some("aura-api"));
     // Gone while the watch was down: the re-list no longer shows it.
@@ -185,8 +186,20 @@ async fn after_a_rotation_only_the_new_credentials_are_remembered() {
 }
 
 #[tokio::test]
-async fn objects_without_their_own_secret_follow_the_default_credentials() {
+async fn objects_without_their_own_secret_follow_the_default_project() {
     let ctx = context();
+    let (reader, mut writer) = kube::runtime::reflector::store::<ClusterAuraProject>();
+    let default: ClusterAuraProject = serde_json::from_value(json!({
+        "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
+        "metadata": {"name": "default"},
+        "spec": {
+            "credentialsSecretRef": {"name": "aura-api", "namespace": "ops"},
+            "allowedNamespaces": {"names": ["team-a"]},
+        },
+    }))
+    .expect("a ClusterAuraProject");
+    writer.apply_watcher_event(&Event::Apply(default));
+    ctx.projects.set_cluster_store(reader);
     let obj = object("db", None);
     follow(&ctx, &Event::Apply(obj.clone()));
     let default = crate::reconciler::credentials::SecretKey::new("ops", "aura-api");
@@ -194,8 +207,20 @@ async fn objects_without_their_own_secret_follow_the_default_credentials() {
         ctx.credentials.users_of(&default),
         vec![ObjectRef::from_obj(&obj)]
     );
+    let project = crate::reconciler::projects::ProjectId::cluster("default");
+    assert_eq!(
+        ctx.projects.users_of(&project),
+        vec!["AuraInstance team-a/db".to_string()]
+    );
+    // Another namespace is not allowed: no watch of the project's Secret for it.
+    let mut elsewhere = object("db", None);
+    elsewhere.metadata.namespace = Some("team-b".into());
+    follow(&ctx, &Event::Apply(elsewhere.clone()));
+    assert_eq!(ctx.credentials.users_of(&default).len(), 1);
+    follow(&ctx, &Event::Delete(elsewhere));
     follow(&ctx, &Event::Delete(obj));
     assert!(ctx.credential_watches.is_empty());
+    assert!(ctx.projects.users_of(&project).is_empty());
 }
 
 #[test]

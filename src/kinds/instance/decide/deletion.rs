@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use crate::api::{AuraInstanceSpec, AuraInstanceStatus, DeletionPolicy, ManagementPolicy};
 use crate::aura::{Instance, InstanceStatus, InstanceSummary};
 
-use super::{LostCreate, Stall, StatusSummary, create_intent};
+use super::{LostCreate, Reason, Stall, StatusSummary, create_intent};
 
 /// How the object goes, before anything is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +29,19 @@ pub fn deletion_plan(spec: &AuraInstanceSpec) -> DeletionPlan {
     }
 }
 
-/// The status while credentials keep a deletion from reaching Aura.
+/// The status while credentials keep a deletion from reaching Aura: never a
+/// silent hang, and the message says both ways out. A namespace that is no
+/// longer allowed keeps its own reason; every other credentials problem is
+/// `CredentialsMissing`.
 pub fn deletion_blocked(stall: Stall) -> StatusSummary {
+    let reason = match stall.0 {
+        Reason::NamespaceNotAllowed => Reason::NamespaceNotAllowed,
+        _ => Reason::CredentialsMissing,
+    };
     StatusSummary::stalled(
-        stall.0,
+        reason,
         format!(
-            "cannot delete the Aura instance: {}; fix the credentials or set deletionPolicy: Orphan",
+            "cannot delete the Aura instance: {}; either restore the credentials, or set deletionPolicy: Orphan to let this object go and keep the Aura instance",
             stall.1
         ),
     )
@@ -330,9 +337,18 @@ mod tests {
 
     #[test]
     fn a_blocked_deletion_says_how_to_unblock_it() {
-        let summary = deletion_blocked((Reason::CredentialsNotFound, "no creds".into()));
-        let (reason, message) = summary.stalled.unwrap();
-        assert_eq!(reason, Reason::CredentialsNotFound);
-        assert!(message.contains("deletionPolicy: Orphan"), "{message}");
+        let table = [
+            (Reason::CredentialsNotFound, Reason::CredentialsMissing),
+            (Reason::ProjectNotFound, Reason::CredentialsMissing),
+            (Reason::CredentialsNotConfigured, Reason::CredentialsMissing),
+            (Reason::NamespaceNotAllowed, Reason::NamespaceNotAllowed),
+        ];
+        for (cause, want) in table {
+            let summary = deletion_blocked((cause, "no creds".into()));
+            let (reason, message) = summary.stalled.unwrap();
+            assert_eq!(reason, want, "{cause:?}");
+            assert!(message.contains("restore the credentials"), "{message}");
+            assert!(message.contains("deletionPolicy: Orphan"), "{message}");
+        }
     }
 }

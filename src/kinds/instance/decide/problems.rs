@@ -11,17 +11,40 @@ use super::{Decision, Reason};
 /// A reason for a human to act, with what to tell them.
 pub type Stall = (Reason, String);
 
-/// The stall for credentials that cannot be used.
+/// The stall for credentials that cannot be used. Messages name Secrets and
+/// projects, never what a Secret holds.
 pub fn credentials_stall(problem: &CredentialsProblem) -> Stall {
     match problem {
         CredentialsProblem::NotConfigured => (
             Reason::CredentialsNotConfigured,
-            "spec.credentialsSecretRef is not set and the operator has no default credentials (--default-credentials)".into(),
+            "neither spec.projectRef nor spec.credentialsSecretRef is set, and there is no ClusterAuraProject named default".into(),
         ),
-        CredentialsProblem::Unusable(key) => (
+        CredentialsProblem::ProjectNotFound(project) => (
+            Reason::ProjectNotFound,
+            format!("{project} (spec.projectRef) does not exist"),
+        ),
+        CredentialsProblem::NamespaceNotAllowed(project) => (
+            Reason::NamespaceNotAllowed,
+            format!(
+                "{project} does not allow this namespace (its spec.allowedNamespaces); no Aura call is made, and an instance already made is left running"
+            ),
+        ),
+        CredentialsProblem::Unusable {
+            project: Some(project),
+            ..
+        } => (
             Reason::CredentialsNotFound,
             format!(
-                "no usable Aura API credentials in Secret {key}: it must exist and hold the keys clientId and clientSecret"
+                "the credentials of {project} are not usable: its Secret must exist and hold the keys clientId and clientSecret (see the project's status)"
+            ),
+        ),
+        CredentialsProblem::Unusable {
+            secret,
+            project: None,
+        } => (
+            Reason::CredentialsNotFound,
+            format!(
+                "no usable Aura API credentials in Secret {secret}: it must exist and hold the keys clientId and clientSecret"
             ),
         ),
     }
@@ -159,6 +182,7 @@ mod tests {
     use super::*;
     use crate::aura::InstanceStatus;
     use crate::reconciler::credentials::SecretKey;
+    use crate::reconciler::projects::ProjectId;
 
     fn tenant(id: &str) -> TenantSummary {
         serde_json::from_value(serde_json::json!({"id": id, "name": format!("t-{id}")})).unwrap()
@@ -168,9 +192,25 @@ mod tests {
     fn credentials_problems_stall_without_naming_a_value() {
         let (reason, message) = credentials_stall(&CredentialsProblem::NotConfigured);
         assert_eq!(reason, Reason::CredentialsNotConfigured);
-        assert!(message.contains("--default-credentials"));
+        assert!(message.contains("ClusterAuraProject named default"));
+        let shared = ProjectId::cluster("shared");
         let (reason, message) =
-            credentials_stall(&CredentialsProblem::Unusable(SecretKey::new("team", "api")));
+            credentials_stall(&CredentialsProblem::NamespaceNotAllowed(shared.clone()));
+        assert_eq!(reason, Reason::NamespaceNotAllowed);
+        assert!(message.contains("ClusterAuraProject shared"), "{message}");
+        let (reason, _) = credentials_stall(&CredentialsProblem::ProjectNotFound(shared.clone()));
+        assert_eq!(reason, Reason::ProjectNotFound);
+        let (reason, message) = credentials_stall(&CredentialsProblem::Unusable {
+            secret: SecretKey::new("aura-operator", "aura-api"),
+            project: Some(shared),
+        });
+        assert_eq!(reason, Reason::CredentialsNotFound);
+        // A user of a cluster project learns which project, not where its Secret is.
+        assert!(!message.contains("aura-api"), "{message}");
+        let (reason, message) = credentials_stall(&CredentialsProblem::Unusable {
+            secret: SecretKey::new("team", "api"),
+            project: None,
+        });
         assert_eq!(reason, Reason::CredentialsNotFound);
         assert!(message.contains("team/api"), "{message}");
     }

@@ -1,0 +1,660 @@
+//! Projects as credentials resolution sees them (DESIGN 4.9): which project an
+//! object names, whether its namespace may use it, and the registry that the
+//! project watches fill. The choice itself is a pure function over what the
+//! watches show; the registry also tells each side when the other changed
+//! (an instance now uses another project; a project or namespace changed in a
+//! way that matters to the instances naming it).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, RwLock};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::core::{PartialObjectMeta, Selector, SelectorExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::sync::broadcast;
+
+use super::credentials::{CredentialsProblem, CredentialsSource, SecretKey};
+use super::locked;
+use crate::api::{
+    AllowedNamespaces, AuraProject, ClusterAuraProject, DEFAULT_PROJECT, ProjectKind,
+};
+
+/// A project by kind, namespace (AuraProject only) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectId {
+    pub kind: ProjectKind,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ProjectId {
+    pub fn namespaced(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: ProjectKind::AuraProject,
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn cluster(name: &str) -> Self {
+        Self {
+            kind: ProjectKind::ClusterAuraProject,
+            namespace: None,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// What an object asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted<'a> {
+    /// `credentialsSecretRef`: a Secret in its own namespace.
+    Secret(&'a str),
+    /// `projectRef`.
+    Project(ProjectKind, &'a str),
+    /// Neither: the ClusterAuraProject named `default`.
+    Default,
+}
+
+impl Wanted<'_> {
+    /// The project this names for an object in `namespace`, if any.
+    pub fn project(&self, namespace: &str) -> Option<ProjectId> {
+        match *self {
+            Self::Secret(_) => None,
+            Self::Project(ProjectKind::AuraProject, name) => {
+                Some(ProjectId::namespaced(namespace, name))
+            }
+            Self::Project(ProjectKind::ClusterAuraProject, name) => Some(ProjectId::cluster(name)),
+            Self::Default => Some(ProjectId::cluster(DEFAULT_PROJECT)),
+        }
+    }
+}
+
+/// A project as resolution needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectView {
+    pub id: ProjectId,
+    pub secret: SecretKey,
+    /// The tenant its objects default to: its spec's, else the one it found.
+    pub tenant_id: Option<String>,
+    /// Who may use it; `None` for an AuraProject (its own namespace only).
+    pub allowed: Option<AllowedNamespaces>,
+}
+
+impl ProjectView {
+    pub fn of_namespaced(p: &AuraProject) -> Self {
+        let ns = p.namespace().unwrap_or_default();
+        Self {
+            id: ProjectId::namespaced(&ns, &p.name_any()),
+            secret: SecretKey::new(&ns, &p.spec.credentials_secret_ref.name),
+            tenant_id: p
+                .spec
+                .tenant_id
+                .clone()
+                .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
+            allowed: None,
+        }
+    }
+
+    pub fn of_cluster(p: &ClusterAuraProject) -> Self {
+        let r = &p.spec.credentials_secret_ref;
+        Self {
+            id: ProjectId::cluster(&p.name_any()),
+            secret: SecretKey::new(&r.namespace, &r.name),
+            tenant_id: p
+                .spec
+                .tenant_id
+                .clone()
+                .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
+            allowed: Some(p.spec.allowed_namespaces.clone()),
+        }
+    }
+}
+
+/// Whether `allowed` lets objects of `namespace` (with `labels`, when known)
+/// in. A selector that does not parse allows nobody.
+pub fn allows(
+    allowed: &AllowedNamespaces,
+    namespace: &str,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
+    if allowed.names.iter().any(|n| n == namespace) {
+        return true;
+    }
+    let (Some(selector), Some(labels)) = (&allowed.selector, labels) else {
+        return false;
+    };
+    Selector::try_from(selector.clone()).is_ok_and(|s| s.matches(labels))
+}
+
+/// Where an object of `namespace` that asks for `wanted` gets its credentials,
+/// given the project it names as the watches show it (`None`: not there).
+pub fn choose(
+    namespace: &str,
+    wanted: Wanted<'_>,
+    project: Option<&ProjectView>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> CredentialsSource {
+    let Some(id) = wanted.project(namespace) else {
+        let Wanted::Secret(name) = wanted else {
+            unreachable!("only a Secret names no project")
+        };
+        return CredentialsSource::Own(SecretKey::new(namespace, name));
+    };
+    let Some(project) = project else {
+        let problem = match wanted {
+            Wanted::Default => CredentialsProblem::NotConfigured,
+            _ => CredentialsProblem::ProjectNotFound(id),
+        };
+        return CredentialsSource::Refused(problem);
+    };
+    if let Some(allowed) = &project.allowed
+        && !allows(allowed, namespace, labels)
+    {
+        return CredentialsSource::Refused(CredentialsProblem::NamespaceNotAllowed(id));
+    }
+    CredentialsSource::Project {
+        project: id,
+        secret: project.secret.clone(),
+        tenant_id: project.tenant_id.clone(),
+    }
+}
+
+/// A change that may change how some objects resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A project appeared, went, or changed its Secret, tenant or allowed namespaces.
+    Project(ProjectId),
+    /// A namespace's labels changed.
+    Namespace(String),
+}
+
+/// The last view of each project, and the last labels of each namespace.
+type Seen = (
+    HashMap<ProjectId, ProjectView>,
+    HashMap<String, BTreeMap<String, String>>,
+);
+
+/// The project watches' stores, who uses which project, and the news of both.
+pub struct Projects {
+    namespaced: RwLock<Vec<Store<AuraProject>>>,
+    cluster: RwLock<Option<Store<ClusterAuraProject>>>,
+    namespaces: RwLock<Option<Store<PartialObjectMeta<Namespace>>>>,
+    /// The last view of each project and the last labels of each namespace,
+    /// so that only changes that matter are told (a project's own status
+    /// write, say, wakes nobody).
+    seen: Mutex<Seen>,
+    /// Which project each object (by kind-erased reference) resolved to.
+    users: Mutex<BTreeMap<String, ProjectId>>,
+    changes: broadcast::Sender<Change>,
+    used: broadcast::Sender<ProjectId>,
+}
+
+impl Default for Projects {
+    fn default() -> Self {
+        Self {
+            namespaced: RwLock::default(),
+            cluster: RwLock::default(),
+            namespaces: RwLock::default(),
+            seen: Mutex::default(),
+            users: Mutex::default(),
+            changes: broadcast::channel(1024).0,
+            used: broadcast::channel(1024).0,
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Projects {
+    /// Waits (at most `wait`) until the project and namespace watches have
+    /// listed, so that objects are not judged against empty stores at start;
+    /// `scopes` AuraProject watches are expected.
+    pub async fn wait_ready(&self, scopes: usize, wait: std::time::Duration) -> bool {
+        let listed = async {
+            loop {
+                let namespaced: Vec<Store<AuraProject>> = read(&self.namespaced).clone();
+                let cluster = read(&self.cluster).clone();
+                let namespaces = read(&self.namespaces).clone();
+                if let (true, Some(cluster), Some(namespaces)) =
+                    (namespaced.len() >= scopes, cluster, namespaces)
+                {
+                    for s in &namespaced {
+                        let _ = s.wait_until_ready().await;
+                    }
+                    let _ = cluster.wait_until_ready().await;
+                    let _ = namespaces.wait_until_ready().await;
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(wait, listed).await.is_ok()
+    }
+
+    pub fn add_namespaced_store(&self, store: Store<AuraProject>) {
+        write(&self.namespaced).push(store);
+    }
+
+    pub fn set_cluster_store(&self, store: Store<ClusterAuraProject>) {
+        *write(&self.cluster) = Some(store);
+    }
+
+    pub fn set_namespace_store(&self, store: Store<PartialObjectMeta<Namespace>>) {
+        *write(&self.namespaces) = Some(store);
+    }
+
+    /// The project `id` as the watches show it.
+    pub fn view(&self, id: &ProjectId) -> Option<ProjectView> {
+        match (&id.kind, &id.namespace) {
+            (ProjectKind::AuraProject, Some(ns)) => {
+                let reference = ObjectRef::new(&id.name).within(ns);
+                read(&self.namespaced)
+                    .iter()
+                    .find_map(|s| s.get(&reference))
+                    .map(|p| ProjectView::of_namespaced(&p))
+            }
+            (ProjectKind::ClusterAuraProject, _) => read(&self.cluster)
+                .as_ref()
+                .and_then(|s| s.get(&ObjectRef::new(&id.name)))
+                .map(|p| ProjectView::of_cluster(&p)),
+            (ProjectKind::AuraProject, None) => None,
+        }
+    }
+
+    /// A namespace's labels as the watch shows them.
+    pub fn labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        read(&self.namespaces)
+            .as_ref()
+            .and_then(|s| s.get(&ObjectRef::new(namespace)))
+            .map(|n| n.labels().clone())
+    }
+
+    /// Where an object of `namespace` asking for `wanted` gets its credentials now.
+    pub fn source(&self, namespace: &str, wanted: Wanted<'_>) -> CredentialsSource {
+        let project = wanted.project(namespace).and_then(|id| self.view(&id));
+        let labels = self.labels(namespace);
+        choose(namespace, wanted, project.as_ref(), labels.as_ref())
+    }
+
+    /// The project watch saw `view` (or saw `id` go, with `None`).
+    pub fn saw_project(&self, id: &ProjectId, view: Option<ProjectView>) {
+        let mut seen = locked(&self.seen);
+        let changed = match view {
+            Some(v) => seen.0.insert(id.clone(), v.clone()).as_ref() != Some(&v),
+            None => seen.0.remove(id).is_some(),
+        };
+        drop(seen);
+        if changed {
+            let _ = self.changes.send(Change::Project(id.clone()));
+        }
+    }
+
+    /// The namespace watch saw `namespace` with `labels`.
+    pub fn saw_namespace(&self, namespace: &str, labels: &BTreeMap<String, String>) {
+        let mut seen = locked(&self.seen);
+        let changed = seen.1.get(namespace) != Some(labels);
+        if changed {
+            seen.1.insert(namespace.to_string(), labels.clone());
+        }
+        drop(seen);
+        if changed {
+            let _ = self.changes.send(Change::Namespace(namespace.to_string()));
+        }
+    }
+
+    /// Changes to projects and namespaces, for the kinds that use them.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Notes which project `user` (an object's "Kind ns/name") resolves to now.
+    pub fn note_user(&self, user: String, project: Option<ProjectId>) {
+        let mut users = locked(&self.users);
+        let before = match &project {
+            Some(p) => users.insert(user, p.clone()),
+            None => users.remove(&user),
+        };
+        drop(users);
+        if before != project {
+            for p in before.into_iter().chain(project) {
+                let _ = self.used.send(p);
+            }
+        }
+    }
+
+    /// Forgets the users of one kind (their names start with `kind`) that
+    /// `keep` refuses: objects a re-listed watch no longer shows.
+    pub fn retain_users(&self, kind: &str, keep: impl Fn(&str) -> bool) {
+        let mut gone = Vec::new();
+        locked(&self.users).retain(|user, project| {
+            let stays = !user.starts_with(kind) || keep(user);
+            if !stays {
+                gone.push(project.clone());
+            }
+            stays
+        });
+        for p in gone {
+            let _ = self.used.send(p);
+        }
+    }
+
+    /// Projects whose set of users changed, for the project controllers.
+    pub fn usage_changes(&self) -> broadcast::Receiver<ProjectId> {
+        self.used.subscribe()
+    }
+
+    /// The objects that use `project`, sorted.
+    pub fn users_of(&self, project: &ProjectId) -> Vec<String> {
+        locked(&self.users)
+            .iter()
+            .filter(|(_, p)| *p == project)
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
+    /// The Secrets of `namespace` that some project names (they keep their
+    /// credentials-in-use finalizer while the project lives).
+    pub fn secrets_named_in(&self, namespace: &str) -> BTreeSet<String> {
+        self.secrets_named(namespace, None)
+    }
+
+    /// The same, leaving out the project `leaving`.
+    pub fn secrets_named_in_except(
+        &self,
+        namespace: &str,
+        leaving: &ProjectId,
+    ) -> BTreeSet<String> {
+        self.secrets_named(namespace, Some(leaving))
+    }
+
+    fn secrets_named(&self, namespace: &str, leaving: Option<&ProjectId>) -> BTreeSet<String> {
+        let mut views: Vec<ProjectView> = Vec::new();
+        for store in read(&self.namespaced).iter() {
+            views.extend(store.state().iter().map(|p| ProjectView::of_namespaced(p)));
+        }
+        if let Some(store) = read(&self.cluster).as_ref() {
+            views.extend(store.state().iter().map(|p| ProjectView::of_cluster(p)));
+        }
+        views
+            .into_iter()
+            .filter(|v| v.secret.namespace == namespace && Some(&v.id) != leaving)
+            .map(|v| v.secret.name)
+            .collect()
+    }
+}
+
+/// A broadcast receiver as a stream. A receiver that fell behind skips what
+/// it missed: the resync looks at everything again anyway.
+pub fn news<T: Clone + Send + 'static>(
+    rx: broadcast::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(item) => return Some((item, rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// How a user is named in the registry and in a project's status.
+pub fn user_name(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind} {namespace}/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn match_labels(pairs: &[(&str, &str)]) -> Option<LabelSelector> {
+        Some(LabelSelector {
+            match_labels: Some(labels(pairs)),
+            match_expressions: None,
+        })
+    }
+
+    fn cluster(allowed: AllowedNamespaces) -> ProjectView {
+        ProjectView {
+            id: ProjectId::cluster("shared"),
+            secret: SecretKey::new("aura-operator", "aura-api"),
+            tenant_id: Some("t-1".into()),
+            allowed: Some(allowed),
+        }
+    }
+
+    #[test]
+    fn allowed_namespaces_by_name_and_by_label() {
+        let team = labels(&[("aura-operator.io/allowed", "true")]);
+        let other = labels(&[("team", "b")]);
+        let expr = Some(LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["prod".into(), "staging".into()]),
+            }]),
+        });
+        let by_names = AllowedNamespaces {
+            names: vec!["team-a".into()],
+            selector: None,
+        };
+        let by_label = AllowedNamespaces {
+            names: vec![],
+            selector: match_labels(&[("aura-operator.io/allowed", "true")]),
+        };
+        let everyone = AllowedNamespaces {
+            names: vec![],
+            selector: Some(LabelSelector::default()),
+        };
+        let broken = AllowedNamespaces {
+            names: vec![],
+            selector: Some(LabelSelector {
+                match_labels: None,
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "Sometimes".into(),
+                    values: None,
+                }]),
+            }),
+        };
+        let by_expression = AllowedNamespaces {
+            names: vec![],
+            selector: expr,
+        };
+        type Case<'a> = (
+            &'a AllowedNamespaces,
+            &'a str,
+            Option<&'a BTreeMap<String, String>>,
+            bool,
+        );
+        let cases: &[Case<'_>] = &[
+            (&by_names, "team-a", None, true),
+            (&by_names, "team-b", Some(&team), false),
+            (&by_label, "team-b", Some(&team), true),
+            (&by_label, "team-b", Some(&other), false),
+            (&by_label, "team-b", None, false),
+            (&everyone, "anything", Some(&other), true),
+            (&AllowedNamespaces::default(), "team-a", Some(&team), false),
+            (&broken, "team-a", Some(&team), false),
+            (
+                &by_expression,
+                "x",
+                Some(&labels(&[("tier", "prod")])),
+                true,
+            ),
+            (
+                &by_expression,
+                "x",
+                Some(&labels(&[("tier", "dev")])),
+                false,
+            ),
+        ];
+        for (allowed, ns, labels, want) in cases {
+            assert_eq!(
+                allows(allowed, ns, *labels),
+                *want,
+                "{allowed:?} {ns} {labels:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn choosing_credentials() {
+        let allowed = cluster(AllowedNamespaces {
+            names: vec!["team-a".into()],
+            selector: None,
+        });
+        let own = ProjectView {
+            id: ProjectId::namespaced("team-a", "mine"),
+            secret: SecretKey::new("team-a", "own-api"),
+            tenant_id: None,
+            allowed: None,
+        };
+        let shared_id = ProjectId::cluster("shared");
+        let cases: Vec<(&str, Wanted<'_>, Option<&ProjectView>, CredentialsSource)> = vec![
+            (
+                "team-a",
+                Wanted::Secret("api"),
+                None,
+                CredentialsSource::Own(SecretKey::new("team-a", "api")),
+            ),
+            (
+                "team-a",
+                Wanted::Project(ProjectKind::ClusterAuraProject, "shared"),
+                Some(&allowed),
+                CredentialsSource::Project {
+                    project: shared_id.clone(),
+                    secret: SecretKey::new("aura-operator", "aura-api"),
+                    tenant_id: Some("t-1".into()),
+                },
+            ),
+            (
+                "team-b",
+                Wanted::Project(ProjectKind::ClusterAuraProject, "shared"),
+                Some(&allowed),
+                CredentialsSource::Refused(CredentialsProblem::NamespaceNotAllowed(
+                    shared_id.clone(),
+                )),
+            ),
+            (
+                "team-a",
+                Wanted::Project(ProjectKind::ClusterAuraProject, "shared"),
+                None,
+                CredentialsSource::Refused(CredentialsProblem::ProjectNotFound(shared_id)),
+            ),
+            (
+                "team-a",
+                Wanted::Default,
+                None,
+                CredentialsSource::Refused(CredentialsProblem::NotConfigured),
+            ),
+            (
+                "team-a",
+                Wanted::Project(ProjectKind::AuraProject, "mine"),
+                Some(&own),
+                CredentialsSource::Project {
+                    project: ProjectId::namespaced("team-a", "mine"),
+                    secret: SecretKey::new("team-a", "own-api"),
+                    tenant_id: None,
+                },
+            ),
+        ];
+        for (ns, wanted, project, want) in cases {
+            assert_eq!(choose(ns, wanted, project, None), want, "{ns} {wanted:?}");
+        }
+    }
+
+    /// An AuraProject is found by the namespace of the object naming it, so
+    /// another namespace's object never reaches it.
+    #[test]
+    fn a_namespaced_project_is_looked_up_in_the_objects_own_namespace() {
+        let wanted = Wanted::Project(ProjectKind::AuraProject, "mine");
+        assert_eq!(
+            wanted.project("team-b"),
+            Some(ProjectId::namespaced("team-b", "mine"))
+        );
+        assert_eq!(
+            Wanted::Default.project("x"),
+            Some(ProjectId::cluster(DEFAULT_PROJECT))
+        );
+        assert_eq!(Wanted::Secret("s").project("x"), None);
+    }
+
+    #[test]
+    fn only_changes_that_matter_are_told() {
+        let projects = Projects::default();
+        let mut changes = projects.changes();
+        let view = cluster(AllowedNamespaces::default());
+        projects.saw_project(&view.id, Some(view.clone()));
+        projects.saw_project(&view.id, Some(view.clone()));
+        let mut moved = view.clone();
+        moved.tenant_id = Some("t-2".into());
+        projects.saw_project(&view.id, Some(moved));
+        projects.saw_namespace("team-a", &labels(&[("a", "1")]));
+        projects.saw_namespace("team-a", &labels(&[("a", "1")]));
+        projects.saw_project(&view.id, None);
+        let mut told = Vec::new();
+        while let Ok(c) = changes.try_recv() {
+            told.push(c);
+        }
+        assert_eq!(
+            told,
+            vec![
+                Change::Project(view.id.clone()),
+                Change::Project(view.id.clone()),
+                Change::Namespace("team-a".into()),
+                Change::Project(view.id.clone()),
+            ]
+        );
+    }
+
+    #[test]
+    fn users_are_counted_per_project_and_moves_are_told() {
+        let projects = Projects::default();
+        let mut used = projects.usage_changes();
+        let a = ProjectId::cluster("a");
+        let b = ProjectId::cluster("b");
+        projects.note_user("AuraInstance ns/x".into(), Some(a.clone()));
+        projects.note_user("AuraInstance ns/x".into(), Some(a.clone()));
+        projects.note_user("AuraInstance ns/y".into(), Some(a.clone()));
+        projects.note_user("AuraInstance ns/x".into(), Some(b.clone()));
+        projects.note_user("AuraInstance ns/y".into(), None);
+        assert_eq!(projects.users_of(&a), Vec::<String>::new());
+        assert_eq!(projects.users_of(&b), vec!["AuraInstance ns/x".to_string()]);
+        let mut told = Vec::new();
+        while let Ok(p) = used.try_recv() {
+            told.push(p.name);
+        }
+        assert_eq!(told, vec!["a", "a", "a", "b", "a"]);
+    }
+}
