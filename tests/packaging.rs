@@ -478,14 +478,20 @@ fn the_default_project_follows_the_credentials_values() {
                "allowedNamespaces": {"names": ["team-a", "team-b"]}})
     );
 
-    // A selector alone: no names (the release namespace is not added).
-    let p = default_project(
+    // A selector alone: no names (the release namespace is not added). Label
+    // values are strings: --set-string (the schema refuses a boolean).
+    let p = helm_template(
+        "x",
         "ops",
         &[
+            "--set",
             "aura.credentials.existingSecret=aura-api",
+            "--set-string",
             "aura.credentials.allowedNamespaces.selector.matchLabels.aura-operator\\.io/allowed=true",
         ],
     )
+    .into_iter()
+    .find(|d| d["kind"] == "ClusterAuraProject")
     .expect("a default project");
     assert_eq!(
         p["spec"]["allowedNamespaces"],
@@ -853,7 +859,7 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
     let team_a = support::test_namespace(&client, "pkg-team-a").await;
     let release2 = format!("pkg-{}", short_id());
     let default_project = DEFAULT_PROJECT.lock().await;
-    run(support::helm()
+    let notes2 = run(support::helm()
         .args(["install", &release2])
         .arg(chart())
         .args(["--namespace", &ns2, "-f"])
@@ -866,6 +872,12 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
             "--set",
             "priorityClassName=",
         ]));
+    assert!(
+        notes2.contains("The ClusterAuraProject \"default\" names it")
+            && notes2.contains("named: team-a, team-b; those the label selector matches")
+            && notes2.contains("kubectl get clusterauraproject default -o yaml"),
+        "NOTES.txt should explain the default project:\n{notes2}"
+    );
     let role_ns = format!("{release2}-aura");
     run(support::kubectl().args(["get", "-n", &team_a, "role", &role_ns]));
     run(support::kubectl().args(["get", "-n", &ns2, "secret", "aura-default-api"]));
