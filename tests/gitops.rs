@@ -1330,9 +1330,14 @@ async fn kstatus_and_argo_cd_read_live_projects_alike() {
         api.delete(&name, &DeleteParams::default())
             .await
             .expect("delete");
+        // Setting deletionTimestamp bumps a custom resource's generation: the
+        // operator's status must follow, or Argo CD shows the generation wait
+        // instead of the users.
+        let gen3 = api.get(&name).await.unwrap().metadata.generation.unwrap();
+        assert!(gen3 > gen2, "the deletion bumps the generation");
         let in_use = format!("still used by 1 AuraInstance: {ns}/orders");
         write(project_status(
-            gen2,
+            gen3,
             ("False", "InUse", in_use.as_str()),
             None,
             None,
