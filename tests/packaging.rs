@@ -1006,6 +1006,9 @@ async fn every_example_passes_a_server_side_dry_run() {
             "{want} missing from {names:?}"
         );
     }
+    // cluster-aura-project.yaml is the ClusterAuraProject "default": not
+    // while another test's release holds (or is deleting) the real one.
+    let default_project = DEFAULT_PROJECT.lock().await;
     for file in &files {
         let out = run(support::kubectl()
             .args(["apply", "--dry-run=server", "-n", &ns, "-f"])
@@ -1016,6 +1019,7 @@ async fn every_example_passes_a_server_side_dry_run() {
             file.display()
         );
     }
+    drop(default_project);
     // The full example sets every field of the spec, except the adoption of
     // an existing instance, which has an example of its own; together the
     // examples cover every field.
