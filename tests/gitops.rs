@@ -5,11 +5,14 @@
 //!   offering only `date` and `time`), against the fixtures of
 //!   `health_test.yaml` and `action_test.yaml`;
 //! - `argocd-cm-patch.yaml` carries exactly the same Lua;
+//! - the same for AuraProject and ClusterAuraProject: one health check (the
+//!   same file in both folders) and fixtures of their own;
 //! - kstatus (the real `sigs.k8s.io/cli-utils` library, built from
 //!   `tests/testenv/kstatus`) reads live AuraInstance objects from the test
 //!   control plane as the design says: InProgress while creating and right after
 //!   a spec edit, Current when Ready, Failed when Stalled — and the Argo CD
-//!   health check agrees with it on the same objects;
+//!   health check agrees with it on the same objects; likewise live
+//!   AuraProjects and ClusterAuraProjects;
 //! - the example manifests are valid for the apiserver and wired together.
 //!
 //! Regenerate `deploy/argocd/argocd-cm-patch.yaml` after editing the Lua with
@@ -25,15 +28,17 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aura_operator::api::AuraInstance;
+use aura_operator::api::{AuraInstance, AuraProject, ClusterAuraProject};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use mlua::{Lua, LuaOptions, StdLib};
 use serde_json::{Map, Value, json};
 
 use support::{eventually, repo_root};
 
 const GROUP_KIND: &str = "aura-operator.io_AuraInstance";
+/// The project kinds: one health check each in argocd-cm (the same Lua), no actions.
+const PROJECT_KINDS: &[&str] = &["AuraProject", "ClusterAuraProject"];
 const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile-requested-at";
 const WAIT: Duration = Duration::from_secs(60);
 /// health.lua's message for an object the operator has not written status to.
@@ -48,7 +53,14 @@ fn argocd_dir() -> PathBuf {
 }
 
 fn customization_dir() -> PathBuf {
-    argocd_dir().join("resource_customizations/aura-operator.io/AuraInstance")
+    kind_dir("AuraInstance")
+}
+
+/// The folder of one kind's customizations.
+fn kind_dir(kind: &str) -> PathBuf {
+    argocd_dir()
+        .join("resource_customizations/aura-operator.io")
+        .join(kind)
 }
 
 fn read(path: &Path) -> String {
@@ -212,9 +224,11 @@ fn run_script(script: &str, name: &str, obj: &Value) -> Value {
     from_lua(&ret, Some(obj))
 }
 
-/// Argo CD's health verdict for `obj`: (status, message).
+/// Argo CD's health verdict for `obj`, by the health check of its kind:
+/// (status, message).
 fn argo_health(obj: &Value) -> (String, String) {
-    let script = read(&customization_dir().join("health.lua"));
+    let kind = obj["kind"].as_str().unwrap_or("AuraInstance");
+    let script = read(&kind_dir(kind).join("health.lua"));
     let hs = run_script(&script, "health.lua", obj);
     let status = hs["status"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -257,9 +271,10 @@ fn sandbox_matches_argo_cd() {
     );
 }
 
-#[test]
-fn health_check_matches_every_fixture() {
-    let dir = customization_dir();
+/// Runs every fixture of `kind`'s health_test.yaml; checks that every
+/// testdata file is listed and that each of `phases` has a fixture.
+fn check_health_fixtures(kind: &str, phases: &[&str]) {
+    let dir = kind_dir(kind);
     let tests = read_yaml(&dir.join("health_test.yaml"));
     let tests = tests["tests"].as_array().expect("health_test.yaml: tests");
     let mut failures = Vec::new();
@@ -269,10 +284,11 @@ fn health_check_matches_every_fixture() {
         let want_status = t["healthStatus"]["status"].as_str().expect("status");
         let want_message = t["healthStatus"]["message"].as_str().unwrap_or_default();
         let obj = read_yaml(&dir.join(input));
+        assert_eq!(obj["kind"], kind, "{kind}/{input} is a {kind}");
         let (status, message) = argo_health(&obj);
         if status != want_status || message != want_message {
             failures.push(format!(
-                "{input}: want {want_status} {want_message:?}, got {status} {message:?}"
+                "{kind}/{input}: want {want_status} {want_message:?}, got {status} {message:?}"
             ));
         }
         seen.push(input.to_string());
@@ -288,26 +304,61 @@ fn health_check_matches_every_fixture() {
     seen.sort();
     assert_eq!(
         on_disk, seen,
-        "every testdata file is listed in health_test.yaml"
+        "every {kind} testdata file is listed in health_test.yaml"
     );
-    for phase in [
-        "no_status",
-        "creating",
-        "generation_lagging",
-        "updating",
-        "resuming",
-        "pausing",
-        "ready",
-        "paused",
-        "stalled",
-        "password_unavailable",
-        "deleting",
-    ] {
+    for phase in phases {
         assert!(
             seen.contains(&format!("testdata/{phase}.yaml")),
-            "a fixture for {phase}"
+            "a {kind} fixture for {phase}"
         );
     }
+}
+
+#[test]
+fn health_check_matches_every_fixture() {
+    check_health_fixtures(
+        "AuraInstance",
+        &[
+            "no_status",
+            "creating",
+            "generation_lagging",
+            "updating",
+            "resuming",
+            "pausing",
+            "ready",
+            "paused",
+            "stalled",
+            "password_unavailable",
+            "deleting",
+        ],
+    );
+}
+
+#[test]
+fn project_health_checks_match_every_fixture() {
+    let common = [
+        "no_status",
+        "first_sight",
+        "ready",
+        "ready_in_use",
+        "generation_lagging",
+        "stalled_authentication",
+        "stalled_credentials",
+        "stalled_then_edited",
+        "deleting_in_use",
+    ];
+    let mut project = common.to_vec();
+    project.push("stalled_tenant_not_found");
+    check_health_fixtures("AuraProject", &project);
+    let mut cluster = common.to_vec();
+    cluster.extend(["stalled_tenant_ambiguous", "stalled_no_tenant"]);
+    check_health_fixtures("ClusterAuraProject", &cluster);
+    // One check for both kinds: the two files stay the same.
+    assert_eq!(
+        read(&kind_dir("AuraProject").join("health.lua")),
+        read(&kind_dir("ClusterAuraProject").join("health.lua")),
+        "AuraProject/health.lua and ClusterAuraProject/health.lua differ"
+    );
 }
 
 fn discovery(obj: &Value) -> Vec<Value> {
@@ -435,8 +486,16 @@ fn render_cm_patch() -> String {
             indent(&lua, 4)
         ));
     }
+    let mut projects = String::new();
+    for kind in PROJECT_KINDS {
+        let lua = read(&kind_dir(kind).join("health.lua"));
+        projects.push_str(&format!(
+            "  resource.customizations.health.aura-operator.io_{kind}: |\n{}\n",
+            indent(&lua, 4)
+        ));
+    }
     format!(
-        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/AuraInstance\n\
+        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/{{AuraInstance,AuraProject,ClusterAuraProject}}\n\
          # by `AURA_UPDATE_GITOPS=1 cargo test --test gitops argocd_cm`; edit the .lua files, not this.\n\
          #\n\
          # Merge into Argo CD's argocd-cm ConfigMap, for example:\n\
@@ -445,7 +504,7 @@ fn render_cm_patch() -> String {
          apiVersion: v1\n\
          kind: ConfigMap\n\
          metadata:\n  name: argocd-cm\n  namespace: argocd\n  labels:\n    app.kubernetes.io/name: argocd-cm\n    app.kubernetes.io/part-of: argocd\n\
-         data:\n  resource.customizations.health.{GROUP_KIND}: |\n{}\n  resource.customizations.actions.{GROUP_KIND}: |\n{}\n",
+         data:\n  resource.customizations.health.{GROUP_KIND}: |\n{}\n  resource.customizations.actions.{GROUP_KIND}: |\n{}\n{projects}",
         indent(&health, 4),
         indent(&actions, 4),
     )
@@ -491,6 +550,15 @@ fn argocd_cm_patch_holds_the_same_lua() {
             def["action.lua"].as_str().expect("action.lua"),
             read(&dir.join(format!("actions/{name}/action.lua"))),
             "{name}/action.lua differs from argocd-cm-patch.yaml"
+        );
+    }
+    for kind in PROJECT_KINDS {
+        assert_eq!(
+            data[format!("resource.customizations.health.aura-operator.io_{kind}")]
+                .as_str()
+                .unwrap_or_else(|| panic!("the {kind} health key")),
+            read(&kind_dir(kind).join("health.lua")),
+            "{kind}/health.lua differs from argocd-cm-patch.yaml; regenerate with AURA_UPDATE_GITOPS=1"
         );
     }
     // Byte for byte what the renderer makes, so regenerating is a no-op.
@@ -713,6 +781,49 @@ fn kstatus_helper_reads_fixtures() {
         let obj = read_yaml(&dir.join(format!("{fixture}.yaml")));
         let (status, message) = kstatus(&obj);
         assert_eq!(status, want, "kstatus on {fixture}: {message}");
+    }
+}
+
+#[test]
+fn kstatus_reads_project_fixtures() {
+    // Ready at the current generation: Current; Stalled: Failed; work in
+    // flight or a spec not yet observed: InProgress; held by its finalizer
+    // while in use: Terminating. And the Argo CD check agrees on each.
+    let common = [
+        ("no_status", "Current"),
+        ("first_sight", "InProgress"),
+        ("checking", "InProgress"),
+        ("ready", "Current"),
+        ("ready_in_use", "Current"),
+        ("generation_lagging", "InProgress"),
+        ("stalled_authentication", "Failed"),
+        ("stalled_credentials", "Failed"),
+        ("stalled_then_edited", "InProgress"),
+        ("deleting_in_use", "Terminating"),
+    ];
+    let own: &[(&str, &[(&str, &str)])] = &[
+        ("AuraProject", &[("stalled_tenant_not_found", "Failed")]),
+        (
+            "ClusterAuraProject",
+            &[
+                ("stalled_tenant_ambiguous", "Failed"),
+                ("stalled_no_tenant", "Failed"),
+            ],
+        ),
+    ];
+    for (kind, extra) in own {
+        let dir = kind_dir(kind).join("testdata");
+        for (fixture, want) in common.iter().chain(extra.iter()) {
+            let obj = read_yaml(&dir.join(format!("{fixture}.yaml")));
+            let (status, message) = kstatus(&obj);
+            assert_eq!(status, *want, "kstatus on {kind} {fixture}: {message}");
+            let (argo, argo_message) = argo_health(&obj);
+            assert!(
+                agrees(&status, &argo)
+                    || (*fixture == "no_status" && argo_message.starts_with("Waiting")),
+                "{kind} {fixture}: kstatus says {status} but Argo CD says {argo} ({argo_message})"
+            );
+        }
     }
 }
 
@@ -1028,6 +1139,227 @@ async fn kstatus_reads_live_status_like_the_design_says() {
     )
     .await
     .expect("drop the finalizer");
+}
+
+/// A project's status as the operator writes it: `ready` is (status, reason,
+/// message); `reconciling`/`stalled` are (reason, message) when True.
+fn project_status(
+    generation: i64,
+    ready: (&str, &str, &str),
+    reconciling: Option<(&str, &str)>,
+    stalled: Option<(&str, &str)>,
+    used_by: u32,
+) -> Value {
+    let mut body = status_body(generation, "", None, ready, reconciling, stalled);
+    let status = body["status"].as_object_mut().unwrap();
+    status.remove("phase");
+    status.insert("usedBy".into(), json!(used_by));
+    if ready.0 == "True" || ready.1 == "InUse" {
+        status.insert(
+            "tenantId".into(),
+            json!("ad69ee24-1b2c-4d5e-8f90-123456789abc"),
+        );
+        status.insert("tenantName".into(), json!("Team A"));
+        status.insert(
+            "offered".into(),
+            json!([{"cloudProvider": "gcp", "region": "europe-west1",
+                    "types": ["enterprise-db", "professional-db"], "memory": ["2GB", "8GB"]}]),
+        );
+    }
+    body
+}
+
+/// kstatus and Argo CD on a live project object: (kstatus, its message,
+/// Argo CD, its message), checking that the two agree.
+async fn read_project(
+    api: &Api<DynamicObject>,
+    name: &str,
+    step: &str,
+) -> (String, String, String, String) {
+    let obj = serde_json::to_value(api.get(name).await.expect("get the project")).unwrap();
+    let (ks, msg) = tokio::task::spawn_blocking({
+        let obj = obj.clone();
+        move || kstatus(&obj)
+    })
+    .await
+    .expect("kstatus task");
+    let (argo, argo_msg) = argo_health(&obj);
+    // Before any status kstatus sees no condition and says Current (see Live::read).
+    let no_status_yet =
+        ks == "Current" && argo_msg.starts_with("Waiting for the operator to observe the");
+    assert!(
+        no_status_yet || agrees(&ks, &argo),
+        "{step}: kstatus says {ks} ({msg}) but Argo CD says {argo} ({argo_msg})"
+    );
+    (ks, msg, argo, argo_msg)
+}
+
+#[tokio::test]
+async fn kstatus_and_argo_cd_read_live_projects_alike() {
+    let build = tokio::task::spawn_blocking(kstatus_bin);
+    let client = support::admin_client().await;
+    ensure_crd(&client).await;
+    build.await.expect("build the kstatus helper");
+    let ns = support::test_namespace(&client, "gitops-projects").await;
+    let cluster_name = format!("gitops-{}", &ns[ns.len() - 8..]);
+    let finalizer = aura_operator::api::PROJECT_FINALIZER;
+    let cases = [
+        (
+            Api::<DynamicObject>::namespaced_with(
+                client.clone(),
+                &ns,
+                &ApiResource::erase::<AuraProject>(&()),
+            ),
+            json!({
+                "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
+                "metadata": {"name": "team", "finalizers": [finalizer]},
+                "spec": {"credentialsSecretRef": {"name": "aura-api"}},
+            }),
+            json!({"spec": {"credentialsSecretRef": {"name": "aura-api-rotated"}}}),
+        ),
+        (
+            Api::<DynamicObject>::all_with(
+                client.clone(),
+                &ApiResource::erase::<ClusterAuraProject>(&()),
+            ),
+            json!({
+                "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
+                "metadata": {"name": cluster_name, "finalizers": [finalizer]},
+                "spec": {"credentialsSecretRef": {"name": "aura-api", "namespace": ns},
+                         "allowedNamespaces": {"names": [ns]}},
+            }),
+            json!({"spec": {"allowedNamespaces": {"selector": {"matchLabels": {"aura-operator.io/allowed": "true"}}}}}),
+        ),
+    ];
+    for (api, manifest, edit) in cases {
+        let kind = manifest["kind"].as_str().unwrap().to_string();
+        let created = api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(manifest).unwrap(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create the {kind}: {e}"));
+        let name = created.name_any();
+        let gen1 = created.metadata.generation.expect("a generation");
+        let write = |body: Value| {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
+                    .await
+                    .expect("write status");
+            }
+        };
+
+        let (_, _, argo, argo_msg) = read_project(&api, &name, "no status").await;
+        assert_eq!(
+            (argo.as_str(), argo_msg),
+            (
+                "Progressing",
+                format!("Waiting for the operator to observe the {kind}")
+            ),
+            "{kind} before any status"
+        );
+
+        let checking = "obtaining a token and looking up the tenant";
+        write(project_status(
+            gen1,
+            ("Unknown", "Reconciling", checking),
+            Some(("Reconciling", checking)),
+            None,
+            0,
+        ))
+        .await;
+        let (ks, _, argo, _) = read_project(&api, &name, "first sight").await;
+        assert_eq!(
+            (ks.as_str(), argo.as_str()),
+            ("InProgress", "Progressing"),
+            "{kind} first sight"
+        );
+
+        let ready = (
+            "True",
+            "Ready",
+            "credentials accepted; tenant Team A (ad69ee24-1b2c-4d5e-8f90-123456789abc) is visible",
+        );
+        write(project_status(gen1, ready, None, None, 0)).await;
+        let (ks, _, argo, _) = read_project(&api, &name, "ready").await;
+        assert_eq!(
+            (ks.as_str(), argo.as_str()),
+            ("Current", "Healthy"),
+            "{kind} ready"
+        );
+
+        // A spec edit: not observed yet.
+        let edited = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(edit))
+            .await
+            .expect("edit the spec");
+        let gen2 = edited.metadata.generation.unwrap();
+        assert!(gen2 > gen1, "a spec edit bumps the generation");
+        let (ks, _, argo, _) = read_project(&api, &name, "after a spec edit").await;
+        assert_eq!(
+            (ks.as_str(), argo.as_str()),
+            ("InProgress", "Progressing"),
+            "{kind} after an edit"
+        );
+
+        // Stalled on the credentials.
+        let bad = "the Aura token endpoint refused the credentials: check or rotate them";
+        write(project_status(
+            gen2,
+            ("False", "AuthenticationFailed", bad),
+            None,
+            Some(("AuthenticationFailed", bad)),
+            0,
+        ))
+        .await;
+        let (ks, msg, argo, argo_msg) = read_project(&api, &name, "stalled").await;
+        assert_eq!(
+            (ks.as_str(), argo.as_str()),
+            ("Failed", "Degraded"),
+            "{kind} stalled"
+        );
+        assert_eq!((msg.as_str(), argo_msg.as_str()), (bad, bad));
+
+        // Ready and used; then deleted while used: held, Ready=False InUse.
+        write(project_status(gen2, ready, None, None, 1)).await;
+        let (ks, _, _, _) = read_project(&api, &name, "ready and used").await;
+        assert_eq!(ks, "Current", "{kind} ready at the new generation");
+        api.delete(&name, &DeleteParams::default())
+            .await
+            .expect("delete");
+        // Setting deletionTimestamp bumps a custom resource's generation: the
+        // operator's status must follow, or Argo CD shows the generation wait
+        // instead of the users.
+        let gen3 = api.get(&name).await.unwrap().metadata.generation.unwrap();
+        assert!(gen3 > gen2, "the deletion bumps the generation");
+        let in_use = format!("still used by 1 AuraInstance: {ns}/orders");
+        write(project_status(
+            gen3,
+            ("False", "InUse", in_use.as_str()),
+            None,
+            None,
+            1,
+        ))
+        .await;
+        let (ks, _, argo, argo_msg) = read_project(&api, &name, "deleting while used").await;
+        assert_eq!(
+            (ks.as_str(), argo.as_str()),
+            ("Terminating", "Progressing"),
+            "{kind} in use"
+        );
+        assert_eq!(argo_msg, in_use, "Argo CD names the users");
+
+        api.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("drop the finalizer");
+    }
 }
 
 #[tokio::test]

@@ -70,8 +70,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Name of the default credentials Secret in the release namespace, or "" when
-the operator has no default credentials.
+Name of the default project's credentials Secret in the release namespace, or
+"" when the chart creates no ClusterAuraProject "default".
 */}}
 {{- define "aura-operator.credentialsSecret" -}}
 {{- $c := .Values.aura.credentials }}
@@ -82,6 +82,25 @@ the operator has no default credentials.
 {{- default (printf "%s-credentials" (include "aura-operator.fullname" .)) $c.name }}
 {{- else }}
 {{- $c.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/*
+The namespaces the default project allows, in words (NOTES.txt).
+*/}}
+{{- define "aura-operator.allowedSummary" -}}
+{{- $allowed := .Values.aura.credentials.allowedNamespaces | default dict }}
+{{- $parts := list }}
+{{- with $allowed.names }}
+{{- $parts = append $parts (printf "named: %s" (join ", " .)) }}
+{{- end }}
+{{- if kindIs "map" $allowed.selector }}
+{{- $parts = append $parts "those the label selector matches" }}
+{{- end }}
+{{- if $parts }}
+{{- join "; " $parts }}
+{{- else }}
+{{- printf "%s only; set aura.credentials.allowedNamespaces to allow more" .Release.Namespace }}
 {{- end }}
 {{- end }}
 
@@ -99,6 +118,12 @@ them. Exactly what the binary calls; nothing else.
 - apiGroups: ["aura-operator.io"]
   resources: ["aurainstances/finalizers"]
   verbs: ["update"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraprojects"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraprojects/status"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
