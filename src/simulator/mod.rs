@@ -45,7 +45,7 @@ pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
 pub use quirks::Quirks;
-pub use shared::{Counters, SimState};
+pub use shared::{Counters, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, CustomerManagedKey, Timings};
 pub use tls::TlsFiles;
 
