@@ -20,9 +20,18 @@ use crate::telemetry::{self, Telemetry};
 
 pub use crate::reconciler::ControllerConfig;
 
+/// The environment variable of the removed `--default-credentials` flag.
+const REMOVED_DEFAULT_CREDENTIALS: &str = "AURA_DEFAULT_CREDENTIALS";
+
 /// Runs the controller until SIGTERM/SIGINT: admin server first, then (with
 /// leader election) waits for the lease, then watches and reconciles.
 pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
+    // The flag is refused by the parser; its variable would be silently ignored.
+    if std::env::var_os(REMOVED_DEFAULT_CREDENTIALS).is_some() {
+        anyhow::bail!(
+            "{REMOVED_DEFAULT_CREDENTIALS} (--default-credentials) is gone: create a ClusterAuraProject named default that names the Secret and the namespaces allowed to use it (README: Moving from --default-credentials)"
+        );
+    }
     let client = Client::try_default().await?;
     let telemetry = Arc::new(Telemetry::default());
     // Before the admin server answers: with leader election, a process that

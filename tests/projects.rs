@@ -697,3 +697,31 @@ async fn kubectl_ok(args: &[&str], stdin: &str) {
     let (ok, out) = kubectl_run(args, stdin).await;
     assert!(ok, "kubectl {args:?}: {out}");
 }
+
+/// The removed flag and its environment variable stop the operator with a
+/// message that says what replaces them, rather than being ignored.
+#[test]
+fn the_removed_default_credentials_are_refused_at_start() {
+    let binary = env!("CARGO_BIN_EXE_aura-operator");
+    let by_flag = std::process::Command::new(binary)
+        .args(["run", "--default-credentials", "ops/aura-api"])
+        .output()
+        .expect("run the operator");
+    assert!(!by_flag.status.success());
+    let said = String::from_utf8_lossy(&by_flag.stderr);
+    assert!(said.contains("--default-credentials"), "{said}");
+
+    let by_env = std::process::Command::new(binary)
+        .arg("run")
+        .env("AURA_DEFAULT_CREDENTIALS", "ops/aura-api")
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("run the operator");
+    assert!(!by_env.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&by_env.stdout),
+        String::from_utf8_lossy(&by_env.stderr)
+    );
+    assert!(said.contains("ClusterAuraProject named default"), "{said}");
+}
