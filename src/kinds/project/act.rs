@@ -178,19 +178,24 @@ async fn release_secret<P: ProjectResource>(ctx: &ProjectContext, obj: &P) -> Re
         .shared
         .projects
         .secrets_named_in_except(&secret.namespace, &obj.id());
-    let instances: Api<AuraInstance> =
-        Api::namespaced(ctx.shared.client.clone(), &secret.namespace);
-    let listed = instances
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ReconcileError::kube("list the AuraInstances naming the Secret", e))?;
-    named.extend(
-        listed
-            .items
-            .iter()
-            .filter_map(|o| o.spec.credentials_secret_ref.as_ref())
-            .map(|r| r.name.clone()),
-    );
+    // AuraInstances of a namespace the operator does not watch are not its
+    // own, and its RBAC may not even list them there.
+    let watched = &ctx.shared.config.namespaces;
+    if watched.is_empty() || watched.contains(&secret.namespace) {
+        let instances: Api<AuraInstance> =
+            Api::namespaced(ctx.shared.client.clone(), &secret.namespace);
+        let listed = instances
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| ReconcileError::kube("list the AuraInstances naming the Secret", e))?;
+        named.extend(
+            listed
+                .items
+                .iter()
+                .filter_map(|o| o.spec.credentials_secret_ref.as_ref())
+                .map(|r| r.name.clone()),
+        );
+    }
     credentials_finalizer::release_unused(
         &ctx.shared.client,
         &secret.namespace,
