@@ -168,15 +168,13 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
         ready.then_some(p)
     })
     .await;
+    assert!(
+        !seen.finalizers().contains(&PROJECT_FINALIZER.to_string()),
+        "no finalizer while nobody uses it"
+    );
     let status = seen.status.expect("status");
     assert_eq!(status.tenant_id.as_deref(), Some(TENANT_B));
     assert_eq!(status.tenant_name.as_deref(), Some("Team B"));
-    assert!(
-        seen.metadata
-            .finalizers
-            .unwrap_or_default()
-            .contains(&PROJECT_FINALIZER.to_string())
-    );
     let offered: BTreeMap<_, _> = status
         .offered
         .iter()
@@ -227,9 +225,10 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
         1,
         "only the allowed object created an instance"
     );
-    eventually("usedBy 1", WAIT, || async {
+    eventually("usedBy 1 and the finalizer", WAIT, || async {
         let p = projects.get("team").await.ok()?;
-        (p.status?.used_by == 1).then_some(())
+        let held = p.finalizers().contains(&PROJECT_FINALIZER.to_string());
+        (held && p.status?.used_by == 1).then_some(())
     })
     .await;
 

@@ -1,6 +1,7 @@
 //! Act: one pass over a project. Observe (credentials, token, tenant), let
-//! `decide` say what the status is, write it; a project being deleted goes
-//! only when the apiserver confirms that no AuraInstance uses it.
+//! `decide` say what the status is, write it. The finalizer is held while
+//! AuraInstances use the project; it goes only when the apiserver confirms
+//! that none does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,10 +62,16 @@ async fn pass<P: ProjectResource>(obj: &P, ctx: &ProjectContext) -> Result<Actio
         // Each user that goes wakes the project; this is only a safety net.
         return Ok(Action::requeue(Duration::from_secs(60)));
     }
-    if !held {
+    // Held only while used: an unused project can be deleted even with the
+    // operator gone (an uninstall, say). Let go only when the apiserver too
+    // shows no user (the watches may not have shown every user yet).
+    let users = ctx.shared.projects.users_of(&id);
+    if !users.is_empty() && !held {
         patch_finalizers(&api, obj, true).await?;
+    } else if users.is_empty() && held && users_in_apiserver(ctx, &id).await?.is_empty() {
+        patch_finalizers(&api, obj, false).await?;
     }
-    let used_by = count(&ctx.shared.projects.users_of(&id));
+    let used_by = count(&users);
     let with_users = AuraProjectStatus {
         used_by,
         ..previous.clone()
