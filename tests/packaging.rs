@@ -187,6 +187,34 @@ fn project_cluster_rules() -> Value {
 /// lock, and uninstall (and wait for the project to go) before releasing it.
 static DEFAULT_PROJECT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Takes the lock on the ClusterAuraProject "default" and clears one that a
+/// failed test left behind (with its finalizer), so that one failure does not
+/// fail every later install.
+async fn lock_default_project(client: &Client) -> tokio::sync::MutexGuard<'static, ()> {
+    let guard = DEFAULT_PROJECT.lock().await;
+    let api: Api<ClusterAuraProject> = Api::all(client.clone());
+    if api.get_opt("default").await.ok().flatten().is_some() {
+        let _ = api
+            .patch(
+                "default",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await;
+        let _ = api.delete("default", &Default::default()).await;
+        eventually(
+            "a leftover ClusterAuraProject default to be gone",
+            WAIT,
+            || {
+                let api = api.clone();
+                async move { api.get_opt("default").await.ok()?.is_none().then_some(()) }
+            },
+        )
+        .await;
+    }
+    guard
+}
+
 /// Uninstalls `release` and waits until the ClusterAuraProject "default" it
 /// created is gone (a finalizer left on it would block the next install).
 async fn uninstall_with_default_project(client: &Client, release: &str, namespace: &str) {
@@ -858,7 +886,7 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
     let ns2 = support::test_namespace(&client, "pkg-helm-full").await;
     let team_a = support::test_namespace(&client, "pkg-team-a").await;
     let release2 = format!("pkg-{}", short_id());
-    let default_project = DEFAULT_PROJECT.lock().await;
+    let default_project = lock_default_project(&client).await;
     let notes2 = run(support::helm()
         .args(["install", &release2])
         .arg(chart())
@@ -1008,7 +1036,7 @@ async fn every_example_passes_a_server_side_dry_run() {
     }
     // cluster-aura-project.yaml is the ClusterAuraProject "default": not
     // while another test's release holds (or is deleting) the real one.
-    let default_project = DEFAULT_PROJECT.lock().await;
+    let default_project = lock_default_project(&client).await;
     for file in &files {
         let out = run(support::kubectl()
             .args(["apply", "--dry-run=server", "-n", &ns, "-f"])
@@ -1127,7 +1155,7 @@ async fn get_200(url: &str) -> bool {
 async fn operator_as_the_charts_service_account(namespaced: bool) {
     let client = support::admin_client().await;
     ensure_crd(&client).await;
-    let default_project = DEFAULT_PROJECT.lock().await;
+    let default_project = lock_default_project(&client).await;
     let rel_ns = support::test_namespace(&client, "pkg-rbac-release").await;
     let work_ns = support::test_namespace(&client, "pkg-rbac-work").await;
     let sim = Simulator::start(SimulatorConfig {
@@ -1309,16 +1337,17 @@ async fn operator_as_the_charts_service_account(namespaced: bool) {
 
     // Leader election through the Role in the release namespace.
     let leases: Api<Lease> = Api::namespaced(client.clone(), &rel_ns);
-    let lease = eventually("the leader lease", WAIT, || {
+    // The Lease may exist a moment before its holder is written.
+    let holder = eventually("the leader lease held", WAIT, || {
         let leases = leases.clone();
         let full = full.clone();
-        async move { leases.get_opt(&full).await.ok().flatten() }
+        async move {
+            let lease = leases.get_opt(&full).await.ok().flatten()?;
+            lease.spec.and_then(|s| s.holder_identity)
+        }
     })
     .await;
-    assert_eq!(
-        lease.spec.and_then(|s| s.holder_identity).as_deref(),
-        Some(pod_name.as_str())
-    );
+    assert_eq!(holder, pod_name);
 
     // create -> Ready -> delete, with the default credentials the chart created.
     let instances: Api<AuraInstance> = Api::namespaced(client.clone(), &work_ns);
