@@ -16,7 +16,6 @@ use super::config::ControllerConfig;
 use super::credentials::{CredentialIndex, CredentialWatches, CredentialsSource};
 use super::events::Events;
 use super::memory::{Entry, Memory};
-use super::pacing::TransitionTimes;
 use super::projects::Projects;
 use super::tenants::Tenants;
 use super::{Kind, locked, pacing};
@@ -35,8 +34,6 @@ pub struct Shared {
     pub tenants: Tenants,
     /// The projects and namespaces as their watches show them.
     pub projects: Projects,
-    /// How long Aura's transitions took, as this process saw them.
-    pub transitions: TransitionTimes,
     pub events: Events,
     /// How many objects use each client id, so resyncs fit each client's budget.
     clients: Mutex<HashMap<String, usize>>,
@@ -57,7 +54,6 @@ impl Shared {
             events: Events::new(client.clone(), reporter),
             tenants: Tenants::default(),
             projects: Projects::default(),
-            transitions: TransitionTimes::default(),
             clients: Mutex::default(),
             client,
             aura,

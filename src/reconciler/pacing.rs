@@ -1,11 +1,7 @@
 //! When to look at an instance again, so that polling and resyncs spend the
 //! Aura budget (per client id) where it buys something. Pure: no clock, no client.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
-
-use crate::aura::InstanceStatus;
 
 /// Longest wait between two polls of an instance in transition.
 pub const POLL_CEILING: Duration = Duration::from_secs(60);
@@ -20,103 +16,6 @@ pub const RESYNC_BUDGET_SHARE: f64 = 0.5;
 /// late; never more than [`POLL_CEILING`] (or the base, if that is longer).
 pub fn poll_delay(base: Duration, in_transition: Duration) -> Duration {
     (in_transition / 5).clamp(base, base.max(POLL_CEILING))
-}
-
-/// The kinds of transition whose durations are learned apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transition {
-    Creation,
-    Resize,
-    Pause,
-    Resume,
-    Restore,
-    Other,
-}
-
-impl Transition {
-    /// The transition an instance reported in `status` is in.
-    pub fn of(status: &InstanceStatus) -> Self {
-        match status {
-            InstanceStatus::Creating => Self::Creation,
-            InstanceStatus::Updating => Self::Resize,
-            InstanceStatus::Pausing => Self::Pause,
-            InstanceStatus::Resuming => Self::Resume,
-            InstanceStatus::Restoring | InstanceStatus::Overwriting => Self::Restore,
-            _ => Self::Other,
-        }
-    }
-}
-
-/// What this process has seen of one kind of transition.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Learned {
-    /// A moving average of the durations seen (as seen: a little late).
-    pub typical: Duration,
-    /// The shortest seen: before that, the transition is certainly still going.
-    pub shortest: Duration,
-}
-
-/// The share a new duration takes in the moving average.
-const LEARNING_RATE: f64 = 0.2;
-
-impl Learned {
-    fn first(d: Duration) -> Self {
-        Self {
-            typical: d,
-            shortest: d,
-        }
-    }
-
-    fn add(self, d: Duration) -> Self {
-        let typical =
-            self.typical.as_secs_f64() * (1.0 - LEARNING_RATE) + d.as_secs_f64() * LEARNING_RATE;
-        Self {
-            typical: Duration::from_secs_f64(typical),
-            shortest: self.shortest.min(d),
-        }
-    }
-}
-
-/// Durations learned per transition kind, shared by every object. Nothing
-/// known (a fresh process) is the prior: polling as [`poll_delay`] says.
-#[derive(Debug, Default)]
-pub struct TransitionTimes(Mutex<HashMap<Transition, Learned>>);
-
-impl TransitionTimes {
-    pub fn record(&self, kind: Transition, took: Duration) {
-        let mut learned = crate::locked(&self.0);
-        let next = match learned.get(&kind) {
-            Some(l) => l.add(took),
-            None => Learned::first(took),
-        };
-        learned.insert(kind, next);
-    }
-
-    pub fn learned(&self, kind: Transition) -> Option<Learned> {
-        crate::locked(&self.0).get(&kind).copied()
-    }
-}
-
-/// The wait before the next poll of a transition `in_transition` long, given
-/// what was learned of its kind: never a poll before the shortest one seen
-/// could have ended (less a tenth), then one near its typical end, then
-/// backing off from there as [`poll_delay`] does from the start.
-pub fn learned_poll_delay(
-    base: Duration,
-    in_transition: Duration,
-    learned: Option<Learned>,
-) -> Duration {
-    let Some(l) = learned else {
-        return poll_delay(base, in_transition);
-    };
-    let surely_going = l.shortest.mul_f64(0.9);
-    if in_transition + base < surely_going {
-        return surely_going - in_transition;
-    }
-    if in_transition + base < l.typical {
-        return l.typical - in_transition;
-    }
-    poll_delay(base, in_transition.saturating_sub(l.typical))
 }
 
 /// The resync interval when `objects` settled instances share one client id
@@ -164,70 +63,6 @@ mod tests {
                 "base {base:?}, waited {waited:?}"
             );
         }
-    }
-
-    #[test]
-    fn polls_land_where_the_transition_is_likely_done() {
-        let known = Some(Learned {
-            typical: s(20),
-            shortest: s(18),
-        });
-        // (base, in transition, learned, expected wait)
-        let cases = [
-            // Nothing learned: as before.
-            (s(2), s(0), None, s(2)),
-            (s(2), s(100), None, s(20)),
-            // Not before 90% of the shortest seen (16.2 s), then at the typical end.
-            (s(2), s(0), known, Duration::from_millis(16_200)),
-            (
-                s(2),
-                Duration::from_millis(16_200),
-                known,
-                Duration::from_millis(3_800),
-            ),
-            (s(2), s(19), known, s(2)),
-            // Past the typical end: backing off from it.
-            (s(2), s(20), known, s(2)),
-            (s(2), s(120), known, s(20)),
-            (s(2), s(1000), known, s(60)),
-            // A base longer than what is left: the base.
-            (s(10), s(15), known, s(10)),
-        ];
-        for (base, waited, learned, want) in cases {
-            assert_eq!(
-                learned_poll_delay(base, waited, learned),
-                want,
-                "base {base:?}, waited {waited:?}, {learned:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn durations_are_learned_per_kind() {
-        let times = TransitionTimes::default();
-        assert_eq!(times.learned(Transition::Creation), None);
-        times.record(Transition::Creation, s(100));
-        times.record(Transition::Creation, s(50));
-        let l = times.learned(Transition::Creation).unwrap();
-        assert_eq!(l.shortest, s(50));
-        assert_eq!(l.typical, s(90));
-        assert_eq!(times.learned(Transition::Resize), None);
-        assert_eq!(
-            Transition::of(&InstanceStatus::Creating),
-            Transition::Creation
-        );
-        assert_eq!(
-            Transition::of(&InstanceStatus::Updating),
-            Transition::Resize
-        );
-        assert_eq!(
-            Transition::of(&InstanceStatus::parse("Resuming")),
-            Transition::Resume
-        );
-        assert_eq!(
-            Transition::of(&InstanceStatus::parse("new-word")),
-            Transition::Other
-        );
     }
 
     #[test]

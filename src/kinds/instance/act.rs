@@ -19,9 +19,7 @@ use super::secret::{self, ConnectionDetails};
 use super::status;
 use super::verify;
 use crate::api::{AuraInstance, AuraInstanceStatus, MAX_RECREATIONS};
-use crate::aura::{
-    AuraClient, AuraErrorKind, CreatedInstance, InstanceStatus, UpgradeInstanceRequest,
-};
+use crate::aura::{AuraClient, AuraErrorKind, CreatedInstance, UpgradeInstanceRequest};
 use crate::reconciler::status::Write;
 use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result, pacing};
 
@@ -263,7 +261,6 @@ async fn live(
     let written = observed.secret.as_ref().map(|p| &p.desired);
     let check_after = verify::run(obj, ctx, written, ready, &mut status).await;
     announce_transition(obj, ctx, current, &status).await;
-    learn_transition(ctx, current, &status);
     let mut requeue = requeue_for(ctx, &decision, &status, sharing);
     if let Some(after) = check_after {
         requeue = requeue.min(after);
@@ -414,13 +411,7 @@ async fn create(
     )
     .await;
     write_status(api, obj, status).await?;
-    // Not while Aura is certainly still creating.
-    let learned = ctx.transitions.learned(pacing::Transition::Creation);
-    Ok(controller::Action::requeue(pacing::learned_poll_delay(
-        ctx.config.poll_interval,
-        Duration::ZERO,
-        learned,
-    )))
+    Ok(controller::Action::requeue(ctx.config.poll_interval))
 }
 
 /// Claims a just-created instance, retrying briefly: nobody else can hold a
@@ -602,37 +593,10 @@ fn requeue_for(ctx: &Ctx, d: &Decision, status: &AuraInstanceStatus, sharing: us
                 .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
                 .and_then(|d| Duration::try_from(d).ok())
                 .unwrap_or_default();
-            let kind = pacing::Transition::of(&InstanceStatus::parse(
-                status.aura_status.as_deref().unwrap_or_default(),
-            ));
-            pacing::learned_poll_delay(
-                ctx.config.poll_interval,
-                since,
-                ctx.transitions.learned(kind),
-            )
+            pacing::poll_delay(ctx.config.poll_interval, since)
         }
         decide::LookAgain::After(t) => t,
         decide::LookAgain::Resync => ctx.resync_after(sharing),
-    }
-}
-
-/// A transition seen ending (a transitional Aura status, then a settled
-/// one) teaches how long its kind takes: from the Reconciling condition's
-/// turn to True until now.
-fn learn_transition(ctx: &Ctx, before: &AuraInstanceStatus, after: &AuraInstanceStatus) {
-    let word = |s: &AuraInstanceStatus| {
-        InstanceStatus::parse(s.aura_status.as_deref().unwrap_or_default())
-    };
-    let (was, now) = (word(before), word(after));
-    if before.aura_status.is_none() || was.is_settled() || !now.is_settled() {
-        return;
-    }
-    let started = status::condition(Some(before), status::RECONCILING)
-        .filter(|c| c.status == "True")
-        .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
-        .and_then(|d| Duration::try_from(d).ok());
-    if let Some(took) = started {
-        ctx.transitions.record(pacing::Transition::of(&was), took);
     }
 }
 
