@@ -8,8 +8,7 @@
 //! 1. overhead — N AuraInstances applied at once against an unlimited API with
 //!    creation time D: time to all Ready minus D, peak RSS, CPU, Aura calls and
 //!    Kubernetes writes per instance, duplicates;
-//! 2. budget — M AuraInstances (`BUDGET_M`, default by scale) against the real
-//!    limits (125/min, 15 tokens/h)
+//! 2. budget — M AuraInstances against the real limits (125/min, 15 tokens/h)
 //!    with the operator's defaults: time to all Ready against the ideal;
 //! 3. steady — the N running instances for a window: Aura calls per minute,
 //!    CPU, RSS, Kubernetes writes, events; then a restart (resync storm);
@@ -64,7 +63,7 @@ const TENANT: &str = "5d1c3b9e-7f0a-4c2b-9e8d-0123456789ab";
 /// The real API's limits and the operator's default client-side limit.
 const API_RPM: u32 = 125;
 const API_TOKENS_PER_HOUR: u32 = 15;
-const OPERATOR_RPM: f64 = 125.0;
+const OPERATOR_RPM: f64 = 100.0;
 
 #[derive(Debug, Clone)]
 struct Scale {
@@ -95,7 +94,7 @@ const SMALL: Scale = Scale {
     resync: "5s",
     resync_s: 5.0,
     window: Duration::from_secs(20),
-    // Kept under one window of the operator's 125/min limit at today's ~6
+    // Kept under one window of the operator's 100/min limit at today's ~6
     // calls per instance, so the small run stays well under two minutes.
     m: 12,
     budget_d: 5.0,
@@ -1089,7 +1088,7 @@ async fn restart_storm(
     );
     t.add(
         sc,
-        "at 125/min this storm would take",
+        "at 100/min this storm would take",
         format!("{:.1} min", storm_calls_at_done as f64 / OPERATOR_RPM),
     );
     t.target(
@@ -1133,18 +1132,14 @@ async fn restart_storm(
 
 async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     let sc = "2 budget";
-    // BUDGET_M=50 runs the scenario with another number of objects.
-    let m = std::env::var("BUDGET_M")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(scale.m);
+    let m = scale.m;
     let d = scale.budget_d;
     // Unavoidable: one token and one tenant lookup for the run, then per
     // instance the create and one GET that sees it running.
     let unavoidable = 2 * m as u64 + 2;
     let ideal = unavoidable as f64 / OPERATOR_RPM * 60.0 + d;
     println!(
-        "\n== 2 budget: {m} objects, D = {d} s, API limits {API_RPM}/min and {API_TOKENS_PER_HOUR} tokens/h, operator defaults (125/min paced, poll 10s)"
+        "\n== 2 budget: {m} objects, D = {d} s, API limits {API_RPM}/min and {API_TOKENS_PER_HOUR} tokens/h, operator defaults (100/min, poll 10s)"
     );
     let stage = Stage::new(
         b,
@@ -1200,7 +1195,7 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     );
     t.add(
         sc,
-        "ideal = unavoidable / 125 per min + D",
+        "ideal = unavoidable / 100 per min + D",
         format!("{ideal:.1} s"),
     );
     t.add(sc, "all Ready after apply start", format!("{actual:.1} s"));

@@ -310,12 +310,6 @@ impl Telemetry {
                 "# HELP aura_operator_aura_rate_limit_requests_per_minute The client-side limit of Aura API requests per minute, per client id.\n# TYPE aura_operator_aura_rate_limit_requests_per_minute gauge\naura_operator_aura_rate_limit_requests_per_minute {}",
                 aura.config().requests_per_minute
             );
-            if let Some(pace) = aura.slowest_pace() {
-                let _ = writeln!(
-                    out,
-                    "# HELP aura_operator_aura_pace_requests_per_minute The pace of Aura API requests of the slowest client id: the limit, or less after a 429 until quiet minutes bring it back.\n# TYPE aura_operator_aura_pace_requests_per_minute gauge\naura_operator_aura_pace_requests_per_minute {pace:.1}"
-                );
-            }
         }
         let leading =
             self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);

@@ -60,7 +60,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             base_url: "https://api.neo4j.io".into(),
-            requests_per_minute: 125,
+            requests_per_minute: 100,
             max_retries: 3,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -256,15 +256,6 @@ impl AuraClients {
         let tokens = lock(&r.tokens);
         let limiters = lock(&r.limiters);
         (tokens.len(), limiters.len())
-    }
-
-    /// The slowest pace of any client id now (requests per minute): below
-    /// the limit after a 429, until quiet minutes bring it back.
-    pub fn slowest_pace(&self) -> Option<f64> {
-        lock(&self.inner.limiters)
-            .values()
-            .map(|l| l.rate())
-            .min_by(f64::total_cmp)
     }
 
     pub fn stats(&self) -> ClientStats {
@@ -577,8 +568,7 @@ impl AuraClient {
             }
             let wait = retry_after(&headers);
             if status == 429 {
-                self.limiter
-                    .rate_limited(wait.unwrap_or(cfg.rate_limit_pause));
+                self.limiter.pause_for(wait.unwrap_or(cfg.rate_limit_pause));
             }
             let err = AuraError::http(&call.label, call.endpoint, status, &body, rid, wait);
             if self

@@ -1,13 +1,6 @@
-//! Client-side rate limit, one per Aura client id: a pacer that spaces
-//! requests evenly, under a sliding window that is the hard cap.
+//! Client-side rate limit, one per Aura client id.
 //!
-//! The pacer is a token bucket refilled at the current rate (the API's limit
-//! by default) with a small burst, so that calls are spread over the minute
-//! instead of spent at its start and then waited for (a staircase). A 429
-//! lowers the rate (and pauses everyone for its `Retry-After`); each minute
-//! without one raises it again, back to the limit.
-//!
-//! The window is strict: a request may start only if fewer than `limit`
+//! A strict sliding window: a request may start only if fewer than `limit`
 //! requests are in flight or finished within the last 60 s. A request counts
 //! from its start until 60 s after it *finished*: Aura counts arrivals, and an
 //! arrival lies somewhere between our start and our finish, so counting from the
@@ -89,120 +82,10 @@ impl SlidingWindow {
     }
 }
 
-/// Token bucket with an adaptive rate. Pure: `now` is an argument.
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    /// The configured rate, per minute: the most it ever goes back up to.
-    limit: f64,
-    /// The current rate, per minute.
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    refilled: Instant,
-    /// When the rate last changed (down on a 429, or up after a quiet minute).
-    adapted: Instant,
-}
-
-/// The most calls that start at once.
-const BURST: f64 = 12.0;
-/// A 429 cuts the rate to this share of itself ...
-const SLOWDOWN: f64 = 0.7;
-/// ... never below this share of the limit; each quiet minute adds this share back.
-const FLOOR: f64 = 0.1;
-const RECOVERY: f64 = 0.1;
-
-impl Pacer {
-    pub(crate) fn new(requests_per_minute: u32, now: Instant) -> Self {
-        let limit = f64::from(requests_per_minute.max(1));
-        // A few calls at once (a new object's first ones); a fleet's calls
-        // are spread evenly. The window still caps every minute, so a burst
-        // followed by a full minute at the limit costs one short wait
-        // (the burst's worth of spacing), not a staircase.
-        let burst = (limit / 10.0).max(limit.min(3.0)).min(BURST);
-        Self {
-            limit,
-            rate: limit,
-            burst,
-            tokens: burst,
-            refilled: now,
-            adapted: now,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        // Back up towards the limit, one step per quiet minute.
-        while self.rate < self.limit && now.saturating_duration_since(self.adapted) >= WINDOW {
-            self.rate = (self.rate + self.limit * RECOVERY).min(self.limit);
-            self.adapted += WINDOW;
-        }
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate / 60.0).min(self.burst);
-        self.refilled = self.refilled.max(now);
-    }
-
-    /// Takes a token at `now`, or says how long until one is there.
-    pub(crate) fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) * 60.0 / self.rate,
-            ))
-        }
-    }
-
-    /// At most one token in hand.
-    pub(crate) fn hold_back(&mut self, now: Instant) {
-        self.refill(now);
-        self.tokens = self.tokens.min(1.0);
-    }
-
-    /// Aura answered 429: slow down.
-    pub(crate) fn slow_down(&mut self, now: Instant) {
-        self.refill(now);
-        self.rate = (self.rate * SLOWDOWN).max(self.limit * FLOOR);
-        self.tokens = self.tokens.min(0.0);
-        self.adapted = now;
-    }
-
-    /// The current rate, per minute.
-    pub(crate) fn rate(&self) -> f64 {
-        self.rate
-    }
-}
-
-/// The window and the pacer of one client id.
-#[derive(Debug)]
-struct Budget {
-    window: SlidingWindow,
-    pacer: Pacer,
-}
-
-impl Budget {
-    /// The window first (its pause and its cap), then the pacer.
-    fn try_acquire(&mut self, now: Instant) -> Result<(), Option<Duration>> {
-        if let Err(wait) = self.window.try_acquire(now) {
-            // No saving up while the window is what holds calls back: the
-            // calls after it are spaced, not another burst.
-            self.pacer.hold_back(now);
-            return Err(wait);
-        }
-        match self.pacer.try_take(now) {
-            Ok(()) => Ok(()),
-            Err(wait) => {
-                self.window.in_flight = self.window.in_flight.saturating_sub(1);
-                Err(Some(wait))
-            }
-        }
-    }
-}
-
-/// The shared, async face of [`Budget`].
+/// The shared, async face of [`SlidingWindow`].
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    budget: Mutex<Budget>,
+    window: Mutex<SlidingWindow>,
     released: Notify,
 }
 
@@ -214,7 +97,7 @@ pub(crate) struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.limiter.lock().window.release(Instant::now());
+        self.limiter.lock().release(Instant::now());
         self.limiter.released.notify_waiters();
     }
 }
@@ -222,16 +105,13 @@ impl Drop for Permit {
 impl RateLimiter {
     pub(crate) fn new(requests_per_minute: u32) -> Self {
         Self {
-            budget: Mutex::new(Budget {
-                window: SlidingWindow::new(requests_per_minute, WINDOW),
-                pacer: Pacer::new(requests_per_minute, Instant::now()),
-            }),
+            window: Mutex::new(SlidingWindow::new(requests_per_minute, WINDOW)),
             released: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Budget> {
-        crate::locked(&self.budget)
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlidingWindow> {
+        crate::locked(&self.window)
     }
 
     /// Waits (asynchronously) until a request may start. Hold the permit until
@@ -258,17 +138,8 @@ impl RateLimiter {
         }
     }
 
-    /// Aura answered 429: nobody starts for `wait`, and the pace slows.
-    pub(crate) fn rate_limited(&self, wait: Duration) {
-        let now = Instant::now();
-        let mut budget = self.lock();
-        budget.window.pause_until(now + wait);
-        budget.pacer.slow_down(now);
-    }
-
-    /// The pace now, requests per minute.
-    pub(crate) fn rate(&self) -> f64 {
-        self.lock().pacer.rate()
+    pub(crate) fn pause_for(&self, wait: Duration) {
+        self.lock().pause_until(Instant::now() + wait);
     }
 }
 
@@ -352,75 +223,6 @@ mod tests {
             Err(Some(Duration::from_secs(3)))
         );
         assert!(w.try_acquire(t0 + Duration::from_secs(5)).is_ok());
-    }
-
-    /// Greedy callers under window and pacer: after the burst, starts are
-    /// evenly spaced (no staircase), and no window ever holds more than the limit.
-    #[test]
-    fn a_busy_minute_is_spread_evenly() {
-        let t0 = Instant::now();
-        let mut b = Budget {
-            window: SlidingWindow::new(125, WINDOW),
-            pacer: Pacer::new(125, t0),
-        };
-        let mut starts = Vec::new();
-        let mut now = t0;
-        while now < t0 + Duration::from_secs(180) {
-            while b.try_acquire(now).is_ok() {
-                starts.push(now);
-                // Each call takes 200 ms.
-                b.window.release(now + Duration::from_millis(200));
-            }
-            now += Duration::from_millis(10);
-        }
-        assert!(max_in_any_window(&starts, WINDOW) <= 125);
-        let burst = 12;
-        let at_once = starts.iter().filter(|&&s| s == t0).count();
-        assert_eq!(at_once, burst, "the burst goes at once");
-        let gaps: Vec<Duration> = starts[burst..].windows(2).map(|w| w[1] - w[0]).collect();
-        // One wait when the first window fills, about the burst's worth of
-        // spacing (12 x 0.48 s), never a wait for a whole window.
-        let widest = gaps.iter().max().copied().unwrap();
-        assert!(widest < Duration::from_secs(7), "a stall of {widest:?}");
-        // After the first minute: evenly spaced, near 60 s / 125 = 0.48 s.
-        let later: Vec<Duration> = starts
-            .windows(2)
-            .filter(|w| w[0] > t0 + Duration::from_secs(70))
-            .map(|w| w[1] - w[0])
-            .collect();
-        assert!(
-            later.iter().all(|g| *g < Duration::from_secs(1)),
-            "{later:?}"
-        );
-        // Three minutes at the limit: close to 3 x 125.
-        assert!(
-            starts.len() >= 360 && starts.len() <= 376,
-            "{}",
-            starts.len()
-        );
-    }
-
-    #[test]
-    fn a_429_slows_the_pace_and_quiet_minutes_restore_it() {
-        let t0 = Instant::now();
-        let mut p = Pacer::new(100, t0);
-        assert_eq!(p.rate(), 100.0);
-        p.slow_down(t0);
-        assert!((p.rate() - 70.0).abs() < 1e-9);
-        for _ in 0..20 {
-            p.slow_down(t0);
-        }
-        assert!(
-            (p.rate() - 10.0).abs() < 1e-9,
-            "never below a tenth of the limit"
-        );
-        // No token right after a 429; the next comes at the slow pace.
-        let wait = p.try_take(t0).unwrap_err();
-        assert!((wait.as_secs_f64() - 6.0).abs() < 1e-6, "{wait:?}");
-        p.refill(t0 + Duration::from_secs(60));
-        assert!((p.rate() - 20.0).abs() < 1e-9);
-        p.refill(t0 + Duration::from_secs(20 * 60));
-        assert_eq!(p.rate(), 100.0, "back to the limit, not beyond");
     }
 
     #[tokio::test]

@@ -27,9 +27,8 @@ pub struct ControllerConfig {
     #[arg(long, env = "AURA_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
-    /// Aura API requests per minute per client id; the API allows 125. Calls
-    /// are spread evenly over the minute, and a 429 slows the pace for a while.
-    #[arg(long, env = "AURA_RATE_LIMIT", default_value_t = 125)]
+    /// Aura API requests per minute per client id (the API allows 125).
+    #[arg(long, env = "AURA_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,
 
     /// How long after an unanswered create the operator looks for its instance
