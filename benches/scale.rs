@@ -8,7 +8,8 @@
 //! 1. overhead — N AuraInstances applied at once against an unlimited API with
 //!    creation time D: time to all Ready minus D, peak RSS, CPU, Aura calls and
 //!    Kubernetes writes per instance, duplicates;
-//! 2. budget — M AuraInstances against the real limits (125/min, 15 tokens/h)
+//! 2. budget — M AuraInstances (`BUDGET_M`, default by scale) against the real
+//!    limits (125/min, 15 tokens/h)
 //!    with the operator's defaults: time to all Ready against the ideal;
 //! 3. steady — the N running instances for a window: Aura calls per minute,
 //!    CPU, RSS, Kubernetes writes, events; then a restart (resync storm);
@@ -1132,7 +1133,11 @@ async fn restart_storm(
 
 async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     let sc = "2 budget";
-    let m = scale.m;
+    // BUDGET_M=50 runs the scenario with another number of objects.
+    let m = std::env::var("BUDGET_M")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(scale.m);
     let d = scale.budget_d;
     // Unavoidable: one token and one tenant lookup for the run, then per
     // instance the create and one GET that sees it running.
