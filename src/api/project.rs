@@ -226,3 +226,38 @@ pub struct ProjectRef {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
+
+/// A project by kind, namespace (AuraProject only) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectId {
+    pub kind: ProjectKind,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ProjectId {
+    pub fn namespaced(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: ProjectKind::AuraProject,
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn cluster(name: &str) -> Self {
+        Self {
+            kind: ProjectKind::ClusterAuraProject,
+            namespace: None,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}

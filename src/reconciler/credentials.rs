@@ -19,8 +19,8 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use super::cache::SecretCache;
-use super::projects::ProjectId;
 use super::{ReconcileError, credentials_finalizer, locked};
+use crate::api::ProjectId;
 use crate::aura::Credentials;
 
 /// A Secret by (namespace, name).

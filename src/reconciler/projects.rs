@@ -16,44 +16,10 @@ use tokio::sync::broadcast;
 
 use super::credentials::{CredentialsProblem, CredentialsSource, SecretKey};
 use super::locked;
+pub use crate::api::ProjectId;
 use crate::api::{
     AllowedNamespaces, AuraProject, ClusterAuraProject, DEFAULT_PROJECT, ProjectKind,
 };
-
-/// A project by kind, namespace (AuraProject only) and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProjectId {
-    pub kind: ProjectKind,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ProjectId {
-    pub fn namespaced(namespace: &str, name: &str) -> Self {
-        Self {
-            kind: ProjectKind::AuraProject,
-            namespace: Some(namespace.to_string()),
-            name: name.to_string(),
-        }
-    }
-
-    pub fn cluster(name: &str) -> Self {
-        Self {
-            kind: ProjectKind::ClusterAuraProject,
-            namespace: None,
-            name: name.to_string(),
-        }
-    }
-}
-
-impl std::fmt::Display for ProjectId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
 
 /// What an object asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
