@@ -133,14 +133,16 @@ impl SecretCache {
     }
 
     /// Notes a connection Secret as the operator just wrote it.
-    pub fn wrote(&self, written: &Secret) {
+    pub fn wrote<K: Resource>(&self, written: &K) {
         if let (Some(ns), Some(rv)) = (written.namespace(), written.resource_version()) {
             locked(&self.own_writes).insert((ns, written.name_any()), rv);
         }
     }
 
-    /// True for the watch's echo of the operator's own write, which needs no reconcile.
-    pub fn is_own_write(&self, seen: &Secret) -> bool {
+    /// True for the watch's echo of the operator's own write, which needs no
+    /// reconcile: a connection Secret it wrote, or the credentials-in-use
+    /// finalizer it put on a credentials Secret (as a metadata watch sees it).
+    pub fn is_own_write<K: Resource>(&self, seen: &K) -> bool {
         let (Some(ns), Some(rv)) = (seen.namespace(), seen.resource_version()) else {
             return false;
         };
@@ -264,6 +266,15 @@ mod tests {
         assert!(!cache.is_own_write(&secret("6")), "somebody else's change");
         assert!(cache.is_own_write(&secret("5")));
         assert!(!cache.is_own_write(&secret("5")), "recognised once");
+        // A metadata watch's copy of a credentials Secret whose finalizer we put on.
+        let meta = |rv: &str| PartialObjectMeta::<Secret> {
+            metadata: secret(rv).metadata,
+            ..Default::default()
+        };
+        cache.wrote(&secret("7"));
+        assert!(!cache.is_own_write(&meta("8")));
+        cache.wrote(&secret("9"));
+        assert!(cache.is_own_write(&meta("9")));
     }
 
     #[test]

@@ -137,7 +137,13 @@ pub async fn resolve(
     // Credentials outlive their users (DESIGN 4.12): deleting the namespace
     // destroys the instances first.
     if hold {
+        let before = secret.resource_version();
         secret = credentials_finalizer::hold(&secrets, secret).await?;
+        // The finalizer is no news to the objects using the Secret: its
+        // watch's echo wakes nobody.
+        if secret.resource_version() != before {
+            cache.wrote(&secret);
+        }
     }
     if let Some(rv) = secret.resource_version() {
         cache.remember_credentials(&key.namespace, &key.name, rv, &creds);
@@ -262,7 +268,8 @@ impl CredentialWatches {
                 let announce = match &event {
                     watcher::Event::InitDone => std::mem::replace(&mut listed, true),
                     watcher::Event::Init | watcher::Event::InitApply(_) => false,
-                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => true,
+                    watcher::Event::Apply(seen) => !cache.is_own_write(seen),
+                    watcher::Event::Delete(_) => true,
                 };
                 if announce {
                     let _ = changes.send(key.clone());
