@@ -6,7 +6,7 @@ CARGO ?= cargo
 .PHONY: all build test testenv lint fmt crds demo bench clean-testenv
 
 ## One file under crds/ per kind.
-CRD_PLURALS := aurainstances aurainstanceclaims auraprojects clusterauraprojects
+CRD_PLURALS := aurainstances aurainstanceclaims auraprojects clusterauraprojects aurasnapshots aurarestores
 
 all: build
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::enums::{AuraVersion, CdcMode, CloudProvider, InstanceType, MemorySize};
 use super::project::ProjectRef;
+use super::snapshot::LocalRef;
 
 /// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
 pub const FINALIZER: &str = "aura-operator.io/finalizer";
@@ -58,6 +59,14 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("customerManagedKeyId is create-only: it cannot be set, changed or removed after the object is created")
         .reason(Reason::FieldValueForbidden)
         .field_path(".customerManagedKeyId"),
+    validation = Rule::new("has(self.source) == has(oldSelf.source) && (!has(self.source) || self.source == oldSelf.source)")
+        .message("source is create-only: it cannot be set, changed or removed after the object is created")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".source"),
+    validation = Rule::new("!(has(self.source) && has(self.instanceId))")
+        .message("source clones into a new instance; it cannot be combined with instanceId, which adopts an existing one")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".source"),
     validation = Rule::new("self.type != 'free-db' || !has(self.storage)")
         .message("storage cannot be set for a free-db instance: Aura sizes free instances itself and does not report their storage")
         .reason(Reason::FieldValueForbidden)
@@ -198,6 +207,89 @@ pub struct AuraInstanceSpec {
     /// What to do when a create's answer was lost; see PasswordRecovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_recovery: Option<PasswordRecovery>,
+
+    /// Create the instance as a clone: from another instance's current data,
+    /// or from one of its snapshots (which must be exportable). Create-only:
+    /// it cannot be set, changed or removed afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<InstanceSource>,
+
+    /// true: deleting this object is refused at admission (by the
+    /// ValidatingAdmissionPolicy the chart installs), and should it be deleted
+    /// anyway the operator never destroys the instance: it orphans it and
+    /// keeps the connection Secret, whatever deletionPolicy says. A protected
+    /// object also holds its namespace in Terminating. Set it to false to
+    /// delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+
+    /// Snapshots on a schedule, and before changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<SnapshotPolicy>,
+}
+
+/// The instance a clone's data comes from: exactly one of instanceRef and
+/// instanceId, and optionally one of its snapshots (snapshotRef or snapshotId).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.instanceRef) != has(self.instanceId)")
+        .message("source needs exactly one of instanceRef and instanceId")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("!(has(self.snapshotRef) && has(self.snapshotId))")
+        .message("set at most one of snapshotRef and snapshotId")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".snapshotId"),
+)]
+pub struct InstanceSource {
+    /// An AuraInstance in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_ref: Option<LocalRef>,
+    /// An Aura instance id (8 hex characters) the same credentials can see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 8, max = 8), regex(pattern = r"^[0-9a-f]{8}$"))]
+    pub instance_id: Option<String>,
+    /// An AuraSnapshot (in this namespace) of that instance, Completed and exportable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_ref: Option<LocalRef>,
+    /// An Aura snapshot id of that instance (must be exportable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub snapshot_id: Option<String>,
+}
+
+/// Snapshots taken for an instance as AuraSnapshot objects, labelled
+/// aura-operator.io/instance: <name> and owned by the AuraInstance.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotPolicy {
+    /// A cron expression in UTC, five fields (minute hour day month weekday)
+    /// or six with seconds first, for example "0 3 * * *". A slot missed
+    /// while the operator was down is taken once at start, not once per slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 9, max = 128))]
+    pub schedule: Option<String>,
+    /// How many scheduled AuraSnapshot objects to keep; older ones are
+    /// deleted (the objects only: Aura keeps its snapshots for its own
+    /// retention period). Default: keep all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub keep: Option<u32>,
+    /// Take a snapshot, and wait until it is Completed, before a resize, an
+    /// upgrade or an AuraRestore of this instance.
+    #[serde(default)]
+    pub before_changes: bool,
+}
+
+/// The snapshot an AuraInstance last took (scheduled or before a change).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSnapshot {
+    /// The AuraSnapshot object.
+    pub name: String,
+    /// When it was taken (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
 }
 
 /// What to do when a create's answer was lost, so that the instance found
@@ -404,6 +496,9 @@ pub struct AuraInstanceStatus {
     /// The customer managed key Aura reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_managed_key_id: Option<String>,
+    /// The snapshot this instance last took (scheduled, or before a change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_snapshot: Option<LastSnapshot>,
     /// When the database last accepted the connection Secret's username and
     /// password (RFC 3339); see the CredentialsVerified condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -448,6 +543,16 @@ impl AuraInstanceSpec {
             .as_ref()
             .map(|c| &c.extra_keys)
             .filter(|e| !e.is_empty())
+    }
+
+    /// `deletionProtection`, defaulted (off).
+    pub fn protected(&self) -> bool {
+        self.deletion_protection.unwrap_or(false)
+    }
+
+    /// `snapshots.beforeChanges`.
+    pub fn snapshot_before_changes(&self) -> bool {
+        self.snapshots.as_ref().is_some_and(|s| s.before_changes)
     }
 
     /// `deletionPolicy`, defaulted in code (not in the schema, so that CEL can

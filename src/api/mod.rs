@@ -6,11 +6,13 @@ mod aura_instance;
 mod claim;
 mod enums;
 mod project;
+mod snapshot;
 
 pub use aura_instance::*;
 pub use claim::*;
 pub use enums::*;
 pub use project::*;
+pub use snapshot::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -22,6 +24,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         AuraInstanceClaim::crd(),
         AuraProject::crd(),
         ClusterAuraProject::crd(),
+        AuraSnapshot::crd(),
+        AuraRestore::crd(),
     ]
 }
 

@@ -27,6 +27,9 @@ fn spec() -> AuraInstanceSpec {
         cdc_enrichment_mode: None,
         customer_managed_key_id: None,
         password_recovery: None,
+        source: None,
+        deletion_protection: None,
+        snapshots: None,
     }
 }
 

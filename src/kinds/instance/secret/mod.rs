@@ -413,6 +413,9 @@ mod tests {
                 cdc_enrichment_mode: None,
                 customer_managed_key_id: None,
                 password_recovery: None,
+                source: None,
+                deletion_protection: None,
+                snapshots: None,
             },
         );
         o.metadata.namespace = Some("team-a".into());
