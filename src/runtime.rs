@@ -10,10 +10,11 @@ use tracing::info;
 
 use std::pin::Pin;
 
-use crate::api::{AuraInstance, AuraProject, ClusterAuraProject};
+use crate::api::{AuraInstance, AuraProject, AuraSnapshot, ClusterAuraProject};
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project::{self, ProjectContext};
+use crate::kinds::snapshot;
 use crate::query_api::QueryApi;
 use crate::reconciler::{Context, FIELD_MANAGER, Shared};
 use crate::telemetry::{self, Telemetry};
@@ -147,6 +148,8 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
         shared.clone(),
         InstanceState::new(shared.client.clone(), query_api.clone()),
     ));
+    let snapshots: Arc<Context<AuraSnapshot>> =
+        Arc::new(Context::new(shared.clone(), instances.clone()));
     let claims = instance::start_claims(
         &instances,
         shutdown.wait(),
@@ -180,10 +183,22 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
     };
     runs.push(Box::pin(async {
         starting.await;
-        let instance_runs = scopes
-            .iter()
-            .map(|ns| instance::run(shared, &instances, ns.clone(), shutdown.wait()));
-        futures::future::join_all(instance_runs).await;
+        let mut kind_runs: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = Vec::new();
+        for ns in &scopes {
+            kind_runs.push(Box::pin(instance::run(
+                shared,
+                &instances,
+                ns.clone(),
+                shutdown.wait(),
+            )));
+            kind_runs.push(Box::pin(snapshot::run(
+                shared,
+                &snapshots,
+                ns.clone(),
+                shutdown.wait(),
+            )));
+        }
+        futures::future::join_all(kind_runs).await;
     }));
     futures::future::join_all(runs).await;
     namespaces.abort();

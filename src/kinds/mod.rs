@@ -4,3 +4,5 @@
 
 pub mod instance;
 pub mod project;
+pub mod snapshot;
+pub mod target;

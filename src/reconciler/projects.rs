@@ -30,13 +30,16 @@ pub enum Wanted<'a> {
     Project(ProjectKind, &'a str),
     /// Neither: the ClusterAuraProject named `default`.
     Default,
+    /// None of its own: the object acts on an AuraInstance and uses that
+    /// instance's credentials, resolved on each pass (AuraSnapshot, AuraRestore).
+    Borrowed,
 }
 
 impl Wanted<'_> {
     /// The project this names for an object in `namespace`, if any.
     pub fn project(&self, namespace: &str) -> Option<ProjectId> {
         match *self {
-            Self::Secret(_) => None,
+            Self::Secret(_) | Self::Borrowed => None,
             Self::Project(ProjectKind::AuraProject, name) => {
                 Some(ProjectId::namespaced(namespace, name))
             }
@@ -113,7 +116,8 @@ pub fn choose(
 ) -> CredentialsSource {
     let Some(id) = wanted.project(namespace) else {
         let Wanted::Secret(name) = wanted else {
-            unreachable!("only a Secret names no project")
+            // Borrowed: nothing of its own to watch or count.
+            return CredentialsSource::Refused(CredentialsProblem::NotConfigured);
         };
         return CredentialsSource::Own(SecretKey::new(namespace, name));
     };

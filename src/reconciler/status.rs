@@ -46,6 +46,70 @@ pub trait Summary {
     fn stalled(&self) -> Option<&(Self::Reason, String)>;
 }
 
+/// The three conditions of a kind that needs nothing more than them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress<R> {
+    pub readiness: Readiness<R>,
+    pub reconciling: Option<(R, String)>,
+    pub stalled: Option<(R, String)>,
+}
+
+impl<R: ReasonCode> Summary for Progress<R> {
+    type Reason = R;
+    fn readiness(&self) -> &Readiness<R> {
+        &self.readiness
+    }
+    fn reconciling(&self) -> Option<&(R, String)> {
+        self.reconciling.as_ref()
+    }
+    fn stalled(&self) -> Option<&(R, String)> {
+        self.stalled.as_ref()
+    }
+}
+
+impl<R: ReasonCode> Progress<R> {
+    pub fn ready() -> Self {
+        Self {
+            readiness: Readiness::True,
+            reconciling: None,
+            stalled: None,
+        }
+    }
+
+    /// Work under way (or a wait that resolves itself): Ready=False, Reconciling=True.
+    pub fn working(reason: R, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            readiness: Readiness::False {
+                reason,
+                message: message.clone(),
+            },
+            reconciling: Some((reason, message)),
+            stalled: None,
+        }
+    }
+
+    /// Needs a person: Ready=False, Stalled=True.
+    pub fn stalled(reason: R, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            readiness: Readiness::False {
+                reason,
+                message: message.clone(),
+            },
+            reconciling: None,
+            stalled: Some((reason, message)),
+        }
+    }
+
+    pub fn reason(&self) -> Option<R> {
+        match &self.readiness {
+            Readiness::True => None,
+            Readiness::False { reason, .. } | Readiness::Unknown { reason, .. } => Some(*reason),
+        }
+    }
+}
+
 /// The conditions for `summary`, reusing `previous` transition times where a
 /// condition keeps its status.
 pub fn conditions<S: Summary>(

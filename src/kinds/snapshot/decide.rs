@@ -1,0 +1,578 @@
+//! Decide (pure): what one AuraSnapshot does next and what its status says.
+//! The snapshot call is not idempotent, so its intent is recorded first and an
+//! unanswered call is found again in the instance's snapshots, never repeated
+//! blindly (the same pattern as an instance's create).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::api::{AuraSnapshotStatus, SnapshotStatus};
+use crate::aura::{AuraError, Snapshot};
+use crate::kinds::target::TargetProblem;
+use crate::reconciler::status::{Progress, ReasonCode};
+
+/// The reasons of AuraSnapshot conditions, defined once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotReason {
+    Completed,
+    Idle,
+    NotStalled,
+    /// The AuraInstance has no Aura instance yet.
+    WaitingForInstance,
+    /// The snapshot call is being made, or Aura is taking it.
+    Taking,
+    /// A call whose answer was lost: looking for its snapshot.
+    Searching,
+    /// Aura is busy with another operation on the instance.
+    InstanceBusy,
+    InstanceNotFound,
+    CredentialsNotUsable,
+    /// Aura reports the snapshot Failed (or Cancelled).
+    SnapshotFailed,
+    /// Aura no longer knows the recorded snapshot.
+    SnapshotNotFound,
+    /// Aura refused the call (its message says why).
+    AuraRejected,
+}
+
+impl SnapshotReason {
+    pub const ALL: &[SnapshotReason] = &[
+        Self::Completed,
+        Self::Idle,
+        Self::NotStalled,
+        Self::WaitingForInstance,
+        Self::Taking,
+        Self::Searching,
+        Self::InstanceBusy,
+        Self::InstanceNotFound,
+        Self::CredentialsNotUsable,
+        Self::SnapshotFailed,
+        Self::SnapshotNotFound,
+        Self::AuraRejected,
+    ];
+}
+
+impl ReasonCode for SnapshotReason {
+    const READY: Self = Self::Completed;
+    const IDLE: Self = Self::Idle;
+    const NOT_STALLED: Self = Self::NotStalled;
+    const READY_MESSAGE: &'static str = "Aura reports the snapshot Completed";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "Completed",
+            Self::Idle => "Idle",
+            Self::NotStalled => "NotStalled",
+            Self::WaitingForInstance => "WaitingForInstance",
+            Self::Taking => "Taking",
+            Self::Searching => "Searching",
+            Self::InstanceBusy => "InstanceBusy",
+            Self::InstanceNotFound => "InstanceNotFound",
+            Self::CredentialsNotUsable => "CredentialsNotUsable",
+            Self::SnapshotFailed => "SnapshotFailed",
+            Self::SnapshotNotFound => "SnapshotNotFound",
+            Self::AuraRejected => "AuraRejected",
+        }
+    }
+}
+
+pub type SnapshotSummary = Progress<SnapshotReason>;
+
+/// The instance side of the observation.
+#[derive(Debug, Clone, Copy)]
+pub enum TargetView<'a> {
+    /// The AuraInstance holds this Aura instance id and its credentials work.
+    Ready(&'a str),
+    Problem(&'a TargetProblem),
+}
+
+/// What the act step saw, for `decide`.
+#[derive(Debug, Clone)]
+pub struct SnapshotObservation<'a> {
+    pub status: &'a AuraSnapshotStatus,
+    pub target: TargetView<'a>,
+    /// The recorded snapshot, as Aura reports it (`None`: Aura answered 404).
+    pub snapshot: Option<Option<&'a Snapshot>>,
+    /// The instance's snapshots of the intent's day, listed only after an
+    /// unanswered call.
+    pub listed: Option<&'a [Snapshot]>,
+    pub now: Timestamp,
+    /// How long after an unanswered call a new call is allowed.
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotAction {
+    /// Nothing to call.
+    None,
+    /// Record the intent (with the snapshots that exist now), then call.
+    Take { instance_id: String },
+    /// Read the recorded snapshot.
+    Poll,
+    /// Search the instance's snapshots for the one an unanswered call made.
+    Search { instance_id: String },
+    /// The unanswered call made this snapshot: record it.
+    Adopt { snapshot_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotDecision {
+    pub action: SnapshotAction,
+    pub summary: SnapshotSummary,
+    /// When to look again; `None`: only on a change.
+    pub requeue: Option<Duration>,
+}
+
+const POLL: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Which step comes first, before anything is called: a settled snapshot
+/// needs no call at all.
+pub fn first_step(status: &AuraSnapshotStatus) -> Step {
+    match (&status.snapshot_id, &status.requested_at) {
+        (Some(_), _) if settled(status) => Step::Settled,
+        (Some(_), _) => Step::Poll,
+        (None, Some(_)) => Step::Search,
+        (None, None) => Step::Take,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Settled,
+    Poll,
+    Search,
+    Take,
+}
+
+fn settled(status: &AuraSnapshotStatus) -> bool {
+    matches!(
+        status
+            .aura_status
+            .as_deref()
+            .and_then(SnapshotStatus::parse),
+        Some(SnapshotStatus::Completed | SnapshotStatus::Failed | SnapshotStatus::Cancelled)
+    )
+}
+
+pub fn decide(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
+    match first_step(obs.status) {
+        Step::Settled => settled_decision(obs.status),
+        Step::Poll => poll(obs),
+        Step::Search => search(obs),
+        Step::Take => match obs.target {
+            TargetView::Ready(id) => SnapshotDecision {
+                action: SnapshotAction::Take {
+                    instance_id: id.to_string(),
+                },
+                summary: SnapshotSummary::working(
+                    SnapshotReason::Taking,
+                    format!("taking a snapshot of instance {id}"),
+                ),
+                requeue: Some(POLL),
+            },
+            TargetView::Problem(problem) => target_problem(problem),
+        },
+    }
+}
+
+fn settled_decision(status: &AuraSnapshotStatus) -> SnapshotDecision {
+    let summary = match status
+        .aura_status
+        .as_deref()
+        .and_then(SnapshotStatus::parse)
+    {
+        Some(SnapshotStatus::Completed) => SnapshotSummary::ready(),
+        _ => failed(
+            status.snapshot_id.as_deref().unwrap_or("?"),
+            status.aura_status.as_deref(),
+        ),
+    };
+    SnapshotDecision {
+        action: SnapshotAction::None,
+        summary,
+        requeue: None,
+    }
+}
+
+fn failed(snapshot_id: &str, aura_status: Option<&str>) -> SnapshotSummary {
+    SnapshotSummary::stalled(
+        SnapshotReason::SnapshotFailed,
+        format!(
+            "Aura reports snapshot {snapshot_id} {}; make a new AuraSnapshot to try again",
+            aura_status.unwrap_or("Failed")
+        ),
+    )
+}
+
+fn poll(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
+    let id = obs.status.snapshot_id.as_deref().unwrap_or("?");
+    match obs.snapshot {
+        None => match obs.target {
+            TargetView::Ready(_) => SnapshotDecision {
+                action: SnapshotAction::Poll,
+                summary: taking(id, obs.status.aura_status.as_deref()),
+                requeue: Some(POLL),
+            },
+            TargetView::Problem(problem) => target_problem(problem),
+        },
+        Some(None) => SnapshotDecision {
+            action: SnapshotAction::None,
+            summary: SnapshotSummary::stalled(
+                SnapshotReason::SnapshotNotFound,
+                format!("Aura no longer knows snapshot {id}"),
+            ),
+            requeue: None,
+        },
+        Some(Some(snapshot)) => {
+            let status = snapshot.status.as_deref();
+            match status.and_then(SnapshotStatus::parse) {
+                Some(SnapshotStatus::Completed) => SnapshotDecision {
+                    action: SnapshotAction::None,
+                    summary: SnapshotSummary::ready(),
+                    requeue: None,
+                },
+                Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => SnapshotDecision {
+                    action: SnapshotAction::None,
+                    summary: failed(id, status),
+                    requeue: None,
+                },
+                // Pending, InProgress, or a value we do not know: transient.
+                _ => SnapshotDecision {
+                    action: SnapshotAction::None,
+                    summary: taking(id, status),
+                    requeue: Some(POLL),
+                },
+            }
+        }
+    }
+}
+
+fn taking(id: &str, status: Option<&str>) -> SnapshotSummary {
+    SnapshotSummary::working(
+        SnapshotReason::Taking,
+        format!("Aura reports snapshot {id} {}", status.unwrap_or("Pending")),
+    )
+}
+
+fn search(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
+    let instance_id = match (obs.target, obs.status.instance_id.as_deref()) {
+        (_, Some(id)) | (TargetView::Ready(id), None) => id,
+        (TargetView::Problem(problem), None) => return target_problem(problem),
+    };
+    let searching = |message: &str| SnapshotSummary::working(SnapshotReason::Searching, message);
+    let Some(listed) = obs.listed else {
+        return SnapshotDecision {
+            action: SnapshotAction::Search {
+                instance_id: instance_id.to_string(),
+            },
+            summary: searching("looking for the snapshot of an unanswered snapshot call"),
+            requeue: Some(POLL),
+        };
+    };
+    if let Some(found) = lost_snapshot(obs.status, instance_id, listed) {
+        return SnapshotDecision {
+            action: SnapshotAction::Adopt {
+                snapshot_id: found.snapshot_id.clone(),
+            },
+            summary: SnapshotSummary::working(
+                SnapshotReason::Taking,
+                format!(
+                    "found snapshot {} of the unanswered call",
+                    found.snapshot_id
+                ),
+            ),
+            requeue: Some(POLL),
+        };
+    }
+    let intent = obs
+        .status
+        .requested_at
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let waited = intent.map(|t| obs.now.duration_since(t));
+    let grace = jiff::SignedDuration::try_from(obs.grace).unwrap_or_default();
+    match waited {
+        Some(waited) if waited < grace => SnapshotDecision {
+            action: SnapshotAction::None,
+            summary: searching(
+                "waiting to see whether an unanswered snapshot call made a snapshot",
+            ),
+            requeue: Some(
+                (grace - waited)
+                    .unsigned_abs()
+                    .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+            ),
+        },
+        _ => match obs.target {
+            TargetView::Ready(id) => SnapshotDecision {
+                action: SnapshotAction::Take {
+                    instance_id: id.to_string(),
+                },
+                summary: SnapshotSummary::working(
+                    SnapshotReason::Taking,
+                    "an earlier snapshot call made no snapshot; calling again",
+                ),
+                requeue: Some(POLL),
+            },
+            TargetView::Problem(problem) => target_problem(problem),
+        },
+    }
+}
+
+/// The snapshot an unanswered call made: of this instance, on-demand, not
+/// one that existed before the intent, and the newest of those.
+pub fn lost_snapshot<'a>(
+    status: &AuraSnapshotStatus,
+    instance_id: &str,
+    listed: &'a [Snapshot],
+) -> Option<&'a Snapshot> {
+    let prior: BTreeSet<&str> = status
+        .prior_snapshot_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    listed
+        .iter()
+        .filter(|s| !prior.contains(s.snapshot_id.as_str()))
+        .filter(|s| s.instance_id.as_deref().is_none_or(|i| i == instance_id))
+        .filter(|s| {
+            s.profile
+                .as_deref()
+                .is_none_or(|p| p.eq_ignore_ascii_case("AdHoc"))
+        })
+        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+}
+
+fn target_problem(problem: &TargetProblem) -> SnapshotDecision {
+    let (summary, requeue) = match problem {
+        TargetProblem::NotCreated(_) => (
+            SnapshotSummary::working(SnapshotReason::WaitingForInstance, problem.message()),
+            Some(WAIT),
+        ),
+        // It may be applied a moment later (GitOps applies both at once).
+        TargetProblem::NotFound(_) => (
+            SnapshotSummary::stalled(SnapshotReason::InstanceNotFound, problem.message()),
+            Some(WAIT),
+        ),
+        TargetProblem::Credentials(_) => (
+            SnapshotSummary::stalled(SnapshotReason::CredentialsNotUsable, problem.message()),
+            Some(WAIT),
+        ),
+    };
+    SnapshotDecision {
+        action: SnapshotAction::None,
+        summary,
+        requeue,
+    }
+}
+
+/// An Aura refusal of the snapshot call: a person must act.
+pub fn refused(e: &AuraError) -> SnapshotSummary {
+    SnapshotSummary::stalled(SnapshotReason::AuraRejected, e.to_string())
+}
+
+/// Aura is busy: wait.
+pub fn busy(instance_id: &str) -> SnapshotSummary {
+    SnapshotSummary::working(
+        SnapshotReason::InstanceBusy,
+        format!("instance {instance_id} is busy with another operation; waiting"),
+    )
+}
+
+/// The status fields that follow Aura's view of the snapshot.
+pub fn mirror(status: &mut AuraSnapshotStatus, snapshot: &Snapshot) {
+    status.aura_status = snapshot.status.clone().or(status.aura_status.take());
+    status.exportable = snapshot.exportable.or(status.exportable);
+    status.profile = snapshot.profile.clone().or(status.profile.take());
+    status.taken_at = snapshot.timestamp.clone().or(status.taken_at.take());
+    if status.instance_id.is_none() {
+        status.instance_id = snapshot.instance_id.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(id: &str, status: &str, at: &str) -> Snapshot {
+        Snapshot {
+            snapshot_id: id.into(),
+            instance_id: Some("0a1b2c3d".into()),
+            profile: Some("AdHoc".into()),
+            status: Some(status.into()),
+            timestamp: Some(at.into()),
+            exportable: Some(true),
+        }
+    }
+
+    fn obs<'a>(status: &'a AuraSnapshotStatus, target: TargetView<'a>) -> SnapshotObservation<'a> {
+        SnapshotObservation {
+            status,
+            target,
+            snapshot: None,
+            listed: None,
+            now: "2026-12-01T12:00:00Z".parse().unwrap(),
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    fn recorded(id: &str, aura: Option<&str>) -> AuraSnapshotStatus {
+        AuraSnapshotStatus {
+            snapshot_id: Some(id.into()),
+            instance_id: Some("0a1b2c3d".into()),
+            requested_at: Some("2026-12-01T11:59:00Z".into()),
+            aura_status: aura.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn first_steps() {
+        let rows: &[(AuraSnapshotStatus, Step)] = &[
+            (AuraSnapshotStatus::default(), Step::Take),
+            (
+                AuraSnapshotStatus {
+                    requested_at: Some("2026-12-01T11:59:00Z".into()),
+                    ..Default::default()
+                },
+                Step::Search,
+            ),
+            (recorded("s1", None), Step::Poll),
+            (recorded("s1", Some("InProgress")), Step::Poll),
+            (recorded("s1", Some("weird")), Step::Poll),
+            (recorded("s1", Some("completed")), Step::Settled),
+            (recorded("s1", Some("Failed")), Step::Settled),
+        ];
+        for (status, step) in rows {
+            assert_eq!(first_step(status), *step, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_object_takes_a_snapshot_once_its_instance_exists() {
+        let status = AuraSnapshotStatus::default();
+        let d = decide(&obs(&status, TargetView::Ready("0a1b2c3d")));
+        assert_eq!(
+            d.action,
+            SnapshotAction::Take {
+                instance_id: "0a1b2c3d".into()
+            }
+        );
+        let waiting = TargetProblem::NotCreated("orders".into());
+        let d = decide(&obs(&status, TargetView::Problem(&waiting)));
+        assert_eq!(d.action, SnapshotAction::None);
+        assert_eq!(d.summary.reason(), Some(SnapshotReason::WaitingForInstance));
+        assert!(d.summary.stalled.is_none());
+        let missing = TargetProblem::NotFound("orders".into());
+        let d = decide(&obs(&status, TargetView::Problem(&missing)));
+        assert_eq!(d.summary.reason(), Some(SnapshotReason::InstanceNotFound));
+        assert!(d.summary.stalled.is_some());
+    }
+
+    #[test]
+    fn polling_follows_aura_until_it_settles() {
+        let status = recorded("s1", Some("Pending"));
+        let rows: &[(&str, Option<SnapshotReason>, bool)] = &[
+            ("Pending", Some(SnapshotReason::Taking), false),
+            ("InProgress", Some(SnapshotReason::Taking), false),
+            ("SomethingNew", Some(SnapshotReason::Taking), false),
+            ("COMPLETED", None, false),
+            ("Failed", Some(SnapshotReason::SnapshotFailed), true),
+            ("Cancelled", Some(SnapshotReason::SnapshotFailed), true),
+        ];
+        for (aura, reason, stalled) in rows {
+            let s = snap("s1", aura, "2026-12-01T11:59:01Z");
+            let mut o = obs(&status, TargetView::Ready("0a1b2c3d"));
+            o.snapshot = Some(Some(&s));
+            let d = decide(&o);
+            assert_eq!(d.summary.reason(), *reason, "{aura}");
+            assert_eq!(d.summary.stalled.is_some(), *stalled, "{aura}");
+            assert_eq!(
+                d.requeue.is_some(),
+                reason == &Some(SnapshotReason::Taking),
+                "{aura}"
+            );
+        }
+        let mut o = obs(&status, TargetView::Ready("0a1b2c3d"));
+        o.snapshot = Some(None);
+        assert_eq!(
+            decide(&o).summary.reason(),
+            Some(SnapshotReason::SnapshotNotFound)
+        );
+    }
+
+    #[test]
+    fn a_settled_snapshot_makes_no_call_even_without_its_instance() {
+        let gone = TargetProblem::NotFound("orders".into());
+        let status = recorded("s1", Some("Completed"));
+        let d = decide(&obs(&status, TargetView::Problem(&gone)));
+        assert_eq!(d.action, SnapshotAction::None);
+        assert_eq!(d.summary, SnapshotSummary::ready());
+        assert_eq!(d.requeue, None);
+    }
+
+    #[test]
+    fn an_unanswered_call_is_found_again_not_repeated() {
+        let status = AuraSnapshotStatus {
+            instance_id: Some("0a1b2c3d".into()),
+            requested_at: Some("2026-12-01T11:59:30Z".into()),
+            prior_snapshot_ids: vec!["old".into()],
+            ..Default::default()
+        };
+        let target = TargetView::Ready("0a1b2c3d");
+        let d = decide(&obs(&status, target));
+        assert_eq!(
+            d.action,
+            SnapshotAction::Search {
+                instance_id: "0a1b2c3d".into()
+            }
+        );
+        // Only the old one: wait within the grace, call again after it.
+        let listed = vec![snap("old", "Completed", "2026-12-01T01:00:00Z")];
+        let mut o = obs(&status, target);
+        o.listed = Some(&listed);
+        assert_eq!(decide(&o).action, SnapshotAction::None);
+        o.now = "2026-12-01T12:01:00Z".parse().unwrap();
+        assert_eq!(
+            decide(&o).action,
+            SnapshotAction::Take {
+                instance_id: "0a1b2c3d".into()
+            }
+        );
+        // A new one: adopted.
+        let listed = vec![
+            snap("old", "Completed", "2026-12-01T01:00:00Z"),
+            snap("new", "Pending", "2026-12-01T11:59:31Z"),
+        ];
+        let mut o = obs(&status, target);
+        o.listed = Some(&listed);
+        assert_eq!(
+            decide(&o).action,
+            SnapshotAction::Adopt {
+                snapshot_id: "new".into()
+            }
+        );
+    }
+
+    #[test]
+    fn scheduled_snapshots_and_other_instances_are_never_adopted() {
+        let status = AuraSnapshotStatus::default();
+        let mut scheduled = snap("sched", "Completed", "2026-12-01T11:59:31Z");
+        scheduled.profile = Some("Scheduled".into());
+        let mut other = snap("other", "Completed", "2026-12-01T11:59:31Z");
+        other.instance_id = Some("ffffffff".into());
+        assert_eq!(
+            lost_snapshot(&status, "0a1b2c3d", &[scheduled, other]),
+            None
+        );
+    }
+
+    #[test]
+    fn every_reason_has_its_own_word() {
+        let words: BTreeSet<&str> = SnapshotReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(words.len(), SnapshotReason::ALL.len());
+    }
+}

@@ -1,0 +1,54 @@
+//! AuraSnapshot: one on-demand snapshot of an AuraInstance. `decide` (pure)
+//! picks the step and the status; `act` reads Aura, carries the step out and
+//! writes status. Deleting the object removes only the object.
+
+mod act;
+pub mod decide;
+
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+
+use crate::api::{AuraInstance, AuraSnapshot, AuraSnapshotStatus, SNAPSHOT_FINALIZER};
+use crate::reconciler::projects::Wanted;
+use crate::reconciler::{Cleanup, Context, Kind, Result, Shared, driver};
+
+impl Kind for AuraSnapshot {
+    const FINALIZER: &'static str = SNAPSHOT_FINALIZER;
+    type Memory = ();
+    /// The AuraInstances, for the instance a snapshot is of and its credentials.
+    type State = Arc<Context<AuraInstance>>;
+    type Status = AuraSnapshotStatus;
+
+    fn status(&self) -> Option<&AuraSnapshotStatus> {
+        self.status.as_ref()
+    }
+
+    fn wanted_credentials(&self) -> Wanted<'_> {
+        Wanted::Borrowed
+    }
+
+    async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
+        act::apply(&obj, &ctx).await
+    }
+
+    /// Aura has no call to delete a snapshot: only the object goes.
+    async fn cleanup(_obj: Arc<Self>, _ctx: Arc<Context<Self>>) -> Result<Cleanup> {
+        Ok(Cleanup::Done)
+    }
+}
+
+/// The AuraSnapshot controller of one scope.
+pub async fn run(
+    shared: &Arc<Shared>,
+    ctx: &Arc<Context<AuraSnapshot>>,
+    namespace: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<AuraSnapshot> = match &namespace {
+        Some(ns) => Api::namespaced(shared.client.clone(), ns),
+        None => Api::all(shared.client.clone()),
+    };
+    driver::run(driver::controller(api, ctx), ctx.clone(), shutdown).await;
+}

@@ -1,0 +1,108 @@
+//! The AuraInstance an AuraSnapshot or AuraRestore acts on, found in the
+//! AuraInstance watch's store, and the Aura client of its credentials: these
+//! kinds have no credentials of their own (DESIGN 4.9: an object uses only
+//! what its namespace may use, and the instance already passed that check).
+
+use std::sync::Arc;
+
+use kube::ResourceExt;
+
+use crate::api::AuraInstance;
+use crate::aura::AuraClient;
+use crate::reconciler::credentials::{self, CredentialsProblem};
+use crate::reconciler::{Context, Result};
+
+/// An AuraInstance that runs in Aura, and a client that may call it.
+pub struct Target {
+    pub object: Arc<AuraInstance>,
+    pub instance_id: String,
+    pub aura: AuraClient,
+}
+
+/// Why the instance cannot be acted on yet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetProblem {
+    /// No AuraInstance of that name in the namespace.
+    NotFound(String),
+    /// It exists but has no Aura instance yet (being created, or being deleted).
+    NotCreated(String),
+    /// Its credentials cannot be used.
+    Credentials(CredentialsProblem),
+}
+
+impl TargetProblem {
+    pub fn message(&self) -> String {
+        match self {
+            Self::NotFound(name) => format!("AuraInstance {name} does not exist in this namespace"),
+            Self::NotCreated(name) => {
+                format!("AuraInstance {name} has no Aura instance yet; waiting for it")
+            }
+            Self::Credentials(problem) => format!(
+                "the credentials of the AuraInstance cannot be used ({}); see its status",
+                problem_words(problem)
+            ),
+        }
+    }
+}
+
+fn problem_words(problem: &CredentialsProblem) -> &'static str {
+    match problem {
+        CredentialsProblem::NotConfigured => "none configured",
+        CredentialsProblem::ProjectNotFound(_) => "its project does not exist",
+        CredentialsProblem::NamespaceNotAllowed(_) => "its project does not allow this namespace",
+        CredentialsProblem::Unusable { .. } => "the Secret is missing or incomplete",
+    }
+}
+
+/// The AuraInstance named `name` in `namespace`, as the watch shows it.
+pub fn find(
+    instances: &Context<AuraInstance>,
+    namespace: &str,
+    name: &str,
+) -> Option<Arc<AuraInstance>> {
+    instances
+        .objects_in(namespace)
+        .into_iter()
+        .find(|o| o.name_any() == name)
+}
+
+/// The Aura instance id an AuraInstance holds, once it has one.
+pub fn instance_id(object: &AuraInstance) -> Option<&str> {
+    object.status.as_ref()?.instance_id.as_deref()
+}
+
+/// The instance named `name` and a client of its credentials.
+pub async fn resolve(
+    instances: &Context<AuraInstance>,
+    namespace: &str,
+    name: &str,
+) -> Result<Result<Target, TargetProblem>> {
+    let Some(object) = find(instances, namespace, name) else {
+        return Ok(Err(TargetProblem::NotFound(name.to_string())));
+    };
+    let Some(id) = instance_id(&object).map(str::to_string) else {
+        return Ok(Err(TargetProblem::NotCreated(name.to_string())));
+    };
+    let aura = match client_for(instances, &object).await? {
+        Ok(aura) => aura,
+        Err(problem) => return Ok(Err(TargetProblem::Credentials(problem))),
+    };
+    Ok(Ok(Target {
+        object,
+        instance_id: id,
+        aura,
+    }))
+}
+
+/// A client of the credentials `object` uses; the Secret is held by its users, not here.
+pub async fn client_for(
+    instances: &Context<AuraInstance>,
+    object: &AuraInstance,
+) -> Result<Result<AuraClient, CredentialsProblem>> {
+    let source = instances.credentials_source(object);
+    Ok(
+        credentials::resolve(&instances.client, &instances.secrets, &source, false)
+            .await?
+            .map(|creds| instances.aura.client(&creds)),
+    )
+}
