@@ -108,6 +108,13 @@ pub struct CreateInstanceRequest {
     /// A customer managed encryption key, create-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_managed_key_id: Option<String>,
+    /// A clone: the instance whose data the new one starts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_instance_id: Option<String>,
+    /// A clone from one of that instance's snapshots (it must be exportable);
+    /// needs `source_instance_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot_id: Option<String>,
 }
 
 /// The 202 answer to `POST /instances`: the only place the password ever

@@ -114,6 +114,7 @@ async fn live(
         claimed_elsewhere: observed.claimed_elsewhere,
         secret_name: obj.connection_secret_name(),
         dry_run: ctx.config.dry_run,
+        source: observed.source.as_ref(),
     };
     let decision = decide::decide(&observation);
     let mut next = current.clone();

@@ -10,6 +10,7 @@ pub mod decide;
 mod observe;
 pub mod reason;
 pub mod secret;
+pub mod source;
 pub mod status;
 pub mod verify;
 

@@ -35,6 +35,8 @@ pub struct Observed {
     pub leftover_backup: bool,
     /// The tenant's catalogue, when a resize is pending.
     pub catalogue: Option<Arc<Tenant>>,
+    /// A clone's source, read only while there is no instance yet.
+    pub source: Option<super::source::SourceView>,
 }
 
 /// The connection Secret to write.
@@ -259,7 +261,13 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         _ => None,
     };
 
+    let source = match &observed_aura {
+        Aura::NotCreated { .. } => super::source::resolve(obj, ctx).await?,
+        _ => None,
+    };
+
     Ok(Gathered::Observed(Box::new(Observed {
+        source,
         current,
         instance_id,
         aura: observed_aura,

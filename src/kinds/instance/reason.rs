@@ -61,6 +61,10 @@ reasons! {
     SecretWriteFailed,
     /// An extraKeys template does not render.
     InvalidTemplate,
+    /// A clone's source instance or snapshot is still being made.
+    WaitingForSource,
+    /// A clone's source does not exist or cannot seed a clone.
+    SourceNotFound,
     /// CredentialsVerified=True: the database accepted the Secret's login.
     CredentialsAccepted,
     /// CredentialsVerified=False: the login was accepted but may not use the database.

@@ -15,6 +15,7 @@ pub use super::compare::{
     update_request,
 };
 pub use super::reason::Reason;
+pub use super::source::SourceView;
 pub use super::status::{Readiness, StatusSummary};
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceStatus, InstanceSummary, Tenant, UpdateInstanceRequest,
@@ -45,6 +46,8 @@ pub struct Observation<'a> {
     pub secret_name: String,
     /// --dry-run: mutating calls become [`Action::DryRun`].
     pub dry_run: bool,
+    /// A clone's source (`spec.source`), while there is no instance yet.
+    pub source: Option<&'a SourceView>,
 }
 
 /// The Aura side of the observation.
@@ -264,9 +267,15 @@ fn decide_create(
         return stall;
     }
 
+    let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
+        Ok(request) => request,
+        Err(wait_or_stall) if create_intent(obs.status).is_none() => return wait_or_stall,
+        // An earlier create may have made it: the search below comes first.
+        Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
+    };
     let Some(intent) = create_intent(obs.status) else {
         return Decision {
-            action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
+            action: Action::Create(request),
             // Usually the first status the object gets: Ready=Unknown until Aura answers.
             status: StatusSummary {
                 ready: Readiness::Unknown {
@@ -318,10 +327,53 @@ fn decide_create(
             requeue: LookAgain::After(left.max(Duration::from_secs(1))),
         };
     }
+    if let Err(wait_or_stall) = clone_request(obs, request.clone()) {
+        return wait_or_stall;
+    }
     Decision {
-        action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
+        action: Action::Create(request),
         status: creating("an earlier create produced no instance; creating again"),
         requeue: LookAgain::Poll,
+    }
+}
+
+/// The create body of a clone carries its source's ids; until they are
+/// known there is nothing to create (a wait, or a stall for a person).
+fn clone_request(
+    obs: &Observation<'_>,
+    mut request: CreateInstanceRequest,
+) -> Result<CreateInstanceRequest, Decision> {
+    if obs.spec.source.is_none() {
+        return Ok(request);
+    }
+    match obs.source {
+        Some(SourceView::Ready {
+            instance_id,
+            snapshot_id,
+        }) => {
+            request.source_instance_id = Some(instance_id.clone());
+            request.source_snapshot_id = snapshot_id.clone();
+            Ok(request)
+        }
+        Some(SourceView::Problem(message)) => Err(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::SourceNotFound, message.clone()),
+            requeue: LookAgain::After(Duration::from_secs(15)),
+        }),
+        Some(SourceView::Waiting(message)) => Err(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(Phase::Pending, Reason::WaitingForSource, message.clone()),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        }),
+        None => Err(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                "reading the clone's source",
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        }),
     }
 }
 

@@ -118,6 +118,7 @@ fn obs<'a>(
         claimed_elsewhere: false,
         secret_name: "orders-connection".into(),
         dry_run: false,
+        source: None,
     }
 }
 
@@ -153,6 +154,79 @@ fn first_sight_creates_with_the_spec() {
     // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
     assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
     assert_eq!(d.requeue, LookAgain::Poll);
+}
+
+#[test]
+fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
+    let spec = AuraInstanceSpec {
+        source: Some(crate::api::InstanceSource {
+            instance_id: Some("0a1b2c3d".into()),
+            snapshot_id: Some("s1".into()),
+            ..Default::default()
+        }),
+        ..spec()
+    };
+    let (status, tenant) = (AuraInstanceStatus::default(), tenant());
+    let ready = SourceView::Ready {
+        instance_id: "0a1b2c3d".into(),
+        snapshot_id: Some("s1".into()),
+    };
+    let waiting = SourceView::Waiting("waiting for AuraSnapshot nightly".into());
+    let problem = SourceView::Problem("AuraInstance prod does not exist".into());
+    let rows: &[(Option<&SourceView>, Option<(&str, Option<&str>)>, Option<Reason>, bool)] = &[
+        (Some(&ready), Some(("0a1b2c3d", Some("s1"))), None, false),
+        (Some(&waiting), None, Some(Reason::WaitingForSource), false),
+        (Some(&problem), None, Some(Reason::SourceNotFound), true),
+        (None, None, Some(Reason::WaitingForSource), false),
+    ];
+    for (source, create, reason, stalled) in rows {
+        let o = Observation {
+            source: *source,
+            ..obs(
+                &spec,
+                &status,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: None,
+                    claimed: &[],
+                },
+                SecretView::default(),
+            )
+        };
+        let d = decide(&o);
+        match (&d.action, create) {
+            (Action::Create(req), Some((instance, snapshot))) => {
+                assert_eq!(req.source_instance_id.as_deref(), Some(*instance));
+                assert_eq!(req.source_snapshot_id.as_deref(), *snapshot);
+            }
+            (Action::None, None) => {
+                let said = d.status.stalled.as_ref().or(d.status.reconciling.as_ref());
+                assert_eq!(said.map(|s| s.0), *reason, "{source:?}");
+                assert_eq!(d.status.stalled.is_some(), *stalled, "{source:?}");
+            }
+            (other, _) => panic!("{source:?}: {other:?}"),
+        }
+    }
+    // Without a source the create carries none.
+    let plain = spec_without_source();
+    let d = decide(&obs(
+        &plain,
+        &status,
+        AuraView::NotCreated {
+            tenant: &tenant,
+            listed: None,
+            claimed: &[],
+        },
+        SecretView::default(),
+    ));
+    let Action::Create(req) = d.action else {
+        panic!("{:?}", d.action)
+    };
+    assert_eq!(req.source_instance_id, None);
+}
+
+fn spec_without_source() -> AuraInstanceSpec {
+    spec()
 }
 
 #[test]
