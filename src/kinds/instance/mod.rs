@@ -9,6 +9,7 @@ pub mod compare;
 pub mod decide;
 mod observe;
 pub mod reason;
+pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod status;

@@ -72,7 +72,11 @@ pub fn view(
                     r.name
                 ));
             }
-            match status.aura_status.as_deref().and_then(SnapshotStatus::parse) {
+            match status
+                .aura_status
+                .as_deref()
+                .and_then(SnapshotStatus::parse)
+            {
                 Some(SnapshotStatus::Completed) => match status.snapshot_id {
                     Some(id) => Some(id),
                     None => {
@@ -205,15 +209,57 @@ mod tests {
             fn(&SourceView) -> bool,
         );
         let rows: Vec<Row> = vec![
-            ("by id", &by_id, None, None, |v| *v == ready("0a1b2c3d", Some("s1"))),
-            ("by ref", &by_ref, Some(&running), None, |v| *v == ready("0a1b2c3d", None)),
-            ("ref missing", &by_ref, None, None, |v| matches!(v, SourceView::Problem(m) if m.contains("prod"))),
-            ("ref creating", &by_ref, Some(&creating), None, |v| matches!(v, SourceView::Waiting(_))),
-            ("snapshot done", &with_snap, Some(&running), Some(&done), |v| *v == ready("0a1b2c3d", Some("s9"))),
-            ("snapshot taking", &with_snap, Some(&running), Some(&taking), |v| matches!(v, SourceView::Waiting(_))),
-            ("snapshot failed", &with_snap, Some(&running), Some(&failed), |v| matches!(v, SourceView::Problem(_))),
-            ("snapshot missing", &with_snap, Some(&running), None, |v| matches!(v, SourceView::Problem(m) if m.contains("nightly"))),
-            ("snapshot of another", &with_snap, Some(&running), Some(&other), |v| matches!(v, SourceView::Problem(m) if m.contains("ffffffff"))),
+            ("by id", &by_id, None, None, |v| {
+                *v == ready("0a1b2c3d", Some("s1"))
+            }),
+            ("by ref", &by_ref, Some(&running), None, |v| {
+                *v == ready("0a1b2c3d", None)
+            }),
+            (
+                "ref missing",
+                &by_ref,
+                None,
+                None,
+                |v| matches!(v, SourceView::Problem(m) if m.contains("prod")),
+            ),
+            ("ref creating", &by_ref, Some(&creating), None, |v| {
+                matches!(v, SourceView::Waiting(_))
+            }),
+            (
+                "snapshot done",
+                &with_snap,
+                Some(&running),
+                Some(&done),
+                |v| *v == ready("0a1b2c3d", Some("s9")),
+            ),
+            (
+                "snapshot taking",
+                &with_snap,
+                Some(&running),
+                Some(&taking),
+                |v| matches!(v, SourceView::Waiting(_)),
+            ),
+            (
+                "snapshot failed",
+                &with_snap,
+                Some(&running),
+                Some(&failed),
+                |v| matches!(v, SourceView::Problem(_)),
+            ),
+            (
+                "snapshot missing",
+                &with_snap,
+                Some(&running),
+                None,
+                |v| matches!(v, SourceView::Problem(m) if m.contains("nightly")),
+            ),
+            (
+                "snapshot of another",
+                &with_snap,
+                Some(&running),
+                Some(&other),
+                |v| matches!(v, SourceView::Problem(m) if m.contains("ffffffff")),
+            ),
         ];
         for (what, source, instance, snapshot, check) in rows {
             let v = view(source, instance, snapshot);

@@ -362,7 +362,11 @@ fn clone_request(
         }),
         Some(SourceView::Waiting(message)) => Err(Decision {
             action: Action::None,
-            status: StatusSummary::in_progress(Phase::Pending, Reason::WaitingForSource, message.clone()),
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                message.clone(),
+            ),
             requeue: LookAgain::After(Duration::from_secs(5)),
         }),
         None => Err(Decision {
