@@ -11,6 +11,7 @@ use super::auth::{SlidingWindow, TokenStore};
 use super::catalogue::parse_create;
 use super::error::ApiError;
 use super::faults::Faults;
+use super::lineage::Lineage;
 use super::state::{AdminInstance, ConsoleUpdate, Timings, World};
 use crate::aura::model::{CreateInstanceRequest, TenantSummary};
 
@@ -199,6 +200,36 @@ impl SimState {
 
     pub fn reset_counters(&self) {
         *lock(&self.inner.counters) = Counters::default();
+    }
+
+    /// Where an instance's data came from; `None` when it does not exist.
+    pub fn lineage(&self, id: &str) -> Option<Lineage> {
+        self.world().lineage(id, Instant::now()).ok()
+    }
+
+    /// Writes to a running instance: a new data version.
+    pub fn write(&self, id: &str) -> Result<Lineage, ApiError> {
+        self.world().write(id, Instant::now())
+    }
+
+    /// Whether snapshots of instances without their own setting are exportable.
+    pub fn snapshots_exportable(&self) -> bool {
+        self.world().snapshots_exportable
+    }
+
+    pub fn set_snapshots_exportable(&self, exportable: bool) {
+        self.world().snapshots_exportable = exportable;
+    }
+
+    /// One instance's own setting (`None` follows the default); answers the
+    /// value its snapshots now have.
+    pub fn set_instance_snapshots_exportable(
+        &self,
+        id: &str,
+        exportable: Option<bool>,
+    ) -> Result<bool, ApiError> {
+        self.world()
+            .set_snapshots_exportable(id, exportable, Instant::now())
     }
 
     /// Forgets the rate-limit windows (requests and token calls).

@@ -2,7 +2,7 @@
 use super::*;
 use crate::simulator::catalogue::default_catalogue;
 
-fn world() -> World {
+pub(super) fn world() -> World {
     World::new(
         vec![TenantSummary {
             id: "t".into(),
@@ -13,7 +13,7 @@ fn world() -> World {
     )
 }
 
-fn spec(ty: &str) -> CreateSpec {
+pub(super) fn spec(ty: &str) -> CreateSpec {
     CreateSpec {
         name: "db".into(),
         tenant_id: "t".into(),
@@ -30,7 +30,7 @@ fn spec(ty: &str) -> CreateSpec {
     }
 }
 
-fn s(n: f64) -> Duration {
+pub(super) fn s(n: f64) -> Duration {
     Duration::from_secs_f64(n)
 }
 
