@@ -35,6 +35,15 @@ pub struct LineageEntry {
     pub source_snapshot_id: Option<String>,
 }
 
+/// Where data comes from when it is copied in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSource {
+    pub instance_id: String,
+    pub snapshot_id: Option<String>,
+    /// The source's data version at call time, or the snapshot's.
+    pub data_version: String,
+}
+
 /// The answer of `GET /admin/instances/{id}/lineage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lineage {
@@ -63,13 +72,22 @@ fn fresh_version(old: Option<&str>) -> String {
 }
 
 impl Data {
-    /// A new empty instance.
-    pub fn new(at: String) -> Self {
+    /// A new empty instance, or a clone of `source`.
+    pub fn new(at: String, source: Option<DataSource>) -> Self {
         let mut data = Self {
             version: String::new(),
             history: Vec::new(),
         };
-        data.push(at, LineageEvent::Created, fresh_version(None), None, None);
+        match source {
+            None => data.push(at, LineageEvent::Created, fresh_version(None), None, None),
+            Some(src) => data.push(
+                at,
+                LineageEvent::Clone,
+                src.data_version,
+                Some(src.instance_id),
+                src.snapshot_id,
+            ),
+        }
         data
     }
 
@@ -87,6 +105,17 @@ impl Data {
     pub fn restore(&mut self, at: String, snapshot_id: &str, version: String) {
         let sid = Some(snapshot_id.to_string());
         self.push(at, LineageEvent::Restore, version, None, sid);
+    }
+
+    /// Content replaced by a copy of another instance's.
+    pub fn overwrite(&mut self, at: String, src: DataSource) {
+        self.push(
+            at,
+            LineageEvent::Overwrite,
+            src.data_version,
+            Some(src.instance_id),
+            src.snapshot_id,
+        );
     }
 
     fn push(

@@ -1,6 +1,7 @@
 //! Data lineage: restore, overwrite, clone and writes move data versions.
 use super::tests::{s, spec, world};
 use super::*;
+use crate::simulator::catalogue::{OverwriteSpec, parse_create, parse_overwrite};
 use crate::simulator::lineage::LineageEvent;
 
 /// A running instance.
@@ -25,6 +26,21 @@ fn events(w: &mut World, id: &str, t: Instant) -> Vec<LineageEvent> {
         .iter()
         .map(|e| e.event)
         .collect()
+}
+
+fn from(source: &str, snapshot: Option<&str>) -> OverwriteSpec {
+    OverwriteSpec {
+        source_instance_id: source.into(),
+        source_snapshot_id: snapshot.map(str::to_string),
+    }
+}
+
+fn clone_of(source: &str, snapshot: Option<&str>) -> CreateSpec {
+    CreateSpec {
+        source_instance_id: Some(source.into()),
+        source_snapshot_id: snapshot.map(str::to_string),
+        ..spec("professional-db")
+    }
 }
 
 #[test]
@@ -98,39 +114,56 @@ fn restore_brings_back_the_version_the_snapshot_captured() {
 }
 
 #[test]
-fn everything_else_is_refused_while_restoring() {
+fn everything_else_is_refused_while_restoring_or_overwriting() {
     let mut w = world();
     w.timings.restore = 5.0;
+    w.timings.overwrite = 5.0;
     let t0 = Instant::now();
     let id = running(&mut w, t0);
+    let other = running(&mut w, t0);
     let (sid, done) = snapshot(&mut w, &id, t0);
-    w.restore(&id, &sid, done).unwrap();
-    let busy = |e: ApiError| {
-        assert_eq!(e.status, 409, "{e:?}");
-        assert_eq!(e.reason(), Some("ongoing-database-operation"));
-    };
+    let (other_sid, _) = snapshot(&mut w, &other, t0);
     let resize = UpdateSpec {
         memory: Some("8GB".into()),
         storage: Some("16GB".into()),
         ..Default::default()
     };
-    busy(w.restore(&id, &sid, done).unwrap_err());
-    busy(w.take_snapshot(&id, done).unwrap_err());
-    busy(w.pause(&id, done).unwrap_err());
-    busy(w.resume(&id, done).unwrap_err());
-    busy(w.delete(&id, done).unwrap_err());
-    busy(w.update(&id, &resize, done).unwrap_err());
-    busy(w.write(&id, done).unwrap_err());
-    // A rename still applies at once, as in any other state.
-    let rename = UpdateSpec {
-        name: Some("renamed".into()),
-        ..Default::default()
-    };
-    assert!(w.update(&id, &rename, done).unwrap().0);
-    assert_eq!(
-        w.get(&id, done + s(5.0)).unwrap().status,
-        InstanceStatus::Running
-    );
+    for op in ["restore", "overwrite"] {
+        let (target, own_sid, t) = match op {
+            "restore" => {
+                w.restore(&id, &sid, done).unwrap();
+                (id.clone(), sid.clone(), done)
+            }
+            _ => {
+                let t = done + s(5.0);
+                let i = w.overwrite(&other, &from(&id, None), t).unwrap();
+                assert_eq!(i.status, InstanceStatus::Overwriting);
+                (other.clone(), other_sid.clone(), t)
+            }
+        };
+        let busy = |e: ApiError| {
+            assert_eq!(e.status, 409, "{op}: {e:?}");
+            assert_eq!(e.reason(), Some("ongoing-database-operation"), "{op}");
+        };
+        busy(w.restore(&target, &own_sid, t).unwrap_err());
+        busy(w.overwrite(&target, &from(&id, None), t).unwrap_err());
+        busy(w.take_snapshot(&target, t).unwrap_err());
+        busy(w.pause(&target, t).unwrap_err());
+        busy(w.resume(&target, t).unwrap_err());
+        busy(w.delete(&target, t).unwrap_err());
+        busy(w.update(&target, &resize, t).unwrap_err());
+        busy(w.write(&target, t).unwrap_err());
+        // A rename still applies at once, as in any other state.
+        let rename = UpdateSpec {
+            name: Some(format!("renamed-{op}")),
+            ..Default::default()
+        };
+        assert!(w.update(&target, &rename, t).unwrap().0);
+        assert_eq!(
+            w.get(&target, t + s(5.0)).unwrap().status,
+            InstanceStatus::Running
+        );
+    }
 }
 
 #[test]
@@ -145,6 +178,240 @@ fn restore_takes_only_the_instances_own_snapshots() {
     assert_eq!(e.reason(), Some("snapshot-not-found"));
     assert_eq!(w.get(&b, done).unwrap().status, InstanceStatus::Running);
     assert_eq!(events(&mut w, &b, done), [LineageEvent::Created]);
+}
+
+#[test]
+fn overwrite_from_an_instance_takes_its_data_at_call_time() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let target = running(&mut w, t0);
+    w.write(&source, t0).unwrap();
+    let at_call = version(&mut w, &source, t0);
+    let i = w.overwrite(&target, &from(&source, None), t0).unwrap();
+    assert_eq!(i.status, InstanceStatus::Overwriting);
+    // Written after the call: stays with the source.
+    let t1 = t0 + s(w.timings.overwrite);
+    w.write(&source, t1).unwrap();
+    assert_eq!(w.get(&target, t1).unwrap().status, InstanceStatus::Running);
+    assert_eq!(version(&mut w, &target, t1), at_call);
+    let last = w.lineage(&target, t1).unwrap().history.pop().unwrap();
+    assert_eq!(last.event, LineageEvent::Overwrite);
+    assert_eq!(last.source_instance_id.as_deref(), Some(source.as_str()));
+    assert_eq!(last.source_snapshot_id, None);
+}
+
+#[test]
+fn overwrite_from_a_snapshot_takes_what_it_captured() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let target = running(&mut w, t0);
+    let captured = version(&mut w, &source, t0);
+    let (sid, done) = snapshot(&mut w, &source, t0);
+    w.write(&source, done).unwrap();
+    w.overwrite(&target, &from(&source, Some(&sid)), done)
+        .unwrap();
+    assert_eq!(version(&mut w, &target, done), captured);
+    let last = w.lineage(&target, done).unwrap().history.pop().unwrap();
+    assert_eq!(last.event, LineageEvent::Overwrite);
+    assert_eq!(last.source_instance_id.as_deref(), Some(source.as_str()));
+    assert_eq!(last.source_snapshot_id.as_deref(), Some(sid.as_str()));
+}
+
+#[test]
+fn overwrite_refusals_leave_the_target_as_it_was() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let target = running(&mut w, t0);
+    let other = running(&mut w, t0);
+    let (sid, done) = snapshot(&mut w, &source, t0);
+    let (other_sid, _) = snapshot(&mut w, &other, t0);
+    let (pending, _) = snapshot(&mut w, &source, done);
+    let before = w.lineage(&target, done).unwrap();
+    let refused =
+        |w: &mut World, spec: OverwriteSpec| w.overwrite(&target, &spec, done).unwrap_err();
+
+    let e = refused(&mut w, from("deadbeef", None));
+    assert_eq!((e.status.as_u16(), e.reason()), (404, Some("db-not-found")));
+    // The snapshot must be the source's, completed and exportable.
+    let e = refused(&mut w, from(&source, Some(&other_sid)));
+    assert_eq!(
+        (e.status.as_u16(), e.reason()),
+        (404, Some("snapshot-not-found"))
+    );
+    let e = refused(&mut w, from(&source, Some(&pending)));
+    assert_eq!(e.status, 409);
+    w.set_snapshots_exportable(&source, Some(false), done)
+        .unwrap();
+    let e = refused(&mut w, from(&source, Some(&sid)));
+    assert_eq!(e.status, 400);
+    assert_eq!(e.reason(), Some("snapshot-not-exportable"));
+    assert!(format!("{e:?}").contains(&sid), "{e:?}");
+    // Without a snapshot the source's current data is copied: no export needed.
+    w.set_snapshots_exportable(&source, None, done).unwrap();
+
+    assert_eq!(w.lineage(&target, done).unwrap(), before);
+    let t = w.get(&target, done).unwrap();
+    assert_eq!(t.status, InstanceStatus::Running);
+    assert!(!t.is_busy(done));
+    assert_eq!(
+        w.overwrite("deadbeef", &from(&source, None), done)
+            .unwrap_err()
+            .reason(),
+        Some("db-not-found")
+    );
+}
+
+#[test]
+fn overwrite_needs_a_target_as_large_as_the_source_and_not_free() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let big = w
+        .create(
+            CreateSpec {
+                memory: "8GB".into(),
+                ..spec("professional-db")
+            },
+            t0,
+            true,
+        )
+        .unwrap()
+        .id;
+    let small = running(&mut w, t0);
+    let e = w.overwrite(&small, &from(&big, None), t0).unwrap_err();
+    // The spec documents a 500 "DB Overwrite Size Disparity" here.
+    assert_eq!(e.status, 500);
+    let text = format!("{e:?}");
+    for word in [big.as_str(), small.as_str(), "8GB", "4GB"] {
+        assert!(text.contains(word), "{word} in {text}");
+    }
+    assert_eq!(w.get(&small, t0).unwrap().status, InstanceStatus::Running);
+    // Larger from smaller is fine.
+    w.overwrite(&big, &from(&small, None), t0).unwrap();
+
+    let mut free = spec("free-db");
+    free.memory = "1GB".into();
+    let free = w.create(free, t0, true).unwrap().id;
+    assert_eq!(
+        w.overwrite(&free, &from(&small, None), t0)
+            .unwrap_err()
+            .status,
+        420
+    );
+}
+
+#[test]
+fn overwrite_is_refused_while_the_target_is_busy() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let creating = w.create(spec("professional-db"), t0, false).unwrap().id;
+    let e = w
+        .overwrite(&creating, &from(&source, None), t0)
+        .unwrap_err();
+    assert_eq!(e.reason(), Some("ongoing-database-operation"));
+    let paused = running(&mut w, t0);
+    w.console_update(
+        &paused,
+        &ConsoleUpdate {
+            paused: Some(true),
+            ..Default::default()
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(
+        w.overwrite(&paused, &from(&source, None), t0)
+            .unwrap_err()
+            .status,
+        400
+    );
+}
+
+#[test]
+fn a_clone_starts_with_the_sources_data() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    w.write(&source, t0).unwrap();
+    let current = version(&mut w, &source, t0);
+    let c = w.create(clone_of(&source, None), t0, false).unwrap();
+    // The usual create: a password once, creating then running.
+    assert_eq!(w.issued_password(&c.id), Some(c.password.clone()));
+    assert_eq!(w.get(&c.id, t0).unwrap().status, InstanceStatus::Creating);
+    let t1 = t0 + s(w.timings.create);
+    assert_eq!(w.get(&c.id, t1).unwrap().status, InstanceStatus::Running);
+    let l = w.lineage(&c.id, t1).unwrap();
+    assert_eq!(l.data_version, current);
+    assert_eq!(l.history.len(), 1);
+    assert_eq!(l.history[0].event, LineageEvent::Clone);
+    assert_eq!(
+        l.history[0].source_instance_id.as_deref(),
+        Some(source.as_str())
+    );
+    assert_eq!(l.history[0].source_snapshot_id, None);
+    // Then each goes its own way.
+    w.write(&c.id, t1).unwrap();
+    assert_eq!(version(&mut w, &source, t1), current);
+}
+
+#[test]
+fn a_clone_from_a_snapshot_starts_with_what_it_captured() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let captured = version(&mut w, &source, t0);
+    let (sid, done) = snapshot(&mut w, &source, t0);
+    w.write(&source, done).unwrap();
+    let c = w
+        .create(clone_of(&source, Some(&sid)), done, false)
+        .unwrap();
+    let l = w.lineage(&c.id, done).unwrap();
+    assert_eq!(l.data_version, captured);
+    assert_eq!(l.history[0].event, LineageEvent::Clone);
+    assert_eq!(
+        l.history[0].source_snapshot_id.as_deref(),
+        Some(sid.as_str())
+    );
+}
+
+#[test]
+fn a_refused_clone_creates_nothing() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let other = running(&mut w, t0);
+    let (sid, done) = snapshot(&mut w, &source, t0);
+    let (other_sid, _) = snapshot(&mut w, &other, t0);
+    let (pending, _) = snapshot(&mut w, &source, done);
+    w.set_snapshots_exportable(&source, Some(false), done)
+        .unwrap();
+    let count = |w: &mut World| w.list(None, done).len();
+    let before = count(&mut w);
+
+    let e = w
+        .create(clone_of(&source, Some(&sid)), done, false)
+        .unwrap_err();
+    assert_eq!(e.status, 400);
+    assert_eq!(e.reason(), Some("snapshot-not-exportable"));
+    let e = w
+        .create(clone_of("deadbeef", None), done, false)
+        .unwrap_err();
+    assert_eq!(e.reason(), Some("db-not-found"));
+    let e = w
+        .create(clone_of(&source, Some(&other_sid)), done, false)
+        .unwrap_err();
+    assert_eq!(e.reason(), Some("snapshot-not-found"));
+    w.set_snapshots_exportable(&source, None, done).unwrap();
+    let e = w
+        .create(clone_of(&source, Some(&pending)), done, false)
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+
+    assert_eq!(count(&mut w), before);
+    assert_eq!(w.passwords.len(), before);
 }
 
 #[test]
@@ -181,4 +448,51 @@ fn exportable_follows_the_instance_then_the_default() {
         w.snapshot(&a, &sa, done).unwrap().status.as_deref(),
         Some("Completed")
     );
+}
+
+#[test]
+fn bodies_name_their_sources() {
+    let tenants = [TenantSummary {
+        id: "t".into(),
+        name: "T".into(),
+    }];
+    let catalogue = crate::simulator::catalogue::default_catalogue();
+    let body = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let create = |extra: serde_json::Value| {
+        let mut b = body(serde_json::json!({
+            "version": "5", "region": "europe-west1", "memory": "4GB", "name": "c",
+            "type": "professional-db", "tenant_id": "t", "cloud_provider": "gcp"
+        }));
+        b.extend(body(extra));
+        parse_create(&b, &tenants, &catalogue)
+    };
+    let c =
+        create(serde_json::json!({"source_instance_id": "0a1b2c3d", "source_snapshot_id": "s"}))
+            .unwrap();
+    assert_eq!(c.source_instance_id.as_deref(), Some("0a1b2c3d"));
+    assert_eq!(c.source_snapshot_id.as_deref(), Some("s"));
+    let e = create(serde_json::json!({"source_snapshot_id": "s"})).unwrap_err();
+    assert_eq!(e.field_name(), Some("source_instance_id"));
+
+    let o = parse_overwrite(&body(serde_json::json!({"source_instance_id": "0a1b2c3d"}))).unwrap();
+    assert_eq!(o, from("0a1b2c3d", None));
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"source_snapshot_id": "s"}),
+        serde_json::json!({"source_instance_id": ""}),
+        serde_json::json!({"source_instance_id": 7}),
+    ] {
+        let e = parse_overwrite(&body(bad.clone())).unwrap_err();
+        assert_eq!(e.status, 400, "{bad}");
+        assert_eq!(e.field_name(), Some("source_instance_id"), "{bad}");
+    }
+}
+
+#[test]
+fn the_overwrite_timing_is_validated() {
+    let t = Timings {
+        overwrite: -1.0,
+        ..Default::default()
+    };
+    assert_eq!(t.validate().unwrap_err().field_name(), Some("overwrite"));
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
-use super::catalogue::{parse_object, parse_update, parse_upgrade};
+use super::catalogue::{parse_object, parse_overwrite, parse_update, parse_upgrade};
 use super::error::ApiError;
 use super::faults::{CreateFailMode, KillSwitch, roll};
 use super::shared::SimState;
@@ -53,6 +53,7 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/instances/{id}/pause", post(pause_instance))
         .route("/v1/instances/{id}/resume", post(resume_instance))
         .route("/v1/instances/{id}/upgrade", post(upgrade_instance))
+        .route("/v1/instances/{id}/overwrite", post(overwrite_instance))
         .route(
             "/v1/instances/{id}/snapshots",
             get(list_snapshots).post(take_snapshot),
@@ -512,6 +513,20 @@ async fn upgrade_instance(
     let spec = parse_upgrade(&obj, &at, &w.catalogue)?;
     let i = w.upgrade(&id, &spec, now)?;
     Ok(instance_data(StatusCode::OK, &i))
+}
+
+/// `{source_instance_id, source_snapshot_id?}`: 202 with the instance, `overwriting`.
+async fn overwrite_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    let obj = parse_object(&body, false)?;
+    let spec = parse_overwrite(&obj)?;
+    let i = st.world().overwrite(&id, &spec, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
 }
 
 async fn list_snapshots(

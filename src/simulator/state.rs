@@ -30,6 +30,8 @@ pub struct Timings {
     pub update: f64,
     pub destroy: f64,
     pub restore: f64,
+    /// `POST /instances/{id}/overwrite`: time spent in `overwriting`.
+    pub overwrite: f64,
     pub snapshot: f64,
     /// After a transition ends the instance reports its new status but still
     /// answers 409 for this long (the real API does so for a short while).
@@ -45,6 +47,7 @@ impl Default for Timings {
             update: 1.0,
             destroy: 1.0,
             restore: 1.0,
+            overwrite: 1.0,
             snapshot: 1.0,
             settle_grace: 0.0,
         }
@@ -65,6 +68,7 @@ impl Timings {
             ("update", self.update),
             ("destroy", self.destroy),
             ("restore", self.restore),
+            ("overwrite", self.overwrite),
             ("snapshot", self.snapshot),
             ("settle_grace", self.settle_grace),
         ] {
@@ -425,11 +429,11 @@ impl World {
         immediate: bool,
     ) -> Result<CreatedInstance, ApiError> {
         self.settle(now);
-        if let Some(src) = &spec.source_instance_id
-            && !self.instances.contains_key(src)
-        {
-            return Err(ApiError::db_not_found(src));
-        }
+        // A clone is checked first: a refused source creates nothing.
+        let source = match &spec.source_instance_id {
+            Some(src) => Some(self.data_source(src, spec.source_snapshot_id.as_deref(), now)?),
+            None => None,
+        };
         if let Some(key) = &spec.customer_managed_key_id
             && !self
                 .customer_managed_keys
@@ -491,7 +495,7 @@ impl World {
             cdc_enrichment_mode: "OFF".into(),
             customer_managed_key_id: spec.customer_managed_key_id,
             snapshots_exportable: None,
-            data: Data::new(created_at.clone()),
+            data: Data::new(created_at.clone(), source),
             transition,
             locked_until: None,
         };
@@ -769,7 +773,7 @@ impl World {
     }
 }
 
-// Restore, writes and exportable snapshots: the data side of the account.
+// Restore, overwrite, clone sources and writes: the data side of the account.
 #[path = "data_ops.rs"]
 mod data_ops;
 

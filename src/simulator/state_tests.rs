@@ -26,6 +26,7 @@ pub(super) fn spec(ty: &str) -> CreateSpec {
         vector_optimized: false,
         graph_analytics_plugin: false,
         source_instance_id: None,
+        source_snapshot_id: None,
         customer_managed_key_id: None,
     }
 }
