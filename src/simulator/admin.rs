@@ -17,6 +17,10 @@
 //!   instance's own setting. 200 `{"instance_id", "exportable"}` with the value
 //!   its snapshots now have; 404 when unknown. Both settings are read when a
 //!   snapshot is shown or used, so they also apply to snapshots taken before.
+//! - `GET /admin/requests/creates`: the newest 100 `POST /v1/instances`
+//!   requests, oldest first: `[{at, status, instance_id?, body}]`, `body`
+//!   holding only the documented create fields (none is secret). Cleared with
+//!   the counters.
 //!
 //! `GET /admin/instances[/{id}]` also shows each instance's `data_version`.
 
@@ -77,6 +81,7 @@ pub fn router() -> Router<SimState> {
             "/admin/snapshot-exportable",
             get(default_exportable).put(put_default_exportable),
         )
+        .route("/admin/requests/creates", get(recent_creates))
 }
 
 /// Overlays the keys of a JSON object on the current value, then re-validates.
@@ -286,6 +291,10 @@ async fn instance_exportable(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = st.set_instance_snapshots_exportable(&id, exportable)?;
     Ok(Json(json!({"instance_id": id, "exportable": now})).into_response())
+}
+
+async fn recent_creates(State(st): State<SimState>) -> Response {
+    Json(st.recent_creates()).into_response()
 }
 
 #[cfg(test)]

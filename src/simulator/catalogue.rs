@@ -307,6 +307,23 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Every field a create body may carry (the schema's, plus `storage`).
+pub const CREATE_FIELDS: &[&str] = &[
+    "version",
+    "region",
+    "memory",
+    "name",
+    "type",
+    "tenant_id",
+    "cloud_provider",
+    "storage",
+    "vector_optimized",
+    "graph_analytics_plugin",
+    "customer_managed_key_id",
+    "source_instance_id",
+    "source_snapshot_id",
+];
+
 /// Validates a create body against the tenants and the catalogue.
 pub fn parse_create(
     obj: &Map<String, Value>,

@@ -47,7 +47,7 @@ pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
 pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
-pub use shared::{Counters, SimState, UNKNOWN_CLIENT};
+pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, CustomerManagedKey, Timings};
 pub use tls::TlsFiles;
 

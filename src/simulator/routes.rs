@@ -18,7 +18,7 @@ use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
 use super::catalogue::{parse_object, parse_overwrite, parse_update, parse_upgrade};
 use super::error::ApiError;
 use super::faults::{CreateFailMode, KillSwitch, roll};
-use super::shared::SimState;
+use super::shared::{CreateRecord, SimState};
 use crate::aura::model::{Data, SnapshotCreated, Tenant, TokenResponse};
 
 /// The client id behind the bearer token, set by the `/v1` gate.
@@ -399,10 +399,22 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
         .await
         .map_err(|e| ApiError::unreadable_body(&e))?;
     let obj = parse_object(&body, false)?;
-    let created = {
+    // Recorded with the answer the caller saw, so tests can read what a
+    // create carried (clone sources) and how it ended.
+    let record = |status: String, id: Option<&str>| {
+        st.record_create(CreateRecord::new(&obj, status, id.map(str::to_string)));
+    };
+    let result = {
         let mut w = st.world();
-        let spec = super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)?;
-        w.create(spec, Instant::now(), false)?
+        super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)
+            .and_then(|spec| w.create(spec, Instant::now(), false))
+    };
+    let created = match result {
+        Ok(c) => c,
+        Err(e) => {
+            record(e.status.as_u16().to_string(), None);
+            return Err(e);
+        }
     };
     st.count(|c| c.creates_committed += 1);
     tracing::info!(
@@ -416,12 +428,18 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
         match (mode, kill) {
             (CreateFailMode::Drop, Some(k)) => {
                 st.count(|c| c.dropped_connections += 1);
+                record("dropped".into(), Some(&created.id));
                 k.kill();
                 return Ok(dropped_response());
             }
-            _ => return Err(ApiError::internal()),
+            _ => {
+                let e = ApiError::internal();
+                record(e.status.as_u16().to_string(), Some(&created.id));
+                return Err(e);
+            }
         }
     }
+    record(StatusCode::ACCEPTED.as_u16().to_string(), Some(&created.id));
     Ok(data(StatusCode::ACCEPTED, created))
 }
 
