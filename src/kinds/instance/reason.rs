@@ -61,6 +61,10 @@ reasons! {
     SecretWriteFailed,
     /// An extraKeys template does not render.
     InvalidTemplate,
+    /// spec.snapshots.schedule is not a cron expression.
+    InvalidSchedule,
+    /// snapshots.beforeChanges: the snapshot before a resize or upgrade.
+    SnapshotBeforeChange,
     /// A clone's source instance or snapshot is still being made.
     WaitingForSource,
     /// A clone's source does not exist or cannot seed a clone.

@@ -48,6 +48,21 @@ pub struct Observation<'a> {
     pub dry_run: bool,
     /// A clone's source (`spec.source`), while there is no instance yet.
     pub source: Option<&'a SourceView>,
+    /// With `snapshots.beforeChanges` and a resize or upgrade pending: the
+    /// AuraSnapshot that goes first, by name, and where it is.
+    pub before_change: Option<&'a (String, BeforeChange)>,
+}
+
+/// The snapshot taken before a resize or upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeforeChange {
+    /// Not made yet.
+    Missing,
+    /// Made, not Completed yet.
+    Taking,
+    Completed,
+    /// Failed: the change waits for a person (turn beforeChanges off, or delete the AuraSnapshot to try again).
+    Failed,
 }
 
 /// The Aura side of the observation.
@@ -130,6 +145,8 @@ pub enum Action {
         instance_id: String,
         to: crate::api::InstanceType,
     },
+    /// `snapshots.beforeChanges`: make this AuraSnapshot before the change.
+    SnapshotFirst { name: String },
     /// managementPolicy ObserveOnly: nothing to call; report these
     /// differences between the spec and Aura (empty: in sync).
     Observe { drifted: Vec<String> },
@@ -337,6 +354,60 @@ fn decide_create(
     }
 }
 
+/// Whether `operation` needs a snapshot first (a resize or an upgrade with
+/// `snapshots.beforeChanges`).
+pub fn wants_snapshot_first(spec: &AuraInstanceSpec, operation: &SpecChange) -> bool {
+    spec.snapshot_before_changes()
+        && match operation {
+            SpecChange::Update(r) => r.memory.is_some() || r.storage.is_some(),
+            SpecChange::Upgrade(_) => true,
+            SpecChange::None | SpecChange::Pause | SpecChange::Resume => false,
+        }
+}
+
+/// With `snapshots.beforeChanges`, a resize or upgrade waits for its
+/// snapshot: made first, then Completed.
+fn snapshot_first(obs: &Observation<'_>, operation: &SpecChange) -> Option<Decision> {
+    if !wants_snapshot_first(obs.spec, operation) {
+        return None;
+    }
+    let waiting = |message: String| {
+        StatusSummary::in_progress(Phase::Updating, Reason::SnapshotBeforeChange, message)
+    };
+    let Some((name, state)) = obs.before_change else {
+        return Some(Decision {
+            action: Action::None,
+            status: waiting("looking for the snapshot to take before the change".into()),
+            requeue: LookAgain::Poll,
+        });
+    };
+    match state {
+        BeforeChange::Completed => None,
+        BeforeChange::Missing => Some(Decision {
+            action: Action::SnapshotFirst { name: name.clone() },
+            status: waiting(format!("taking AuraSnapshot {name} before the change")),
+            requeue: LookAgain::Poll,
+        }),
+        BeforeChange::Taking => Some(Decision {
+            action: Action::None,
+            status: waiting(format!(
+                "waiting for AuraSnapshot {name} to complete before the change"
+            )),
+            requeue: LookAgain::Poll,
+        }),
+        BeforeChange::Failed => Some(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(
+                Reason::SnapshotBeforeChange,
+                format!(
+                    "AuraSnapshot {name}, taken before the change, failed; the change waits (delete that AuraSnapshot to try again, or set snapshots.beforeChanges to false)"
+                ),
+            ),
+            requeue: LookAgain::Resync,
+        }),
+    }
+}
+
 /// The create body of a clone carries its source's ids; until they are
 /// known there is nothing to create (a wait, or a stall for a person).
 fn clone_request(
@@ -395,6 +466,19 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     if let Some(stall) = invalid_template(obs.spec) {
         return stall;
     }
+    if let Some(expression) = obs
+        .spec
+        .snapshots
+        .as_ref()
+        .and_then(|p| p.schedule.as_deref())
+        && let Err(message) = super::schedule::parse(expression)
+    {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::InvalidSchedule, message),
+            requeue: LookAgain::Resync,
+        };
+    }
     if recreating(obs.status) {
         return Decision {
             action: Action::None,
@@ -420,6 +504,9 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         };
     }
     let operation = next_operation(obs.spec, obs.aura_name, instance);
+    if let Some(wait) = snapshot_first(obs, &operation) {
+        return wait;
+    }
     let drift = drift_note(obs, instance, &operation);
     match operation {
         SpecChange::None => {

@@ -119,6 +119,7 @@ fn obs<'a>(
         secret_name: "orders-connection".into(),
         dry_run: false,
         source: None,
+        before_change: None,
     }
 }
 
