@@ -998,6 +998,8 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         ("clusterrolebinding", "aura-operator-projects"),
         ("crd", "auraprojects.aura-operator.io"),
         ("crd", "clusterauraprojects.aura-operator.io"),
+        ("crd", "aurasnapshots.aura-operator.io"),
+        ("crd", "aurarestores.aura-operator.io"),
     ] {
         run(support::kubectl().args(["get", "-n", "aura-operator", kind, name]));
     }
