@@ -1132,6 +1132,7 @@ async fn every_example_passes_a_server_side_dry_run() {
         "paused.yaml",
         "orphan.yaml",
         "protected.yaml",
+        "clone.yaml",
         "aura-project.yaml",
         "cluster-aura-project.yaml",
         "project-ref.yaml",
@@ -1156,8 +1157,8 @@ async fn every_example_passes_a_server_side_dry_run() {
     }
     drop(default_project);
     // The full example sets every field of the spec, except the adoption of
-    // an existing instance, which has an example of its own; together the
-    // examples cover every field.
+    // an existing instance and a clone's source, which have examples of
+    // their own; together the examples cover every field.
     let crd: Value = serde_yaml::from_str(
         &std::fs::read_to_string(repo().join("crds/aurainstances.yaml")).unwrap(),
     )
@@ -1193,7 +1194,7 @@ async fn every_example_passes_a_server_side_dry_run() {
         .expect("project-ref.yaml sets projectRef");
     assert_eq!(Some(project_ref.name), project.metadata.name);
     // projectRef excludes credentialsSecretRef (CEL): it has its own example.
-    let not_in_full = ["instanceId", "projectRef"];
+    let not_in_full = ["instanceId", "projectRef", "source"];
     for field in props.keys() {
         if !not_in_full.contains(&field.as_str()) {
             assert!(
