@@ -166,7 +166,7 @@ fn assert_deletion_protection(docs: &[Value], name: &str) {
     assert_eq!(
         spec["matchConstraints"]["resourceRules"],
         json!([{"apiGroups": ["aura-operator.io"], "apiVersions": ["v1alpha1"],
-                "operations": ["DELETE"], "resources": ["aurainstances"]}])
+                "operations": ["DELETE"], "resources": ["aurainstances"], "scope": "*"}])
     );
     let validations = spec["validations"].as_array().expect("validations");
     assert_eq!(validations.len(), 1, "{validations:?}");
