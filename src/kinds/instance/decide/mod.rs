@@ -815,7 +815,8 @@ pub fn recreating(status: &AuraInstanceStatus) -> bool {
 
 /// passwordRecovery (DESIGN 2): an instance this object found after its own
 /// lost create, never Ready, whose password nobody knows, is destroyed and
-/// created again, at most [`MAX_RECREATIONS`] times. `None`: nothing to recover.
+/// created again, at most [`MAX_RECREATIONS`] times, unless it is protected
+/// (deletionProtection). `None`: nothing to recover.
 fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decision> {
     let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id);
     let adopted_by_id = obs.spec.instance_id.as_deref() == Some(&instance.id);
@@ -829,6 +830,16 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
     let done = obs.status.recreations.unwrap_or(0);
     match obs.spec.password_recovery.unwrap_or_default() {
         PasswordRecovery::Manual => None,
+        // DESIGN 4.8: a protected object is never destroyed, not even to
+        // recover a password.
+        PasswordRecovery::Recreate if obs.spec.protected() => Some(Decision {
+            action: Action::None,
+            status: Decision::password_unavailable_because(
+                "the instance runs without a known password (the create answer was lost), and passwordRecovery: Recreate never destroys a protected instance (deletionProtection: true)",
+                obs.spec.secret_format(),
+            ),
+            requeue: LookAgain::Resync,
+        }),
         PasswordRecovery::Recreate if done >= MAX_RECREATIONS => Some(Decision {
             action: Action::None,
             status: Decision::password_unavailable_after(done, obs.spec.secret_format()),

@@ -1042,6 +1042,51 @@ fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
 }
 
 #[test]
+fn a_protected_instance_is_never_destroyed_to_recover_its_password() {
+    let no_password = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        lost_create_instance_id: Some("8f769515".into()),
+        recreations: Some(0),
+        ..Default::default()
+    };
+    let i = instance(InstanceStatus::Running);
+    // (deletionProtection, passwordRecovery, destroys)
+    let cases = [
+        (Some(true), None, false),
+        (Some(true), Some(PasswordRecovery::Recreate), false),
+        (Some(false), Some(PasswordRecovery::Recreate), true),
+        (None, None, true),
+    ];
+    for (protected, recovery, destroys) in cases {
+        let spec = AuraInstanceSpec {
+            deletion_protection: protected,
+            password_recovery: recovery,
+            ..spec()
+        };
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), no_password));
+        let what = format!("protected {protected:?} recovery {recovery:?}");
+        assert_eq!(
+            matches!(d.action, Action::Recreate { .. }),
+            destroys,
+            "{what}: {:?}",
+            d.action
+        );
+        if !destroys {
+            assert_eq!(d.action, Action::None, "{what}");
+            let (reason, message) = d.status.stalled.expect("stalled");
+            assert_eq!(reason, Reason::PasswordUnavailable, "{what}");
+            assert!(message.contains("deletionProtection"), "{message}");
+            assert!(message.contains("NEO4J_PASSWORD"), "{message}");
+        }
+    }
+}
+
+#[test]
 fn a_recreate_waits_for_the_instance_to_go_then_starts_over() {
     let spec = spec();
     let status = AuraInstanceStatus {
