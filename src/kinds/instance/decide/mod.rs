@@ -286,7 +286,7 @@ fn decide_create(
 
     let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
         Ok(request) => request,
-        Err(wait_or_stall) if create_intent(obs.status).is_none() => return wait_or_stall,
+        Err(wait_or_stall) if create_intent(obs.status).is_none() => return *wait_or_stall,
         // An earlier create may have made it: the search below comes first.
         Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
     };
@@ -345,7 +345,7 @@ fn decide_create(
         };
     }
     if let Err(wait_or_stall) = clone_request(obs, request.clone()) {
-        return wait_or_stall;
+        return *wait_or_stall;
     }
     Decision {
         action: Action::Create(request),
@@ -413,7 +413,7 @@ fn snapshot_first(obs: &Observation<'_>, operation: &SpecChange) -> Option<Decis
 fn clone_request(
     obs: &Observation<'_>,
     mut request: CreateInstanceRequest,
-) -> Result<CreateInstanceRequest, Decision> {
+) -> Result<CreateInstanceRequest, Box<Decision>> {
     if obs.spec.source.is_none() {
         return Ok(request);
     }
@@ -426,12 +426,12 @@ fn clone_request(
             request.source_snapshot_id = snapshot_id.clone();
             Ok(request)
         }
-        Some(SourceView::Problem(message)) => Err(Decision {
+        Some(SourceView::Problem(message)) => Err(Box::new(Decision {
             action: Action::None,
             status: StatusSummary::stalled(Reason::SourceNotFound, message.clone()),
             requeue: LookAgain::After(Duration::from_secs(15)),
-        }),
-        Some(SourceView::Waiting(message)) => Err(Decision {
+        })),
+        Some(SourceView::Waiting(message)) => Err(Box::new(Decision {
             action: Action::None,
             status: StatusSummary::in_progress(
                 Phase::Pending,
@@ -439,8 +439,8 @@ fn clone_request(
                 message.clone(),
             ),
             requeue: LookAgain::After(Duration::from_secs(5)),
-        }),
-        None => Err(Decision {
+        })),
+        None => Err(Box::new(Decision {
             action: Action::None,
             status: StatusSummary::in_progress(
                 Phase::Pending,
@@ -448,7 +448,7 @@ fn clone_request(
                 "reading the clone's source",
             ),
             requeue: LookAgain::After(Duration::from_secs(5)),
-        }),
+        })),
     }
 }
 

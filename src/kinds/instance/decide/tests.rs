@@ -174,12 +174,14 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
     };
     let waiting = SourceView::Waiting("waiting for AuraSnapshot nightly".into());
     let problem = SourceView::Problem("AuraInstance prod does not exist".into());
-    let rows: &[(
-        Option<&SourceView>,
-        Option<(&str, Option<&str>)>,
+    // (source, the create's source ids, the reason when waiting, stalled)
+    type Row<'a> = (
+        Option<&'a SourceView>,
+        Option<(&'a str, Option<&'a str>)>,
         Option<Reason>,
         bool,
-    )] = &[
+    );
+    let rows: &[Row] = &[
         (Some(&ready), Some(("0a1b2c3d", Some("s1"))), None, false),
         (Some(&waiting), None, Some(Reason::WaitingForSource), false),
         (Some(&problem), None, Some(Reason::SourceNotFound), true),
