@@ -1133,6 +1133,7 @@ async fn every_example_passes_a_server_side_dry_run() {
         "orphan.yaml",
         "protected.yaml",
         "clone.yaml",
+        "snapshot.yaml",
         "aura-project.yaml",
         "cluster-aura-project.yaml",
         "project-ref.yaml",
