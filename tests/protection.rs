@@ -77,8 +77,12 @@ async fn kubectl_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Two tests applying at once would both try to create the objects.
+static APPLYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Applies the policy of deploy/ (idempotent).
 async fn apply_policy() {
+    let _one_at_a_time = APPLYING.lock().await;
     let file = policy_file();
     kubectl_ok(&["apply", "-f", file.to_str().unwrap()]).await;
 }
@@ -284,6 +288,29 @@ async fn a_protected_object_holds_its_namespace_in_terminating_until_protection_
     );
     assert!(running(&h, &id), "the Aura instance does not run any more");
     assert_eq!(deletes_of(&h, &id), Vec::<String>::new());
+    // The namespace controller deleted the rest, but the connection Secret is
+    // held while the instance is protected: its password is still there.
+    let secret = eventually("the Secret to be marked for deletion", ENFORCED, || async {
+        h.secrets()
+            .get_opt("db-connection")
+            .await
+            .ok()
+            .flatten()
+            .filter(|s| s.metadata.deletion_timestamp.is_some())
+    })
+    .await;
+    assert!(
+        secret
+            .finalizers()
+            .iter()
+            .any(|f| f == "aura-operator.io/protected"),
+        "{:?}",
+        secret.metadata.finalizers
+    );
+    assert_eq!(
+        h.secret_value("db-connection", "NEO4J_PASSWORD").await,
+        h.sim.state().issued_password(&id)
+    );
 
     // Lifted: the namespace controller's next attempt deletes the object, the
     // operator destroys the instance (deletionPolicy Delete by default), and

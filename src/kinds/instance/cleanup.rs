@@ -185,10 +185,8 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     // Only a Secret of this object's is removed (DESIGN 4.12).
     let name = obj.connection_secret_name();
     let existing = read_secret(&secrets, &name).await?;
-    if existing
-        .as_ref()
-        .is_some_and(|s| secret::controlled_by(s, obj))
-    {
+    if let Some(existing) = existing.as_ref().filter(|s| secret::controlled_by(s, obj)) {
+        release_protection(&secrets, existing).await?;
         match secrets.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -216,13 +214,15 @@ async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> 
         .filter(|o| o.uid != uid)
         .cloned()
         .collect();
-    if kept.len() == secret.owner_references().len() {
+    if kept.len() == secret.owner_references().len() && !secret::held_for_protection(&secret) {
         return Ok(());
     }
     // A JSON patch with a test keeps a concurrent writer's references intact.
+    // The kept Secret is the user's now: nothing of ours holds it.
     let patch = json!([
         {"op": "test", "path": "/metadata/resourceVersion", "value": secret.resource_version()},
-        {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
+        {"op": "add", "path": "/metadata/ownerReferences", "value": kept},
+        {"op": "add", "path": "/metadata/finalizers", "value": without_protection(&secret)},
     ]);
     let patch = serde_json::from_value(patch)
         .map_err(|_| ReconcileError::Invariant("the owner-reference patch"))?;
@@ -231,4 +231,41 @@ async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> 
         .await
         .map_err(|e| ReconcileError::kube("drop the Secret's owner reference", e))?;
     Ok(())
+}
+
+fn without_protection(secret: &Secret) -> Vec<String> {
+    secret
+        .finalizers()
+        .iter()
+        .filter(|f| *f != secret::PROTECTED_FINALIZER)
+        .cloned()
+        .collect()
+}
+
+/// Protection lifted and the instance gone: the Secret may go too.
+async fn release_protection(secrets: &Api<Secret>, secret: &Secret) -> Result<()> {
+    if !secret::held_for_protection(secret) {
+        return Ok(());
+    }
+    let patch = json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": secret.resource_version()},
+        {"op": "add", "path": "/metadata/finalizers", "value": without_protection(secret)},
+    ]);
+    let patch = serde_json::from_value(patch)
+        .map_err(|_| ReconcileError::Invariant("the finalizer patch"))?;
+    match secrets
+        .patch(
+            &secret.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(ReconcileError::kube(
+            "release the connection Secret's protection",
+            e,
+        )),
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceStatus, SecretFormat};
 use crate::aura::{CreatedInstance, Instance};
@@ -99,6 +99,15 @@ pub fn login(secret: &Secret) -> Option<(String, String)> {
 /// The connection URL a Secret holds.
 pub fn uri(secret: &Secret) -> Option<String> {
     read_any(secret, &format::URI_KEYS)
+}
+
+/// Held on the connection Secret of a protected AuraInstance, so that
+/// deleting the namespace cannot take the password while the instance stays.
+pub const PROTECTED_FINALIZER: &str = "aura-operator.io/protected";
+
+/// Whether the Secret carries the finalizer of a protected instance.
+pub fn held_for_protection(secret: &Secret) -> bool {
+    secret.finalizers().iter().any(|f| f == PROTECTED_FINALIZER)
 }
 
 /// Where the password waits while a change of Secret type replaces the Secret.
@@ -218,6 +227,9 @@ pub fn build(
     let digest = shape(secret_type, &data, &labels, &annotations);
     annotations.insert(SHAPE_ANNOTATION.to_string(), digest);
     let owner_references = owned.then(|| vec![owner_reference(obj)]);
+    // A protected instance outlives its namespace's deletion (the policy
+    // refuses to delete the object): so must the password.
+    let finalizers = (owned && obj.spec.protected()).then(|| vec![PROTECTED_FINALIZER.to_string()]);
     Ok(Secret {
         metadata: ObjectMeta {
             name: Some(obj.connection_secret_name()),
@@ -225,6 +237,7 @@ pub fn build(
             labels: Some(labels),
             annotations: Some(annotations),
             owner_references,
+            finalizers,
             ..Default::default()
         },
         type_: Some(secret_type.into()),
@@ -336,6 +349,9 @@ pub fn desired_for(
 /// labels, and the shape digest, which tells keys that must go).
 pub fn matches(existing: &Secret, desired: &Secret) -> bool {
     if !same_type(existing, desired) {
+        return false;
+    }
+    if held_for_protection(existing) != held_for_protection(desired) {
         return false;
     }
     let data_ok = desired.data.as_ref().is_none_or(|want| {
@@ -463,6 +479,23 @@ mod tests {
             s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL],
             "aura-operator"
         );
+    }
+
+    #[test]
+    fn a_protected_instance_holds_its_secret_until_protection_is_lifted() {
+        let plain = desired(&obj(), &details(Some("pw")), None, true).unwrap();
+        assert!(!held_for_protection(&plain));
+        let mut protected_obj = obj();
+        protected_obj.spec.deletion_protection = Some(true);
+        let protected = desired(&protected_obj, &details(Some("pw")), None, true).unwrap();
+        assert!(held_for_protection(&protected));
+        // Either way round, the Secret on the cluster needs a write.
+        assert!(!matches(&plain, &protected));
+        assert!(!matches(&protected, &plain));
+        assert!(matches(&protected, &protected));
+        // Orphaned (not owned): nothing of ours holds it.
+        let let_go = desired(&protected_obj, &details(Some("pw")), None, false).unwrap();
+        assert!(!held_for_protection(&let_go));
     }
 
     #[test]
