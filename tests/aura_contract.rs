@@ -80,6 +80,8 @@ fn create_request(c: &InstanceConfiguration, name: &str) -> CreateInstanceReques
         vector_optimized: None,
         graph_analytics_plugin: None,
         customer_managed_key_id: None,
+        source_instance_id: None,
+        source_snapshot_id: None,
     }
 }
 

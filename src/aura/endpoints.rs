@@ -5,8 +5,9 @@ use reqwest::Method;
 use super::client::{AuraClient, Call};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
-    CreateInstanceRequest, CreatedInstance, Instance, InstanceSummary, Snapshot, SnapshotCreated,
-    Tenant, TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
+    CreateInstanceRequest, CreatedInstance, Instance, InstanceSummary, OverwriteInstanceRequest,
+    Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
+    UpgradeInstanceRequest,
 };
 
 impl AuraClient {
@@ -177,6 +178,40 @@ impl AuraClient {
             label,
             Method::POST,
             &["instances", id, "upgrade"],
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /instances/{id}/overwrite`: replaces the instance's data with
+    /// `source_instance_id`'s current data, or with its snapshot
+    /// `source_snapshot_id` (which must be exportable). Destroys the data the
+    /// instance holds; not retried.
+    pub async fn overwrite_instance(
+        &self,
+        instance_id: &str,
+        source_instance_id: &str,
+        source_snapshot_id: Option<&str>,
+    ) -> Result<(), AuraError> {
+        let label = match source_snapshot_id {
+            Some(sid) => format!(
+                "overwrite instance {instance_id} with snapshot {sid} of instance {source_instance_id}"
+            ),
+            None => format!("overwrite instance {instance_id} with instance {source_instance_id}"),
+        };
+        let req = OverwriteInstanceRequest {
+            source_instance_id: source_instance_id.to_string(),
+            source_snapshot_id: source_snapshot_id.map(str::to_string),
+        };
+        let body = serde_json::to_value(&req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        self.change(
+            "overwrite_instance",
+            label,
+            Method::POST,
+            &["instances", instance_id, "overwrite"],
             body,
         )
         .await

@@ -108,6 +108,22 @@ pub struct CreateInstanceRequest {
     /// A customer managed encryption key, create-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_managed_key_id: Option<String>,
+    /// A clone: the instance whose data the new one starts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_instance_id: Option<String>,
+    /// A clone from one of that instance's snapshots (it must be exportable);
+    /// needs `source_instance_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot_id: Option<String>,
+}
+
+/// Body of `POST /instances/{id}/overwrite`: the target gets the source
+/// instance's current data, or that of one of its snapshots.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OverwriteInstanceRequest {
+    pub source_instance_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot_id: Option<String>,
 }
 
 /// The 202 answer to `POST /instances`: the only place the password ever
@@ -459,7 +475,8 @@ impl<'de> Deserialize<'de> for InstanceStatus {
 
 /// A snapshot of an instance. Its status is capitalised on the wire
 /// (`Pending`, `InProgress`, `Completed`, `Failed`): compare it with
-/// [`lenient::same`]. Only the id is required.
+/// [`lenient::same`]. Only the id is required. `exportable` (may it seed a
+/// clone) is sent by the service though the spec's schema leaves it out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Snapshot {
     #[serde(deserialize_with = "lenient::required_string")]

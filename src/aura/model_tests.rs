@@ -192,3 +192,63 @@ fn rename_only_is_detected() {
     };
     assert!(!resize.is_rename_only());
 }
+
+#[test]
+fn clone_and_overwrite_bodies_send_only_the_sources_given() {
+    let mut req = CreateInstanceRequest {
+        version: "5".into(),
+        region: "europe-west1".into(),
+        memory: "8GB".into(),
+        name: "clone".into(),
+        instance_type: "enterprise-db".into(),
+        tenant_id: "t".into(),
+        cloud_provider: "gcp".into(),
+        storage: None,
+        vector_optimized: None,
+        graph_analytics_plugin: None,
+        customer_managed_key_id: None,
+        source_instance_id: None,
+        source_snapshot_id: None,
+    };
+    let body = serde_json::to_value(&req).unwrap();
+    assert!(body.get("source_instance_id").is_none(), "{body}");
+    assert!(body.get("source_snapshot_id").is_none(), "{body}");
+    req.source_instance_id = Some("0a1b2c3d".into());
+    let body = serde_json::to_value(&req).unwrap();
+    assert_eq!(body["source_instance_id"], "0a1b2c3d");
+    assert!(body.get("source_snapshot_id").is_none(), "{body}");
+    req.source_snapshot_id = Some("s1".into());
+    let body = serde_json::to_value(&req).unwrap();
+    assert_eq!(body["source_snapshot_id"], "s1");
+
+    let o = OverwriteInstanceRequest {
+        source_instance_id: "0a1b2c3d".into(),
+        source_snapshot_id: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&o).unwrap(),
+        serde_json::json!({"source_instance_id": "0a1b2c3d"})
+    );
+}
+
+#[test]
+fn snapshot_exportable_reads_tolerantly() {
+    for (field, want) in [
+        (r#""exportable":true"#, Some(true)),
+        (r#""exportable":false"#, Some(false)),
+        (r#""exportable":"False""#, Some(false)),
+        (r#""exportable":1"#, Some(true)),
+        (r#""exportable":null"#, None),
+        (r#""exportable":"maybe""#, None),
+        (r#""exportable":{"a":1}"#, None),
+        (r#""exportable":[true]"#, None),
+        (r#""other":1"#, None),
+    ] {
+        let body = format!(
+            r#"{{"snapshot_id":"s1","status":"Completed","timestamp":"2026-01-01T00:00:00Z",{field}}}"#
+        );
+        let s: Snapshot = serde_json::from_str(&body).expect(&body);
+        assert_eq!(s.exportable, want, "{body}");
+        assert_eq!(s.timestamp.as_deref(), Some("2026-01-01T00:00:00Z"));
+    }
+}

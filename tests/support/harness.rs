@@ -352,6 +352,8 @@ pub fn console_request(region: &str, name: &str) -> aura_operator::aura::CreateI
         vector_optimized: None,
         graph_analytics_plugin: None,
         customer_managed_key_id: None,
+        source_instance_id: None,
+        source_snapshot_id: None,
     }
 }
 

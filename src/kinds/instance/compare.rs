@@ -194,6 +194,8 @@ pub fn create_request(
         vector_optimized: spec.vector_optimized,
         graph_analytics_plugin: spec.graph_analytics_plugin,
         customer_managed_key_id: spec.customer_managed_key_id.clone(),
+        source_instance_id: None,
+        source_snapshot_id: None,
     }
 }
 
