@@ -101,6 +101,7 @@ async fn live(
     let aura_view = observed.view();
 
     let aura_name = obj.aura_name();
+    let restoring = ctx.state.restores.running_on(&ns, &obj.name_any(), None);
     let observation = Observation {
         spec: &obj.spec,
         aura_name: &aura_name,
@@ -114,6 +115,7 @@ async fn live(
         claimed_elsewhere: observed.claimed_elsewhere,
         secret_name: obj.connection_secret_name(),
         dry_run: ctx.config.dry_run,
+        restoring: restoring.as_deref(),
     };
     let decision = decide::decide(&observation);
     let mut next = current.clone();
