@@ -812,6 +812,33 @@ async fn simulator_bodies_conform_to_the_official_document() {
         .await;
     assert_eq!(s, 202);
     r.wait_status(&id, "running").await;
+    // A clone from the snapshot, then the first instance overwritten with
+    // the clone's data (it is at least as large).
+    let mut clone = serde_json::to_value(create_request(&pro, "conformance-clone")).unwrap();
+    clone["source_instance_id"] = id.clone().into();
+    clone["source_snapshot_id"] = sid.clone().into();
+    let (s, cloned) = r.call("POST", "/v1/instances", Some(clone)).await;
+    assert_eq!(s, 202, "{cloned}");
+    let clone_id = cloned["data"]["id"].as_str().unwrap().to_string();
+    r.wait_status(&clone_id, "running").await;
+    let overwrite = format!("/v1/instances/{id}/overwrite");
+    let (s, _) = r
+        .call(
+            "POST",
+            &overwrite,
+            Some(serde_json::json!({"source_instance_id": "deadbeef"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = r
+        .call(
+            "POST",
+            &overwrite,
+            Some(serde_json::json!({"source_instance_id": clone_id})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    r.wait_status(&id, "running").await;
     let (s, _) = r
         .call(
             "POST",

@@ -1,5 +1,28 @@
 //! `/admin/...`: the test tool's side door. No authentication, plain JSON
 //! (no `{"data": ...}` wrapper), not counted in the request counters.
+//!
+//! Data lineage (which data an instance holds, DESIGN §5):
+//! - `GET /admin/instances/{id}/lineage`: 200 `{instance_id, data_version,
+//!   history: [{at, event, data_version, source_instance_id?,
+//!   source_snapshot_id?}]}`, oldest first; `event` is `created`, `write`,
+//!   `restore`, `overwrite` or `clone`. 404 `db-not-found` when unknown.
+//! - `POST /admin/instances/{id}/write` (no body, or `{}`): writes to a
+//!   running instance, a new data version; 200 with the lineage. 409 while an
+//!   operation runs, 400 when not running, 404 when unknown.
+//! - `GET /admin/snapshot-exportable`, `PUT` with `{"exportable": false}`:
+//!   whether snapshots are exportable (default true), for every instance
+//!   without its own setting. 200 `{"exportable": bool}`.
+//! - `POST /admin/instances/{id}/snapshot-exportable` with
+//!   `{"exportable": false}` (`null` goes back to the default): that
+//!   instance's own setting. 200 `{"instance_id", "exportable"}` with the value
+//!   its snapshots now have; 404 when unknown. Both settings are read when a
+//!   snapshot is shown or used, so they also apply to snapshots taken before.
+//! - `GET /admin/requests/creates`: the newest 100 `POST /v1/instances`
+//!   requests, oldest first: `[{at, status, instance_id?, body}]`, `body`
+//!   holding only the documented create fields (none is secret). Cleared with
+//!   the counters.
+//!
+//! `GET /admin/instances[/{id}]` also shows each instance's `data_version`.
 
 use std::net::SocketAddr;
 
@@ -48,6 +71,17 @@ pub fn router() -> Router<SimState> {
             "/admin/instances/{id}",
             get(instance).patch(console_update).delete(console_delete),
         )
+        .route("/admin/instances/{id}/lineage", get(lineage))
+        .route("/admin/instances/{id}/write", post(write))
+        .route(
+            "/admin/instances/{id}/snapshot-exportable",
+            post(instance_exportable),
+        )
+        .route(
+            "/admin/snapshot-exportable",
+            get(default_exportable).put(put_default_exportable),
+        )
+        .route("/admin/requests/creates", get(recent_creates))
 }
 
 /// Overlays the keys of a JSON object on the current value, then re-validates.
@@ -201,6 +235,66 @@ async fn console_delete(
     } else {
         Err(ApiError::db_not_found(&id))
     }
+}
+
+async fn lineage(State(st): State<SimState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    st.lineage(&id)
+        .map(|l| Json(l).into_response())
+        .ok_or_else(|| ApiError::db_not_found(&id))
+}
+
+async fn write(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    parse_object(&body, true)?;
+    Ok(Json(st.write(&id)?).into_response())
+}
+
+/// `{"exportable": bool}`, or `null` for "follow the default" where allowed.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Exportable {
+    exportable: Option<bool>,
+}
+
+async fn default_exportable(State(st): State<SimState>) -> Response {
+    Json(json!({"exportable": st.snapshots_exportable()})).into_response()
+}
+
+async fn put_default_exportable(
+    State(st): State<SimState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Exportable { exportable } = replace(&body)?;
+    let Some(exportable) = exportable else {
+        return Err(ApiError::field(
+            "exportable",
+            "exportable must be a boolean",
+        ));
+    };
+    st.set_snapshots_exportable(exportable);
+    Ok(Json(json!({"exportable": exportable})).into_response())
+}
+
+async fn instance_exportable(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let obj = parse_object(&body, false)?;
+    if !obj.contains_key("exportable") {
+        return Err(ApiError::field("exportable", "exportable is required"));
+    }
+    let Exportable { exportable } = serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = st.set_instance_snapshots_exportable(&id, exportable)?;
+    Ok(Json(json!({"instance_id": id, "exportable": now})).into_response())
+}
+
+async fn recent_creates(State(st): State<SimState>) -> Response {
+    Json(st.recent_creates()).into_response()
 }
 
 #[cfg(test)]

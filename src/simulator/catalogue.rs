@@ -174,8 +174,17 @@ pub struct CreateSpec {
     pub storage: String,
     pub vector_optimized: bool,
     pub graph_analytics_plugin: bool,
+    /// A clone: the instance whose data (or whose snapshot's) the new one gets.
     pub source_instance_id: Option<String>,
+    pub source_snapshot_id: Option<String>,
     pub customer_managed_key_id: Option<String>,
+}
+
+/// A validated `POST /instances/{id}/overwrite` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverwriteSpec {
+    pub source_instance_id: String,
+    pub source_snapshot_id: Option<String>,
 }
 
 /// Where an existing instance lives, to validate a resize against.
@@ -298,6 +307,23 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Every field a create body may carry (the schema's, plus `storage`).
+pub const CREATE_FIELDS: &[&str] = &[
+    "version",
+    "region",
+    "memory",
+    "name",
+    "type",
+    "tenant_id",
+    "cloud_provider",
+    "storage",
+    "vector_optimized",
+    "graph_analytics_plugin",
+    "customer_managed_key_id",
+    "source_instance_id",
+    "source_snapshot_id",
+];
+
 /// Validates a create body against the tenants and the catalogue.
 pub fn parse_create(
     obj: &Map<String, Value>,
@@ -316,7 +342,14 @@ pub fn parse_create(
     let vector_optimized = optional_bool(obj, "vector_optimized")?.unwrap_or(false);
     let graph_analytics_plugin = optional_bool(obj, "graph_analytics_plugin")?.unwrap_or(false);
     let source_instance_id = optional_str(obj, "source_instance_id")?;
-    optional_str(obj, "source_snapshot_id")?;
+    let source_snapshot_id = optional_str(obj, "source_snapshot_id")?;
+    if source_snapshot_id.is_some() && source_instance_id.is_none() {
+        // The spec: "`source_instance_id` must also be provided".
+        return Err(ApiError::field(
+            "source_instance_id",
+            "source_instance_id is required with source_snapshot_id",
+        ));
+    }
     let customer_managed_key_id = optional_str(obj, "customer_managed_key_id")?;
     validate_name(&name)?;
 
@@ -344,7 +377,24 @@ pub fn parse_create(
         vector_optimized,
         graph_analytics_plugin,
         source_instance_id,
+        source_snapshot_id,
         customer_managed_key_id,
+    })
+}
+
+/// Validates an overwrite body: `source_instance_id` is required.
+pub fn parse_overwrite(obj: &Map<String, Value>) -> Result<OverwriteSpec, ApiError> {
+    let source_instance_id = required_str(obj, "source_instance_id")?;
+    if source_instance_id.trim().is_empty() {
+        return Err(ApiError::field(
+            "source_instance_id",
+            "source_instance_id must not be empty",
+        ));
+    }
+    let source_snapshot_id = optional_str(obj, "source_snapshot_id")?;
+    Ok(OverwriteSpec {
+        source_instance_id,
+        source_snapshot_id,
     })
 }
 

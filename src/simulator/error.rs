@@ -88,6 +88,40 @@ impl ApiError {
         )
     }
 
+    /// 400: a snapshot that is not exportable cannot seed another instance
+    /// (clone or overwrite). The spec says a clone needs an exportable
+    /// snapshot but not how a refusal reads: reason and text are unsure.
+    pub fn snapshot_not_exportable(id: &str) -> Self {
+        Self::api(
+            StatusCode::BAD_REQUEST,
+            "snapshot-not-exportable",
+            format!(
+                "Snapshot {id} is not exportable: only an exportable snapshot can be copied to another instance"
+            ),
+        )
+    }
+
+    /// The documented answer to an overwrite of an instance smaller than its
+    /// source: a 500 "DB Overwrite Size Disparity" reading `Cannot clone
+    /// database <ID_1> into smaller database <ID_2>.` (spec text); the sizes
+    /// are added for the reader. The reason is not documented (unsure).
+    pub fn size_disparity(source: (&str, &str), target: (&str, &str)) -> Self {
+        Self::api(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "db-overwrite-size-disparity",
+            format!(
+                "Cannot clone database {} into smaller database {}. (memory {} into {})",
+                source.0, target.0, source.1, target.1
+            ),
+        )
+    }
+
+    /// 420: the documented answer to an overwrite of a free instance (reason unsure).
+    pub fn unsupported_for_tier(message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(420).unwrap_or(StatusCode::BAD_REQUEST);
+        Self::api(status, "unsupported-action", message)
+    }
+
     /// 409 while another operation runs; the text mirrors the documented example.
     pub fn ongoing_operation(status: &str) -> Self {
         Self::api(

@@ -26,6 +26,7 @@ mod auth;
 mod catalogue;
 mod error;
 mod faults;
+mod lineage;
 mod query_api;
 mod quirks;
 mod routes;
@@ -44,8 +45,9 @@ use tokio::task::JoinHandle;
 pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
+pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
-pub use shared::{Counters, SimState, UNKNOWN_CLIENT};
+pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, CustomerManagedKey, Timings};
 pub use tls::TlsFiles;
 
@@ -68,13 +70,14 @@ pub struct SimulatorConfig {
     pub tenants: Vec<(String, String)>,
     /// Time spent in `creating`.
     pub create_seconds: f64,
-    /// Default time of pause, resume, update, destroy, restore and snapshot.
+    /// Default time of pause, resume, update, destroy, restore, overwrite and snapshot.
     pub transition_seconds: f64,
     pub pause_seconds: Option<f64>,
     pub resume_seconds: Option<f64>,
     pub update_seconds: Option<f64>,
     pub destroy_seconds: Option<f64>,
     pub restore_seconds: Option<f64>,
+    pub overwrite_seconds: Option<f64>,
     pub snapshot_seconds: Option<f64>,
     /// After a transition the instance still answers 409 for this long.
     pub settle_grace_seconds: f64,
@@ -105,6 +108,7 @@ impl Default for SimulatorConfig {
             update_seconds: None,
             destroy_seconds: None,
             restore_seconds: None,
+            overwrite_seconds: None,
             snapshot_seconds: None,
             settle_grace_seconds: 0.0,
             requests_per_minute: 125,
@@ -129,6 +133,7 @@ impl SimulatorConfig {
             update: self.update_seconds.unwrap_or(t),
             destroy: self.destroy_seconds.unwrap_or(t),
             restore: self.restore_seconds.unwrap_or(t),
+            overwrite: self.overwrite_seconds.unwrap_or(t),
             snapshot: self.snapshot_seconds.unwrap_or(t),
             settle_grace: self.settle_grace_seconds,
         }
@@ -306,7 +311,7 @@ pub struct SimulateArgs {
     /// Seconds an instance stays in `creating`.
     #[arg(long, default_value_t = 2.0)]
     pub create_seconds: f64,
-    /// Seconds of pause, resume, update, destroy, restore and snapshot.
+    /// Seconds of pause, resume, update, destroy, restore, overwrite and snapshot.
     #[arg(long, default_value_t = 1.0)]
     pub transition_seconds: f64,
     #[arg(long)]

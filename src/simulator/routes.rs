@@ -15,10 +15,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
-use super::catalogue::{parse_object, parse_update, parse_upgrade};
+use super::catalogue::{parse_object, parse_overwrite, parse_update, parse_upgrade};
 use super::error::ApiError;
 use super::faults::{CreateFailMode, KillSwitch, roll};
-use super::shared::SimState;
+use super::shared::{CreateRecord, SimState};
 use crate::aura::model::{Data, SnapshotCreated, Tenant, TokenResponse};
 
 /// The client id behind the bearer token, set by the `/v1` gate.
@@ -53,6 +53,7 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/instances/{id}/pause", post(pause_instance))
         .route("/v1/instances/{id}/resume", post(resume_instance))
         .route("/v1/instances/{id}/upgrade", post(upgrade_instance))
+        .route("/v1/instances/{id}/overwrite", post(overwrite_instance))
         .route(
             "/v1/instances/{id}/snapshots",
             get(list_snapshots).post(take_snapshot),
@@ -398,10 +399,22 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
         .await
         .map_err(|e| ApiError::unreadable_body(&e))?;
     let obj = parse_object(&body, false)?;
-    let created = {
+    // Recorded with the answer the caller saw, so tests can read what a
+    // create carried (clone sources) and how it ended.
+    let record = |status: String, id: Option<&str>| {
+        st.record_create(CreateRecord::new(&obj, status, id.map(str::to_string)));
+    };
+    let result = {
         let mut w = st.world();
-        let spec = super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)?;
-        w.create(spec, Instant::now(), false)?
+        super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)
+            .and_then(|spec| w.create(spec, Instant::now(), false))
+    };
+    let created = match result {
+        Ok(c) => c,
+        Err(e) => {
+            record(e.status.as_u16().to_string(), None);
+            return Err(e);
+        }
     };
     st.count(|c| c.creates_committed += 1);
     tracing::info!(
@@ -415,12 +428,18 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
         match (mode, kill) {
             (CreateFailMode::Drop, Some(k)) => {
                 st.count(|c| c.dropped_connections += 1);
+                record("dropped".into(), Some(&created.id));
                 k.kill();
                 return Ok(dropped_response());
             }
-            _ => return Err(ApiError::internal()),
+            _ => {
+                let e = ApiError::internal();
+                record(e.status.as_u16().to_string(), Some(&created.id));
+                return Err(e);
+            }
         }
     }
+    record(StatusCode::ACCEPTED.as_u16().to_string(), Some(&created.id));
     Ok(data(StatusCode::ACCEPTED, created))
 }
 
@@ -512,6 +531,20 @@ async fn upgrade_instance(
     let spec = parse_upgrade(&obj, &at, &w.catalogue)?;
     let i = w.upgrade(&id, &spec, now)?;
     Ok(instance_data(StatusCode::OK, &i))
+}
+
+/// `{source_instance_id, source_snapshot_id?}`: 202 with the instance, `overwriting`.
+async fn overwrite_instance(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    let obj = parse_object(&body, false)?;
+    let spec = parse_overwrite(&obj)?;
+    let i = st.world().overwrite(&id, &spec, Instant::now())?;
+    Ok(instance_data(StatusCode::ACCEPTED, &i))
 }
 
 async fn list_snapshots(

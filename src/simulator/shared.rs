@@ -11,6 +11,7 @@ use super::auth::{SlidingWindow, TokenStore};
 use super::catalogue::parse_create;
 use super::error::ApiError;
 use super::faults::Faults;
+use super::lineage::Lineage;
 use super::state::{AdminInstance, ConsoleUpdate, Timings, World};
 use crate::aura::model::{CreateInstanceRequest, TenantSummary};
 
@@ -61,6 +62,56 @@ pub struct Counters {
 /// How many requests the journal keeps.
 pub const JOURNAL_LEN: usize = 5_000;
 
+/// How many create requests [`SimState::recent_creates`] keeps.
+pub const CREATES_LEN: usize = 100;
+
+/// The longest value a [`CreateRecord`] keeps as sent (JSON bytes); longer
+/// ones are replaced by a note of their size, so callers cannot grow memory.
+const CREATE_VALUE_MAX: usize = 256;
+
+/// One `POST /v1/instances` request, at `GET /admin/requests/creates`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateRecord {
+    /// RFC 3339, when it arrived.
+    pub at: String,
+    /// The answer as the caller saw it: `"202"`, `"400"`, ..., `"dropped"`.
+    pub status: String,
+    /// The instance it committed, also when its answer was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// The body, reduced to the documented create fields (no field of a
+    /// create body is secret; anything else a caller sent is left out).
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CreateRecord {
+    pub(crate) fn new(
+        body: &serde_json::Map<String, serde_json::Value>,
+        status: String,
+        instance_id: Option<String>,
+    ) -> Self {
+        let body = body
+            .iter()
+            .filter(|(k, _)| super::catalogue::CREATE_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let len = serde_json::to_string(v).map_or(usize::MAX, |t| t.len());
+                let v = if len <= CREATE_VALUE_MAX {
+                    v.clone()
+                } else {
+                    serde_json::Value::String(format!("({len} bytes, not kept)"))
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        Self {
+            at: super::state::now_rfc3339(),
+            status,
+            instance_id,
+            body,
+        }
+    }
+}
+
 /// The `token_calls_by_client` key of token calls naming a client id that is
 /// not configured.
 pub const UNKNOWN_CLIENT: &str = "(unknown)";
@@ -92,6 +143,8 @@ pub(crate) struct Inner {
     pub auth: Mutex<AuthState>,
     pub faults: Mutex<Faults>,
     pub counters: Mutex<Counters>,
+    /// The newest [`CREATES_LEN`] create requests, oldest first.
+    pub creates: Mutex<std::collections::VecDeque<CreateRecord>>,
 }
 
 /// A cheap handle on the simulator's state, for the handlers and for tests.
@@ -117,6 +170,7 @@ impl SimState {
                 auth: Mutex::new(auth),
                 faults: Mutex::new(faults),
                 counters: Mutex::new(Counters::default()),
+                creates: Mutex::new(Default::default()),
             }),
         }
     }
@@ -197,8 +251,53 @@ impl SimState {
         lock(&self.inner.counters).clone()
     }
 
+    /// Also forgets the recorded create requests.
     pub fn reset_counters(&self) {
         *lock(&self.inner.counters) = Counters::default();
+        lock(&self.inner.creates).clear();
+    }
+
+    pub(crate) fn record_create(&self, record: CreateRecord) {
+        let mut c = lock(&self.inner.creates);
+        if c.len() >= CREATES_LEN {
+            c.pop_front();
+        }
+        c.push_back(record);
+    }
+
+    /// The latest create requests, oldest first (see [`CreateRecord`]).
+    pub fn recent_creates(&self) -> Vec<CreateRecord> {
+        lock(&self.inner.creates).iter().cloned().collect()
+    }
+
+    /// Where an instance's data came from; `None` when it does not exist.
+    pub fn lineage(&self, id: &str) -> Option<Lineage> {
+        self.world().lineage(id, Instant::now()).ok()
+    }
+
+    /// Writes to a running instance: a new data version.
+    pub fn write(&self, id: &str) -> Result<Lineage, ApiError> {
+        self.world().write(id, Instant::now())
+    }
+
+    /// Whether snapshots of instances without their own setting are exportable.
+    pub fn snapshots_exportable(&self) -> bool {
+        self.world().snapshots_exportable
+    }
+
+    pub fn set_snapshots_exportable(&self, exportable: bool) {
+        self.world().snapshots_exportable = exportable;
+    }
+
+    /// One instance's own setting (`None` follows the default); answers the
+    /// value its snapshots now have.
+    pub fn set_instance_snapshots_exportable(
+        &self,
+        id: &str,
+        exportable: Option<bool>,
+    ) -> Result<bool, ApiError> {
+        self.world()
+            .set_snapshots_exportable(id, exportable, Instant::now())
     }
 
     /// Forgets the rate-limit windows (requests and token calls).

@@ -1,6 +1,8 @@
 //! The snapshots of the simulated account: Pending, then InProgress, then
-//! Completed after the snapshot timing. Which instance may be snapshotted or
-//! restored is the account's business (`state.rs`).
+//! Completed after the snapshot timing. Each keeps the data version its
+//! instance had when the snapshot was asked for. Which instance may be
+//! snapshotted or restored, and whether its snapshots are exportable, is the
+//! account's business (`state.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +21,8 @@ struct SnapshotRecord {
     timestamp: String,
     started: Instant,
     duration: Duration,
+    /// What a restore, overwrite or clone from this snapshot brings back.
+    data_version: String,
 }
 
 impl SnapshotRecord {
@@ -33,14 +37,14 @@ impl SnapshotRecord {
         }
     }
 
-    fn to_wire(&self, now: Instant) -> Snapshot {
+    fn to_wire(&self, now: Instant, exportable: bool) -> Snapshot {
         Snapshot {
             instance_id: Some(self.instance_id.clone()),
             snapshot_id: self.snapshot_id.clone(),
             profile: Some(self.profile.into()),
             status: Some(self.status(now).to_string()),
             timestamp: Some(self.timestamp.clone()),
-            exportable: Some(true),
+            exportable: Some(exportable),
         }
     }
 }
@@ -50,10 +54,11 @@ impl SnapshotRecord {
 pub struct Snapshots(BTreeMap<String, Vec<SnapshotRecord>>);
 
 impl Snapshots {
-    /// Starts an on-demand snapshot; returns its id.
+    /// Starts an on-demand snapshot of data `data_version`; returns its id.
     pub fn take(
         &mut self,
         instance_id: &str,
+        data_version: &str,
         timestamp: String,
         now: Instant,
         duration: Duration,
@@ -69,18 +74,25 @@ impl Snapshots {
                 timestamp,
                 started: now,
                 duration,
+                data_version: data_version.to_string(),
             });
         snapshot_id
     }
 
     /// An instance's snapshots; `date` (YYYY-MM-DD) filters on the timestamp.
-    pub fn list(&self, instance_id: &str, date: Option<&str>, now: Instant) -> Vec<Snapshot> {
+    pub fn list(
+        &self,
+        instance_id: &str,
+        date: Option<&str>,
+        now: Instant,
+        exportable: bool,
+    ) -> Vec<Snapshot> {
         self.0
             .get(instance_id)
             .map(|v| {
                 v.iter()
                     .filter(|s| date.is_none_or(|d| s.timestamp.starts_with(d)))
-                    .map(|s| s.to_wire(now))
+                    .map(|s| s.to_wire(now, exportable))
                     .collect()
             })
             .unwrap_or_default()
@@ -93,8 +105,15 @@ impl Snapshots {
             .ok_or_else(|| ApiError::snapshot_not_found(sid))
     }
 
-    pub fn get(&self, instance_id: &str, sid: &str, now: Instant) -> Result<Snapshot, ApiError> {
-        self.record(instance_id, sid).map(|s| s.to_wire(now))
+    pub fn get(
+        &self,
+        instance_id: &str,
+        sid: &str,
+        now: Instant,
+        exportable: bool,
+    ) -> Result<Snapshot, ApiError> {
+        self.record(instance_id, sid)
+            .map(|s| s.to_wire(now, exportable))
     }
 
     /// The instance is gone, and its snapshots with it.
@@ -102,11 +121,14 @@ impl Snapshots {
         self.0.remove(instance_id);
     }
 
-    /// A restore needs a completed snapshot.
-    pub fn completed(&self, instance_id: &str, sid: &str, now: Instant) -> Result<(), ApiError> {
-        let status = self.record(instance_id, sid)?.status(now);
+    /// The data version of a completed snapshot of `instance_id`: a restore,
+    /// an overwrite or a clone needs one. A snapshot of another instance is
+    /// not found, whatever its id.
+    pub fn captured(&self, instance_id: &str, sid: &str, now: Instant) -> Result<String, ApiError> {
+        let record = self.record(instance_id, sid)?;
+        let status = record.status(now);
         if status == SnapshotStatus::Completed {
-            return Ok(());
+            return Ok(record.data_version.clone());
         }
         Err(ApiError::api(
             axum::http::StatusCode::CONFLICT,

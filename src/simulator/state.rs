@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::error::ApiError;
+use super::lineage::Data;
 use super::snapshots::Snapshots;
 use crate::api::InstanceType;
 use crate::aura::model::{
@@ -29,6 +30,8 @@ pub struct Timings {
     pub update: f64,
     pub destroy: f64,
     pub restore: f64,
+    /// `POST /instances/{id}/overwrite`: time spent in `overwriting`.
+    pub overwrite: f64,
     pub snapshot: f64,
     /// After a transition ends the instance reports its new status but still
     /// answers 409 for this long (the real API does so for a short while).
@@ -44,6 +47,7 @@ impl Default for Timings {
             update: 1.0,
             destroy: 1.0,
             restore: 1.0,
+            overwrite: 1.0,
             snapshot: 1.0,
             settle_grace: 0.0,
         }
@@ -64,6 +68,7 @@ impl Timings {
             ("update", self.update),
             ("destroy", self.destroy),
             ("restore", self.restore),
+            ("overwrite", self.overwrite),
             ("snapshot", self.snapshot),
             ("settle_grace", self.settle_grace),
         ] {
@@ -138,6 +143,9 @@ pub struct InstanceRecord {
     /// OFF, DIFF or FULL.
     pub cdc_enrichment_mode: String,
     pub customer_managed_key_id: Option<String>,
+    /// Whether its snapshots are exportable; `None` follows the account default.
+    pub snapshots_exportable: Option<bool>,
+    data: Data,
     transition: Option<Transition>,
     locked_until: Option<Instant>,
 }
@@ -145,6 +153,11 @@ pub struct InstanceRecord {
 impl InstanceRecord {
     pub fn connection_url(&self) -> String {
         format!("neo4j+s://{}.databases.neo4j.io", self.id)
+    }
+
+    /// Stands for the data it holds: changes whenever the data would.
+    pub fn data_version(&self) -> &str {
+        self.data.version()
     }
 
     /// Busy: a transition runs or its grace period has not ended.
@@ -216,6 +229,7 @@ impl InstanceRecord {
             password: self.password.clone(),
             username: "neo4j".into(),
             busy: self.is_busy(now),
+            data_version: self.data_version().to_string(),
         }
     }
 }
@@ -229,6 +243,9 @@ pub struct AdminInstance {
     pub username: String,
     pub password: String,
     pub busy: bool,
+    /// See `GET /admin/instances/{id}/lineage` for where it came from.
+    #[serde(default)]
+    pub data_version: String,
 }
 
 /// An out-of-band change, as someone clicking in the Aura console would make.
@@ -261,6 +278,8 @@ pub struct World {
     pub timings: Timings,
     /// Free instances allowed per tenant; 0 = unlimited.
     pub free_per_tenant: u32,
+    /// Whether snapshots are exportable, for instances without their own setting.
+    pub snapshots_exportable: bool,
     instances: BTreeMap<String, InstanceRecord>,
     snapshots: Snapshots,
     /// Every password ever issued, kept after deletion so tests can still compare.
@@ -325,6 +344,7 @@ impl World {
             catalogue,
             timings,
             free_per_tenant: 1,
+            snapshots_exportable: true,
             instances: BTreeMap::new(),
             snapshots: Snapshots::default(),
             passwords: HashMap::new(),
@@ -409,11 +429,11 @@ impl World {
         immediate: bool,
     ) -> Result<CreatedInstance, ApiError> {
         self.settle(now);
-        if let Some(src) = &spec.source_instance_id
-            && !self.instances.contains_key(src)
-        {
-            return Err(ApiError::db_not_found(src));
-        }
+        // A clone is checked first: a refused source creates nothing.
+        let source = match &spec.source_instance_id {
+            Some(src) => Some(self.data_source(src, spec.source_snapshot_id.as_deref(), now)?),
+            None => None,
+        };
         if let Some(key) = &spec.customer_managed_key_id
             && !self
                 .customer_managed_keys
@@ -474,6 +494,8 @@ impl World {
             secondaries_count: 0,
             cdc_enrichment_mode: "OFF".into(),
             customer_managed_key_id: spec.customer_managed_key_id,
+            snapshots_exportable: None,
+            data: Data::new(created_at.clone(), source),
             transition,
             locked_until: None,
         };
@@ -666,7 +688,10 @@ impl World {
                 inst.status
             )));
         }
-        Ok(self.snapshots.take(id, now_rfc3339(), now, duration))
+        let version = inst.data_version().to_string();
+        Ok(self
+            .snapshots
+            .take(id, &version, now_rfc3339(), now, duration))
     }
 
     /// Snapshots of an instance; `date` (YYYY-MM-DD) filters on the timestamp.
@@ -676,30 +701,13 @@ impl World {
         date: Option<&str>,
         now: Instant,
     ) -> Result<Vec<Snapshot>, ApiError> {
-        self.get(id, now)?;
-        Ok(self.snapshots.list(id, date, now))
+        let exportable = self.exportable(id, now)?;
+        Ok(self.snapshots.list(id, date, now, exportable))
     }
 
     pub fn snapshot(&mut self, id: &str, sid: &str, now: Instant) -> Result<Snapshot, ApiError> {
-        self.get(id, now)?;
-        self.snapshots.get(id, sid, now)
-    }
-
-    pub fn restore(&mut self, id: &str, sid: &str, now: Instant) -> Result<Instance, ApiError> {
-        self.get(id, now)?;
-        self.snapshots.completed(id, sid, now)?;
-        let t = self.timings.restore;
-        self.begin(
-            id,
-            now,
-            Step {
-                from: &[InstanceStatus::Running],
-                during: InstanceStatus::Restoring,
-                after: After::Become(InstanceStatus::Running),
-                seconds: t,
-                wrong_state: "Only a running instance can be restored",
-            },
-        )
+        let exportable = self.exportable(id, now)?;
+        self.snapshots.get(id, sid, now, exportable)
     }
 
     /// Out-of-band change: no validation against the catalogue (the console may
@@ -765,6 +773,14 @@ impl World {
     }
 }
 
+// Restore, overwrite, clone sources and writes: the data side of the account.
+#[path = "data_ops.rs"]
+mod data_ops;
+
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lineage_tests.rs"]
+mod lineage_tests;

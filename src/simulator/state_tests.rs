@@ -2,7 +2,7 @@
 use super::*;
 use crate::simulator::catalogue::default_catalogue;
 
-fn world() -> World {
+pub(super) fn world() -> World {
     World::new(
         vec![TenantSummary {
             id: "t".into(),
@@ -13,7 +13,7 @@ fn world() -> World {
     )
 }
 
-fn spec(ty: &str) -> CreateSpec {
+pub(super) fn spec(ty: &str) -> CreateSpec {
     CreateSpec {
         name: "db".into(),
         tenant_id: "t".into(),
@@ -26,11 +26,12 @@ fn spec(ty: &str) -> CreateSpec {
         vector_optimized: false,
         graph_analytics_plugin: false,
         source_instance_id: None,
+        source_snapshot_id: None,
         customer_managed_key_id: None,
     }
 }
 
-fn s(n: f64) -> Duration {
+pub(super) fn s(n: f64) -> Duration {
     Duration::from_secs_f64(n)
 }
 
