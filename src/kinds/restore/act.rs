@@ -114,6 +114,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         before: borrow(&before),
         other_running: other_running.as_deref(),
         now: Timestamp::now(),
+        poll: ctx.config.poll_interval,
         grace: ctx.config.create_grace,
     });
 

@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::api::{AuraRestoreStatus, RestorePhase, RestoreSource, SnapshotStatus};
 use crate::aura::{AuraError, InstanceStatus};
 use crate::kinds::target::TargetProblem;
+use crate::reconciler::pacing;
 use crate::reconciler::status::{self, Progress, ReasonCode};
 
 /// The reasons of AuraRestore conditions, defined once.
@@ -268,6 +269,9 @@ pub struct RestoreObservation<'a> {
     /// Another AuraRestore that runs on the target now.
     pub other_running: Option<&'a str>,
     pub now: Timestamp,
+    /// The first poll interval (--poll-interval); a long operation is polled
+    /// more slowly.
+    pub poll: Duration,
     /// How long a Running restore whose call's answer was lost waits for a
     /// sign of the operation before it gives up (Failed, OutcomeUnknown).
     pub grace: Duration,
@@ -298,7 +302,6 @@ pub struct RestoreDecision {
     pub requeue: Option<Duration>,
 }
 
-const POLL: Duration = Duration::from_secs(5);
 const WAIT: Duration = Duration::from_secs(15);
 const SLOW: Duration = Duration::from_secs(60);
 /// An accepted call whose operation was never seen (it finished between two
@@ -548,7 +551,7 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
         Err(SourceProblem::Waiting(message)) => {
             return pending(
                 RestoreSummary::working(RestoreReason::WaitingForSource, message),
-                POLL,
+                obs.poll,
             );
         }
         Err(SourceProblem::Missing(message)) => {
@@ -579,7 +582,7 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
         None => {
             return with_call(pending(
                 RestoreSummary::working(RestoreReason::InstanceBusy, "reading the instance"),
-                POLL,
+                obs.poll,
             ));
         }
         Some(None) => {
@@ -609,7 +612,7 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
                     RestoreReason::InstanceBusy,
                     format!("waiting for the instance to be free: Aura reports it {status}"),
                 ),
-                POLL,
+                obs.poll,
             ));
         }
     }
@@ -621,7 +624,7 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
         phase: RestorePhase::Running,
         summary: RestoreSummary::working(RestoreReason::Restoring, call.describe()),
         call: Some(call),
-        requeue: Some(POLL),
+        requeue: Some(obs.poll),
     }
 }
 
@@ -646,7 +649,7 @@ fn snapshot_first(obs: &RestoreObservation<'_>, target: &Target<'_>) -> Option<R
             ),
         ),
         call: None,
-        requeue: Some(POLL),
+        requeue: Some(obs.poll),
     };
     let snapshot = match (recorded, obs.before) {
         (None, _) | (Some(_), Seen::Missing | Seen::NotNamed) => return Some(take()),
@@ -670,7 +673,7 @@ fn snapshot_first(obs: &RestoreObservation<'_>, target: &Target<'_>) -> Option<R
                     aura.unwrap_or("not taken yet")
                 ),
             ),
-            POLL,
+            obs.poll,
         )),
     }
 }
@@ -694,6 +697,16 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
         call: None,
         requeue: None,
     };
+    let since = |t: Option<&str>| {
+        t.and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| obs.now.duration_since(t))
+            .unwrap_or(SignedDuration::MAX)
+    };
+    // A long operation is polled more slowly.
+    let poll = pacing::poll_delay(
+        obs.poll,
+        Duration::try_from(since(obs.status.started_at.as_deref())).unwrap_or(Duration::ZERO),
+    );
     let target = match obs.target {
         TargetView::Ready(t) => t,
         TargetView::Problem(problem) => {
@@ -708,18 +721,13 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
             return running(summary, WAIT);
         }
     };
-    let since = |t: Option<&str>| {
-        t.and_then(|t| t.parse::<Timestamp>().ok())
-            .map(|t| obs.now.duration_since(t))
-            .unwrap_or(SignedDuration::MAX)
-    };
     let longer = |d: SignedDuration, limit: Duration| {
         d >= SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX)
     };
     match target.aura {
         None => running(
             RestoreSummary::working(RestoreReason::Restoring, doing),
-            POLL,
+            poll,
         ),
         Some(None) => failed(
             RestoreReason::InstanceNotFound,
@@ -754,7 +762,7 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
                         RestoreReason::Restoring,
                         format!("{doing}: Aura accepted the call"),
                     ),
-                    Duration::from_secs(2),
+                    obs.poll,
                 );
             }
             // The call's answer was lost: it may never have reached Aura.
@@ -774,7 +782,7 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
                         "{doing}: the call's answer was lost; watching the instance for the operation"
                     ),
                 ),
-                POLL,
+                poll,
             )
         }
         Some(Some(status)) => running(
@@ -782,7 +790,7 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
                 RestoreReason::Restoring,
                 format!("{doing}: Aura reports the instance {status}"),
             ),
-            POLL,
+            poll,
         ),
     }
 }

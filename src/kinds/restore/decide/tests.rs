@@ -61,6 +61,7 @@ fn obs<'a>(
         before: Seen::NotNamed,
         other_running: None,
         now: now(),
+        poll: Duration::from_secs(5),
         grace: Duration::from_secs(120),
     }
 }
