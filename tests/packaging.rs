@@ -151,6 +151,51 @@ fn kinds(docs: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The ValidatingAdmissionPolicy `name` and its binding in `docs`: they
+/// refuse a DELETE of a protected AuraInstance, and only that, saying how to
+/// lift the protection; both cluster-scoped.
+fn assert_deletion_protection(docs: &[Value], name: &str) {
+    let policy = find(docs, "ValidatingAdmissionPolicy", name);
+    assert_eq!(policy["apiVersion"], "admissionregistration.k8s.io/v1");
+    assert!(
+        policy["metadata"].get("namespace").is_none(),
+        "cluster-scoped: {policy}"
+    );
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    assert_eq!(
+        spec["matchConstraints"]["resourceRules"],
+        json!([{"apiGroups": ["aura-operator.io"], "apiVersions": ["v1alpha1"],
+                "operations": ["DELETE"], "resources": ["aurainstances"], "scope": "*"}])
+    );
+    let validations = spec["validations"].as_array().expect("validations");
+    assert_eq!(validations.len(), 1, "{validations:?}");
+    let v = &validations[0];
+    let expression = v["expression"].as_str().unwrap();
+    assert!(
+        expression.contains("oldObject.spec.deletionProtection"),
+        "{expression}"
+    );
+    let message = v["messageExpression"].as_str().unwrap();
+    for want in [
+        "oldObject.metadata.name",
+        "kubectl patch aurainstance",
+        "deletionProtection\\\":false",
+        "delete again",
+    ] {
+        assert!(message.contains(want), "{want} not in {message}");
+    }
+    let binding = find(docs, "ValidatingAdmissionPolicyBinding", name);
+    assert!(
+        binding["metadata"].get("namespace").is_none(),
+        "cluster-scoped: {binding}"
+    );
+    assert_eq!(
+        binding["spec"],
+        json!({"policyName": name, "validationActions": ["Deny"]})
+    );
+}
+
 /// The rules the operator needs on the objects it manages: exactly these.
 fn manager_rules() -> Value {
     json!([
@@ -163,6 +208,14 @@ fn manager_rules() -> Value {
         {"apiGroups": ["aura-operator.io"], "resources": ["auraprojects"],
          "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": ["aura-operator.io"], "resources": ["auraprojects/status"],
+         "verbs": ["patch"]},
+        {"apiGroups": ["aura-operator.io"], "resources": ["aurasnapshots"],
+         "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+        {"apiGroups": ["aura-operator.io"], "resources": ["aurasnapshots/status"],
+         "verbs": ["patch"]},
+        {"apiGroups": ["aura-operator.io"], "resources": ["aurarestores"],
+         "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": ["aura-operator.io"], "resources": ["aurarestores/status"],
          "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["secrets"],
          "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]},
@@ -273,6 +326,8 @@ fn chart_lints_and_renders_with_default_and_full_values() {
         "RoleBinding",
         "Service",
         "Deployment",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ] {
         assert!(have.contains(&kind.to_string()), "{kind} missing: {have:?}");
     }
@@ -287,6 +342,12 @@ fn chart_lints_and_renders_with_default_and_full_values() {
             "{kind} rendered by default"
         );
     }
+    assert_deletion_protection(&docs, "aura-operator-deletion-protection");
+    // Cluster-scoped: named after the release.
+    assert_deletion_protection(
+        &helm_template("team-x", "ops", &[]),
+        "team-x-aura-operator-deletion-protection",
+    );
     assert_eq!(
         find(&docs, "ClusterRole", "aura-operator")["rules"],
         manager_rules()
@@ -358,6 +419,15 @@ fn chart_lints_and_renders_with_default_and_full_values() {
     // object.
     let docs = helm_template("x", "ops", &["-f", full_values().to_str().unwrap()]);
     let have = kinds(&docs);
+    for kind in [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        assert!(
+            !have.contains(&kind.to_string()),
+            "{kind} rendered with deletionProtection.admissionPolicy.enabled=false"
+        );
+    }
     for kind in [
         "Secret",
         "ServiceMonitor",
@@ -607,6 +677,14 @@ fn values_schema_rejects_typos_and_wrong_types() {
         ),
         (&["--set", "aura.credentials.tenantId=team-a"], "tenantId"),
         (
+            &["--set", "deletionProtection.admissionPolicy.enable=false"],
+            "enable",
+        ),
+        (
+            &["--set", "deletionProtection.admissionPolicy.enabled=no"],
+            "enabled",
+        ),
+        (
             &[
                 "--set",
                 "aura.credentials.allowedNamespaces.names[0]=Team_A",
@@ -823,6 +901,10 @@ fn deploy_equals_the_charts_default_rendering() {
     let c = &deploy["spec"]["template"]["spec"]["containers"][0];
     assert!(c["args"].as_array().is_some_and(|a| !a.is_empty()));
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    // Deletion protection ships in both, cluster-scoped (kustomize would put
+    // a namespace on it if deploy/kustomization.yaml had `namespace:`).
+    let kustomized: Vec<Value> = kustomize.values().cloned().collect();
+    assert_deletion_protection(&kustomized, "aura-operator-deletion-protection");
 }
 
 // --- (2) install ----------------------------------------------------------------
@@ -855,6 +937,14 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         ("clusterrolebinding", full.clone()),
         ("clusterrole", format!("{full}-projects")),
         ("clusterrolebinding", format!("{full}-projects")),
+        (
+            "validatingadmissionpolicy",
+            format!("{full}-deletion-protection"),
+        ),
+        (
+            "validatingadmissionpolicybinding",
+            format!("{full}-deletion-protection"),
+        ),
     ];
     for (kind, name) in &objects {
         run(support::kubectl().args(["get", "-n", &ns, kind, name]));
@@ -949,6 +1039,20 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
             .is_none(),
         "helm uninstall left the ClusterRole"
     );
+    for kind in [
+        "validatingadmissionpolicy",
+        "validatingadmissionpolicybinding",
+    ] {
+        let left = run(support::kubectl().args([
+            "get",
+            kind,
+            "--ignore-not-found",
+            "-o",
+            "name",
+            &format!("{full}-deletion-protection"),
+        ]));
+        assert!(left.trim().is_empty(), "helm uninstall left the {kind}");
+    }
 
     // kubectl apply -k deploy/, twice: the second apply changes nothing.
     let deploy_dir = repo().join("deploy");
@@ -998,6 +1102,16 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         ("clusterrolebinding", "aura-operator-projects"),
         ("crd", "auraprojects.aura-operator.io"),
         ("crd", "clusterauraprojects.aura-operator.io"),
+        ("crd", "aurasnapshots.aura-operator.io"),
+        ("crd", "aurarestores.aura-operator.io"),
+        (
+            "validatingadmissionpolicy",
+            "aura-operator-deletion-protection",
+        ),
+        (
+            "validatingadmissionpolicybinding",
+            "aura-operator-deletion-protection",
+        ),
     ] {
         run(support::kubectl().args(["get", "-n", "aura-operator", kind, name]));
     }
@@ -1025,6 +1139,9 @@ async fn every_example_passes_a_server_side_dry_run() {
         "full.yaml",
         "paused.yaml",
         "orphan.yaml",
+        "protected.yaml",
+        "clone.yaml",
+        "snapshot.yaml",
         "aura-project.yaml",
         "cluster-aura-project.yaml",
         "project-ref.yaml",
@@ -1049,8 +1166,8 @@ async fn every_example_passes_a_server_side_dry_run() {
     }
     drop(default_project);
     // The full example sets every field of the spec, except the adoption of
-    // an existing instance, which has an example of its own; together the
-    // examples cover every field.
+    // an existing instance and a clone's source, which have examples of
+    // their own; together the examples cover every field.
     let crd: Value = serde_yaml::from_str(
         &std::fs::read_to_string(repo().join("crds/aurainstances.yaml")).unwrap(),
     )
@@ -1086,7 +1203,7 @@ async fn every_example_passes_a_server_side_dry_run() {
         .expect("project-ref.yaml sets projectRef");
     assert_eq!(Some(project_ref.name), project.metadata.name);
     // projectRef excludes credentialsSecretRef (CEL): it has its own example.
-    let not_in_full = ["instanceId", "projectRef"];
+    let not_in_full = ["instanceId", "projectRef", "source"];
     for field in props.keys() {
         if !not_in_full.contains(&field.as_str()) {
             assert!(

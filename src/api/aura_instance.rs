@@ -215,11 +215,13 @@ pub struct AuraInstanceSpec {
     pub source: Option<InstanceSource>,
 
     /// true: deleting this object is refused at admission (by the
-    /// ValidatingAdmissionPolicy the chart installs), and should it be deleted
-    /// anyway the operator never destroys the instance: it orphans it and
-    /// keeps the connection Secret, whatever deletionPolicy says. A protected
-    /// object also holds its namespace in Terminating. Set it to false to
-    /// delete.
+    /// ValidatingAdmissionPolicy the chart and deploy/ install), and should it
+    /// be deleted anyway the operator never destroys the instance: it orphans
+    /// it and keeps the connection Secret, whatever deletionPolicy says, with a
+    /// Warning event ProtectedInstanceOrphaned; passwordRecovery never
+    /// destroys it either. With the policy installed, a protected object also
+    /// holds its namespace in Terminating until protection is lifted. Set it to
+    /// false, then delete: deletionPolicy applies again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
 
@@ -299,7 +301,7 @@ pub struct LastSnapshot {
 /// until Aura reports it gone, and create again, at most 3 times. Manual:
 /// stall with reason PasswordUnavailable until a person writes the
 /// password into the Secret. Never applies to an instance adopted through
-/// instanceId.
+/// instanceId; a protected object (deletionProtection) stalls as with Manual.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum PasswordRecovery {
     /// Destroy the new, empty instance whose password was lost and create again.

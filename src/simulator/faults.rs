@@ -49,6 +49,8 @@ pub struct Faults {
     /// The next N creates commit the instance but the caller does not get the 202.
     pub fail_creates: u32,
     pub fail_create_mode: CreateFailMode,
+    /// The next N on-demand snapshot calls take the snapshot but answer 500.
+    pub fail_snapshots: u32,
     /// Answers that depart from the spec as the real service's do.
     pub quirks: Quirks,
 }

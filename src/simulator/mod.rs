@@ -396,6 +396,7 @@ impl SimulateArgs {
                     CreateFailMode::Error
                 },
                 quirks: self.quirks.clone(),
+                ..Faults::default()
             },
             ..SimulatorConfig::default()
         };

@@ -566,6 +566,9 @@ async fn take_snapshot(
     require_json(&headers)?;
     parse_object(&body, true)?;
     let snapshot_id = st.world().take_snapshot(&id, Instant::now())?;
+    if st.take_snapshot_failure() {
+        return Err(ApiError::internal());
+    }
     Ok(data(
         StatusCode::ACCEPTED,
         SnapshotCreated {

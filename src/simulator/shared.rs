@@ -341,6 +341,16 @@ impl SimState {
         })
     }
 
+    /// Takes one "take the snapshot but fail the answer" fault, if armed.
+    pub(crate) fn take_snapshot_failure(&self) -> bool {
+        let mut f = lock(&self.inner.faults);
+        let armed = f.fail_snapshots > 0;
+        if armed {
+            f.fail_snapshots -= 1;
+        }
+        armed
+    }
+
     pub fn timings(&self) -> Timings {
         self.world().timings.clone()
     }

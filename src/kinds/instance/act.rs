@@ -15,10 +15,11 @@ use tracing::{debug, info, warn};
 use super::claims::Claim;
 use super::decide::{self, Action, Decision, Observation, Readiness, Reason, Stall, StatusSummary};
 use super::observe::{self, Gathered};
+use super::schedule;
 use super::secret::{self, ConnectionDetails};
 use super::status;
 use super::verify;
-use crate::api::{AuraInstance, AuraInstanceStatus, MAX_RECREATIONS};
+use crate::api::{AuraInstance, AuraInstanceStatus, LastSnapshot, MAX_RECREATIONS};
 use crate::aura::{AuraClient, AuraErrorKind, CreatedInstance, UpgradeInstanceRequest};
 use crate::reconciler::status::Write;
 use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result, pacing};
@@ -116,6 +117,8 @@ async fn live(
         secret_name: obj.connection_secret_name(),
         dry_run: ctx.config.dry_run,
         restoring: restoring.as_deref(),
+        source: observed.source.as_ref(),
+        before_change: observed.before_change.as_ref(),
     };
     let decision = decide::decide(&observation);
     let mut next = current.clone();
@@ -188,6 +191,19 @@ async fn live(
             return create(obj, api, ctx, &aura, &secrets, request, current, &decision).await;
         }
         Action::Observe { .. } => {}
+        Action::SnapshotFirst { name } => {
+            schedule::take(&ctx.client, obj, name, None).await?;
+            next.last_snapshot = Some(LastSnapshot {
+                name: name.clone(),
+                taken_at: Some(Timestamp::now().to_string()),
+            });
+            ctx.normal(
+                obj,
+                "SnapshotBeforeChange",
+                &format!("made AuraSnapshot {name} before the change"),
+            )
+            .await;
+        }
         Action::DryRun { operation, what } => {
             // Once per change of what would be sent, not at every resync.
             let said = status::condition(Some(current), status::RECONCILING).is_some_and(|c| {
@@ -267,8 +283,64 @@ async fn live(
     if let Some(after) = check_after {
         requeue = requeue.min(after);
     }
+    if ready && let Some(after) = scheduled_snapshot(obj, ctx, &mut status).await? {
+        requeue = requeue.min(after);
+    }
     write_status(api, obj, status).await?;
     Ok(controller::Action::requeue(requeue))
+}
+
+/// `snapshots.schedule`: makes the AuraSnapshot of a slot that is due
+/// (once, whatever was missed), prunes beyond `keep`, and says when the
+/// next slot comes.
+async fn scheduled_snapshot(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    status: &mut AuraInstanceStatus,
+) -> Result<Option<Duration>> {
+    let Some(policy) = &obj.spec.snapshots else {
+        return Ok(None);
+    };
+    let Some(cron) = policy
+        .schedule
+        .as_deref()
+        .and_then(|e| schedule::parse(e).ok())
+    else {
+        return Ok(None);
+    };
+    let created = obj
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .unwrap_or_else(Timestamp::now);
+    let now = Timestamp::now();
+    let last = schedule::last_slot(status.last_snapshot.as_ref());
+    match schedule::due(&cron, last, created, now) {
+        schedule::Due::Wait(after) => Ok(Some(after)),
+        schedule::Due::Take { slot } => {
+            let name = schedule::slot_name(&obj.name_any(), slot);
+            schedule::take(&ctx.client, obj, &name, Some(slot)).await?;
+            status.last_snapshot = Some(LastSnapshot {
+                name: name.clone(),
+                taken_at: Some(slot.to_string()),
+            });
+            let pruned = schedule::prune(&ctx.client, obj, policy.keep).await?;
+            let note = if pruned.is_empty() {
+                format!("made AuraSnapshot {name} for the slot of {slot}")
+            } else {
+                format!(
+                    "made AuraSnapshot {name} for the slot of {slot}; pruned {}",
+                    pruned.join(", ")
+                )
+            };
+            ctx.normal(obj, "SnapshotScheduled", &note).await;
+            Ok(match schedule::due(&cron, Some(slot), created, now) {
+                schedule::Due::Wait(after) => Some(after),
+                schedule::Due::Take { .. } => Some(Duration::from_secs(1)),
+            })
+        }
+    }
 }
 
 async fn announce_operation(

@@ -1,13 +1,14 @@
 //! Deletion, carried out: each step is decided in `decide::deletion`; this
-//! file only makes the calls. Orphan keeps instance and Secret; Delete destroys
-//! the instance and removes the Secret only once Aura answers 404.
+//! file only makes the calls. Orphan (and deletionProtection, whatever the
+//! policy) keeps instance and Secret; Delete destroys the instance and removes
+//! the Secret only once Aura answers 404.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller;
 use serde_json::json;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::act::write_status;
 use super::claims::Claim;
@@ -26,22 +27,23 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
 
-    if decide::deletion_plan(&obj.spec) == DeletionPlan::Orphan {
+    if let DeletionPlan::Orphan(cause) = decide::deletion_plan(&obj.spec) {
         disown_secret(&secrets, obj).await?;
         // Let go of the claim: a later AuraInstance may adopt the instance.
         if let Some(id) = &current.instance_id {
             ctx.claims().release(obj, id).await?;
         }
-        ctx.normal(
-            obj,
-            "Orphaned",
-            &format!(
-                "Aura instance {} and Secret {} are kept",
-                current.instance_id.as_deref().unwrap_or("(none)"),
-                obj.connection_secret_name()
-            ),
-        )
-        .await;
+        let kept = decide::orphan_note(
+            cause,
+            current.instance_id.as_deref(),
+            &obj.connection_secret_name(),
+        );
+        if kept.warning {
+            warn!(reason = %kept.reason, note = %kept.note, "a protected object was deleted");
+            ctx.warn(obj, kept.reason.as_str(), &kept.note).await;
+        } else {
+            ctx.normal(obj, kept.reason.as_str(), &kept.note).await;
+        }
         return Ok(Cleanup::Done);
     }
 

@@ -9,7 +9,9 @@ pub mod compare;
 pub mod decide;
 mod observe;
 pub mod reason;
+pub mod schedule;
 pub mod secret;
+pub mod source;
 pub mod status;
 pub mod verify;
 

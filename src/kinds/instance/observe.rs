@@ -35,6 +35,10 @@ pub struct Observed {
     pub leftover_backup: bool,
     /// The tenant's catalogue, when a resize is pending.
     pub catalogue: Option<Arc<Tenant>>,
+    /// A clone's source, read only while there is no instance yet.
+    pub source: Option<super::source::SourceView>,
+    /// The snapshot before a pending resize or upgrade (snapshots.beforeChanges).
+    pub before_change: Option<(String, decide::BeforeChange)>,
 }
 
 /// The connection Secret to write.
@@ -259,7 +263,25 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         _ => None,
     };
 
+    let source = match &observed_aura {
+        Aura::NotCreated { .. } => super::source::resolve(obj, ctx).await?,
+        _ => None,
+    };
+    let before_change = match &observed_aura {
+        Aura::Found(i)
+            if decide::wants_snapshot_first(
+                &obj.spec,
+                &decide::next_operation(&obj.spec, &obj.aura_name(), i),
+            ) =>
+        {
+            Some(before_change(obj, ctx).await?)
+        }
+        _ => None,
+    };
+
     Ok(Gathered::Observed(Box::new(Observed {
+        source,
+        before_change,
         current,
         instance_id,
         aura: observed_aura,
@@ -269,6 +291,37 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         leftover_backup,
         catalogue,
     })))
+}
+
+/// The AuraSnapshot of this generation's change, and where it is.
+async fn before_change(obj: &AuraInstance, ctx: &Ctx) -> Result<(String, decide::BeforeChange)> {
+    use crate::api::{AuraSnapshot, SnapshotStatus};
+    let name = super::schedule::before_change_name(
+        &obj.name_any(),
+        obj.metadata.generation.unwrap_or_default(),
+    );
+    let api: Api<AuraSnapshot> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let found = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the snapshot before the change", e))?;
+    let state = match found {
+        None => decide::BeforeChange::Missing,
+        Some(s) => match s
+            .status
+            .as_ref()
+            .and_then(|st| st.aura_status.as_deref())
+            .and_then(SnapshotStatus::parse)
+        {
+            Some(SnapshotStatus::Completed) => decide::BeforeChange::Completed,
+            Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => {
+                decide::BeforeChange::Failed
+            }
+            _ => decide::BeforeChange::Taking,
+        },
+    };
+    Ok((name, state))
 }
 
 /// The extra keys' templates render over placeholder values (else `decide`

@@ -1,5 +1,6 @@
-//! The reasons of AuraInstance conditions, defined once. Code matches on
-//! these, never on the text that ends up in a condition.
+//! The reasons of AuraInstance conditions, and of the events that code
+//! decides, defined once. Code matches on these, never on the text that ends
+//! up in a condition or an event.
 
 use std::fmt;
 
@@ -7,7 +8,7 @@ use crate::reconciler::status::ReasonCode;
 
 macro_rules! reasons {
     ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
-        /// A condition reason (Ready, Reconciling, Stalled).
+        /// A condition reason (Ready, Reconciling, Stalled), or an event's.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Reason {
             $($(#[doc = $doc])* $name,)*
@@ -63,6 +64,14 @@ reasons! {
     SecretWriteFailed,
     /// An extraKeys template does not render.
     InvalidTemplate,
+    /// spec.snapshots.schedule is not a cron expression.
+    InvalidSchedule,
+    /// snapshots.beforeChanges: the snapshot before a resize or upgrade.
+    SnapshotBeforeChange,
+    /// A clone's source instance or snapshot is still being made.
+    WaitingForSource,
+    /// A clone's source does not exist or cannot seed a clone.
+    SourceNotFound,
     /// CredentialsVerified=True: the database accepted the Secret's login.
     CredentialsAccepted,
     /// CredentialsVerified=False: the login was accepted but may not use the database.
@@ -95,6 +104,12 @@ reasons! {
     Forbidden,
     AuraRejected,
     AuraError,
+    /// Event: deleting the object kept the Aura instance and its Secret
+    /// (deletionPolicy Orphan, or ObserveOnly).
+    Orphaned,
+    /// Warning event: a protected object (deletionProtection) was deleted
+    /// all the same; the instance and its Secret were kept, not destroyed.
+    ProtectedInstanceOrphaned,
 }
 
 impl ReasonCode for Reason {

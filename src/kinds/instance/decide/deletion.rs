@@ -1,6 +1,7 @@
 //! Deletion (DESIGN 4.3, 4.8): Orphan keeps instance and Secret; Delete
-//! destroys the instance this object holds, and only then its Secret. Each
-//! step is decided here; `cleanup` only carries the steps out.
+//! destroys the instance this object holds, and only then its Secret; a
+//! protected object (deletionProtection) is always orphaned. Each step is
+//! decided here; `cleanup` only carries the steps out.
 
 use std::time::Duration;
 
@@ -15,17 +16,81 @@ use super::{LostCreate, Reason, Stall, StatusSummary, create_intent};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeletionPlan {
     /// Keep the instance and the Secret; let go of the claim.
-    Orphan,
+    Orphan(OrphanCause),
     /// Destroy the instance, then remove the Secret.
     Destroy,
 }
 
-/// ObserveOnly never destroys, whatever deletionPolicy says; the
+/// Why a deletion keeps the Aura instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrphanCause {
+    /// `deletionProtection: true`: the object was deleted although its
+    /// deletion should have been refused at admission (the policy is not
+    /// installed, or was bypassed).
+    Protected,
+    /// `managementPolicy: ObserveOnly` never destroys.
+    ObserveOnly,
+    /// `deletionPolicy: Orphan`.
+    Policy,
+}
+
+/// DESIGN 4.8: only `deletionPolicy: Delete` on an unprotected object
+/// destroys. Protection wins over everything, ObserveOnly over
+/// deletionPolicy. The spec is the object's as it is being deleted: a
+/// protection lifted (set to false) before the delete no longer counts. The
 /// reconcile-disabled annotation does not change what deletion does.
 pub fn deletion_plan(spec: &AuraInstanceSpec) -> DeletionPlan {
+    if spec.protected() {
+        return DeletionPlan::Orphan(OrphanCause::Protected);
+    }
     match (spec.policy(), spec.deletion()) {
-        (ManagementPolicy::ObserveOnly, _) | (_, DeletionPolicy::Orphan) => DeletionPlan::Orphan,
+        (ManagementPolicy::ObserveOnly, _) => DeletionPlan::Orphan(OrphanCause::ObserveOnly),
+        (ManagementPolicy::Full, DeletionPolicy::Orphan) => {
+            DeletionPlan::Orphan(OrphanCause::Policy)
+        }
         (ManagementPolicy::Full, DeletionPolicy::Delete) => DeletionPlan::Destroy,
+    }
+}
+
+/// The event an orphaning deletion leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanNote {
+    /// A Warning (else Normal): a protected object was deleted all the same.
+    pub warning: bool,
+    pub reason: Reason,
+    pub note: String,
+}
+
+/// What the event says: what was kept, and why.
+pub fn orphan_note(cause: OrphanCause, instance_id: Option<&str>, secret: &str) -> OrphanNote {
+    let id = instance_id.unwrap_or("(none)");
+    match cause {
+        OrphanCause::Protected => OrphanNote {
+            warning: true,
+            reason: Reason::ProtectedInstanceOrphaned,
+            note: match instance_id {
+                Some(id) => format!(
+                    "deletionProtection was on: Aura instance {id} was kept, not destroyed, whatever deletionPolicy says; its connection Secret {secret} was kept too (without owner reference). Adopt it again with spec.instanceId: {id}, or delete it in the Aura console"
+                ),
+                None => format!(
+                    "deletionProtection was on: nothing was destroyed (this object recorded no Aura instance id); Secret {secret}, if any, was kept"
+                ),
+            },
+        },
+        OrphanCause::ObserveOnly => OrphanNote {
+            warning: false,
+            reason: Reason::Orphaned,
+            note: format!(
+                "Aura instance {id} and Secret {secret} are kept: managementPolicy ObserveOnly never destroys"
+            ),
+        },
+        OrphanCause::Policy => OrphanNote {
+            warning: false,
+            reason: Reason::Orphaned,
+            note: format!(
+                "Aura instance {id} and Secret {secret} are kept (deletionPolicy: Orphan)"
+            ),
+        },
     }
 }
 
@@ -182,12 +247,20 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_decides_orphan_or_destroy() {
-        let spec = |policy: Option<&str>, management: Option<&str>| -> AuraInstanceSpec {
+    fn protection_then_the_policy_decides_orphan_or_destroy() {
+        use DeletionPlan::{Destroy, Orphan};
+        use OrphanCause::{ObserveOnly, Policy, Protected};
+        let spec = |protected: Option<bool>,
+                    policy: Option<&str>,
+                    management: Option<&str>|
+         -> AuraInstanceSpec {
             let mut v = serde_json::json!({
                 "cloudProvider": "gcp", "region": "r", "type": "enterprise-db", "memory": "8GB",
                 "instanceId": "0123abcd",
             });
+            if let Some(p) = protected {
+                v["deletionProtection"] = p.into();
+            }
             if let Some(p) = policy {
                 v["deletionPolicy"] = p.into();
             }
@@ -196,21 +269,90 @@ mod tests {
             }
             serde_json::from_value(v).unwrap()
         };
+        // (deletionProtection, deletionPolicy, managementPolicy, plan)
         let cases = [
-            (Some("Orphan"), None, DeletionPlan::Orphan),
-            (Some("Delete"), None, DeletionPlan::Destroy),
-            (None, None, DeletionPlan::Destroy),
-            (Some("Delete"), Some("Full"), DeletionPlan::Destroy),
-            (Some("Delete"), Some("ObserveOnly"), DeletionPlan::Orphan),
-            (Some("Orphan"), Some("ObserveOnly"), DeletionPlan::Orphan),
+            (None, Some("Orphan"), None, Orphan(Policy)),
+            (None, Some("Delete"), None, Destroy),
+            (None, None, None, Destroy),
+            (None, Some("Delete"), Some("Full"), Destroy),
+            (
+                None,
+                Some("Delete"),
+                Some("ObserveOnly"),
+                Orphan(ObserveOnly),
+            ),
+            (
+                None,
+                Some("Orphan"),
+                Some("ObserveOnly"),
+                Orphan(ObserveOnly),
+            ),
+            // Protected: never destroyed, whatever deletionPolicy says.
+            (Some(true), Some("Delete"), None, Orphan(Protected)),
+            (Some(true), None, None, Orphan(Protected)),
+            (Some(true), Some("Orphan"), None, Orphan(Protected)),
+            (
+                Some(true),
+                Some("Delete"),
+                Some("ObserveOnly"),
+                Orphan(Protected),
+            ),
+            // Protection lifted before the delete: deletionPolicy decides.
+            (Some(false), Some("Delete"), None, Destroy),
+            (Some(false), None, None, Destroy),
+            (Some(false), Some("Orphan"), None, Orphan(Policy)),
         ];
-        for (policy, management, want) in cases {
+        for (protected, policy, management, want) in cases {
             assert_eq!(
-                deletion_plan(&spec(policy, management)),
+                deletion_plan(&spec(protected, policy, management)),
                 want,
-                "{policy:?} {management:?}"
+                "protected {protected:?} policy {policy:?} management {management:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_orphan_note_says_what_was_kept_and_why() {
+        let protected = orphan_note(OrphanCause::Protected, Some("0123abcd"), "db-connection");
+        assert!(protected.warning);
+        assert_eq!(protected.reason, Reason::ProtectedInstanceOrphaned);
+        for want in [
+            "0123abcd",
+            "kept",
+            "deletionProtection was on",
+            "db-connection",
+        ] {
+            assert!(protected.note.contains(want), "{want}: {}", protected.note);
+        }
+        let table = [
+            (OrphanCause::Policy, "deletionPolicy: Orphan"),
+            (OrphanCause::ObserveOnly, "ObserveOnly"),
+        ];
+        for (cause, why) in table {
+            let n = orphan_note(cause, Some("0123abcd"), "db-connection");
+            assert!(!n.warning, "{cause:?}");
+            assert_eq!(n.reason, Reason::Orphaned, "{cause:?}");
+            assert!(n.note.contains(why), "{cause:?}: {}", n.note);
+            assert!(n.note.contains("0123abcd"), "{cause:?}: {}", n.note);
+            assert!(
+                !n.note.contains("deletionProtection"),
+                "{cause:?}: {}",
+                n.note
+            );
+        }
+        let none = orphan_note(OrphanCause::Protected, None, "s");
+        assert!(none.warning);
+        assert!(
+            none.note.contains("deletionProtection was on"),
+            "{}",
+            none.note
+        );
+        assert!(!none.note.contains("instanceId"), "{}", none.note);
+        assert!(
+            orphan_note(OrphanCause::Policy, None, "s")
+                .note
+                .contains("(none)")
+        );
     }
 
     #[test]

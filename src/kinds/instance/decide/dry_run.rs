@@ -54,6 +54,7 @@ impl Action {
             | Action::Adopt { .. }
             | Action::ForgetInstance { .. }
             | Action::WriteSecret
+            | Action::SnapshotFirst { .. }
             | Action::Observe { .. }
             | Action::DryRun { .. } => None,
         }

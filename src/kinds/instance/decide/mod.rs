@@ -15,6 +15,7 @@ pub use super::compare::{
     update_request,
 };
 pub use super::reason::Reason;
+pub use super::source::SourceView;
 pub use super::status::{Readiness, StatusSummary};
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceStatus, InstanceSummary, Tenant, UpdateInstanceRequest,
@@ -47,6 +48,23 @@ pub struct Observation<'a> {
     pub dry_run: bool,
     /// An AuraRestore (this one) runs on the instance: phase Updating, no change.
     pub restoring: Option<&'a str>,
+    /// A clone's source (`spec.source`), while there is no instance yet.
+    pub source: Option<&'a SourceView>,
+    /// With `snapshots.beforeChanges` and a resize or upgrade pending: the
+    /// AuraSnapshot that goes first, by name, and where it is.
+    pub before_change: Option<&'a (String, BeforeChange)>,
+}
+
+/// The snapshot taken before a resize or upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeforeChange {
+    /// Not made yet.
+    Missing,
+    /// Made, not Completed yet.
+    Taking,
+    Completed,
+    /// Failed: the change waits for a person (turn beforeChanges off, or delete the AuraSnapshot to try again).
+    Failed,
 }
 
 /// The Aura side of the observation.
@@ -129,6 +147,8 @@ pub enum Action {
         instance_id: String,
         to: crate::api::InstanceType,
     },
+    /// `snapshots.beforeChanges`: make this AuraSnapshot before the change.
+    SnapshotFirst { name: String },
     /// managementPolicy ObserveOnly: nothing to call; report these
     /// differences between the spec and Aura (empty: in sync).
     Observe { drifted: Vec<String> },
@@ -266,9 +286,15 @@ fn decide_create(
         return stall;
     }
 
+    let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
+        Ok(request) => request,
+        Err(wait_or_stall) if create_intent(obs.status).is_none() => return *wait_or_stall,
+        // An earlier create may have made it: the search below comes first.
+        Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
+    };
     let Some(intent) = create_intent(obs.status) else {
         return Decision {
-            action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
+            action: Action::Create(request),
             // Usually the first status the object gets: Ready=Unknown until Aura answers.
             status: StatusSummary {
                 ready: Readiness::Unknown {
@@ -320,10 +346,111 @@ fn decide_create(
             requeue: LookAgain::After(left.max(Duration::from_secs(1))),
         };
     }
+    if let Err(wait_or_stall) = clone_request(obs, request.clone()) {
+        return *wait_or_stall;
+    }
     Decision {
-        action: Action::Create(create_request(obs.spec, obs.aura_name, &tenant.id)),
+        action: Action::Create(request),
         status: creating("an earlier create produced no instance; creating again"),
         requeue: LookAgain::Poll,
+    }
+}
+
+/// Whether `operation` needs a snapshot first (a resize or an upgrade with
+/// `snapshots.beforeChanges`).
+pub fn wants_snapshot_first(spec: &AuraInstanceSpec, operation: &SpecChange) -> bool {
+    spec.snapshot_before_changes()
+        && match operation {
+            SpecChange::Update(r) => r.memory.is_some() || r.storage.is_some(),
+            SpecChange::Upgrade(_) => true,
+            SpecChange::None | SpecChange::Pause | SpecChange::Resume => false,
+        }
+}
+
+/// With `snapshots.beforeChanges`, a resize or upgrade waits for its
+/// snapshot: made first, then Completed.
+fn snapshot_first(obs: &Observation<'_>, operation: &SpecChange) -> Option<Decision> {
+    if !wants_snapshot_first(obs.spec, operation) {
+        return None;
+    }
+    let waiting = |message: String| {
+        StatusSummary::in_progress(Phase::Updating, Reason::SnapshotBeforeChange, message)
+    };
+    let Some((name, state)) = obs.before_change else {
+        return Some(Decision {
+            action: Action::None,
+            status: waiting("looking for the snapshot to take before the change".into()),
+            requeue: LookAgain::Poll,
+        });
+    };
+    match state {
+        BeforeChange::Completed => None,
+        BeforeChange::Missing => Some(Decision {
+            action: Action::SnapshotFirst { name: name.clone() },
+            status: waiting(format!("taking AuraSnapshot {name} before the change")),
+            requeue: LookAgain::Poll,
+        }),
+        BeforeChange::Taking => Some(Decision {
+            action: Action::None,
+            status: waiting(format!(
+                "waiting for AuraSnapshot {name} to complete before the change"
+            )),
+            requeue: LookAgain::Poll,
+        }),
+        BeforeChange::Failed => Some(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(
+                Reason::SnapshotBeforeChange,
+                format!(
+                    "AuraSnapshot {name}, taken before the change, failed; the change waits (delete that AuraSnapshot to try again, or set snapshots.beforeChanges to false)"
+                ),
+            ),
+            requeue: LookAgain::Resync,
+        }),
+    }
+}
+
+/// The create body of a clone carries its source's ids; until they are
+/// known there is nothing to create (a wait, or a stall for a person).
+fn clone_request(
+    obs: &Observation<'_>,
+    mut request: CreateInstanceRequest,
+) -> Result<CreateInstanceRequest, Box<Decision>> {
+    if obs.spec.source.is_none() {
+        return Ok(request);
+    }
+    match obs.source {
+        Some(SourceView::Ready {
+            instance_id,
+            snapshot_id,
+        }) => {
+            request.source_instance_id = Some(instance_id.clone());
+            request.source_snapshot_id = snapshot_id.clone();
+            Ok(request)
+        }
+        Some(SourceView::Problem(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::SourceNotFound, message.clone()),
+            requeue: LookAgain::After(Duration::from_secs(15)),
+        })),
+        Some(SourceView::Waiting(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                message.clone(),
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
+        None => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                "reading the clone's source",
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
     }
 }
 
@@ -340,6 +467,19 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
     }
     if let Some(stall) = invalid_template(obs.spec) {
         return stall;
+    }
+    if let Some(expression) = obs
+        .spec
+        .snapshots
+        .as_ref()
+        .and_then(|p| p.schedule.as_deref())
+        && let Err(message) = super::schedule::parse(expression)
+    {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::InvalidSchedule, message),
+            requeue: LookAgain::Resync,
+        };
     }
     if recreating(obs.status) {
         return Decision {
@@ -380,6 +520,9 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
         };
     }
     let operation = next_operation(obs.spec, obs.aura_name, instance);
+    if let Some(wait) = snapshot_first(obs, &operation) {
+        return wait;
+    }
     let drift = drift_note(obs, instance, &operation);
     match operation {
         SpecChange::None => {
@@ -688,7 +831,8 @@ pub fn recreating(status: &AuraInstanceStatus) -> bool {
 
 /// passwordRecovery (DESIGN 2): an instance this object found after its own
 /// lost create, never Ready, whose password nobody knows, is destroyed and
-/// created again, at most [`MAX_RECREATIONS`] times. `None`: nothing to recover.
+/// created again, at most [`MAX_RECREATIONS`] times, unless it is protected
+/// (deletionProtection). `None`: nothing to recover.
 fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decision> {
     let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id);
     let adopted_by_id = obs.spec.instance_id.as_deref() == Some(&instance.id);
@@ -702,6 +846,16 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
     let done = obs.status.recreations.unwrap_or(0);
     match obs.spec.password_recovery.unwrap_or_default() {
         PasswordRecovery::Manual => None,
+        // DESIGN 4.8: a protected object is never destroyed, not even to
+        // recover a password.
+        PasswordRecovery::Recreate if obs.spec.protected() => Some(Decision {
+            action: Action::None,
+            status: Decision::password_unavailable_because(
+                "the instance runs without a known password (the create answer was lost), and passwordRecovery: Recreate never destroys a protected instance (deletionProtection: true)",
+                obs.spec.secret_format(),
+            ),
+            requeue: LookAgain::Resync,
+        }),
         PasswordRecovery::Recreate if done >= MAX_RECREATIONS => Some(Decision {
             action: Action::None,
             status: Decision::password_unavailable_after(done, obs.spec.secret_format()),

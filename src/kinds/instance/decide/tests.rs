@@ -119,6 +119,8 @@ fn obs<'a>(
         secret_name: "orders-connection".into(),
         dry_run: false,
         restoring: None,
+        source: None,
+        before_change: None,
     }
 }
 
@@ -154,6 +156,86 @@ fn first_sight_creates_with_the_spec() {
     // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
     assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
     assert_eq!(d.requeue, LookAgain::Poll);
+}
+
+#[test]
+fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
+    let spec = AuraInstanceSpec {
+        source: Some(crate::api::InstanceSource {
+            instance_id: Some("0a1b2c3d".into()),
+            snapshot_id: Some("s1".into()),
+            ..Default::default()
+        }),
+        ..spec()
+    };
+    let (status, tenant) = (AuraInstanceStatus::default(), tenant());
+    let ready = SourceView::Ready {
+        instance_id: "0a1b2c3d".into(),
+        snapshot_id: Some("s1".into()),
+    };
+    let waiting = SourceView::Waiting("waiting for AuraSnapshot nightly".into());
+    let problem = SourceView::Problem("AuraInstance prod does not exist".into());
+    // (source, the create's source ids, the reason when waiting, stalled)
+    type Row<'a> = (
+        Option<&'a SourceView>,
+        Option<(&'a str, Option<&'a str>)>,
+        Option<Reason>,
+        bool,
+    );
+    let rows: &[Row] = &[
+        (Some(&ready), Some(("0a1b2c3d", Some("s1"))), None, false),
+        (Some(&waiting), None, Some(Reason::WaitingForSource), false),
+        (Some(&problem), None, Some(Reason::SourceNotFound), true),
+        (None, None, Some(Reason::WaitingForSource), false),
+    ];
+    for (source, create, reason, stalled) in rows {
+        let o = Observation {
+            source: *source,
+            ..obs(
+                &spec,
+                &status,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: None,
+                    claimed: &[],
+                },
+                SecretView::default(),
+            )
+        };
+        let d = decide(&o);
+        match (&d.action, create) {
+            (Action::Create(req), Some((instance, snapshot))) => {
+                assert_eq!(req.source_instance_id.as_deref(), Some(*instance));
+                assert_eq!(req.source_snapshot_id.as_deref(), *snapshot);
+            }
+            (Action::None, None) => {
+                let said = d.status.stalled.as_ref().or(d.status.reconciling.as_ref());
+                assert_eq!(said.map(|s| s.0), *reason, "{source:?}");
+                assert_eq!(d.status.stalled.is_some(), *stalled, "{source:?}");
+            }
+            (other, _) => panic!("{source:?}: {other:?}"),
+        }
+    }
+    // Without a source the create carries none.
+    let plain = spec_without_source();
+    let d = decide(&obs(
+        &plain,
+        &status,
+        AuraView::NotCreated {
+            tenant: &tenant,
+            listed: None,
+            claimed: &[],
+        },
+        SecretView::default(),
+    ));
+    let Action::Create(req) = d.action else {
+        panic!("{:?}", d.action)
+    };
+    assert_eq!(req.source_instance_id, None);
+}
+
+fn spec_without_source() -> AuraInstanceSpec {
+    spec()
 }
 
 #[test]
@@ -959,6 +1041,51 @@ fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
             got, expected,
             "policy {policy:?} found {found} by id {by_id} recreations {recreations} {aura:?}"
         );
+    }
+}
+
+#[test]
+fn a_protected_instance_is_never_destroyed_to_recover_its_password() {
+    let no_password = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let status = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        lost_create_instance_id: Some("8f769515".into()),
+        recreations: Some(0),
+        ..Default::default()
+    };
+    let i = instance(InstanceStatus::Running);
+    // (deletionProtection, passwordRecovery, destroys)
+    let cases = [
+        (Some(true), None, false),
+        (Some(true), Some(PasswordRecovery::Recreate), false),
+        (Some(false), Some(PasswordRecovery::Recreate), true),
+        (None, None, true),
+    ];
+    for (protected, recovery, destroys) in cases {
+        let spec = AuraInstanceSpec {
+            deletion_protection: protected,
+            password_recovery: recovery,
+            ..spec()
+        };
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), no_password));
+        let what = format!("protected {protected:?} recovery {recovery:?}");
+        assert_eq!(
+            matches!(d.action, Action::Recreate { .. }),
+            destroys,
+            "{what}: {:?}",
+            d.action
+        );
+        if !destroys {
+            assert_eq!(d.action, Action::None, "{what}");
+            let (reason, message) = d.status.stalled.expect("stalled");
+            assert_eq!(reason, Reason::PasswordUnavailable, "{what}");
+            assert!(message.contains("deletionProtection"), "{message}");
+            assert!(message.contains("NEO4J_PASSWORD"), "{message}");
+        }
     }
 }
 

@@ -1,0 +1,276 @@
+//! `spec.snapshots`: when a scheduled snapshot is due, which scheduled
+//! snapshots `keep` prunes, and the AuraSnapshot objects an instance makes
+//! (scheduled, and before a change). The decisions are pure; `take` and
+//! `prune` are the I/O around them.
+
+use std::time::Duration;
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use jiff::{Timestamp, tz::TimeZone};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::{Resource, ResourceExt};
+
+use crate::api::{
+    AuraInstance, AuraSnapshot, AuraSnapshotSpec, INSTANCE_LABEL, LastSnapshot, LocalRef,
+    SCHEDULED_LABEL,
+};
+use crate::reconciler::{ReconcileError, Result};
+
+/// The slot a scheduled AuraSnapshot was made for (RFC 3339).
+pub const SLOT_ANNOTATION: &str = "aura-operator.io/scheduled-for";
+
+/// A cron expression of five fields, or six with seconds first; UTC.
+pub fn parse(expression: &str) -> Result<Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expression)
+        .map_err(|e| {
+            format!("spec.snapshots.schedule {expression:?} is not a cron expression: {e}")
+        })
+}
+
+/// What the schedule asks for now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Take the snapshot of this slot (the latest one passed: missed slots
+    /// are not taken one by one).
+    Take { slot: Timestamp },
+    /// Nothing until this long from now.
+    Wait(Duration),
+}
+
+/// The latest slot at or before `now`, taken if it is later than the
+/// reference: the last scheduled snapshot's slot, else the object's
+/// creation (a new object does not snapshot a slot from before it existed).
+pub fn due(cron: &Cron, last_slot: Option<Timestamp>, created: Timestamp, now: Timestamp) -> Due {
+    let now_z = now.to_zoned(TimeZone::UTC);
+    let reference = last_slot.unwrap_or(created);
+    if let Ok(slot) = cron.find_previous_occurrence(&now_z, true)
+        && slot.timestamp() > reference
+    {
+        return Due::Take {
+            slot: slot.timestamp(),
+        };
+    }
+    match cron.find_next_occurrence(&now_z, false) {
+        Ok(next) => Due::Wait(
+            now.duration_until(next.timestamp())
+                .unsigned_abs()
+                .max(Duration::from_millis(200)),
+        ),
+        // A pattern that never matches again: look on the slow timer.
+        Err(_) => Due::Wait(Duration::from_secs(3600)),
+    }
+}
+
+/// The scheduled objects beyond `keep`, oldest first; `objects` are (name, slot).
+pub fn to_prune(mut objects: Vec<(String, Timestamp)>, keep: Option<u32>) -> Vec<String> {
+    let Some(keep) = keep else {
+        return Vec::new();
+    };
+    objects.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    objects
+        .into_iter()
+        .skip(keep as usize)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The name of the scheduled snapshot of `slot`: the same on every retry
+/// and restart, so that a slot is never taken twice.
+pub fn slot_name(instance: &str, slot: Timestamp) -> String {
+    bounded(instance, &format!("-{}", slot.as_second()))
+}
+
+/// The name of the snapshot taken before the change of `generation`.
+pub fn before_change_name(instance: &str, generation: i64) -> String {
+    bounded(instance, &format!("-before-g{generation}"))
+}
+
+fn bounded(prefix: &str, suffix: &str) -> String {
+    let room = 253 - suffix.len();
+    let mut cut = prefix.len().min(room);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", prefix[..cut].trim_end_matches(['-', '.']))
+}
+
+/// The slot of the last scheduled snapshot, from status.
+pub fn last_slot(last: Option<&LastSnapshot>) -> Option<Timestamp> {
+    last?.taken_at.as_deref()?.parse().ok()
+}
+
+/// Makes an AuraSnapshot of `obj`, owned by it and labelled with its name;
+/// an object of that name already there counts as made.
+pub async fn take(
+    client: &kube::Client,
+    obj: &AuraInstance,
+    name: &str,
+    slot: Option<Timestamp>,
+) -> Result<()> {
+    let ns = obj.namespace().unwrap_or_default();
+    let mut snapshot = AuraSnapshot::new(
+        name,
+        AuraSnapshotSpec {
+            instance_ref: LocalRef {
+                name: obj.name_any(),
+            },
+        },
+    );
+    let labels = snapshot.labels_mut();
+    labels.insert(INSTANCE_LABEL.into(), obj.name_any());
+    if slot.is_some() {
+        labels.insert(SCHEDULED_LABEL.into(), "true".into());
+    }
+    if let Some(slot) = slot {
+        snapshot
+            .annotations_mut()
+            .insert(SLOT_ANNOTATION.into(), slot.to_string());
+    }
+    snapshot.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: AuraInstance::api_version(&()).into(),
+        kind: AuraInstance::kind(&()).into(),
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }]);
+    let api: Api<AuraSnapshot> = Api::namespaced(client.clone(), &ns);
+    match api.create(&PostParams::default(), &snapshot).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(ReconcileError::kube("create an AuraSnapshot", e)),
+    }
+}
+
+/// Deletes the scheduled AuraSnapshots of `obj` beyond `keep`; returns their names.
+pub async fn prune(
+    client: &kube::Client,
+    obj: &AuraInstance,
+    keep: Option<u32>,
+) -> Result<Vec<String>> {
+    if keep.is_none() {
+        return Ok(Vec::new());
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<AuraSnapshot> = Api::namespaced(client.clone(), &ns);
+    let selector = format!("{INSTANCE_LABEL}={},{SCHEDULED_LABEL}=true", obj.name_any());
+    let listed = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| ReconcileError::kube("list the scheduled AuraSnapshots", e))?;
+    let objects = listed
+        .items
+        .iter()
+        .filter(|s| s.meta().deletion_timestamp.is_none())
+        .filter_map(|s| {
+            let slot = s.annotations().get(SLOT_ANNOTATION)?.parse().ok()?;
+            Some((s.name_any(), slot))
+        })
+        .collect();
+    let gone = to_prune(objects, keep);
+    for name in &gone {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube("prune a scheduled AuraSnapshot", e)),
+        }
+    }
+    Ok(gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn five_and_six_field_expressions_parse_and_nonsense_does_not() {
+        assert!(parse("0 3 * * *").is_ok());
+        assert!(parse("*/10 * * * * *").is_ok());
+        let bad = parse("every day").unwrap_err();
+        assert!(bad.contains("spec.snapshots.schedule"), "{bad}");
+    }
+
+    #[test]
+    fn a_slot_is_due_once_and_missed_slots_come_as_one() {
+        let daily = parse("0 3 * * *").unwrap();
+        let created = t("2026-11-01T00:00:00Z");
+        let rows: &[(Option<&str>, &str, Due)] = &[
+            // Never taken, a slot passed since creation: take it.
+            (
+                None,
+                "2026-11-01T03:00:05Z",
+                Due::Take {
+                    slot: t("2026-11-01T03:00:00Z"),
+                },
+            ),
+            // Taken: wait for the next one.
+            (
+                Some("2026-11-01T03:00:00Z"),
+                "2026-11-01T04:00:00Z",
+                Due::Wait(Duration::from_secs(23 * 3600)),
+            ),
+            // Down for three days: the latest slot only, once.
+            (
+                Some("2026-11-01T03:00:00Z"),
+                "2026-11-04T12:00:00Z",
+                Due::Take {
+                    slot: t("2026-11-04T03:00:00Z"),
+                },
+            ),
+        ];
+        for (last, now, want) in rows {
+            let got = due(&daily, last.map(t), created, t(now));
+            assert_eq!(&got, want, "last {last:?} now {now}");
+        }
+        // No slot since the object was created: nothing yet.
+        let fresh = due(
+            &daily,
+            None,
+            t("2026-11-01T03:30:00Z"),
+            t("2026-11-01T04:00:00Z"),
+        );
+        assert!(matches!(fresh, Due::Wait(_)), "{fresh:?}");
+        // Seconds-level schedules work the same way.
+        let every_ten = parse("*/10 * * * * *").unwrap();
+        assert_eq!(
+            due(
+                &every_ten,
+                Some(t("2026-11-01T00:00:10Z")),
+                created,
+                t("2026-11-01T00:00:15Z")
+            ),
+            Due::Wait(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn keep_prunes_the_oldest_scheduled_objects() {
+        let objects = vec![
+            ("a".to_string(), t("2026-11-01T03:00:00Z")),
+            ("c".to_string(), t("2026-11-03T03:00:00Z")),
+            ("b".to_string(), t("2026-11-02T03:00:00Z")),
+        ];
+        assert_eq!(to_prune(objects.clone(), Some(2)), vec!["a".to_string()]);
+        assert_eq!(to_prune(objects.clone(), Some(5)), Vec::<String>::new());
+        assert_eq!(to_prune(objects, None), Vec::<String>::new());
+    }
+
+    #[test]
+    fn names_are_stable_per_slot_and_fit() {
+        let slot = t("2026-11-01T03:00:00Z");
+        assert_eq!(slot_name("orders", slot), slot_name("orders", slot));
+        assert_eq!(slot_name("orders", slot), "orders-1793502000");
+        assert_eq!(before_change_name("orders", 4), "orders-before-g4");
+        assert!(slot_name(&"x".repeat(253), slot).len() <= 253);
+    }
+}
