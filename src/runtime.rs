@@ -10,11 +10,11 @@ use tracing::info;
 
 use std::pin::Pin;
 
-use crate::api::{AuraInstance, AuraProject, AuraSnapshot, ClusterAuraProject};
+use crate::api::{AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject};
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project::{self, ProjectContext};
-use crate::kinds::snapshot;
+use crate::kinds::{restore, snapshot};
 use crate::query_api::QueryApi;
 use crate::reconciler::{Context, FIELD_MANAGER, Shared};
 use crate::telemetry::{self, Telemetry};
@@ -150,6 +150,8 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
     ));
     let snapshots: Arc<Context<AuraSnapshot>> =
         Arc::new(Context::new(shared.clone(), instances.clone()));
+    let restores: Arc<Context<AuraRestore>> =
+        Arc::new(Context::new(shared.clone(), instances.clone()));
     let claims = instance::start_claims(
         &instances,
         shutdown.wait(),
@@ -194,6 +196,12 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
             kind_runs.push(Box::pin(snapshot::run(
                 shared,
                 &snapshots,
+                ns.clone(),
+                shutdown.wait(),
+            )));
+            kind_runs.push(Box::pin(restore::run(
+                shared,
+                &restores,
                 ns.clone(),
                 shutdown.wait(),
             )));

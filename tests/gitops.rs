@@ -6,13 +6,15 @@
 //!   `health_test.yaml` and `action_test.yaml`;
 //! - `argocd-cm-patch.yaml` carries exactly the same Lua;
 //! - the same for AuraProject and ClusterAuraProject: one health check (the
-//!   same file in both folders) and fixtures of their own;
+//!   same file in both folders) and fixtures of their own; and for AuraSnapshot
+//!   and AuraRestore, the kinds that run once (one check for both);
 //! - kstatus (the real `sigs.k8s.io/cli-utils` library, built from
 //!   `tests/testenv/kstatus`) reads live AuraInstance objects from the test
 //!   control plane as the design says: InProgress while creating and right after
 //!   a spec edit, Current when Ready, Failed when Stalled — and the Argo CD
 //!   health check agrees with it on the same objects; likewise live
-//!   AuraProjects and ClusterAuraProjects;
+//!   AuraProjects and ClusterAuraProjects, and the AuraSnapshot and AuraRestore
+//!   fixtures;
 //! - the example manifests are valid for the apiserver and wired together.
 //!
 //! Regenerate `deploy/argocd/argocd-cm-patch.yaml` after editing the Lua with
@@ -39,6 +41,8 @@ use support::{eventually, repo_root};
 const GROUP_KIND: &str = "aura-operator.io_AuraInstance";
 /// The project kinds: one health check each in argocd-cm (the same Lua), no actions.
 const PROJECT_KINDS: &[&str] = &["AuraProject", "ClusterAuraProject"];
+/// The kinds that run once, like a Job: one health check each (the same Lua), no actions.
+const ONCE_KINDS: &[&str] = &["AuraSnapshot", "AuraRestore"];
 const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile-requested-at";
 const WAIT: Duration = Duration::from_secs(60);
 /// health.lua's message for an object the operator has not written status to.
@@ -361,6 +365,48 @@ fn project_health_checks_match_every_fixture() {
     );
 }
 
+#[test]
+fn snapshot_and_restore_health_checks_match_every_fixture() {
+    check_health_fixtures(
+        "AuraSnapshot",
+        &[
+            "no_status",
+            "waiting_for_instance",
+            "taking",
+            "searching",
+            "instance_busy",
+            "completed",
+            "failed",
+            "stalled_instance_not_found",
+            "deleting",
+        ],
+    );
+    check_health_fixtures(
+        "AuraRestore",
+        &[
+            "no_status",
+            "waiting_for_source",
+            "waiting_for_instance",
+            "instance_busy",
+            "snapshot_first",
+            "running",
+            "running_answer_lost",
+            "succeeded",
+            "failed",
+            "failed_outcome_unknown",
+            "stalled_source_not_found",
+            "stalled_observe_only",
+            "deleting",
+        ],
+    );
+    // One check for both kinds: the two files stay the same.
+    assert_eq!(
+        read(&kind_dir("AuraSnapshot").join("health.lua")),
+        read(&kind_dir("AuraRestore").join("health.lua")),
+        "AuraSnapshot/health.lua and AuraRestore/health.lua differ"
+    );
+}
+
 fn discovery(obj: &Value) -> Vec<Value> {
     let script = read(&customization_dir().join("actions/discovery.lua"));
     let actions = run_script(&script, "discovery.lua", obj);
@@ -487,7 +533,7 @@ fn render_cm_patch() -> String {
         ));
     }
     let mut projects = String::new();
-    for kind in PROJECT_KINDS {
+    for kind in PROJECT_KINDS.iter().chain(ONCE_KINDS) {
         let lua = read(&kind_dir(kind).join("health.lua"));
         projects.push_str(&format!(
             "  resource.customizations.health.aura-operator.io_{kind}: |\n{}\n",
@@ -495,7 +541,7 @@ fn render_cm_patch() -> String {
         ));
     }
     format!(
-        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/{{AuraInstance,AuraProject,ClusterAuraProject}}\n\
+        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/{{AuraInstance,AuraProject,ClusterAuraProject,AuraSnapshot,AuraRestore}}\n\
          # by `AURA_UPDATE_GITOPS=1 cargo test --test gitops argocd_cm`; edit the .lua files, not this.\n\
          #\n\
          # Merge into Argo CD's argocd-cm ConfigMap, for example:\n\
@@ -552,7 +598,7 @@ fn argocd_cm_patch_holds_the_same_lua() {
             "{name}/action.lua differs from argocd-cm-patch.yaml"
         );
     }
-    for kind in PROJECT_KINDS {
+    for kind in PROJECT_KINDS.iter().chain(ONCE_KINDS) {
         assert_eq!(
             data[format!("resource.customizations.health.aura-operator.io_{kind}")]
                 .as_str()
@@ -814,6 +860,61 @@ fn kstatus_reads_project_fixtures() {
     for (kind, extra) in own {
         let dir = kind_dir(kind).join("testdata");
         for (fixture, want) in common.iter().chain(extra.iter()) {
+            let obj = read_yaml(&dir.join(format!("{fixture}.yaml")));
+            let (status, message) = kstatus(&obj);
+            assert_eq!(status, *want, "kstatus on {kind} {fixture}: {message}");
+            let (argo, argo_message) = argo_health(&obj);
+            assert!(
+                agrees(&status, &argo)
+                    || (*fixture == "no_status" && argo_message.starts_with("Waiting")),
+                "{kind} {fixture}: kstatus says {status} but Argo CD says {argo} ({argo_message})"
+            );
+        }
+    }
+}
+
+#[test]
+fn kstatus_reads_snapshot_and_restore_fixtures() {
+    // Completed or Succeeded: Current; Failed, or waiting for a person:
+    // Failed; taking, Pending or Running: InProgress; being deleted:
+    // Terminating. And the Argo CD check agrees on each.
+    let fixtures: &[(&str, &[(&str, &str)])] = &[
+        (
+            "AuraSnapshot",
+            &[
+                ("no_status", "Current"),
+                ("waiting_for_instance", "InProgress"),
+                ("taking", "InProgress"),
+                ("searching", "InProgress"),
+                ("instance_busy", "InProgress"),
+                ("completed", "Current"),
+                ("failed", "Failed"),
+                ("stalled_instance_not_found", "Failed"),
+                ("deleting", "Terminating"),
+            ],
+        ),
+        (
+            "AuraRestore",
+            &[
+                ("no_status", "Current"),
+                ("waiting_for_source", "InProgress"),
+                ("waiting_for_instance", "InProgress"),
+                ("instance_busy", "InProgress"),
+                ("snapshot_first", "InProgress"),
+                ("running", "InProgress"),
+                ("running_answer_lost", "InProgress"),
+                ("succeeded", "Current"),
+                ("failed", "Failed"),
+                ("failed_outcome_unknown", "Failed"),
+                ("stalled_source_not_found", "Failed"),
+                ("stalled_observe_only", "Failed"),
+                ("deleting", "Terminating"),
+            ],
+        ),
+    ];
+    for (kind, rows) in fixtures {
+        let dir = kind_dir(kind).join("testdata");
+        for (fixture, want) in *rows {
             let obj = read_yaml(&dir.join(format!("{fixture}.yaml")));
             let (status, message) = kstatus(&obj);
             assert_eq!(status, *want, "kstatus on {kind} {fixture}: {message}");

@@ -1142,6 +1142,8 @@ async fn every_example_passes_a_server_side_dry_run() {
         "protected.yaml",
         "clone.yaml",
         "snapshot.yaml",
+        "restore.yaml",
+        "overwrite.yaml",
         "aura-project.yaml",
         "cluster-aura-project.yaml",
         "project-ref.yaml",

@@ -235,9 +235,20 @@ pub struct AuraRestoreStatus {
     /// The AuraSnapshot taken first (the target's spec.snapshots.beforeChanges).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_snapshot: Option<String>,
-    /// When the restore or overwrite call was accepted (RFC 3339).
+    /// When the operator made the restore or overwrite call (RFC 3339).
+    /// Recorded with phase Running just before the call: the call is not
+    /// idempotent, so a pass that finds Running follows the instance instead
+    /// of calling again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When Aura accepted the call (RFC 3339); absent while Running when the
+    /// call's answer was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<String>,
+    /// The target's status as Aura last reported it while Running (for
+    /// example restoring or overwriting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aura_status: Option<String>,
     /// When the target ran again with the new data, or when it failed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,

@@ -50,6 +50,9 @@ pub(crate) enum Endpoint {
     Create,
 }
 
+/// The reason of Aura's refusal to copy data into a smaller instance.
+const SIZE_DISPARITY: &str = "db-overwrite-size-disparity";
+
 /// Pure classification of an HTTP failure.
 pub(crate) fn classify_http(
     endpoint: Endpoint,
@@ -62,6 +65,9 @@ pub(crate) fn classify_http(
         Endpoint::Token if transient => Transient,
         // 400/401/403 at the token endpoint: the credentials are wrong.
         Endpoint::Token => NeedsHuman,
+        // The spec's answer to an overwrite (or a clone) into a smaller
+        // instance is a 500: a refusal all the same, which nothing retries away.
+        _ if reason == Some(SIZE_DISPARITY) => NeedsHuman,
         Endpoint::Create if status >= 500 => OutcomeUnknown,
         Endpoint::Tenant if status == 404 => NeedsHuman,
         Endpoint::Api | Endpoint::Create | Endpoint::Tenant => match status {
@@ -287,6 +293,8 @@ mod tests {
             (Endpoint::Api, 503, None, Transient),
             (Endpoint::Api, 504, None, Transient),
             (Endpoint::Create, 500, None, OutcomeUnknown),
+            (Endpoint::Api, 500, Some(SIZE_DISPARITY), NeedsHuman),
+            (Endpoint::Create, 500, Some(SIZE_DISPARITY), NeedsHuman),
             (Endpoint::Create, 503, None, OutcomeUnknown),
             (Endpoint::Create, 429, None, Transient),
             (Endpoint::Create, 400, Some("invalid-input"), NeedsHuman),

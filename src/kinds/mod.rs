@@ -4,5 +4,6 @@
 
 pub mod instance;
 pub mod project;
+pub mod restore;
 pub mod snapshot;
 pub mod target;

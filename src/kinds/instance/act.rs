@@ -102,6 +102,7 @@ async fn live(
     let aura_view = observed.view();
 
     let aura_name = obj.aura_name();
+    let restoring = ctx.state.restores.running_on(&ns, &obj.name_any(), None);
     let observation = Observation {
         spec: &obj.spec,
         aura_name: &aura_name,
@@ -115,6 +116,7 @@ async fn live(
         claimed_elsewhere: observed.claimed_elsewhere,
         secret_name: obj.connection_secret_name(),
         dry_run: ctx.config.dry_run,
+        restoring: restoring.as_deref(),
         source: observed.source.as_ref(),
         before_change: observed.before_change.as_ref(),
     };

@@ -30,6 +30,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
+use crate::kinds::restore::RunningRestores;
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::{self, after_first_list};
@@ -59,6 +60,8 @@ pub struct InstanceState {
     claims_writer: Mutex<Option<Writer<AuraInstanceClaim>>>,
     /// The databases' own Query API, for the credential check.
     pub query_api: QueryApi,
+    /// The AuraRestores that run on instances: such an instance changes nothing.
+    pub restores: RunningRestores,
 }
 
 impl InstanceState {
@@ -68,6 +71,7 @@ impl InstanceState {
             claims: Claims::new(client, store),
             claims_writer: Mutex::new(Some(writer)),
             query_api,
+            restores: RunningRestores::default(),
         }
     }
 }
@@ -252,7 +256,9 @@ pub async fn run(
         ),
         None => (Api::all(client.clone()), Api::all(client)),
     };
-    let controller = driver::controller(instances, ctx).reconcile_on(project_triggers(ctx.clone()));
+    let controller = driver::controller(instances, ctx)
+        .reconcile_on(project_triggers(ctx.clone()))
+        .reconcile_on(ctx.state.restores.wakes());
     ctx.telemetry.count_phases_of(controller.store());
     // The connection Secrets, kept in a store so a reconcile need not read them.
     // Their first list wakes nobody: the AuraInstances' own first list does.

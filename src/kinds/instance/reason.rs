@@ -45,6 +45,8 @@ reasons! {
     Creating,
     Recreating,
     Updating,
+    /// An AuraRestore runs on the instance: nothing else is changed meanwhile.
+    Restoring,
     Pausing,
     Resuming,
     Upgrading,

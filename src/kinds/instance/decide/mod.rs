@@ -46,6 +46,8 @@ pub struct Observation<'a> {
     pub secret_name: String,
     /// --dry-run: mutating calls become [`Action::DryRun`].
     pub dry_run: bool,
+    /// An AuraRestore (this one) runs on the instance: phase Updating, no change.
+    pub restoring: Option<&'a str>,
     /// A clone's source (`spec.source`), while there is no instance yet.
     pub source: Option<&'a SourceView>,
     /// With `snapshots.beforeChanges` and a resize or upgrade pending: the
@@ -488,6 +490,20 @@ fn decide_running(obs: &Observation<'_>, instance: &Instance) -> Decision {
                 format!(
                     "waiting for Aura to destroy instance {} (its password was lost), to create it again",
                     instance.id
+                ),
+            ),
+            requeue: LookAgain::Poll,
+        };
+    }
+    if let Some(restore) = obs.restoring {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Updating,
+                Reason::Restoring,
+                format!(
+                    "AuraRestore {restore} replaces the data (Aura reports the instance {}); nothing else is changed until it ends",
+                    instance.status
                 ),
             ),
             requeue: LookAgain::Poll,

@@ -118,6 +118,7 @@ fn obs<'a>(
         claimed_elsewhere: false,
         secret_name: "orders-connection".into(),
         dry_run: false,
+        restoring: None,
         source: None,
         before_change: None,
     }
@@ -1492,4 +1493,50 @@ fn the_customer_managed_key_goes_with_the_create() {
     assert_eq!(body["customer_managed_key_id"], "key-1");
     let without = serde_json::to_value(create_request(&spec(), "orders", "t-1")).unwrap();
     assert!(without.get("customer_managed_key_id").is_none());
+}
+
+#[test]
+fn an_instance_an_aura_restore_runs_on_changes_nothing() {
+    let recorded = AuraInstanceStatus {
+        instance_id: Some("8f769515".into()),
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    let resized = AuraInstanceSpec {
+        memory: MemorySize::Gb16,
+        ..spec()
+    };
+    let paused = AuraInstanceSpec {
+        paused: true,
+        ..spec()
+    };
+    let running = instance(InstanceStatus::Running);
+    let restoring = instance(InstanceStatus::Restoring);
+    for (what, spec) in [("resize", &resized), ("pause", &paused), ("none", &spec())] {
+        // Aura still reports running: the call was made, Aura has not said so yet.
+        for inst in [&running, &restoring] {
+            let o = Observation {
+                restoring: Some("rollback"),
+                ..obs(spec, &recorded, AuraView::Found(inst), complete_secret())
+            };
+            let d = decide(&o);
+            assert_eq!(d.action, Action::None, "{what} {:?}", inst.status);
+            assert_eq!(d.status.phase, Phase::Updating, "{what}");
+            assert_eq!(
+                d.status.reconciling.as_ref().map(|r| r.0),
+                Some(Reason::Restoring),
+                "{what}"
+            );
+            assert!(d.status.stalled.is_none(), "{what}");
+            assert_eq!(d.requeue, LookAgain::Poll, "{what}");
+        }
+    }
+    // Without a running restore the same spec is converged as usual.
+    let d = decide(&obs(
+        &resized,
+        &recorded,
+        AuraView::Found(&running),
+        complete_secret(),
+    ));
+    assert!(matches!(d.action, Action::Update { .. }), "{:?}", d.action);
 }

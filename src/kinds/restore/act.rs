@@ -1,0 +1,484 @@
+//! Act: reads what `decide` needs (the target in Aura, the source objects,
+//! the snapshot taken first), carries out its step, and writes the status
+//! (phase Running first, guarded, through the one status writer).
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::runtime::controller;
+use kube::{Resource, ResourceExt};
+
+use super::decide::{
+    self, Call, HandsOff, RestoreAction, RestoreDecision, RestoreObservation, RestoreReason,
+    RestoreSummary, Seen, SourceSeen, Step, Target, TargetView,
+};
+use crate::api::{
+    AuraInstance, AuraRestore, AuraRestoreStatus, AuraSnapshot, AuraSnapshotSpec,
+    AuraSnapshotStatus, INSTANCE_LABEL, LocalRef, ManagementPolicy, RestorePhase,
+};
+use crate::aura::{AuraClient, AuraErrorKind, InstanceStatus};
+use crate::kinds::instance::claims::Claim;
+use crate::kinds::instance::status::reconcile_disabled;
+use crate::kinds::target::{self, TargetProblem};
+use crate::reconciler::status::{self, Readiness, Write};
+use crate::reconciler::{Context, ReconcileError, Result};
+
+type Ctx = Context<AuraRestore>;
+
+pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<AuraRestore> = Api::namespaced(ctx.client.clone(), &ns);
+    let snapshots: Api<AuraSnapshot> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut next = obj.status.clone().unwrap_or_default();
+    let step = decide::first_step(&next);
+    let target_name = obj.spec.instance_ref.name.as_str();
+    let name = obj.name_any();
+
+    // A finished restore reads nothing, not even its instance.
+    let resolved = match step {
+        Step::Finished => Err(TargetProblem::NotFound(target_name.to_string())),
+        _ => target::resolve(&ctx.state, &ns, target_name).await?,
+    };
+    // Running: the instance the call went to, whatever the object says now.
+    let instance_id = match (step, &next.instance_id, &resolved) {
+        (Step::Follow, Some(id), _) => Some(id.clone()),
+        (_, _, Ok(t)) => Some(t.instance_id.clone()),
+        _ => None,
+    };
+    let aura = resolved.as_ref().ok().map(|t| &t.aura);
+    let mut seen_status: Option<Option<InstanceStatus>> = None;
+    if let (Some(aura), Some(id), false) = (aura, &instance_id, step == Step::Finished) {
+        seen_status = Some(match aura.get_instance(id).await {
+            Ok(i) => Some(i.status),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        });
+    }
+
+    // Before the call: the source objects, the snapshot taken first, whether
+    // the target may be touched at all.
+    let mut source_snapshot: Seen<AuraSnapshotStatus> = Seen::NotNamed;
+    let mut source_instance: Seen<Option<String>> = Seen::NotNamed;
+    let mut before: Seen<AuraSnapshotStatus> = Seen::NotNamed;
+    let mut hands_off = None;
+    let mut other_running = None;
+    if step == Step::Prepare {
+        if let Some(r) = &obj.spec.source.snapshot_ref {
+            source_snapshot =
+                read_snapshot(&snapshots, &r.name, "read the source AuraSnapshot").await?;
+        }
+        if let Some(r) = &obj.spec.source.instance_ref {
+            source_instance = match target::find(&ctx.state, &ns, &r.name) {
+                Some(o) => Seen::Found(target::instance_id(&o).map(str::to_string)),
+                None => Seen::Missing,
+            };
+        }
+        if let Some(b) = &next.before_snapshot {
+            before = read_snapshot(&snapshots, b, "read the AuraSnapshot taken first").await?;
+        }
+        if let Ok(t) = &resolved {
+            hands_off = hands_off_of(ctx, &t.object, &t.instance_id).await?;
+        }
+        other_running = ctx
+            .state
+            .state
+            .restores
+            .running_on(&ns, target_name, Some(&name));
+    }
+
+    let target_view = match &resolved {
+        Ok(t) => TargetView::Ready(Target {
+            name: target_name,
+            instance_id: instance_id.as_deref().unwrap_or(&t.instance_id),
+            aura: seen_status.as_ref().map(Option::as_ref),
+            snapshot_first: t.object.spec.snapshot_before_changes(),
+            hands_off: hands_off.as_ref(),
+        }),
+        Err(problem) => TargetView::Problem(problem),
+    };
+    let decision = decide::decide(&RestoreObservation {
+        name: &name,
+        source: &obj.spec.source,
+        status: &next,
+        target: target_view,
+        sources: SourceSeen {
+            snapshot: borrow(&source_snapshot),
+            instance: match &source_instance {
+                Seen::NotNamed => Seen::NotNamed,
+                Seen::Missing => Seen::Missing,
+                Seen::Found(id) => Seen::Found(id.as_deref()),
+            },
+        },
+        before: borrow(&before),
+        other_running: other_running.as_deref(),
+        now: Timestamp::now(),
+        poll: ctx.config.poll_interval,
+        grace: ctx.config.create_grace,
+    });
+
+    if step == Step::Prepare
+        && let Some(call) = &decision.call
+    {
+        record_call(&mut next, call);
+    }
+    if step == Step::Follow
+        && decision.phase == RestorePhase::Running
+        && let Some(Some(s)) = &seen_status
+    {
+        next.aura_status = Some(s.as_str().to_string());
+    }
+    let mut outcome = Outcome::from(&decision);
+    match &decision.action {
+        RestoreAction::None | RestoreAction::Finish => {}
+        RestoreAction::SnapshotFirst { name: before_name } => {
+            if let Some(stop) = snapshot_first(obj, &snapshots, before_name).await? {
+                outcome = stop;
+            } else {
+                next.before_snapshot = Some(before_name.clone());
+                ctx.normal(
+                    obj,
+                    "SnapshotFirst",
+                    &format!(
+                        "taking AuraSnapshot {before_name} of {target_name} before the restore (spec.snapshots.beforeChanges)"
+                    ),
+                )
+                .await;
+            }
+        }
+        RestoreAction::Start(call) => {
+            let aura = aura.ok_or(ReconcileError::Invariant(
+                "a restore started without a client",
+            ))?;
+            if let Some(stop) =
+                start(obj, &api, ctx, aura, call, &mut next, &decision.summary).await?
+            {
+                outcome = stop;
+            }
+        }
+    }
+    next.phase = Some(outcome.phase);
+    finish(obj, ctx, &mut next, &outcome).await;
+    write(&api, obj, &mut next, &outcome.summary).await?;
+    let before_phase = obj.status.as_ref().and_then(|s| s.phase);
+    if before_phase != next.phase
+        && (before_phase == Some(RestorePhase::Running)
+            || next.phase == Some(RestorePhase::Running))
+    {
+        ctx.state.state.restores.wake(&ns, target_name);
+    }
+    Ok(match outcome.requeue {
+        Some(after) => controller::Action::requeue(after),
+        None => controller::Action::await_change(),
+    })
+}
+
+/// A deleted AuraRestore: the instance it ran on looks again at once.
+pub fn forget(obj: &AuraRestore, ctx: &Ctx) {
+    if obj.status.as_ref().and_then(|s| s.phase) == Some(RestorePhase::Running) {
+        ctx.state.state.restores.wake(
+            &obj.namespace().unwrap_or_default(),
+            &obj.spec.instance_ref.name,
+        );
+    }
+}
+
+/// Where the pass ends: the phase, the conditions and when to look again.
+struct Outcome {
+    phase: RestorePhase,
+    summary: RestoreSummary,
+    requeue: Option<Duration>,
+}
+
+impl From<&RestoreDecision> for Outcome {
+    fn from(d: &RestoreDecision) -> Self {
+        Self {
+            phase: d.phase,
+            summary: d.summary.clone(),
+            requeue: d.requeue,
+        }
+    }
+}
+
+impl From<RestoreDecision> for Outcome {
+    fn from(d: RestoreDecision) -> Self {
+        Self::from(&d)
+    }
+}
+
+fn borrow<T>(seen: &Seen<T>) -> Seen<&T> {
+    match seen {
+        Seen::NotNamed => Seen::NotNamed,
+        Seen::Missing => Seen::Missing,
+        Seen::Found(t) => Seen::Found(t),
+    }
+}
+
+async fn read_snapshot(
+    api: &Api<AuraSnapshot>,
+    name: &str,
+    step: &'static str,
+) -> Result<Seen<AuraSnapshotStatus>> {
+    Ok(
+        match api
+            .get_opt(name)
+            .await
+            .map_err(|e| ReconcileError::kube(step, e))?
+        {
+            Some(s) => Seen::Found(s.status.unwrap_or_default()),
+            None => Seen::Missing,
+        },
+    )
+}
+
+/// Why the operator may not change the target's instance, if it may not.
+async fn hands_off_of(
+    ctx: &Ctx,
+    object: &AuraInstance,
+    instance_id: &str,
+) -> Result<Option<HandsOff>> {
+    if object.spec.policy() == ManagementPolicy::ObserveOnly {
+        return Ok(Some(HandsOff::ObserveOnly));
+    }
+    if reconcile_disabled(object) {
+        return Ok(Some(HandsOff::ReconcileDisabled));
+    }
+    // The instance's claim is in the watch's store when the AuraInstance holds it.
+    Ok(match ctx.state.claims().claim(object, instance_id).await? {
+        Claim::Held => None,
+        Claim::HeldByOther(_) => Some(HandsOff::ClaimedElsewhere),
+    })
+}
+
+/// The ids and words of the call, in status.
+fn record_call(status: &mut AuraRestoreStatus, call: &Call) {
+    status.instance_id = Some(call.instance_id().to_string());
+    status.source = Some(call.words());
+    status.source_instance_id = Some(call.source_instance_id().to_string());
+    status.source_snapshot_id = call.source_snapshot_id().map(str::to_string);
+}
+
+/// Creates the AuraSnapshot taken first, owned by the restore. Returns the
+/// status to show instead when a snapshot of that name is somebody else's.
+async fn snapshot_first(
+    obj: &AuraRestore,
+    api: &Api<AuraSnapshot>,
+    name: &str,
+) -> Result<Option<Outcome>> {
+    let target = &obj.spec.instance_ref.name;
+    let owner = OwnerReference {
+        api_version: AuraRestore::api_version(&()).into_owned(),
+        kind: AuraRestore::kind(&()).into_owned(),
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let snapshot = AuraSnapshot {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some([(INSTANCE_LABEL.to_string(), target.clone())].into()),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: AuraSnapshotSpec {
+            instance_ref: LocalRef {
+                name: target.clone(),
+            },
+        },
+        status: None,
+    };
+    match api.create(&PostParams::default(), &snapshot).await {
+        Ok(_) => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let existing = api
+                .get(name)
+                .await
+                .map_err(|e| ReconcileError::kube("read the AuraSnapshot taken first", e))?;
+            let ours = existing
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == obj.uid().as_ref());
+            if ours {
+                return Ok(None);
+            }
+            Ok(Some(Outcome {
+                phase: RestorePhase::Pending,
+                summary: RestoreSummary::stalled(
+                    RestoreReason::SnapshotFirst,
+                    format!(
+                        "AuraSnapshot {name} exists and was not made by this AuraRestore: the snapshot before the restore cannot be taken under that name; delete it, or make the AuraRestore under another name"
+                    ),
+                ),
+                requeue: Some(Duration::from_secs(60)),
+            }))
+        }
+        Err(e) => Err(ReconcileError::kube(
+            "create the AuraSnapshot taken first",
+            e,
+        )),
+    }
+}
+
+/// Records phase Running (guarded), then calls. Returns the status to show
+/// instead when Aura refused or is busy; an unknown outcome leaves Running
+/// recorded, so the next pass follows the instance, and fails the pass.
+async fn start(
+    obj: &AuraRestore,
+    api: &Api<AuraRestore>,
+    ctx: &Ctx,
+    aura: &AuraClient,
+    call: &Call,
+    next: &mut AuraRestoreStatus,
+    running: &RestoreSummary,
+) -> Result<Option<Outcome>> {
+    let what = match call {
+        Call::Restore {
+            instance_id,
+            snapshot_id,
+        } => format!("POST /instances/{instance_id}/snapshots/{snapshot_id}/restore"),
+        Call::Overwrite { instance_id, .. } => {
+            format!("POST /instances/{instance_id}/overwrite ({})", call.words())
+        }
+    };
+    if ctx.config.dry_run {
+        ctx.dry_run_skipped(obj, "restore", &what).await;
+        return Ok(Some(Outcome {
+            phase: RestorePhase::Pending,
+            summary: RestoreSummary::working(
+                RestoreReason::Restoring,
+                format!("dry run: the call was not made ({what})"),
+            ),
+            requeue: Some(Duration::from_secs(60)),
+        }));
+    }
+    record_call(next, call);
+    next.phase = Some(RestorePhase::Running);
+    next.started_at = Some(Timestamp::now().to_string());
+    next.accepted_at = None;
+    next.aura_status = None;
+    next.completed_at = None;
+    next.observed_generation = obj.metadata.generation;
+    next.conditions = status::conditions(
+        running,
+        &obj.status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default(),
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    let written =
+        status::write(api, obj, next, Write::Guarded("record the restore's start")).await?;
+    let obj = written.as_ref().unwrap_or(obj);
+    let ns = obj.namespace().unwrap_or_default();
+    // The instance shows Updating from now on, before Aura says so.
+    ctx.state
+        .state
+        .restores
+        .wake(&ns, &obj.spec.instance_ref.name);
+    let answer = match call {
+        Call::Restore {
+            instance_id,
+            snapshot_id,
+        } => aura.restore_snapshot(instance_id, snapshot_id).await,
+        Call::Overwrite {
+            instance_id,
+            source_instance_id,
+            source_snapshot_id,
+        } => {
+            aura.overwrite_instance(
+                instance_id,
+                source_instance_id,
+                source_snapshot_id.as_deref(),
+            )
+            .await
+        }
+    };
+    match answer {
+        Ok(()) => {
+            next.accepted_at = Some(Timestamp::now().to_string());
+            ctx.normal(
+                obj,
+                "RestoreStarted",
+                &format!("Aura accepted the call to {}", call.describe()),
+            )
+            .await;
+            Ok(None)
+        }
+        // Nothing was started: Pending until the instance is free.
+        Err(e) if e.kind() == AuraErrorKind::Conflict => {
+            next.started_at = None;
+            Ok(Some(Outcome {
+                phase: RestorePhase::Pending,
+                summary: decide::busy(call.instance_id()),
+                requeue: Some(Duration::from_secs(10)),
+            }))
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                AuraErrorKind::NeedsHuman | AuraErrorKind::NotFound
+            ) =>
+        {
+            Ok(Some(decide::refused(&e).into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A restore that just ended: completedAt, and an event that says how.
+async fn finish(obj: &AuraRestore, ctx: &Ctx, next: &mut AuraRestoreStatus, outcome: &Outcome) {
+    let was = obj.status.as_ref().and_then(|s| s.phase);
+    if was == Some(outcome.phase) {
+        return;
+    }
+    match outcome.phase {
+        RestorePhase::Succeeded => {
+            next.completed_at = Some(Timestamp::now().to_string());
+            let words = next.source.clone().unwrap_or_else(|| "the source".into());
+            let id = next.instance_id.clone().unwrap_or_default();
+            ctx.normal(
+                obj,
+                "RestoreSucceeded",
+                &format!("instance {id} runs again with the data of {words}"),
+            )
+            .await;
+        }
+        RestorePhase::Failed => {
+            next.completed_at = Some(Timestamp::now().to_string());
+            let message = match &outcome.summary.readiness {
+                Readiness::False { message, .. } | Readiness::Unknown { message, .. } => {
+                    message.clone()
+                }
+                Readiness::True => String::new(),
+            };
+            ctx.warn(obj, "RestoreFailed", &message).await;
+        }
+        RestorePhase::Pending | RestorePhase::Running => {}
+    }
+}
+
+async fn write(
+    api: &Api<AuraRestore>,
+    obj: &AuraRestore,
+    next: &mut AuraRestoreStatus,
+    summary: &RestoreSummary,
+) -> Result<()> {
+    next.observed_generation = obj.metadata.generation;
+    let previous = obj
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    next.conditions = status::conditions(
+        summary,
+        &previous,
+        obj.metadata.generation,
+        Timestamp::now(),
+    );
+    status::write(api, obj, next, Write::IfChanged)
+        .await
+        .map(drop)
+}
