@@ -74,6 +74,26 @@ async fn wait_finished(h: &Harness, name: &str) -> AuraRestore {
     .await
 }
 
+/// Waits until the restore finished, checks that Aura's refusal failed it
+/// (Stalled, reason AuraRejected, completedAt set) and returns the message.
+async fn refused(h: &Harness, name: &str) -> (AuraRestore, String) {
+    let r = wait_finished(h, name).await;
+    assert_eq!(
+        restore_phase(&r),
+        Some(RestorePhase::Failed),
+        "{:?}",
+        r.status
+    );
+    let (stalled, reason, message) = restore_condition(&r, "Stalled").unwrap();
+    assert_eq!(
+        (stalled.as_str(), reason.as_str()),
+        ("True", "AuraRejected"),
+        "{message}"
+    );
+    assert!(r.status.as_ref().unwrap().completed_at.is_some());
+    (r, message)
+}
+
 /// Waits for the restore to succeed; panics with its status when it failed.
 async fn wait_succeeded(h: &Harness, name: &str) -> AuraRestore {
     let r = wait_finished(h, name).await;
@@ -448,24 +468,12 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
         json!({"snapshotId": "no-such-snapshot"}),
     )
     .await;
-    let r = wait_finished(&h, "unknown").await;
-    assert_eq!(
-        restore_phase(&r),
-        Some(RestorePhase::Failed),
-        "{:?}",
-        r.status
-    );
-    let (stalled, reason, message) = restore_condition(&r, "Stalled").unwrap();
-    assert_eq!(
-        (stalled.as_str(), reason.as_str()),
-        ("True", "AuraRejected")
-    );
+    let (_, message) = refused(&h, "unknown").await;
     assert!(
         message.contains("Snapshot not found: no-such-snapshot") && message.contains("HTTP 404"),
         "{message}"
     );
     assert!(message.contains("request id"), "{message}");
-    assert!(r.status.as_ref().unwrap().completed_at.is_some());
     let warning = h.wait_event("unknown", "RestoreFailed").await;
     assert!(warning.contains("Snapshot not found"), "{warning}");
 
@@ -482,18 +490,7 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
         json!({"instanceRef": {"name": "prod"}, "snapshotRef": {"name": "prod-nightly"}}),
     )
     .await;
-    let r = wait_finished(&h, "not-exportable").await;
-    assert_eq!(
-        restore_phase(&r),
-        Some(RestorePhase::Failed),
-        "{:?}",
-        r.status
-    );
-    let (stalled, reason, message) = restore_condition(&r, "Stalled").unwrap();
-    assert_eq!(
-        (stalled.as_str(), reason.as_str()),
-        ("True", "AuraRejected")
-    );
+    let (r, message) = refused(&h, "not-exportable").await;
     assert!(
         message.contains(&format!("Snapshot {sid} is not exportable")),
         "{message}"
@@ -517,15 +514,7 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
         json!({"instanceRef": {"name": "prod"}}),
     )
     .await;
-    let r = wait_finished(&h, "too-big").await;
-    assert_eq!(
-        restore_phase(&r),
-        Some(RestorePhase::Failed),
-        "{:?}",
-        r.status
-    );
-    let (_, reason, message) = restore_condition(&r, "Stalled").unwrap();
-    assert_eq!(reason, "AuraRejected");
+    let (_, message) = refused(&h, "too-big").await;
     assert!(message.contains("into smaller database"), "{message}");
 
     // Each refused once, never retried; the target's data is untouched.
