@@ -7,6 +7,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::SnapshotStatus;
+
 /// The finalizer of an AuraSnapshot and an AuraRestore: held while the
 /// operator may still record what Aura answered.
 pub const SNAPSHOT_FINALIZER: &str = "aura-operator.io/snapshot";
@@ -112,6 +114,33 @@ pub struct AuraSnapshotStatus {
     /// when the instance cannot be snapshotted), with kstatus semantics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// Where a snapshot is, from the status word Aura gives it: the only three
+/// things anything here decides on. An unknown word is still being taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotProgress {
+    Taking,
+    Completed,
+    /// Failed or Cancelled.
+    Failed,
+}
+
+impl SnapshotProgress {
+    pub fn of(aura_status: Option<&str>) -> Self {
+        match aura_status.and_then(SnapshotStatus::parse) {
+            Some(SnapshotStatus::Completed) => Self::Completed,
+            Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => Self::Failed,
+            Some(SnapshotStatus::Pending | SnapshotStatus::InProgress) | None => Self::Taking,
+        }
+    }
+}
+
+impl AuraSnapshotStatus {
+    /// Where the snapshot is, as its status last recorded it.
+    pub fn progress(&self) -> SnapshotProgress {
+        SnapshotProgress::of(self.aura_status.as_deref())
+    }
 }
 
 /// A snapshot by AuraSnapshot object or by Aura id, of the instance it goes with.
@@ -260,6 +289,23 @@ pub struct AuraRestoreStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_word_comes_to_three_things_in_any_case() {
+        let rows = [
+            (Some("Completed"), SnapshotProgress::Completed),
+            (Some("COMPLETED"), SnapshotProgress::Completed),
+            (Some("Failed"), SnapshotProgress::Failed),
+            (Some("cancelled"), SnapshotProgress::Failed),
+            (Some("InProgress"), SnapshotProgress::Taking),
+            (Some("Pending"), SnapshotProgress::Taking),
+            (Some("SomethingNew"), SnapshotProgress::Taking),
+            (None, SnapshotProgress::Taking),
+        ];
+        for (word, want) in rows {
+            assert_eq!(SnapshotProgress::of(word), want, "{word:?}");
+        }
+    }
 
     #[test]
     fn a_restore_source_reads_each_of_its_shapes() {

@@ -295,7 +295,7 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
 
 /// The AuraSnapshot of this generation's change, and where it is.
 async fn before_change(obj: &AuraInstance, ctx: &Ctx) -> Result<(String, decide::BeforeChange)> {
-    use crate::api::{AuraSnapshot, SnapshotStatus};
+    use crate::api::{AuraSnapshot, SnapshotProgress};
     let name = super::schedule::before_change_name(
         &obj.name_any(),
         obj.metadata.generation.unwrap_or_default(),
@@ -308,17 +308,10 @@ async fn before_change(obj: &AuraInstance, ctx: &Ctx) -> Result<(String, decide:
         .map_err(|e| ReconcileError::kube("read the snapshot before the change", e))?;
     let state = match found {
         None => decide::BeforeChange::Missing,
-        Some(s) => match s
-            .status
-            .as_ref()
-            .and_then(|st| st.aura_status.as_deref())
-            .and_then(SnapshotStatus::parse)
-        {
-            Some(SnapshotStatus::Completed) => decide::BeforeChange::Completed,
-            Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => {
-                decide::BeforeChange::Failed
-            }
-            _ => decide::BeforeChange::Taking,
+        Some(s) => match s.status.unwrap_or_default().progress() {
+            SnapshotProgress::Completed => decide::BeforeChange::Completed,
+            SnapshotProgress::Failed => decide::BeforeChange::Failed,
+            SnapshotProgress::Taking => decide::BeforeChange::Taking,
         },
     };
     Ok((name, state))

@@ -5,7 +5,7 @@
 use kube::ResourceExt;
 use kube::api::Api;
 
-use crate::api::{AuraInstance, AuraSnapshot, InstanceSource, SnapshotStatus};
+use crate::api::{AuraInstance, AuraSnapshot, InstanceSource, SnapshotProgress};
 use crate::reconciler::{Context, ReconcileError, Result};
 
 /// What a clone's source comes to.
@@ -72,12 +72,8 @@ pub fn view(
                     r.name
                 ));
             }
-            match status
-                .aura_status
-                .as_deref()
-                .and_then(SnapshotStatus::parse)
-            {
-                Some(SnapshotStatus::Completed) => match status.snapshot_id {
+            match status.progress() {
+                SnapshotProgress::Completed => match status.snapshot_id {
                     Some(id) => Some(id),
                     None => {
                         return SourceView::Waiting(format!(
@@ -86,13 +82,13 @@ pub fn view(
                         ));
                     }
                 },
-                Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => {
+                SnapshotProgress::Failed => {
                     return SourceView::Problem(format!(
                         "AuraSnapshot {} (spec.source.snapshotRef) failed; it cannot seed a clone",
                         r.name
                     ));
                 }
-                _ => {
+                SnapshotProgress::Taking => {
                     return SourceView::Waiting(format!(
                         "waiting for AuraSnapshot {} (spec.source.snapshotRef) to complete",
                         r.name
@@ -116,11 +112,10 @@ pub async fn resolve(
         return Ok(None);
     };
     let ns = obj.namespace().unwrap_or_default();
-    let instance = source.instance_ref.as_ref().and_then(|r| {
-        ctx.objects_in(&ns)
-            .into_iter()
-            .find(|o| o.name_any() == r.name)
-    });
+    let instance = source
+        .instance_ref
+        .as_ref()
+        .and_then(|r| crate::kinds::target::find(ctx, &ns, &r.name));
     let snapshot = match &source.snapshot_ref {
         Some(r) => Api::<AuraSnapshot>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&r.name)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::api::{AuraRestoreStatus, RestorePhase, RestoreSource, SnapshotStatus};
+use crate::api::{AuraRestoreStatus, RestorePhase, RestoreSource, SnapshotProgress};
 use crate::aura::{AuraError, InstanceStatus};
 use crate::kinds::target::TargetProblem;
 use crate::reconciler::pacing;
@@ -460,9 +460,9 @@ pub fn resolve_source(
             }
         };
         let aura = snapshot.aura_status.as_deref();
-        match aura.and_then(SnapshotStatus::parse) {
-            Some(SnapshotStatus::Completed) => {}
-            Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => {
+        match snapshot.progress() {
+            SnapshotProgress::Completed => {}
+            SnapshotProgress::Failed => {
                 return Err(SourceProblem::Invalid(
                     RestoreReason::SourceFailed,
                     format!(
@@ -472,7 +472,7 @@ pub fn resolve_source(
                     ),
                 ));
             }
-            _ => {
+            SnapshotProgress::Taking => {
                 return Err(SourceProblem::Waiting(format!(
                     "waiting for the source AuraSnapshot {} to complete (Aura reports it {})",
                     r.name,
@@ -656,16 +656,16 @@ fn snapshot_first(obs: &RestoreObservation<'_>, target: &Target<'_>) -> Option<R
         (Some(_), Seen::Found(s)) => s,
     };
     let aura = snapshot.aura_status.as_deref();
-    match aura.and_then(SnapshotStatus::parse) {
-        Some(SnapshotStatus::Completed) => None,
-        Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => Some(failed(
+    match snapshot.progress() {
+        SnapshotProgress::Completed => None,
+        SnapshotProgress::Failed => Some(failed(
             RestoreReason::SnapshotFirstFailed,
             format!(
                 "AuraSnapshot {name}, taken first (spec.snapshots.beforeChanges), is {}: the restore was not run; see that snapshot, then make a new AuraRestore",
                 aura.unwrap_or("Failed")
             ),
         )),
-        _ => Some(pending(
+        SnapshotProgress::Taking => Some(pending(
             RestoreSummary::working(
                 RestoreReason::SnapshotFirst,
                 format!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraSnapshotStatus, SnapshotStatus};
+use crate::api::{AuraSnapshotStatus, SnapshotProgress};
 use crate::aura::{AuraError, Snapshot};
 use crate::kinds::target::TargetProblem;
 use crate::reconciler::status::{Progress, ReasonCode};
@@ -148,13 +148,7 @@ pub enum Step {
 }
 
 fn settled(status: &AuraSnapshotStatus) -> bool {
-    matches!(
-        status
-            .aura_status
-            .as_deref()
-            .and_then(SnapshotStatus::parse),
-        Some(SnapshotStatus::Completed | SnapshotStatus::Failed | SnapshotStatus::Cancelled)
-    )
+    status.progress() != SnapshotProgress::Taking
 }
 
 pub fn decide(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
@@ -179,13 +173,9 @@ pub fn decide(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
 }
 
 fn settled_decision(status: &AuraSnapshotStatus) -> SnapshotDecision {
-    let summary = match status
-        .aura_status
-        .as_deref()
-        .and_then(SnapshotStatus::parse)
-    {
-        Some(SnapshotStatus::Completed) => SnapshotSummary::ready(),
-        _ => failed(
+    let summary = match status.progress() {
+        SnapshotProgress::Completed => SnapshotSummary::ready(),
+        SnapshotProgress::Failed | SnapshotProgress::Taking => failed(
             status.snapshot_id.as_deref().unwrap_or("?"),
             status.aura_status.as_deref(),
         ),
@@ -228,19 +218,19 @@ fn poll(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
         },
         Some(Some(snapshot)) => {
             let status = snapshot.status.as_deref();
-            match status.and_then(SnapshotStatus::parse) {
-                Some(SnapshotStatus::Completed) => SnapshotDecision {
+            match SnapshotProgress::of(status) {
+                SnapshotProgress::Completed => SnapshotDecision {
                     action: SnapshotAction::None,
                     summary: SnapshotSummary::ready(),
                     requeue: None,
                 },
-                Some(SnapshotStatus::Failed | SnapshotStatus::Cancelled) => SnapshotDecision {
+                SnapshotProgress::Failed => SnapshotDecision {
                     action: SnapshotAction::None,
                     summary: failed(id, status),
                     requeue: None,
                 },
                 // Pending, InProgress, or a value we do not know: transient.
-                _ => SnapshotDecision {
+                SnapshotProgress::Taking => SnapshotDecision {
                     action: SnapshotAction::None,
                     summary: taking(id, status),
                     requeue: Some(POLL),
