@@ -192,7 +192,9 @@ async fn live(
         }
         Action::Observe { .. } => {}
         Action::SnapshotFirst { name } => {
-            schedule::take(&ctx.client, obj, name, None).await?;
+            if schedule::take(&ctx.client, obj, name, None).await? == schedule::Made::NameTaken {
+                name_taken(obj, ctx, name).await;
+            }
             next.last_snapshot = Some(LastSnapshot {
                 name: name.clone(),
                 taken_at: Some(Timestamp::now().to_string()),
@@ -320,7 +322,11 @@ async fn scheduled_snapshot(
         schedule::Due::Wait(after) => Ok(Some(after)),
         schedule::Due::Take { slot } => {
             let name = schedule::slot_name(&obj.name_any(), slot);
-            schedule::take(&ctx.client, obj, &name, Some(slot)).await?;
+            if schedule::take(&ctx.client, obj, &name, Some(slot)).await?
+                == schedule::Made::NameTaken
+            {
+                name_taken(obj, ctx, &name).await;
+            }
             status.last_snapshot = Some(LastSnapshot {
                 name: name.clone(),
                 taken_at: Some(slot.to_string()),
@@ -341,6 +347,15 @@ async fn scheduled_snapshot(
             })
         }
     }
+}
+
+/// The snapshot's name is held by an object that is not this instance's.
+async fn name_taken(obj: &AuraInstance, ctx: &Ctx, name: &str) {
+    let note = format!(
+        "AuraSnapshot {name} exists and is not this instance's: no snapshot was made under that name; delete or rename that object"
+    );
+    warn!(note, "snapshot name taken");
+    ctx.warn(obj, "SnapshotNameTaken", &note).await;
 }
 
 async fn announce_operation(

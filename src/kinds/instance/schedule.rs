@@ -8,18 +8,14 @@ use std::time::Duration;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use jiff::{Timestamp, tz::TimeZone};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Resource, ResourceExt};
 
-use crate::api::{
-    AuraInstance, AuraSnapshot, AuraSnapshotSpec, INSTANCE_LABEL, LastSnapshot, LocalRef,
-    SCHEDULED_LABEL,
-};
+use crate::api::{AuraInstance, AuraSnapshot, INSTANCE_LABEL, LastSnapshot, SCHEDULED_LABEL};
 use crate::reconciler::{ReconcileError, Result};
 
-/// The slot a scheduled AuraSnapshot was made for (RFC 3339).
-pub const SLOT_ANNOTATION: &str = "aura-operator.io/scheduled-for";
+use crate::kinds::snapshot::make;
+pub use crate::kinds::snapshot::make::{Made, SLOT_ANNOTATION};
 
 /// A cron expression of five fields, or six with seconds first; UTC.
 pub fn parse(expression: &str) -> Result<Cron, String> {
@@ -105,47 +101,23 @@ pub fn last_slot(last: Option<&LastSnapshot>) -> Option<Timestamp> {
     last?.taken_at.as_deref()?.parse().ok()
 }
 
-/// Makes an AuraSnapshot of `obj`, owned by it and labelled with its name;
-/// an object of that name already there counts as made.
+/// Makes an AuraSnapshot of `obj`, owned by it and labelled with its name.
 pub async fn take(
     client: &kube::Client,
     obj: &AuraInstance,
     name: &str,
     slot: Option<Timestamp>,
-) -> Result<()> {
+) -> Result<Made> {
     let ns = obj.namespace().unwrap_or_default();
-    let mut snapshot = AuraSnapshot::new(
+    make::make(
+        client,
+        &ns,
         name,
-        AuraSnapshotSpec {
-            instance_ref: LocalRef {
-                name: obj.name_any(),
-            },
-        },
-    );
-    let labels = snapshot.labels_mut();
-    labels.insert(INSTANCE_LABEL.into(), obj.name_any());
-    if slot.is_some() {
-        labels.insert(SCHEDULED_LABEL.into(), "true".into());
-    }
-    if let Some(slot) = slot {
-        snapshot
-            .annotations_mut()
-            .insert(SLOT_ANNOTATION.into(), slot.to_string());
-    }
-    snapshot.metadata.owner_references = Some(vec![OwnerReference {
-        api_version: AuraInstance::api_version(&()).into(),
-        kind: AuraInstance::kind(&()).into(),
-        name: obj.name_any(),
-        uid: obj.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: None,
-    }]);
-    let api: Api<AuraSnapshot> = Api::namespaced(client.clone(), &ns);
-    match api.create(&PostParams::default(), &snapshot).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(ReconcileError::kube("create an AuraSnapshot", e)),
-    }
+        &obj.name_any(),
+        make::owned_by(obj),
+        slot,
+    )
+    .await
 }
 
 /// Deletes the scheduled AuraSnapshots of `obj` beyond `keep`; returns their names.

@@ -5,22 +5,22 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller;
-use kube::{Resource, ResourceExt};
 
 use super::decide::{
     self, Call, HandsOff, RestoreAction, RestoreDecision, RestoreObservation, RestoreReason,
     RestoreSummary, Seen, SourceSeen, Step, Target, TargetView,
 };
 use crate::api::{
-    AuraInstance, AuraRestore, AuraRestoreStatus, AuraSnapshot, AuraSnapshotSpec,
-    AuraSnapshotStatus, INSTANCE_LABEL, LocalRef, ManagementPolicy, RestorePhase,
+    AuraInstance, AuraRestore, AuraRestoreStatus, AuraSnapshot, AuraSnapshotStatus,
+    ManagementPolicy, RestorePhase,
 };
 use crate::aura::{AuraClient, AuraErrorKind, InstanceStatus};
 use crate::kinds::instance::claims::Claim;
 use crate::kinds::instance::status::reconcile_disabled;
+use crate::kinds::snapshot::make::{self, Made};
 use crate::kinds::target::{self, TargetProblem};
 use crate::reconciler::status::{self, Readiness, Write};
 use crate::reconciler::{Context, ReconcileError, Result};
@@ -133,7 +133,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
     match &decision.action {
         RestoreAction::None | RestoreAction::Finish => {}
         RestoreAction::SnapshotFirst { name: before_name } => {
-            if let Some(stop) = snapshot_first(obj, &snapshots, before_name).await? {
+            if let Some(stop) = snapshot_first(obj, &ctx.client, before_name).await? {
                 outcome = stop;
             } else {
                 next.before_snapshot = Some(before_name.clone());
@@ -263,62 +263,25 @@ fn record_call(status: &mut AuraRestoreStatus, call: &Call) {
 /// status to show instead when a snapshot of that name is somebody else's.
 async fn snapshot_first(
     obj: &AuraRestore,
-    api: &Api<AuraSnapshot>,
+    client: &kube::Client,
     name: &str,
 ) -> Result<Option<Outcome>> {
+    let ns = obj.namespace().unwrap_or_default();
     let target = &obj.spec.instance_ref.name;
-    let owner = OwnerReference {
-        api_version: AuraRestore::api_version(&()).into_owned(),
-        kind: AuraRestore::kind(&()).into_owned(),
-        name: obj.name_any(),
-        uid: obj.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    };
-    let snapshot = AuraSnapshot {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            labels: Some([(INSTANCE_LABEL.to_string(), target.clone())].into()),
-            owner_references: Some(vec![owner]),
-            ..Default::default()
-        },
-        spec: AuraSnapshotSpec {
-            instance_ref: LocalRef {
-                name: target.clone(),
-            },
-        },
-        status: None,
-    };
-    match api.create(&PostParams::default(), &snapshot).await {
-        Ok(_) => Ok(None),
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            let existing = api
-                .get(name)
-                .await
-                .map_err(|e| ReconcileError::kube("read the AuraSnapshot taken first", e))?;
-            let ours = existing
-                .owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == obj.uid().as_ref());
-            if ours {
-                return Ok(None);
-            }
-            Ok(Some(Outcome {
-                phase: RestorePhase::Pending,
-                summary: RestoreSummary::stalled(
-                    RestoreReason::SnapshotFirst,
-                    format!(
-                        "AuraSnapshot {name} exists and was not made by this AuraRestore: the snapshot before the restore cannot be taken under that name; delete it, or make the AuraRestore under another name"
-                    ),
+    let made = make::make(client, &ns, name, target, make::owned_by(obj), None).await?;
+    Ok(match made {
+        Made::Ours => None,
+        Made::NameTaken => Some(Outcome {
+            phase: RestorePhase::Pending,
+            summary: RestoreSummary::stalled(
+                RestoreReason::SnapshotFirst,
+                format!(
+                    "AuraSnapshot {name} exists and was not made by this AuraRestore: the snapshot before the restore cannot be taken under that name; delete it, or make the AuraRestore under another name"
                 ),
-                requeue: Some(Duration::from_secs(60)),
-            }))
-        }
-        Err(e) => Err(ReconcileError::kube(
-            "create the AuraSnapshot taken first",
-            e,
-        )),
-    }
+            ),
+            requeue: Some(Duration::from_secs(60)),
+        }),
+    })
 }
 
 /// Records phase Running (guarded), then calls. Returns the status to show

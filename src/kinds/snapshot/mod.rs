@@ -4,6 +4,7 @@
 
 mod act;
 pub mod decide;
+pub mod make;
 
 use std::sync::Arc;
 
