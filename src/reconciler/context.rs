@@ -199,6 +199,11 @@ impl<K: Kind> Context<K> {
             .push(store);
     }
 
+    /// Whether some watch of this kind still shows the object.
+    pub fn is_listed(&self, reference: &ObjectRef<K>) -> bool {
+        self.stores_get(reference).is_some()
+    }
+
     fn stores_get(&self, reference: &ObjectRef<K>) -> Option<Arc<K>> {
         self.stores
             .read()

@@ -138,9 +138,15 @@ pub fn follow<K: Kind>(ctx: &Context<K>, event: &watcher::Event<K>) {
 /// Where the object's credentials come from now: the Secret it watches, and
 /// the project it counts as a user of.
 pub fn note_source<K: Kind>(ctx: &Context<K>, obj: &K, source: &CredentialsSource) {
+    let reference = ObjectRef::from_obj(obj);
     ctx.credentials
-        .set(ObjectRef::from_obj(obj), source.key().cloned());
-    ctx.projects.note_user(user(obj), source.project().cloned());
+        .set(reference.clone(), source.key().cloned());
+    // A pass on a copy the watch has already let go must not bring the
+    // object back among the project's users (it would hold it forever).
+    ctx.projects
+        .note_user_if_listed(user(obj), source.project().cloned(), || {
+            ctx.is_listed(&reference)
+        });
 }
 
 /// How an object is named among a project's users.

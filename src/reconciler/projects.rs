@@ -298,7 +298,21 @@ impl Projects {
 
     /// Notes which project `user` (an object's "Kind ns/name") resolves to now.
     pub fn note_user(&self, user: String, project: Option<ProjectId>) {
+        self.note_user_if_listed(user, project, || true);
+    }
+
+    /// The same, for a pass that may have started before its object went:
+    /// `listed` (whether the watch still shows the object) is asked under the
+    /// registry's lock, so a Delete (store first, then this registry) either
+    /// is seen here or comes after and removes the user.
+    pub fn note_user_if_listed(
+        &self,
+        user: String,
+        project: Option<ProjectId>,
+        listed: impl FnOnce() -> bool,
+    ) {
         let mut users = locked(&self.users);
+        let project = project.filter(|_| listed());
         let before = match &project {
             Some(p) => users.insert(user, p.clone()),
             None => users.remove(&user),
@@ -626,5 +640,33 @@ mod tests {
             told.push(p.name);
         }
         assert_eq!(told, vec!["a", "a", "a", "b", "a"]);
+    }
+
+    /// A pass on a copy of an object the watch has let go (its Delete came
+    /// between the pass's start and its note) neither adds nor keeps it.
+    #[test]
+    fn a_user_no_longer_listed_is_not_noted() {
+        let projects = Projects::default();
+        let a = ProjectId::cluster("a");
+        let cases = [
+            // (listed before, listed now, users after)
+            (false, false, 0),
+            (false, true, 1),
+            (true, false, 0),
+            (true, true, 1),
+        ];
+        for (before, now, after) in cases {
+            let user = format!("AuraInstance ns/{before}-{now}");
+            if before {
+                projects.note_user(user.clone(), Some(a.clone()));
+            }
+            projects.note_user_if_listed(user.clone(), Some(a.clone()), || now);
+            let users = projects.users_of(&a);
+            assert_eq!(
+                users.iter().filter(|u| **u == user).count(),
+                after,
+                "listed before {before}, now {now}"
+            );
+        }
     }
 }
