@@ -136,17 +136,29 @@ pub fn follow<K: Kind>(ctx: &Context<K>, event: &watcher::Event<K>) {
 }
 
 /// Where the object's credentials come from now: the Secret it watches, and
-/// the project it counts as a user of.
+/// the project it counts as a user of. For the watch, which has just stored it.
 pub fn note_source<K: Kind>(ctx: &Context<K>, obj: &K, source: &CredentialsSource) {
+    note_source_if(ctx, obj, source, || true);
+}
+
+/// The same from a pass, which may run on a copy the watch has already let
+/// go (the pass was queued before the Delete came): such a copy must not
+/// bring the object back among the project's users, where it would stay.
+pub fn note_source_in_pass<K: Kind>(ctx: &Context<K>, obj: &K, source: &CredentialsSource) {
     let reference = ObjectRef::from_obj(obj);
+    note_source_if(ctx, obj, source, || ctx.is_listed(&reference));
+}
+
+fn note_source_if<K: Kind>(
+    ctx: &Context<K>,
+    obj: &K,
+    source: &CredentialsSource,
+    listed: impl FnOnce() -> bool,
+) {
     ctx.credentials
-        .set(reference.clone(), source.key().cloned());
-    // A pass on a copy the watch has already let go must not bring the
-    // object back among the project's users (it would hold it forever).
+        .set(ObjectRef::from_obj(obj), source.key().cloned());
     ctx.projects
-        .note_user_if_listed(user(obj), source.project().cloned(), || {
-            ctx.is_listed(&reference)
-        });
+        .note_user_if_listed(user(obj), source.project().cloned(), listed);
 }
 
 /// How an object is named among a project's users.

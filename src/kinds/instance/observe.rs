@@ -107,7 +107,7 @@ pub async fn credentials(
     let source = ctx.credentials_source(obj);
     // The projects and namespaces may have changed since the watch last saw
     // the object: the index and the project's users follow what is used now.
-    driver::note_source(ctx, obj, &source);
+    driver::note_source_in_pass(ctx, obj, &source);
     // A project's Secret is held by the project, not by each of its users.
     let hold = matches!(source, CredentialsSource::Own(_));
     credentials::resolve(&ctx.client, &ctx.secrets, &source, hold).await
