@@ -310,6 +310,11 @@ impl Telemetry {
                 "# HELP aura_operator_aura_rate_limit_requests_per_minute The client-side limit of Aura API requests per minute, per client id.\n# TYPE aura_operator_aura_rate_limit_requests_per_minute gauge\naura_operator_aura_rate_limit_requests_per_minute {}",
                 aura.config().requests_per_minute
             );
+            let _ = writeln!(
+                out,
+                "# HELP aura_operator_aura_rate_limit_effective_requests_per_minute The client-side limit in force: lower than the configured one for a while after the API answered 429 (the lowest over the client ids in use).\n# TYPE aura_operator_aura_rate_limit_effective_requests_per_minute gauge\naura_operator_aura_rate_limit_effective_requests_per_minute {}",
+                aura.effective_rate_limit()
+            );
         }
         let leading =
             self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);

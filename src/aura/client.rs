@@ -60,7 +60,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             base_url: "https://api.neo4j.io".into(),
-            requests_per_minute: 100,
+            requests_per_minute: 125,
             max_retries: 3,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -260,6 +260,17 @@ impl AuraClients {
 
     pub fn stats(&self) -> ClientStats {
         lock(&self.inner.stats).clone()
+    }
+
+    /// The lowest limit in force over the client ids in use (requests per
+    /// minute): below the configured one after 429s; the configured one when
+    /// no client id is in use.
+    pub fn effective_rate_limit(&self) -> u32 {
+        lock(&self.inner.limiters)
+            .values()
+            .map(|l| u32::try_from(l.limit()).unwrap_or(u32::MAX))
+            .min()
+            .unwrap_or(self.inner.config.requests_per_minute)
     }
 }
 
@@ -568,7 +579,7 @@ impl AuraClient {
             }
             let wait = retry_after(&headers);
             if status == 429 {
-                self.limiter.pause_for(wait.unwrap_or(cfg.rate_limit_pause));
+                self.limiter.throttled(wait.unwrap_or(cfg.rate_limit_pause));
             }
             let err = AuraError::http(&call.label, call.endpoint, status, &body, rid, wait);
             if self

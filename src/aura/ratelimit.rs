@@ -6,8 +6,12 @@
 //! arrival lies somewhere between our start and our finish, so counting from the
 //! finish can never let Aura see more than `limit` in any of its windows (counting
 //! from the start can, when the first burst arrives late). Unlike a token bucket
-//! there is no start-up burst beyond the limit. A 429 pauses the whole window until
-//! its `Retry-After`. The window takes `now` as an argument so it is tested without a clock.
+//! there is no start-up burst beyond the limit: a fleet applied at once gets its
+//! creates out first, which a paced bucket would delay. A 429 pauses the whole
+//! window until its `Retry-After` and lowers the limit by a fifth (somebody else
+//! spends this client id's budget too); every quiet window gives a tenth of the
+//! configured limit back. The window takes `now` as an argument so it is tested
+//! without a clock.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,9 +21,17 @@ use tokio::sync::Notify;
 
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
+/// The share of the limit a 429 takes away, and the share a quiet window gives back.
+const THROTTLE_CUT: f64 = 0.2;
+const RECOVERY_STEP: f64 = 0.1;
+
 #[derive(Debug)]
 pub(crate) struct SlidingWindow {
+    /// The configured limit, and the one in force (lower after a 429).
+    configured: usize,
     limit: usize,
+    /// The last 429, or the last step back towards the configured limit.
+    last_change: Option<Instant>,
     window: Duration,
     in_flight: usize,
     /// Finish times of the requests of the current window, oldest first.
@@ -31,7 +43,9 @@ impl SlidingWindow {
     pub(crate) fn new(limit: u32, window: Duration) -> Self {
         let limit = limit.max(1) as usize;
         Self {
+            configured: limit,
             limit,
+            last_change: None,
             window,
             in_flight: 0,
             // Grows with use: a generous limit must not cost its full size up front.
@@ -48,6 +62,7 @@ impl SlidingWindow {
             }
             self.paused_until = None;
         }
+        self.recover(now);
         while let Some(&oldest) = self.finished.front() {
             if now.saturating_duration_since(oldest) >= self.window {
                 self.finished.pop_front();
@@ -79,6 +94,40 @@ impl SlidingWindow {
         if self.paused_until.is_none_or(|p| p < until) {
             self.paused_until = Some(until);
         }
+    }
+
+    /// Aura answered 429 at `now`: the limit drops by [`THROTTLE_CUT`], once
+    /// per burst of 429s (the answers of calls already in flight say the same).
+    pub(crate) fn throttled(&mut self, now: Instant) {
+        let recent = self
+            .last_change
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        if recent && self.limit < self.configured {
+            return;
+        }
+        let cut = (self.limit as f64 * THROTTLE_CUT).ceil() as usize;
+        self.limit = self.limit.saturating_sub(cut.max(1)).max(1);
+        self.last_change = Some(now);
+    }
+
+    /// A whole window without a 429 gives back [`RECOVERY_STEP`] of the configured limit.
+    fn recover(&mut self, now: Instant) {
+        if self.limit >= self.configured {
+            return;
+        }
+        let Some(since) = self.last_change else {
+            return;
+        };
+        if now.saturating_duration_since(since) >= self.window {
+            let step = ((self.configured as f64 * RECOVERY_STEP).ceil() as usize).max(1);
+            self.limit = (self.limit + step).min(self.configured);
+            self.last_change = Some(now);
+        }
+    }
+
+    /// The limit in force, requests per window.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
     }
 }
 
@@ -138,8 +187,17 @@ impl RateLimiter {
         }
     }
 
-    pub(crate) fn pause_for(&self, wait: Duration) {
-        self.lock().pause_until(Instant::now() + wait);
+    /// A 429: nobody starts before `wait` is over, and the limit drops.
+    pub(crate) fn throttled(&self, wait: Duration) {
+        let now = Instant::now();
+        let mut w = self.lock();
+        w.pause_until(now + wait);
+        w.throttled(now);
+    }
+
+    /// The limit in force (requests per minute).
+    pub(crate) fn limit(&self) -> usize {
+        self.lock().limit()
     }
 }
 
@@ -223,6 +281,69 @@ mod tests {
             Err(Some(Duration::from_secs(3)))
         );
         assert!(w.try_acquire(t0 + Duration::from_secs(5)).is_ok());
+    }
+
+    #[test]
+    fn a_429_lowers_the_limit_and_quiet_windows_restore_it() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut w = SlidingWindow::new(125, WINDOW);
+        // (event at second, limit after it)
+        enum Ev {
+            Throttled(u64),
+            Tick(u64),
+        }
+        let steps = [
+            (Ev::Tick(0), 125),
+            // 125 - ceil(25) = 100
+            (Ev::Throttled(1), 100),
+            // the other answers of the same burst do not cut again
+            (Ev::Throttled(1), 100),
+            // a second burst later does: 100 - 20
+            (Ev::Throttled(10), 80),
+            // not yet a quiet window since the last cut
+            (Ev::Tick(69), 80),
+            // a quiet window: + ceil(12.5) = 13
+            (Ev::Tick(70), 93),
+            (Ev::Tick(100), 93),
+            (Ev::Tick(130), 106),
+            (Ev::Tick(190), 119),
+            // never above the configured limit
+            (Ev::Tick(250), 125),
+            (Ev::Tick(400), 125),
+        ];
+        for (ev, want) in steps {
+            let label = match ev {
+                Ev::Throttled(s) => {
+                    w.throttled(at(s));
+                    format!("429 at {s} s")
+                }
+                Ev::Tick(s) => {
+                    // try_acquire is where recovery happens; give the slot back at once
+                    if w.try_acquire(at(s)).is_ok() {
+                        w.in_flight -= 1;
+                    }
+                    format!("tick at {s} s")
+                }
+            };
+            assert_eq!(w.limit(), want, "{label}");
+        }
+    }
+
+    #[test]
+    fn a_lowered_limit_is_what_try_acquire_enforces() {
+        let t0 = Instant::now();
+        let mut w = SlidingWindow::new(10, WINDOW);
+        w.throttled(t0);
+        assert_eq!(w.limit(), 8);
+        for _ in 0..8 {
+            assert!(w.try_acquire(t0).is_ok());
+        }
+        assert_eq!(w.try_acquire(t0), Err(None));
+        // a limit of one never drops to zero
+        let mut one = SlidingWindow::new(1, WINDOW);
+        one.throttled(t0);
+        assert_eq!(one.limit(), 1);
     }
 
     #[tokio::test]

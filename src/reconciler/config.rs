@@ -28,7 +28,7 @@ pub struct ControllerConfig {
     pub resync_interval: Duration,
 
     /// Aura API requests per minute per client id (the API allows 125).
-    #[arg(long, env = "AURA_RATE_LIMIT", default_value_t = 100)]
+    #[arg(long, env = "AURA_RATE_LIMIT", default_value_t = 125)]
     pub rate_limit: u32,
 
     /// How long after an unanswered create the operator looks for its instance
