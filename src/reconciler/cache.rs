@@ -13,7 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
-use super::locked;
+use super::{credentials_finalizer, locked};
 use crate::aura::Credentials;
 
 type Key = (String, String);
@@ -29,6 +29,10 @@ pub struct SecretCache {
     owned: RwLock<Vec<Store<Secret>>>,
     /// The resourceVersion of each connection Secret as the operator last wrote it.
     own_writes: Mutex<HashMap<Key, String>>,
+    /// Credentials Secrets the operator is putting its finalizer on, with how
+    /// many passes are at it: the watch's echo may come before the write's
+    /// answer tells its resourceVersion.
+    finalizing: Mutex<HashMap<Key, usize>>,
 }
 
 #[derive(Default)]
@@ -152,7 +156,39 @@ impl SecretCache {
             own.remove(&key);
             return true;
         }
-        false
+        drop(own);
+        let held = seen
+            .meta()
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == credentials_finalizer::FINALIZER));
+        held && locked(&self.finalizing).contains_key(&key)
+    }
+
+    /// The operator is about to put its finalizer on this credentials Secret;
+    /// [`Self::finalized`] when the write is over.
+    pub fn finalizing(&self, namespace: &str, name: &str) {
+        *locked(&self.finalizing)
+            .entry((namespace.to_string(), name.to_string()))
+            .or_default() += 1;
+    }
+
+    /// The finalizer write is over: `written` is the Secret it returned (its
+    /// echo, if still to come, then wakes nobody), `None` when this pass wrote
+    /// nothing (held already, or another pass was first).
+    pub fn finalized(&self, namespace: &str, name: &str, written: Option<&Secret>) {
+        let key = (namespace.to_string(), name.to_string());
+        let mut finalizing = locked(&self.finalizing);
+        if let Some(n) = finalizing.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                finalizing.remove(&key);
+            }
+        }
+        drop(finalizing);
+        if let Some(secret) = written {
+            self.wrote(secret);
+        }
     }
 
     /// The watch's copy of a connection Secret.
@@ -275,6 +311,67 @@ mod tests {
         assert!(!cache.is_own_write(&meta("8")));
         cache.wrote(&secret("9"));
         assert!(cache.is_own_write(&meta("9")));
+    }
+
+    #[test]
+    fn the_echo_of_our_finalizer_is_recognised_before_its_answer_too() {
+        let meta = |rv: &str, held: bool| PartialObjectMeta::<Secret> {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                name: Some("aura-api".into()),
+                resource_version: Some(rv.into()),
+                finalizers: held.then(|| vec![credentials_finalizer::FINALIZER.to_string()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let written = |rv: &str| Secret {
+            metadata: meta(rv, true).metadata,
+            ..Default::default()
+        };
+        // (echo before the answer, then the answer)
+        let cache = SecretCache::default();
+        cache.finalizing("ns", "aura-api");
+        assert!(
+            !cache.is_own_write(&meta("2", false)),
+            "a change without our finalizer"
+        );
+        assert!(cache.is_own_write(&meta("3", true)));
+        cache.finalized("ns", "aura-api", Some(&written("3")));
+        assert!(
+            !cache.is_own_write(&meta("4", true)),
+            "later changes are news"
+        );
+        // (the answer first, then the echo)
+        let cache = SecretCache::default();
+        cache.finalizing("ns", "aura-api");
+        cache.finalized("ns", "aura-api", Some(&written("3")));
+        assert!(cache.is_own_write(&meta("3", true)));
+        assert!(!cache.is_own_write(&meta("4", true)));
+        // nothing written (already held): nothing is expected afterwards
+        let cache = SecretCache::default();
+        cache.finalizing("ns", "aura-api");
+        cache.finalized("ns", "aura-api", None);
+        assert!(!cache.is_own_write(&meta("3", true)));
+        // two passes at once, the one refused (409) done first: the other's
+        // echo is still recognised, before or after its answer
+        for echo_first in [true, false] {
+            let cache = SecretCache::default();
+            cache.finalizing("ns", "aura-api");
+            cache.finalizing("ns", "aura-api");
+            cache.finalized("ns", "aura-api", None);
+            if echo_first {
+                assert!(cache.is_own_write(&meta("3", true)));
+                cache.finalized("ns", "aura-api", Some(&written("3")));
+            } else {
+                cache.finalized("ns", "aura-api", Some(&written("3")));
+                assert!(cache.is_own_write(&meta("3", true)));
+            }
+            assert!(
+                !cache.is_own_write(&meta("4", true)),
+                "echo first: {echo_first}"
+            );
+        }
     }
 
     #[test]

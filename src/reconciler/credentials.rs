@@ -138,12 +138,16 @@ pub async fn resolve(
     // destroys the instances first.
     if hold {
         let before = secret.resource_version();
-        secret = credentials_finalizer::hold(&secrets, secret).await?;
         // The finalizer is no news to the objects using the Secret: its
-        // watch's echo wakes nobody.
-        if secret.resource_version() != before {
-            cache.wrote(&secret);
-        }
+        // watch's echo wakes nobody, also when it comes before the answer.
+        cache.finalizing(&key.namespace, &key.name);
+        let held = credentials_finalizer::hold(&secrets, secret).await;
+        let written = held
+            .as_ref()
+            .ok()
+            .filter(|s| s.resource_version() != before);
+        cache.finalized(&key.namespace, &key.name, written);
+        secret = held?;
     }
     if let Some(rv) = secret.resource_version() {
         cache.remember_credentials(&key.namespace, &key.name, rv, &creds);
