@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod status;
+pub mod transitions;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -62,6 +63,8 @@ pub struct InstanceState {
     pub query_api: QueryApi,
     /// The AuraRestores that run on instances: such an instance changes nothing.
     pub restores: RunningRestores,
+    /// How long Aura's transitions take, and who polls when.
+    pub transitions: transitions::Transitions,
 }
 
 impl InstanceState {
@@ -72,6 +75,7 @@ impl InstanceState {
             claims_writer: Mutex::new(Some(writer)),
             query_api,
             restores: RunningRestores::default(),
+            transitions: transitions::Transitions::default(),
         }
     }
 }
@@ -108,6 +112,7 @@ impl Kind for AuraInstance {
     /// could each see the other in a copy a moment old, so the apiserver is
     /// asked (each asks after its own finalizer is gone: the later one sees both).
     async fn finalized(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<()> {
+        ctx.state.transitions.forget(&ObjectRef::from_obj(&*obj));
         let Wanted::Secret(name) = obj.wanted_credentials() else {
             return Ok(());
         };
@@ -258,7 +263,8 @@ pub async fn run(
     };
     let controller = driver::controller(instances, ctx)
         .reconcile_on(project_triggers(ctx.clone()))
-        .reconcile_on(ctx.state.restores.wakes());
+        .reconcile_on(ctx.state.restores.wakes())
+        .reconcile_on(ctx.state.transitions.wakes());
     ctx.telemetry.count_phases_of(controller.store());
     // The connection Secrets, kept in a store so a reconcile need not read them.
     // Their first list wakes nobody: the AuraInstances' own first list does.
