@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller;
+use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -18,11 +19,13 @@ use super::observe::{self, Gathered};
 use super::schedule;
 use super::secret::{self, ConnectionDetails};
 use super::status;
+use super::transitions;
 use super::verify;
 use crate::api::{AuraInstance, AuraInstanceStatus, LastSnapshot, MAX_RECREATIONS};
 use crate::aura::{AuraClient, AuraErrorKind, CreatedInstance, UpgradeInstanceRequest};
+use crate::reconciler::pacing::{self, Transition};
 use crate::reconciler::status::Write;
-use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result, pacing};
+use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result};
 
 type Ctx = Context<AuraInstance>;
 
@@ -100,6 +103,16 @@ async fn live(
     };
     let current = &observed.current;
     let aura_view = observed.view();
+    let this = ObjectRef::from_obj(obj);
+    // A transition seen over teaches how long such transitions take.
+    let transition = observed.found().and_then(|i| Transition::of(&i.status));
+    if let Some(was) = transitions::recorded(current)
+        && observed.found().is_some()
+        && transition != Some(was)
+    {
+        let took = transitions::in_transition(current, Timestamp::now());
+        ctx.state.transitions.ended(&this, was, took);
+    }
 
     let aura_name = obj.aura_name();
     let restoring = ctx.state.restores.running_on(&ns, &obj.name_any(), None);
@@ -281,7 +294,8 @@ async fn live(
     let written = observed.secret.as_ref().map(|p| &p.desired);
     let check_after = verify::run(obj, ctx, written, ready, &mut status).await;
     announce_transition(obj, ctx, current, &status).await;
-    let mut requeue = requeue_for(ctx, &decision, &status, sharing);
+    let polled = transition.map(|kind| (&this, kind));
+    let mut requeue = requeue_for(ctx, &decision, &status, sharing, polled);
     if let Some(after) = check_after {
         requeue = requeue.min(after);
     }
@@ -500,7 +514,13 @@ async fn create(
     )
     .await;
     write_status(api, obj, status).await?;
-    Ok(controller::Action::requeue(ctx.config.poll_interval))
+    let first_poll = ctx.state.transitions.next_poll(
+        &ObjectRef::from_obj(obj),
+        Transition::Creation,
+        Duration::ZERO,
+        ctx.config.poll_interval,
+    );
+    Ok(controller::Action::requeue(first_poll))
 }
 
 /// Claims a just-created instance, retrying briefly: nobody else can hold a
@@ -673,16 +693,22 @@ pub(super) async fn stall(
     Ok(controller::Action::requeue(ctx.resync_after(0)))
 }
 
-fn requeue_for(ctx: &Ctx, d: &Decision, status: &AuraInstanceStatus, sharing: usize) -> Duration {
+/// When to look again; `polled`: the object and the transition Aura reports it in.
+fn requeue_for(
+    ctx: &Ctx,
+    d: &Decision,
+    status: &AuraInstanceStatus,
+    sharing: usize,
+    polled: Option<(&ObjectRef<AuraInstance>, Transition)>,
+) -> Duration {
     match d.requeue {
         decide::LookAgain::Poll => {
-            // Time in the current transition, from the Reconciling condition.
-            let since = status::condition(Some(status), status::RECONCILING)
-                .filter(|c| c.status == "True")
-                .map(|c| Timestamp::now().duration_since(c.last_transition_time.0))
-                .and_then(|d| Duration::try_from(d).ok())
-                .unwrap_or_default();
-            pacing::poll_delay(ctx.config.poll_interval, since)
+            let since = transitions::in_transition(status, Timestamp::now());
+            let base = ctx.config.poll_interval;
+            match polled {
+                Some((this, kind)) => ctx.state.transitions.next_poll(this, kind, since, base),
+                None => pacing::poll_delay(base, since),
+            }
         }
         decide::LookAgain::After(t) => t,
         decide::LookAgain::Resync => ctx.resync_after(sharing),
