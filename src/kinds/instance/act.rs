@@ -487,33 +487,18 @@ async fn create(
         return Ok(controller::Action::requeue(Duration::from_secs(10)));
     }
 
-    // 4. Only now the instance id.
-    // The intent is settled by the id, in the same write.
-    let mut done = intent.clone();
-    decide::clear_intent(&mut done);
-    done.instance_id = Some(created.id.clone());
+    // 4. The id reaches status with the first poll, in one write with what
+    //    that poll sees (usually Ready: the poll is planned for the typical
+    //    end of a creation). Until then the Secret holds the id and password,
+    //    the claim holds the id, and this process remembers it; a restart finds
+    //    the instance by the intent's search (its own claim does not hide it).
     ctx.record_instance(obj, &created.id);
-    done.connection_url = Some(secret::connection_url(
-        &created.id,
-        created.connection_url.as_deref(),
-    ));
-    done.tenant_id = Some(
-        created
-            .tenant_id
-            .clone()
-            .unwrap_or_else(|| request.tenant_id.clone()),
-    );
-    done.aura_status = Some("creating".into());
-    done.memory = Some(request.memory.clone());
-    // Worded as the polls will see it, so the first poll has nothing to write.
-    let status = status::build(obj, &done, &StatusSummary::aura_creating(), Some(&intent));
     ctx.normal(
         obj,
         "Created",
         &format!("Aura instance {} is being created", created.id),
     )
     .await;
-    write_status(api, obj, status).await?;
     let first_poll = ctx.state.transitions.next_poll(
         &ObjectRef::from_obj(obj),
         Transition::Creation,
