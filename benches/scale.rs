@@ -404,16 +404,19 @@ struct Stage {
 }
 
 impl Stage {
+    /// One credentials Secret per client of `config`, named by
+    /// [`credentials_name`].
     async fn new(b: &Bench, prefix: &str, config: SimulatorConfig) -> anyhow::Result<Self> {
-        let client_id = config
-            .clients
-            .first()
-            .map(|(id, _)| id.clone())
-            .context("a simulator client")?;
+        if config.clients.is_empty() {
+            bail!("the simulator needs a client");
+        }
+        let clients = config.clients.clone();
         let sim = Simulator::start(config).await?;
         let st = sim.state();
         let ns = env::create_namespace(&b.client, prefix).await?;
-        env::put_credentials(&b.client, &ns, "aura-api", &client_id, CLIENT_SECRET).await?;
+        for (j, (id, secret)) in clients.iter().enumerate() {
+            env::put_credentials(&b.client, &ns, &credentials_name(j), id, secret).await?;
+        }
         let watch = Watch::start(&b.client, &ns, b.t0);
         let tracker = SimTracker::start(st.clone(), b.t0);
         Ok(Self {
@@ -461,35 +464,54 @@ fn sim_config(client_id: &str, d: f64, rpm: u32, tokens: u32) -> SimulatorConfig
     }
 }
 
+/// The credentials Secret of a stage's `j`-th client id: `aura-api`, then
+/// `aura-api-1`, `aura-api-2`, ...
+fn credentials_name(j: usize) -> String {
+    if j == 0 {
+        "aura-api".into()
+    } else {
+        format!("aura-api-{j}")
+    }
+}
+
 fn manifest(name: &str) -> AuraInstance {
+    manifest_with(name, "aura-api")
+}
+
+/// An AuraInstance using the credentials Secret `credentials`.
+fn manifest_with(name: &str, credentials: &str) -> AuraInstance {
     serde_json::from_value(json!({
         "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
         "metadata": {"name": name},
         "spec": {
             "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
             "version": "5", "memory": "8GB", "tenantId": TENANT,
-            "credentialsSecretRef": {"name": "aura-api"},
+            "credentialsSecretRef": {"name": credentials},
         },
     }))
     .expect("manifest")
 }
 
-/// Creates `names` with `in_flight` creates at a time; returns (start, end) in
-/// seconds since t0.
+/// Creates `names` with `in_flight` creates at a time, the i-th using the
+/// credentials of client id i mod `clients` (see [`credentials_name`]);
+/// returns (start, end) in seconds since t0.
 async fn apply_all(
     b: &Bench,
     ns: &str,
     names: &[String],
     in_flight: usize,
+    clients: usize,
     watch: &Watch,
 ) -> anyhow::Result<(f64, f64)> {
     let api: Api<AuraInstance> = Api::namespaced(b.client.clone(), ns);
     let start = secs(b.t0);
-    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned())
-        .map(|name| {
+    let clients = clients.max(1);
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned().enumerate())
+        .map(|(i, name)| {
             let api = api.clone();
+            let credentials = credentials_name(i % clients);
             async move {
-                api.create(&PostParams::default(), &manifest(&name))
+                api.create(&PostParams::default(), &manifest_with(&name, &credentials))
                     .await
                     .with_context(|| format!("create {name}"))?;
                 watch.mark_created(&name, secs(b.t0));
@@ -541,7 +563,8 @@ async fn wait_all_ready(
     }
 }
 
-/// Duplicates in Aura, and objects whose Secret is missing or wrong.
+/// Duplicates in Aura, and objects whose Secret is missing or wrong: a table
+/// row, and a failure for each.
 async fn check_correctness(
     b: &mut Bench,
     scenario: &str,
@@ -549,6 +572,33 @@ async fn check_correctness(
     sim: &SimState,
     n: usize,
 ) -> anyhow::Result<Value> {
+    let c = correctness(b, scenario, ns, sim, n).await?;
+    b.table.target(
+        scenario,
+        "duplicates (instances in Aura - objects)",
+        format!("{}", c.duplicates),
+        "0",
+        c.duplicates == 0 && c.names_created_twice == 0,
+    );
+    Ok(serde_json::to_value(c)?)
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Correctness {
+    aura_instances: usize,
+    duplicates: usize,
+    names_created_twice: usize,
+    secrets_correct: usize,
+}
+
+/// What [`check_correctness`] checks, with failures but no table row.
+async fn correctness(
+    b: &mut Bench,
+    scenario: &str,
+    ns: &str,
+    sim: &SimState,
+    n: usize,
+) -> anyhow::Result<Correctness> {
     let instances = sim.instances();
     let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
     for i in &instances {
@@ -576,13 +626,6 @@ async fn check_correctness(
             good += 1;
         }
     }
-    b.table.target(
-        scenario,
-        "duplicates (instances in Aura - objects)",
-        format!("{duplicates}"),
-        "0",
-        duplicates == 0 && names_twice == 0,
-    );
     if duplicates > 0 || names_twice > 0 {
         b.failures.push(format!(
             "{scenario}: {} instances in Aura for {n} objects ({names_twice} names created twice)",
@@ -601,9 +644,12 @@ async fn check_correctness(
             instances.len()
         ));
     }
-    Ok(
-        json!({"aura_instances": instances.len(), "duplicates": duplicates, "names_created_twice": names_twice, "secrets_correct": good}),
-    )
+    Ok(Correctness {
+        aura_instances: instances.len(),
+        duplicates,
+        names_created_twice: names_twice,
+        secrets_correct: good,
+    })
 }
 
 fn sorted_ready_times(watch: &Watch, names: &[String], since: f64) -> (Vec<f64>, Vec<f64>) {
@@ -630,6 +676,49 @@ fn k8s_writes(reqs: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
 
 fn sum_where(m: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
     m.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum()
+}
+
+/// The operator's Kubernetes write requests by what they wrote, from the
+/// apiserver's request counters of a phase.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Writes {
+    /// Every write, less the bench's own creates of AuraInstances.
+    total: u64,
+    status: u64,
+    /// The AuraInstance itself (finalizers, annotations), not its create.
+    object: u64,
+    secret: u64,
+    event: u64,
+    /// Refused with 409 (counted in the above too).
+    conflicts: u64,
+}
+
+impl Writes {
+    fn of(api: &BTreeMap<String, u64>, bench_creates: usize) -> Self {
+        let writes = k8s_writes(api);
+        Self {
+            total: sum_where(&writes, |_| true).saturating_sub(bench_creates as u64),
+            status: sum_where(&writes, |k| k.ends_with("aurainstances/status")),
+            object: sum_where(&writes, |k| {
+                k.ends_with(" aurainstances") && !k.starts_with("POST")
+            }),
+            secret: sum_where(&writes, |k| k.ends_with(" secrets")),
+            event: sum_where(&writes, |k| k.ends_with(" events")),
+            conflicts: sum_where(&writes, |k| k.ends_with(" 409")),
+        }
+    }
+
+    /// "total (status .., object .., secret .., event ..)" per object.
+    fn per_object(&self, n: usize) -> String {
+        format!(
+            "{:.2} (status {:.2}, object {:.2}, secret {:.2}, event {:.2})",
+            per(self.total, n),
+            per(self.status, n),
+            per(self.object, n),
+            per(self.secret, n),
+            per(self.event, n)
+        )
+    }
 }
 
 fn peak_hwm(op: &Operator) -> f64 {
@@ -687,7 +776,7 @@ async fn overhead_steady_startup(
         cpu
     };
     let cpu_before = cpu_of(b, &op);
-    let (apply_start, apply_end) = apply_all(b, &ns, &names, scale.in_flight, &watch).await?;
+    let (apply_start, apply_end) = apply_all(b, &ns, &names, scale.in_flight, 1, &watch).await?;
     println!(
         "  applied {} objects in {:.1} s",
         scale.n,
@@ -723,16 +812,8 @@ async fn overhead_steady_startup(
         ));
     }
     let kinds = calls_by_kind(&sim_after, &sim_before);
-    let writes = k8s_writes(&api);
     // The bench's own writes: one create per object.
-    let op_writes_total = sum_where(&writes, |_| true).saturating_sub(scale.n as u64);
-    let status_writes = sum_where(&writes, |k| k.ends_with("aurainstances/status"));
-    let object_writes = sum_where(&writes, |k| {
-        k.ends_with(" aurainstances") && !k.starts_with("POST")
-    });
-    let secret_writes = sum_where(&writes, |k| k.ends_with(" secrets"));
-    let event_writes = sum_where(&writes, |k| k.ends_with(" events"));
-    let conflicts = sum_where(&writes, |k| k.ends_with(" 409"));
+    let writes = Writes::of(&api, scale.n);
     let peak = peak_hwm(&op).max(sample.map(|s| s.hwm_mib).unwrap_or(0.0));
     let cpu = sample.map(|s| s.cpu_s).unwrap_or(f64::NAN);
     let n = scale.n;
@@ -799,22 +880,11 @@ async fn overhead_steady_startup(
             per(sim_after.requests_total - sim_before.requests_total, n)
         ),
     );
-    t.add(
-        sc,
-        "K8s write requests / instance",
-        format!(
-            "{:.2} (status {:.2}, object {:.2}, secret {:.2}, event {:.2})",
-            per(op_writes_total, n),
-            per(status_writes, n),
-            per(object_writes, n),
-            per(secret_writes, n),
-            per(event_writes, n)
-        ),
-    );
+    t.add(sc, "K8s write requests / instance", writes.per_object(n));
     t.add(
         sc,
         "K8s write requests refused (409) / instance",
-        format!("{:.2}", per(conflicts, n)),
+        format!("{:.2}", per(writes.conflicts, n)),
     );
     t.add(
         sc,
@@ -846,7 +916,8 @@ async fn overhead_steady_startup(
             "aura_calls_by_route": route_delta(&sim_after, &sim_before),
             "aura_429": sim_after.too_many_requests - sim_before.too_many_requests,
             "k8s_requests": api,
-            "k8s_operator_writes": op_writes_total,
+            "k8s_operator_writes": writes.total,
+            "k8s_operator_writes_by_kind": writes,
             "watched": totals,
             "event_reasons": watch.event_reasons(),
             "correctness": correctness,
@@ -1172,7 +1243,7 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     op.wait_ready(&b.http, Duration::from_secs(60)).await?;
     let names: Vec<String> = (0..m).map(|i| format!("budget-{i:04}")).collect();
     let sim_before = st.counters();
-    let (apply_start, _) = apply_all(b, &ns, &names, 16, &watch).await?;
+    let (apply_start, _) = apply_all(b, &ns, &names, 16, 1, &watch).await?;
     let timeout = Duration::from_secs_f64((ideal * 6.0).max(180.0));
     let all = wait_all_ready(b, "budget", &mut op, &watch, &names, apply_start, timeout).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
