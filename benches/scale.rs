@@ -1,6 +1,6 @@
 //! Scale and efficiency benchmark (issues 8 and 19).
 //!
-//! `cargo bench --bench scale -- [small|full] [overhead|budget|steady|startup|soak]`
+//! `cargo bench --bench scale -- [small|full] [overhead|budget|steady|startup|soak|curve]`
 //!
 //! Starts its own control plane (`tests/testenv/run`), the Aura simulator
 //! in-process, and the release operator binary as a child process, then runs:
@@ -18,7 +18,10 @@
 //!    (measured on the restart of 3);
 //! 5. soak (only when named) — 100 objects in 5 namespaces with the same
 //!    names, lost create answers and random kills of the operator: exactly one
-//!    instance per object, and every password right.
+//!    instance per object, and every password right;
+//! 6. curve (only when named) — 250, 1,000 and 3,000 objects (`CURVE_SIZES`),
+//!    on 1 and on 5 client ids, each point with its own operator: peak RSS,
+//!    CPU, writes and calls per object, time to Ready (`scale/curve.rs`).
 //!
 //! Prints a table, writes `target/bench/<scale>-<time>.json`,
 //! `target/bench/latest-<scale>.json` and `target/bench/time-to-ready-<scale>.png`
@@ -31,6 +34,8 @@
 
 #[path = "scale/bound.rs"]
 mod bound;
+#[path = "scale/curve.rs"]
+mod curve;
 #[path = "scale/env.rs"]
 mod env;
 #[path = "scale/observe.rs"]
@@ -151,12 +156,12 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         match a.as_str() {
             "small" => scale = SMALL,
             "full" => scale = FULL,
-            "overhead" | "budget" | "steady" | "startup" | "soak" => {
+            "overhead" | "budget" | "steady" | "startup" | "soak" | "curve" => {
                 scenarios.insert(a.clone());
             }
             "all" => {}
             other => bail!(
-                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup|soak]"
+                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup|soak|curve]"
             ),
         }
     }
@@ -304,6 +309,9 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         if want("soak") {
             soak::soak(&mut b).await?;
         }
+        if want("curve") {
+            curve::curve(&mut b, &scale).await?;
+        }
         anyhow::Ok(())
     }
     .await;
@@ -342,8 +350,8 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         Ok(_) => true,
         Err(_) => !args.smoke,
     };
-    // The plot draws the overhead and budget runs; the soak alone has neither.
-    let has_curves = want("overhead") || want("budget");
+    // The plot draws the overhead, budget and curve runs; the soak alone has none.
+    let has_curves = want("overhead") || want("budget") || want("curve");
     if plot_wanted && has_curves {
         let png = out_dir.join(format!("time-to-ready-{}.png", scale.name));
         plot(&file, &png);
