@@ -1351,7 +1351,7 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     t.add(
         sc,
         "achieved call rate",
-        format!("{rate:.1} / min ({rate_over}, {rate_span:.1} s)"),
+        format!("{rate:.1} / min ({calls} calls, {rate_over}, {rate_span:.1} s)"),
     );
     let correctness = check_correctness(b, sc, &ns, &st, m).await?;
     b.json.insert(

@@ -307,7 +307,7 @@ struct Tracked {
     /// Since `arm`: the ticks that saw the first and the latest new calls.
     first_call: Option<f64>,
     last_call: Option<f64>,
-    /// (t, requests_total, too_many_requests) once a second.
+    /// (t, requests_total, too_many_requests) at the start, then once a second.
     timeline: Vec<(f64, u64, u64)>,
 }
 
@@ -321,8 +321,11 @@ impl SimTracker {
             loop {
                 tick.tick().await;
                 n += 1;
+                // The first tick (at once) too: the timeline starts from the
+                // simulator's count before the operator's first call.
+                let sample = n == 1 || n.is_multiple_of(10);
                 let armed = me.lock().unwrap().armed;
-                if !armed && !n.is_multiple_of(10) {
+                if !armed && !sample {
                     continue;
                 }
                 let c = sim.counters();
@@ -346,7 +349,7 @@ impl SimTracker {
                     }
                 }
                 t.last_total = c.requests_total;
-                if n.is_multiple_of(10) {
+                if sample {
                     t.timeline
                         .push((now, c.requests_total, c.too_many_requests));
                 }
