@@ -247,12 +247,12 @@ def draw_curve(top, bottom, c):
     top.set_ylabel("operator peak RSS (VmHWM), MiB")
     top.set_ylim(bottom=0)
     top.grid(True, alpha=0.3)
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="lower right", fontsize=8)
     bottom.set_xlabel("objects")
     bottom.set_ylabel("seconds")
     bottom.set_ylim(bottom=0)
     bottom.grid(True, alpha=0.3)
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="best", fontsize=8)
     top.set_xlim(0, max(p["n"] for p in points) * 1.08)
 
 
