@@ -1,6 +1,6 @@
-//! Scale and efficiency benchmark (issue 8).
+//! Scale and efficiency benchmark (issues 8 and 19).
 //!
-//! `cargo bench --bench scale -- [small|full] [overhead|steady|startup|budget...]`
+//! `cargo bench --bench scale -- [small|full] [overhead|budget|steady|startup|soak|curve]`
 //!
 //! Starts its own control plane (`tests/testenv/run`), the Aura simulator
 //! in-process, and the release operator binary as a child process, then runs:
@@ -9,15 +9,19 @@
 //!    creation time D: time to all Ready minus D, peak RSS, CPU, Aura calls and
 //!    Kubernetes writes per instance, duplicates;
 //! 2. budget — M AuraInstances (`BUDGET_M`, default by scale) against the real
-//!    limits (125/min, 15 tokens/h)
-//!    with the operator's defaults: time to all Ready against the ideal;
+//!    limits (125/min, 15 tokens/h) with the operator's defaults: time to all
+//!    Ready against the issue's ideal and against the bound the API's sliding
+//!    window allows (`scale/bound.rs`);
 //! 3. steady — the N running instances for a window: Aura calls per minute,
 //!    CPU, RSS, Kubernetes writes, events; then a restart (resync storm);
 //! 4. startup — process start to /readyz 200 with the N objects present
 //!    (measured on the restart of 3);
 //! 5. soak (only when named) — 100 objects in 5 namespaces with the same
 //!    names, lost create answers and random kills of the operator: exactly one
-//!    instance per object, and every password right.
+//!    instance per object, and every password right;
+//! 6. curve (only when named) — 250, 1,000 and 3,000 objects (`CURVE_SIZES`),
+//!    on 1 and on 5 client ids, each point with its own operator: peak RSS,
+//!    CPU, writes and calls per object, time to Ready (`scale/curve.rs`).
 //!
 //! Prints a table, writes `target/bench/<scale>-<time>.json`,
 //! `target/bench/latest-<scale>.json` and `target/bench/time-to-ready-<scale>.png`
@@ -28,6 +32,10 @@
 //! Without `--bench` (i.e. under `cargo test --all-targets`) it runs the small
 //! scale as a smoke test, writing `target/bench/smoke-small.json`, no plot.
 
+#[path = "scale/bound.rs"]
+mod bound;
+#[path = "scale/curve.rs"]
+mod curve;
 #[path = "scale/env.rs"]
 mod env;
 #[path = "scale/observe.rs"]
@@ -61,10 +69,9 @@ const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-secret-7Hq2";
 const BUDGET_CLIENT_ID: &str = "bench-budget";
 const TENANT: &str = "5d1c3b9e-7f0a-4c2b-9e8d-0123456789ab";
-/// The real API's limits and the operator's default client-side limit.
+/// The real API's limits.
 const API_RPM: u32 = 125;
 const API_TOKENS_PER_HOUR: u32 = 15;
-const OPERATOR_RPM: f64 = 100.0;
 
 #[derive(Debug, Clone)]
 struct Scale {
@@ -95,8 +102,8 @@ const SMALL: Scale = Scale {
     resync: "5s",
     resync_s: 5.0,
     window: Duration::from_secs(20),
-    // Kept under one window of the operator's 100/min limit at today's ~6
-    // calls per instance, so the small run stays well under two minutes.
+    // About 6 calls per instance: under one minute of calls at the operator's
+    // client-side limit, so the small run stays well under two minutes.
     m: 12,
     budget_d: 5.0,
 };
@@ -149,12 +156,12 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         match a.as_str() {
             "small" => scale = SMALL,
             "full" => scale = FULL,
-            "overhead" | "budget" | "steady" | "startup" | "soak" => {
+            "overhead" | "budget" | "steady" | "startup" | "soak" | "curve" => {
                 scenarios.insert(a.clone());
             }
             "all" => {}
             other => bail!(
-                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup|soak]"
+                "unknown argument {other:?}: use [small|full] [overhead|budget|steady|startup|soak|curve]"
             ),
         }
     }
@@ -302,6 +309,9 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         if want("soak") {
             soak::soak(&mut b).await?;
         }
+        if want("curve") {
+            curve::curve(&mut b, &scale).await?;
+        }
         anyhow::Ok(())
     }
     .await;
@@ -340,8 +350,8 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         Ok(_) => true,
         Err(_) => !args.smoke,
     };
-    // The plot draws the overhead and budget runs; the soak alone has neither.
-    let has_curves = want("overhead") || want("budget");
+    // The plot draws the overhead, budget and curve runs; the soak alone has none.
+    let has_curves = want("overhead") || want("budget") || want("curve");
     if plot_wanted && has_curves {
         let png = out_dir.join(format!("time-to-ready-{}.png", scale.name));
         plot(&file, &png);
@@ -404,16 +414,19 @@ struct Stage {
 }
 
 impl Stage {
+    /// One credentials Secret per client of `config`, named by
+    /// [`credentials_name`].
     async fn new(b: &Bench, prefix: &str, config: SimulatorConfig) -> anyhow::Result<Self> {
-        let client_id = config
-            .clients
-            .first()
-            .map(|(id, _)| id.clone())
-            .context("a simulator client")?;
+        if config.clients.is_empty() {
+            bail!("the simulator needs a client");
+        }
+        let clients = config.clients.clone();
         let sim = Simulator::start(config).await?;
         let st = sim.state();
         let ns = env::create_namespace(&b.client, prefix).await?;
-        env::put_credentials(&b.client, &ns, "aura-api", &client_id, CLIENT_SECRET).await?;
+        for (j, (id, secret)) in clients.iter().enumerate() {
+            env::put_credentials(&b.client, &ns, &credentials_name(j), id, secret).await?;
+        }
         let watch = Watch::start(&b.client, &ns, b.t0);
         let tracker = SimTracker::start(st.clone(), b.t0);
         Ok(Self {
@@ -461,35 +474,54 @@ fn sim_config(client_id: &str, d: f64, rpm: u32, tokens: u32) -> SimulatorConfig
     }
 }
 
+/// The credentials Secret of a stage's `j`-th client id: `aura-api`, then
+/// `aura-api-1`, `aura-api-2`, ...
+fn credentials_name(j: usize) -> String {
+    if j == 0 {
+        "aura-api".into()
+    } else {
+        format!("aura-api-{j}")
+    }
+}
+
 fn manifest(name: &str) -> AuraInstance {
+    manifest_with(name, "aura-api")
+}
+
+/// An AuraInstance using the credentials Secret `credentials`.
+fn manifest_with(name: &str, credentials: &str) -> AuraInstance {
     serde_json::from_value(json!({
         "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
         "metadata": {"name": name},
         "spec": {
             "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
             "version": "5", "memory": "8GB", "tenantId": TENANT,
-            "credentialsSecretRef": {"name": "aura-api"},
+            "credentialsSecretRef": {"name": credentials},
         },
     }))
     .expect("manifest")
 }
 
-/// Creates `names` with `in_flight` creates at a time; returns (start, end) in
-/// seconds since t0.
+/// Creates `names` with `in_flight` creates at a time, the i-th using the
+/// credentials of client id i mod `clients` (see [`credentials_name`]);
+/// returns (start, end) in seconds since t0.
 async fn apply_all(
     b: &Bench,
     ns: &str,
     names: &[String],
     in_flight: usize,
+    clients: usize,
     watch: &Watch,
 ) -> anyhow::Result<(f64, f64)> {
     let api: Api<AuraInstance> = Api::namespaced(b.client.clone(), ns);
     let start = secs(b.t0);
-    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned())
-        .map(|name| {
+    let clients = clients.max(1);
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(names.iter().cloned().enumerate())
+        .map(|(i, name)| {
             let api = api.clone();
+            let credentials = credentials_name(i % clients);
             async move {
-                api.create(&PostParams::default(), &manifest(&name))
+                api.create(&PostParams::default(), &manifest_with(&name, &credentials))
                     .await
                     .with_context(|| format!("create {name}"))?;
                 watch.mark_created(&name, secs(b.t0));
@@ -541,7 +573,8 @@ async fn wait_all_ready(
     }
 }
 
-/// Duplicates in Aura, and objects whose Secret is missing or wrong.
+/// Duplicates in Aura, and objects whose Secret is missing or wrong: a table
+/// row, and a failure for each.
 async fn check_correctness(
     b: &mut Bench,
     scenario: &str,
@@ -549,6 +582,33 @@ async fn check_correctness(
     sim: &SimState,
     n: usize,
 ) -> anyhow::Result<Value> {
+    let c = correctness(b, scenario, ns, sim, n).await?;
+    b.table.target(
+        scenario,
+        "duplicates (instances in Aura - objects)",
+        format!("{}", c.duplicates),
+        "0",
+        c.duplicates == 0 && c.names_created_twice == 0,
+    );
+    Ok(serde_json::to_value(c)?)
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Correctness {
+    aura_instances: usize,
+    duplicates: usize,
+    names_created_twice: usize,
+    secrets_correct: usize,
+}
+
+/// What [`check_correctness`] checks, with failures but no table row.
+async fn correctness(
+    b: &mut Bench,
+    scenario: &str,
+    ns: &str,
+    sim: &SimState,
+    n: usize,
+) -> anyhow::Result<Correctness> {
     let instances = sim.instances();
     let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
     for i in &instances {
@@ -576,13 +636,6 @@ async fn check_correctness(
             good += 1;
         }
     }
-    b.table.target(
-        scenario,
-        "duplicates (instances in Aura - objects)",
-        format!("{duplicates}"),
-        "0",
-        duplicates == 0 && names_twice == 0,
-    );
     if duplicates > 0 || names_twice > 0 {
         b.failures.push(format!(
             "{scenario}: {} instances in Aura for {n} objects ({names_twice} names created twice)",
@@ -601,9 +654,12 @@ async fn check_correctness(
             instances.len()
         ));
     }
-    Ok(
-        json!({"aura_instances": instances.len(), "duplicates": duplicates, "names_created_twice": names_twice, "secrets_correct": good}),
-    )
+    Ok(Correctness {
+        aura_instances: instances.len(),
+        duplicates,
+        names_created_twice: names_twice,
+        secrets_correct: good,
+    })
 }
 
 fn sorted_ready_times(watch: &Watch, names: &[String], since: f64) -> (Vec<f64>, Vec<f64>) {
@@ -630,6 +686,49 @@ fn k8s_writes(reqs: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
 
 fn sum_where(m: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
     m.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum()
+}
+
+/// The operator's Kubernetes write requests by what they wrote, from the
+/// apiserver's request counters of a phase.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Writes {
+    /// Every write, less the bench's own creates of AuraInstances.
+    total: u64,
+    status: u64,
+    /// The AuraInstance itself (finalizers, annotations), not its create.
+    object: u64,
+    secret: u64,
+    event: u64,
+    /// Refused with 409 (counted in the above too).
+    conflicts: u64,
+}
+
+impl Writes {
+    fn of(api: &BTreeMap<String, u64>, bench_creates: usize) -> Self {
+        let writes = k8s_writes(api);
+        Self {
+            total: sum_where(&writes, |_| true).saturating_sub(bench_creates as u64),
+            status: sum_where(&writes, |k| k.ends_with("aurainstances/status")),
+            object: sum_where(&writes, |k| {
+                k.ends_with(" aurainstances") && !k.starts_with("POST")
+            }),
+            secret: sum_where(&writes, |k| k.ends_with(" secrets")),
+            event: sum_where(&writes, |k| k.ends_with(" events")),
+            conflicts: sum_where(&writes, |k| k.ends_with(" 409")),
+        }
+    }
+
+    /// "total (status .., object .., secret .., event ..)" per object.
+    fn per_object(&self, n: usize) -> String {
+        format!(
+            "{:.2} (status {:.2}, object {:.2}, secret {:.2}, event {:.2})",
+            per(self.total, n),
+            per(self.status, n),
+            per(self.object, n),
+            per(self.secret, n),
+            per(self.event, n)
+        )
+    }
 }
 
 fn peak_hwm(op: &Operator) -> f64 {
@@ -687,7 +786,7 @@ async fn overhead_steady_startup(
         cpu
     };
     let cpu_before = cpu_of(b, &op);
-    let (apply_start, apply_end) = apply_all(b, &ns, &names, scale.in_flight, &watch).await?;
+    let (apply_start, apply_end) = apply_all(b, &ns, &names, scale.in_flight, 1, &watch).await?;
     println!(
         "  applied {} objects in {:.1} s",
         scale.n,
@@ -723,16 +822,8 @@ async fn overhead_steady_startup(
         ));
     }
     let kinds = calls_by_kind(&sim_after, &sim_before);
-    let writes = k8s_writes(&api);
     // The bench's own writes: one create per object.
-    let op_writes_total = sum_where(&writes, |_| true).saturating_sub(scale.n as u64);
-    let status_writes = sum_where(&writes, |k| k.ends_with("aurainstances/status"));
-    let object_writes = sum_where(&writes, |k| {
-        k.ends_with(" aurainstances") && !k.starts_with("POST")
-    });
-    let secret_writes = sum_where(&writes, |k| k.ends_with(" secrets"));
-    let event_writes = sum_where(&writes, |k| k.ends_with(" events"));
-    let conflicts = sum_where(&writes, |k| k.ends_with(" 409"));
+    let writes = Writes::of(&api, scale.n);
     let peak = peak_hwm(&op).max(sample.map(|s| s.hwm_mib).unwrap_or(0.0));
     let cpu = sample.map(|s| s.cpu_s).unwrap_or(f64::NAN);
     let n = scale.n;
@@ -799,22 +890,11 @@ async fn overhead_steady_startup(
             per(sim_after.requests_total - sim_before.requests_total, n)
         ),
     );
-    t.add(
-        sc,
-        "K8s write requests / instance",
-        format!(
-            "{:.2} (status {:.2}, object {:.2}, secret {:.2}, event {:.2})",
-            per(op_writes_total, n),
-            per(status_writes, n),
-            per(object_writes, n),
-            per(secret_writes, n),
-            per(event_writes, n)
-        ),
-    );
+    t.add(sc, "K8s write requests / instance", writes.per_object(n));
     t.add(
         sc,
         "K8s write requests refused (409) / instance",
-        format!("{:.2}", per(conflicts, n)),
+        format!("{:.2}", per(writes.conflicts, n)),
     );
     t.add(
         sc,
@@ -840,13 +920,15 @@ async fn overhead_steady_startup(
             "all_ready_after_apply_s": last,
             "overhead_s": overhead,
             "time_to_ready_s": from_apply,
+            "apply_start_s": apply_start,
             "per_object_overhead_s": {"p50": percentile(&per_obj, 50.0), "p90": percentile(&per_obj, 90.0), "max": percentile(&per_obj, 100.0)},
             "peak_rss_mib": peak, "cpu_s": cpu, "cpu_by_process_s": cpu_during,
             "aura_calls_by_kind": kinds,
             "aura_calls_by_route": route_delta(&sim_after, &sim_before),
             "aura_429": sim_after.too_many_requests - sim_before.too_many_requests,
             "k8s_requests": api,
-            "k8s_operator_writes": op_writes_total,
+            "k8s_operator_writes": writes.total,
+            "k8s_operator_writes_by_kind": writes,
             "watched": totals,
             "event_reasons": watch.event_reasons(),
             "correctness": correctness,
@@ -1089,8 +1171,8 @@ async fn restart_storm(
     );
     t.add(
         sc,
-        "at 100/min this storm would take",
-        format!("{:.1} min", storm_calls_at_done as f64 / OPERATOR_RPM),
+        "at the API's 125/min this storm would take",
+        format!("{:.1} min", storm_calls_at_done as f64 / f64::from(API_RPM)),
     );
     t.target(
         sc,
@@ -1142,9 +1224,10 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     // Unavoidable: one token and one tenant lookup for the run, then per
     // instance the create and one GET that sees it running.
     let unavoidable = 2 * m as u64 + 2;
-    let ideal = unavoidable as f64 / OPERATOR_RPM * 60.0 + d;
+    let ideal_issue = bound::issue_ideal(m, d, API_RPM);
+    let window = bound::window_bound(m, d, API_RPM);
     println!(
-        "\n== 2 budget: {m} objects, D = {d} s, API limits {API_RPM}/min and {API_TOKENS_PER_HOUR} tokens/h, operator defaults (100/min, poll 10s)"
+        "\n== 2 budget: {m} objects, D = {d} s, API limits {API_RPM}/min and {API_TOKENS_PER_HOUR} tokens/h, the operator with its defaults"
     );
     let stage = Stage::new(
         b,
@@ -1170,21 +1253,42 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
         b.t0,
     )?;
     op.wait_ready(&b.http, Duration::from_secs(60)).await?;
+    // What the defaults are, as the operator tells them.
+    let operator_rpm = op.metrics(&b.http).await.ok().and_then(|m| {
+        m.0.get("aura_operator_aura_rate_limit_requests_per_minute")
+            .copied()
+    });
+    match operator_rpm {
+        Some(r) => println!("  operator defaults: client-side limit {r:.0}/min (its /metrics)"),
+        None => println!("  operator defaults (its /metrics shows no rate limit)"),
+    }
     let names: Vec<String> = (0..m).map(|i| format!("budget-{i:04}")).collect();
     let sim_before = st.counters();
-    let (apply_start, _) = apply_all(b, &ns, &names, 16, &watch).await?;
-    let timeout = Duration::from_secs_f64((ideal * 6.0).max(180.0));
+    tracker.arm(&st);
+    let (apply_start, _) = apply_all(b, &ns, &names, 16, 1, &watch).await?;
+    let timeout = Duration::from_secs_f64((window * 6.0).max(180.0));
     let all = wait_all_ready(b, "budget", &mut op, &watch, &names, apply_start, timeout).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let sim_after = st.counters();
+    let span = tracker.call_span();
+    tracker.disarm();
     let metrics = op.metrics(&b.http).await.unwrap_or_default();
     let (from_apply, _) = sorted_ready_times(&watch, &names, apply_start);
     let actual = from_apply.last().copied().unwrap_or(f64::NAN);
-    let ratio = ideal / actual;
+    let ratio_issue = ideal_issue / actual;
+    let ratio_window = window / actual;
     let kinds = calls_by_kind(&sim_after, &sim_before);
     let calls = sim_after.requests_total - sim_before.requests_total;
     let too_many = sim_after.too_many_requests - sim_before.too_many_requests;
     let tokens = sim_after.token_calls - sim_before.token_calls;
+    // The achieved rate over the span of the calls themselves (first to last
+    // Aura call, seen to 100 ms); over the time to all Ready when the tracker
+    // saw no span.
+    let (rate_span, rate_over) = match span {
+        Some((first, last)) if last > first => (last - first, "first to last Aura call"),
+        _ => (actual, "apply start to all Ready"),
+    };
+    let rate = calls as f64 / (rate_span / 60.0);
     if !all {
         b.failures.push(format!(
             "budget: only {}/{m} objects became Ready",
@@ -1195,21 +1299,40 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     t.add(sc, "objects / D", format!("{m} / {d} s"));
     t.add(
         sc,
+        "operator client-side limit (its default)",
+        operator_rpm.map_or("not in its /metrics".to_string(), |r| {
+            format!("{r:.0} / min")
+        }),
+    );
+    t.add(
+        sc,
         "unavoidable calls (1 token + 1 tenant + 2/instance)",
         format!("{unavoidable}"),
     );
     t.add(
         sc,
-        "ideal = unavoidable / 100 per min + D",
-        format!("{ideal:.1} s"),
+        "ideal (issue) = m / 125 per min + D + 1 s",
+        format!("{ideal_issue:.1} s"),
+    );
+    t.add(
+        sc,
+        "bound of the API's window (125 in any 60 s)",
+        format!("{window:.1} s"),
     );
     t.add(sc, "all Ready after apply start", format!("{actual:.1} s"));
     t.target(
         sc,
-        "ratio ideal / actual",
-        format!("{ratio:.2}"),
-        ">= 0.8",
-        ratio >= 0.8,
+        "ratio_issue = ideal (issue) / actual",
+        format!("{ratio_issue:.2}"),
+        ">= 0.9",
+        ratio_issue >= 0.9,
+    );
+    t.target(
+        sc,
+        "ratio_window = window bound / actual",
+        format!("{ratio_window:.2}"),
+        ">= 0.9",
+        ratio_window >= 0.9,
     );
     t.target(
         sc,
@@ -1228,17 +1351,23 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     t.add(
         sc,
         "achieved call rate",
-        format!("{:.1} / min", calls as f64 / (actual / 60.0)),
+        format!("{rate:.1} / min ({calls} calls, {rate_over}, {rate_span:.1} s)"),
     );
     let correctness = check_correctness(b, sc, &ns, &st, m).await?;
     b.json.insert(
         "budget".into(),
         json!({
-            "m": m, "d_s": d, "unavoidable_calls": unavoidable, "rate_per_min": OPERATOR_RPM,
-            "ideal_s": ideal, "all_ready_after_apply_s": actual, "ratio": ratio,
+            "m": m, "d_s": d, "unavoidable_calls": unavoidable,
+            "api_rate_per_min": API_RPM, "operator_rate_limit_per_min": operator_rpm,
+            "ideal_issue_s": ideal_issue, "window_bound_s": window,
+            "all_ready_after_apply_s": actual,
+            "ratio_issue": ratio_issue, "ratio_window": ratio_window,
+            "apply_start_s": apply_start,
             "time_to_ready_s": from_apply,
             "aura_calls": calls, "aura_calls_by_kind": kinds,
             "aura_calls_by_route": route_delta(&sim_after, &sim_before),
+            "call_span_s": span.map(|(f, l)| [f - apply_start, l - apply_start]),
+            "achieved_calls_per_min": rate, "achieved_rate_over": rate_over,
             "too_many_requests": too_many, "token_requests": tokens,
             "correctness": correctness,
             "operator_metrics": metrics.operator_series(),

@@ -291,7 +291,8 @@ pub fn is_write(key: &str) -> bool {
 }
 
 /// Follows the simulator's journal: when armed, the first `GET /v1/instances/{id}`
-/// of every id, and a per-second call count.
+/// of every id and when the first and last calls came (to 100 ms), and a
+/// per-second call count.
 #[derive(Clone)]
 pub struct SimTracker {
     inner: Arc<Mutex<Tracked>>,
@@ -303,7 +304,10 @@ struct Tracked {
     last_total: u64,
     armed: bool,
     first_get: HashMap<String, f64>,
-    /// (t, requests_total, too_many_requests) once a second.
+    /// Since `arm`: the ticks that saw the first and the latest new calls.
+    first_call: Option<f64>,
+    last_call: Option<f64>,
+    /// (t, requests_total, too_many_requests) at the start, then once a second.
     timeline: Vec<(f64, u64, u64)>,
 }
 
@@ -317,13 +321,20 @@ impl SimTracker {
             loop {
                 tick.tick().await;
                 n += 1;
+                // The first tick (at once) too: the timeline starts from the
+                // simulator's count before the operator's first call.
+                let sample = n == 1 || n.is_multiple_of(10);
                 let armed = me.lock().unwrap().armed;
-                if !armed && !n.is_multiple_of(10) {
+                if !armed && !sample {
                     continue;
                 }
                 let c = sim.counters();
                 let now = secs(t0);
                 let mut t = me.lock().unwrap();
+                if t.armed && c.requests_total > t.last_total {
+                    t.first_call.get_or_insert(now);
+                    t.last_call = Some(now);
+                }
                 if t.armed {
                     let new = (c.requests_total - t.last_total) as usize;
                     let skip = c.journal.len().saturating_sub(new);
@@ -338,7 +349,7 @@ impl SimTracker {
                     }
                 }
                 t.last_total = c.requests_total;
-                if n.is_multiple_of(10) {
+                if sample {
                     t.timeline
                         .push((now, c.requests_total, c.too_many_requests));
                 }
@@ -355,6 +366,8 @@ impl SimTracker {
         let mut t = self.inner.lock().unwrap();
         t.last_total = sim.counters().requests_total;
         t.first_get.clear();
+        t.first_call = None;
+        t.last_call = None;
         t.armed = true;
     }
 
@@ -370,6 +383,13 @@ impl SimTracker {
             .filter_map(|id| t.first_get.get(id).copied())
             .collect();
         (times.len(), times.into_iter().reduce(f64::max))
+    }
+
+    /// When the first and the last call since `arm` were seen (seconds since
+    /// t0, each up to 100 ms late).
+    pub fn call_span(&self) -> Option<(f64, f64)> {
+        let t = self.inner.lock().unwrap();
+        Some((t.first_call?, t.last_call?))
     }
 
     pub fn timeline(&self) -> Vec<(f64, u64, u64)> {
