@@ -18,6 +18,9 @@ use support::harness::*;
 
 const FLEET: usize = 20;
 
+/// Each object's distinct (has an id, Ready) states, in the order seen.
+type Histories = std::sync::Arc<std::sync::Mutex<HashMap<String, Vec<(bool, String)>>>>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_created_at_once_is_polled_about_once_per_instance() {
     // Creation takes 4 s; at a 2 s poll interval each instance used to be
@@ -26,8 +29,7 @@ async fn a_fleet_created_at_once_is_polled_about_once_per_instance() {
     h.start_operator_with(&["--poll-interval", "2s"]);
 
     // Every status each object goes through, as the watch sees them.
-    let seen: std::sync::Arc<std::sync::Mutex<HashMap<String, Vec<(bool, String)>>>> =
-        Default::default();
+    let seen: Histories = Default::default();
     let record = seen.clone();
     let stream = watcher(h.instances(), watcher::Config::default()).applied_objects();
     let watching = tokio::spawn(async move {
