@@ -181,6 +181,30 @@ pub fn set(
     }
 }
 
+/// The first check this process makes of an object (after a restart, say).
+struct Restarted {
+    first_in_process: bool,
+    /// The status said the login was accepted, at `recorded_at`.
+    was_accepted: bool,
+    accepted: bool,
+    recorded_at: Option<Timestamp>,
+    now: Timestamp,
+    interval: Duration,
+}
+
+impl Restarted {
+    /// A first check that finds what the status already says, recorded within
+    /// the interval, keeps that time: else every object's first pass after a
+    /// restart rewrites its status for nothing new.
+    fn keeps_recorded_time(&self) -> bool {
+        let recent = self.recorded_at.is_some_and(|at| {
+            jiff::SignedDuration::try_from(self.interval)
+                .is_ok_and(|i| self.now.duration_since(at) < i)
+        });
+        self.first_in_process && self.was_accepted && self.accepted && recent
+    }
+}
+
 /// Drops the condition (checks are off).
 pub fn remove(status: &mut AuraInstanceStatus) {
     status
@@ -269,11 +293,23 @@ pub async fn run(
                 .iter()
                 .find(|c| c.type_ == CREDENTIALS_VERIFIED)
                 .map(|c| c.reason.clone());
+            let recorded_at = status.credentials_verified_at.clone();
             let condition = condition_for(&verdict, &endpoint, &secret_name, obj.secret_format());
             let reason = condition.1;
             let message = condition.2.clone();
             tracing::debug!(result = label(&verdict), "credential check");
             set(status, condition, obj.metadata.generation, now);
+            let keep = Restarted {
+                first_in_process: last.is_none(),
+                was_accepted: before.as_deref() == Some(Reason::CredentialsAccepted.as_str()),
+                accepted: verdict == Verdict::Accepted,
+                recorded_at: recorded_at.as_deref().and_then(|t| t.parse().ok()),
+                now,
+                interval: ctx.config.verify_credentials_interval,
+            };
+            if keep.keeps_recorded_time() {
+                status.credentials_verified_at = recorded_at;
+            }
             // One Warning when the login stops working; the condition says the rest.
             if matches!(
                 verdict,
@@ -507,6 +543,39 @@ mod tests {
             SecretFormat::ServiceBinding,
         );
         assert!(m.contains("its password key"), "{m}");
+    }
+
+    #[test]
+    fn a_first_check_that_confirms_the_status_keeps_its_time() {
+        let now = t("2026-01-01T12:00:00Z");
+        let at = |s: &str| Some(t(s));
+        // (first in process, was accepted, accepted, recorded at, keeps)
+        let cases = [
+            (true, true, true, at("2026-01-01T10:00:00Z"), true),
+            // a later check of the same process records its own time
+            (false, true, true, at("2026-01-01T10:00:00Z"), false),
+            // older than the interval: recorded anew
+            (true, true, true, at("2026-01-01T05:00:00Z"), false),
+            // news either way: recorded
+            (true, false, true, at("2026-01-01T10:00:00Z"), false),
+            (true, true, false, at("2026-01-01T10:00:00Z"), false),
+            (true, true, true, None, false),
+        ];
+        for (first_in_process, was_accepted, accepted, recorded_at, keeps) in cases {
+            let r = Restarted {
+                first_in_process,
+                was_accepted,
+                accepted,
+                recorded_at,
+                now,
+                interval: HOUR6,
+            };
+            assert_eq!(
+                r.keeps_recorded_time(),
+                keeps,
+                "first {first_in_process}, was {was_accepted}, now {accepted}, at {recorded_at:?}"
+            );
+        }
     }
 
     #[test]
