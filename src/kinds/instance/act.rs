@@ -110,8 +110,8 @@ async fn live(
         && observed.found().is_some()
         && transition != Some(was)
     {
-        let took = transitions::in_transition(current, Timestamp::now());
-        ctx.state.transitions.ended(&this, was, took);
+        let recorded = transitions::in_transition(current, Timestamp::now());
+        ctx.state.transitions.ended(&this, was, recorded);
     }
 
     let aura_name = obj.aura_name();
@@ -499,8 +499,10 @@ async fn create(
         &format!("Aura instance {} is being created", created.id),
     )
     .await;
+    let this = ObjectRef::from_obj(obj);
+    ctx.state.transitions.began(&this, Transition::Creation);
     let first_poll = ctx.state.transitions.next_poll(
-        &ObjectRef::from_obj(obj),
+        &this,
         Transition::Creation,
         Duration::ZERO,
         ctx.config.poll_interval,
@@ -691,7 +693,11 @@ fn requeue_for(
             let since = transitions::in_transition(status, Timestamp::now());
             let base = ctx.config.poll_interval;
             match polled {
-                Some((this, kind)) => ctx.state.transitions.next_poll(this, kind, since, base),
+                Some((this, kind)) => {
+                    let learned = &ctx.state.transitions;
+                    let since = learned.in_transition(this, kind, since);
+                    learned.next_poll(this, kind, since, base)
+                }
                 None => pacing::poll_delay(base, since),
             }
         }

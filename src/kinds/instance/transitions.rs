@@ -53,6 +53,10 @@ struct Learning {
 
 pub struct Transitions {
     by_kind: Mutex<HashMap<Transition, Learning>>,
+    /// When this process saw a transition begin (a create answered): the
+    /// status only knows when the intent was written, and a create may have
+    /// waited long in the rate limiter after that.
+    began: Mutex<HashMap<ObjectRef<AuraInstance>, (Transition, Instant)>>,
     wake: broadcast::Sender<ObjectRef<AuraInstance>>,
 }
 
@@ -60,6 +64,7 @@ impl Default for Transitions {
     fn default() -> Self {
         Self {
             by_kind: Mutex::default(),
+            began: Mutex::default(),
             // A fleet's worth: a lagging receiver loses wakes, and those wait for the ceiling.
             wake: broadcast::channel(4096).0,
         }
@@ -67,6 +72,25 @@ impl Default for Transitions {
 }
 
 impl Transitions {
+    /// `obj`'s transition `kind` began now (Aura answered the call).
+    pub fn began(&self, obj: &ObjectRef<AuraInstance>, kind: Transition) {
+        locked(&self.began).insert(obj.clone(), (kind, Instant::now()));
+    }
+
+    /// How long `obj` has been in `kind`: since this process saw it begin,
+    /// else `recorded` (what the status tells).
+    pub fn in_transition(
+        &self,
+        obj: &ObjectRef<AuraInstance>,
+        kind: Transition,
+        recorded: Duration,
+    ) -> Duration {
+        match locked(&self.began).get(obj) {
+            Some((k, at)) if *k == kind => at.elapsed().min(recorded),
+            _ => recorded,
+        }
+    }
+
     /// How long until `obj`, `in_transition` for that long, is polled again.
     pub fn next_poll(
         &self,
@@ -101,6 +125,8 @@ impl Transitions {
     /// `obj`'s transition was seen over after `took`: learned, and whoever
     /// waited for a first duration is woken at its expected end.
     pub fn ended(&self, obj: &ObjectRef<AuraInstance>, kind: Transition, took: Duration) {
+        let took = self.in_transition(obj, kind, took);
+        locked(&self.began).remove(obj);
         let mut by_kind = locked(&self.by_kind);
         let learning = by_kind.entry(kind).or_default();
         learning.durations.record(took);
@@ -136,6 +162,7 @@ impl Transitions {
 
     /// `obj` is gone: it leads and waits no more.
     pub fn forget(&self, obj: &ObjectRef<AuraInstance>) {
+        locked(&self.began).remove(obj);
         for learning in locked(&self.by_kind).values_mut() {
             learning.waiting.remove(obj);
             if learning.lead.as_ref().is_some_and(|(lead, _)| lead == obj) {
@@ -218,6 +245,24 @@ mod tests {
         for (status, want) in cases {
             assert_eq!(recorded(&status), want, "{status:?}");
         }
+    }
+
+    #[test]
+    fn a_transition_seen_beginning_is_timed_from_then() {
+        let t = Transitions::default();
+        let c = Transition::Creation;
+        let long = Duration::from_secs(90);
+        // not seen beginning: what the status says
+        assert_eq!(t.in_transition(&obj("a"), c, long), long);
+        t.began(&obj("a"), c);
+        assert!(t.in_transition(&obj("a"), c, long) < Duration::from_secs(1));
+        // another kind, or another object, is not timed by it
+        assert_eq!(t.in_transition(&obj("a"), Transition::Update, long), long);
+        assert_eq!(t.in_transition(&obj("b"), c, long), long);
+        // what is learned is timed from then too, and then forgotten
+        t.ended(&obj("a"), c, long);
+        assert!(t.typical(c).unwrap() < Duration::from_secs(1));
+        assert_eq!(t.in_transition(&obj("a"), c, long), long);
     }
 
     #[test]
