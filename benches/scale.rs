@@ -223,6 +223,19 @@ struct Bench {
     failures: Vec<String>,
 }
 
+impl Bench {
+    /// The operator under test with `args`, logging to `log` in the output folder.
+    fn start_operator(&self, log: &str, args: &[String]) -> anyhow::Result<Operator> {
+        Operator::start(
+            &self.binary,
+            &self.kubeconfig,
+            self.out_dir.join(log),
+            args,
+            self.t0,
+        )
+    }
+}
+
 async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     let t0 = Instant::now();
     let scale = args.scale.clone();
@@ -762,14 +775,7 @@ async fn overhead_steady_startup(
         watch,
         tracker,
     } = stage;
-    let mut op = Operator::start(
-        &b.binary,
-        &b.kubeconfig,
-        b.out_dir
-            .join(format!("operator-{}-overhead.log", scale.name)),
-        &op_args,
-        b.t0,
-    )?;
+    let mut op = b.start_operator(&format!("operator-{}-overhead.log", scale.name), &op_args)?;
     let empty_ready = op.wait_ready(&b.http, Duration::from_secs(60)).await?;
     let names: Vec<String> = (0..scale.n).map(|i| format!("bench-{i:04}")).collect();
 
@@ -1097,14 +1103,7 @@ async fn restart_storm(
     let reasons_before = watch.event_reasons();
     tracker.arm(st);
     let spawn_at = secs(b.t0);
-    let mut op = Operator::start(
-        &b.binary,
-        &b.kubeconfig,
-        b.out_dir
-            .join(format!("operator-{}-restart.log", scale.name)),
-        op_args,
-        b.t0,
-    )?;
+    let mut op = b.start_operator(&format!("operator-{}-restart.log", scale.name), op_args)?;
     let ready = op.wait_ready(&b.http, Duration::from_secs(120)).await?;
     let deadline = Instant::now() + Duration::from_secs(60 + n as u64 / 2);
     let (mut seen, mut last) = (0, None);
@@ -1244,14 +1243,7 @@ async fn budget(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
         watch,
         tracker,
     } = stage;
-    let mut op = Operator::start(
-        &b.binary,
-        &b.kubeconfig,
-        b.out_dir
-            .join(format!("operator-{}-budget.log", scale.name)),
-        &args,
-        b.t0,
-    )?;
+    let mut op = b.start_operator(&format!("operator-{}-budget.log", scale.name), &args)?;
     op.wait_ready(&b.http, Duration::from_secs(60)).await?;
     // What the defaults are, as the operator tells them.
     let operator_rpm = op.metrics(&b.http).await.ok().and_then(|m| {

@@ -18,7 +18,6 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use super::observe::{apiserver_requests, diff_requests, secs};
-use super::probe::Operator;
 use super::report::{calls_by_kind, per};
 use super::{
     Bench, CLIENT_ID, CLIENT_SECRET, Scale, Stage, Writes, apply_all, correctness, peak_hwm,
@@ -130,13 +129,9 @@ async fn point(b: &mut Bench, scale: &Scale, n: usize, clients: usize) -> anyhow
         watch,
         tracker,
     } = stage;
-    let mut op = Operator::start(
-        &b.binary,
-        &b.kubeconfig,
-        b.out_dir
-            .join(format!("operator-{}-curve-{n}-{clients}.log", scale.name)),
+    let mut op = b.start_operator(
+        &format!("operator-{}-curve-{n}-{clients}.log", scale.name),
         &args,
-        b.t0,
     )?;
     op.wait_ready(&b.http, Duration::from_secs(60)).await?;
     let names: Vec<String> = (0..n).map(|i| format!("curve-{i:05}")).collect();
