@@ -136,11 +136,16 @@ async fn live(
     let decision = decide::decide(&observation);
     let mut next = current.clone();
     let recordable = decide::may_record(&decision, observed.claimed_elsewhere);
-    if let (Some(id), Some(_)) = (&observed.instance_id, observed.found())
+    if let (Some(id), Some(found)) = (&observed.instance_id, observed.found())
         && next.instance_id.is_none()
         && recordable
     {
         next.instance_id = Some(id.clone());
+        // The first poll after a create records what the create answer would
+        // have: a GET that leaves the URL out still gets the instance's own.
+        if next.connection_url.is_none() {
+            next.connection_url = Some(secret::connection_url(id, found.connection_url.as_deref()));
+        }
     }
 
     match &decision.action {
