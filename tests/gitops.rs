@@ -38,6 +38,12 @@ use serde_json::{Map, Value, json};
 
 use support::{eventually, repo_root};
 
+/// Held by the test that writes ClusterAuraProject statuses by hand and by the
+/// one that runs an operator: a ClusterAuraProject is cluster-scoped, so that
+/// operator (namespaced for its AuraInstances) would take the hand-written
+/// one for its own, rewrite its status and let its deletion through.
+static NO_OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const GROUP_KIND: &str = "aura-operator.io_AuraInstance";
 /// The project kinds: one health check each in argocd-cm (the same Lua), no actions.
 const PROJECT_KINDS: &[&str] = &["AuraProject", "ClusterAuraProject"];
@@ -1297,6 +1303,7 @@ async fn read_project(
 
 #[tokio::test]
 async fn kstatus_and_argo_cd_read_live_projects_alike() {
+    let _alone = NO_OPERATOR.lock().await;
     let build = tokio::task::spawn_blocking(kstatus_bin);
     let client = support::admin_client().await;
     ensure_crd(&client).await;
@@ -1541,6 +1548,7 @@ async fn apply_action(live: &Live, action: &str) {
 #[tokio::test]
 async fn the_real_operator_reads_the_same_in_argo_cd_and_kstatus() {
     use aura_operator::simulator::{Simulator, SimulatorConfig};
+    let _alone = NO_OPERATOR.lock().await;
 
     const CLIENT_ID: &str = "gitops-client";
     const CLIENT_SECRET: &str = "gitops-secret-9f3KqL";
