@@ -75,8 +75,9 @@ async fn a_fleet_created_at_once_is_polled_about_once_per_instance() {
         "{gets} GETs for {FLEET} instances created at once"
     );
 
-    // The id comes with the first poll: never a status with the id that is
-    // not Ready, except for the instances the lead polled while creating.
+    // The id comes with the first poll: most objects get it in their Ready
+    // write (before, all got it at the create). Those polled while still
+    // creating (the leads, which poll early on purpose) get it before.
     let seen = seen.lock().unwrap();
     let id_before_ready: Vec<&String> = seen
         .iter()
@@ -84,7 +85,7 @@ async fn a_fleet_created_at_once_is_polled_about_once_per_instance() {
         .map(|(name, _)| name)
         .collect();
     assert!(
-        id_before_ready.len() <= 2,
+        id_before_ready.len() <= FLEET / 2,
         "objects that got their id in a write before Ready: {id_before_ready:?} ({seen:?})"
     );
     for (name, history) in seen.iter() {
