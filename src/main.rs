@@ -22,10 +22,16 @@ enum Command {
     /// Print AuraInstance manifests (ObserveOnly) for the Aura instances the
     /// credentials see, as multi-document YAML.
     Import(aura_operator::import::ImportArgs),
-    /// Print the CustomResourceDefinitions (all, or the one with this plural).
+    /// Print the CustomResourceDefinitions (all, or the one with this plural),
+    /// or write one file per kind into a folder.
     Crd {
         /// For example aurainstances or aurainstanceclaims.
+        #[arg(conflicts_with = "dir")]
         plural: Option<String>,
+        /// Write `<plural>.yaml` for every kind into this folder (and remove
+        /// any other .yaml there) instead of printing.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -43,12 +49,25 @@ async fn main() -> anyhow::Result<()> {
             aura_operator::simulator::run_cli(args).await
         }
         Command::Import(args) => aura_operator::import::run(args).await,
-        Command::Crd { plural: None } => {
+        Command::Crd {
+            dir: Some(dir),
+            plural: None,
+        } => {
+            for path in aura_operator::api::write_crds(&dir)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Crd {
+            plural: None,
+            dir: None,
+        } => {
             print!("{}", aura_operator::api::crds_yaml());
             Ok(())
         }
         Command::Crd {
             plural: Some(plural),
+            ..
         } => match aura_operator::api::crd_named(&plural) {
             Some(crd) => {
                 print!("{}", aura_operator::api::crd_yaml(&crd));

@@ -5,28 +5,25 @@
 mod aura_instance;
 mod claim;
 mod enums;
+mod kinds;
 mod project;
 mod snapshot;
 
 pub use aura_instance::*;
 pub use claim::*;
 pub use enums::*;
+pub use kinds::{KINDS, KindInfo, Scope, kind_info};
 pub use project::*;
 pub use snapshot::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
 
-/// Every CRD this operator serves, each generated from its type.
+/// The API group of every kind.
+pub const GROUP: &str = "aura-operator.io";
+
+/// Every CRD this operator serves, each generated from its type ([`KINDS`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
-        AuraInstance::crd(),
-        AuraInstanceClaim::crd(),
-        AuraProject::crd(),
-        ClusterAuraProject::crd(),
-        AuraSnapshot::crd(),
-        AuraRestore::crd(),
-    ]
+    KINDS.iter().map(KindInfo::crd).collect()
 }
 
 /// One CRD as the YAML document of `crds/<plural>.yaml`.
@@ -37,7 +34,29 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
 
 /// The CRD whose plural is `plural` (the file name under `crds/`).
 pub fn crd_named(plural: &str) -> Option<CustomResourceDefinition> {
-    crds().into_iter().find(|c| c.spec.names.plural == plural)
+    KINDS
+        .iter()
+        .find(|k| k.plural == plural)
+        .map(KindInfo::crd)
+}
+
+/// Writes every CRD to `<dir>/<plural>.yaml` and removes any other `.yaml`
+/// there; returns the files written.
+pub fn write_crds(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for info in KINDS {
+        let path = dir.join(format!("{}.yaml", info.plural));
+        std::fs::write(&path, crd_yaml(&info.crd()))?;
+        written.push(path);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml") && !written.contains(&path) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(written)
 }
 
 /// Every CRD as YAML documents (what `aura-operator crd` prints).

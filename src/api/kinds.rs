@@ -1,0 +1,164 @@
+//! The one list of kinds. Everything else that enumerates kinds (the files
+//! under `crds/`, the runtime's controllers, RBAC in the chart and in
+//! `deploy/`, the kustomization, Argo CD health checks and kstatus fixtures)
+//! is generated from this list or checked against it by a test.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use super::{
+    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+};
+
+/// Where a kind's objects live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Namespaced,
+    Cluster,
+}
+
+/// One kind of `aura-operator.io`, as the code outside its own folder needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct KindInfo {
+    /// The kind's name, as in `kind:` of a manifest.
+    pub kind: &'static str,
+    /// Its plural, as in the CRD's file name and in RBAC rules.
+    pub plural: &'static str,
+    pub scope: Scope,
+    /// A controller of its own reconciles it (the claim is written by the
+    /// AuraInstance controller and has none).
+    pub reconciled: bool,
+    /// The verbs the operator uses on the kind's objects: exactly what RBAC grants.
+    pub verbs: &'static [&'static str],
+    /// The verbs on its `/status` (none: it writes no status).
+    pub status_verbs: &'static [&'static str],
+    /// The verbs on its `/finalizers`: `update` for kinds whose objects own
+    /// others with `blockOwnerDeletion` (the apiserver checks it there).
+    pub finalizer_verbs: &'static [&'static str],
+    crd: fn() -> CustomResourceDefinition,
+}
+
+impl KindInfo {
+    /// The kind's CustomResourceDefinition, generated from its type.
+    pub fn crd(&self) -> CustomResourceDefinition {
+        (self.crd)()
+    }
+}
+
+const READ_AND_PATCH: &[&str] = &["get", "list", "watch", "patch"];
+const PATCH: &[&str] = &["patch"];
+
+/// Every kind, in the order its CRD is printed.
+pub const KINDS: &[KindInfo] = &[
+    KindInfo {
+        kind: "AuraInstance",
+        plural: "aurainstances",
+        scope: Scope::Namespaced,
+        reconciled: true,
+        verbs: &["get", "list", "watch", "patch", "update"],
+        status_verbs: &["get", "patch", "update"],
+        finalizer_verbs: &["update"],
+        crd: AuraInstance::crd,
+    },
+    KindInfo {
+        kind: "AuraInstanceClaim",
+        plural: "aurainstanceclaims",
+        scope: Scope::Cluster,
+        reconciled: false,
+        verbs: &["get", "list", "watch", "create", "delete"],
+        status_verbs: &[],
+        finalizer_verbs: &[],
+        crd: AuraInstanceClaim::crd,
+    },
+    KindInfo {
+        kind: "AuraProject",
+        plural: "auraprojects",
+        scope: Scope::Namespaced,
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraProject::crd,
+    },
+    KindInfo {
+        kind: "ClusterAuraProject",
+        plural: "clusterauraprojects",
+        scope: Scope::Cluster,
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: ClusterAuraProject::crd,
+    },
+    KindInfo {
+        kind: "AuraSnapshot",
+        plural: "aurasnapshots",
+        scope: Scope::Namespaced,
+        reconciled: true,
+        // Scheduled and before-change snapshots are made and pruned by the operator.
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraSnapshot::crd,
+    },
+    KindInfo {
+        kind: "AuraRestore",
+        plural: "aurarestores",
+        scope: Scope::Namespaced,
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraRestore::crd,
+    },
+];
+
+/// The kind named `kind` (as in a manifest's `kind:`).
+pub fn kind_info(kind: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_entry_says_what_its_crd_says() {
+        for info in KINDS {
+            let crd = info.crd();
+            assert_eq!(crd.spec.names.kind, info.kind);
+            assert_eq!(crd.spec.names.plural, info.plural, "{}", info.kind);
+            let scope = match info.scope {
+                Scope::Namespaced => "Namespaced",
+                Scope::Cluster => "Cluster",
+            };
+            assert_eq!(crd.spec.scope, scope, "{}", info.kind);
+            assert_eq!(crd.spec.group, super::super::GROUP, "{}", info.kind);
+            let has_status = crd.spec.versions.iter().any(|v| {
+                v.subresources
+                    .as_ref()
+                    .is_some_and(|s| s.status.is_some())
+            });
+            assert_eq!(
+                has_status,
+                !info.status_verbs.is_empty(),
+                "{}: the status verbs follow the status subresource",
+                info.kind
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_and_plurals_are_unique() {
+        let mut kinds: Vec<_> = KINDS.iter().map(|k| k.kind).collect();
+        let mut plurals: Vec<_> = KINDS.iter().map(|k| k.plural).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        plurals.sort_unstable();
+        plurals.dedup();
+        assert_eq!(kinds.len(), KINDS.len());
+        assert_eq!(plurals.len(), KINDS.len());
+        assert!(kind_info("AuraInstance").is_some());
+        assert!(kind_info("NoSuchKind").is_none());
+    }
+}
