@@ -6,8 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::enums::{AuraVersion, CdcMode, CloudProvider, InstanceType, MemorySize};
-use super::project::ProjectRef;
-use super::snapshot::LocalRef;
+use super::refs::{LocalRef, ProjectRef, SecretRef};
 
 /// The finalizer that holds an AuraInstance until its Aura instance is gone (or orphaned).
 pub const FINALIZER: &str = "aura-operator.io/finalizer";
@@ -318,17 +317,6 @@ fn default_version() -> AuraVersion {
     AuraVersion::V5
 }
 
-/// A Secret in the object's own namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-pub struct SecretRef {
-    /// Name of the Secret (a DNS subdomain name).
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub name: String,
-}
-
 /// The connection Secret. Every key the operator writes is its own: a key no
 /// longer wanted (after a format or template change) is removed, and the
 /// password is carried over, never blanked.
@@ -593,4 +581,16 @@ impl AuraInstance {
     pub fn secret_format(&self) -> SecretFormat {
         self.spec.secret_format()
     }
+
+    /// Whether the object carries `aura-operator.io/reconcile: disabled`.
+    pub fn reconcile_disabled(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(RECONCILE_ANNOTATION))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"))
+    }
 }
+
+/// The annotation that stops every Aura call for one AuraInstance.
+pub const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile";

@@ -7,6 +7,7 @@ mod claim;
 mod enums;
 mod kinds;
 mod project;
+mod refs;
 mod snapshot;
 
 pub use aura_instance::*;
@@ -14,6 +15,7 @@ pub use claim::*;
 pub use enums::*;
 pub use kinds::{KINDS, KindInfo, Scope, kind_info};
 pub use project::*;
+pub use refs::*;
 pub use snapshot::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -34,10 +36,7 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
 
 /// The CRD whose plural is `plural` (the file name under `crds/`).
 pub fn crd_named(plural: &str) -> Option<CustomResourceDefinition> {
-    KINDS
-        .iter()
-        .find(|k| k.plural == plural)
-        .map(KindInfo::crd)
+    KINDS.iter().find(|k| k.plural == plural).map(KindInfo::crd)
 }
 
 /// Writes every CRD to `<dir>/<plural>.yaml` and removes any other `.yaml`

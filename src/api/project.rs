@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::SecretRef;
+use super::refs::{NamespacedSecretRef, ProjectKind, SecretRef};
 
 /// The finalizer that holds a project while AuraInstances use it.
 pub const PROJECT_FINALIZER: &str = "aura-operator.io/project-in-use";
@@ -113,23 +113,6 @@ pub struct ClusterAuraProjectSpec {
     pub allowed_namespaces: AllowedNamespaces,
 }
 
-/// A Secret in a named namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-pub struct NamespacedSecretRef {
-    /// Name of the Secret.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub name: String,
-    /// Namespace of the Secret.
-    #[schemars(
-        length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    )]
-    pub namespace: String,
-}
-
 /// Namespaces by name and by label. A namespace is allowed when it is named
 /// or when its labels match the selector.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -182,49 +165,6 @@ pub struct Offered {
     pub types: Vec<String>,
     /// Memory sizes offered there (for any of the types), smallest first.
     pub memory: Vec<String>,
-}
-
-/// Which project kind an AuraInstance names.
-#[derive(
-    Deserialize,
-    Serialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    JsonSchema,
-)]
-pub enum ProjectKind {
-    /// An AuraProject in the AuraInstance's namespace.
-    #[default]
-    AuraProject,
-    /// A ClusterAuraProject that allows the AuraInstance's namespace.
-    ClusterAuraProject,
-}
-
-impl std::fmt::Display for ProjectKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::AuraProject => "AuraProject",
-            Self::ClusterAuraProject => "ClusterAuraProject",
-        })
-    }
-}
-
-/// An AuraInstance's `projectRef`.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-pub struct ProjectRef {
-    /// AuraProject (default; in the same namespace) or ClusterAuraProject.
-    #[serde(default)]
-    pub kind: ProjectKind,
-    /// The project's name.
-    #[schemars(length(min = 1, max = 253))]
-    pub name: String,
 }
 
 /// A project by kind, namespace (AuraProject only) and name.

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::SnapshotStatus;
+use super::refs::LocalRef;
 
 /// The finalizer of an AuraSnapshot and an AuraRestore: held while the
 /// operator may still record what Aura answered.
@@ -19,17 +20,6 @@ pub const INSTANCE_LABEL: &str = "aura-operator.io/instance";
 /// The label that marks an AuraSnapshot made by `spec.snapshots.schedule`
 /// (only those are pruned by `keep`).
 pub const SCHEDULED_LABEL: &str = "aura-operator.io/scheduled";
-
-/// An object of this namespace, by name.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-pub struct LocalRef {
-    /// Name of the object (a DNS subdomain name).
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub name: String,
-}
 
 /// One on-demand snapshot of an AuraInstance. The operator takes it once,
 /// follows it until Aura reports Completed (Ready) or Failed (Stalled), and
