@@ -8,15 +8,17 @@ use kube::runtime::events::Reporter;
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
-use std::pin::Pin;
-
 use crate::api::{AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject};
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
-use crate::kinds::project::{self, ProjectContext};
-use crate::kinds::{restore, snapshot};
+use crate::kinds::project;
+use crate::kinds::restore::{RestoreState, RunningRestores};
+use crate::kinds::shared::views::InstanceView;
 use crate::query_api::QueryApi;
-use crate::reconciler::{Context, FIELD_MANAGER, Shared};
+use futures::FutureExt;
+use futures::future::{BoxFuture, ready};
+
+use crate::reconciler::{Context, FIELD_MANAGER, Kind, Shared, driver};
 use crate::telemetry::{self, Telemetry};
 
 pub use crate::reconciler::ControllerConfig;
@@ -138,82 +140,110 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
 }
 
 async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &Shutdown) {
-    let scopes: Vec<Option<String>> = if shared.config.namespaces.is_empty() {
-        vec![None]
-    } else {
-        shared.config.namespaces.iter().cloned().map(Some).collect()
-    };
     info!(namespaces = ?shared.config.namespaces, aura = %shared.config.aura_base_url, "starting the controllers");
-    let instances: Arc<Context<AuraInstance>> = Arc::new(Context::new(
-        shared.clone(),
-        InstanceState::new(shared.client.clone(), query_api.clone()),
-    ));
-    let snapshots: Arc<Context<AuraSnapshot>> =
-        Arc::new(Context::new(shared.clone(), instances.clone()));
-    let restores: Arc<Context<AuraRestore>> =
-        Arc::new(Context::new(shared.clone(), instances.clone()));
+    let kinds = Kinds::new(shared, query_api);
     let claims = instance::start_claims(
-        &instances,
+        &kinds.instances,
         shutdown.wait(),
         std::time::Duration::from_secs(10),
     )
     .await;
-    let projects = ProjectContext::new(shared.clone());
     let namespaces = tokio::spawn(project::watch_namespaces(shared.clone(), shutdown.wait()));
-    // One line per kind and scope.
-    let mut runs: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = vec![Box::pin(
-        project::run::<ClusterAuraProject>(projects.clone(), None, shutdown.wait()),
-    )];
-    for ns in &scopes {
-        runs.push(Box::pin(project::run::<AuraProject>(
-            projects.clone(),
-            ns.clone(),
-            shutdown.wait(),
-        )));
-    }
-    let scope_count = scopes.len();
-    let starting = async move {
+    let scopes = shared.config.namespaces.len().max(1);
+    // Every kind but the projects resolves its credentials through them:
+    // those wait until the project watches have listed.
+    let listed = async move {
         if !shared
             .projects
-            .wait_ready(scope_count, std::time::Duration::from_secs(10))
+            .wait_ready(scopes, std::time::Duration::from_secs(10))
             .await
         {
             tracing::warn!(
                 "the project watches have not listed yet (are the AuraProject and ClusterAuraProject CRDs installed?)"
             );
         }
-    };
-    runs.push(Box::pin(async {
-        starting.await;
-        let mut kind_runs: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = Vec::new();
-        for ns in &scopes {
-            kind_runs.push(Box::pin(instance::run(
-                shared,
-                &instances,
-                ns.clone(),
-                shutdown.wait(),
-            )));
-            kind_runs.push(Box::pin(snapshot::run(
-                shared,
-                &snapshots,
-                ns.clone(),
-                shutdown.wait(),
-            )));
-            kind_runs.push(Box::pin(restore::run(
-                shared,
-                &restores,
-                ns.clone(),
-                shutdown.wait(),
-            )));
-        }
-        futures::future::join_all(kind_runs).await;
-    }));
-    futures::future::join_all(runs).await;
+    }
+    .boxed()
+    .shared();
+    let runs = kinds.runs(&shared.config.namespaces, || shutdown.wait(), listed);
+    futures::future::join_all(runs.into_iter().map(|(_, run)| run)).await;
     namespaces.abort();
     if let Some(task) = claims {
         task.abort();
     }
     shared.events.flush(std::time::Duration::from_secs(5)).await;
+}
+
+/// Every kind's context, built once. A kind that sees another's objects gets
+/// that kind's view here (`kinds::shared::views`).
+pub struct Kinds {
+    pub instances: Arc<Context<AuraInstance>>,
+    pub projects: Arc<Context<AuraProject>>,
+    pub cluster_projects: Arc<Context<ClusterAuraProject>>,
+    pub snapshots: Arc<Context<AuraSnapshot>>,
+    pub restores: Arc<Context<AuraRestore>>,
+}
+
+impl Kinds {
+    pub fn new(shared: &Arc<Shared>, query_api: &QueryApi) -> Self {
+        let running = Arc::new(RunningRestores::default());
+        let instances = Arc::new(Context::new(
+            shared.clone(),
+            InstanceState::new(shared.client.clone(), query_api.clone(), running.clone()),
+        ));
+        let view: Arc<dyn InstanceView> = instances.clone();
+        Self {
+            projects: Arc::new(Context::new(shared.clone(), ())),
+            cluster_projects: Arc::new(Context::new(shared.clone(), ())),
+            snapshots: Arc::new(Context::new(shared.clone(), view.clone())),
+            restores: Arc::new(Context::new(
+                shared.clone(),
+                RestoreState {
+                    instances: view,
+                    running,
+                },
+            )),
+            instances,
+        }
+    }
+
+    /// Every kind's controllers, by kind: one line per kind. The projects
+    /// start at once; the others once `listed` is done.
+    pub fn runs<'a, F>(
+        &'a self,
+        watched: &'a [String],
+        stop: impl Fn() -> F + Copy + Send + 'a,
+        listed: impl Future<Output = ()> + Clone + Send + 'a,
+    ) -> Vec<(String, BoxFuture<'a, ()>)>
+    where
+        F: Future<Output = ()> + Send + Sync + 'static,
+    {
+        vec![
+            kind(&self.cluster_projects, watched, stop, ready(())),
+            kind(&self.projects, watched, stop, ready(())),
+            kind(&self.instances, watched, stop, listed.clone()),
+            kind(&self.snapshots, watched, stop, listed.clone()),
+            kind(&self.restores, watched, stop, listed),
+        ]
+    }
+}
+
+/// One kind's controllers (after `first`), with the kind's name.
+fn kind<'a, K: Kind, F>(
+    ctx: &Arc<Context<K>>,
+    watched: &'a [String],
+    stop: impl Fn() -> F + Copy + Send + 'a,
+    first: impl Future<Output = ()> + Send + 'a,
+) -> (String, BoxFuture<'a, ()>)
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let ctx = ctx.clone();
+    let run = async move {
+        first.await;
+        driver::run(ctx, watched, stop).await;
+    };
+    (K::kind(&()).into_owned(), run.boxed())
 }
 
 fn hostname() -> String {
@@ -247,5 +277,52 @@ impl Shutdown {
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::reconciler::offline_client;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        config: ControllerConfig,
+    }
+
+    #[tokio::test]
+    async fn every_reconciled_kind_of_the_list_is_started() {
+        let shared = Arc::new(Shared::new(
+            offline_client(),
+            AuraClients::try_new(ClientConfig::default()).expect("an Aura client"),
+            Args::parse_from(["test"]).config,
+            Reporter {
+                controller: "test".into(),
+                instance: None,
+            },
+            Arc::default(),
+        ));
+        let query_api = QueryApi::new(
+            crate::query_api::UrlTemplate::parse(crate::query_api::DEFAULT_URL_TEMPLATE).unwrap(),
+            "test",
+        )
+        .unwrap();
+        let kinds = Kinds::new(&shared, &query_api);
+        let mut started: Vec<String> = kinds
+            .runs(&[], || async {}, futures::future::ready(()))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let mut listed: Vec<String> = crate::api::KINDS
+            .iter()
+            .filter(|k| k.reconciled)
+            .map(|k| k.kind.to_string())
+            .collect();
+        started.sort();
+        listed.sort();
+        assert_eq!(started, listed);
     }
 }

@@ -134,11 +134,11 @@ mod tests {
             };
             assert_eq!(crd.spec.scope, scope, "{}", info.kind);
             assert_eq!(crd.spec.group, super::super::GROUP, "{}", info.kind);
-            let has_status = crd.spec.versions.iter().any(|v| {
-                v.subresources
-                    .as_ref()
-                    .is_some_and(|s| s.status.is_some())
-            });
+            let has_status = crd
+                .spec
+                .versions
+                .iter()
+                .any(|v| v.subresources.as_ref().is_some_and(|s| s.status.is_some()));
             assert_eq!(
                 has_status,
                 !info.status_verbs.is_empty(),

@@ -17,6 +17,7 @@ use super::credentials::{CredentialIndex, CredentialWatches, CredentialsSource};
 use super::events::Events;
 use super::memory::{Entry, Memory};
 use super::projects::Projects;
+use super::status::ReasonCode;
 use super::tenants::Tenants;
 use super::{Kind, locked, pacing};
 use crate::aura::AuraClients;
@@ -180,7 +181,7 @@ impl<K: Kind> Context<K> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .flat_map(|s| s.state())
-            .map(|o| super::driver::user(o.as_ref()))
+            .map(|o| super::projects::user_of(o.as_ref()))
             .collect();
         let kind = format!("{} ", K::kind(&()));
         self.projects.retain_users(&kind, |u| users.contains(u));
@@ -233,15 +234,25 @@ impl<K: Kind> Context<K> {
             .collect()
     }
 
-    pub async fn normal(&self, obj: &K, reason: &str, note: &str) {
+    pub async fn normal(&self, obj: &K, reason: K::Reason, note: &str) {
         self.events
-            .publish(obj.object_ref(&()), EventType::Normal, reason, note)
+            .publish(
+                obj.object_ref(&()),
+                EventType::Normal,
+                reason.as_str(),
+                note,
+            )
             .await;
     }
 
-    pub async fn warn(&self, obj: &K, reason: &str, note: &str) {
+    pub async fn warn(&self, obj: &K, reason: K::Reason, note: &str) {
         self.events
-            .publish(obj.object_ref(&()), EventType::Warning, reason, note)
+            .publish(
+                obj.object_ref(&()),
+                EventType::Warning,
+                reason.as_str(),
+                note,
+            )
             .await;
     }
 
@@ -258,13 +269,8 @@ impl<K: Kind> Context<K> {
             reason.extend(first.to_uppercase());
             reason.push_str(chars.as_str());
         }
-        self.normal(obj, &reason, what).await;
+        self.events
+            .publish(obj.object_ref(&()), EventType::Normal, &reason, what)
+            .await;
     }
-}
-
-/// A client for tests that never reaches a server.
-#[cfg(test)]
-pub fn offline_client() -> kube::Client {
-    let config = kube::Config::new("http://127.0.0.1:9".parse().expect("static URL"));
-    kube::Client::try_from(config).expect("a client for an offline URL")
 }

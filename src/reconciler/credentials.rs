@@ -421,7 +421,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_index_keeps_one_watch_per_named_secret_and_none_when_unused() {
-        let client = crate::reconciler::context::offline_client();
+        let client = crate::reconciler::offline_client();
         let watches = Arc::new(CredentialWatches::new(client, Arc::default()));
         let index: CredentialIndex<AuraInstance> = CredentialIndex::new(watches.clone());
         let (a, b) = (

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::cache::slim;
 use super::credentials::CredentialsSource;
-use super::{Cleanup, Context, Kind, ReconcileError, Result, projects};
+use super::{ApiScope, Cleanup, Context, Kind, ReconcileError, Result, projects};
 
 /// Runs one pass and counts it.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Action> {
@@ -33,10 +33,7 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Act
 }
 
 async fn pass<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Action> {
-    let ns = obj
-        .namespace()
-        .ok_or(ReconcileError::Invariant("an object without a namespace"))?;
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<K> = super::api(&ctx.client, obj.namespace().as_deref());
     let finalized = obj.finalizers().iter().any(|f| f == K::FINALIZER);
     if obj.meta().deletion_timestamp.is_some() {
         if !finalized {
@@ -53,10 +50,13 @@ async fn pass<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Action> {
         };
     }
     // Later steps guard on the resourceVersion: carry on with what the write returned.
-    let obj = if finalized {
-        obj
-    } else {
-        Arc::new(add_finalizer(&api, &obj).await?)
+    let obj = match (finalized, K::keeps_finalizer(&obj, &ctx).await?) {
+        (false, true) => Arc::new(add_finalizer(&api, &obj).await?),
+        (true, false) => match remove_finalizer(&api, &obj).await? {
+            Some(written) => Arc::new(written),
+            None => return Ok(Action::await_change()),
+        },
+        _ => obj,
     };
     let result = K::apply(obj.clone(), ctx.clone()).await;
     if result.is_ok() {
@@ -104,6 +104,7 @@ pub fn watch<K: Kind>(
         .inspect(move |event| {
             if let Ok(event) = event {
                 follow(&ctx, event);
+                K::watched(&ctx, event);
                 // The first complete list is what readiness waits for.
                 if matches!(event, watcher::Event::InitDone) {
                     synced.store(true, Ordering::SeqCst);
@@ -127,7 +128,7 @@ pub fn follow<K: Kind>(ctx: &Context<K>, event: &watcher::Event<K>) {
             note_source(ctx, obj, &ctx.credentials_source(obj));
         }
         watcher::Event::Delete(obj) => {
-            ctx.projects.note_user(user(obj), None);
+            ctx.projects.note_user(projects::user_of(obj), None);
             ctx.forget(&ObjectRef::from_obj(obj));
         }
         watcher::Event::InitDone => ctx.forget_unlisted(),
@@ -158,46 +159,46 @@ fn note_source_if<K: Kind>(
     ctx.credentials
         .set(ObjectRef::from_obj(obj), source.key().cloned());
     ctx.projects
-        .note_user_if_listed(user(obj), source.project().cloned(), listed);
+        .note_user_if_listed(projects::user_of(obj), source.project().cloned(), listed);
 }
 
-/// How an object is named among a project's users.
-pub fn user<K: Kind>(obj: &K) -> String {
-    projects::user_name(
-        &K::kind(&()),
-        &obj.namespace().unwrap_or_default(),
-        &obj.name_any(),
-    )
-}
 
 /// A controller for one kind in one scope, woken also when a credentials
-/// Secret its objects name changes.
-pub fn controller<K: Kind>(api: Api<K>, ctx: &Arc<Context<K>>) -> Controller<K> {
-    let (reader, main) = watch(api, ctx.clone());
+/// Secret its objects name changes, wired by the kind.
+pub fn controller<K: Kind>(ctx: &Arc<Context<K>>, namespace: Option<&str>) -> Controller<K> {
+    let (reader, main) = watch(super::api::<K>(&ctx.client, namespace), ctx.clone());
     // Bounded: a thousand reconciles all waiting on the Aura rate limiter at
     // once cost memory and buy nothing.
     let concurrency = kube::runtime::controller::Config::default()
         .concurrency(ctx.config.max_concurrent_reconciles);
-    Controller::for_stream(main, reader)
+    let controller = Controller::for_stream(main, reader)
         .with_config(concurrency)
-        .reconcile_on(ctx.credentials.triggers())
+        .reconcile_on(ctx.credentials.triggers());
+    K::wire(controller, ctx, namespace)
 }
 
-/// Runs a controller until shutdown.
-pub async fn run<K: Kind>(
-    controller: Controller<K>,
-    ctx: Arc<Context<K>>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                debug!(error = %e, "controller event");
-            }
-        })
-        .await
+/// Runs a kind until shutdown: one controller per watched namespace (or one
+/// for all), and one for a cluster-scoped kind whatever the namespaces.
+pub async fn run<K: Kind, F>(ctx: Arc<Context<K>>, namespaces: &[String], shutdown: impl Fn() -> F)
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let scopes: Vec<Option<&str>> = if namespaces.is_empty() || <K::Scope as ApiScope>::CLUSTER {
+        vec![None]
+    } else {
+        namespaces.iter().map(|n| Some(n.as_str())).collect()
+    };
+    let runs = scopes.into_iter().map(|scope| {
+        controller(&ctx, scope)
+            .graceful_shutdown_on(shutdown())
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    debug!(error = %e, "controller event");
+                }
+            })
+    });
+    futures::future::join_all(runs).await;
 }
 
 /// Drops the events of a watch's first list (a later re-list passes, since
@@ -236,7 +237,9 @@ async fn add_finalizer<K: Kind>(api: &Api<K>, obj: &K) -> Result<K> {
     .map_err(|e| ReconcileError::kube("add the finalizer", e))
 }
 
-async fn remove_finalizer<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
+/// Removes the kind's finalizer; returns the object as written (`None`:
+/// it is gone already).
+async fn remove_finalizer<K: Kind>(api: &Api<K>, obj: &K) -> Result<Option<K>> {
     let finalizers: Vec<String> = obj
         .finalizers()
         .iter()
@@ -253,8 +256,8 @@ async fn remove_finalizer<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Ok(written) => Ok(Some(written)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(ReconcileError::kube("remove the finalizer", e)),
     }
 }

@@ -19,9 +19,12 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::Resource;
-use kube::runtime::controller::Action;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -87,11 +90,82 @@ pub enum Cleanup {
     Again(Action),
 }
 
-/// A kind the operator reconciles. The driver adds the finalizer, hands live
-/// objects to [`Kind::apply`] and deleted ones to [`Kind::cleanup`], removes
-/// the finalizer when cleanup is done, and prunes the object's memory.
+/// How a kind's scope reaches its `Api`: a namespaced kind lives in a
+/// namespace (or is watched in all), a cluster-scoped one never in one.
+pub trait ApiScope {
+    /// One watch for the whole cluster, whatever namespaces the operator watches.
+    const CLUSTER: bool;
+
+    fn api<K>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>;
+}
+
+impl ApiScope for NamespaceResourceScope {
+    const CLUSTER: bool = false;
+
+    fn api<K>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        }
+    }
+}
+
+impl ApiScope for ClusterResourceScope {
+    const CLUSTER: bool = true;
+
+    fn api<K>(client: kube::Client, _namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        Api::all(client)
+    }
+}
+
+/// The `Api` of kind `K` in `namespace` (all namespaces when `None`; a
+/// cluster-scoped kind ignores it).
+pub fn api<K: Kind>(client: &kube::Client, namespace: Option<&str>) -> Api<K> {
+    <K::Scope as ApiScope>::api(client.clone(), namespace)
+}
+
+/// A kind's status: what the one status writer and the driver need of it.
+pub trait KindStatus: Serialize + Clone + PartialEq + Default + Send + Sync {
+    fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+}
+
+/// [`KindStatus`] for status types with `conditions` and `observedGeneration`.
+#[macro_export]
+macro_rules! kind_status {
+    ($($status:ty),+ $(,)?) => {$(
+        impl $crate::reconciler::KindStatus for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(
+                &mut self,
+            ) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+                &mut self.conditions
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+        }
+    )+};
+}
+
+/// A kind the operator reconciles, namespaced or cluster-scoped. The driver
+/// keeps the finalizer, hands live objects to [`Kind::apply`] and deleted
+/// ones to [`Kind::cleanup`], removes the finalizer when cleanup is done, and
+/// prunes the object's memory. Adding a kind is this impl, its CRD in
+/// `api::KINDS`, and one line in the runtime.
 pub trait Kind:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    Resource<DynamicType = (), Scope: ApiScope>
     + Clone
     + Debug
     + DeserializeOwned
@@ -106,7 +180,9 @@ pub trait Kind:
     type Memory: Default + Send + 'static;
     /// What the kind keeps for all its objects, built once.
     type State: Send + Sync + 'static;
-    type Status: Serialize + Clone + PartialEq + Default + Send + Sync;
+    type Status: KindStatus;
+    /// The reasons of its conditions and events.
+    type Reason: status::ReasonCode;
 
     fn status(&self) -> Option<&Self::Status>;
 
@@ -116,7 +192,16 @@ pub trait Kind:
         projects::Wanted::Default
     }
 
-    /// One pass over an object that lives, its finalizer in place.
+    /// Whether a live object should carry the finalizer now (most kinds:
+    /// always; a project only while something uses it).
+    fn keeps_finalizer(
+        _obj: &Self,
+        _ctx: &Context<Self>,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async { Ok(true) }
+    }
+
+    /// One pass over an object that lives, its finalizer as it should be.
     fn apply(
         obj: Arc<Self>,
         ctx: Arc<Context<Self>>,
@@ -135,4 +220,25 @@ pub trait Kind:
     ) -> impl Future<Output = Result<()>> + Send {
         async { Ok(()) }
     }
+
+    /// Every event of the kind's watch, after its store took it (for
+    /// registries other kinds read, such as the projects').
+    fn watched(_ctx: &Context<Self>, _event: &watcher::Event<Self>) {}
+
+    /// The controller of one watched scope (`None`: all namespaces, or a
+    /// cluster-scoped kind), before it runs: more triggers, owned objects.
+    fn wire(
+        controller: Controller<Self>,
+        _ctx: &Arc<Context<Self>>,
+        _namespace: Option<&str>,
+    ) -> Controller<Self> {
+        controller
+    }
+}
+
+/// A client for tests that never reaches a server.
+#[cfg(test)]
+pub fn offline_client() -> kube::Client {
+    let config = kube::Config::new("http://127.0.0.1:9".parse().expect("static URL"));
+    kube::Client::try_from(config).expect("a client for an offline URL")
 }

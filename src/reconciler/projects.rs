@@ -407,6 +407,15 @@ pub fn user_name(kind: &str, namespace: &str, name: &str) -> String {
     format!("{kind} {namespace}/{name}")
 }
 
+/// How an object is named among a project's users.
+pub fn user_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
+    user_name(
+        &K::kind(&()),
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};

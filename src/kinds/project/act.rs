@@ -3,156 +3,153 @@
 //! AuraInstances use the project; it goes only when the apiserver confirms
 //! that none does.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
-use kube::ResourceExt;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
-use serde_json::json;
+use kube::{Resource, ResourceExt};
 
-use super::decide::{self, ProjectSummary};
-use super::{ProjectContext, ProjectResource};
-use crate::api::{AuraInstance, AuraProjectStatus, PROJECT_FINALIZER};
+use super::ProjectResource;
+use super::decide::{self, ProjectReason, ProjectSummary};
+use crate::api::{AuraInstance, AuraProjectStatus};
 use crate::aura::AuraError;
 use crate::reconciler::credentials::{self, CredentialsSource};
 use crate::reconciler::projects::{ProjectId, user_name};
-use crate::reconciler::{FIELD_MANAGER, Kind, ReconcileError, Result, credentials_finalizer};
+use crate::reconciler::status;
+use crate::reconciler::{Cleanup, Context, Kind, ReconcileError, Result, credentials_finalizer};
 
-pub async fn reconcile<P: ProjectResource>(
-    obj: Arc<P>,
-    ctx: Arc<ProjectContext>,
-) -> Result<Action> {
-    let started = std::time::Instant::now();
-    let result = pass(obj.as_ref(), &ctx).await;
-    let label = if result.is_ok() { "ok" } else { "error" };
-    ctx.shared
-        .telemetry
-        .record_reconcile(label, started.elapsed());
-    result
+/// Held only while used: an unused project can be deleted even with the
+/// operator gone (an uninstall, say). Let go only when the apiserver too
+/// shows no user (the watches may not have shown every user yet).
+pub async fn keeps_finalizer<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<bool> {
+    let id = obj.id();
+    if !ctx.projects.users_of(&id).is_empty() {
+        return Ok(true);
+    }
+    let held = obj.finalizers().iter().any(|f| f == P::FINALIZER);
+    Ok(held && !users_in_apiserver(ctx, &id).await?.is_empty())
 }
 
-async fn pass<P: ProjectResource>(obj: &P, ctx: &ProjectContext) -> Result<Action> {
+/// A project being deleted waits for its last user, then lets go of its Secret.
+pub async fn cleanup<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Cleanup> {
     let id = obj.id();
-    let api = P::api(ctx.shared.client.clone(), obj.namespace().as_deref());
-    let previous = obj.project_status().cloned().unwrap_or_default();
-    let held = obj.finalizers().iter().any(|f| f == PROJECT_FINALIZER);
-    if obj.meta().deletion_timestamp.is_some() {
-        if !held {
-            return Ok(Action::await_change());
-        }
-        // The watches may not have shown every user yet (just started, say):
-        // the apiserver answers before the finalizer goes.
-        let mut users = ctx.shared.projects.users_of(&id);
-        if users.is_empty() {
-            users = users_in_apiserver(ctx, &id).await?;
-        }
-        if users.is_empty() {
-            release_secret(ctx, obj).await?;
-            patch_finalizers(&api, obj, false).await?;
-            ctx.release_client(&id);
-            return Ok(Action::await_change());
-        }
-        let status = AuraProjectStatus {
-            used_by: count(&users),
-            ..previous.clone()
-        };
-        write_status(&api, obj, status, &ProjectSummary::in_use(&users)).await?;
-        // Each user that goes wakes the project; this is only a safety net.
-        return Ok(Action::requeue(Duration::from_secs(60)));
+    // The watches may not have shown every user yet (just started, say):
+    // the apiserver answers before the finalizer goes.
+    let mut users = ctx.projects.users_of(&id);
+    if users.is_empty() {
+        users = users_in_apiserver(ctx, &id).await?;
     }
-    // Held only while used: an unused project can be deleted even with the
-    // operator gone (an uninstall, say). Let go only when the apiserver too
-    // shows no user (the watches may not have shown every user yet).
-    let users = ctx.shared.projects.users_of(&id);
-    if !users.is_empty() && !held {
-        patch_finalizers(&api, obj, true).await?;
-    } else if users.is_empty() && held && users_in_apiserver(ctx, &id).await?.is_empty() {
-        patch_finalizers(&api, obj, false).await?;
+    if users.is_empty() {
+        release_secret(ctx, obj).await?;
+        return Ok(Cleanup::Done);
     }
-    let used_by = count(&users);
-    let with_users = AuraProjectStatus {
+    let mut next = AuraProjectStatus {
+        used_by: count(&users),
+        ..obj.status().cloned().unwrap_or_default()
+    };
+    write(ctx, obj, &mut next, &decide::in_use(&users)).await?;
+    // Each user that goes wakes the project; this is only a safety net.
+    Ok(Cleanup::Again(Action::requeue(Duration::from_secs(60))))
+}
+
+pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Action> {
+    let id = obj.id();
+    let previous = obj.status().cloned().unwrap_or_default();
+    let used_by = count(&ctx.projects.users_of(&id));
+    let mut with_users = AuraProjectStatus {
         used_by,
         ..previous.clone()
     };
-
-    let view = obj.view();
     let source = CredentialsSource::Project {
         project: id.clone(),
-        secret: view.secret,
+        secret: obj.view().secret,
         tenant_id: None,
     };
-    let creds =
-        match credentials::resolve(&ctx.shared.client, &ctx.shared.secrets, &source, true).await? {
-            Ok(c) => c,
-            Err(problem) => {
-                let (reason, message) = decide::credentials_problem(&problem);
-                let summary = ProjectSummary::stalled(reason, message);
-                write_status(&api, obj, with_users, &summary).await?;
-                return Ok(Action::requeue(decide::retry_after(reason, None)));
-            }
-        };
-    ctx.hold_client(&id, &creds.client_id);
-    let aura = ctx.shared.aura.client(&creds);
-    let tenants = &ctx.shared.tenants;
+    let creds = match credentials::resolve(&ctx.client, &ctx.secrets, &source, true).await? {
+        Ok(c) => c,
+        Err(problem) => {
+            let (reason, message) = decide::credentials_problem(&problem);
+            return stall(ctx, obj, &mut with_users, reason, message, None).await;
+        }
+    };
+    // The client id stays counted while the project holds it, so that its
+    // token and limiter are not dropped between passes.
+    ctx.note_client(obj, &creds.client_id);
+    let aura = ctx.aura.client(&creds);
     let listed = match obj.spec_tenant() {
         Some(_) => None,
-        None => match tenants.list(&aura).await {
+        None => match ctx.tenants.list(&aura).await {
             Ok(l) => Some(l),
-            Err(e) => return aura_failed(&api, obj, with_users, e).await,
+            Err(e) => return aura_failed(ctx, obj, &mut with_users, e).await,
         },
     };
     let tenant_id = match decide::pick_tenant(obj.spec_tenant(), listed.as_deref()) {
         Ok(t) => t,
         Err((reason, message)) => {
-            write_status(
-                &api,
-                obj,
-                with_users,
-                &ProjectSummary::stalled(reason, message),
-            )
-            .await?;
-            return Ok(Action::requeue(decide::retry_after(reason, None)));
+            return stall(ctx, obj, &mut with_users, reason, message, None).await;
         }
     };
-    let tenant = match tenants.tenant(&aura, &tenant_id).await {
+    let tenant = match ctx.tenants.tenant(&aura, &tenant_id).await {
         Ok(t) => t,
-        Err(e) => return aura_failed(&api, obj, with_users, e).await,
+        Err(e) => return aura_failed(ctx, obj, &mut with_users, e).await,
     };
-    let status = decide::found(&previous, &tenant, used_by);
-    write_status(&api, obj, status, &ProjectSummary::ready()).await?;
-    Ok(Action::requeue(ctx.shared.config.resync_interval))
+    let mut found = decide::found(&previous, &tenant, used_by);
+    write(ctx, obj, &mut found, &ProjectSummary::ready()).await?;
+    Ok(Action::requeue(ctx.config.resync_interval))
 }
 
 fn count(users: &[String]) -> u32 {
     u32::try_from(users.len()).unwrap_or(u32::MAX)
 }
 
+/// Stalled with `reason`; looked at again after the retry that fits it.
+async fn stall<P: ProjectResource>(
+    ctx: &Context<P>,
+    obj: &P,
+    next: &mut AuraProjectStatus,
+    reason: ProjectReason,
+    message: String,
+    aura_backoff: Option<Duration>,
+) -> Result<Action> {
+    write(ctx, obj, next, &ProjectSummary::stalled(reason, message)).await?;
+    Ok(Action::requeue(decide::retry_after(reason, aura_backoff)))
+}
+
 /// A refusal stalls (and waits out the token's backoff, so that failing
 /// credentials spend no token); anything transient is retried.
 async fn aura_failed<P: ProjectResource>(
-    api: &Api<P>,
+    ctx: &Context<P>,
     obj: &P,
-    status: AuraProjectStatus,
+    next: &mut AuraProjectStatus,
     error: AuraError,
 ) -> Result<Action> {
     match decide::aura_problem(&error) {
         Some((reason, message)) => {
-            write_status(api, obj, status, &ProjectSummary::stalled(reason, message)).await?;
-            Ok(Action::requeue(decide::retry_after(
-                reason,
-                error.retry_after(),
-            )))
+            stall(ctx, obj, next, reason, message, error.retry_after()).await
         }
         None => Err(error.into()),
     }
 }
 
+async fn write<P: ProjectResource>(
+    ctx: &Context<P>,
+    obj: &P,
+    next: &mut AuraProjectStatus,
+    summary: &ProjectSummary,
+) -> Result<()> {
+    let api: Api<P> = crate::reconciler::api(&ctx.client, obj.namespace().as_deref());
+    status::write_summary(&api, obj, next, summary)
+        .await
+        .map(drop)
+}
+
 /// The AuraInstances that use the project, as the apiserver lists them.
-async fn users_in_apiserver(ctx: &ProjectContext, id: &ProjectId) -> Result<Vec<String>> {
-    let client = &ctx.shared.client;
-    let scopes: Vec<Api<AuraInstance>> = match (&id.namespace, &ctx.shared.config.namespaces) {
+async fn users_in_apiserver<P: ProjectResource>(
+    ctx: &Context<P>,
+    id: &ProjectId,
+) -> Result<Vec<String>> {
+    let client = &ctx.client;
+    let scopes: Vec<Api<AuraInstance>> = match (&id.namespace, &ctx.config.namespaces) {
         (Some(ns), _) => vec![Api::namespaced(client.clone(), ns)],
         (None, watched) if watched.is_empty() => vec![Api::all(client.clone())],
         (None, watched) => watched
@@ -168,9 +165,9 @@ async fn users_in_apiserver(ctx: &ProjectContext, id: &ProjectId) -> Result<Vec<
             .map_err(|e| ReconcileError::kube("list the project's AuraInstances", e))?;
         for o in listed.items {
             let ns = o.namespace().unwrap_or_default();
-            let source = ctx.shared.projects.source(&ns, o.wanted_credentials());
+            let source = ctx.projects.source(&ns, o.wanted_credentials());
             if source.project() == Some(id) {
-                users.push(user_name("AuraInstance", &ns, &o.name_any()));
+                users.push(user_name(&AuraInstance::kind(&()), &ns, &o.name_any()));
             }
         }
     }
@@ -179,18 +176,16 @@ async fn users_in_apiserver(ctx: &ProjectContext, id: &ProjectId) -> Result<Vec<
 
 /// Lets go of the project's Secret unless another project, or an
 /// AuraInstance of that namespace, still names it.
-async fn release_secret<P: ProjectResource>(ctx: &ProjectContext, obj: &P) -> Result<()> {
+async fn release_secret<P: ProjectResource>(ctx: &Context<P>, obj: &P) -> Result<()> {
     let secret = obj.view().secret;
     let mut named = ctx
-        .shared
         .projects
         .secrets_named_in_except(&secret.namespace, &obj.id());
     // AuraInstances of a namespace the operator does not watch are not its
     // own, and its RBAC may not even list them there.
-    let watched = &ctx.shared.config.namespaces;
+    let watched = &ctx.config.namespaces;
     if watched.is_empty() || watched.contains(&secret.namespace) {
-        let instances: Api<AuraInstance> =
-            Api::namespaced(ctx.shared.client.clone(), &secret.namespace);
+        let instances: Api<AuraInstance> = Api::namespaced(ctx.client.clone(), &secret.namespace);
         let listed = instances
             .list(&ListParams::default())
             .await
@@ -203,79 +198,6 @@ async fn release_secret<P: ProjectResource>(ctx: &ProjectContext, obj: &P) -> Re
                 .map(|r| r.name.clone()),
         );
     }
-    credentials_finalizer::release_unused(
-        &ctx.shared.client,
-        &secret.namespace,
-        &secret.name,
-        &named,
-    )
-    .await
-}
-
-async fn patch_finalizers<P: ProjectResource>(api: &Api<P>, obj: &P, hold: bool) -> Result<()> {
-    let mut finalizers: Vec<String> = obj
-        .finalizers()
-        .iter()
-        .filter(|f| *f != PROJECT_FINALIZER)
-        .cloned()
-        .collect();
-    if hold {
-        finalizers.push(PROJECT_FINALIZER.to_string());
-    }
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    let step = if hold {
-        "add the project finalizer"
-    } else {
-        "remove the project finalizer"
-    };
-    match api
-        .patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
+    credentials_finalizer::release_unused(&ctx.client, &secret.namespace, &secret.name, &named)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 && !hold => Ok(()),
-        Err(e) => Err(ReconcileError::kube(step, e)),
-    }
-}
-
-/// The one status writer for projects: server-side apply with the operator's
-/// field manager, only when something changed.
-async fn write_status<P: ProjectResource>(
-    api: &Api<P>,
-    obj: &P,
-    mut status: AuraProjectStatus,
-    summary: &ProjectSummary,
-) -> Result<()> {
-    let previous = obj.project_status();
-    let generation = obj.meta().generation;
-    status.observed_generation = generation;
-    status.conditions = crate::reconciler::status::conditions(
-        summary,
-        previous
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default(),
-        generation,
-        Timestamp::now(),
-    );
-    if previous == Some(&status) {
-        return Ok(());
-    }
-    let body = json!({
-        "apiVersion": P::api_version(&()),
-        "kind": P::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| ReconcileError::kube("write the project status", e))
 }

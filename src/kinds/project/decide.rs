@@ -7,125 +7,37 @@ use std::time::Duration;
 use crate::api::{AuraProjectStatus, Offered};
 use crate::aura::{AuraError, AuraErrorKind, InstanceConfiguration, Tenant, TenantSummary};
 use crate::reconciler::credentials::CredentialsProblem;
-use crate::reconciler::status::{Readiness, ReasonCode, Summary};
+use crate::reconciler::status::Progress;
 
-/// The reasons of project conditions, defined once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProjectReason {
-    Ready,
-    Idle,
-    NotStalled,
-    /// Reconciling: the first token and tenant are being fetched.
-    Checking,
-    /// Being deleted while AuraInstances still use it.
-    InUse,
-    CredentialsNotFound,
-    AuthenticationFailed,
-    Forbidden,
-    TenantNotFound,
-    TenantAmbiguous,
-    NoTenant,
-    AuraError,
-}
-
-impl ProjectReason {
-    pub const ALL: &[ProjectReason] = &[
-        Self::Ready,
-        Self::Idle,
-        Self::NotStalled,
-        Self::Checking,
-        Self::InUse,
-        Self::CredentialsNotFound,
-        Self::AuthenticationFailed,
-        Self::Forbidden,
-        Self::TenantNotFound,
-        Self::TenantAmbiguous,
-        Self::NoTenant,
-        Self::AuraError,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ready => "Ready",
-            Self::Idle => "Idle",
-            Self::NotStalled => "NotStalled",
-            Self::Checking => "Checking",
-            Self::InUse => "InUse",
-            Self::CredentialsNotFound => "CredentialsNotFound",
-            Self::AuthenticationFailed => "AuthenticationFailed",
-            Self::Forbidden => "Forbidden",
-            Self::TenantNotFound => "TenantNotFound",
-            Self::TenantAmbiguous => "TenantAmbiguous",
-            Self::NoTenant => "NoTenant",
-            Self::AuraError => "AuraError",
-        }
-    }
-}
-
-impl ReasonCode for ProjectReason {
-    const READY: Self = Self::Ready;
-    const IDLE: Self = Self::Idle;
-    const NOT_STALLED: Self = Self::NotStalled;
-    const READY_MESSAGE: &'static str = "a token was obtained and the tenant is visible";
-
-    fn as_str(self) -> &'static str {
-        ProjectReason::as_str(self)
+crate::reasons! {
+    /// The reasons of project conditions, defined once.
+    pub enum ProjectReason {
+        ready: Ready = "a token was obtained and the tenant is visible",
+        idle: Idle,
+        not_stalled: NotStalled,
+        /// Reconciling: the first token and tenant are being fetched.
+        Checking,
+        /// Being deleted while AuraInstances still use it.
+        InUse,
+        CredentialsNotFound,
+        AuthenticationFailed,
+        Forbidden,
+        TenantNotFound,
+        TenantAmbiguous,
+        NoTenant,
+        AuraError,
     }
 }
 
 /// The three kstatus conditions of a project.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProjectSummary {
-    pub readiness: Readiness<ProjectReason>,
-    pub reconciling: Option<(ProjectReason, String)>,
-    pub stalled: Option<(ProjectReason, String)>,
-}
+pub type ProjectSummary = Progress<ProjectReason>;
 
-impl Summary for ProjectSummary {
-    type Reason = ProjectReason;
-    fn readiness(&self) -> &Readiness<ProjectReason> {
-        &self.readiness
-    }
-    fn reconciling(&self) -> Option<&(ProjectReason, String)> {
-        self.reconciling.as_ref()
-    }
-    fn stalled(&self) -> Option<&(ProjectReason, String)> {
-        self.stalled.as_ref()
-    }
-}
-
-impl ProjectSummary {
-    pub fn ready() -> Self {
-        Self {
-            readiness: Readiness::True,
-            reconciling: None,
-            stalled: None,
-        }
-    }
-
-    pub fn stalled(reason: ProjectReason, message: String) -> Self {
-        Self {
-            readiness: Readiness::False {
-                reason,
-                message: message.clone(),
-            },
-            reconciling: None,
-            stalled: Some((reason, message)),
-        }
-    }
-
-    /// Deleting, held by the objects that still use it.
-    pub fn in_use(users: &[String]) -> Self {
-        let message = format!("being deleted; still used by {}", list_users(users));
-        Self {
-            readiness: Readiness::False {
-                reason: ProjectReason::InUse,
-                message: message.clone(),
-            },
-            reconciling: Some((ProjectReason::InUse, message)),
-            stalled: None,
-        }
-    }
+/// Deleting, held by the objects that still use it.
+pub fn in_use(users: &[String]) -> ProjectSummary {
+    ProjectSummary::working(
+        ProjectReason::InUse,
+        format!("being deleted; still used by {}", list_users(users)),
+    )
 }
 
 /// "N AuraInstances: a, b, c (and M more)", short enough for a condition.
@@ -417,10 +329,6 @@ mod tests {
 
     #[test]
     fn reasons_are_unique_words() {
-        let mut seen = std::collections::HashSet::new();
-        for r in ProjectReason::ALL {
-            assert!(seen.insert(r.as_str()));
-            assert!(r.as_str().chars().all(|c| c.is_ascii_alphanumeric()));
-        }
+        crate::reconciler::status::assert_reason_words::<ProjectReason>();
     }
 }

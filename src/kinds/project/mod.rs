@@ -1,41 +1,37 @@
 //! AuraProject and ClusterAuraProject: credentials and the namespaces allowed
-//! to use them. Both kinds run the same pass (observe the credentials and the
-//! tenant, decide the status, write it) through [`ProjectResource`]; `decide`
-//! is pure, `act` does the I/O.
+//! to use them. Both kinds run the same pass through the shared driver (the
+//! finalizer held only while AuraInstances use the project; observe the
+//! credentials and the tenant, decide the status, write it) by way of
+//! [`ProjectResource`]; `decide` is pure, `act` does the I/O.
 
 mod act;
 pub mod decide;
 
-use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::api::{AuraProject, AuraProjectStatus, ClusterAuraProject, ProjectKind};
-use crate::reconciler::projects::{ProjectId, ProjectView, news};
-use crate::reconciler::{ReconcileError, Shared};
+use crate::api::{
+    AuraProject, AuraProjectStatus, ClusterAuraProject, PROJECT_FINALIZER, ProjectKind,
+};
+use crate::reconciler::projects::{ProjectId, ProjectView, Wanted, news};
+use crate::reconciler::{Cleanup, Context, Kind, Result, Shared};
+
+crate::kind_status!(AuraProjectStatus);
 
 /// What both project kinds offer the shared pass.
-pub trait ProjectResource:
-    Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
-{
+pub trait ProjectResource: Kind<Status = AuraProjectStatus, Memory = (), State = ()> {
     const KIND: ProjectKind;
     fn id(&self) -> ProjectId;
     fn view(&self) -> ProjectView;
-    fn project_status(&self) -> Option<&AuraProjectStatus>;
     fn spec_tenant(&self) -> Option<&str>;
-    /// The API the object lives in.
-    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self>;
     /// The object a project id names, for the controller's queue.
     fn reference(id: &ProjectId) -> ObjectRef<Self>;
     /// Hands the kind's watch store to the registry.
@@ -50,17 +46,8 @@ impl ProjectResource for AuraProject {
     fn view(&self) -> ProjectView {
         ProjectView::of_namespaced(self)
     }
-    fn project_status(&self) -> Option<&AuraProjectStatus> {
-        self.status.as_ref()
-    }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
-    }
-    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self> {
-        match namespace {
-            Some(ns) => Api::namespaced(client, ns),
-            None => Api::all(client),
-        }
     }
     fn reference(id: &ProjectId) -> ObjectRef<Self> {
         ObjectRef::new(&id.name).within(id.namespace.as_deref().unwrap_or_default())
@@ -78,14 +65,8 @@ impl ProjectResource for ClusterAuraProject {
     fn view(&self) -> ProjectView {
         ProjectView::of_cluster(self)
     }
-    fn project_status(&self) -> Option<&AuraProjectStatus> {
-        self.status.as_ref()
-    }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
-    }
-    fn api(client: kube::Client, _namespace: Option<&str>) -> Api<Self> {
-        Api::all(client)
     }
     fn reference(id: &ProjectId) -> ObjectRef<Self> {
         ObjectRef::new(&id.name)
@@ -95,104 +76,73 @@ impl ProjectResource for ClusterAuraProject {
     }
 }
 
-/// What the project controllers share: the operator's shared parts, and the
-/// client id each project holds (so that a client id used only by projects
-/// keeps its token and limiter, and the hourly token budget is not spent
-/// again on every pass).
-pub struct ProjectContext {
-    pub shared: Arc<Shared>,
-    clients: Mutex<std::collections::HashMap<ProjectId, String>>,
-}
+/// The one `Kind` of both project kinds.
+macro_rules! project_kind {
+    ($($kind:ty),+) => {$(
+        impl Kind for $kind {
+            const FINALIZER: &'static str = PROJECT_FINALIZER;
+            /// The client id a project holds lives in the driver's memory.
+            type Memory = ();
+            type State = ();
+            type Status = AuraProjectStatus;
+            type Reason = decide::ProjectReason;
 
-impl ProjectContext {
-    pub fn new(shared: Arc<Shared>) -> Arc<Self> {
-        Arc::new(Self {
-            shared,
-            clients: Mutex::default(),
-        })
-    }
-
-    fn hold_client(&self, id: &ProjectId, client_id: &str) {
-        let before = crate::locked(&self.clients).insert(id.clone(), client_id.to_string());
-        if before.as_deref() != Some(client_id) {
-            self.shared.count_client(before.as_deref(), client_id);
-        }
-    }
-
-    fn release_client(&self, id: &ProjectId) {
-        if let Some(client_id) = crate::locked(&self.clients).remove(id) {
-            self.shared.uncount_client(&client_id);
-        }
-    }
-}
-
-/// The watch of one project kind in one scope: its store feeds the registry,
-/// and every change that matters to resolution is told to the instances.
-fn watch<P: ProjectResource>(
-    ctx: &Arc<ProjectContext>,
-    api: Api<P>,
-) -> (
-    Store<P>,
-    impl Stream<Item = Result<P, watcher::Error>> + Send + use<P>,
-) {
-    let (reader, writer) = kube::runtime::reflector::store();
-    let registry = ctx.clone();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .inspect(move |event| {
-            let projects = &registry.shared.projects;
-            match event {
-                Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => {
-                    projects.saw_project(&p.id(), Some(p.view()));
-                }
-                Ok(watcher::Event::Delete(p)) => {
-                    projects.saw_project(&p.id(), None);
-                    registry.release_client(&p.id());
-                }
-                _ => {}
+            fn status(&self) -> Option<&AuraProjectStatus> {
+                self.status.as_ref()
             }
-        })
-        .applied_objects();
-    (reader, stream)
+
+            /// A project is no user of credentials: it names them.
+            fn wanted_credentials(&self) -> Wanted<'_> {
+                Wanted::Borrowed
+            }
+
+            async fn keeps_finalizer(obj: &Self, ctx: &Context<Self>) -> Result<bool> {
+                act::keeps_finalizer(obj, ctx).await
+            }
+
+            async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
+                act::apply(obj.as_ref(), &ctx).await
+            }
+
+            async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
+                act::cleanup(obj.as_ref(), &ctx).await
+            }
+
+            fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+                saw(ctx, event);
+            }
+
+            fn wire(
+                controller: Controller<Self>,
+                ctx: &Arc<Context<Self>>,
+                _namespace: Option<&str>,
+            ) -> Controller<Self> {
+                <$kind as ProjectResource>::register(ctx, controller.store());
+                controller.reconcile_on(usage_triggers::<$kind>(ctx))
+            }
+        }
+    )+};
+}
+
+project_kind!(AuraProject, ClusterAuraProject);
+
+/// Every change that matters to credentials resolution is told to the registry.
+fn saw<P: ProjectResource>(ctx: &Context<P>, event: &watcher::Event<P>) {
+    match event {
+        watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+            ctx.projects.saw_project(&p.id(), Some(p.view()));
+        }
+        watcher::Event::Delete(p) => ctx.projects.saw_project(&p.id(), None),
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
 }
 
 /// Projects of this kind whose users changed.
 fn usage_triggers<P: ProjectResource>(
-    ctx: &ProjectContext,
-) -> impl Stream<Item = ObjectRef<P>> + Send + use<P> {
-    news(ctx.shared.projects.usage_changes())
+    ctx: &Context<P>,
+) -> impl futures::Stream<Item = ObjectRef<P>> + Send + use<P> {
+    news(ctx.projects.usage_changes())
         .filter_map(|id| async move { (id.kind == P::KIND).then(|| P::reference(&id)) })
-}
-
-/// Runs the controller of one project kind in one scope until shutdown.
-pub async fn run<P: ProjectResource>(
-    ctx: Arc<ProjectContext>,
-    namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let api = P::api(ctx.shared.client.clone(), namespace.as_deref());
-    let (reader, stream) = watch::<P>(&ctx, api);
-    P::register(&ctx.shared, reader.clone());
-    Controller::for_stream(stream, reader)
-        .reconcile_on(usage_triggers::<P>(&ctx))
-        .graceful_shutdown_on(shutdown)
-        .run(act::reconcile::<P>, error_policy::<P>, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "project controller event");
-            }
-        })
-        .await;
-}
-
-fn error_policy<P: ProjectResource>(
-    _obj: Arc<P>,
-    error: &ReconcileError,
-    _ctx: Arc<ProjectContext>,
-) -> Action {
-    tracing::warn!(error = %error, step = error.label(), "project pass failed");
-    Action::requeue(Duration::from_secs(30))
 }
 
 /// The namespaces' labels, for projects that allow namespaces by selector.
