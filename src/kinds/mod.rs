@@ -5,5 +5,5 @@
 pub mod instance;
 pub mod project;
 pub mod restore;
+pub mod shared;
 pub mod snapshot;
-pub mod target;

@@ -17,14 +17,7 @@ use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceClaimSpec, ClaimHo
 use crate::aura::InstanceSummary;
 use crate::reconciler::ReconcileError;
 
-/// Who holds an instance id, as far as this operator can tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// This object holds it.
-    Held,
-    /// Another AuraInstance, still there, holds it.
-    HeldByOther(ClaimHolder),
-}
+pub use crate::kinds::shared::views::Claim;
 
 /// The holder a claim names for this object.
 pub fn holder_of(obj: &AuraInstance) -> ClaimHolder {

@@ -6,6 +6,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AuraInstance, AuraSnapshot, InstanceSource, SnapshotProgress};
+use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::{Context, ReconcileError, Result};
 
 /// What a clone's source comes to.
@@ -115,7 +116,7 @@ pub async fn resolve(
     let instance = source
         .instance_ref
         .as_ref()
-        .and_then(|r| crate::kinds::target::find(ctx, &ns, &r.name));
+        .and_then(|r| ctx.find(&ns, &r.name));
     let snapshot = match &source.snapshot_ref {
         Some(r) => Api::<AuraSnapshot>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&r.name)

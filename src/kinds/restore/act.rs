@@ -18,11 +18,10 @@ use crate::api::{
     ManagementPolicy, RestorePhase,
 };
 use crate::aura::{AuraClient, AuraErrorKind, InstanceStatus};
-use crate::kinds::instance::claims::Claim;
-use crate::kinds::instance::status::reconcile_disabled;
-use crate::kinds::snapshot::make::{self, Made};
-use crate::kinds::target::{self, TargetProblem};
-use crate::reconciler::status::{self, Readiness, Write};
+use crate::kinds::shared::snapshots::{self, Made};
+use crate::kinds::shared::target::{self, TargetProblem};
+use crate::kinds::shared::views::{Claim, RestoreView};
+use crate::reconciler::status::{self, Write};
 use crate::reconciler::{Context, ReconcileError, Result};
 
 type Ctx = Context<AuraRestore>;
@@ -30,7 +29,6 @@ type Ctx = Context<AuraRestore>;
 pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<AuraRestore> = Api::namespaced(ctx.client.clone(), &ns);
-    let snapshots: Api<AuraSnapshot> = Api::namespaced(ctx.client.clone(), &ns);
     let mut next = obj.status.clone().unwrap_or_default();
     let step = decide::first_step(&next);
     let target_name = obj.spec.instance_ref.name.as_str();
@@ -39,7 +37,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
     // A finished restore reads nothing, not even its instance.
     let resolved = match step {
         Step::Finished => Err(TargetProblem::NotFound(target_name.to_string())),
-        _ => target::resolve(&ctx.state, &ns, target_name).await?,
+        _ => target::resolve(ctx.state.instances.as_ref(), &ns, target_name).await?,
     };
     // Running: the instance the call went to, whatever the object says now.
     let instance_id = match (step, &next.instance_id, &resolved) {
@@ -57,36 +55,17 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         });
     }
 
-    // Before the call: the source objects, the snapshot taken first, whether
-    // the target may be touched at all.
-    let mut source_snapshot: Seen<AuraSnapshotStatus> = Seen::NotNamed;
-    let mut source_instance: Seen<Option<String>> = Seen::NotNamed;
-    let mut before: Seen<AuraSnapshotStatus> = Seen::NotNamed;
-    let mut hands_off = None;
-    let mut other_running = None;
-    if step == Step::Prepare {
-        if let Some(r) = &obj.spec.source.snapshot_ref {
-            source_snapshot =
-                read_snapshot(&snapshots, &r.name, "read the source AuraSnapshot").await?;
-        }
-        if let Some(r) = &obj.spec.source.instance_ref {
-            source_instance = match target::find(&ctx.state, &ns, &r.name) {
-                Some(o) => Seen::Found(target::instance_id(&o).map(str::to_string)),
-                None => Seen::Missing,
-            };
-        }
-        if let Some(b) = &next.before_snapshot {
-            before = read_snapshot(&snapshots, b, "read the AuraSnapshot taken first").await?;
-        }
-        if let Ok(t) = &resolved {
-            hands_off = hands_off_of(ctx, &t.object, &t.instance_id).await?;
-        }
-        other_running = ctx
-            .state
-            .state
-            .restores
-            .running_on(&ns, target_name, Some(&name));
-    }
+    let prepared = match (step, &resolved) {
+        (Step::Prepare, resolved) => prepare(obj, ctx, &next, resolved.as_ref().ok()).await?,
+        _ => Prepared::default(),
+    };
+    let Prepared {
+        source_snapshot,
+        source_instance,
+        before,
+        hands_off,
+        other_running,
+    } = prepared;
 
     let target_view = match &resolved {
         Ok(t) => TargetView::Ready(Target {
@@ -139,7 +118,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
                 next.before_snapshot = Some(before_name.clone());
                 ctx.normal(
                     obj,
-                    "SnapshotFirst",
+                    RestoreReason::SnapshotFirst,
                     &format!(
                         "taking AuraSnapshot {before_name} of {target_name} before the restore (spec.snapshots.beforeChanges)"
                     ),
@@ -166,7 +145,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         && (before_phase == Some(RestorePhase::Running)
             || next.phase == Some(RestorePhase::Running))
     {
-        ctx.state.state.restores.wake(&ns, target_name);
+        ctx.state.running.wake(&ns, target_name);
     }
     Ok(match outcome.requeue {
         Some(after) => controller::Action::requeue(after),
@@ -174,10 +153,53 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
     })
 }
 
+/// What is read before the call: the source objects, the snapshot taken
+/// first, whether the target may be touched at all.
+#[derive(Default)]
+struct Prepared {
+    source_snapshot: Seen<AuraSnapshotStatus>,
+    source_instance: Seen<Option<String>>,
+    before: Seen<AuraSnapshotStatus>,
+    hands_off: Option<HandsOff>,
+    other_running: Option<String>,
+}
+
+async fn prepare(
+    obj: &AuraRestore,
+    ctx: &Ctx,
+    status: &AuraRestoreStatus,
+    target: Option<&target::Target>,
+) -> Result<Prepared> {
+    let ns = obj.namespace().unwrap_or_default();
+    let snapshots: Api<AuraSnapshot> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut prepared = Prepared::default();
+    if let Some(r) = &obj.spec.source.snapshot_ref {
+        prepared.source_snapshot =
+            read_snapshot(&snapshots, &r.name, "read the source AuraSnapshot").await?;
+    }
+    if let Some(r) = &obj.spec.source.instance_ref {
+        prepared.source_instance = match ctx.state.instances.find(&ns, &r.name) {
+            Some(o) => Seen::Found(target::instance_id(&o).map(str::to_string)),
+            None => Seen::Missing,
+        };
+    }
+    if let Some(b) = &status.before_snapshot {
+        prepared.before = read_snapshot(&snapshots, b, "read the AuraSnapshot taken first").await?;
+    }
+    if let Some(t) = target {
+        prepared.hands_off = hands_off_of(ctx, &t.object, &t.instance_id).await?;
+    }
+    prepared.other_running =
+        ctx.state
+            .running
+            .running_on(&ns, &obj.spec.instance_ref.name, Some(&obj.name_any()));
+    Ok(prepared)
+}
+
 /// A deleted AuraRestore: the instance it ran on looks again at once.
 pub fn forget(obj: &AuraRestore, ctx: &Ctx) {
     if obj.status.as_ref().and_then(|s| s.phase) == Some(RestorePhase::Running) {
-        ctx.state.state.restores.wake(
+        ctx.state.running.wake(
             &obj.namespace().unwrap_or_default(),
             &obj.spec.instance_ref.name,
         );
@@ -241,14 +263,16 @@ async fn hands_off_of(
     if object.spec.policy() == ManagementPolicy::ObserveOnly {
         return Ok(Some(HandsOff::ObserveOnly));
     }
-    if reconcile_disabled(object) {
+    if object.reconcile_disabled() {
         return Ok(Some(HandsOff::ReconcileDisabled));
     }
     // The instance's claim is in the watch's store when the AuraInstance holds it.
-    Ok(match ctx.state.claims().claim(object, instance_id).await? {
-        Claim::Held => None,
-        Claim::HeldByOther(_) => Some(HandsOff::ClaimedElsewhere),
-    })
+    Ok(
+        match ctx.state.instances.claim(object, instance_id).await? {
+            Claim::Held => None,
+            Claim::HeldByOther(_) => Some(HandsOff::ClaimedElsewhere),
+        },
+    )
 }
 
 /// The ids and words of the call, in status.
@@ -268,7 +292,7 @@ async fn snapshot_first(
 ) -> Result<Option<Outcome>> {
     let ns = obj.namespace().unwrap_or_default();
     let target = &obj.spec.instance_ref.name;
-    let made = make::make(client, &ns, name, target, make::owned_by(obj), None).await?;
+    let made = snapshots::make(client, &ns, name, target, snapshots::owned_by(obj), None).await?;
     Ok(match made {
         Made::Ours => None,
         Made::NameTaken => Some(Outcome {
@@ -322,25 +346,13 @@ async fn start(
     next.accepted_at = None;
     next.aura_status = None;
     next.completed_at = None;
-    next.observed_generation = obj.metadata.generation;
-    next.conditions = status::conditions(
-        running,
-        &obj.status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default(),
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
+    status::summarize(obj, next, running);
     let written =
         status::write(api, obj, next, Write::Guarded("record the restore's start")).await?;
     let obj = written.as_ref().unwrap_or(obj);
     let ns = obj.namespace().unwrap_or_default();
     // The instance shows Updating from now on, before Aura says so.
-    ctx.state
-        .state
-        .restores
-        .wake(&ns, &obj.spec.instance_ref.name);
+    ctx.state.running.wake(&ns, &obj.spec.instance_ref.name);
     let answer = match call {
         Call::Restore {
             instance_id,
@@ -364,7 +376,7 @@ async fn start(
             next.accepted_at = Some(Timestamp::now().to_string());
             ctx.normal(
                 obj,
-                "RestoreStarted",
+                RestoreReason::RestoreStarted,
                 &format!("Aura accepted the call to {}", call.describe()),
             )
             .await;
@@ -404,20 +416,15 @@ async fn finish(obj: &AuraRestore, ctx: &Ctx, next: &mut AuraRestoreStatus, outc
             let id = next.instance_id.clone().unwrap_or_default();
             ctx.normal(
                 obj,
-                "RestoreSucceeded",
+                RestoreReason::RestoreSucceeded,
                 &format!("instance {id} runs again with the data of {words}"),
             )
             .await;
         }
         RestorePhase::Failed => {
             next.completed_at = Some(Timestamp::now().to_string());
-            let message = match &outcome.summary.readiness {
-                Readiness::False { message, .. } | Readiness::Unknown { message, .. } => {
-                    message.clone()
-                }
-                Readiness::True => String::new(),
-            };
-            ctx.warn(obj, "RestoreFailed", &message).await;
+            let message = outcome.summary.message().unwrap_or_default();
+            ctx.warn(obj, RestoreReason::RestoreFailed, message).await;
         }
         RestorePhase::Pending | RestorePhase::Running => {}
     }
@@ -429,19 +436,7 @@ async fn write(
     next: &mut AuraRestoreStatus,
     summary: &RestoreSummary,
 ) -> Result<()> {
-    next.observed_generation = obj.metadata.generation;
-    let previous = obj
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    next.conditions = status::conditions(
-        summary,
-        &previous,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::write(api, obj, next, Write::IfChanged)
+    status::write_summary(api, obj, next, summary)
         .await
         .map(drop)
 }

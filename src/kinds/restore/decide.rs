@@ -13,105 +13,54 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{AuraRestoreStatus, RestorePhase, RestoreSource, SnapshotProgress};
 use crate::aura::{AuraError, InstanceStatus};
-use crate::kinds::target::TargetProblem;
+use crate::kinds::shared::target::TargetProblem;
 use crate::reconciler::pacing;
-use crate::reconciler::status::{self, Progress, ReasonCode};
+use crate::reconciler::status::{self, Progress};
 
-/// The reasons of AuraRestore conditions, defined once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RestoreReason {
-    Succeeded,
-    Idle,
-    NotStalled,
-    /// The target AuraInstance has no Aura instance yet.
-    WaitingForInstance,
-    /// The source snapshot is not Completed yet, or the source instance has no id yet.
-    WaitingForSource,
-    /// The target is busy with another operation (Aura reports it so, or answered 409),
-    /// or another AuraRestore runs on it.
-    InstanceBusy,
-    /// Taking the snapshot of the target first (spec.snapshots.beforeChanges).
-    SnapshotFirst,
-    /// Aura is restoring or overwriting the target.
-    Restoring,
-    /// The target AuraInstance or its Aura instance does not exist.
-    InstanceNotFound,
-    /// The AuraSnapshot or AuraInstance named as the source does not exist.
-    SourceNotFound,
-    CredentialsNotUsable,
-    /// The target must not be changed by the operator (ObserveOnly, reconcile
-    /// disabled, or another AuraInstance holds its claim).
-    InstanceNotManaged,
-    /// The AuraSnapshot of the source failed.
-    SourceFailed,
-    /// The source contradicts itself (a snapshot of another instance than
-    /// instanceRef's; the target as its own current-data source).
-    InvalidSource,
-    /// The snapshot taken first failed: the restore was not run.
-    SnapshotFirstFailed,
-    /// Aura refused the call (its message says why).
-    AuraRejected,
-    /// The call's answer was lost and Aura never showed the instance busy.
-    OutcomeUnknown,
-    /// Aura reports the target "loading failed".
-    LoadingFailed,
-}
-
-impl RestoreReason {
-    pub const ALL: &[RestoreReason] = &[
-        Self::Succeeded,
-        Self::Idle,
-        Self::NotStalled,
-        Self::WaitingForInstance,
-        Self::WaitingForSource,
-        Self::InstanceBusy,
-        Self::SnapshotFirst,
-        Self::Restoring,
-        Self::InstanceNotFound,
-        Self::SourceNotFound,
-        Self::CredentialsNotUsable,
-        Self::InstanceNotManaged,
-        Self::SourceFailed,
-        Self::InvalidSource,
-        Self::SnapshotFirstFailed,
-        Self::AuraRejected,
-        Self::OutcomeUnknown,
-        Self::LoadingFailed,
-    ];
-
-    /// The reason a condition names, read back.
-    pub fn parse(word: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|r| r.as_str() == word)
-    }
-}
-
-impl ReasonCode for RestoreReason {
-    const READY: Self = Self::Succeeded;
-    const IDLE: Self = Self::Idle;
-    const NOT_STALLED: Self = Self::NotStalled;
-    const READY_MESSAGE: &'static str = "the target runs again with the source's data";
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "Succeeded",
-            Self::Idle => "Idle",
-            Self::NotStalled => "NotStalled",
-            Self::WaitingForInstance => "WaitingForInstance",
-            Self::WaitingForSource => "WaitingForSource",
-            Self::InstanceBusy => "InstanceBusy",
-            Self::SnapshotFirst => "SnapshotFirst",
-            Self::Restoring => "Restoring",
-            Self::InstanceNotFound => "InstanceNotFound",
-            Self::SourceNotFound => "SourceNotFound",
-            Self::CredentialsNotUsable => "CredentialsNotUsable",
-            Self::InstanceNotManaged => "InstanceNotManaged",
-            Self::SourceFailed => "SourceFailed",
-            Self::InvalidSource => "InvalidSource",
-            Self::SnapshotFirstFailed => "SnapshotFirstFailed",
-            Self::AuraRejected => "AuraRejected",
-            Self::OutcomeUnknown => "OutcomeUnknown",
-            Self::LoadingFailed => "LoadingFailed",
-        }
+crate::reasons! {
+    /// The reasons of AuraRestore conditions, defined once.
+    pub enum RestoreReason {
+        ready: Succeeded = "the target runs again with the source's data",
+        idle: Idle,
+        not_stalled: NotStalled,
+        /// The target AuraInstance has no Aura instance yet.
+        WaitingForInstance,
+        /// The source snapshot is not Completed yet, or the source instance has no id yet.
+        WaitingForSource,
+        /// The target is busy with another operation (Aura reports it so, or answered 409),
+        /// or another AuraRestore runs on it.
+        InstanceBusy,
+        /// Taking the snapshot of the target first (spec.snapshots.beforeChanges).
+        SnapshotFirst,
+        /// Aura is restoring or overwriting the target.
+        Restoring,
+        /// The target AuraInstance or its Aura instance does not exist.
+        InstanceNotFound,
+        /// The AuraSnapshot or AuraInstance named as the source does not exist.
+        SourceNotFound,
+        CredentialsNotUsable,
+        /// The target must not be changed by the operator (ObserveOnly, reconcile
+        /// disabled, or another AuraInstance holds its claim).
+        InstanceNotManaged,
+        /// The AuraSnapshot of the source failed.
+        SourceFailed,
+        /// The source contradicts itself (a snapshot of another instance than
+        /// instanceRef's; the target as its own current-data source).
+        InvalidSource,
+        /// The snapshot taken first failed: the restore was not run.
+        SnapshotFirstFailed,
+        /// Aura refused the call (its message says why).
+        AuraRejected,
+        /// The call's answer was lost and Aura never showed the instance busy.
+        OutcomeUnknown,
+        /// Aura reports the target "loading failed".
+        LoadingFailed,
+        /// Event: Aura accepted the restore or overwrite call.
+        RestoreStarted,
+        /// Event: the restore ended with the source's data in place.
+        RestoreSucceeded,
+        /// Event: the restore failed.
+        RestoreFailed,
     }
 }
 
@@ -210,9 +159,10 @@ impl Call {
 }
 
 /// An object named by the spec, as read.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Seen<T> {
     /// The spec names none (or it was not read).
+    #[default]
     NotNamed,
     Missing,
     Found(T),

@@ -9,21 +9,33 @@ pub mod running;
 
 use std::sync::Arc;
 
-use kube::api::Api;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 
-use crate::api::{AuraInstance, AuraRestore, AuraRestoreStatus, RESTORE_FINALIZER};
+use crate::api::{AuraRestore, AuraRestoreStatus, RESTORE_FINALIZER};
+use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::projects::Wanted;
-use crate::reconciler::{Cleanup, Context, Kind, Result, Shared, driver};
+use crate::reconciler::{Cleanup, Context, Kind, Result};
 
 pub use running::RunningRestores;
+
+crate::kind_status!(AuraRestoreStatus);
+
+/// What the AuraRestore kind keeps for all its objects.
+pub struct RestoreState {
+    /// The AuraInstances: the target, a source instance, their credentials.
+    pub instances: Arc<dyn InstanceView>,
+    /// The restores that run, as the AuraInstance kind sees them; the
+    /// controller registers its stores here and wakes an instance when a
+    /// restore on it starts or ends.
+    pub running: Arc<RunningRestores>,
+}
 
 impl Kind for AuraRestore {
     const FINALIZER: &'static str = RESTORE_FINALIZER;
     type Memory = ();
-    /// The AuraInstances, for the target, a source instance and their credentials.
-    type State = Arc<Context<AuraInstance>>;
+    type State = RestoreState;
     type Status = AuraRestoreStatus;
+    type Reason = decide::RestoreReason;
 
     fn status(&self) -> Option<&AuraRestoreStatus> {
         self.status.as_ref()
@@ -42,21 +54,15 @@ impl Kind for AuraRestore {
         act::forget(&obj, &ctx);
         Ok(Cleanup::Done)
     }
-}
 
-/// The AuraRestore controller of one scope. Its watch store is also the
-/// AuraInstances' view of the restores that run on them.
-pub async fn run(
-    shared: &Arc<Shared>,
-    ctx: &Arc<Context<AuraRestore>>,
-    namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let api: Api<AuraRestore> = match &namespace {
-        Some(ns) => Api::namespaced(shared.client.clone(), ns),
-        None => Api::all(shared.client.clone()),
-    };
-    let controller = driver::controller(api, ctx);
-    ctx.state.state.restores.register(controller.store());
-    driver::run(controller, ctx.clone(), shutdown).await;
+    /// The watch's store is also the AuraInstances' view of the restores
+    /// that run on them.
+    fn wire(
+        controller: Controller<Self>,
+        ctx: &Arc<Context<Self>>,
+        _namespace: Option<&str>,
+    ) -> Controller<Self> {
+        ctx.state.running.register(controller.store());
+        controller
+    }
 }

@@ -12,7 +12,11 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use tokio::sync::broadcast;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
 use crate::api::{AuraInstance, AuraRestore, RestorePhase};
+use crate::kinds::shared::views::RestoreView;
 use crate::reconciler::projects::news;
 
 pub struct RunningRestores {
@@ -47,14 +51,18 @@ impl RunningRestores {
             .push(store);
     }
 
+    /// Has the AuraInstance `instance` of `namespace` reconciled soon: a
+    /// restore on it started or ended.
+    pub fn wake(&self, namespace: &str, instance: &str) {
+        // No receiver (no AuraInstance controller): nobody to wake.
+        let _ = self.wake.send(ObjectRef::new(instance).within(namespace));
+    }
+}
+
+impl RestoreView for RunningRestores {
     /// The name of an AuraRestore that runs on the AuraInstance `instance`
     /// of `namespace`, other than `except`; the first by name when several do.
-    pub fn running_on(
-        &self,
-        namespace: &str,
-        instance: &str,
-        except: Option<&str>,
-    ) -> Option<String> {
+    fn running_on(&self, namespace: &str, instance: &str, except: Option<&str>) -> Option<String> {
         let mut names: Vec<String> = self
             .stores
             .read()
@@ -69,16 +77,8 @@ impl RunningRestores {
         names.into_iter().next()
     }
 
-    /// Has the AuraInstance `instance` of `namespace` reconciled soon: a
-    /// restore on it started or ended.
-    pub fn wake(&self, namespace: &str, instance: &str) {
-        // No receiver (no AuraInstance controller): nobody to wake.
-        let _ = self.wake.send(ObjectRef::new(instance).within(namespace));
-    }
-
-    /// The AuraInstances to reconcile because a restore on them started or ended.
-    pub fn wakes(&self) -> impl futures::Stream<Item = ObjectRef<AuraInstance>> + Send + use<> {
-        news(self.wake.subscribe())
+    fn wakes(&self) -> BoxStream<'static, ObjectRef<AuraInstance>> {
+        news(self.wake.subscribe()).boxed()
     }
 }
 

@@ -9,7 +9,7 @@ use kube::runtime::controller;
 use super::decide::{self, SnapshotAction, SnapshotObservation, SnapshotSummary, Step, TargetView};
 use crate::api::{AuraSnapshot, AuraSnapshotStatus};
 use crate::aura::{AuraClient, AuraErrorKind, Snapshot};
-use crate::kinds::target::{self, TargetProblem};
+use crate::kinds::shared::target::{self, TargetProblem};
 use crate::reconciler::status::{self, Write};
 use crate::reconciler::{Context, ReconcileError, Result};
 
@@ -24,7 +24,7 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
     // A settled snapshot needs nothing from Aura, not even its instance.
     let resolved = match step {
         Step::Settled => Err(TargetProblem::NotFound(obj.spec.instance_ref.name.clone())),
-        _ => target::resolve(&ctx.state, &ns, &obj.spec.instance_ref.name).await?,
+        _ => target::resolve(ctx.state.as_ref(), &ns, &obj.spec.instance_ref.name).await?,
     };
     let target_view = match &resolved {
         Ok(t) => TargetView::Ready(&t.instance_id),
@@ -85,7 +85,7 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
                 None => {
                     ctx.normal(
                         obj,
-                        "SnapshotRequested",
+                        decide::SnapshotReason::SnapshotRequested,
                         &format!("asked Aura for a snapshot of instance {instance_id}"),
                     )
                     .await;
@@ -178,7 +178,8 @@ async fn take(
         {
             next.requested_at = None;
             next.prior_snapshot_ids.clear();
-            ctx.warn(obj, "SnapshotRefused", &e.to_string()).await;
+            ctx.warn(obj, decide::SnapshotReason::SnapshotRefused, &e.to_string())
+                .await;
             Ok(Some(decide::refused(&e)))
         }
         Err(e) => Err(e.into()),
@@ -191,19 +192,7 @@ async fn write(
     next: &mut AuraSnapshotStatus,
     summary: &SnapshotSummary,
 ) -> Result<()> {
-    next.observed_generation = obj.metadata.generation;
-    let previous = obj
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    next.conditions = status::conditions(
-        summary,
-        &previous,
-        obj.metadata.generation,
-        Timestamp::now(),
-    );
-    status::write(api, obj, next, Write::IfChanged)
+    status::write_summary(api, obj, next, summary)
         .await
         .map(drop)
 }

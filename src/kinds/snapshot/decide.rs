@@ -10,71 +10,35 @@ use jiff::Timestamp;
 
 use crate::api::{AuraSnapshotStatus, SnapshotProgress};
 use crate::aura::{AuraError, Snapshot};
-use crate::kinds::target::TargetProblem;
-use crate::reconciler::status::{Progress, ReasonCode};
+use crate::kinds::shared::target::TargetProblem;
+use crate::reconciler::status::Progress;
 
-/// The reasons of AuraSnapshot conditions, defined once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SnapshotReason {
-    Completed,
-    Idle,
-    NotStalled,
-    /// The AuraInstance has no Aura instance yet.
-    WaitingForInstance,
-    /// The snapshot call is being made, or Aura is taking it.
-    Taking,
-    /// A call whose answer was lost: looking for its snapshot.
-    Searching,
-    /// Aura is busy with another operation on the instance.
-    InstanceBusy,
-    InstanceNotFound,
-    CredentialsNotUsable,
-    /// Aura reports the snapshot Failed (or Cancelled).
-    SnapshotFailed,
-    /// Aura no longer knows the recorded snapshot.
-    SnapshotNotFound,
-    /// Aura refused the call (its message says why).
-    AuraRejected,
-}
-
-impl SnapshotReason {
-    pub const ALL: &[SnapshotReason] = &[
-        Self::Completed,
-        Self::Idle,
-        Self::NotStalled,
-        Self::WaitingForInstance,
-        Self::Taking,
-        Self::Searching,
-        Self::InstanceBusy,
-        Self::InstanceNotFound,
-        Self::CredentialsNotUsable,
-        Self::SnapshotFailed,
-        Self::SnapshotNotFound,
-        Self::AuraRejected,
-    ];
-}
-
-impl ReasonCode for SnapshotReason {
-    const READY: Self = Self::Completed;
-    const IDLE: Self = Self::Idle;
-    const NOT_STALLED: Self = Self::NotStalled;
-    const READY_MESSAGE: &'static str = "Aura reports the snapshot Completed";
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "Completed",
-            Self::Idle => "Idle",
-            Self::NotStalled => "NotStalled",
-            Self::WaitingForInstance => "WaitingForInstance",
-            Self::Taking => "Taking",
-            Self::Searching => "Searching",
-            Self::InstanceBusy => "InstanceBusy",
-            Self::InstanceNotFound => "InstanceNotFound",
-            Self::CredentialsNotUsable => "CredentialsNotUsable",
-            Self::SnapshotFailed => "SnapshotFailed",
-            Self::SnapshotNotFound => "SnapshotNotFound",
-            Self::AuraRejected => "AuraRejected",
-        }
+crate::reasons! {
+    /// The reasons of AuraSnapshot conditions, defined once.
+    pub enum SnapshotReason {
+        ready: Completed = "Aura reports the snapshot Completed",
+        idle: Idle,
+        not_stalled: NotStalled,
+        /// The AuraInstance has no Aura instance yet.
+        WaitingForInstance,
+        /// The snapshot call is being made, or Aura is taking it.
+        Taking,
+        /// A call whose answer was lost: looking for its snapshot.
+        Searching,
+        /// Aura is busy with another operation on the instance.
+        InstanceBusy,
+        InstanceNotFound,
+        CredentialsNotUsable,
+        /// Aura reports the snapshot Failed (or Cancelled).
+        SnapshotFailed,
+        /// Aura no longer knows the recorded snapshot.
+        SnapshotNotFound,
+        /// Aura refused the call (its message says why).
+        AuraRejected,
+        /// Event: the snapshot call was made.
+        SnapshotRequested,
+        /// Event: Aura refused the snapshot call.
+        SnapshotRefused,
     }
 }
 
@@ -562,7 +526,6 @@ mod tests {
 
     #[test]
     fn every_reason_has_its_own_word() {
-        let words: BTreeSet<&str> = SnapshotReason::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(words.len(), SnapshotReason::ALL.len());
+        crate::reconciler::status::assert_reason_words::<SnapshotReason>();
     }
 }

@@ -4,23 +4,25 @@
 
 mod act;
 pub mod decide;
-pub mod make;
 
 use std::sync::Arc;
 
-use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use crate::api::{AuraInstance, AuraSnapshot, AuraSnapshotStatus, SNAPSHOT_FINALIZER};
+use crate::api::{AuraSnapshot, AuraSnapshotStatus, SNAPSHOT_FINALIZER};
+use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::projects::Wanted;
-use crate::reconciler::{Cleanup, Context, Kind, Result, Shared, driver};
+use crate::reconciler::{Cleanup, Context, Kind, Result};
+
+crate::kind_status!(AuraSnapshotStatus);
 
 impl Kind for AuraSnapshot {
     const FINALIZER: &'static str = SNAPSHOT_FINALIZER;
     type Memory = ();
     /// The AuraInstances, for the instance a snapshot is of and its credentials.
-    type State = Arc<Context<AuraInstance>>;
+    type State = Arc<dyn InstanceView>;
     type Status = AuraSnapshotStatus;
+    type Reason = decide::SnapshotReason;
 
     fn status(&self) -> Option<&AuraSnapshotStatus> {
         self.status.as_ref()
@@ -38,18 +40,4 @@ impl Kind for AuraSnapshot {
     async fn cleanup(_obj: Arc<Self>, _ctx: Arc<Context<Self>>) -> Result<Cleanup> {
         Ok(Cleanup::Done)
     }
-}
-
-/// The AuraSnapshot controller of one scope.
-pub async fn run(
-    shared: &Arc<Shared>,
-    ctx: &Arc<Context<AuraSnapshot>>,
-    namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let api: Api<AuraSnapshot> = match &namespace {
-        Some(ns) => Api::namespaced(shared.client.clone(), ns),
-        None => Api::all(shared.client.clone()),
-    };
-    driver::run(driver::controller(api, ctx), ctx.clone(), shutdown).await;
 }

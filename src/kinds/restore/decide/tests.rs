@@ -1,5 +1,3 @@
-use std::collections::BTreeSet;
-
 use super::*;
 use crate::api::{AuraSnapshotStatus, LocalRef};
 
@@ -111,27 +109,40 @@ fn first_steps() {
     }
 }
 
+type SourceRow<'a> = (
+    &'a str,
+    RestoreSource,
+    SourceSeen<'a>,
+    Result<Call, &'static str>,
+);
+
+/// Each source, as seen, resolves to the call (or to the kind of problem) given.
+fn assert_sources(rows: Vec<SourceRow<'_>>) {
+    for (what, source, seen, want) in rows {
+        let got = resolve_source(&source, TARGET, &seen);
+        match (&got, &want) {
+            (Ok(call), Ok(expected)) => assert_eq!(call, expected, "{what}"),
+            (Err(SourceProblem::Waiting(_)), Err("waiting"))
+            | (Err(SourceProblem::Missing(_)), Err("missing"))
+            | (Err(SourceProblem::Invalid(..)), Err("invalid")) => {}
+            _ => panic!("{what}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+fn overwrite(sid: Option<&str>) -> Result<Call, &'static str> {
+    Ok(Call::Overwrite {
+        instance_id: TARGET.into(),
+        source_instance_id: OTHER.into(),
+        source_snapshot_id: sid.map(Into::into),
+    })
+}
+
 #[test]
 fn a_snapshot_of_the_target_is_restored_anything_else_overwrites() {
     let completed_own = snapshot(TARGET, "s1", "Completed");
     let completed_other = snapshot(OTHER, "s2", "Completed");
-    let in_progress = snapshot(TARGET, "s1", "InProgress");
-    let failed_snap = snapshot(TARGET, "s1", "Failed");
-    let no_status = AuraSnapshotStatus::default();
-    let overwrite = |sid: Option<&str>| {
-        Ok(Call::Overwrite {
-            instance_id: TARGET.into(),
-            source_instance_id: OTHER.into(),
-            source_snapshot_id: sid.map(Into::into),
-        })
-    };
-    type Row<'a> = (
-        &'a str,
-        RestoreSource,
-        SourceSeen<'a>,
-        Result<Call, &'static str>,
-    );
-    let rows: Vec<Row<'_>> = vec![
+    let rows: Vec<SourceRow<'_>> = vec![
         (
             "bare snapshotId: the target's own",
             own_snapshot_id(),
@@ -238,6 +249,16 @@ fn a_snapshot_of_the_target_is_restored_anything_else_overwrites() {
             },
             Err("invalid"),
         ),
+    ];
+    assert_sources(rows);
+}
+
+#[test]
+fn a_source_not_there_yet_waits_one_never_there_stops() {
+    let in_progress = snapshot(TARGET, "s1", "InProgress");
+    let failed_snap = snapshot(TARGET, "s1", "Failed");
+    let no_status = AuraSnapshotStatus::default();
+    let rows: Vec<SourceRow<'_>> = vec![
         (
             "snapshot not complete yet",
             RestoreSource {
@@ -317,16 +338,7 @@ fn a_snapshot_of_the_target_is_restored_anything_else_overwrites() {
             Err("invalid"),
         ),
     ];
-    for (what, source, seen, want) in rows {
-        let got = resolve_source(&source, TARGET, &seen);
-        match (&got, &want) {
-            (Ok(call), Ok(expected)) => assert_eq!(call, expected, "{what}"),
-            (Err(SourceProblem::Waiting(_)), Err("waiting"))
-            | (Err(SourceProblem::Missing(_)), Err("missing"))
-            | (Err(SourceProblem::Invalid(..)), Err("invalid")) => {}
-            _ => panic!("{what}: got {got:?}, want {want:?}"),
-        }
-    }
+    assert_sources(rows);
 }
 
 #[test]
@@ -569,6 +581,40 @@ fn before_changes_takes_a_snapshot_first_and_waits_for_it() {
     }
 }
 
+/// (what, accepted, last seen, started, Aura now, phase, reason)
+type RunningRow<'a> = (
+    &'a str,
+    bool,
+    Option<&'a str>,
+    &'a str,
+    Option<Option<&'a InstanceStatus>>,
+    RestorePhase,
+    Option<RestoreReason>,
+);
+
+fn assert_running(rows: Vec<RunningRow<'_>>) {
+    let own = own_snapshot_id();
+    for (what, accepted, seen, started, aura, phase, reason) in rows {
+        let status = running_status(accepted, seen, started);
+        let d = decide(&obs(&own, &status, TargetView::Ready(target(aura))));
+        assert_eq!(d.phase, phase, "{what}");
+        assert_eq!(d.summary.reason(), reason, "{what}");
+        let finished = matches!(phase, RestorePhase::Succeeded | RestorePhase::Failed);
+        let want = if finished {
+            RestoreAction::Finish
+        } else {
+            RestoreAction::None
+        };
+        assert_eq!(d.action, want, "{what}");
+        assert_eq!(d.requeue.is_none(), finished, "{what}");
+        assert_eq!(
+            d.summary.stalled.is_some(),
+            phase == RestorePhase::Failed,
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn a_running_restore_follows_the_instance_until_it_runs_again() {
     let running = InstanceStatus::Running;
@@ -578,18 +624,7 @@ fn a_running_restore_follows_the_instance_until_it_runs_again() {
     let just = "2026-12-01T11:59:58Z";
     let a_while = "2026-12-01T11:59:30Z";
     let long_ago = "2026-12-01T11:50:00Z";
-    let own = own_snapshot_id();
-    // (what, accepted, last seen, started, Aura now, phase, reason)
-    type Row<'a> = (
-        &'a str,
-        bool,
-        Option<&'a str>,
-        &'a str,
-        Option<Option<&'a InstanceStatus>>,
-        RestorePhase,
-        Option<RestoreReason>,
-    );
-    let rows: Vec<Row<'_>> = vec![
+    let rows: Vec<RunningRow<'_>> = vec![
         (
             "restoring",
             true,
@@ -690,26 +725,13 @@ fn a_running_restore_follows_the_instance_until_it_runs_again() {
             Some(RestoreReason::Restoring),
         ),
     ];
-    for (what, accepted, seen, started, aura, phase, reason) in rows {
-        let status = running_status(accepted, seen, started);
-        let d = decide(&obs(&own, &status, TargetView::Ready(target(aura))));
-        assert_eq!(d.phase, phase, "{what}");
-        assert_eq!(d.summary.reason(), reason, "{what}");
-        let finished = matches!(phase, RestorePhase::Succeeded | RestorePhase::Failed);
-        let want = if finished {
-            RestoreAction::Finish
-        } else {
-            RestoreAction::None
-        };
-        assert_eq!(d.action, want, "{what}");
-        assert_eq!(d.requeue.is_none(), finished, "{what}");
-        assert_eq!(
-            d.summary.stalled.is_some(),
-            phase == RestorePhase::Failed,
-            "{what}"
-        );
-    }
+    assert_running(rows);
+}
 
+#[test]
+fn a_running_restore_whose_object_went_stays_running() {
+    let own = own_snapshot_id();
+    let just = "2026-12-01T11:59:58Z";
     // The AuraInstance gone from the cluster: Aura carries on; it stays Running.
     let status = running_status(true, Some("restoring"), just);
     let gone = TargetProblem::NotFound("orders".into());
@@ -794,9 +816,5 @@ fn the_recorded_call_reads_back() {
 
 #[test]
 fn every_reason_has_its_own_word() {
-    let words: BTreeSet<&str> = RestoreReason::ALL.iter().map(|r| r.as_str()).collect();
-    assert_eq!(words.len(), RestoreReason::ALL.len());
-    for r in RestoreReason::ALL {
-        assert_eq!(RestoreReason::parse(r.as_str()), Some(*r));
-    }
+    crate::reconciler::status::assert_reason_words::<RestoreReason>();
 }

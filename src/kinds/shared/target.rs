@@ -1,16 +1,15 @@
-//! The AuraInstance an AuraSnapshot or AuraRestore acts on, found in the
-//! AuraInstance watch's store, and the Aura client of its credentials: these
+//! The AuraInstance an AuraSnapshot or AuraRestore acts on, found through
+//! the instances' view, and the Aura client of its credentials: these
 //! kinds have no credentials of their own (DESIGN 4.9: an object uses only
 //! what its namespace may use, and the instance already passed that check).
 
 use std::sync::Arc;
 
-use kube::ResourceExt;
-
+use super::views::InstanceView;
 use crate::api::AuraInstance;
 use crate::aura::AuraClient;
-use crate::reconciler::credentials::{self, CredentialsProblem};
-use crate::reconciler::{Context, Result};
+use crate::reconciler::Result;
+use crate::reconciler::credentials::CredentialsProblem;
 
 /// An AuraInstance that runs in Aura, and a client that may call it.
 pub struct Target {
@@ -54,18 +53,6 @@ fn problem_words(problem: &CredentialsProblem) -> &'static str {
     }
 }
 
-/// The AuraInstance named `name` in `namespace`, as the watch shows it.
-pub fn find(
-    instances: &Context<AuraInstance>,
-    namespace: &str,
-    name: &str,
-) -> Option<Arc<AuraInstance>> {
-    instances
-        .objects_in(namespace)
-        .into_iter()
-        .find(|o| o.name_any() == name)
-}
-
 /// The Aura instance id an AuraInstance holds, once it has one.
 pub fn instance_id(object: &AuraInstance) -> Option<&str> {
     object.status.as_ref()?.instance_id.as_deref()
@@ -73,17 +60,17 @@ pub fn instance_id(object: &AuraInstance) -> Option<&str> {
 
 /// The instance named `name` and a client of its credentials.
 pub async fn resolve(
-    instances: &Context<AuraInstance>,
+    instances: &dyn InstanceView,
     namespace: &str,
     name: &str,
 ) -> Result<Result<Target, TargetProblem>> {
-    let Some(object) = find(instances, namespace, name) else {
+    let Some(object) = instances.find(namespace, name) else {
         return Ok(Err(TargetProblem::NotFound(name.to_string())));
     };
     let Some(id) = instance_id(&object).map(str::to_string) else {
         return Ok(Err(TargetProblem::NotCreated(name.to_string())));
     };
-    let aura = match client_for(instances, &object).await? {
+    let aura = match instances.client_for(&object).await? {
         Ok(aura) => aura,
         Err(problem) => return Ok(Err(TargetProblem::Credentials(problem))),
     };
@@ -92,17 +79,4 @@ pub async fn resolve(
         instance_id: id,
         aura,
     }))
-}
-
-/// A client of the credentials `object` uses; the Secret is held by its users, not here.
-pub async fn client_for(
-    instances: &Context<AuraInstance>,
-    object: &AuraInstance,
-) -> Result<Result<AuraClient, CredentialsProblem>> {
-    let source = instances.credentials_source(object);
-    Ok(
-        credentials::resolve(&instances.client, &instances.secrets, &source, false)
-            .await?
-            .map(|creds| instances.aura.client(&creds)),
-    )
 }

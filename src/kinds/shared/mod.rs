@@ -1,0 +1,9 @@
+//! What kinds share without reaching into each other's folders: the views
+//! one kind has of another's objects (traits over the owning kind's watch
+//! store, implemented in its folder and handed over by the runtime), the
+//! target an operation acts on, and AuraSnapshot objects made on another
+//! object's behalf. Nothing in here imports a kind's folder.
+
+pub mod snapshots;
+pub mod target;
+pub mod views;
