@@ -15,8 +15,8 @@ use super::claims::Claim;
 use super::decide::{self, DeletionPlan, DeletionTarget, DestroyStep, HeldElsewhere};
 use super::observe::{self, read_secret};
 use super::{secret, status};
-use crate::api::AuraInstance;
-use crate::aura::AuraErrorKind;
+use crate::api::{AuraInstance, AuraInstanceStatus};
+use crate::aura::{AuraClient, AuraErrorKind};
 use crate::reconciler::{Cleanup, Context, ReconcileError, Result};
 
 type Ctx = Context<AuraInstance>;
@@ -28,22 +28,7 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     let current = obj.status.clone().unwrap_or_default();
 
     if let DeletionPlan::Orphan(cause) = decide::deletion_plan(&obj.spec) {
-        disown_secret(&secrets, obj).await?;
-        // Let go of the claim: a later AuraInstance may adopt the instance.
-        if let Some(id) = &current.instance_id {
-            ctx.claims().release(obj, id).await?;
-        }
-        let kept = decide::orphan_note(
-            cause,
-            current.instance_id.as_deref(),
-            &obj.connection_secret_name(),
-        );
-        if kept.warning {
-            warn!(reason = %kept.reason, note = %kept.note, "a protected object was deleted");
-            ctx.warn(obj, kept.reason.as_str(), &kept.note).await;
-        } else {
-            ctx.normal(obj, kept.reason.as_str(), &kept.note).await;
-        }
+        orphan(obj, ctx, &secrets, &current, cause).await?;
         return Ok(Cleanup::Done);
     }
 
@@ -64,8 +49,7 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     };
     let aura = ctx.aura.client(&creds);
     // Deleting is no longer Ready, even while Aura cannot be reached.
-    let ready =
-        status::condition(Some(&current), status::READY).is_some_and(|c| c.status == "True");
+    let ready = crate::reconciler::status::is_true(&current.conditions, status::READY);
     if ready {
         let summary = status::deleting("destroying the Aura instance");
         write_status(
@@ -76,9 +60,58 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
         .await?;
     }
 
+    let instance_id = match target(obj, ctx, &aura, &current).await? {
+        Ok(id) => id,
+        Err(again) => return Ok(again),
+    };
+    if let Some(id) = instance_id
+        && let Some(again) = destroy(obj, ctx, &api, &aura, &current, &id).await?
+    {
+        return Ok(again);
+    }
+    remove_secret(obj, ctx, &secrets).await?;
+    Ok(Cleanup::Done)
+}
+
+/// Orphan (deletionPolicy, or deletionProtection): instance and Secret kept.
+async fn orphan(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    secrets: &Api<Secret>,
+    current: &AuraInstanceStatus,
+    cause: decide::OrphanCause,
+) -> Result<()> {
+    disown_secret(secrets, obj).await?;
+    // Let go of the claim: a later AuraInstance may adopt the instance.
+    if let Some(id) = &current.instance_id {
+        ctx.claims().release(obj, id).await?;
+    }
+    let kept = decide::orphan_note(
+        cause,
+        current.instance_id.as_deref(),
+        &obj.connection_secret_name(),
+    );
+    if kept.warning {
+        warn!(reason = %kept.reason, note = %kept.note, "a protected object was deleted");
+        ctx.warn(obj, kept.reason, &kept.note).await;
+    } else {
+        ctx.normal(obj, kept.reason, &kept.note).await;
+    }
+    Ok(())
+}
+
+/// The instance to destroy, held by this object (`None`: nothing to
+/// destroy); `Err`: when to look again first.
+async fn target(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    aura: &AuraClient,
+    current: &AuraInstanceStatus,
+) -> Result<std::result::Result<Option<String>, Cleanup>> {
+    let again = |after| Err(Cleanup::Again(controller::Action::requeue(after)));
     let pending = ctx.pending_password(obj).map(|p| p.id);
     // A create may have landed without an answer: find it so it is not left billed.
-    let listed = match decide::deletion_search(&current, pending.as_deref()) {
+    let listed = match decide::deletion_search(current, pending.as_deref()) {
         Some(tenant) => {
             let listed = aura.list_instances(tenant).await?;
             let claimed = ctx.claims().held_by_others(obj, &listed);
@@ -87,106 +120,105 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
         None => None,
     };
     let target = decide::deletion_target(
-        &current,
+        current,
         pending.as_deref(),
         &obj.aura_name(),
         listed.as_ref().map(|(l, c)| (l.as_slice(), c.as_slice())),
         jiff::Timestamp::now(),
         ctx.config.create_grace,
     );
-    let mut instance_id = match target {
-        DeletionTarget::Wait(after) => {
-            return Ok(Cleanup::Again(controller::Action::requeue(after)));
-        }
-        DeletionTarget::Nothing => None,
+    Ok(match target {
+        DeletionTarget::Wait(after) => again(after),
+        DeletionTarget::Nothing => Ok(None),
         DeletionTarget::Instance {
             id,
             found_by_search,
         } => match ctx.claims().claim(obj, &id).await? {
-            Claim::Held => Some(id),
+            Claim::Held => Ok(Some(id)),
             Claim::HeldByOther(_) => match decide::held_elsewhere(found_by_search) {
-                HeldElsewhere::LookAgain(after) => {
-                    return Ok(Cleanup::Again(controller::Action::requeue(after)));
-                }
+                HeldElsewhere::LookAgain(after) => again(after),
                 HeldElsewhere::LeaveIt => {
                     ctx.warn(
                         obj,
-                        "NotDestroyed",
+                        decide::Reason::NotDestroyed,
                         &format!(
                             "Aura instance {id} is held by another AuraInstance: it is left as it is"
                         ),
                     )
                     .await;
-                    None
+                    Ok(None)
                 }
             },
         },
-    };
+    })
+}
 
-    if let Some(id) = instance_id.take() {
-        let observed = match aura.get_instance(&id).await {
-            Ok(i) => Some(i),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => None,
-            Err(e) => return Err(e.into()),
-        };
-        match decide::destroy_step(observed.as_ref()) {
-            DestroyStep::Gone => {
-                info!(instance = %id, "Aura instance is gone");
-                ctx.claims().release(obj, &id).await?;
-            }
-            step => {
-                if step == DestroyStep::Delete && ctx.config.dry_run {
-                    // The finalizer stays: the instance is still billed, and
-                    // a real run must still find this object to destroy it.
-                    let what = format!("would delete Aura instance {id}: DELETE /instances/{id}");
-                    ctx.dry_run_skipped(obj, "delete", &what).await;
-                    let summary = status::dry_run_deleting(&what);
-                    write_status(
-                        &api,
-                        obj,
-                        status::build(obj, &current, &summary, Some(&current)),
-                    )
-                    .await?;
-                    return Ok(Cleanup::Again(controller::Action::requeue(
-                        ctx.resync_after(0),
-                    )));
-                }
-                if step == DestroyStep::Delete {
-                    match aura.delete_instance(&id).await {
-                        Ok(()) => {
-                            ctx.normal(
-                                obj,
-                                "Deleting",
-                                &format!("asked Aura to destroy instance {id}"),
-                            )
-                            .await
-                        }
-                        Err(e) if e.kind() == AuraErrorKind::NotFound => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let mut next = current.clone();
-                next.aura_status = Some("destroying".into());
-                let summary =
-                    status::deleting(&format!("waiting for Aura to destroy instance {id}"));
-                write_status(
-                    &api,
+/// One step of destroying `id`; `None` once Aura no longer has it.
+async fn destroy(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    api: &Api<AuraInstance>,
+    aura: &AuraClient,
+    current: &AuraInstanceStatus,
+    id: &str,
+) -> Result<Option<Cleanup>> {
+    let observed = match aura.get_instance(id).await {
+        Ok(i) => Some(i),
+        Err(e) if e.kind() == AuraErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let step = decide::destroy_step(observed.as_ref());
+    if step == DestroyStep::Gone {
+        info!(instance = %id, "Aura instance is gone");
+        ctx.claims().release(obj, id).await?;
+        return Ok(None);
+    }
+    if step == DestroyStep::Delete && ctx.config.dry_run {
+        // The finalizer stays: the instance is still billed, and
+        // a real run must still find this object to destroy it.
+        let what = format!("would delete Aura instance {id}: DELETE /instances/{id}");
+        ctx.dry_run_skipped(obj, "delete", &what).await;
+        let summary = status::dry_run_deleting(&what);
+        write_status(
+            api,
+            obj,
+            status::build(obj, current, &summary, Some(current)),
+        )
+        .await?;
+        return Ok(Some(Cleanup::Again(controller::Action::requeue(
+            ctx.resync_after(0),
+        ))));
+    }
+    if step == DestroyStep::Delete {
+        match aura.delete_instance(id).await {
+            Ok(()) => {
+                ctx.normal(
                     obj,
-                    status::build(obj, &next, &summary, Some(&current)),
+                    decide::Reason::Deleting,
+                    &format!("asked Aura to destroy instance {id}"),
                 )
-                .await?;
-                return Ok(Cleanup::Again(controller::Action::requeue(
-                    ctx.config.poll_interval,
-                )));
+                .await
             }
+            Err(e) if e.kind() == AuraErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
     }
+    let mut next = current.clone();
+    next.aura_status = Some("destroying".into());
+    let summary = status::deleting(&format!("waiting for Aura to destroy instance {id}"));
+    write_status(api, obj, status::build(obj, &next, &summary, Some(current))).await?;
+    Ok(Some(Cleanup::Again(controller::Action::requeue(
+        ctx.config.poll_interval,
+    ))))
+}
 
+/// The instance is gone: its Secret goes too.
+async fn remove_secret(obj: &AuraInstance, ctx: &Ctx, secrets: &Api<Secret>) -> Result<()> {
     // Only a Secret of this object's is removed (DESIGN 4.12).
     let name = obj.connection_secret_name();
-    let existing = read_secret(&secrets, &name).await?;
+    let existing = read_secret(secrets, &name).await?;
     if let Some(existing) = existing.as_ref().filter(|s| secret::controlled_by(s, obj)) {
-        release_protection(&secrets, existing).await?;
+        release_protection(secrets, existing).await?;
         match secrets.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -195,11 +227,11 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
     }
     ctx.normal(
         obj,
-        "Deleted",
+        decide::Reason::Deleted,
         "the Aura instance is gone; the connection Secret was removed",
     )
     .await;
-    Ok(Cleanup::Done)
+    Ok(())
 }
 
 async fn disown_secret(secrets: &Api<Secret>, obj: &AuraInstance) -> Result<()> {

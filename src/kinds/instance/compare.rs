@@ -20,8 +20,46 @@ pub enum SpecChange {
     Update(UpdateInstanceRequest),
 }
 
-/// The next operation that brings the instance towards the spec.
-pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) -> SpecChange {
+/// The spec held against one answer of Aura, compared once per pass: what
+/// the pass reads next and what `decide` does both come from it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Compared {
+    /// The instance sits elsewhere than the spec says (then nothing else counts).
+    pub mismatch: Option<String>,
+    /// Every field where Aura differs from the spec.
+    pub update: UpdateInstanceRequest,
+    /// The operation that comes next.
+    pub next: Option<SpecChange>,
+}
+
+impl Compared {
+    pub fn of(spec: &AuraInstanceSpec, name: &str, instance: &Instance) -> Self {
+        let update = update_request(spec, name, instance);
+        Self {
+            mismatch: placement_mismatch(spec, instance),
+            next: Some(next_operation(spec, &update, instance)),
+            update,
+        }
+    }
+
+    /// A memory or storage change is pending (checked against the catalogue first).
+    pub fn resizes(&self) -> bool {
+        self.update.memory.is_some() || self.update.storage.is_some()
+    }
+
+    /// The next operation (none before an instance was seen).
+    pub fn next(&self) -> &SpecChange {
+        self.next.as_ref().unwrap_or(&SpecChange::None)
+    }
+}
+
+/// The next operation that brings the instance towards the spec; `update`
+/// is [`update_request`]'s answer for it.
+pub fn next_operation(
+    spec: &AuraInstanceSpec,
+    update: &UpdateInstanceRequest,
+    instance: &Instance,
+) -> SpecChange {
     match instance.status {
         InstanceStatus::Paused if !spec.paused => return SpecChange::Resume,
         InstanceStatus::Running => {}
@@ -37,11 +75,10 @@ pub fn next_operation(spec: &AuraInstanceSpec, name: &str, instance: &Instance) 
         // Admission allows only professional-db -> business-critical.
         return SpecChange::Upgrade(spec.instance_type);
     }
-    let request = update_request(spec, name, instance);
-    if request == UpdateInstanceRequest::default() {
+    if *update == UpdateInstanceRequest::default() {
         SpecChange::None
     } else {
-        SpecChange::Update(request)
+        SpecChange::Update(update.clone())
     }
 }
 

@@ -6,8 +6,12 @@ mod act;
 pub mod claims;
 mod cleanup;
 pub mod compare;
+mod create;
 pub mod decide;
+pub mod finish;
 mod observe;
+mod pass;
+pub mod plan;
 pub mod reason;
 pub mod schedule;
 pub mod secret;
@@ -15,6 +19,7 @@ pub mod source;
 pub mod status;
 pub mod transitions;
 pub mod verify;
+mod view;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -23,7 +28,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
@@ -31,14 +36,16 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
-use crate::kinds::restore::RunningRestores;
+use crate::kinds::shared::views::RestoreView;
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
-use crate::reconciler::driver::{self, after_first_list};
+use crate::reconciler::driver::after_first_list;
 use crate::reconciler::projects::{Change, Wanted, news};
 use crate::reconciler::{
-    Cleanup, Context, Kind, ReconcileError, Result, Shared, credentials_finalizer, locked,
+    Cleanup, Context, Kind, ReconcileError, Result, credentials_finalizer, locked,
 };
+
+pub use reason::Reason;
 
 use claims::Claims;
 
@@ -62,19 +69,19 @@ pub struct InstanceState {
     /// The databases' own Query API, for the credential check.
     pub query_api: QueryApi,
     /// The AuraRestores that run on instances: such an instance changes nothing.
-    pub restores: RunningRestores,
+    pub restores: Arc<dyn RestoreView>,
     /// How long Aura's transitions take, and who polls when.
     pub transitions: transitions::Transitions,
 }
 
 impl InstanceState {
-    pub fn new(client: Client, query_api: QueryApi) -> Self {
+    pub fn new(client: Client, query_api: QueryApi, restores: Arc<dyn RestoreView>) -> Self {
         let (store, writer) = kube::runtime::reflector::store();
         Self {
             claims: Claims::new(client, store),
             claims_writer: Mutex::new(Some(writer)),
             query_api,
-            restores: RunningRestores::default(),
+            restores,
             transitions: transitions::Transitions::default(),
         }
     }
@@ -85,6 +92,7 @@ impl Kind for AuraInstance {
     type Memory = InstanceMemory;
     type State = InstanceState;
     type Status = AuraInstanceStatus;
+    type Reason = Reason;
 
     fn status(&self) -> Option<&AuraInstanceStatus> {
         self.status.as_ref()
@@ -99,7 +107,7 @@ impl Kind for AuraInstance {
     }
 
     async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
-        act::apply(obj, &ctx).await
+        pass::apply(&obj, &ctx).await
     }
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
@@ -138,6 +146,21 @@ impl Kind for AuraInstance {
         let mut named = still_named(&others, &obj);
         named.extend(ctx.projects.secrets_named_in(&ns));
         credentials_finalizer::release_unused(&ctx.client, &ns, name, &named).await
+    }
+
+    /// Woken also by a change of its project or namespace, a restore on it
+    /// starting or ending, a transition's learned end; owns its Secrets.
+    fn wire(
+        controller: Controller<Self>,
+        ctx: &Arc<Context<Self>>,
+        namespace: Option<&str>,
+    ) -> Controller<Self> {
+        ctx.telemetry.count_phases_of(controller.store());
+        controller
+            .reconcile_on(project_triggers(ctx.clone()))
+            .reconcile_on(ctx.state.restores.wakes())
+            .reconcile_on(ctx.state.transitions.wakes())
+            .owns_stream(owned_secrets(ctx, namespace))
     }
 }
 
@@ -244,34 +267,22 @@ fn project_triggers(
         .flat_map(move |change| futures::stream::iter(affected(&ctx.all_objects(), &change)))
 }
 
-/// The AuraInstance controller of one scope (a namespace, or all): the kind's
-/// watch through the shared driver, plus the connection Secrets it owns,
-/// watched by label only (DESIGN 4.6).
-pub async fn run(
-    shared: &Arc<Shared>,
-    ctx: &Arc<Context<AuraInstance>>,
-    namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let client = shared.client.clone();
-    let (instances, secrets): (Api<AuraInstance>, Api<Secret>) = match &namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client)),
+/// The connection Secrets this kind owns, watched by label only (DESIGN
+/// 4.6) and kept in a store so a reconcile need not read them. Their first
+/// list wakes nobody (the AuraInstances' own first list does), nor does the
+/// echo of the operator's own write; deletions and others' changes do.
+fn owned_secrets(
+    ctx: &Context<AuraInstance>,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = std::result::Result<Secret, watcher::Error>> + Send + use<> {
+    let secrets: Api<Secret> = match namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
     };
-    let controller = driver::controller(instances, ctx)
-        .reconcile_on(project_triggers(ctx.clone()))
-        .reconcile_on(ctx.state.restores.wakes())
-        .reconcile_on(ctx.state.transitions.wakes());
-    ctx.telemetry.count_phases_of(controller.store());
-    // The connection Secrets, kept in a store so a reconcile need not read them.
-    // Their first list wakes nobody: the AuraInstances' own first list does.
     let (owned_reader, owned_writer) = kube::runtime::reflector::store();
     ctx.secrets.add_owned_store(owned_reader);
     let own_writes = ctx.secrets.clone();
-    let owned_secrets = watcher(
+    watcher(
         secrets,
         watcher::Config::default().labels(&secret::owned_selector()),
     )
@@ -280,12 +291,10 @@ pub async fn run(
     .reflect(owned_writer)
     .filter(after_first_list())
     .filter(move |event| {
-        // The echo of our own write wakes nobody; deletions and others' changes do.
         let echo = matches!(event, Ok(watcher::Event::Apply(s)) if own_writes.is_own_write(s));
         std::future::ready(!echo)
     })
-    .touched_objects();
-    driver::run(controller.owns_stream(owned_secrets), ctx.clone(), shutdown).await;
+    .touched_objects()
 }
 
 #[cfg(test)]

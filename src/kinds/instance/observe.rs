@@ -1,6 +1,5 @@
-//! Observe: what Kubernetes and Aura say about one AuraInstance, gathered
-//! with as few calls as the caches allow. No decision is taken here beyond
-//! which calls the state needs; `decide` gets it all as values.
+//! Observe: the reads `plan` names, carried out with as few calls as the
+//! caches allow; `decide` gets it all as values. Nothing is chosen here.
 
 use std::sync::Arc;
 
@@ -8,11 +7,17 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::claims::Claim;
-use super::decide::{self, AuraView, Stall, TenantChoice};
+use jiff::Timestamp;
+
+use super::compare::Compared;
+use super::decide::{self, AuraView, Observation, Stall, TenantChoice};
+use super::plan::{self, AuraRead};
 use super::secret;
 use crate::api::{AuraInstance, AuraInstanceStatus};
-use crate::aura::{AuraClient, AuraErrorKind, Credentials, Instance, InstanceSummary, Tenant};
+use crate::aura::{
+    AuraClient, AuraErrorKind, CreatedInstance, Credentials, Instance, InstanceSummary, Tenant,
+};
+use crate::kinds::shared::views::Claim;
 use crate::reconciler::credentials::{self, CredentialsProblem, CredentialsSource};
 use crate::reconciler::driver;
 use crate::reconciler::{Context, ReconcileError, Result};
@@ -24,6 +29,8 @@ pub struct Observed {
     pub current: AuraInstanceStatus,
     pub instance_id: Option<String>,
     pub aura: Aura,
+    /// The spec held against the instance Aura reported (empty without one).
+    pub compared: Compared,
     /// Another AuraInstance holds the observed instance's claim.
     pub claimed_elsewhere: bool,
     /// The Secret this object would write, and whether it is already there.
@@ -99,6 +106,36 @@ impl Observed {
     }
 }
 
+impl Observed {
+    /// What `decide` looks at: this, the object, and the pass's settings.
+    pub fn observation<'a>(
+        &'a self,
+        obj: &'a AuraInstance,
+        aura_name: &'a str,
+        ctx: &Ctx,
+        restoring: Option<&'a str>,
+    ) -> Observation<'a> {
+        Observation {
+            spec: &obj.spec,
+            aura_name,
+            status: &self.current,
+            now: Timestamp::now(),
+            aura: self.view(),
+            compared: self.compared.clone(),
+            secret: self.secret_view(),
+            generation: obj.metadata.generation,
+            catalogue: self.catalogue.as_deref(),
+            create_grace: ctx.config.create_grace,
+            claimed_elsewhere: self.claimed_elsewhere,
+            secret_name: obj.connection_secret_name(),
+            dry_run: ctx.config.dry_run,
+            restoring,
+            source: self.source.as_ref(),
+            before_change: self.before_change.as_ref(),
+        }
+    }
+}
+
 /// The credentials, or why there are none.
 pub async fn credentials(
     obj: &AuraInstance,
@@ -121,68 +158,151 @@ pub enum Gathered {
 }
 
 pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result<Gathered> {
-    let ns = obj.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let current = obj.status.clone().unwrap_or_default();
-
     // A password received but not yet stored wins over everything else.
     let pending = ctx.pending_password(obj);
-    let instance_id = decide::instance_to_observe(
+    let read = plan::aura_read(
         &current,
         pending.as_ref().map(|p| p.id.as_str()),
         ctx.recorded_instance(obj).as_deref(),
         obj.spec.instance_id.as_deref(),
     );
-
-    let observed_aura = match &instance_id {
-        Some(id) => match aura.get_instance(id).await {
-            Ok(i) => Aura::Found(Box::new(i)),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => Aura::Gone,
-            Err(e) => return Err(e.into()),
-        },
-        None => {
-            let tenant = match tenant(ctx, aura, obj, &current).await? {
-                Ok(t) => t,
-                Err(stall) => return Ok(Gathered::Stall(stall)),
+    let (instance_id, observed_aura) = match read {
+        AuraRead::Instance(id) => {
+            let seen = match aura.get_instance(&id).await {
+                Ok(i) => Aura::Found(Box::new(i)),
+                Err(e) if e.kind() == AuraErrorKind::NotFound => Aura::Gone,
+                Err(e) => return Err(e.into()),
             };
-            let listed = if decide::create_intent(&current).is_some() {
-                Some(Arc::new(aura.list_instances(&tenant.id).await?))
-            } else {
-                None
-            };
-            let claimed = ctx.claims().held_by_others(
-                obj,
-                listed.as_deref().map(Vec::as_slice).unwrap_or_default(),
-            );
-            Aura::NotCreated {
-                tenant,
-                listed,
-                claimed,
-            }
+            (Some(id), seen)
         }
+        AuraRead::Tenant { list } => match not_created(obj, ctx, aura, &current, list).await? {
+            Ok(seen) => (None, seen),
+            Err(stall) => return Ok(Gathered::Stall(stall)),
+        },
     };
+    let compared = match &observed_aura {
+        Aura::Found(i) => Compared::of(&obj.spec, &obj.aura_name(), i),
+        _ => Compared::default(),
+    };
+    let follow = plan::follow_up(&obj.spec, &compared);
 
     // Nothing is recorded, written or sent for an instance without its claim;
     // an instance that sits elsewhere than the spec says is never claimed.
     let claimed_elsewhere = match &observed_aura {
-        Aura::Found(i) if decide::placement_mismatch(&obj.spec, i).is_none() => {
+        Aura::Found(i) if follow.claim => {
             matches!(ctx.claims().claim(obj, &i.id).await?, Claim::HeldByOther(_))
         }
         _ => false,
     };
+    let secret = match connection_secret(
+        obj,
+        ctx,
+        &observed_aura,
+        &current,
+        pending.as_ref(),
+        claimed_elsewhere,
+    )
+    .await?
+    {
+        Ok(secret) => secret,
+        Err(stall) => return Ok(Gathered::Stall(stall)),
+    };
 
-    // The connection Secret: only the operator's own is ever written (DESIGN
-    // 4.12), checked before a create too, so that no password is made for a
-    // Secret that cannot take it.
+    let found = match &observed_aura {
+        Aura::Found(i) => Some(i.as_ref()),
+        _ => None,
+    };
+    // A resize is checked against the tenant's catalogue before it is sent;
+    // without a known tenant it goes to Aura unchecked.
+    let catalogue = match found
+        .filter(|_| follow.catalogue)
+        .and_then(|i| i.tenant_id.as_deref().or(current.tenant_id.as_deref()))
+    {
+        Some(tenant_id) => Some(ctx.tenants.tenant(aura, tenant_id).await?),
+        None => None,
+    };
+    let source = match &observed_aura {
+        Aura::NotCreated { .. } => super::source::resolve(obj, ctx).await?,
+        _ => None,
+    };
+    let before_change = match found.filter(|_| follow.before_change) {
+        Some(_) => Some(before_change(obj, ctx).await?),
+        None => None,
+    };
+
+    Ok(Gathered::Observed(Box::new(Observed {
+        source,
+        before_change,
+        current,
+        instance_id,
+        aura: observed_aura,
+        compared,
+        claimed_elsewhere,
+        secret: secret.plan,
+        not_owned: secret.not_owned,
+        leftover_backup: secret.leftover_backup,
+        catalogue,
+    })))
+}
+
+/// No instance yet: the tenant to create in, the instances another object
+/// holds, and the tenant's instances after a lost create (`list`).
+async fn not_created(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    aura: &AuraClient,
+    current: &AuraInstanceStatus,
+    list: bool,
+) -> Result<Result<Aura, Stall>> {
+    let tenant = match tenant(ctx, aura, obj, current).await? {
+        Ok(t) => t,
+        Err(stall) => return Ok(Err(stall)),
+    };
+    let listed = if list {
+        Some(Arc::new(aura.list_instances(&tenant.id).await?))
+    } else {
+        None
+    };
+    let claimed = ctx.claims().held_by_others(
+        obj,
+        listed.as_deref().map(Vec::as_slice).unwrap_or_default(),
+    );
+    Ok(Ok(Aura::NotCreated {
+        tenant,
+        listed,
+        claimed,
+    }))
+}
+
+/// The connection Secret as observed.
+struct SecretSeen {
+    plan: Option<SecretPlan>,
+    not_owned: bool,
+    leftover_backup: bool,
+}
+
+/// The connection Secret: only the operator's own is ever written (DESIGN
+/// 4.12), checked before a create too, so that no password is made for a
+/// Secret that cannot take it.
+async fn connection_secret(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    observed_aura: &Aura,
+    current: &AuraInstanceStatus,
+    pending: Option<&CreatedInstance>,
+    claimed_elsewhere: bool,
+) -> Result<Result<SecretSeen, Stall>> {
+    let ns = obj.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let name = obj.connection_secret_name();
-    let mut not_owned = false;
-    let templates_ok = templates_render(obj);
     let backup = ctx
         .secrets
         .owned(&ns, &secret::backup_name(&name))
         .filter(|b| secret::controlled_by(b, obj));
-    let plan = match &observed_aura {
-        Aura::Found(i) if !claimed_elsewhere && templates_ok => {
+    let mut not_owned = false;
+    let plan = match observed_aura {
+        Aura::Found(i) if !claimed_elsewhere && templates_render(obj) => {
             // The watch's copy can tell that nothing needs writing; anything
             // else is decided on a live read.
             let cached = ctx
@@ -190,8 +310,7 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
                 .owned(&ns, &name)
                 .filter(|s| secret::may_write(Some(s), obj, Some(&i.id)))
                 .and_then(|s| {
-                    let desired =
-                        secret::desired_for(obj, &current, i, pending.as_ref(), Some(&s)).ok()?;
+                    let desired = secret::desired_for(obj, current, i, pending, Some(&s)).ok()?;
                     secret::matches(&s, &desired).then_some(desired)
                 });
             match cached {
@@ -203,32 +322,10 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
                 None => {
                     let existing = read_secret(&secrets, &name).await?;
                     if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
-                        // A replacement cut short kept the password in the backup.
-                        let carry = match &existing {
-                            Some(e) if secret::has_password(Some(e), &i.id) => Some(e),
-                            _ => backup.as_deref().or(existing.as_ref()),
-                        };
-                        let desired =
-                            match secret::desired_for(obj, &current, i, pending.as_ref(), carry) {
-                                Ok(d) => d,
-                                Err(problem) => {
-                                    return Ok(Gathered::Stall((
-                                        decide::Reason::InvalidTemplate,
-                                        problem.to_string(),
-                                    )));
-                                }
-                            };
-                        let up_to_date = existing
-                            .as_ref()
-                            .is_some_and(|s| secret::matches(s, &desired));
-                        let replace = existing
-                            .as_ref()
-                            .is_some_and(|s| !secret::same_type(s, &desired));
-                        Some(SecretPlan {
-                            desired,
-                            up_to_date,
-                            replace,
-                        })
+                        match secret_plan(obj, current, i, pending, existing, backup.as_deref()) {
+                            Ok(plan) => Some(plan),
+                            Err(stall) => return Ok(Err(stall)),
+                        }
                     } else {
                         not_owned = true;
                         None
@@ -250,47 +347,40 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         _ => None,
     };
     let leftover_backup = backup.is_some() && plan.as_ref().is_some_and(|p| p.up_to_date);
-
-    // A resize is checked against the tenant's catalogue before it is sent.
-    let catalogue = match &observed_aura {
-        Aura::Found(i) if resize_pending(obj, i) => {
-            match i.tenant_id.as_deref().or(current.tenant_id.as_deref()) {
-                Some(tenant_id) => Some(ctx.tenants.tenant(aura, tenant_id).await?),
-                // Without a known tenant the resize goes to Aura unchecked.
-                None => None,
-            }
-        }
-        _ => None,
-    };
-
-    let source = match &observed_aura {
-        Aura::NotCreated { .. } => super::source::resolve(obj, ctx).await?,
-        _ => None,
-    };
-    let before_change = match &observed_aura {
-        Aura::Found(i)
-            if decide::wants_snapshot_first(
-                &obj.spec,
-                &decide::next_operation(&obj.spec, &obj.aura_name(), i),
-            ) =>
-        {
-            Some(before_change(obj, ctx).await?)
-        }
-        _ => None,
-    };
-
-    Ok(Gathered::Observed(Box::new(Observed {
-        source,
-        before_change,
-        current,
-        instance_id,
-        aura: observed_aura,
-        claimed_elsewhere,
-        secret: plan,
+    Ok(Ok(SecretSeen {
+        plan,
         not_owned,
         leftover_backup,
-        catalogue,
-    })))
+    }))
+}
+
+/// The Secret this object would write over `existing` (ours, or absent).
+fn secret_plan(
+    obj: &AuraInstance,
+    current: &AuraInstanceStatus,
+    instance: &Instance,
+    pending: Option<&CreatedInstance>,
+    existing: Option<Secret>,
+    backup: Option<&Secret>,
+) -> Result<SecretPlan, Stall> {
+    // A replacement cut short kept the password in the backup.
+    let carry = match &existing {
+        Some(e) if secret::has_password(Some(e), &instance.id) => Some(e),
+        _ => backup.or(existing.as_ref()),
+    };
+    let desired = secret::desired_for(obj, current, instance, pending, carry)
+        .map_err(|problem| (decide::Reason::InvalidTemplate, problem.to_string()))?;
+    let up_to_date = existing
+        .as_ref()
+        .is_some_and(|s| secret::matches(s, &desired));
+    let replace = existing
+        .as_ref()
+        .is_some_and(|s| !secret::same_type(s, &desired));
+    Ok(SecretPlan {
+        desired,
+        up_to_date,
+        replace,
+    })
 }
 
 /// The AuraSnapshot of this generation's change, and where it is.
@@ -331,11 +421,6 @@ pub async fn read_secret(secrets: &Api<Secret>, name: &str) -> Result<Option<Sec
         .get_opt(name)
         .await
         .map_err(|e| ReconcileError::kube("read the connection Secret", e))
-}
-
-fn resize_pending(obj: &AuraInstance, instance: &Instance) -> bool {
-    let request = decide::update_request(&obj.spec, &obj.aura_name(), instance);
-    request.memory.is_some() || request.storage.is_some()
 }
 
 /// The tenant to create in, with its catalogue; or why there is none.

@@ -14,8 +14,8 @@ use kube::{Resource, ResourceExt};
 use crate::api::{AuraInstance, AuraSnapshot, INSTANCE_LABEL, LastSnapshot, SCHEDULED_LABEL};
 use crate::reconciler::{ReconcileError, Result};
 
-use crate::kinds::snapshot::make;
-pub use crate::kinds::snapshot::make::{Made, SLOT_ANNOTATION};
+use crate::kinds::shared::snapshots as make;
+pub use crate::kinds::shared::snapshots::{Made, SLOT_ANNOTATION};
 
 /// A cron expression of five fields, or six with seconds first; UTC.
 pub fn parse(expression: &str) -> Result<Cron, String> {
@@ -61,6 +61,61 @@ pub fn due(cron: &Cron, last_slot: Option<Timestamp>, created: Timestamp, now: T
         // A pattern that never matches again: look on the slow timer.
         Err(_) => Due::Wait(Duration::from_secs(3600)),
     }
+}
+
+/// What `spec.snapshots.schedule` asks of a pass now (`None`: no schedule,
+/// or one that does not parse, which `decide` stalls on).
+pub fn plan(obj: &AuraInstance, last: Option<&LastSnapshot>, now: Timestamp) -> Option<Due> {
+    let cron = schedule_of(obj)?;
+    Some(due(&cron, last_slot(last), created(obj, now), now))
+}
+
+/// After the snapshot of `slot` was made: when the schedule asks again.
+pub fn after_taking(obj: &AuraInstance, slot: Timestamp, now: Timestamp) -> Duration {
+    match schedule_of(obj).map(|cron| due(&cron, Some(slot), created(obj, now), now)) {
+        Some(Due::Wait(after)) => after,
+        Some(Due::Take { .. }) | None => Duration::from_secs(1),
+    }
+}
+
+fn schedule_of(obj: &AuraInstance) -> Option<Cron> {
+    let expression = obj.spec.snapshots.as_ref()?.schedule.as_deref()?;
+    parse(expression).ok()
+}
+
+fn created(obj: &AuraInstance, now: Timestamp) -> Timestamp {
+    obj.metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now, |t| t.0)
+}
+
+/// A scheduled snapshot this pass made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub name: String,
+    pub slot: Timestamp,
+    pub made: Made,
+    /// The scheduled objects `keep` pruned.
+    pub pruned: Vec<String>,
+}
+
+/// Makes the AuraSnapshot of `slot` and prunes beyond `keep`.
+pub async fn take_slot(
+    client: &kube::Client,
+    obj: &AuraInstance,
+    slot: Timestamp,
+) -> Result<Scheduled> {
+    let name = slot_name(&obj.name_any(), slot);
+    let made = take(client, obj, &name, Some(slot)).await?;
+    let keep = obj.spec.snapshots.as_ref().and_then(|p| p.keep);
+    let pruned = prune(client, obj, keep).await?;
+    Ok(Scheduled {
+        name,
+        slot,
+        made,
+        pruned,
+    })
 }
 
 /// The scheduled objects beyond `keep`, oldest first; `objects` are (name, slot).

@@ -4,82 +4,41 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::reconciler::status::State;
+
 use super::reason::Reason;
 use crate::api::{AuraInstance, AuraInstanceStatus, Phase};
-use crate::reconciler::status::{self, Summary};
+use crate::reconciler::status::{self, Phasing, Progress};
 
 pub use crate::reconciler::status::{READY, RECONCILING, STALLED, conditions};
 
+crate::kind_status!(AuraInstanceStatus);
+
 pub type Readiness = status::Readiness<Reason>;
 
-/// The condition-level summary `decide` produces; `status.rs` turns it into conditions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusSummary {
-    pub phase: Phase,
-    pub ready: Readiness,
-    pub reconciling: Option<(Reason, String)>,
-    pub stalled: Option<(Reason, String)>,
+/// The condition-level summary `decide` produces, with the phase; `build`
+/// turns it into the status.
+pub type StatusSummary = Progress<Reason, Phase>;
+
+impl Phasing for Phase {
+    const READY: Self = Phase::Running;
+    const STALLED: Self = Phase::Failed;
 }
 
-impl StatusSummary {
-    /// A human must act: Stalled=True, Ready=False, no polling.
-    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Self {
-            phase: Phase::Failed,
-            ready: Readiness::False {
-                reason,
-                message: message.clone(),
-            },
-            reconciling: None,
-            stalled: Some((reason, message)),
-        }
-    }
-
-    /// Aura accepted the create and is building the instance.
-    pub fn aura_creating() -> Self {
-        Self::in_progress(
-            Phase::Creating,
-            Reason::Creating,
-            "Aura is creating the instance",
-        )
-    }
-
-    pub fn in_progress(phase: Phase, reason: Reason, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Self {
-            phase,
-            ready: Readiness::False {
-                reason,
-                message: message.clone(),
-            },
-            reconciling: Some((reason, message)),
-            stalled: None,
-        }
-    }
-}
-
-impl Summary for StatusSummary {
-    type Reason = Reason;
-
-    fn readiness(&self) -> &Readiness {
-        &self.ready
-    }
-
-    fn reconciling(&self) -> Option<&(Reason, String)> {
-        self.reconciling.as_ref()
-    }
-
-    fn stalled(&self) -> Option<&(Reason, String)> {
-        self.stalled.as_ref()
-    }
+/// Aura accepted the create and is building the instance.
+pub fn aura_creating() -> StatusSummary {
+    StatusSummary::in_progress(
+        Phase::Creating,
+        Reason::Creating,
+        "Aura is creating the instance",
+    )
 }
 
 /// The first-sight status: Ready=Unknown, Reconciling=True.
 pub fn first_sight() -> StatusSummary {
     StatusSummary {
         phase: Phase::Pending,
-        ready: Readiness::Unknown {
+        readiness: Readiness::Unknown {
             reason: Reason::Reconciling,
             message: "the operator has not yet observed this object".into(),
         },
@@ -95,7 +54,7 @@ pub fn aura_unreachable(phase: Option<Phase>, error: &str) -> StatusSummary {
     let message = format!("the Aura API cannot be reached; retrying: {error}");
     StatusSummary {
         phase: phase.unwrap_or(Phase::Pending),
-        ready: Readiness::Unknown {
+        readiness: Readiness::Unknown {
             reason: Reason::AuraUnreachable,
             message: message.clone(),
         },
@@ -106,65 +65,38 @@ pub fn aura_unreachable(phase: Option<Phase>, error: &str) -> StatusSummary {
 
 /// The status while Aura destroys the instance.
 pub fn deleting(message: &str) -> StatusSummary {
-    StatusSummary {
-        phase: Phase::Deleting,
-        ready: Readiness::False {
-            reason: Reason::Deleting,
-            message: message.to_string(),
-        },
-        reconciling: Some((Reason::Deleting, message.to_string())),
-        stalled: None,
-    }
+    StatusSummary::in_progress(Phase::Deleting, Reason::Deleting, message)
 }
 
 /// The status of a deletion that --dry-run keeps from reaching Aura.
 pub fn dry_run_deleting(what: &str) -> StatusSummary {
-    let message = format!("dry run: {what}; the object waits until the operator runs for real");
-    StatusSummary {
-        phase: Phase::Deleting,
-        ready: Readiness::False {
-            reason: Reason::DryRun,
-            message: message.clone(),
-        },
-        reconciling: Some((Reason::DryRun, message)),
-        stalled: None,
-    }
+    StatusSummary::in_progress(
+        Phase::Deleting,
+        Reason::DryRun,
+        format!("dry run: {what}; the object waits until the operator runs for real"),
+    )
 }
 
-/// The annotation that stops every Aura call for one object.
-pub const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile";
-
-/// Whether the object carries `aura-operator.io/reconcile: disabled`.
-pub fn reconcile_disabled(obj: &AuraInstance) -> bool {
-    obj.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(RECONCILE_ANNOTATION))
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"))
-}
+pub use crate::api::RECONCILE_ANNOTATION;
 
 /// The status while reconciling is disabled: what was known stays as it was
 /// (Ready, Stalled, observedGeneration: a spec changed meanwhile shows as not
 /// yet observed), and Reconciling says why nothing happens.
 pub fn disabled(current: &AuraInstanceStatus, now: Timestamp) -> AuraInstanceStatus {
     let mut next = current.clone();
-    let reason = Reason::ReconcileDisabled;
-    let already = status::condition(&current.conditions, RECONCILING)
-        .filter(|c| c.status == "False" && c.reason == reason.as_str());
-    let condition = Condition {
-        type_: RECONCILING.into(),
-        status: "False".into(),
-        reason: reason.as_str().into(),
-        message: format!(
-            "the annotation {RECONCILE_ANNOTATION}: disabled stops every Aura call for this object; remove it to resume (deleting the object still follows deletionPolicy)"
-        ),
-        observed_generation: current.observed_generation,
-        last_transition_time: already
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
-    };
-    next.conditions.retain(|c| c.type_ != RECONCILING);
-    next.conditions.push(condition);
+    status::set(
+        &mut next.conditions,
+        status::Set {
+            type_: RECONCILING,
+            state: State::False,
+            reason: Reason::ReconcileDisabled.as_str(),
+            message: format!(
+                "the annotation {RECONCILE_ANNOTATION}: disabled stops every Aura call for this object; remove it to resume (deleting the object still follows deletionPolicy)"
+            ),
+            generation: current.observed_generation,
+            now,
+        },
+    );
     next
 }
 
@@ -177,9 +109,9 @@ pub fn set_drifted(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let (value, reason, message) = match drifted {
+    let (state, reason, message) = match drifted {
         Some(fields) if !fields.is_empty() => (
-            "True",
+            State::True,
             Reason::Drifted,
             format!(
                 "the spec and Aura differ (managementPolicy ObserveOnly: nothing is changed): {}",
@@ -187,29 +119,27 @@ pub fn set_drifted(
             ),
         ),
         _ => (
-            "False",
+            State::False,
             Reason::InSync,
             "the spec matches what Aura reports".to_string(),
         ),
     };
-    let last = status::condition(&status.conditions, DRIFTED)
-        .filter(|c| c.status == value)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
-    status.conditions.retain(|c| c.type_ != DRIFTED);
-    status.conditions.push(Condition {
-        type_: DRIFTED.into(),
-        status: value.into(),
-        reason: reason.as_str().into(),
-        message,
-        observed_generation: generation,
-        last_transition_time: last,
-    });
+    status::set(
+        &mut status.conditions,
+        status::Set {
+            type_: DRIFTED,
+            state,
+            reason: reason.as_str(),
+            message,
+            generation,
+            now,
+        },
+    );
 }
 
 /// Drops the Drifted condition (managementPolicy Full).
 pub fn clear_drifted(status: &mut AuraInstanceStatus) {
-    status.conditions.retain(|c| c.type_ != DRIFTED);
+    status::remove(&mut status.conditions, DRIFTED);
 }
 
 /// Looks up a condition.
@@ -217,34 +147,27 @@ pub fn condition<'a>(status: Option<&'a AuraInstanceStatus>, type_: &str) -> Opt
     status::condition(&status?.conditions, type_)
 }
 
-/// The full status for a summary.
+/// The full status for a summary: `fields` with the summary's phase and
+/// conditions (transition times kept from `previous`).
 pub fn build(
     obj: &AuraInstance,
     fields: &AuraInstanceStatus,
     summary: &StatusSummary,
     previous: Option<&AuraInstanceStatus>,
 ) -> AuraInstanceStatus {
-    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
-    let mut all = conditions(
+    let mut next = AuraInstanceStatus {
+        phase: Some(summary.phase),
+        ..fields.clone()
+    };
+    let previous = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    status::apply_summary(
+        &mut next,
         summary,
-        previous_conditions,
+        previous,
         obj.metadata.generation,
         Timestamp::now(),
     );
-    // Conditions of their own (CredentialsVerified) are kept as they are.
-    all.extend(
-        fields
-            .conditions
-            .iter()
-            .filter(|c| ![READY, RECONCILING, STALLED].contains(&c.type_.as_str()))
-            .cloned(),
-    );
-    AuraInstanceStatus {
-        observed_generation: obj.metadata.generation,
-        phase: Some(summary.phase),
-        conditions: all,
-        ..fields.clone()
-    }
+    next
 }
 
 #[cfg(test)]
@@ -260,7 +183,7 @@ mod tests {
     fn transition_time_moves_only_when_the_status_changes() {
         let creating = StatusSummary {
             phase: Phase::Creating,
-            ready: Readiness::False {
+            readiness: Readiness::False {
                 reason: Reason::Creating,
                 message: "m".into(),
             },
@@ -276,7 +199,7 @@ mod tests {
 
         let running = StatusSummary {
             phase: Phase::Running,
-            ready: Readiness::True,
+            readiness: Readiness::True,
             reconciling: None,
             stalled: None,
         };

@@ -12,9 +12,9 @@ use serde_json::json;
 use super::*;
 use crate::api::ClusterAuraProject;
 use crate::aura::{AuraClients, ClientConfig, Credentials};
-use crate::reconciler::ControllerConfig;
-use crate::reconciler::context::offline_client;
+use crate::reconciler::offline_client;
 use crate::reconciler::driver::follow;
+use crate::reconciler::{ControllerConfig, Shared};
 
 #[derive(Parser)]
 struct Args {
@@ -46,7 +46,24 @@ fn context() -> Arc<Context<AuraInstance>> {
         "test",
     )
     .unwrap();
-    Arc::new(Context::new(shared, InstanceState::new(client, query_api)))
+    let restores: Arc<dyn RestoreView> = Arc::new(NoRestores);
+    Arc::new(Context::new(
+        shared,
+        InstanceState::new(client, query_api, restores),
+    ))
+}
+
+/// No AuraRestore runs anywhere.
+struct NoRestores;
+
+impl RestoreView for NoRestores {
+    fn running_on(&self, _: &str, _: &str, _: Option<&str>) -> Option<String> {
+        None
+    }
+
+    fn wakes(&self) -> futures::stream::BoxStream<'static, ObjectRef<AuraInstance>> {
+        futures::stream::pending().boxed()
+    }
 }
 
 fn object(name: &str, credentials: Option<&str>) -> AuraInstance {

@@ -14,7 +14,8 @@ use tokio::sync::broadcast;
 
 use jiff::Timestamp;
 
-use super::{decide, status};
+use super::decide;
+use super::status::RECONCILING;
 use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::InstanceStatus;
 use crate::reconciler::locked;
@@ -36,9 +37,8 @@ pub fn recorded(status: &AuraInstanceStatus) -> Option<Transition> {
 
 /// How long `status` has been in its transition, from its Reconciling condition.
 pub fn in_transition(status: &AuraInstanceStatus, now: Timestamp) -> Duration {
-    status::condition(Some(status), status::RECONCILING)
-        .filter(|c| c.status == "True")
-        .map(|c| now.duration_since(c.last_transition_time.0))
+    crate::reconciler::status::true_since(&status.conditions, RECONCILING)
+        .map(|since| now.duration_since(since))
         .and_then(|d| Duration::try_from(d).ok())
         .unwrap_or_default()
 }

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::reason::Reason;
 use super::secret;
 use crate::api::{AuraInstance, AuraInstanceStatus, SecretFormat};
 use crate::query_api::Verdict;
 use crate::reconciler::Context;
+use crate::reconciler::status::{self, State};
 
 pub const CREDENTIALS_VERIFIED: &str = "CredentialsVerified";
 
@@ -109,18 +109,18 @@ pub fn condition_for(
     endpoint: &str,
     secret_name: &str,
     format: SecretFormat,
-) -> (&'static str, Reason, String) {
+) -> (State, Reason, String) {
     let key = secret::password_key(format);
     match verdict {
         Verdict::Accepted => (
-            "True",
+            State::True,
             Reason::CredentialsAccepted,
             format!(
                 "the database accepted the username and password in Secret {secret_name} (RETURN 1 through {endpoint})"
             ),
         ),
         Verdict::Rejected { code } => (
-            "False",
+            State::False,
             Reason::AuthenticationFailed,
             format!(
                 "the database refused the username and password in Secret {secret_name}{}: applications using it cannot log in; write the right password into its {key} key (or reset it in the Aura console and write the new one there)",
@@ -128,7 +128,7 @@ pub fn condition_for(
             ),
         ),
         Verdict::Forbidden { code } => (
-            "False",
+            State::False,
             Reason::AccessDenied,
             format!(
                 "the database accepted the login in Secret {secret_name} but refused it the database{}",
@@ -136,7 +136,7 @@ pub fn condition_for(
             ),
         ),
         Verdict::Unreachable(why) => (
-            "Unknown",
+            State::Unknown,
             Reason::Unreachable,
             format!(
                 "could not ask the database at {endpoint} whether the login in Secret {secret_name} works: {why}; an instance reachable only through a private endpoint cannot be checked from the operator (set spec.verifyCredentials: false, or point --query-api-url at a proxy that reaches it)"
@@ -152,31 +152,22 @@ fn code_note(code: &Option<String>) -> String {
 /// Sets the condition, keeping its transition time when its status stays.
 pub fn set(
     status: &mut AuraInstanceStatus,
-    (value, reason, message): (&'static str, Reason, String),
+    (state, reason, message): (State, Reason, String),
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let previous = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == CREDENTIALS_VERIFIED);
-    let last = previous
-        .filter(|c| c.status == value)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
-    let condition = Condition {
-        type_: CREDENTIALS_VERIFIED.into(),
-        status: value.into(),
-        reason: reason.as_str().into(),
-        message,
-        observed_generation: generation,
-        last_transition_time: last,
-    };
-    status
-        .conditions
-        .retain(|c| c.type_ != CREDENTIALS_VERIFIED);
-    status.conditions.push(condition);
-    if value == "True" {
+    status::set(
+        &mut status.conditions,
+        status::Set {
+            type_: CREDENTIALS_VERIFIED,
+            state,
+            reason: reason.as_str(),
+            message,
+            generation,
+            now,
+        },
+    );
+    if state == State::True {
         status.credentials_verified_at = Some(now.to_string());
     }
 }
@@ -207,9 +198,7 @@ impl Restarted {
 
 /// Drops the condition (checks are off).
 pub fn remove(status: &mut AuraInstanceStatus) {
-    status
-        .conditions
-        .retain(|c| c.type_ != CREDENTIALS_VERIFIED);
+    status::remove(&mut status.conditions, CREDENTIALS_VERIFIED);
     status.credentials_verified_at = None;
 }
 
@@ -223,16 +212,45 @@ pub fn label(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// The I/O around [`plan`]: asks the database when the plan says so, and
-/// puts the answer into `status`. Returns when to look again, if sooner than
-/// the object's own requeue should be.
-pub async fn run(
+/// What a pass's check came to: what [`plan`] said, or the database's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Off,
+    Hold,
+    Later(Duration),
+    Asked(Asked),
+}
+
+/// The database's answer to one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asked {
+    pub verdict: Verdict,
+    /// Where it was asked (no secret in it).
+    pub endpoint: String,
+    /// This process had not checked the object before (a restart, say).
+    pub first_in_process: bool,
+    /// When the plan, with this answer, asks again.
+    pub next: Option<Duration>,
+}
+
+impl Check {
+    /// When to look again for the check's sake, if sooner than the object would.
+    pub fn sooner(&self) -> Option<Duration> {
+        match self {
+            Self::Later(after) => Some(*after),
+            Self::Asked(asked) => asked.next,
+            Self::Off | Self::Hold => None,
+        }
+    }
+}
+
+/// The I/O around [`plan`]: asks the database when the plan says so.
+pub async fn check(
     obj: &AuraInstance,
     ctx: &Context<AuraInstance>,
     written: Option<&Secret>,
     ready: bool,
-    status: &mut AuraInstanceStatus,
-) -> Option<Duration> {
+) -> Check {
     let now = Timestamp::now();
     let last = ctx.memory.peek(obj, |e| e.kind.checked.clone()).flatten();
     let login = written.and_then(login_digest);
@@ -245,79 +263,24 @@ pub async fn run(
         interval: ctx.config.verify_credentials_interval,
     };
     match plan(&due) {
-        Plan::Off => {
-            remove(status);
-            None
-        }
-        Plan::Hold => None,
-        Plan::Later(after) => Some(after),
+        Plan::Off => Check::Off,
+        Plan::Hold => Check::Hold,
+        Plan::Later(after) => Check::Later(after),
         Plan::Check => {
-            let (secret, login) = (written?, login?);
-            let (username, password) = secret::login(secret)?;
-            let uri = secret::uri(secret).unwrap_or_default();
-            let host = secret::format::host_of(&uri);
-            let secret_name = obj.connection_secret_name();
-            let verdict = match ctx
-                .state
-                .query_api
-                .endpoint(&host, secret::format::DATABASE)
-            {
-                Ok(endpoint) => {
-                    let api = &ctx.state.query_api;
-                    let started = std::time::Instant::now();
-                    let mut verdict = api.check(&endpoint, &username, &password).await;
-                    let first_of_login = last.as_ref().is_none_or(|l| l.login != login);
-                    if verdict != Verdict::Accepted
-                        && first_of_login
-                        && started.elapsed() < QUICK_ANSWER
-                    {
-                        tokio::time::sleep(IN_PASS_RETRY).await;
-                        verdict = api.check(&endpoint, &username, &password).await;
-                    }
-                    (verdict, endpoint.to_string())
-                }
-                Err(e) => (
-                    Verdict::Unreachable(format!("no Query API URL for host {host}: {e}")),
-                    host.clone(),
-                ),
+            let (Some(secret), Some(login)) = (written, login) else {
+                return Check::Hold;
             };
-            let (verdict, endpoint) = verdict;
+            let first_of_login = last.as_ref().is_none_or(|l| l.login != login);
+            let Some((verdict, endpoint)) = ask(ctx, secret, first_of_login).await else {
+                return Check::Hold;
+            };
             ctx.telemetry.record_credential_check(label(&verdict));
+            tracing::debug!(result = label(&verdict), "credential check");
             let misses = match (&verdict, &last) {
                 (Verdict::Accepted, _) => 0,
                 (_, Some(l)) if l.login == login => l.misses + 1,
                 _ => 1,
             };
-            let before = status
-                .conditions
-                .iter()
-                .find(|c| c.type_ == CREDENTIALS_VERIFIED)
-                .map(|c| c.reason.clone());
-            let recorded_at = status.credentials_verified_at.clone();
-            let condition = condition_for(&verdict, &endpoint, &secret_name, obj.secret_format());
-            let reason = condition.1;
-            let message = condition.2.clone();
-            tracing::debug!(result = label(&verdict), "credential check");
-            set(status, condition, obj.metadata.generation, now);
-            let keep = Restarted {
-                first_in_process: last.is_none(),
-                was_accepted: before.as_deref() == Some(Reason::CredentialsAccepted.as_str()),
-                accepted: verdict == Verdict::Accepted,
-                recorded_at: recorded_at.as_deref().and_then(|t| t.parse().ok()),
-                now,
-                interval: ctx.config.verify_credentials_interval,
-            };
-            if keep.keeps_recorded_time() {
-                status.credentials_verified_at = recorded_at;
-            }
-            // One Warning when the login stops working; the condition says the rest.
-            if matches!(
-                verdict,
-                Verdict::Rejected { .. } | Verdict::Forbidden { .. }
-            ) && before.as_deref() != Some(reason.as_str())
-            {
-                ctx.warn(obj, "CredentialsRejected", &message).await;
-            }
             let checked = Checked {
                 login,
                 at: now,
@@ -325,22 +288,107 @@ pub async fn run(
             };
             ctx.memory
                 .with(obj, |e| e.kind.checked = Some(checked.clone()));
-            let next = plan(&Due {
+            let next = match plan(&Due {
                 last: Some(&checked),
                 now,
                 ..due
-            });
-            match next {
+            }) {
                 Plan::Later(after) => Some(after),
                 _ => None,
-            }
+            };
+            Check::Asked(Asked {
+                verdict,
+                endpoint,
+                first_in_process: last.is_none(),
+                next,
+            })
         }
     }
+}
+
+/// Asks the database whether the Secret's login works; a first answer that
+/// is not a yes, and came quickly, is asked once more after a second.
+async fn ask(
+    ctx: &Context<AuraInstance>,
+    secret: &Secret,
+    first_of_login: bool,
+) -> Option<(Verdict, String)> {
+    let (username, password) = secret::login(secret)?;
+    let uri = secret::uri(secret).unwrap_or_default();
+    let host = secret::format::host_of(&uri);
+    let api = &ctx.state.query_api;
+    Some(match api.endpoint(&host, secret::format::DATABASE) {
+        Ok(endpoint) => {
+            let started = std::time::Instant::now();
+            let mut verdict = api.check(&endpoint, &username, &password).await;
+            if verdict != Verdict::Accepted && first_of_login && started.elapsed() < QUICK_ANSWER {
+                tokio::time::sleep(IN_PASS_RETRY).await;
+                verdict = api.check(&endpoint, &username, &password).await;
+            }
+            (verdict, endpoint.to_string())
+        }
+        Err(e) => (
+            Verdict::Unreachable(format!("no Query API URL for host {host}: {e}")),
+            host,
+        ),
+    })
+}
+
+/// What the object's status says around a check.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub secret_name: &'a str,
+    pub format: SecretFormat,
+    pub generation: Option<i64>,
+    pub now: Timestamp,
+    pub interval: Duration,
+}
+
+/// Puts a check's outcome into `status` (pure); returns the note of a
+/// Warning when the login has just stopped working.
+pub fn apply(status: &mut AuraInstanceStatus, check: &Check, facts: &Facts<'_>) -> Option<String> {
+    let asked = match check {
+        Check::Off => {
+            remove(status);
+            return None;
+        }
+        Check::Hold | Check::Later(_) => return None,
+        Check::Asked(asked) => asked,
+    };
+    let before = status::condition(&status.conditions, CREDENTIALS_VERIFIED)
+        .and_then(|c| Reason::parse(&c.reason));
+    let recorded_at = status.credentials_verified_at.clone();
+    let condition = condition_for(
+        &asked.verdict,
+        &asked.endpoint,
+        facts.secret_name,
+        facts.format,
+    );
+    let (reason, message) = (condition.1, condition.2.clone());
+    set(status, condition, facts.generation, facts.now);
+    let keep = Restarted {
+        first_in_process: asked.first_in_process,
+        was_accepted: before == Some(Reason::CredentialsAccepted),
+        accepted: asked.verdict == Verdict::Accepted,
+        recorded_at: recorded_at.as_deref().and_then(|t| t.parse().ok()),
+        now: facts.now,
+        interval: facts.interval,
+    };
+    if keep.keeps_recorded_time() {
+        status.credentials_verified_at = recorded_at;
+    }
+    // One Warning when the login stops working; the condition says the rest.
+    let refused = matches!(
+        asked.verdict,
+        Verdict::Rejected { .. } | Verdict::Forbidden { .. }
+    );
+    (refused && before != Some(reason)).then_some(message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -356,22 +404,34 @@ mod tests {
         }
     }
 
+    /// (what, enabled, ready, login, last check, now, plan)
+    type Case<'a> = (
+        &'a str,
+        bool,
+        bool,
+        Option<u64>,
+        Option<&'a Checked>,
+        &'a str,
+        Plan,
+    );
+
+    fn assert_plans(cases: Vec<Case>) {
+        for (what, enabled, ready, login, last, now, want) in cases {
+            let got = plan(&Due {
+                enabled,
+                ready,
+                login,
+                last,
+                now: t(now),
+                interval: HOUR6,
+            });
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
     #[test]
     fn when_to_check() {
         let ok = checked(1, "2026-01-01T00:00:00Z", 0);
-        let missed_once = checked(1, "2026-01-01T00:00:00Z", 1);
-        let missed_five = checked(1, "2026-01-01T00:00:00Z", 5);
-        let missed_often = checked(1, "2026-01-01T00:00:00Z", 6);
-        // (what, enabled, ready, login, last check, now, plan)
-        type Case<'a> = (
-            &'a str,
-            bool,
-            bool,
-            Option<u64>,
-            Option<&'a Checked>,
-            &'a str,
-            Plan,
-        );
         let cases: Vec<Case> = vec![
             (
                 "off",
@@ -427,6 +487,17 @@ mod tests {
                 "2026-01-01T00:00:01Z",
                 Plan::Check,
             ),
+        ];
+        assert_plans(cases);
+    }
+
+    #[test]
+    fn when_to_check_again() {
+        let ok = checked(1, "2026-01-01T00:00:00Z", 0);
+        let missed_once = checked(1, "2026-01-01T00:00:00Z", 1);
+        let missed_five = checked(1, "2026-01-01T00:00:00Z", 5);
+        let missed_often = checked(1, "2026-01-01T00:00:00Z", 6);
+        let cases: Vec<Case> = vec![
             (
                 "verified a minute ago",
                 true,
@@ -491,38 +562,28 @@ mod tests {
                 Plan::Later(HOUR6 - Duration::from_secs(3600)),
             ),
         ];
-        for (what, enabled, ready, login, last, now, want) in cases {
-            let got = plan(&Due {
-                enabled,
-                ready,
-                login,
-                last,
-                now: t(now),
-                interval: HOUR6,
-            });
-            assert_eq!(got, want, "{what}");
-        }
+        assert_plans(cases);
     }
 
     #[test]
     fn conditions_say_what_happened_without_values() {
         let cases = [
-            (Verdict::Accepted, "True", Reason::CredentialsAccepted),
+            (Verdict::Accepted, State::True, Reason::CredentialsAccepted),
             (
                 Verdict::Rejected {
                     code: Some("Neo.ClientError.Security.Unauthorized".into()),
                 },
-                "False",
+                State::False,
                 Reason::AuthenticationFailed,
             ),
             (
                 Verdict::Forbidden { code: None },
-                "False",
+                State::False,
                 Reason::AccessDenied,
             ),
             (
                 Verdict::Unreachable("cannot connect".into()),
-                "Unknown",
+                State::Unknown,
                 Reason::Unreachable,
             ),
         ];
@@ -581,7 +642,7 @@ mod tests {
     #[test]
     fn the_condition_keeps_its_transition_time_and_goes_when_off() {
         let mut status = AuraInstanceStatus::default();
-        let accepted = || ("True", Reason::CredentialsAccepted, "m".to_string());
+        let accepted = || (State::True, Reason::CredentialsAccepted, "m".to_string());
         set(&mut status, accepted(), Some(1), t("2026-01-01T00:00:00Z"));
         set(&mut status, accepted(), Some(1), t("2026-01-01T06:00:00Z"));
         let c = &status.conditions[0];
@@ -593,7 +654,7 @@ mod tests {
         );
         set(
             &mut status,
-            ("False", Reason::AuthenticationFailed, "m".into()),
+            (State::False, Reason::AuthenticationFailed, "m".into()),
             Some(1),
             t("2026-01-01T07:00:00Z"),
         );

@@ -88,7 +88,7 @@ pub(super) fn skip_in_dry_run(obs: &Observation<'_>, decision: Decision) -> Deci
         },
         AuraView::NotCreated { .. } | AuraView::Gone => StatusSummary {
             phase: Phase::Pending,
-            ready: Readiness::Unknown {
+            readiness: Readiness::Unknown {
                 reason: Reason::DryRun,
                 message: message.clone(),
             },

@@ -3,10 +3,10 @@
 
 use super::{
     Action, AuraView, Decision, LookAgain, Observation, Reason, StatusSummary, aura_status_summary,
-    decide_gone_or_claimed, invalid_template, placement_mismatch, secret_not_owned, update_request,
+    decide_gone_or_claimed, invalid_template, secret_not_owned, update_request,
 };
 use crate::api::AuraInstanceSpec;
-use crate::aura::model::{Instance, InstanceStatus};
+use crate::aura::model::{Instance, InstanceStatus, UpdateInstanceRequest};
 
 /// managementPolicy ObserveOnly: read, report, write the Secret (a
 /// Kubernetes object), never a mutating Aura call.
@@ -27,7 +27,7 @@ pub(super) fn decide_observe_only(obs: &Observation<'_>) -> Decision {
             };
         }
     };
-    if let Some(mismatch) = placement_mismatch(obs.spec, instance) {
+    if let Some(mismatch) = obs.compared.mismatch.clone() {
         return Decision {
             action: Action::None,
             status: StatusSummary::stalled(Reason::InstanceMismatch, mismatch),
@@ -54,7 +54,7 @@ pub(super) fn decide_observe_only(obs: &Observation<'_>) -> Decision {
     };
     Decision {
         action: Action::Observe {
-            drifted: observed_differences(obs.spec, obs.aura_name, instance),
+            drifted: differences(obs.spec, &obs.compared.update, instance),
         },
         status: aura_status_summary(obs, instance),
         requeue,
@@ -66,6 +66,15 @@ pub(super) fn decide_observe_only(obs: &Observation<'_>) -> Decision {
 pub fn observed_differences(
     spec: &AuraInstanceSpec,
     aura_name: &str,
+    instance: &Instance,
+) -> Vec<String> {
+    differences(spec, &update_request(spec, aura_name, instance), instance)
+}
+
+/// [`observed_differences`] for the fields `r` (the update the spec asks) names.
+fn differences(
+    spec: &AuraInstanceSpec,
+    r: &UpdateInstanceRequest,
     instance: &Instance,
 ) -> Vec<String> {
     let mut out = Vec::new();
@@ -89,7 +98,6 @@ pub fn observed_differences(
             spec.paused, instance.status
         ));
     }
-    let r = update_request(spec, aura_name, instance);
     if let Some(n) = &r.name {
         out.push(format!("name: spec {n}, Aura {}", shown(&instance.name)));
     }

@@ -109,24 +109,6 @@ pub fn only_tenant(tenants: &[TenantSummary]) -> Result<String, Stall> {
     }
 }
 
-/// The instance to look at: the recorded id, else the one whose create just
-/// answered (password still in memory), else the one this process recorded a
-/// moment ago (the watch may not show it yet), else the one the spec adopts.
-pub fn instance_to_observe(
-    status: &AuraInstanceStatus,
-    pending: Option<&str>,
-    recorded: Option<&str>,
-    adopt: Option<&str>,
-) -> Option<String> {
-    status
-        .instance_id
-        .as_deref()
-        .or(pending)
-        .or(recorded)
-        .or(adopt)
-        .map(str::to_string)
-}
-
 /// An instance that does not match the spec, or that another object holds,
 /// is never recorded, so deleting this object cannot destroy somebody else's
 /// database.
@@ -240,35 +222,6 @@ mod tests {
     }
 
     #[test]
-    fn the_instance_looked_at_goes_recorded_pending_remembered_adopted() {
-        let recorded = AuraInstanceStatus {
-            instance_id: Some("status".into()),
-            ..Default::default()
-        };
-        let none = AuraInstanceStatus::default();
-        type Row<'a> = (
-            &'a AuraInstanceStatus,
-            Option<&'a str>,
-            Option<&'a str>,
-            Option<&'a str>,
-            Option<&'a str>,
-        );
-        let table: [Row; 5] = [
-            (&recorded, Some("p"), Some("r"), Some("a"), Some("status")),
-            (&none, Some("p"), Some("r"), Some("a"), Some("p")),
-            (&none, None, Some("r"), Some("a"), Some("r")),
-            (&none, None, None, Some("a"), Some("a")),
-            (&none, None, None, None, None),
-        ];
-        for (status, pending, remembered, adopt, want) in table {
-            assert_eq!(
-                instance_to_observe(status, pending, remembered, adopt).as_deref(),
-                want
-            );
-        }
-    }
-
-    #[test]
     fn what_aura_leaves_out_keeps_what_was_known() {
         let mut status = AuraInstanceStatus {
             tenant_id: Some("t".into()),
@@ -303,7 +256,7 @@ mod tests {
     fn a_mismatched_or_claimed_instance_is_never_recorded() {
         let ok = Decision {
             action: super::super::Action::None,
-            status: StatusSummary::aura_creating(),
+            status: crate::kinds::instance::status::aura_creating(),
             requeue: super::super::LookAgain::Poll,
         };
         let mismatch = Decision {

@@ -1,7 +1,8 @@
 //! Table tests of `decide`.
 use super::*;
+use crate::api::PasswordRecovery;
 use crate::api::{AuraVersion, CloudProvider, InstanceType, MemorySize};
-use crate::aura::model::InstanceConfiguration;
+use crate::aura::model::{InstanceConfiguration, InstanceStatus};
 
 fn spec() -> AuraInstanceSpec {
     AuraInstanceSpec {
@@ -95,6 +96,14 @@ fn summary(id: &str, name: &str, created_at: &str) -> InstanceSummary {
     }
 }
 
+/// What the pass compares once: the spec against the instance Aura reported.
+fn compared(spec: &AuraInstanceSpec, name: &str, aura: &AuraView<'_>) -> Compared {
+    match aura {
+        AuraView::Found(i) => Compared::of(spec, name, i),
+        _ => Compared::default(),
+    }
+}
+
 fn now() -> Timestamp {
     "2026-11-27T10:05:00Z".parse().unwrap()
 }
@@ -105,12 +114,14 @@ fn obs<'a>(
     aura: AuraView<'a>,
     secret: SecretView,
 ) -> Observation<'a> {
+    let compared = compared(spec, "orders", &aura);
     Observation {
         spec,
         aura_name: "orders",
         status,
         now: now(),
         aura,
+        compared,
         secret,
         generation: Some(1),
         catalogue: None,
@@ -154,7 +165,7 @@ fn first_sight_creates_with_the_spec() {
     assert_eq!(d.status.phase, Phase::Creating);
     assert!(d.status.reconciling.is_some());
     // DESIGN 4.4: the first status is Ready=Unknown, Reconciling=True.
-    assert!(matches!(d.status.ready, Readiness::Unknown { .. }));
+    assert!(matches!(d.status.readiness, Readiness::Unknown { .. }));
     assert_eq!(d.requeue, LookAgain::Poll);
 }
 
@@ -478,7 +489,7 @@ fn status_follows_aura_and_the_secret() {
     for (aura_status, secret, phase, ready, action, requeue) in cases {
         let i = instance(aura_status.clone());
         let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
-        let got_ready = match &d.status.ready {
+        let got_ready = match &d.status.readiness {
             Readiness::True => "True".to_string(),
             Readiness::False { reason, .. } | Readiness::Unknown { reason, .. } => {
                 reason.to_string()
@@ -512,13 +523,28 @@ fn an_instance_deleted_outside_is_not_recreated() {
     );
 }
 
+/// A running instance, changed by `f`.
+fn running(f: fn(&mut Instance)) -> Instance {
+    let mut i = instance(InstanceStatus::Running);
+    f(&mut i);
+    i
+}
+
+/// Each (spec, instance) gives the operation expected next.
+fn assert_next_operations(cases: Vec<(AuraInstanceSpec, Instance, SpecChange)>) {
+    for (spec, instance, expected) in cases {
+        let name = spec.name.clone().unwrap_or_else(|| "orders".into());
+        assert_eq!(
+            next_operation(&spec, &update_request(&spec, &name, &instance), &instance),
+            expected,
+            "spec {spec:?} instance {:?}",
+            instance.status
+        );
+    }
+}
+
 #[test]
 fn one_operation_at_a_time_towards_the_spec() {
-    let running = |f: fn(&mut Instance)| {
-        let mut i = instance(InstanceStatus::Running);
-        f(&mut i);
-        i
-    };
     // (spec change, instance, expected operation)
     let cases: Vec<(AuraInstanceSpec, Instance, SpecChange)> = vec![
         (spec(), running(|_| {}), SpecChange::None),
@@ -613,6 +639,13 @@ fn one_operation_at_a_time_towards_the_spec() {
             running(|i| i.instance_type = Some("professional-db".into())),
             SpecChange::Upgrade(InstanceType::BusinessCritical),
         ),
+    ];
+    assert_next_operations(cases);
+}
+
+#[test]
+fn what_aura_leaves_out_or_spells_otherwise_is_no_operation() {
+    let cases: Vec<(AuraInstanceSpec, Instance, SpecChange)> = vec![
         // what Aura does not report is never drift (DESIGN 4.7)
         (
             AuraInstanceSpec {
@@ -674,15 +707,7 @@ fn one_operation_at_a_time_towards_the_spec() {
             SpecChange::Pause,
         ),
     ];
-    for (spec, instance, expected) in cases {
-        let name = spec.name.clone().unwrap_or_else(|| "orders".into());
-        assert_eq!(
-            next_operation(&spec, &name, &instance),
-            expected,
-            "spec {spec:?} instance {:?}",
-            instance.status
-        );
-    }
+    assert_next_operations(cases);
 }
 
 #[test]
@@ -913,6 +938,49 @@ fn an_instance_held_elsewhere_is_never_touched() {
     assert!(!message.contains("namespace"), "{message}");
 }
 
+/// (policy, found by lost create, adopted by id, recreations, Aura status, secret, expected)
+type RecoveryCase = (
+    Option<PasswordRecovery>,
+    bool,
+    bool,
+    i32,
+    InstanceStatus,
+    SecretView,
+    &'static str,
+);
+
+fn assert_recovery(cases: Vec<RecoveryCase>) {
+    for (policy, found, by_id, recreations, aura, secret, expected) in cases {
+        let spec = AuraInstanceSpec {
+            password_recovery: policy,
+            instance_id: by_id.then(|| "8f769515".to_string()),
+            ..spec()
+        };
+        let status = AuraInstanceStatus {
+            instance_id: Some("8f769515".into()),
+            lost_create_instance_id: found.then(|| "8f769515".to_string()),
+            recreations: Some(recreations),
+            ..Default::default()
+        };
+        let i = instance(aura.clone());
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
+        let got = match (&d.action, &d.status.stalled, &d.status.readiness) {
+            (Action::Recreate { instance_id }, _, _) => {
+                assert_eq!(instance_id, "8f769515");
+                "recreate".to_string()
+            }
+            (Action::None, Some((r, _)), _) => format!("stall {r}"),
+            (Action::None, None, Readiness::True) => "ready".into(),
+            (Action::None, None, _) => "wait".into(),
+            (other, _, _) => format!("{other:?}"),
+        };
+        assert_eq!(
+            got, expected,
+            "policy {policy:?} found {found} by id {by_id} recreations {recreations} {aura:?}"
+        );
+    }
+}
+
 #[test]
 fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
     use PasswordRecovery::*;
@@ -926,17 +994,7 @@ fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
         has_password: true,
         not_owned: false,
     };
-    // (policy, found by lost create, adopted by id, recreations, Aura status, secret, expected)
-    type Case = (
-        Option<PasswordRecovery>,
-        bool,
-        bool,
-        i32,
-        InstanceStatus,
-        SecretView,
-        &'static str,
-    );
-    let cases: Vec<Case> = vec![
+    let cases: Vec<RecoveryCase> = vec![
         (
             None,
             true,
@@ -1013,35 +1071,7 @@ fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
             "wait",
         ),
     ];
-    for (policy, found, by_id, recreations, aura, secret, expected) in cases {
-        let spec = AuraInstanceSpec {
-            password_recovery: policy,
-            instance_id: by_id.then(|| "8f769515".to_string()),
-            ..spec()
-        };
-        let status = AuraInstanceStatus {
-            instance_id: Some("8f769515".into()),
-            lost_create_instance_id: found.then(|| "8f769515".to_string()),
-            recreations: Some(recreations),
-            ..Default::default()
-        };
-        let i = instance(aura.clone());
-        let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
-        let got = match (&d.action, &d.status.stalled, &d.status.ready) {
-            (Action::Recreate { instance_id }, _, _) => {
-                assert_eq!(instance_id, "8f769515");
-                "recreate".to_string()
-            }
-            (Action::None, Some((r, _)), _) => format!("stall {r}"),
-            (Action::None, None, Readiness::True) => "ready".into(),
-            (Action::None, None, _) => "wait".into(),
-            (other, _, _) => format!("{other:?}"),
-        };
-        assert_eq!(
-            got, expected,
-            "policy {policy:?} found {found} by id {by_id} recreations {recreations} {aura:?}"
-        );
-    }
+    assert_recovery(cases);
 }
 
 #[test]
@@ -1246,6 +1276,7 @@ fn observe_only_reports_every_difference_and_never_mutates() {
         let name = spec.name.clone().unwrap_or_else(|| "orders".into());
         let o = Observation {
             aura_name: &name,
+            compared: Compared::of(spec, &name, inst),
             ..obs(spec, &recorded, AuraView::Found(inst), complete_secret())
         };
         let d = decide(&o);
@@ -1354,7 +1385,7 @@ fn dry_run_turns_every_mutating_action_into_a_report() {
         complete_secret(),
     );
     o.dry_run = true;
-    assert_eq!(decide(&o).status.ready, Readiness::True);
+    assert_eq!(decide(&o).status.readiness, Readiness::True);
     // Nothing to do: dry-run changes nothing.
     let unchanged = spec();
     let mut o = obs(

@@ -1,0 +1,208 @@
+//! The decision while there is no instance yet: create (a clone with its
+//! source's ids), or, after a create whose answer was lost, find its
+//! instance before any new create.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{
+    Action, Decision, LookAgain, Observation, Readiness, Reason, SourceView, StatusSummary,
+    check_offered, create_request, invalid_template, secret_not_owned,
+};
+use crate::api::{AuraInstanceStatus, Phase};
+use crate::aura::model::{CreateInstanceRequest, InstanceSummary, Tenant};
+
+/// Clock skew allowed between our intent timestamp and Aura's `created_at`.
+pub const CREATE_CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+pub(super) fn decide_create(
+    obs: &Observation<'_>,
+    tenant: &Tenant,
+    listed: Option<&[InstanceSummary]>,
+    claimed: &[String],
+) -> Decision {
+    if let Err(message) = check_offered(obs.spec, tenant) {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
+            requeue: LookAgain::Resync,
+        };
+    }
+    let creating =
+        |message: &str| StatusSummary::in_progress(Phase::Creating, Reason::Creating, message);
+    // A password with nowhere to go is not worth a billed instance.
+    if obs.secret.not_owned {
+        return secret_not_owned(&obs.secret_name);
+    }
+    if let Some(stall) = invalid_template(obs.spec) {
+        return stall;
+    }
+
+    let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
+        Ok(request) => request,
+        Err(wait_or_stall) if create_intent(obs.status).is_none() => return *wait_or_stall,
+        // An earlier create may have made it: the search below comes first.
+        Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
+    };
+    let Some(intent) = create_intent(obs.status) else {
+        return Decision {
+            action: Action::Create(request),
+            // Usually the first status the object gets: Ready=Unknown until Aura answers.
+            status: StatusSummary {
+                readiness: Readiness::Unknown {
+                    reason: Reason::Creating,
+                    message: "creating the Aura instance".into(),
+                },
+                ..creating("creating the Aura instance")
+            },
+            requeue: LookAgain::Poll,
+        };
+    };
+
+    // An earlier create's outcome is unknown: find it before creating again.
+    let requested_name = obs
+        .status
+        .create_requested_name
+        .as_deref()
+        .unwrap_or(obs.aura_name);
+    let Some(listed) = listed else {
+        // observe always lists in this state; be safe if it did not.
+        return Decision {
+            action: Action::None,
+            status: creating("looking for the instance of an unanswered create"),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        };
+    };
+    let candidates = LostCreate {
+        name: requested_name,
+        intent,
+        prior: &obs.status.create_prior_ids,
+        claimed,
+    };
+    if let Some(found) = candidates.find(listed) {
+        return Decision {
+            action: Action::Adopt {
+                instance_id: found.id.clone(),
+            },
+            status: creating("found the instance of an unanswered create"),
+            requeue: LookAgain::Poll,
+        };
+    }
+    let waited = obs.now.duration_since(intent);
+    let grace = jiff::SignedDuration::try_from(obs.create_grace).unwrap_or_default();
+    if waited < grace {
+        let left = (grace - waited).unsigned_abs().min(Duration::from_secs(10));
+        return Decision {
+            action: Action::None,
+            status: creating("waiting to see whether an unanswered create produced an instance"),
+            requeue: LookAgain::After(left.max(Duration::from_secs(1))),
+        };
+    }
+    if let Err(wait_or_stall) = clone_request(obs, request.clone()) {
+        return *wait_or_stall;
+    }
+    Decision {
+        action: Action::Create(request),
+        status: creating("an earlier create produced no instance; creating again"),
+        requeue: LookAgain::Poll,
+    }
+}
+
+/// The create body of a clone carries its source's ids; until they are
+/// known there is nothing to create (a wait, or a stall for a person).
+fn clone_request(
+    obs: &Observation<'_>,
+    mut request: CreateInstanceRequest,
+) -> Result<CreateInstanceRequest, Box<Decision>> {
+    if obs.spec.source.is_none() {
+        return Ok(request);
+    }
+    match obs.source {
+        Some(SourceView::Ready {
+            instance_id,
+            snapshot_id,
+        }) => {
+            request.source_instance_id = Some(instance_id.clone());
+            request.source_snapshot_id = snapshot_id.clone();
+            Ok(request)
+        }
+        Some(SourceView::Problem(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::SourceNotFound, message.clone()),
+            requeue: LookAgain::After(Duration::from_secs(15)),
+        })),
+        Some(SourceView::Waiting(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                message.clone(),
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
+        None => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForSource,
+                "reading the clone's source",
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
+    }
+}
+
+/// The recorded create intent, if any.
+pub fn create_intent(status: &AuraInstanceStatus) -> Option<Timestamp> {
+    status
+        .create_requested_at
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+}
+
+/// What the search for an unanswered create's instance goes by.
+#[derive(Debug, Clone, Copy)]
+pub struct LostCreate<'a> {
+    /// The Aura name the create used.
+    pub name: &'a str,
+    /// When the intent was recorded.
+    pub intent: Timestamp,
+    /// Same-named instances that existed before the create.
+    pub prior: &'a [String],
+    /// Instances another AuraInstance already holds.
+    pub claimed: &'a [String],
+}
+
+impl LostCreate<'_> {
+    /// The instance the create produced: exact name, unclaimed, not there
+    /// before the create, created at or after the intent (less clock skew).
+    /// The earliest wins if a duplicate slipped through.
+    pub fn find<'l>(&self, listed: &'l [InstanceSummary]) -> Option<&'l InstanceSummary> {
+        let skew = jiff::SignedDuration::try_from(CREATE_CLOCK_SKEW).unwrap_or_default();
+        let earliest = self.intent - skew;
+        let taken = |id: &String| self.prior.contains(id) || self.claimed.contains(id);
+        // An entry without a name or a readable creation time cannot be told
+        // apart from somebody else's instance: it is never adopted.
+        listed
+            .iter()
+            .filter(|i| i.name.as_deref() == Some(self.name))
+            .filter(|i| !taken(&i.id))
+            .filter_map(|i| {
+                let created: Timestamp = i.created_at.as_deref()?.parse().ok()?;
+                Some((created, i))
+            })
+            .filter(|(t, _)| *t >= earliest)
+            .min_by_key(|(t, _)| *t)
+            .map(|(_, i)| i)
+    }
+}
+
+/// The ids of same-named instances in `listed`: recorded with a create's intent.
+pub fn same_named(listed: &[InstanceSummary], name: &str) -> Vec<String> {
+    listed
+        .iter()
+        .filter(|i| i.name.as_deref() == Some(name))
+        .map(|i| i.id.clone())
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! Plan (pure): what a pass reads, decided from what it already knows, so
+//! that `observe` only carries the reads out and makes no choice of its own.
+
+use super::compare::Compared;
+use super::decide::{create_intent, wants_snapshot_first};
+use crate::api::{AuraInstanceSpec, AuraInstanceStatus};
+
+/// What the pass asks Aura first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuraRead {
+    /// `GET /instances/{id}`.
+    Instance(String),
+    /// No instance yet: the tenant (and its catalogue); its instance list too
+    /// when an earlier create's answer was lost (`list`).
+    Tenant { list: bool },
+}
+
+/// The first read: the instance the status records, else the one whose
+/// create answer is in memory (password not stored yet, or id not yet in the
+/// watch's copy), else the one the spec adopts; without any, the tenant.
+pub fn aura_read(
+    status: &AuraInstanceStatus,
+    pending: Option<&str>,
+    recorded: Option<&str>,
+    adopt: Option<&str>,
+) -> AuraRead {
+    match status
+        .instance_id
+        .as_deref()
+        .or(pending)
+        .or(recorded)
+        .or(adopt)
+    {
+        Some(id) => AuraRead::Instance(id.to_string()),
+        None => AuraRead::Tenant {
+            list: create_intent(status).is_some(),
+        },
+    }
+}
+
+/// What the pass reads once Aura showed the instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FollowUp {
+    /// Who holds the instance's claim (an instance that sits elsewhere than
+    /// the spec says is never claimed).
+    pub claim: bool,
+    /// The tenant's catalogue, to check a resize before it is sent.
+    pub catalogue: bool,
+    /// The AuraSnapshot that goes before a resize or upgrade.
+    pub before_change: bool,
+}
+
+pub fn follow_up(spec: &AuraInstanceSpec, compared: &Compared) -> FollowUp {
+    FollowUp {
+        claim: compared.mismatch.is_none(),
+        catalogue: compared.resizes(),
+        before_change: wants_snapshot_first(spec, compared.next()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aura::UpdateInstanceRequest;
+    use crate::kinds::instance::compare::SpecChange;
+
+    fn status(id: Option<&str>, intent: bool) -> AuraInstanceStatus {
+        AuraInstanceStatus {
+            instance_id: id.map(str::to_string),
+            create_requested_at: intent.then(|| "2026-12-01T00:00:00Z".to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_first_read_follows_what_is_known() {
+        let instance = |id: &str| AuraRead::Instance(id.into());
+        // (what, status, pending, recorded, adopt, read)
+        let cases = [
+            (
+                "recorded in status",
+                status(Some("s"), false),
+                Some("p"),
+                Some("r"),
+                Some("a"),
+                instance("s"),
+            ),
+            (
+                "a password waiting",
+                status(None, true),
+                Some("p"),
+                Some("r"),
+                None,
+                instance("p"),
+            ),
+            (
+                "recorded by this process",
+                status(None, true),
+                None,
+                Some("r"),
+                None,
+                instance("r"),
+            ),
+            (
+                "adopted",
+                status(None, false),
+                None,
+                None,
+                Some("a"),
+                instance("a"),
+            ),
+            (
+                "nothing yet",
+                status(None, false),
+                None,
+                None,
+                None,
+                AuraRead::Tenant { list: false },
+            ),
+            (
+                "a lost create",
+                status(None, true),
+                None,
+                None,
+                None,
+                AuraRead::Tenant { list: true },
+            ),
+        ];
+        for (what, status, pending, recorded, adopt, want) in cases {
+            assert_eq!(aura_read(&status, pending, recorded, adopt), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn follow_up_reads_only_what_the_comparison_needs() {
+        let resize = UpdateInstanceRequest {
+            memory: Some("16GB".into()),
+            ..Default::default()
+        };
+        let spec = |before: bool| AuraInstanceSpec {
+            snapshots: Some(crate::api::SnapshotPolicy {
+                before_changes: before,
+                ..Default::default()
+            }),
+            ..serde_json::from_value(serde_json::json!({
+                "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
+                "version": "5", "memory": "8GB"
+            }))
+            .unwrap()
+        };
+        let compared = |mismatch: bool, update: UpdateInstanceRequest| Compared {
+            mismatch: mismatch.then(|| "elsewhere".to_string()),
+            next: Some(if update == UpdateInstanceRequest::default() {
+                SpecChange::None
+            } else {
+                SpecChange::Update(update.clone())
+            }),
+            update,
+        };
+        // (what, beforeChanges, mismatch, update, follow-up)
+        let cases = [
+            (
+                "in sync",
+                false,
+                false,
+                UpdateInstanceRequest::default(),
+                FollowUp {
+                    claim: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "elsewhere: never claimed",
+                false,
+                true,
+                UpdateInstanceRequest::default(),
+                FollowUp::default(),
+            ),
+            (
+                "a resize",
+                false,
+                false,
+                resize.clone(),
+                FollowUp {
+                    claim: true,
+                    catalogue: true,
+                    before_change: false,
+                },
+            ),
+            (
+                "a resize with a snapshot first",
+                true,
+                false,
+                resize,
+                FollowUp {
+                    claim: true,
+                    catalogue: true,
+                    before_change: true,
+                },
+            ),
+        ];
+        for (what, before, mismatch, update, want) in cases {
+            assert_eq!(
+                follow_up(&spec(before), &compared(mismatch, update)),
+                want,
+                "{what}"
+            );
+        }
+    }
+}
