@@ -4,6 +4,7 @@
 //! CRDs), `aura` (the Aura API client), `reconciler` (what every kind shares),
 //! `kinds` (one folder per kind), `runtime` (the process), `simulator` (a
 //! local Aura API), `telemetry`.
+#![warn(clippy::too_many_lines)]
 
 pub mod api;
 pub mod aura;
@@ -14,6 +15,9 @@ pub mod reconciler;
 pub mod runtime;
 pub mod simulator;
 pub mod telemetry;
+
+#[cfg(test)]
+mod layout;
 
 /// The project's one policy for a poisoned lock: carry on with the data. Every
 /// lock guards bookkeeping that stays valid whatever a panicking holder did

@@ -1,4 +1,5 @@
 //! `aura-operator`: run | simulate | import | crd. Wiring only.
+#![warn(clippy::too_many_lines)]
 
 use clap::{Parser, Subcommand};
 

@@ -218,7 +218,22 @@ impl Telemetry {
             "aura_operator_time_to_ready_seconds",
             "Time from an AuraInstance's creation to its first Ready=True.",
         );
+        self.render_objects(&mut out);
+        if let Some(aura) = crate::locked(&self.aura).as_ref() {
+            render_aura(&mut out, aura);
+        }
+        let leading =
+            self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_leader 1 when this process may write.\n# TYPE aura_operator_leader gauge\naura_operator_leader {}",
+            u8::from(leading)
+        );
+        out
+    }
 
+    /// AuraInstances by phase, and those a human must look at by reason.
+    fn render_objects(&self, out: &mut String) {
         let mut phases: BTreeMap<String, u64> = [
             "Pending", "Creating", "Running", "Paused", "Updating", "Deleting", "Failed",
         ]
@@ -236,10 +251,11 @@ impl Telemetry {
                     .unwrap_or_else(|| "Pending".into());
                 *phases.entry(phase).or_insert(0) += 1;
                 let reason = obj.status.as_ref().and_then(|s| {
-                    s.conditions
-                        .iter()
-                        .find(|c| c.type_ == "Stalled" && c.status == "True")
-                        .map(|c| c.reason.clone())
+                    crate::reconciler::status::true_condition(
+                        &s.conditions,
+                        crate::reconciler::status::STALLED,
+                    )
+                    .map(|c| c.reason.clone())
                 });
                 if let Some(reason) = reason {
                     *stalled.entry(reason).or_insert(0) += 1;
@@ -264,67 +280,60 @@ impl Telemetry {
         for (phase, n) in &phases {
             let _ = writeln!(out, "aura_operator_objects{{phase=\"{phase}\"}} {n}");
         }
+    }
+}
 
-        if let Some(aura) = crate::locked(&self.aura).as_ref() {
-            let stats = aura.stats();
-            let _ = writeln!(
-                out,
-                "# HELP aura_operator_aura_api_calls_total Aura API calls by operation and HTTP status (0: no answer).\n# TYPE aura_operator_aura_api_calls_total counter"
-            );
-            for ((op, code), n) in &stats.api_calls {
-                let _ = writeln!(
-                    out,
-                    "aura_operator_aura_api_calls_total{{operation=\"{}\",code=\"{code}\"}} {n}",
-                    escape(op)
-                );
-            }
-            for (name, help, value) in [
-                (
-                    "aura_operator_aura_rate_limited_total",
-                    "Aura API answers 429.",
-                    stats.rate_limited,
-                ),
-                (
-                    "aura_operator_aura_retries_total",
-                    "Aura API calls retried.",
-                    stats.retries,
-                ),
-                (
-                    "aura_operator_aura_token_requests_total",
-                    "Token requests sent to the Aura token endpoint.",
-                    stats.token_requests,
-                ),
-                (
-                    "aura_operator_aura_token_failures_total",
-                    "Token requests that failed.",
-                    stats.token_failures,
-                ),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "# HELP aura_operator_aura_rate_limit_requests_per_minute The client-side limit of Aura API requests per minute, per client id.\n# TYPE aura_operator_aura_rate_limit_requests_per_minute gauge\naura_operator_aura_rate_limit_requests_per_minute {}",
-                aura.config().requests_per_minute
-            );
-            let _ = writeln!(
-                out,
-                "# HELP aura_operator_aura_rate_limit_effective_requests_per_minute The client-side limit in force: lower than the configured one for a while after the API answered 429 (the lowest over the client ids in use).\n# TYPE aura_operator_aura_rate_limit_effective_requests_per_minute gauge\naura_operator_aura_rate_limit_effective_requests_per_minute {}",
-                aura.effective_rate_limit()
-            );
-        }
-        let leading =
-            self.leading.load(Ordering::SeqCst) || !self.leader_election.load(Ordering::SeqCst);
+/// The Aura client's calls, retries, tokens and limits.
+fn render_aura(out: &mut String, aura: &AuraClients) {
+    let stats = aura.stats();
+    let _ = writeln!(
+        out,
+        "# HELP aura_operator_aura_api_calls_total Aura API calls by operation and HTTP status (0: no answer).\n# TYPE aura_operator_aura_api_calls_total counter"
+    );
+    for ((op, code), n) in &stats.api_calls {
         let _ = writeln!(
             out,
-            "# HELP aura_operator_leader 1 when this process may write.\n# TYPE aura_operator_leader gauge\naura_operator_leader {}",
-            u8::from(leading)
+            "aura_operator_aura_api_calls_total{{operation=\"{}\",code=\"{code}\"}} {n}",
+            escape(op)
         );
-        out
     }
+    for (name, help, value) in [
+        (
+            "aura_operator_aura_rate_limited_total",
+            "Aura API answers 429.",
+            stats.rate_limited,
+        ),
+        (
+            "aura_operator_aura_retries_total",
+            "Aura API calls retried.",
+            stats.retries,
+        ),
+        (
+            "aura_operator_aura_token_requests_total",
+            "Token requests sent to the Aura token endpoint.",
+            stats.token_requests,
+        ),
+        (
+            "aura_operator_aura_token_failures_total",
+            "Token requests that failed.",
+            stats.token_failures,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aura_operator_aura_rate_limit_requests_per_minute The client-side limit of Aura API requests per minute, per client id.\n# TYPE aura_operator_aura_rate_limit_requests_per_minute gauge\naura_operator_aura_rate_limit_requests_per_minute {}",
+        aura.config().requests_per_minute
+    );
+    let _ = writeln!(
+        out,
+        "# HELP aura_operator_aura_rate_limit_effective_requests_per_minute The client-side limit in force: lower than the configured one for a while after the API answered 429 (the lowest over the client ids in use).\n# TYPE aura_operator_aura_rate_limit_effective_requests_per_minute gauge\naura_operator_aura_rate_limit_effective_requests_per_minute {}",
+        aura.effective_rate_limit()
+    );
 }
 
 fn escape(s: &str) -> String {

@@ -121,158 +121,12 @@ pub(super) struct Entry<'a> {
 /// The manifest of one instance and what the CRD would refuse in it. A
 /// refused value is written as Aura reported it, never fixed.
 pub(super) fn manifest(e: &Entry, name: &str, opts: &Options) -> (Value, Vec<String>) {
-    let i = e.instance;
-    let mut problems = Vec::new();
-    let mut spec = Mapping::new();
-    let mut put = |key: &str, value: Value| {
-        spec.insert(s(key), value);
-    };
-    put("managementPolicy", s("ObserveOnly"));
-
-    if !is_instance_id(&i.id) {
-        problems.push(format!(
-            "instance id {:?} is not 8 lower-case hex characters, as instanceId must be",
-            i.id
-        ));
-    }
-    put("instanceId", s(&i.id));
-
-    let tenant = i.tenant_id.as_deref().unwrap_or(e.listed_tenant);
-    if !is_uuid(tenant) {
-        problems.push(format!(
-            "tenant id {tenant:?} is not a UUID, as tenantId must be"
-        ));
-    }
-    put("tenantId", s(tenant));
-
-    match i.cloud_provider.as_deref() {
-        None => problems.push("Aura reports no cloud provider".into()),
-        Some(text) => match CloudProvider::parse(text) {
-            Some(p) => put("cloudProvider", s(p.as_str())),
-            None => {
-                problems.push(format!(
-                    "cloud provider {text:?} is not one the CRD allows ({})",
-                    CloudProvider::words().join(", ")
-                ));
-                put("cloudProvider", s(text));
-            }
-        },
-    }
-
-    match i.region.as_deref() {
-        None => problems.push("Aura reports no region".into()),
-        Some(text) => {
-            if text.chars().count() > 64 {
-                problems.push(format!(
-                    "region {text:?} is longer than 64 characters, the most the CRD allows"
-                ));
-            }
-            put("region", s(text));
-        }
-    }
-
-    let instance_type = match i.instance_type.as_deref() {
-        None => {
-            problems.push("Aura reports no type".into());
-            None
-        }
-        Some(text) => match InstanceType::parse(text) {
-            Some(t) => {
-                put("type", s(t.as_str()));
-                Some(t)
-            }
-            None => {
-                problems.push(format!(
-                    "type {text:?} is not one the CRD allows ({})",
-                    InstanceType::words().join(", ")
-                ));
-                put("type", s(text));
-                None
-            }
-        },
-    };
-
-    match i.memory.as_deref() {
-        None => problems.push("Aura reports no memory size".into()),
-        Some(text) => match MemorySize::parse(text) {
-            Some(m) => put("memory", s(m.as_str())),
-            None => {
-                problems.push(format!(
-                    "memory {text:?} is not a size the CRD allows ({})",
-                    MemorySize::words().join(", ")
-                ));
-                put("memory", s(text));
-            }
-        },
-    }
-
-    // Aura sizes free instances itself, and the CRD refuses storage for them.
-    if let Some(text) = i.storage.as_deref()
-        && instance_type != Some(InstanceType::FreeDb)
-    {
-        match storage_size(text) {
-            Some(size) => put("storage", s(&size)),
-            None => {
-                problems.push(format!(
-                    "storage {text:?} is not a size like 16GB, as the CRD requires"
-                ));
-                put("storage", s(text));
-            }
-        }
-    }
-
-    if e.aura_name.is_empty() {
-        problems.push(format!(
-            "Aura reports no name: spec.name cannot be empty, and without it the \
-             operator would rename the instance to {name:?} once managed fully"
-        ));
-    } else if e.aura_name != name {
-        if e.aura_name.chars().count() > MAX_NAME {
-            problems.push(format!(
-                "name {:?} is longer than 30 characters, the most spec.name allows",
-                e.aura_name
-            ));
-        }
-        put("name", s(e.aura_name));
-    }
-
-    if let Some(v) = i.vector_optimized {
-        put("vectorOptimized", Value::Bool(v));
-    }
-    if let Some(v) = i.graph_analytics_plugin {
-        put("graphAnalyticsPlugin", Value::Bool(v));
-    }
-    if let Some(n) = i.secondaries_count {
-        put("secondariesCount", Value::Number(n.into()));
-    }
-    if let Some(text) = i.cdc_enrichment_mode.as_deref() {
-        match CdcMode::parse(text) {
-            Some(mode) => put("cdcEnrichmentMode", s(cdc_mode_word(mode))),
-            None => {
-                problems.push(format!(
-                    "CDC enrichment mode {text:?} is not one the CRD allows (Aura's {})",
-                    CdcMode::words().join(", ")
-                ));
-                put("cdcEnrichmentMode", s(text));
-            }
-        }
-    }
-    if let Some(key) = i.customer_managed_key_id.as_deref() {
-        put("customerManagedKeyId", s(key));
-    }
-    // A paused instance stays paused once the object manages it fully.
-    if matches!(i.status, InstanceStatus::Paused | InstanceStatus::Pausing) {
-        put("paused", Value::Bool(true));
-    }
-    put("deletionPolicy", s("Orphan"));
-    if let Some(secret) = &opts.credentials_secret {
-        put("credentialsSecretRef", map([("name", s(secret))]));
-    }
-    put(
-        "connectionSecret",
-        map([("name", s(&format!("{name}-connection")))]),
-    );
-
+    let mut spec = Spec::default();
+    spec.put("managementPolicy", s("ObserveOnly"));
+    spec.identity(e);
+    spec.placement(e.instance);
+    spec.name(e, name);
+    spec.settings(e.instance, name, opts);
     let mut metadata = Mapping::new();
     metadata.insert(s("name"), s(name));
     if let Some(ns) = &opts.namespace {
@@ -282,9 +136,191 @@ pub(super) fn manifest(e: &Entry, name: &str, opts: &Options) -> (Value, Vec<Str
         ("apiVersion", s("aura-operator.io/v1alpha1")),
         ("kind", s("AuraInstance")),
         ("metadata", Value::Mapping(metadata)),
-        ("spec", Value::Mapping(spec)),
+        ("spec", Value::Mapping(spec.fields)),
     ]);
-    (doc, problems)
+    (doc, spec.problems)
+}
+
+/// A spec being written, and what the CRD would refuse in it.
+#[derive(Default)]
+struct Spec {
+    fields: Mapping,
+    problems: Vec<String>,
+}
+
+impl Spec {
+    fn put(&mut self, key: &str, value: Value) {
+        self.fields.insert(s(key), value);
+    }
+
+    /// A value of one of the CRD's words, or as Aura reported it with the
+    /// problem `refused` words; `what` names it when Aura reports none.
+    fn word<T>(
+        &mut self,
+        (key, what): (&str, &str),
+        reported: Option<&str>,
+        parse: impl Fn(&str) -> Option<T>,
+        word: impl Fn(&T) -> &'static str,
+        refused: impl Fn(&str) -> String,
+    ) -> Option<T> {
+        let Some(text) = reported else {
+            self.problems.push(format!("Aura reports no {what}"));
+            return None;
+        };
+        match parse(text) {
+            Some(value) => {
+                self.put(key, s(word(&value)));
+                Some(value)
+            }
+            None => {
+                self.problems.push(refused(text));
+                self.put(key, s(text));
+                None
+            }
+        }
+    }
+
+    /// Which instance, in which tenant.
+    fn identity(&mut self, e: &Entry) {
+        let i = e.instance;
+        if !is_instance_id(&i.id) {
+            self.problems.push(format!(
+                "instance id {:?} is not 8 lower-case hex characters, as instanceId must be",
+                i.id
+            ));
+        }
+        self.put("instanceId", s(&i.id));
+        let tenant = i.tenant_id.as_deref().unwrap_or(e.listed_tenant);
+        if !is_uuid(tenant) {
+            self.problems.push(format!(
+                "tenant id {tenant:?} is not a UUID, as tenantId must be"
+            ));
+        }
+        self.put("tenantId", s(tenant));
+    }
+
+    /// The Aura name, where it differs from the object's.
+    fn name(&mut self, e: &Entry, name: &str) {
+        if e.aura_name.is_empty() {
+            self.problems.push(format!(
+                "Aura reports no name: spec.name cannot be empty, and without it the \
+                 operator would rename the instance to {name:?} once managed fully"
+            ));
+        } else if e.aura_name != name {
+            if e.aura_name.chars().count() > MAX_NAME {
+                self.problems.push(format!(
+                    "name {:?} is longer than 30 characters, the most spec.name allows",
+                    e.aura_name
+                ));
+            }
+            self.put("name", s(e.aura_name));
+        }
+    }
+
+    /// Where it runs and how big it is.
+    fn placement(&mut self, i: &Instance) {
+        self.word(
+            ("cloudProvider", "cloud provider"),
+            i.cloud_provider.as_deref(),
+            CloudProvider::parse,
+            |p| p.as_str(),
+            |text| {
+                format!(
+                    "cloud provider {text:?} is not one the CRD allows ({})",
+                    CloudProvider::words().join(", ")
+                )
+            },
+        );
+        match i.region.as_deref() {
+            None => self.problems.push("Aura reports no region".into()),
+            Some(text) => {
+                if text.chars().count() > 64 {
+                    self.problems.push(format!(
+                        "region {text:?} is longer than 64 characters, the most the CRD allows"
+                    ));
+                }
+                self.put("region", s(text));
+            }
+        }
+        let instance_type = self.word(
+            ("type", "type"),
+            i.instance_type.as_deref(),
+            InstanceType::parse,
+            |t| t.as_str(),
+            |text| {
+                format!(
+                    "type {text:?} is not one the CRD allows ({})",
+                    InstanceType::words().join(", ")
+                )
+            },
+        );
+        self.word(
+            ("memory", "memory size"),
+            i.memory.as_deref(),
+            MemorySize::parse,
+            |m| m.as_str(),
+            |text| {
+                format!(
+                    "memory {text:?} is not a size the CRD allows ({})",
+                    MemorySize::words().join(", ")
+                )
+            },
+        );
+        // Aura sizes free instances itself, and the CRD refuses storage for them.
+        if let Some(text) = i.storage.as_deref()
+            && instance_type != Some(InstanceType::FreeDb)
+        {
+            match storage_size(text) {
+                Some(size) => self.put("storage", s(&size)),
+                None => {
+                    self.problems.push(format!(
+                        "storage {text:?} is not a size like 16GB, as the CRD requires"
+                    ));
+                    self.put("storage", s(text));
+                }
+            }
+        }
+    }
+
+    /// Its settings, and how the object keeps it (Orphan, ObserveOnly).
+    fn settings(&mut self, i: &Instance, name: &str, opts: &Options) {
+        if let Some(v) = i.vector_optimized {
+            self.put("vectorOptimized", Value::Bool(v));
+        }
+        if let Some(v) = i.graph_analytics_plugin {
+            self.put("graphAnalyticsPlugin", Value::Bool(v));
+        }
+        if let Some(n) = i.secondaries_count {
+            self.put("secondariesCount", Value::Number(n.into()));
+        }
+        if let Some(text) = i.cdc_enrichment_mode.as_deref() {
+            match CdcMode::parse(text) {
+                Some(mode) => self.put("cdcEnrichmentMode", s(cdc_mode_word(mode))),
+                None => {
+                    self.problems.push(format!(
+                        "CDC enrichment mode {text:?} is not one the CRD allows (Aura's {})",
+                        CdcMode::words().join(", ")
+                    ));
+                    self.put("cdcEnrichmentMode", s(text));
+                }
+            }
+        }
+        if let Some(key) = i.customer_managed_key_id.as_deref() {
+            self.put("customerManagedKeyId", s(key));
+        }
+        // A paused instance stays paused once the object manages it fully.
+        if matches!(i.status, InstanceStatus::Paused | InstanceStatus::Pausing) {
+            self.put("paused", Value::Bool(true));
+        }
+        self.put("deletionPolicy", s("Orphan"));
+        if let Some(secret) = &opts.credentials_secret {
+            self.put("credentialsSecretRef", map([("name", s(secret))]));
+        }
+        self.put(
+            "connectionSecret",
+            map([("name", s(&format!("{name}-connection")))]),
+        );
+    }
 }
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {

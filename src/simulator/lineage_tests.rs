@@ -497,154 +497,222 @@ fn the_overwrite_timing_is_validated() {
     assert_eq!(t.validate().unwrap_err().field_name(), Some("overwrite"));
 }
 
-/// The routes and the admin side door, over HTTP.
-#[tokio::test]
-async fn over_http() {
-    use crate::simulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID};
-    use crate::simulator::{Simulator, SimulatorConfig};
-    use serde_json::{Value, json};
-    let sim = Simulator::start(SimulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        create_seconds: 0.0,
-        transition_seconds: 0.0,
-        ..SimulatorConfig::default()
-    })
-    .await
-    .unwrap();
-    let base = sim.base_url();
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/oauth/token"))
-        .basic_auth(DEMO_CLIENT_ID, Some(DEMO_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
+/// A simulator reached over HTTP, with a token.
+struct OverHttp {
+    sim: crate::simulator::Simulator,
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl OverHttp {
+    async fn start() -> Self {
+        use crate::simulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+        use crate::simulator::{Simulator, SimulatorConfig};
+        let sim = Simulator::start(SimulatorConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            create_seconds: 0.0,
+            transition_seconds: 0.0,
+            ..SimulatorConfig::default()
+        })
         .await
         .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
-    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let mut req = http.request(method, format!("{base}{path}"));
+        let base = sim.base_url();
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(DEMO_CLIENT_ID, Some(DEMO_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_string();
+        Self {
+            sim,
+            http,
+            base,
+            token,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: String,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
         if path.starts_with("/v1") {
-            req = req.bearer_auth(&token);
+            req = req.bearer_auth(&self.token);
         }
         if let Some(b) = body {
             req = req.json(&b);
         }
-        async move {
-            let r = req.send().await.unwrap();
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap();
-            (
-                status,
-                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-            )
-        }
-    };
-    use reqwest::Method as M;
-    let create = |name: &str, extra: Value| {
-        let mut b = json!({
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Creates instance `name` (with `extra` in the body); returns its id.
+    async fn create(&self, name: &str, extra: serde_json::Value) -> String {
+        let mut b = serde_json::json!({
             "version": "5", "region": "europe-west1", "memory": "4GB", "name": name,
-            "type": "professional-db", "tenant_id": DEMO_TENANT_ID, "cloud_provider": "gcp",
-            "not_a_field": "left out of the record"
+            "type": "professional-db", "tenant_id": crate::simulator::DEMO_TENANT_ID,
+            "cloud_provider": "gcp", "not_a_field": "left out of the record"
         });
         b.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        b
-    };
+        let (s, created) = self
+            .call(reqwest::Method::POST, "/v1/instances".into(), Some(b))
+            .await;
+        assert_eq!(s, 202, "{created}");
+        created["data"]["id"].as_str().unwrap().to_string()
+    }
+}
 
-    let (s, a) = call(
-        M::POST,
-        "/v1/instances".into(),
-        Some(create("a", json!({}))),
-    )
-    .await;
-    assert_eq!(s, 202, "{a}");
-    let a = a["data"]["id"].as_str().unwrap().to_string();
-    let (s, l) = call(M::GET, format!("/admin/instances/{a}/lineage"), None).await;
+/// The routes and the admin side door, over HTTP: lineage and writes.
+#[tokio::test]
+async fn over_http_lineage_follows_writes() {
+    use reqwest::Method as M;
+    use serde_json::json;
+    let h = OverHttp::start().await;
+    let a = h.create("a", json!({})).await;
+    let (s, l) = h
+        .call(M::GET, format!("/admin/instances/{a}/lineage"), None)
+        .await;
     assert_eq!(s, 200, "{l}");
     assert_eq!(l["instance_id"], a.as_str());
     assert_eq!(l["history"][0]["event"], "created");
-    let (s, w) = call(M::POST, format!("/admin/instances/{a}/write"), None).await;
+    let (s, w) = h
+        .call(M::POST, format!("/admin/instances/{a}/write"), None)
+        .await;
     assert_eq!(s, 200, "{w}");
     assert_eq!(w["history"][1]["event"], "write");
     assert_ne!(w["data_version"], l["data_version"]);
-    let (_, listed) = call(M::GET, "/admin/instances".into(), None).await;
+    let (_, listed) = h.call(M::GET, "/admin/instances".into(), None).await;
     assert_eq!(listed[0]["data_version"], w["data_version"]);
-    let (s, e) = call(M::GET, "/admin/instances/deadbeef/lineage".into(), None).await;
+    let (s, e) = h
+        .call(M::GET, "/admin/instances/deadbeef/lineage".into(), None)
+        .await;
     assert_eq!(
         (s, &e["errors"][0]["reason"]),
         (404, &json!("db-not-found"))
     );
-    let (s, _) = call(M::POST, "/admin/instances/deadbeef/write".into(), None).await;
+    let (s, _) = h
+        .call(M::POST, "/admin/instances/deadbeef/write".into(), None)
+        .await;
     assert_eq!(s, 404);
+    h.sim.shutdown().await;
+}
 
-    // Exportable: the default, then one instance's own setting.
-    let (s, d) = call(M::GET, "/admin/snapshot-exportable".into(), None).await;
+/// Exportable: the default, then one instance's own setting.
+#[tokio::test]
+async fn over_http_snapshots_are_exportable_as_set() {
+    use reqwest::Method as M;
+    use serde_json::json;
+    let h = OverHttp::start().await;
+    let a = h.create("a", json!({})).await;
+    let (s, d) = h
+        .call(M::GET, "/admin/snapshot-exportable".into(), None)
+        .await;
     assert_eq!((s, d), (200, json!({"exportable": true})));
-    let (s, d) = call(
-        M::PUT,
-        "/admin/snapshot-exportable".into(),
-        Some(json!({"exportable": false})),
-    )
-    .await;
+    let (s, d) = h
+        .call(
+            M::PUT,
+            "/admin/snapshot-exportable".into(),
+            Some(json!({"exportable": false})),
+        )
+        .await;
     assert_eq!((s, d), (200, json!({"exportable": false})));
-    let (s, _) = call(
-        M::PUT,
-        "/admin/snapshot-exportable".into(),
-        Some(json!({"exportable": null})),
-    )
-    .await;
+    let (s, _) = h
+        .call(
+            M::PUT,
+            "/admin/snapshot-exportable".into(),
+            Some(json!({"exportable": null})),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, o) = call(
-        M::POST,
-        format!("/admin/instances/{a}/snapshot-exportable"),
-        Some(json!({"exportable": true})),
-    )
-    .await;
+    let (s, o) = h
+        .call(
+            M::POST,
+            format!("/admin/instances/{a}/snapshot-exportable"),
+            Some(json!({"exportable": true})),
+        )
+        .await;
     assert_eq!((s, o), (200, json!({"instance_id": a, "exportable": true})));
-    let (s, _) = call(
-        M::POST,
-        format!("/admin/instances/{a}/snapshot-exportable"),
-        Some(json!({})),
-    )
-    .await;
+    let (s, _) = h
+        .call(
+            M::POST,
+            format!("/admin/instances/{a}/snapshot-exportable"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, _) = call(
-        M::POST,
-        "/admin/instances/deadbeef/snapshot-exportable".into(),
-        Some(json!({"exportable": true})),
-    )
-    .await;
+    let (s, _) = h
+        .call(
+            M::POST,
+            "/admin/instances/deadbeef/snapshot-exportable".into(),
+            Some(json!({"exportable": true})),
+        )
+        .await;
     assert_eq!(s, 404);
-
-    let (s, snap) = call(
-        M::POST,
-        format!("/v1/instances/{a}/snapshots"),
-        Some(json!({})),
-    )
-    .await;
+    let (s, snap) = h
+        .call(
+            M::POST,
+            format!("/v1/instances/{a}/snapshots"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(s, 202, "{snap}");
     let sid = snap["data"]["snapshot_id"].as_str().unwrap().to_string();
-    let (_, shown) = call(M::GET, format!("/v1/instances/{a}/snapshots/{sid}"), None).await;
+    let (_, shown) = h
+        .call(M::GET, format!("/v1/instances/{a}/snapshots/{sid}"), None)
+        .await;
     assert_eq!(shown["data"]["exportable"], true);
     assert_eq!(shown["data"]["status"], "Completed");
+    h.sim.shutdown().await;
+}
 
-    // A clone from the snapshot; the record shows the sources.
-    let body = create(
-        "b",
-        json!({"source_instance_id": a, "source_snapshot_id": sid}),
-    );
-    let (s, b) = call(M::POST, "/v1/instances".into(), Some(body)).await;
-    assert_eq!(s, 202, "{b}");
-    let b = b["data"]["id"].as_str().unwrap().to_string();
-    let (_, lb) = call(M::GET, format!("/admin/instances/{b}/lineage"), None).await;
+/// A clone from a snapshot and an overwrite: the record shows the sources.
+#[tokio::test]
+async fn over_http_clones_and_overwrites_carry_their_sources() {
+    use reqwest::Method as M;
+    use serde_json::json;
+    let h = OverHttp::start().await;
+    let a = h.create("a", json!({})).await;
+    let (_, w) = h
+        .call(M::POST, format!("/admin/instances/{a}/write"), None)
+        .await;
+    let (s, snap) = h
+        .call(
+            M::POST,
+            format!("/v1/instances/{a}/snapshots"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 202, "{snap}");
+    let sid = snap["data"]["snapshot_id"].as_str().unwrap().to_string();
+    let b = h
+        .create(
+            "b",
+            json!({"source_instance_id": a, "source_snapshot_id": sid}),
+        )
+        .await;
+    let (_, lb) = h
+        .call(M::GET, format!("/admin/instances/{b}/lineage"), None)
+        .await;
     assert_eq!(lb["data_version"], w["data_version"]);
     assert_eq!(lb["history"][0]["event"], "clone");
     assert_eq!(lb["history"][0]["source_snapshot_id"], sid.as_str());
-    let (s, creates) = call(M::GET, "/admin/requests/creates".into(), None).await;
+    let (s, creates) = h.call(M::GET, "/admin/requests/creates".into(), None).await;
     assert_eq!(s, 200);
     let last = &creates[1];
     assert_eq!(last["status"], "202");
@@ -653,45 +721,55 @@ async fn over_http() {
     assert_eq!(last["body"]["source_snapshot_id"], sid.as_str());
     assert!(last["body"].get("not_a_field").is_none(), "{last}");
     assert!(!creates.to_string().contains("password"), "{creates}");
+    overwrite_checks(&h, &a, &b).await;
+    // The records go with the counters.
+    h.sim.state().reset_counters();
+    assert!(h.sim.state().recent_creates().is_empty());
+    h.sim.shutdown().await;
+}
 
-    // Overwrite: a missing source is a field error; then a 202 with the instance.
+/// Overwrite: a missing source is a field error; then a 202 with the instance.
+async fn overwrite_checks(h: &OverHttp, a: &str, b: &str) {
+    use reqwest::Method as M;
+    use serde_json::json;
     let path = format!("/v1/instances/{b}/overwrite");
-    let (s, e) = call(M::POST, path.clone(), Some(json!({}))).await;
+    let (s, e) = h.call(M::POST, path.clone(), Some(json!({}))).await;
     assert_eq!(
         (s, &e["errors"][0]["field"]),
         (400, &json!("source_instance_id"))
     );
-    let (s, e) = call(
-        M::POST,
-        path.clone(),
-        Some(json!({"source_instance_id": "deadbeef"})),
-    )
-    .await;
+    let (s, e) = h
+        .call(
+            M::POST,
+            path.clone(),
+            Some(json!({"source_instance_id": "deadbeef"})),
+        )
+        .await;
     assert_eq!(
         (s, &e["errors"][0]["reason"]),
         (404, &json!("db-not-found"))
     );
-    let (s, e) = call(
-        M::POST,
-        path.clone(),
-        Some(json!({"source_instance_id": a, "source_snapshot_id": "nope"})),
-    )
-    .await;
+    let (s, e) = h
+        .call(
+            M::POST,
+            path.clone(),
+            Some(json!({"source_instance_id": a, "source_snapshot_id": "nope"})),
+        )
+        .await;
     assert_eq!(
         (s, &e["errors"][0]["reason"]),
         (404, &json!("snapshot-not-found"))
     );
-    let (s, i) = call(M::POST, path, Some(json!({"source_instance_id": a}))).await;
+    let (s, i) = h
+        .call(M::POST, path, Some(json!({"source_instance_id": a})))
+        .await;
     assert_eq!(s, 202, "{i}");
-    assert_eq!(i["data"]["id"], b.as_str());
+    assert_eq!(i["data"]["id"], b);
     assert!(
-        sim.state()
+        h.sim
+            .state()
             .counters()
             .journal
             .contains(&format!("POST /v1/instances/{b}/overwrite 202"))
     );
-    // The records go with the counters.
-    sim.state().reset_counters();
-    assert!(sim.state().recent_creates().is_empty());
-    sim.shutdown().await;
 }
