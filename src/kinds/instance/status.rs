@@ -205,10 +205,10 @@ mod tests {
         };
         let later = conditions(&running, &again, Some(1), t("2026-01-01T00:10:00Z"));
         let ready = later.iter().find(|c| c.type_ == READY).unwrap();
-        assert_eq!(ready.status, "True");
+        assert_eq!(State::of(ready), State::True);
         assert_eq!(ready.last_transition_time, Time(t("2026-01-01T00:10:00Z")));
         let stalled = later.iter().find(|c| c.type_ == STALLED).unwrap();
-        assert_eq!(stalled.status, "False");
+        assert_eq!(State::of(stalled), State::False);
         assert_eq!(
             stalled.last_transition_time,
             Time(t("2026-01-01T00:00:00Z"))
@@ -218,9 +218,9 @@ mod tests {
     #[test]
     fn first_sight_is_unknown_and_reconciling() {
         let c = conditions(&first_sight(), &[], Some(1), t("2026-01-01T00:00:00Z"));
-        let get = |ty: &str| c.iter().find(|c| c.type_ == ty).unwrap().status.clone();
-        assert_eq!(get(READY), "Unknown");
-        assert_eq!(get(RECONCILING), "True");
-        assert_eq!(get(STALLED), "False");
+        let get = |ty: &str| crate::reconciler::status::state(&c, ty);
+        assert_eq!(get(READY), Some(State::Unknown));
+        assert_eq!(get(RECONCILING), Some(State::True));
+        assert_eq!(get(STALLED), Some(State::False));
     }
 }
