@@ -233,13 +233,20 @@ impl<'a> Index<'a> {
             index
                 .defined
                 .insert(&source.file, definitions(&source.code));
-            index.reexports.insert(&source.file, reexports(&source.code));
+            index
+                .reexports
+                .insert(&source.file, reexports(&source.code));
         }
         index
     }
 
     /// The file a path names from `module`; `None` outside the crate.
-    fn resolve(&self, module: &ModPath, path: &[String], children: &BTreeSet<String>) -> Option<&'a str> {
+    fn resolve(
+        &self,
+        module: &ModPath,
+        path: &[String],
+        children: &BTreeSet<String>,
+    ) -> Option<&'a str> {
         let mut absolute: ModPath = match path[0].as_str() {
             "crate" => Vec::new(),
             "self" | "super" => module.clone(),
@@ -262,7 +269,7 @@ impl<'a> Index<'a> {
     fn file_of(&self, absolute: &[String], depth: usize) -> Option<&'a str> {
         let n = (0..=absolute.len())
             .rev()
-            .find(|n| self.files.contains_key(&absolute[..*n].to_vec()))?;
+            .find(|n| self.files.contains_key(&absolute[..*n]))?;
         let source = self.files[&absolute[..n].to_vec()];
         let Some(name) = absolute.get(n) else {
             return Some(&source.file);
@@ -302,7 +309,15 @@ impl<'a> Index<'a> {
 /// The names a file defines: items, and macros (exported ones live at the crate root).
 fn definitions(code: &str) -> BTreeSet<String> {
     const ITEMS: [&str; 9] = [
-        "struct", "enum", "fn", "trait", "const", "type", "static", "mod", "macro_rules!",
+        "struct",
+        "enum",
+        "fn",
+        "trait",
+        "const",
+        "type",
+        "static",
+        "mod",
+        "macro_rules!",
     ];
     let words: Vec<&str> = code
         .split(|c: char| c.is_whitespace() || c == '(' || c == '<' || c == '{' || c == ':')
@@ -527,4 +542,25 @@ fn the_reader_finds_imports_as_the_compiler_would() {
     assert_eq!(kind_folder("kinds/instance/act.rs"), Some("instance"));
     assert_eq!(kind_folder("kinds/shared/views.rs"), None);
     assert_eq!(kind_folder("kinds/mod.rs"), None);
+}
+
+/// DESIGN 4.13 made structural: the ids the data-reading calls take
+/// (`aura::Reachable`) are vouched for only where the claims are asked.
+#[test]
+fn only_the_access_check_vouches_for_an_instance() {
+    let allowed = [
+        "aura/model.rs",          // where it is defined
+        "aura/client_tests.rs",   // the client's own tests, with no claims at all
+        "kinds/shared/access.rs", // the check
+    ];
+    let vouching: Vec<String> = sources()
+        .into_iter()
+        .filter(|s| s.code.contains("Reachable::vouched") || s.code.contains("Reachable(\""))
+        .map(|s| s.file)
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .collect();
+    assert!(
+        vouching.is_empty(),
+        "only kinds/shared/access.rs may vouch for an Aura instance id: {vouching:?}"
+    );
 }

@@ -207,13 +207,15 @@ async fn every_call_end_to_end() {
     wait_status(&c, &id, InstanceStatus::Running).await;
 
     // Snapshots.
-    let snap = c.create_snapshot(&id).await.unwrap();
+    // The contract is the client's against the simulator: no claims here.
+    let reachable = aura_operator::aura::Reachable::vouched(id.as_str());
+    let snap = c.create_snapshot(&reachable).await.unwrap();
     let snap_id = snap
         .snapshot_id
         .expect("the simulator answers with the snapshot id");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let s = c.get_snapshot(&id, &snap_id).await.unwrap();
+        let s = c.get_snapshot(&reachable, &snap_id).await.unwrap();
         assert_eq!(s.instance_id.as_deref(), Some(id.as_str()));
         if s.status.as_deref() == Some("Completed") {
             break;
@@ -225,12 +227,12 @@ async fn every_call_end_to_end() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let snaps = c.list_snapshots(&id, None).await.unwrap();
+    let snaps = c.list_snapshots(&reachable, None).await.unwrap();
     assert!(snaps.iter().any(|s| s.snapshot_id == snap_id));
-    let e = c.get_snapshot(&id, "no-such-snapshot").await.unwrap_err();
+    let e = c.get_snapshot(&reachable, "no-such-snapshot").await.unwrap_err();
     assert_eq!(e.kind(), AuraErrorKind::NotFound, "{e}");
     wait_status(&c, &id, InstanceStatus::Running).await;
-    c.restore_snapshot(&id, &snap_id).await.unwrap();
+    c.restore_snapshot(&reachable, &snap_id).await.unwrap();
     wait_status(&c, &id, InstanceStatus::Running).await;
 
     // Upgrade professional-db -> business-critical.

@@ -61,6 +61,14 @@ pub struct AuraProjectSpec {
     /// Secret in this namespace holding the Aura API credentials under the
     /// keys clientId and clientSecret.
     pub credentials_secret_ref: SecretRef,
+
+    /// Let clones, restores and overwrites of the objects using this project
+    /// read an Aura instance that no AuraInstance holds (one made in the Aura
+    /// console, say). Off: they read only instances held by an AuraInstance
+    /// of their own namespace. An instance held in another namespace is never
+    /// read, whatever this says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unheld_sources: bool,
 }
 
 /// Aura API credentials for the AuraInstances of the namespaces it allows.
@@ -107,6 +115,14 @@ pub struct ClusterAuraProjectSpec {
     /// Secret holding the Aura API credentials under the keys clientId and
     /// clientSecret, usually in the operator's own namespace.
     pub credentials_secret_ref: NamespacedSecretRef,
+
+    /// Let clones, restores and overwrites of the objects using this project
+    /// read an Aura instance that no AuraInstance holds (one made in the Aura
+    /// console, say). Off: they read only instances held by an AuraInstance
+    /// of their own namespace. An instance held in another namespace is never
+    /// read, whatever this says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unheld_sources: bool,
 
     /// The namespaces whose AuraInstances may use this project: those named,
     /// and those whose labels match the selector. Empty allows nobody.

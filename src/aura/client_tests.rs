@@ -123,7 +123,13 @@ fn create_body(name: &str) -> super::super::model::CreateInstanceRequest {
     }
 }
 
+/// The client's own tests vouch for their ids (no claims here).
+fn r(id: &str) -> crate::aura::Reachable {
+    crate::aura::Reachable::vouched(id)
+}
+
 async fn completed_snapshot(c: &AuraClient, id: &str) -> String {
+    let id = &r(id);
     let sid = c.create_snapshot(id).await.unwrap().snapshot_id.unwrap();
     for _ in 0..100 {
         let s = c.get_snapshot(id, &sid).await.unwrap();
@@ -169,7 +175,9 @@ async fn overwrite_sends_the_sources_once() {
         ..st.timings()
     });
 
-    c.overwrite_instance(&target, &source, None).await.unwrap();
+    c.overwrite_instance(&r(&target), &r(&source), None)
+        .await
+        .unwrap();
     let l = st.lineage(&target).unwrap();
     assert_eq!(l.data_version, st.lineage(&source).unwrap().data_version);
     let last = l.history.last().unwrap();
@@ -179,7 +187,7 @@ async fn overwrite_sends_the_sources_once() {
     // Busy: a 409, and no second attempt.
     let before = st.counters().by_route["POST /v1/instances/{id}/overwrite"];
     let e = c
-        .overwrite_instance(&target, &source, Some(&sid))
+        .overwrite_instance(&r(&target), &r(&source), Some(&sid))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(409), "{e}");
@@ -189,7 +197,7 @@ async fn overwrite_sends_the_sources_once() {
     );
 
     settled(&sim, &target).await;
-    c.overwrite_instance(&target, &source, Some(&sid))
+    c.overwrite_instance(&r(&target), &r(&source), Some(&sid))
         .await
         .unwrap();
     let l = st.lineage(&target).unwrap();

@@ -6,7 +6,7 @@ use super::client::{AuraClient, Call};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
     CreateInstanceRequest, CreatedInstance, Instance, InstanceSummary, OverwriteInstanceRequest,
-    Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
+    Reachable, Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
     UpgradeInstanceRequest,
 };
 
@@ -190,10 +190,11 @@ impl AuraClient {
     /// instance holds; not retried.
     pub async fn overwrite_instance(
         &self,
-        instance_id: &str,
-        source_instance_id: &str,
+        instance_id: &Reachable,
+        source_instance_id: &Reachable,
         source_snapshot_id: Option<&str>,
     ) -> Result<(), AuraError> {
+        let (instance_id, source_instance_id) = (instance_id.as_str(), source_instance_id.as_str());
         let label = match source_snapshot_id {
             Some(sid) => format!(
                 "overwrite instance {instance_id} with snapshot {sid} of instance {source_instance_id}"
@@ -221,7 +222,11 @@ impl AuraClient {
     // ---- snapshots ----
 
     /// `POST /instances/{id}/snapshots`: an on-demand snapshot. Not retried.
-    pub async fn create_snapshot(&self, instance_id: &str) -> Result<SnapshotCreated, AuraError> {
+    pub async fn create_snapshot(
+        &self,
+        instance_id: &Reachable,
+    ) -> Result<SnapshotCreated, AuraError> {
+        let instance_id = instance_id.as_str();
         let label = format!("create snapshot of instance {instance_id}");
         let answer = self
             .change(
@@ -242,9 +247,10 @@ impl AuraClient {
     /// `GET /instances/{id}/snapshots[?date=YYYY-MM-DD]` (today when `date` is `None`).
     pub async fn list_snapshots(
         &self,
-        instance_id: &str,
+        instance_id: &Reachable,
         date: Option<&str>,
     ) -> Result<Vec<Snapshot>, AuraError> {
+        let instance_id = instance_id.as_str();
         let query: Vec<(&str, &str)> = date.map(|d| ("date", d)).into_iter().collect();
         self.get_list(
             "list_snapshots",
@@ -259,9 +265,10 @@ impl AuraClient {
     /// `GET /instances/{id}/snapshots/{snapshot_id}`.
     pub async fn get_snapshot(
         &self,
-        instance_id: &str,
+        instance_id: &Reachable,
         snapshot_id: &str,
     ) -> Result<Snapshot, AuraError> {
+        let instance_id = instance_id.as_str();
         self.get_json(
             "get_snapshot",
             format!("get snapshot {snapshot_id} of instance {instance_id}"),
@@ -275,9 +282,10 @@ impl AuraClient {
     /// `POST /instances/{id}/snapshots/{snapshot_id}/restore`. Not retried.
     pub async fn restore_snapshot(
         &self,
-        instance_id: &str,
+        instance_id: &Reachable,
         snapshot_id: &str,
     ) -> Result<(), AuraError> {
+        let instance_id = instance_id.as_str();
         self.change(
             "restore_snapshot",
             format!("restore snapshot {snapshot_id} to instance {instance_id}"),

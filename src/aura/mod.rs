@@ -19,7 +19,7 @@ pub(crate) use error::Endpoint;
 pub use error::{AuraError, AuraErrorKind};
 pub use model::{
     CreateInstanceRequest, CreatedInstance, Instance, InstanceConfiguration, InstanceStatus,
-    InstanceSummary, OverwriteInstanceRequest, Snapshot, SnapshotCreated, Tenant, TenantSummary,
-    UpdateInstanceRequest, UpgradeInstanceRequest,
+    InstanceSummary, OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant,
+    TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 pub use token::Credentials;

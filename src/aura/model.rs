@@ -117,6 +117,32 @@ pub struct CreateInstanceRequest {
     pub source_snapshot_id: Option<String>,
 }
 
+/// An Aura instance id an object may read or act on (DESIGN 4.13): held by
+/// an AuraInstance of the object's own namespace, or held by none where the
+/// object's project allows that. The calls that read or copy an instance's
+/// data (snapshots, restores, overwrites, clones) take only this; it is made
+/// only by `kinds::shared::access` (a test holds this), so that no kind can
+/// name an instance of another namespace to them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reachable(String);
+
+impl Reachable {
+    /// For `kinds::shared::access`, which checked the claim first.
+    pub fn vouched(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Reachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Body of `POST /instances/{id}/overwrite`: the target gets the source
 /// instance's current data, or that of one of its snapshots.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

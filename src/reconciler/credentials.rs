@@ -56,6 +56,8 @@ pub enum CredentialsSource {
         secret: SecretKey,
         /// The tenant the object defaults to.
         tenant_id: Option<String>,
+        /// The project's `allowUnheldSources`.
+        allow_unheld_sources: bool,
     },
     /// None the object may use.
     Refused(CredentialsProblem),
@@ -75,6 +77,18 @@ impl CredentialsSource {
             Self::Project { project, .. } => Some(project),
             _ => None,
         }
+    }
+
+    /// Whether the project lets its objects read instances no AuraInstance
+    /// holds (a Secret of the object's own is no project: it does not).
+    pub fn unheld_sources_allowed(&self) -> bool {
+        matches!(
+            self,
+            Self::Project {
+                allow_unheld_sources: true,
+                ..
+            }
+        )
     }
 
     /// The tenant the project found, for an object whose spec names none.

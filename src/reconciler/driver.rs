@@ -162,7 +162,6 @@ fn note_source_if<K: Kind>(
         .note_user_if_listed(projects::user_of(obj), source.project().cloned(), listed);
 }
 
-
 /// A controller for one kind in one scope, woken also when a credentials
 /// Secret its objects name changes, wired by the kind.
 pub fn controller<K: Kind>(ctx: &Arc<Context<K>>, namespace: Option<&str>) -> Controller<K> {

@@ -58,6 +58,8 @@ pub struct ProjectView {
     pub tenant_id: Option<String>,
     /// Who may use it; `None` for an AuraProject (its own namespace only).
     pub allowed: Option<AllowedNamespaces>,
+    /// `allowUnheldSources`.
+    pub allow_unheld_sources: bool,
 }
 
 impl ProjectView {
@@ -72,6 +74,7 @@ impl ProjectView {
                 .clone()
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
             allowed: None,
+            allow_unheld_sources: p.spec.allow_unheld_sources,
         }
     }
 
@@ -86,6 +89,7 @@ impl ProjectView {
                 .clone()
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
             allowed: Some(p.spec.allowed_namespaces.clone()),
+            allow_unheld_sources: p.spec.allow_unheld_sources,
         }
     }
 }
@@ -137,6 +141,7 @@ pub fn choose(
         project: id,
         secret: project.secret.clone(),
         tenant_id: project.tenant_id.clone(),
+        allow_unheld_sources: project.allow_unheld_sources,
     }
 }
 
@@ -442,6 +447,7 @@ mod tests {
             secret: SecretKey::new("aura-operator", "aura-api"),
             tenant_id: Some("t-1".into()),
             allowed: Some(allowed),
+            allow_unheld_sources: false,
         }
     }
 
@@ -532,6 +538,7 @@ mod tests {
             secret: SecretKey::new("team-a", "own-api"),
             tenant_id: None,
             allowed: None,
+            allow_unheld_sources: false,
         };
         let shared_id = ProjectId::cluster("shared");
         let cases: Vec<(&str, Wanted<'_>, Option<&ProjectView>, CredentialsSource)> = vec![
@@ -549,6 +556,7 @@ mod tests {
                     project: shared_id.clone(),
                     secret: SecretKey::new("aura-operator", "aura-api"),
                     tenant_id: Some("t-1".into()),
+                    allow_unheld_sources: false,
                 },
             ),
             (
@@ -579,6 +587,7 @@ mod tests {
                     project: ProjectId::namespaced("team-a", "mine"),
                     secret: SecretKey::new("team-a", "own-api"),
                     tenant_id: None,
+                    allow_unheld_sources: false,
                 },
             ),
         ];

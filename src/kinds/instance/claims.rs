@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
@@ -73,6 +74,71 @@ impl Claims {
 
     fn api(&self) -> Api<AuraInstanceClaim> {
         Api::all(self.client.clone())
+    }
+
+    /// Who holds `id`, as the watch shows it.
+    pub fn holder(&self, id: &str) -> Option<ClaimHolder> {
+        self.cached(id)
+    }
+
+    /// Who holds `id` now, as the apiserver says (for the moment of a call
+    /// that copies data: the watch may lag a claim that just moved).
+    pub async fn holder_now(&self, id: &str) -> Result<Option<ClaimHolder>, ReconcileError> {
+        Ok(self
+            .api()
+            .get_opt(id)
+            .await
+            .map_err(|e| ReconcileError::kube("read the instance claim", e))?
+            .map(|c| c.spec.holder))
+    }
+
+    /// The instance id `obj` holds the claim of: what the operator believes
+    /// of an object's instance (never its status, which people with rights on
+    /// `/status` can write; `hint`, the id the status names, is only where to
+    /// look first). From the watch, or what this process confirmed a moment
+    /// ago; the apiserver when the watch has not listed yet.
+    pub async fn held_by(
+        &self,
+        obj: &AuraInstance,
+        hint: Option<&str>,
+    ) -> Result<Option<String>, ReconcileError> {
+        let me = holder_of(obj);
+        if let Some(id) = hint.filter(|id| self.cached(id).as_ref() == Some(&me)) {
+            return Ok(Some(id.to_string()));
+        }
+        if let Some(id) = self.held_in_store(&me) {
+            return Ok(Some(id));
+        }
+        if let Some((id, _)) = crate::locked(&self.confirmed)
+            .iter()
+            .find(|(_, uid)| *uid == me.uid)
+        {
+            return Ok(Some(id.clone()));
+        }
+        if self.store.is_empty() || !self.listed() {
+            let listed = self
+                .api()
+                .list(&Default::default())
+                .await
+                .map_err(|e| ReconcileError::kube("list the instance claims", e))?;
+            return Ok(listed
+                .items
+                .into_iter()
+                .find(|c| c.spec.holder == me)
+                .map(|c| c.spec.instance_id));
+        }
+        Ok(None)
+    }
+
+    /// [`Claims::held_by`] from the watch alone, for callers that may not wait.
+    pub fn held_in_store(&self, me: &ClaimHolder) -> Option<String> {
+        self.store
+            .find(|c| c.spec.holder == *me)
+            .map(|c| c.spec.instance_id.clone())
+    }
+
+    fn listed(&self) -> bool {
+        self.store.wait_until_ready().now_or_never().is_some()
     }
 
     fn cached(&self, id: &str) -> Option<ClaimHolder> {

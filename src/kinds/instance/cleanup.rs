@@ -119,8 +119,13 @@ async fn target(
         }
         None => None,
     };
+    let held = ctx
+        .claims()
+        .held_by(obj, current.instance_id.as_deref())
+        .await?;
     let target = decide::deletion_target(
         current,
+        held.as_deref(),
         pending.as_deref(),
         &obj.aura_name(),
         listed.as_ref().map(|(l, c)| (l.as_slice(), c.as_slice())),
@@ -130,6 +135,17 @@ async fn target(
     Ok(match target {
         DeletionTarget::Wait(after) => again(after),
         DeletionTarget::Nothing => Ok(None),
+        DeletionTarget::NotHeld(id) => {
+            ctx.warn(
+                obj,
+                decide::Reason::NotDestroyed,
+                &format!(
+                    "Aura instance {id}, which the status names, is not held by this object's claim: it is left as it is"
+                ),
+            )
+            .await;
+            Ok(None)
+        }
         DeletionTarget::Instance {
             id,
             found_by_search,

@@ -83,14 +83,15 @@ pub fn finish(f: &Finishing<'_>) -> Finish {
     let mut next = f.current.clone();
     let recordable = decide::may_record(f.decision, f.claimed_elsewhere);
     if let (Some(id), Some(found), true) = (f.instance_id, f.found, recordable)
-        && next.instance_id.is_none()
+        && next.instance_id.as_deref() != Some(id)
     {
-        next.instance_id = Some(id.to_string());
         // The first poll after a create records what the create answer would
         // have: a GET that leaves the URL out still gets the instance's own.
-        if next.connection_url.is_none() {
+        // A status that named another instance than the claim is corrected.
+        if next.instance_id.is_some() || next.connection_url.is_none() {
             next.connection_url = Some(secret::connection_url(id, found.connection_url.as_deref()));
         }
+        next.instance_id = Some(id.to_string());
     }
     acted(f, &mut next, &mut events);
     if let (Some(found), true) = (f.found, recordable) {

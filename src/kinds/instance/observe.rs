@@ -60,6 +60,8 @@ pub struct SecretPlan {
 pub enum Aura {
     Found(Box<Instance>),
     Gone,
+    /// The status names it; no claim backs it (never asked about).
+    Unheld(String),
     NotCreated {
         tenant: Arc<Tenant>,
         listed: Option<Arc<Vec<InstanceSummary>>>,
@@ -72,6 +74,7 @@ impl Observed {
         match &self.aura {
             Aura::Found(i) => AuraView::Found(i),
             Aura::Gone => AuraView::Gone,
+            Aura::Unheld(id) => AuraView::Unheld(id),
             Aura::NotCreated {
                 tenant,
                 listed,
@@ -161,13 +164,22 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
     let current = obj.status.clone().unwrap_or_default();
     // A password received but not yet stored wins over everything else.
     let pending = ctx.pending_password(obj);
+    let held = ctx
+        .claims()
+        .held_by(obj, current.instance_id.as_deref())
+        .await?;
+    let recorded = ctx.recorded_instance(obj);
     let read = plan::aura_read(
         &current,
-        pending.as_ref().map(|p| p.id.as_str()),
-        ctx.recorded_instance(obj).as_deref(),
-        obj.spec.instance_id.as_deref(),
+        plan::Known {
+            held: held.as_deref(),
+            pending: pending.as_ref().map(|p| p.id.as_str()),
+            recorded: recorded.as_deref(),
+            adopt: obj.spec.instance_id.as_deref(),
+        },
     );
     let (instance_id, observed_aura) = match read {
+        AuraRead::Unheld(id) => (None, Aura::Unheld(id)),
         AuraRead::Instance(id) => {
             let seen = match aura.get_instance(&id).await {
                 Ok(i) => Aura::Found(Box::new(i)),

@@ -10,28 +10,43 @@ use crate::api::{AuraInstanceSpec, AuraInstanceStatus};
 pub enum AuraRead {
     /// `GET /instances/{id}`.
     Instance(String),
+    /// The status names this instance but no claim gives it to the object:
+    /// a status field is never believed (anyone with rights on `/status` can
+    /// write one), so nothing is asked of Aura about it.
+    Unheld(String),
     /// No instance yet: the tenant (and its catalogue); its instance list too
     /// when an earlier create's answer was lost (`list`).
     Tenant { list: bool },
 }
 
-/// The first read: the instance the status records, else the one whose
-/// create answer is in memory (password not stored yet, or id not yet in the
-/// watch's copy), else the one the spec adopts; without any, the tenant.
-pub fn aura_read(
-    status: &AuraInstanceStatus,
-    pending: Option<&str>,
-    recorded: Option<&str>,
-    adopt: Option<&str>,
-) -> AuraRead {
-    match status
-        .instance_id
-        .as_deref()
-        .or(pending)
-        .or(recorded)
-        .or(adopt)
+/// Where the instance's id may come from, most trusted first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known<'a> {
+    /// The id this object holds the claim of: what the operator believes.
+    pub held: Option<&'a str>,
+    /// A create answer whose password is not stored yet.
+    pub pending: Option<&'a str>,
+    /// The id this process recorded a moment ago (not yet in the watch's copy).
+    pub recorded: Option<&'a str>,
+    /// `spec.instanceId`: an explicit adoption.
+    pub adopt: Option<&'a str>,
+}
+
+/// The first read: the instance this object holds, else the one whose create
+/// answer is in memory, else the one this process just recorded, else the
+/// one the spec adopts. A status naming another (or one with no claim) is
+/// not believed, and nothing is asked about it. Without any, the tenant.
+pub fn aura_read(status: &AuraInstanceStatus, known: Known<'_>) -> AuraRead {
+    if let Some(id) = known
+        .held
+        .or(known.pending)
+        .or(known.recorded)
+        .or(known.adopt)
     {
-        Some(id) => AuraRead::Instance(id.to_string()),
+        return AuraRead::Instance(id.to_string());
+    }
+    match status.instance_id.as_deref() {
+        Some(id) => AuraRead::Unheld(id.to_string()),
         None => AuraRead::Tenant {
             list: create_intent(status).is_some(),
         },
@@ -75,59 +90,73 @@ mod tests {
     #[test]
     fn the_first_read_follows_what_is_known() {
         let instance = |id: &str| AuraRead::Instance(id.into());
-        // (what, status, pending, recorded, adopt, read)
+        let known = |held, pending, recorded, adopt| Known {
+            held,
+            pending,
+            recorded,
+            adopt,
+        };
+        let mut recreating = status(Some("r1"), false);
+        recreating.recreating_instance_id = Some("r1".into());
+        // (what, status, known, read)
         let cases = [
             (
-                "recorded in status",
+                "held, as the status says",
                 status(Some("s"), false),
-                Some("p"),
-                Some("r"),
-                Some("a"),
+                known(Some("s"), Some("p"), Some("r"), Some("a")),
+                instance("s"),
+            ),
+            (
+                "held, whatever the status says",
+                status(Some("forged"), false),
+                known(Some("s"), None, None, None),
                 instance("s"),
             ),
             (
                 "a password waiting",
                 status(None, true),
-                Some("p"),
-                Some("r"),
-                None,
+                known(None, Some("p"), Some("r"), None),
                 instance("p"),
             ),
             (
                 "recorded by this process",
                 status(None, true),
-                None,
-                Some("r"),
-                None,
+                known(None, None, Some("r"), None),
                 instance("r"),
             ),
             (
                 "adopted",
                 status(None, false),
-                None,
-                None,
-                Some("a"),
+                known(None, None, None, Some("a")),
                 instance("a"),
+            ),
+            (
+                "a status no claim backs",
+                status(Some("forged"), false),
+                Known::default(),
+                AuraRead::Unheld("forged".into()),
+            ),
+            (
+                "destroyed for a re-create, the claim let go",
+                recreating,
+                Known::default(),
+                AuraRead::Unheld("r1".into()),
             ),
             (
                 "nothing yet",
                 status(None, false),
-                None,
-                None,
-                None,
+                Known::default(),
                 AuraRead::Tenant { list: false },
             ),
             (
                 "a lost create",
                 status(None, true),
-                None,
-                None,
-                None,
+                Known::default(),
                 AuraRead::Tenant { list: true },
             ),
         ];
-        for (what, status, pending, recorded, adopt, want) in cases {
-            assert_eq!(aura_read(&status, pending, recorded, adopt), want, "{what}");
+        for (what, status, known, want) in cases {
+            assert_eq!(aura_read(&status, known), want, "{what}");
         }
     }
 

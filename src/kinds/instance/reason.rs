@@ -27,6 +27,8 @@ crate::reasons! {
         InstanceNotFound,
         InstanceMismatch,
         InstanceClaimed,
+        /// The status names an instance no claim gives this object: not believed.
+        InstanceNotClaimed,
         ConfigurationNotOffered,
         SecretNotOwned,
         SecretWriteFailed,
@@ -40,6 +42,9 @@ crate::reasons! {
         WaitingForSource,
         /// A clone's source does not exist or cannot seed a clone.
         SourceNotFound,
+        /// A clone's source is another namespace's instance, or one nobody
+        /// holds without the project's consent (DESIGN 4.13): nothing is created.
+        SourceNotAllowed,
         /// CredentialsVerified=True: the database accepted the Secret's login.
         CredentialsAccepted,
         /// CredentialsVerified=False: the login was accepted but may not use the database.

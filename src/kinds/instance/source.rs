@@ -6,15 +6,17 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AuraInstance, AuraSnapshot, InstanceSource, SnapshotProgress};
+use crate::aura::Reachable;
+use crate::kinds::shared::access;
 use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::{Context, ReconcileError, Result};
 
 /// What a clone's source comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceView {
-    /// The ids the create sends.
+    /// The ids the create sends: an instance this namespace may read.
     Ready {
-        instance_id: String,
+        instance_id: Reachable,
         snapshot_id: Option<String>,
     },
     /// The source instance or snapshot is still being made.
@@ -22,36 +24,49 @@ pub enum SourceView {
     /// A person must act (a name that does not exist, a failed snapshot,
     /// a snapshot of another instance).
     Problem(String),
+    /// The source is another namespace's, or nobody's without the project's
+    /// consent (DESIGN 4.13).
+    NotAllowed(String),
 }
 
-/// The source, from the AuraInstance `instanceRef` names (`None`: not
-/// there) and the AuraSnapshot `snapshotRef` names (`None`: not there).
+/// The ids a source names, before the claims say whether it may be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    Ready {
+        instance_id: String,
+        snapshot_id: Option<String>,
+    },
+    Waiting(String),
+    Problem(String),
+}
+
+/// The source, from the instance the AuraInstance `instanceRef` names holds
+/// (`None`: no such AuraInstance; `Some(None)`: it holds none yet) and the
+/// AuraSnapshot `snapshotRef` names (`None`: not there).
 pub fn view(
     source: &InstanceSource,
-    instance: Option<&AuraInstance>,
+    instance: Option<Option<&str>>,
     snapshot: Option<&AuraSnapshot>,
-) -> SourceView {
+) -> Candidate {
     let instance_id = match (&source.instance_id, &source.instance_ref) {
         (Some(id), _) => id.clone(),
         (None, Some(r)) => match instance {
             None => {
-                return SourceView::Problem(format!(
+                return Candidate::Problem(format!(
                     "AuraInstance {} (spec.source.instanceRef) does not exist in this namespace",
                     r.name
                 ));
             }
-            Some(o) => match o.status.as_ref().and_then(|s| s.instance_id.clone()) {
-                Some(id) => id,
-                None => {
-                    return SourceView::Waiting(format!(
-                        "waiting for AuraInstance {} (spec.source.instanceRef) to have an Aura instance",
-                        r.name
-                    ));
-                }
-            },
+            Some(Some(id)) => id.to_string(),
+            Some(None) => {
+                return Candidate::Waiting(format!(
+                    "waiting for AuraInstance {} (spec.source.instanceRef) to have an Aura instance",
+                    r.name
+                ));
+            }
         },
         (None, None) => {
-            return SourceView::Problem("spec.source names no instance".into());
+            return Candidate::Problem("spec.source names no instance".into());
         }
     };
     let snapshot_id = match (&source.snapshot_id, &source.snapshot_ref) {
@@ -59,7 +74,7 @@ pub fn view(
         (None, None) => None,
         (None, Some(r)) => {
             let Some(snap) = snapshot else {
-                return SourceView::Problem(format!(
+                return Candidate::Problem(format!(
                     "AuraSnapshot {} (spec.source.snapshotRef) does not exist in this namespace",
                     r.name
                 ));
@@ -68,7 +83,7 @@ pub fn view(
             if let Some(of) = status.instance_id.as_deref()
                 && of != instance_id
             {
-                return SourceView::Problem(format!(
+                return Candidate::Problem(format!(
                     "AuraSnapshot {} is a snapshot of instance {of}, not of the source instance {instance_id}",
                     r.name
                 ));
@@ -77,20 +92,20 @@ pub fn view(
                 SnapshotProgress::Completed => match status.snapshot_id {
                     Some(id) => Some(id),
                     None => {
-                        return SourceView::Waiting(format!(
+                        return Candidate::Waiting(format!(
                             "waiting for AuraSnapshot {} to record its id",
                             r.name
                         ));
                     }
                 },
                 SnapshotProgress::Failed => {
-                    return SourceView::Problem(format!(
+                    return Candidate::Problem(format!(
                         "AuraSnapshot {} (spec.source.snapshotRef) failed; it cannot seed a clone",
                         r.name
                     ));
                 }
                 SnapshotProgress::Taking => {
-                    return SourceView::Waiting(format!(
+                    return Candidate::Waiting(format!(
                         "waiting for AuraSnapshot {} (spec.source.snapshotRef) to complete",
                         r.name
                     ));
@@ -98,13 +113,14 @@ pub fn view(
             }
         }
     };
-    SourceView::Ready {
+    Candidate::Ready {
         instance_id,
         snapshot_id,
     }
 }
 
-/// Reads what `spec.source` names; `None` without a source.
+/// Reads what `spec.source` names, and asks the claims whether this
+/// namespace may read it; `None` without a source.
 pub async fn resolve(
     obj: &AuraInstance,
     ctx: &Context<AuraInstance>,
@@ -113,10 +129,10 @@ pub async fn resolve(
         return Ok(None);
     };
     let ns = obj.namespace().unwrap_or_default();
-    let instance = source
-        .instance_ref
-        .as_ref()
-        .and_then(|r| ctx.find(&ns, &r.name));
+    let instance = match source.instance_ref.as_ref().map(|r| ctx.find(&ns, &r.name)) {
+        Some(Some(o)) => Some(ctx.held_by(&o).await?),
+        Some(None) | None => None,
+    };
     let snapshot = match &source.snapshot_ref {
         Some(r) => Api::<AuraSnapshot>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&r.name)
@@ -124,30 +140,38 @@ pub async fn resolve(
             .map_err(|e| ReconcileError::kube("read the clone's source AuraSnapshot", e))?,
         None => None,
     };
-    Ok(Some(view(source, instance.as_deref(), snapshot.as_ref())))
+    Ok(Some(
+        match view(
+            source,
+            instance.as_ref().map(Option::as_deref),
+            snapshot.as_ref(),
+        ) {
+            Candidate::Ready {
+                instance_id,
+                snapshot_id,
+            } => {
+                let unheld = ctx.unheld_sources_allowed(obj);
+                match access::source(ctx, &ns, &instance_id, unheld).await? {
+                    Ok(instance_id) => SourceView::Ready {
+                        instance_id,
+                        snapshot_id,
+                    },
+                    Err(refused) => SourceView::NotAllowed(refused.message()),
+                }
+            }
+            Candidate::Waiting(m) => SourceView::Waiting(m),
+            Candidate::Problem(m) => SourceView::Problem(m),
+        },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{AuraInstanceStatus, AuraSnapshotSpec, AuraSnapshotStatus, LocalRef};
+    use crate::api::{AuraSnapshotSpec, AuraSnapshotStatus, LocalRef};
 
     fn local(name: &str) -> Option<LocalRef> {
         Some(LocalRef { name: name.into() })
-    }
-
-    fn prod(id: Option<&str>) -> AuraInstance {
-        let mut o: AuraInstance = serde_json::from_value(serde_json::json!({
-            "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
-            "metadata": {"name": "prod", "namespace": "a"},
-            "spec": {"cloudProvider": "gcp", "region": "europe-west1", "type": "professional-db", "memory": "2GB"}
-        }))
-        .unwrap();
-        o.status = Some(AuraInstanceStatus {
-            instance_id: id.map(Into::into),
-            ..Default::default()
-        });
-        o
     }
 
     fn snap(of: &str, status: &str, id: Option<&str>) -> AuraSnapshot {
@@ -168,8 +192,8 @@ mod tests {
         s
     }
 
-    fn ready(instance: &str, snapshot: Option<&str>) -> SourceView {
-        SourceView::Ready {
+    fn ready(instance: &str, snapshot: Option<&str>) -> Candidate {
+        Candidate::Ready {
             instance_id: instance.into(),
             snapshot_id: snapshot.map(Into::into),
         }
@@ -191,8 +215,9 @@ mod tests {
             snapshot_ref: local("nightly"),
             ..Default::default()
         };
-        let running = prod(Some("0a1b2c3d"));
-        let creating = prod(None);
+        // The instance the AuraInstance prod holds the claim of.
+        let running = Some("0a1b2c3d");
+        let creating = None;
         let done = snap("0a1b2c3d", "Completed", Some("s9"));
         let taking = snap("0a1b2c3d", "InProgress", Some("s9"));
         let failed = snap("0a1b2c3d", "Failed", Some("s9"));
@@ -200,15 +225,15 @@ mod tests {
         type Row<'a> = (
             &'a str,
             &'a InstanceSource,
-            Option<&'a AuraInstance>,
+            Option<Option<&'a str>>,
             Option<&'a AuraSnapshot>,
-            fn(&SourceView) -> bool,
+            fn(&Candidate) -> bool,
         );
         let rows: Vec<Row> = vec![
             ("by id", &by_id, None, None, |v| {
                 *v == ready("0a1b2c3d", Some("s1"))
             }),
-            ("by ref", &by_ref, Some(&running), None, |v| {
+            ("by ref", &by_ref, Some(running), None, |v| {
                 *v == ready("0a1b2c3d", None)
             }),
             (
@@ -216,45 +241,45 @@ mod tests {
                 &by_ref,
                 None,
                 None,
-                |v| matches!(v, SourceView::Problem(m) if m.contains("prod")),
+                |v| matches!(v, Candidate::Problem(m) if m.contains("prod")),
             ),
-            ("ref creating", &by_ref, Some(&creating), None, |v| {
-                matches!(v, SourceView::Waiting(_))
+            ("ref creating", &by_ref, Some(creating), None, |v| {
+                matches!(v, Candidate::Waiting(_))
             }),
             (
                 "snapshot done",
                 &with_snap,
-                Some(&running),
+                Some(running),
                 Some(&done),
                 |v| *v == ready("0a1b2c3d", Some("s9")),
             ),
             (
                 "snapshot taking",
                 &with_snap,
-                Some(&running),
+                Some(running),
                 Some(&taking),
-                |v| matches!(v, SourceView::Waiting(_)),
+                |v| matches!(v, Candidate::Waiting(_)),
             ),
             (
                 "snapshot failed",
                 &with_snap,
-                Some(&running),
+                Some(running),
                 Some(&failed),
-                |v| matches!(v, SourceView::Problem(_)),
+                |v| matches!(v, Candidate::Problem(_)),
             ),
             (
                 "snapshot missing",
                 &with_snap,
-                Some(&running),
+                Some(running),
                 None,
-                |v| matches!(v, SourceView::Problem(m) if m.contains("nightly")),
+                |v| matches!(v, Candidate::Problem(m) if m.contains("nightly")),
             ),
             (
                 "snapshot of another",
                 &with_snap,
-                Some(&running),
+                Some(running),
                 Some(&other),
-                |v| matches!(v, SourceView::Problem(m) if m.contains("ffffffff")),
+                |v| matches!(v, Candidate::Problem(m) if m.contains("ffffffff")),
             ),
         ];
         for (what, source, instance, snapshot, check) in rows {

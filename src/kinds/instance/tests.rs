@@ -12,8 +12,8 @@ use serde_json::json;
 use super::*;
 use crate::api::ClusterAuraProject;
 use crate::aura::{AuraClients, ClientConfig, Credentials};
-use crate::reconciler::offline_client;
 use crate::reconciler::driver::follow;
+use crate::reconciler::offline_client;
 use crate::reconciler::{ControllerConfig, Shared};
 
 #[derive(Parser)]

@@ -8,7 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::ResourceExt;
 
-use crate::api::AuraInstance;
+use crate::api::{AuraInstance, ClaimHolder};
 use crate::aura::AuraClient;
 use crate::kinds::shared::views::{Claim, InstanceView};
 use crate::reconciler::credentials::{self, CredentialsProblem};
@@ -27,6 +27,22 @@ impl InstanceView for Context<AuraInstance> {
         instance_id: &'a str,
     ) -> BoxFuture<'a, Result<Claim>> {
         self.claims().claim(obj, instance_id).boxed()
+    }
+
+    fn held_by<'a>(&'a self, obj: &'a AuraInstance) -> BoxFuture<'a, Result<Option<String>>> {
+        let hint = obj.status.as_ref().and_then(|s| s.instance_id.as_deref());
+        self.claims().held_by(obj, hint).boxed()
+    }
+
+    fn holder_now<'a>(
+        &'a self,
+        instance_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ClaimHolder>>> {
+        self.claims().holder_now(instance_id).boxed()
+    }
+
+    fn unheld_sources_allowed(&self, obj: &AuraInstance) -> bool {
+        self.credentials_source(obj).unheld_sources_allowed()
     }
 
     fn client_for<'a>(

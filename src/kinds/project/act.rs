@@ -64,6 +64,7 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
         project: id.clone(),
         secret: obj.view().secret,
         tenant_id: None,
+        allow_unheld_sources: false,
     };
     let creds = match credentials::resolve(&ctx.client, &ctx.secrets, &source, true).await? {
         Ok(c) => c,

@@ -17,7 +17,8 @@ use crate::api::{
     AuraInstance, AuraRestore, AuraRestoreStatus, AuraSnapshot, AuraSnapshotStatus,
     ManagementPolicy, RestorePhase,
 };
-use crate::aura::{AuraClient, AuraErrorKind, InstanceStatus};
+use crate::aura::{AuraErrorKind, InstanceStatus, Reachable};
+use crate::kinds::shared::access;
 use crate::kinds::shared::snapshots::{self, Made};
 use crate::kinds::shared::target::{self, TargetProblem};
 use crate::kinds::shared::views::{Claim, RestoreView};
@@ -39,12 +40,9 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         Step::Finished => Err(TargetProblem::NotFound(target_name.to_string())),
         _ => target::resolve(ctx.state.instances.as_ref(), &ns, target_name).await?,
     };
-    // Running: the instance the call went to, whatever the object says now.
-    let instance_id = match (step, &next.instance_id, &resolved) {
-        (Step::Follow, Some(id), _) => Some(id.clone()),
-        (_, _, Ok(t)) => Some(t.instance_id.clone()),
-        _ => None,
-    };
+    // The instance the target AuraInstance holds the claim of: the status
+    // records the call, and the operator never takes its own status's word.
+    let instance_id = resolved.as_ref().ok().map(|t| t.instance_id.to_string());
     let aura = resolved.as_ref().ok().map(|t| &t.aura);
     let mut seen_status: Option<Option<InstanceStatus>> = None;
     if let (Some(aura), Some(id), false) = (aura, &instance_id, step == Step::Finished) {
@@ -70,7 +68,7 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
     let target_view = match &resolved {
         Ok(t) => TargetView::Ready(Target {
             name: target_name,
-            instance_id: instance_id.as_deref().unwrap_or(&t.instance_id),
+            instance_id: t.instance_id.as_str(),
             aura: seen_status.as_ref().map(Option::as_ref),
             snapshot_first: t.object.spec.snapshot_before_changes(),
             hands_off: hands_off.as_ref(),
@@ -127,11 +125,11 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
             }
         }
         RestoreAction::Start(call) => {
-            let aura = aura.ok_or(ReconcileError::Invariant(
-                "a restore started without a client",
-            ))?;
+            let target = resolved
+                .as_ref()
+                .map_err(|_| ReconcileError::Invariant("a restore started without its target"))?;
             if let Some(stop) =
-                start(obj, &api, ctx, aura, call, &mut next, &decision.summary).await?
+                start(obj, &api, ctx, target, call, &mut next, &decision.summary).await?
             {
                 outcome = stop;
             }
@@ -179,7 +177,7 @@ async fn prepare(
     }
     if let Some(r) = &obj.spec.source.instance_ref {
         prepared.source_instance = match ctx.state.instances.find(&ns, &r.name) {
-            Some(o) => Seen::Found(target::instance_id(&o).map(str::to_string)),
+            Some(o) => Seen::Found(ctx.state.instances.held_by(&o).await?),
             None => Seen::Missing,
         };
     }
@@ -187,7 +185,7 @@ async fn prepare(
         prepared.before = read_snapshot(&snapshots, b, "read the AuraSnapshot taken first").await?;
     }
     if let Some(t) = target {
-        prepared.hands_off = hands_off_of(ctx, &t.object, &t.instance_id).await?;
+        prepared.hands_off = hands_off_of(ctx, &t.object, t.instance_id.as_str()).await?;
     }
     prepared.other_running =
         ctx.state
@@ -315,11 +313,27 @@ async fn start(
     obj: &AuraRestore,
     api: &Api<AuraRestore>,
     ctx: &Ctx,
-    aura: &AuraClient,
+    target: &target::Target,
     call: &Call,
     next: &mut AuraRestoreStatus,
     running: &RestoreSummary,
 ) -> Result<Option<Outcome>> {
+    // DESIGN 4.13, asked at the moment of the call: the target is the one its
+    // AuraInstance holds; a source another namespace holds is never read.
+    let source = match reach(obj, ctx, target, call).await? {
+        Ok(source) => source,
+        Err(refused) => {
+            return Ok(Some(Outcome {
+                phase: RestorePhase::Failed,
+                summary: RestoreSummary::stalled(
+                    RestoreReason::SourceNotAllowed,
+                    refused.message(),
+                ),
+                requeue: None,
+            }));
+        }
+    };
+    let aura = &target.aura;
     let what = match call {
         Call::Restore {
             instance_id,
@@ -353,22 +367,22 @@ async fn start(
     let ns = obj.namespace().unwrap_or_default();
     // The instance shows Updating from now on, before Aura says so.
     ctx.state.running.wake(&ns, &obj.spec.instance_ref.name);
-    let answer = match call {
-        Call::Restore {
-            instance_id,
-            snapshot_id,
-        } => aura.restore_snapshot(instance_id, snapshot_id).await,
-        Call::Overwrite {
-            instance_id,
-            source_instance_id,
-            source_snapshot_id,
-        } => {
-            aura.overwrite_instance(
-                instance_id,
-                source_instance_id,
-                source_snapshot_id.as_deref(),
-            )
-            .await
+    let answer = match (call, &source) {
+        (Call::Restore { snapshot_id, .. }, _) => {
+            aura.restore_snapshot(&target.instance_id, snapshot_id)
+                .await
+        }
+        (
+            Call::Overwrite {
+                source_snapshot_id, ..
+            },
+            Some(source),
+        ) => {
+            aura.overwrite_instance(&target.instance_id, source, source_snapshot_id.as_deref())
+                .await
+        }
+        (Call::Overwrite { .. }, None) => {
+            return Err(ReconcileError::Invariant("an overwrite without its source"));
         }
     };
     match answer {
@@ -401,6 +415,34 @@ async fn start(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The source an overwrite reads, as the claims say now (`None` for a
+/// restore of the target's own snapshot); the call's target must be the
+/// instance the target AuraInstance holds.
+async fn reach(
+    obj: &AuraRestore,
+    ctx: &Ctx,
+    target: &target::Target,
+    call: &Call,
+) -> Result<std::result::Result<Option<Reachable>, access::Refusal>> {
+    if call.instance_id() != target.instance_id.as_str() {
+        return Err(ReconcileError::Invariant(
+            "a restore's call names another instance than its target's",
+        ));
+    }
+    let Call::Overwrite {
+        source_instance_id, ..
+    } = call
+    else {
+        return Ok(Ok(None));
+    };
+    let view = ctx.state.instances.as_ref();
+    let unheld = view.unheld_sources_allowed(&target.object);
+    let ns = obj.namespace().unwrap_or_default();
+    Ok(access::source(view, &ns, source_instance_id, unheld)
+        .await?
+        .map(Some))
 }
 
 /// A restore that just ended: completedAt, and an event that says how.

@@ -61,6 +61,12 @@ crate::reasons! {
         RestoreSucceeded,
         /// Event: the restore failed.
         RestoreFailed,
+        /// The source is held by another namespace, or by nobody without the
+        /// project's consent (DESIGN 4.13): nothing was called.
+        SourceNotAllowed,
+        /// The target AuraInstance was deleted while the restore ran: whether
+        /// Aura finished it is unknown.
+        TargetDeleted,
     }
 }
 
@@ -659,6 +665,16 @@ fn follow(obs: &RestoreObservation<'_>) -> RestoreDecision {
     );
     let target = match obs.target {
         TargetView::Ready(t) => t,
+        // Nobody is left to tell the outcome to, and nothing will ever tell
+        // it: it ends, saying so, rather than show Running for ever.
+        TargetView::Problem(TargetProblem::NotFound(name)) => {
+            return failed(
+                RestoreReason::TargetDeleted,
+                format!(
+                    "AuraInstance {name} was deleted while this restore ran ({doing}): whether Aura finished it is unknown"
+                ),
+            );
+        }
         TargetView::Problem(problem) => {
             // Aura carries on without us; the answer comes once the target is back.
             let summary = RestoreSummary::working(

@@ -4,6 +4,7 @@
 //! target an operation acts on, and AuraSnapshot objects made on another
 //! object's behalf. Nothing in here imports a kind's folder.
 
+pub mod access;
 pub mod snapshots;
 pub mod target;
 pub mod views;

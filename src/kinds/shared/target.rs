@@ -5,16 +5,18 @@
 
 use std::sync::Arc;
 
+use super::access;
 use super::views::InstanceView;
 use crate::api::AuraInstance;
-use crate::aura::AuraClient;
+use crate::aura::{AuraClient, Reachable};
 use crate::reconciler::Result;
 use crate::reconciler::credentials::CredentialsProblem;
 
 /// An AuraInstance that runs in Aura, and a client that may call it.
 pub struct Target {
     pub object: Arc<AuraInstance>,
-    pub instance_id: String,
+    /// The instance the object holds the claim of (never what its status says).
+    pub instance_id: Reachable,
     pub aura: AuraClient,
 }
 
@@ -53,11 +55,6 @@ fn problem_words(problem: &CredentialsProblem) -> &'static str {
     }
 }
 
-/// The Aura instance id an AuraInstance holds, once it has one.
-pub fn instance_id(object: &AuraInstance) -> Option<&str> {
-    object.status.as_ref()?.instance_id.as_deref()
-}
-
 /// The instance named `name` and a client of its credentials.
 pub async fn resolve(
     instances: &dyn InstanceView,
@@ -67,7 +64,7 @@ pub async fn resolve(
     let Some(object) = instances.find(namespace, name) else {
         return Ok(Err(TargetProblem::NotFound(name.to_string())));
     };
-    let Some(id) = instance_id(&object).map(str::to_string) else {
+    let Some(id) = access::held(instances, &object).await? else {
         return Ok(Err(TargetProblem::NotCreated(name.to_string())));
     };
     let aura = match instances.client_for(&object).await? {

@@ -37,6 +37,17 @@ pub trait InstanceView: Send + Sync {
         instance_id: &'a str,
     ) -> BoxFuture<'a, Result<Claim>>;
 
+    /// The instance id `obj` holds the claim of (never its status).
+    fn held_by<'a>(&'a self, obj: &'a AuraInstance) -> BoxFuture<'a, Result<Option<String>>>;
+
+    /// Who holds `instance_id` now, as the apiserver says.
+    fn holder_now<'a>(&'a self, instance_id: &'a str)
+    -> BoxFuture<'a, Result<Option<ClaimHolder>>>;
+
+    /// Whether the project supplying `obj`'s credentials lets its objects
+    /// read instances no AuraInstance holds (`allowUnheldSources`).
+    fn unheld_sources_allowed(&self, obj: &AuraInstance) -> bool;
+
     /// A client of the credentials `obj` uses; the Secret is held by its
     /// users, not by whoever asks here.
     fn client_for<'a>(

@@ -8,7 +8,7 @@ use kube::runtime::controller;
 
 use super::decide::{self, SnapshotAction, SnapshotObservation, SnapshotSummary, Step, TargetView};
 use crate::api::{AuraSnapshot, AuraSnapshotStatus};
-use crate::aura::{AuraClient, AuraErrorKind, Snapshot};
+use crate::aura::{AuraClient, AuraErrorKind, Reachable, Snapshot};
 use crate::kinds::shared::target::{self, TargetProblem};
 use crate::reconciler::status::{self, Write};
 use crate::reconciler::{Context, ReconcileError, Result};
@@ -27,18 +27,22 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         _ => target::resolve(ctx.state.as_ref(), &ns, &obj.spec.instance_ref.name).await?,
     };
     let target_view = match &resolved {
-        Ok(t) => TargetView::Ready(&t.instance_id),
+        Ok(t) => TargetView::Ready(t.instance_id.as_str()),
         Err(problem) => TargetView::Problem(problem),
     };
     let aura = resolved.as_ref().ok().map(|t| &t.aura);
-    let instance_id = next
-        .instance_id
-        .clone()
-        .or_else(|| resolved.as_ref().ok().map(|t| t.instance_id.clone()));
+    // Aura is asked about the instance the AuraInstance holds the claim of,
+    // whatever the status says: the operator owns its status fields.
+    let instance_id = resolved.as_ref().ok().map(|t| &t.instance_id);
+    if let Some(id) = instance_id
+        && next.instance_id.is_some()
+    {
+        next.instance_id = Some(id.to_string());
+    }
 
     let mut seen: Option<Option<Snapshot>> = None;
     let mut listed: Option<Vec<Snapshot>> = None;
-    if let (Some(aura), Some(instance_id)) = (aura, instance_id.as_deref()) {
+    if let (Some(aura), Some(instance_id)) = (aura, instance_id) {
         match step {
             Step::Poll => {
                 let sid = next.snapshot_id.as_deref().unwrap_or_default();
@@ -73,11 +77,13 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         SnapshotAction::Adopt { snapshot_id } => {
             next.snapshot_id = Some(snapshot_id);
         }
-        SnapshotAction::Take { instance_id } => {
-            let aura = aura.ok_or(ReconcileError::Invariant(
-                "a snapshot taken without a client",
-            ))?;
-            match take(obj, &api, ctx, aura, &instance_id, &mut next).await? {
+        SnapshotAction::Take { .. } => {
+            let (Some(aura), Some(instance_id)) = (aura, instance_id) else {
+                return Err(ReconcileError::Invariant(
+                    "a snapshot taken without its instance",
+                ));
+            };
+            match take(obj, &api, ctx, aura, instance_id, &mut next).await? {
                 Some(stop) => {
                     summary = stop;
                     requeue = Some(std::time::Duration::from_secs(15));
@@ -103,7 +109,7 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
 /// The instance's snapshots of the intent's day (and of today, when that is another day).
 async fn intent_days(
     aura: &AuraClient,
-    instance_id: &str,
+    instance_id: &Reachable,
     requested_at: Option<&str>,
 ) -> Result<Vec<Snapshot>> {
     let today = day(Timestamp::now());
@@ -130,7 +136,7 @@ async fn take(
     api: &Api<AuraSnapshot>,
     ctx: &Ctx,
     aura: &AuraClient,
-    instance_id: &str,
+    instance_id: &Reachable,
     next: &mut AuraSnapshotStatus,
 ) -> Result<Option<SnapshotSummary>> {
     let now = Timestamp::now();
@@ -168,7 +174,7 @@ async fn take(
             // Nothing was taken: the next pass takes it without a search.
             next.requested_at = None;
             next.prior_snapshot_ids.clear();
-            Ok(Some(decide::busy(instance_id)))
+            Ok(Some(decide::busy(instance_id.as_str())))
         }
         Err(e)
             if matches!(

@@ -123,7 +123,7 @@ fn clone_request(
             instance_id,
             snapshot_id,
         }) => {
-            request.source_instance_id = Some(instance_id.clone());
+            request.source_instance_id = Some(instance_id.to_string());
             request.source_snapshot_id = snapshot_id.clone();
             Ok(request)
         }
@@ -131,6 +131,11 @@ fn clone_request(
             action: Action::None,
             status: StatusSummary::stalled(Reason::SourceNotFound, message.clone()),
             requeue: LookAgain::After(Duration::from_secs(15)),
+        })),
+        Some(SourceView::NotAllowed(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::SourceNotAllowed, message.clone()),
+            requeue: LookAgain::Resync,
         })),
         Some(SourceView::Waiting(message)) => Err(Box::new(Decision {
             action: Action::None,

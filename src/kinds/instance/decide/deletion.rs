@@ -132,27 +132,35 @@ pub enum DeletionTarget {
     Instance { id: String, found_by_search: bool },
     /// An unanswered create may still show up: look again after this long.
     Wait(Duration),
+    /// The status names this instance but no claim gives it to the object:
+    /// never destroyed (DESIGN 4.8: a status field is no manifest).
+    NotHeld(String),
     /// Nothing to destroy.
     Nothing,
 }
 
-/// What to destroy: the recorded id, else the create answered in memory,
-/// else what the lost-create search finds in `listed` (given only when
-/// [`deletion_search`] asked for it); within the create grace an empty search
-/// waits rather than leave a billed instance behind.
+/// What to destroy: the instance this object holds the claim of, else the
+/// create answered in memory, else what the lost-create search finds in
+/// `listed` (given only when [`deletion_search`] asked for it); within the
+/// create grace an empty search waits rather than leave a billed instance
+/// behind. An id only the status names is never destroyed.
 pub fn deletion_target(
     status: &AuraInstanceStatus,
+    held: Option<&str>,
     pending: Option<&str>,
     aura_name: &str,
     listed: Option<(&[InstanceSummary], &[String])>,
     now: Timestamp,
     grace: Duration,
 ) -> DeletionTarget {
-    if let Some(id) = status.instance_id.as_deref().or(pending) {
+    if let Some(id) = held.or(pending) {
         return DeletionTarget::Instance {
             id: id.to_string(),
             found_by_search: false,
         };
+    }
+    if let Some(id) = &status.instance_id {
+        return DeletionTarget::NotHeld(id.clone());
     }
     let (Some(intent), Some((listed, claimed))) = (create_intent(status), listed) else {
         return DeletionTarget::Nothing;
@@ -391,19 +399,48 @@ mod tests {
             found_by_search: by_search,
         };
         type Listed<'a> = Option<(&'a [InstanceSummary], &'a [String])>;
+        // (what, status, held, pending, listed, now, target)
         type Row<'a> = (
             &'a str,
             AuraInstanceStatus,
+            Option<&'a str>,
             Option<&'a str>,
             Listed<'a>,
             Timestamp,
             DeletionTarget,
         );
         let table: Vec<Row> = vec![
-            ("recorded", recorded, None, None, now, id("rec", false)),
+            (
+                "recorded and held",
+                recorded.clone(),
+                Some("rec"),
+                None,
+                None,
+                now,
+                id("rec", false),
+            ),
+            (
+                "held, whatever the status says",
+                recorded.clone(),
+                Some("held"),
+                None,
+                None,
+                now,
+                id("held", false),
+            ),
+            (
+                "recorded, not held: never destroyed",
+                recorded,
+                None,
+                None,
+                None,
+                now,
+                DeletionTarget::NotHeld("rec".into()),
+            ),
             (
                 "pending",
                 intent_status(),
+                None,
                 Some("p"),
                 None,
                 now,
@@ -413,6 +450,7 @@ mod tests {
                 "search finds the new one",
                 intent_status(),
                 None,
+                None,
                 Some((&found, &claimed)),
                 now,
                 id("new", true),
@@ -421,6 +459,7 @@ mod tests {
                 "nothing yet, within grace",
                 intent_status(),
                 None,
+                None,
                 Some((&found[..1], &claimed)),
                 now,
                 DeletionTarget::Wait(Duration::from_secs(5)),
@@ -428,6 +467,7 @@ mod tests {
             (
                 "nothing after grace",
                 intent_status(),
+                None,
                 None,
                 Some((&found[..1], &claimed)),
                 t("2026-01-01T00:05:00Z"),
@@ -438,13 +478,14 @@ mod tests {
                 AuraInstanceStatus::default(),
                 None,
                 None,
+                None,
                 now,
                 DeletionTarget::Nothing,
             ),
         ];
-        for (what, status, pending, listed, now, want) in table {
+        for (what, status, held, pending, listed, now, want) in table {
             assert_eq!(
-                deletion_target(&status, pending, "db", listed, now, grace),
+                deletion_target(&status, held, pending, "db", listed, now, grace),
                 want,
                 "{what}"
             );

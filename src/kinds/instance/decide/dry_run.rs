@@ -86,7 +86,7 @@ pub(super) fn skip_in_dry_run(obs: &Observation<'_>, decision: Decision) -> Deci
             reconciling: Some((Reason::DryRun, message)),
             ..aura_status_summary(obs, instance)
         },
-        AuraView::NotCreated { .. } | AuraView::Gone => StatusSummary {
+        AuraView::NotCreated { .. } | AuraView::Gone | AuraView::Unheld(_) => StatusSummary {
             phase: Phase::Pending,
             readiness: Readiness::Unknown {
                 reason: Reason::DryRun,

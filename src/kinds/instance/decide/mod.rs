@@ -78,6 +78,9 @@ pub enum AuraView<'a> {
     Found(&'a Instance),
     /// `GET /instances/{id}` answered 404 for the recorded id.
     Gone,
+    /// The status names this instance, and no claim gives it to this object:
+    /// not believed, not asked about.
+    Unheld(&'a str),
 }
 
 /// The connection Secret as observed.
@@ -204,7 +207,7 @@ fn decide_live(obs: &Observation<'_>) -> Decision {
         } => decide_create(obs, tenant, *listed, claimed),
         AuraView::Found(_) if obs.claimed_elsewhere => decide_gone_or_claimed(obs),
         AuraView::Found(instance) => decide_running(obs, instance),
-        AuraView::Gone => decide_gone_or_claimed(obs),
+        AuraView::Gone | AuraView::Unheld(_) => decide_gone_or_claimed(obs),
     }
 }
 
@@ -222,6 +225,18 @@ fn decide_gone_or_claimed(obs: &Observation<'_>) -> Decision {
             ),
             requeue: LookAgain::Resync,
         },
+        AuraView::Unheld(id) if !recreating(obs.status) => Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(
+                Reason::InstanceNotClaimed,
+                format!(
+                    "status.instanceId names Aura instance {id}, but this object holds no claim on it: the operator believes its claims (AuraInstanceClaim), never a status field, and makes no call about it; if {id} is this object's instance, adopt it with spec.instanceId: {id} and a deletionPolicy"
+                ),
+            ),
+            requeue: LookAgain::Resync,
+        },
+        // Gone, or the instance this object destroyed for a re-create after
+        // its claim was let go (no call is made about it).
         _ => match obs.status.instance_id.as_deref() {
             // The instance destroyed for a re-create is gone: start over.
             Some(id) if recreating(obs.status) => Decision {

@@ -15,7 +15,9 @@ pub(super) fn decide_observe_only(obs: &Observation<'_>) -> Decision {
         AuraView::Found(instance) if !obs.claimed_elsewhere => instance,
         // Claimed elsewhere, gone, or (CEL prevents it) no instanceId: as for Full,
         // none of which calls Aura.
-        AuraView::Found(_) | AuraView::Gone => return decide_gone_or_claimed(obs),
+        AuraView::Found(_) | AuraView::Gone | AuraView::Unheld(_) => {
+            return decide_gone_or_claimed(obs);
+        }
         AuraView::NotCreated { .. } => {
             return Decision {
                 action: Action::None,

@@ -180,12 +180,21 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
         ..spec()
     };
     let (status, tenant) = (AuraInstanceStatus::default(), tenant());
+    // Held by an AuraInstance of this namespace: the claims let it be read.
+    let holder = crate::api::ClaimHolder {
+        namespace: "team-a".into(),
+        name: "prod".into(),
+        uid: "u-prod".into(),
+    };
+    let reachable =
+        crate::kinds::shared::access::rule("0a1b2c3d", Some(&holder), "team-a", false).unwrap();
     let ready = SourceView::Ready {
-        instance_id: "0a1b2c3d".into(),
+        instance_id: reachable,
         snapshot_id: Some("s1".into()),
     };
     let waiting = SourceView::Waiting("waiting for AuraSnapshot nightly".into());
     let problem = SourceView::Problem("AuraInstance prod does not exist".into());
+    let refused = SourceView::NotAllowed("held by another namespace".into());
     // (source, the create's source ids, the reason when waiting, stalled)
     type Row<'a> = (
         Option<&'a SourceView>,
@@ -197,6 +206,7 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
         (Some(&ready), Some(("0a1b2c3d", Some("s1"))), None, false),
         (Some(&waiting), None, Some(Reason::WaitingForSource), false),
         (Some(&problem), None, Some(Reason::SourceNotFound), true),
+        (Some(&refused), None, Some(Reason::SourceNotAllowed), true),
         (None, None, Some(Reason::WaitingForSource), false),
     ];
     for (source, create, reason, stalled) in rows {

@@ -500,3 +500,17 @@ fn unreachable_aura_is_said_once_and_never_over_ready() {
         "said already"
     );
 }
+
+#[test]
+fn a_status_naming_another_instance_than_the_claim_is_corrected() {
+    let mut case = Case::new(decision(Action::None, running()), Acted::Nothing);
+    case.current.instance_id = Some("f0f0f0f0".into());
+    case.current.connection_url = Some("neo4j+s://f0f0f0f0.databases.neo4j.io".into());
+    case.found = Some(found("0a1b2c3d"));
+    let done = case.run();
+    assert_eq!(done.status.instance_id.as_deref(), Some("0a1b2c3d"));
+    assert_eq!(
+        done.status.connection_url.as_deref(),
+        Some("neo4j+s://0a1b2c3d.databases.neo4j.io")
+    );
+}

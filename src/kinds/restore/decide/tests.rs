@@ -729,15 +729,25 @@ fn a_running_restore_follows_the_instance_until_it_runs_again() {
 }
 
 #[test]
-fn a_running_restore_whose_object_went_stays_running() {
+fn a_running_restore_whose_target_object_went_ends_with_its_outcome_unknown() {
     let own = own_snapshot_id();
     let just = "2026-12-01T11:59:58Z";
-    // The AuraInstance gone from the cluster: Aura carries on; it stays Running.
+    // The AuraInstance gone from the cluster: nothing will ever tell the
+    // outcome, so the restore ends Failed and says the outcome is unknown.
     let status = running_status(true, Some("restoring"), just);
     let gone = TargetProblem::NotFound("orders".into());
     let d = decide(&obs(&own, &status, TargetView::Problem(&gone)));
+    assert_eq!(d.phase, RestorePhase::Failed);
+    assert_eq!(d.action, RestoreAction::Finish);
+    assert_eq!(d.summary.reason(), Some(RestoreReason::TargetDeleted));
+    assert!(d.summary.message().is_some_and(|m| m.contains("unknown")));
+    assert!(d.requeue.is_none());
+    // Credentials that cannot be used are a wait: the target is still there.
+    let unusable = TargetProblem::Credentials(
+        crate::reconciler::credentials::CredentialsProblem::NotConfigured,
+    );
+    let d = decide(&obs(&own, &status, TargetView::Problem(&unusable)));
     assert_eq!(d.phase, RestorePhase::Running);
-    assert_eq!(d.action, RestoreAction::None);
     assert!(d.requeue.is_some());
 }
 
