@@ -229,7 +229,10 @@ async fn every_call_end_to_end() {
     }
     let snaps = c.list_snapshots(&reachable, None).await.unwrap();
     assert!(snaps.iter().any(|s| s.snapshot_id == snap_id));
-    let e = c.get_snapshot(&reachable, "no-such-snapshot").await.unwrap_err();
+    let e = c
+        .get_snapshot(&reachable, "no-such-snapshot")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), AuraErrorKind::NotFound, "{e}");
     wait_status(&c, &id, InstanceStatus::Running).await;
     c.restore_snapshot(&reachable, &snap_id).await.unwrap();

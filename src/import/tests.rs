@@ -747,3 +747,73 @@ async fn errors_name_the_step_and_never_the_secret() {
     assert!(listing.instances.is_empty());
     sim.shutdown().await;
 }
+
+/// Names from Aura are data, never structure: a tenant, an instance name, an
+/// instance id or a status word holding any character a YAML reader takes
+/// for a line break (or any other control character) changes neither the
+/// number of documents nor their keys, and every other line stays a comment.
+#[test]
+fn hostile_names_never_reach_the_structure() {
+    const HOSTILE: [char; 12] = [
+        '\r', '\n', '\u{85}', '\u{2028}', '\u{2029}', '\u{b}', '\u{c}', '\0', '\u{7f}', '\u{9b}',
+        '\u{feff}', '\t',
+    ];
+    let payload = |c: char| format!("x{c}kind: ConfigMap{c}metadata: {{name: evil}}{c}---{c}# ");
+    for c in HOSTILE {
+        let evil = payload(c);
+        // (where the payload goes, the listing)
+        let mut places: Vec<(&str, Listing)> = Vec::new();
+        let mut tenant = listing(vec![instance("0a1b2c3d", "orders", json!({}))]);
+        tenant.tenants[1].name = evil.clone();
+        places.push(("tenant name", tenant));
+        places.push((
+            "instance name",
+            listing(vec![instance("0a1b2c3d", &evil, json!({}))]),
+        ));
+        places.push((
+            "instance id",
+            listing(vec![instance(&format!("0a1b{evil}"), "orders", json!({}))]),
+        ));
+        places.push((
+            "status",
+            listing(vec![instance(
+                "0a1b2c3d",
+                "orders",
+                json!({"status": evil}),
+            )]),
+        ));
+        places.push((
+            "region",
+            listing(vec![instance(
+                "0a1b2c3d",
+                "orders",
+                json!({"region": evil}),
+            )]),
+        ));
+        for (place, listing) in places {
+            let out = render(&listing, &opts());
+            let what = format!("{c:?} in the {place}");
+            let docs = documents(&out.yaml);
+            // A refused manifest is a comment: no document; else exactly one.
+            assert!(docs.len() <= 1, "{what}: {docs:?}\n{}", out.yaml);
+            for doc in &docs {
+                assert_eq!(doc["kind"], "AuraInstance", "{what}");
+                let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+                assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "{what}");
+            }
+            for line in out.yaml.lines() {
+                assert!(
+                    line.starts_with('#')
+                        || line == "---"
+                        || line.is_empty()
+                        || line.starts_with(|l: char| l.is_ascii_alphabetic() || l == ' '),
+                    "{what}: a line that is neither comment nor manifest: {line:?}"
+                );
+                assert!(
+                    !line.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}']),
+                    "{what}: a line break character left in {line:?}"
+                );
+            }
+        }
+    }
+}

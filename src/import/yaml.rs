@@ -38,8 +38,7 @@ pub(super) fn emit_mapping(out: &mut String, m: &Mapping, indent: usize) {
 pub(super) fn scalar(v: &Value) -> String {
     match v {
         Value::String(text) if is_plain(text) => text.clone(),
-        // A JSON string is a YAML double-quoted scalar, escapes included.
-        Value::String(text) => serde_json::to_string(text).expect("a string serialises"),
+        Value::String(text) => quoted(text),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Null => "null".into(),
@@ -71,8 +70,56 @@ pub(super) fn is_plain(text: &str) -> bool {
                     .any(|p| text.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p)))))
 }
 
+/// A YAML double-quoted scalar in which every character a reader could take
+/// for a line break, or that is no printable text, is an escape: anything
+/// Aura sends is data, never structure (YAML 1.1 readers, kubectl's among
+/// them, also break lines at a lone CR, NEL, LS and PS).
+pub(super) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if inert(c) => out.push(c),
+            c => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether a character is plain text to every YAML reader: not a control
+/// character (C0, DEL, C1), not a line or paragraph separator, not a byte
+/// order mark or a noncharacter.
+fn inert(c: char) -> bool {
+    !(c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'
+        ))
+}
+
+/// Comment lines: one per `\n` of `text`; every other character that is not
+/// inert text is written as a visible escape, so that no reader ends the
+/// comment early and reads the rest as YAML.
 pub(super) fn comment(out: &mut String, text: &str) {
-    for line in text.lines() {
+    for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+        let line: String = line
+            .chars()
+            .map(|c| {
+                if inert(c) || c == '\t' {
+                    c.to_string()
+                } else {
+                    format!("\\u{:04X}", u32::from(c))
+                }
+            })
+            .collect();
         if line.is_empty() {
             out.push_str("#\n");
         } else {
