@@ -331,6 +331,18 @@ fn default_version() -> AuraVersion {
         .message("extraKeys names must be valid Secret keys: 1 to 253 characters of letters, digits, '-', '_' and '.'")
         .reason(Reason::FieldValueInvalid)
         .field_path(".extraKeys"),
+    validation = Rule::new("!has(self.labels) || self.labels.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))")
+        .message("labels keys must be label keys: an optional DNS-subdomain prefix and '/', then 1 to 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit")
+        .reason(Reason::FieldValueInvalid)
+        .field_path(".labels"),
+    validation = Rule::new("!has(self.labels) || self.labels.all(k, self.labels[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$'))")
+        .message("labels values must be label values: at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or empty)")
+        .reason(Reason::FieldValueInvalid)
+        .field_path(".labels"),
+    validation = Rule::new("!has(self.annotations) || self.annotations.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))")
+        .message("annotations keys must be annotation keys: an optional DNS-subdomain prefix and '/', then 1 to 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit")
+        .reason(Reason::FieldValueInvalid)
+        .field_path(".annotations"),
 )]
 pub struct ConnectionSecret {
     /// Name of the Secret in this namespace. Default <metadata.name>-connection.
@@ -345,23 +357,36 @@ pub struct ConnectionSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<SecretFormat>,
 
-    /// More keys, each a template (Jinja syntax) over uri, host, username,
+    /// More keys (at most 64, each template at most 4096 characters), each a
+    /// template (Jinja syntax) over uri, host, username,
     /// password, database, instanceId and instanceName, for example
     /// DATABASE_URL: "{{ uri }}" or "neo4j+s://{{ username }}:{{ password | urlencode }}@{{ host }}".
     /// A template that does not render stalls the object with reason
     /// InvalidTemplate; the Secret is then left as it was.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 64))]
+    #[schemars(extend(
+        "maxProperties" = 64,
+        "additionalProperties" = {"type": "string", "maxLength": 4096}
+    ))]
     pub extra_keys: BTreeMap<String, String>,
 
-    /// Labels copied onto the Secret. GitOps tracking labels
-    /// (app.kubernetes.io/instance, argocd.argoproj.io/*) and the operator's own
-    /// are never copied.
+    /// Labels copied onto the Secret (at most 32, each a valid label key and
+    /// value). GitOps tracking labels (app.kubernetes.io/instance,
+    /// argocd.argoproj.io/*) and the operator's own are never copied.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 32,
+        "additionalProperties" = {"type": "string", "maxLength": 63}
+    ))]
     pub labels: BTreeMap<String, String>,
 
-    /// Annotations copied onto the Secret (GitOps tracking ones excepted, as for labels).
+    /// Annotations copied onto the Secret (at most 32, each value at most
+    /// 4096 characters; GitOps tracking ones excepted, as for labels).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 32,
+        "additionalProperties" = {"type": "string", "maxLength": 4096}
+    ))]
     pub annotations: BTreeMap<String, String>,
 }
 

@@ -152,6 +152,25 @@ pub(super) async fn apply_secret(ctx: &Ctx, secrets: &Api<Secret>, desired: &Sec
     Ok(())
 }
 
+/// [`apply_secret`] as a dry run: what the apiserver says of the Secret, nothing stored.
+pub(super) async fn apply_secret_dry_run(
+    secrets: &Api<Secret>,
+    desired: &Secret,
+) -> std::result::Result<(), kube::Error> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut body = serde_json::to_value(desired).unwrap_or_default();
+    body["apiVersion"] = json!("v1");
+    body["kind"] = json!("Secret");
+    secrets
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force().dry_run(),
+            &Patch::Apply(body),
+        )
+        .await
+        .map(drop)
+}
+
 /// A Secret's type cannot change, so a new format's type means a new Secret.
 /// The password is first copied into a backup Secret (owned, labelled, found
 /// again by `observe` if this is cut short), then the old Secret goes (only

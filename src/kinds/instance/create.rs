@@ -36,6 +36,25 @@ pub async fn create(
     decision: &Decision,
 ) -> Result<controller::Action> {
     let current = obj.status.clone().unwrap_or_default();
+    // 0. No password is made for a Secret that cannot take it.
+    if let Err(refused) = secret_fits(obj, ctx).await? {
+        let summary = StatusSummary::stalled(
+            Reason::SecretRefused,
+            format!(
+                "Kubernetes refuses the connection Secret this object would write ({refused}): no Aura instance is created until spec.connectionSecret is fixed"
+            ),
+        );
+        let mut events = Vec::new();
+        finish::transition(&current, &summary, &mut events);
+        publish(obj, ctx, events).await;
+        write_status(
+            api,
+            obj,
+            status::build(obj, &current, &summary, Some(&current)),
+        )
+        .await?;
+        return Ok(controller::Action::requeue(ctx.resync_after(0)));
+    }
     let Some(intent) = record_intent(obj, api, ctx, aura, request, decision, &current).await?
     else {
         // Another writer got there first: nothing was created.
@@ -99,6 +118,39 @@ pub async fn create(
         ctx.config.poll_interval,
     );
     Ok(controller::Action::requeue(first_poll))
+}
+
+/// The Secret the create would lead to, with placeholder values of the
+/// sizes Aura's answer has, offered to the apiserver in a dry run: `Err`
+/// with the apiserver's words when it refuses it (an invalid label, a Secret
+/// over 1 MiB); a passing apiserver problem fails the pass.
+async fn secret_fits(obj: &AuraInstance, ctx: &Ctx) -> Result<std::result::Result<(), String>> {
+    const PLACEHOLDER_ID: &str = "00000000";
+    let url = secret::connection_url(PLACEHOLDER_ID, None);
+    let password = "x".repeat(64);
+    let name = obj.aura_name();
+    let details = ConnectionDetails {
+        instance_id: PLACEHOLDER_ID,
+        instance_name: &name,
+        connection_url: &url,
+        username: secret::DEFAULT_USERNAME,
+        password: Some(&password),
+    };
+    let desired = match secret::desired(obj, &details, None, true) {
+        Ok(d) => d,
+        // `decide` stalls on a template that does not render.
+        Err(problem) => return Ok(Err(problem.to_string())),
+    };
+    let secrets: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    match super::act::apply_secret_dry_run(&secrets, &desired).await {
+        Ok(()) => Ok(Ok(())),
+        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 413 | 422) => Ok(Err(s.message)),
+        Err(e) => Err(ReconcileError::kube(
+            "offer the connection Secret in a dry run",
+            e,
+        )),
+    }
 }
 
 /// 1. The intent, guarded by the resourceVersion we decided on: if another

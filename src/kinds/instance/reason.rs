@@ -32,6 +32,9 @@ crate::reasons! {
         ConfigurationNotOffered,
         SecretNotOwned,
         SecretWriteFailed,
+        /// Kubernetes refuses the Secret the create would lead to (a dry run):
+        /// nothing is created.
+        SecretRefused,
         /// An extraKeys template does not render.
         InvalidTemplate,
         /// spec.snapshots.schedule is not a cron expression.
