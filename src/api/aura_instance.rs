@@ -265,10 +265,14 @@ pub struct InstanceSource {
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotPolicy {
     /// A cron expression in UTC, five fields (minute hour day month weekday)
-    /// or six with seconds first, for example "0 3 * * *". A slot missed
-    /// while the operator was down is taken once at start, not once per slot.
+    /// or six with seconds first, for example "0 3 * * *", at most hourly:
+    /// the minute (and second) field is one number. A slot missed while the
+    /// operator was down is taken once at start, not once per slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 9, max = 128))]
+    #[schemars(
+        length(min = 9, max = 128),
+        regex(pattern = r"^\s*([0-9]{1,2}\s+)?[0-9]{1,2}\s+\S+\s+\S+\s+\S+\s+\S+\s*$")
+    )]
     pub schedule: Option<String>,
     /// How many scheduled AuraSnapshot objects to keep; older ones are
     /// deleted (the objects only: Aura keeps its snapshots for its own

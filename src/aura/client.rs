@@ -229,6 +229,7 @@ impl AuraClients {
             creds: Arc::new(creds.clone()),
             tokens,
             limiter,
+            owner: None,
         }
     }
 
@@ -293,6 +294,8 @@ pub struct AuraClient {
     creds: Arc<Credentials>,
     tokens: Arc<TokenCache>,
     limiter: Arc<RateLimiter>,
+    /// The object the calls are for: its share of the client id's limit.
+    owner: super::ratelimit::Owner,
 }
 
 impl fmt::Debug for AuraClient {
@@ -357,6 +360,15 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl AuraClient {
+    /// The same handle, its calls counted for `object` (a key such as
+    /// `Kind namespace/name`): it gets its share of the client id's limit
+    /// while others wait (DESIGN 4.14).
+    #[must_use]
+    pub fn for_object(mut self, object: impl Into<Arc<str>>) -> Self {
+        self.owner = Some(object.into());
+        self
+    }
+
     pub fn client_id(&self) -> &str {
         &self.creds.client_id
     }
@@ -414,7 +426,8 @@ impl AuraClient {
         let url = self
             .url(false, &["oauth", "token"], &[])
             .map_err(|m| AuraError::other(OP, AuraErrorKind::NeedsHuman, None, m, None))?;
-        let _permit = self.limiter.acquire().await;
+        // A token serves every object of the client id: nobody's share.
+        let _permit = self.limiter.acquire(None).await;
         lock(&self.reg.stats).token_requests += 1;
         debug!(client_id = %self.creds.client_id, "requesting Aura token");
         let resp = self
@@ -500,7 +513,7 @@ impl AuraClient {
         loop {
             let token = self.token(&call.label).await?;
             // Held until the answer is read: the limiter counts from the finish.
-            let permit = self.limiter.acquire().await;
+            let permit = self.limiter.acquire(self.owner.clone()).await;
             let mut req = self
                 .reg
                 .http

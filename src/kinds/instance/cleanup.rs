@@ -47,7 +47,10 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
             )));
         }
     };
-    let aura = ctx.aura.client(&creds);
+    let aura = ctx
+        .aura
+        .client(&creds)
+        .for_object(crate::reconciler::projects::user_of(obj));
     // Deleting is no longer Ready, even while Aura cannot be reached.
     let ready = crate::reconciler::status::is_true(&current.conditions, status::READY);
     if ready {

@@ -145,7 +145,8 @@ async fn secret_fits(obj: &AuraInstance, ctx: &Ctx) -> Result<std::result::Resul
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     match super::act::apply_secret_dry_run(&secrets, &desired).await {
         Ok(()) => Ok(Ok(())),
-        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 413 | 422) => Ok(Err(s.message)),
+        // Invalid, too large, or over the namespace's quota: a person must act.
+        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 413 | 422) => Ok(Err(s.message)),
         Err(e) => Err(ReconcileError::kube(
             "offer the connection Secret in a dry run",
             e,

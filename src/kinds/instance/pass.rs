@@ -22,6 +22,7 @@ use super::transitions;
 use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::AuraErrorKind;
 use crate::reconciler::pacing::{self, Transition};
+use crate::reconciler::projects::user_of;
 use crate::reconciler::{Context, ReconcileError, Result};
 
 type Ctx = Context<AuraInstance>;
@@ -85,7 +86,7 @@ async fn live(
             return stall(api, obj, ctx, reason, message).await;
         }
     };
-    let aura = ctx.aura.client(&creds);
+    let aura = ctx.aura.client(&creds).for_object(user_of(obj));
     let sharing = ctx.note_client(obj, &creds.client_id);
     let observed = match observe::observe(obj, ctx, &aura).await? {
         Gathered::Observed(o) => o,

@@ -17,8 +17,25 @@ use crate::reconciler::{ReconcileError, Result};
 use crate::kinds::shared::snapshots as make;
 pub use crate::kinds::shared::snapshots::{Made, SLOT_ANNOTATION};
 
-/// A cron expression of five fields, or six with seconds first; UTC.
+/// A cron expression of five fields, or six with seconds first; UTC; at
+/// most hourly (DESIGN 4.14: Aura itself snapshots at most hourly, and each
+/// snapshot costs its object's share of the client id's calls: a snapshot
+/// call, its polls, an object), so the minute field (and the second field)
+/// is a single number. The CRD refuses the rest at admission; this holds it
+/// for objects stored before.
 pub fn parse(expression: &str) -> Result<Cron, String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let single = |f: &str| !f.is_empty() && f.len() <= 2 && f.chars().all(|c| c.is_ascii_digit());
+    let at_most_hourly = match fields.as_slice() {
+        [minute, _, _, _, _] => single(minute),
+        [second, minute, _, _, _, _] => single(second) && single(minute),
+        _ => true, // the parser says what is wrong
+    };
+    if !at_most_hourly {
+        return Err(format!(
+            "spec.snapshots.schedule {expression:?} runs more often than hourly: the minute (and second) field must be one number, for example \"0 * * * *\" for hourly"
+        ));
+    }
     CronParser::builder()
         .seconds(Seconds::Optional)
         .year(Year::Disallowed)
@@ -222,7 +239,18 @@ mod tests {
     #[test]
     fn five_and_six_field_expressions_parse_and_nonsense_does_not() {
         assert!(parse("0 3 * * *").is_ok());
-        assert!(parse("*/10 * * * * *").is_ok());
+        assert!(parse("0 0 * * * *").is_ok());
+        assert!(parse("30 * * * *").is_ok(), "hourly is the floor");
+        for too_often in [
+            "*/10 * * * * *",
+            "* * * * * *",
+            "*/5 * * * *",
+            "0,30 * * * *",
+            "0 */5 * * * *",
+        ] {
+            let e = parse(too_often).unwrap_err();
+            assert!(e.contains("more often than hourly"), "{too_often}: {e}");
+        }
         let bad = parse("every day").unwrap_err();
         assert!(bad.contains("spec.snapshots.schedule"), "{bad}");
     }

@@ -12,6 +12,7 @@ use crate::api::{AuraInstance, ClaimHolder};
 use crate::aura::AuraClient;
 use crate::kinds::shared::views::{Claim, InstanceView};
 use crate::reconciler::credentials::{self, CredentialsProblem};
+use crate::reconciler::projects::user_of;
 use crate::reconciler::{Context, Result};
 
 impl InstanceView for Context<AuraInstance> {
@@ -54,7 +55,10 @@ impl InstanceView for Context<AuraInstance> {
             Ok(
                 credentials::resolve(&self.client, &self.secrets, &source, false)
                     .await?
-                    .map(|creds| self.aura.client(&creds)),
+                    .map(|creds| {
+                        // The snapshots and restores of an instance share its share.
+                        self.aura.client(&creds).for_object(user_of(obj))
+                    }),
             )
         }
         .boxed()
