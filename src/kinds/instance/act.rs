@@ -104,14 +104,40 @@ pub async fn settled(
     observed: &Observed,
     ready: bool,
     due: Option<&Due>,
-) -> Result<(verify::Check, Option<Scheduled>)> {
+) -> Result<(verify::Check, Slot)> {
     let written = observed.secret.as_ref().map(|p| &p.desired);
     let check = verify::check(obj, ctx, written, ready).await;
+    let last = observed.current.last_snapshot.as_ref();
     let scheduled = match due {
-        Some(Due::Take { slot }) => Some(schedule::take_slot(&ctx.client, obj, *slot).await?),
-        Some(Due::Wait(_)) | None => None,
+        Some(Due::Take { slot }) => {
+            Slot::from(schedule::take_slot(&ctx.client, obj, *slot, last).await?)
+        }
+        Some(Due::Wait(_)) | None => Slot::NotDue,
     };
     Ok((check, scheduled))
+}
+
+/// What came of a due slot.
+pub enum Slot {
+    NotDue,
+    Taken(Scheduled),
+    /// The previous scheduled snapshot is still being taken: later.
+    PreviousTaking,
+}
+
+impl From<Option<Scheduled>> for Slot {
+    fn from(taken: Option<Scheduled>) -> Self {
+        taken.map_or(Self::PreviousTaking, Self::Taken)
+    }
+}
+
+impl Slot {
+    pub fn taken(&self) -> Option<&Scheduled> {
+        match self {
+            Self::Taken(s) => Some(s),
+            Self::NotDue | Self::PreviousTaking => None,
+        }
+    }
 }
 
 fn secrets_of(obj: &AuraInstance, ctx: &Ctx) -> Api<Secret> {

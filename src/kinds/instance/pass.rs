@@ -131,11 +131,12 @@ async fn live(
         claimed_elsewhere: observed.claimed_elsewhere,
         check: &check,
         verify_interval: ctx.config.verify_credentials_interval,
-        scheduled: scheduled.as_ref(),
+        scheduled: scheduled.taken(),
         now: Timestamp::now(),
     });
-    let waits = match due {
-        Some(schedule::Due::Wait(after)) => Some(after),
+    let waits = match (due, &scheduled) {
+        (Some(schedule::Due::Wait(after)), _) => Some(after),
+        (_, act::Slot::PreviousTaking) => Some(Duration::from_secs(60)),
         _ => None,
     };
     let requeue = requeue_for(ctx, obj, &decision, &finished, sharing, transition)

@@ -84,7 +84,12 @@ pub fn due(cron: &Cron, last_slot: Option<Timestamp>, created: Timestamp, now: T
 /// or one that does not parse, which `decide` stalls on).
 pub fn plan(obj: &AuraInstance, last: Option<&LastSnapshot>, now: Timestamp) -> Option<Due> {
     let cron = schedule_of(obj)?;
-    Some(due(&cron, last_slot(last), created(obj, now), now))
+    Some(due(
+        &cron,
+        last_slot(&obj.name_any(), last),
+        created(obj, now),
+        now,
+    ))
 }
 
 /// After the snapshot of `slot` was made: when the schedule asks again.
@@ -117,22 +122,44 @@ pub struct Scheduled {
     pub pruned: Vec<String>,
 }
 
-/// Makes the AuraSnapshot of `slot` and prunes beyond `keep`.
+/// Makes the AuraSnapshot of `slot` and prunes beyond `keep`; `None` while
+/// the previous scheduled snapshot (`last`) is still being taken (DESIGN
+/// 4.14: one slot at a time).
 pub async fn take_slot(
     client: &kube::Client,
     obj: &AuraInstance,
     slot: Timestamp,
-) -> Result<Scheduled> {
+    last: Option<&LastSnapshot>,
+) -> Result<Option<Scheduled>> {
+    if last_slot(&obj.name_any(), last).is_some()
+        && let Some(previous) = last
+        && still_taking(client, obj, &previous.name).await?
+    {
+        return Ok(None);
+    }
     let name = slot_name(&obj.name_any(), slot);
     let made = take(client, obj, &name, Some(slot)).await?;
     let keep = obj.spec.snapshots.as_ref().and_then(|p| p.keep);
     let pruned = prune(client, obj, keep).await?;
-    Ok(Scheduled {
+    Ok(Some(Scheduled {
         name,
         slot,
         made,
         pruned,
-    })
+    }))
+}
+
+/// Whether the AuraSnapshot `name` of `obj`'s namespace is still being taken.
+async fn still_taking(client: &kube::Client, obj: &AuraInstance, name: &str) -> Result<bool> {
+    let api: Api<AuraSnapshot> =
+        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| ReconcileError::kube("read the last scheduled AuraSnapshot", e))?;
+    Ok(found.is_some_and(|s| {
+        s.status.unwrap_or_default().progress() == crate::api::SnapshotProgress::Taking
+    }))
 }
 
 /// The scheduled objects beyond `keep`, oldest first; `objects` are (name, slot).
@@ -168,9 +195,13 @@ fn bounded(prefix: &str, suffix: &str) -> String {
     format!("{}{suffix}", prefix[..cut].trim_end_matches(['-', '.']))
 }
 
-/// The slot of the last scheduled snapshot, from status.
-pub fn last_slot(last: Option<&LastSnapshot>) -> Option<Timestamp> {
-    last?.taken_at.as_deref()?.parse().ok()
+/// The slot of the last scheduled snapshot, from status: only a scheduled
+/// one (named for its slot) counts, so that a snapshot taken before a change
+/// does not pass for the slot it fell in.
+pub fn last_slot(instance: &str, last: Option<&LastSnapshot>) -> Option<Timestamp> {
+    let last = last?;
+    let slot: Timestamp = last.taken_at.as_deref()?.parse().ok()?;
+    (last.name == slot_name(instance, slot)).then_some(slot)
 }
 
 /// Makes an AuraSnapshot of `obj`, owned by it and labelled with its name.
@@ -327,5 +358,22 @@ mod tests {
         assert_eq!(slot_name("orders", slot), "orders-1793502000");
         assert_eq!(before_change_name("orders", 4), "orders-before-g4");
         assert!(slot_name(&"x".repeat(253), slot).len() <= 253);
+    }
+
+    #[test]
+    fn only_a_scheduled_snapshot_counts_as_the_last_slot() {
+        let slot = t("2026-12-01T03:00:00Z");
+        let scheduled = LastSnapshot {
+            name: slot_name("orders", slot),
+            taken_at: Some(slot.to_string()),
+        };
+        assert_eq!(last_slot("orders", Some(&scheduled)), Some(slot));
+        // A snapshot before a change at 03:20 does not take the 04:00 slot's place.
+        let before = LastSnapshot {
+            name: before_change_name("orders", 3),
+            taken_at: Some("2026-12-01T03:20:00Z".into()),
+        };
+        assert_eq!(last_slot("orders", Some(&before)), None);
+        assert_eq!(last_slot("orders", None), None);
     }
 }
