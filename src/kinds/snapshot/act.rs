@@ -6,7 +6,9 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller;
 
-use super::decide::{self, SnapshotAction, SnapshotObservation, SnapshotSummary, Step, TargetView};
+use super::decide::{
+    self, Others, SnapshotAction, SnapshotObservation, SnapshotSummary, Step, TargetView,
+};
 use crate::api::{AuraSnapshot, AuraSnapshotStatus};
 use crate::aura::{AuraClient, AuraErrorKind, Reachable, Snapshot};
 use crate::kinds::shared::target::{self, TargetProblem};
@@ -59,6 +61,8 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         }
     }
 
+    let (recorded, unanswered) = others(obj, ctx);
+    let name = obj.name_any();
     let decision = decide::decide(&SnapshotObservation {
         status: &next,
         target: target_view,
@@ -66,6 +70,11 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         listed: listed.as_deref(),
         now: Timestamp::now(),
         grace: ctx.config.create_grace,
+        others: Others {
+            recorded: &recorded,
+            unanswered: &unanswered,
+            name: &name,
+        },
     });
     if let Some(Some(s)) = &seen {
         decide::mirror(&mut next, s);
@@ -106,6 +115,33 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
     })
 }
 
+/// The snapshot ids the namespace's other AuraSnapshots recorded, and the
+/// unanswered calls of other objects of the same AuraInstance (their intent's
+/// time and name), as the watch shows them.
+fn others(obj: &AuraSnapshot, ctx: &Ctx) -> (Vec<String>, Vec<(String, String)>) {
+    let ns = obj.namespace().unwrap_or_default();
+    let me = obj.name_any();
+    let mut recorded = Vec::new();
+    let mut unanswered = Vec::new();
+    for other in ctx.objects_in(&ns) {
+        if other.name_any() == me {
+            continue;
+        }
+        let Some(status) = &other.status else {
+            continue;
+        };
+        match (&status.snapshot_id, &status.requested_at) {
+            (Some(id), _) => recorded.push(id.clone()),
+            (None, Some(at)) if other.spec.instance_ref == obj.spec.instance_ref => {
+                unanswered.push((at.clone(), other.name_any()));
+            }
+            _ => {}
+        }
+    }
+    unanswered.sort();
+    (recorded, unanswered)
+}
+
 /// The instance's snapshots of the intent's day (and of today, when that is another day).
 async fn intent_days(
     aura: &AuraClient,
@@ -143,7 +179,7 @@ async fn take(
     let existing = aura.list_snapshots(instance_id, Some(&day(now))).await?;
     next.instance_id = Some(instance_id.to_string());
     next.requested_at = Some(now.to_string());
-    next.prior_snapshot_ids = existing.into_iter().map(|s| s.snapshot_id).collect();
+    next.prior_snapshot_ids = decide::prior_ids(&existing, now);
     next.snapshot_id = None;
     next.aura_status = None;
     next.observed_generation = obj.metadata.generation;

@@ -65,6 +65,20 @@ pub struct SnapshotObservation<'a> {
     pub now: Timestamp,
     /// How long after an unanswered call a new call is allowed.
     pub grace: Duration,
+    /// The other AuraSnapshots of the namespace, as the watch shows them.
+    pub others: Others<'a>,
+}
+
+/// What the other AuraSnapshots say: one Aura snapshot, one object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Others<'a> {
+    /// Snapshot ids other objects recorded: never this object's.
+    pub recorded: &'a [String],
+    /// Calls of the same instance still unanswered (their intents), other
+    /// than this object's: (requested at, object name).
+    pub unanswered: &'a [(String, String)],
+    /// This object's name, to rank it among the unanswered.
+    pub name: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +135,19 @@ pub fn decide(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
         Step::Poll => poll(obs),
         Step::Search => search(obs),
         Step::Take => match obs.target {
+            // Another object's call of this instance is unanswered: its search
+            // must not meet this one's snapshot (one snapshot, one object).
+            TargetView::Ready(_) if !obs.others.unanswered.is_empty() => SnapshotDecision {
+                action: SnapshotAction::None,
+                summary: SnapshotSummary::working(
+                    SnapshotReason::InstanceBusy,
+                    format!(
+                        "waiting for AuraSnapshot {} to find the snapshot of its unanswered call first",
+                        obs.others.unanswered[0].1
+                    ),
+                ),
+                requeue: Some(WAIT),
+            },
             TargetView::Ready(id) => SnapshotDecision {
                 action: SnapshotAction::Take {
                     instance_id: id.to_string(),
@@ -226,7 +253,7 @@ fn search(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
             requeue: Some(POLL),
         };
     };
-    if let Some(found) = lost_snapshot(obs.status, instance_id, listed) {
+    if let Some(found) = lost_snapshot(obs.status, instance_id, listed, &obs.others) {
         return SnapshotDecision {
             action: SnapshotAction::Adopt {
                 snapshot_id: found.snapshot_id.clone(),
@@ -277,18 +304,28 @@ fn search(obs: &SnapshotObservation<'_>) -> SnapshotDecision {
 }
 
 /// The snapshot an unanswered call made: of this instance, on-demand, not
-/// one that existed before the intent, and the newest of those.
+/// one that existed before the intent nor one taken well before it, not one
+/// another object recorded; when several objects' calls of the instance are
+/// unanswered at once, the n-th intent (by time, then name) takes the n-th
+/// such snapshot, so that no two objects take the same one.
 pub fn lost_snapshot<'a>(
     status: &AuraSnapshotStatus,
     instance_id: &str,
     listed: &'a [Snapshot],
+    others: &Others<'_>,
 ) -> Option<&'a Snapshot> {
     let prior: BTreeSet<&str> = status
         .prior_snapshot_ids
         .iter()
+        .chain(others.recorded)
         .map(String::as_str)
         .collect();
-    listed
+    let intent = status
+        .requested_at
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let earliest = intent.map(|t| t - SKEW);
+    let mut candidates: Vec<&Snapshot> = listed
         .iter()
         .filter(|s| !prior.contains(s.snapshot_id.as_str()))
         .filter(|s| s.instance_id.as_deref().is_none_or(|i| i == instance_id))
@@ -297,8 +334,50 @@ pub fn lost_snapshot<'a>(
                 .as_deref()
                 .is_none_or(|p| p.eq_ignore_ascii_case("AdHoc"))
         })
-        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+        .filter(|s| match (earliest, taken_at(s)) {
+            (Some(earliest), Some(at)) => at >= earliest,
+            _ => true,
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    let mine = (
+        status.requested_at.clone().unwrap_or_default(),
+        others.name.to_string(),
+    );
+    let rank = others.unanswered.iter().filter(|o| **o < mine).count();
+    match others.unanswered.is_empty() {
+        // Alone: the newest, as before.
+        true => candidates.last().copied(),
+        false => candidates.get(rank).copied(),
+    }
 }
+
+/// Clock skew allowed between the intent's time and Aura's snapshot time.
+const SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+fn taken_at(s: &Snapshot) -> Option<Timestamp> {
+    s.timestamp.as_deref()?.parse().ok()
+}
+
+/// The ids recorded before a call: only those a search could take for the
+/// call's own (taken within the skew of `now`, or of unknown time), at most
+/// [`MAX_PRIOR`], so that the status stays small however many snapshots the
+/// day has.
+pub fn prior_ids(existing: &[Snapshot], now: Timestamp) -> Vec<String> {
+    let mut recent: Vec<&Snapshot> = existing
+        .iter()
+        .filter(|s| taken_at(s).is_none_or(|at| at >= now - SKEW))
+        .collect();
+    recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    recent
+        .into_iter()
+        .take(MAX_PRIOR)
+        .map(|s| s.snapshot_id.clone())
+        .collect()
+}
+
+/// The most snapshot ids a status records from before its call.
+pub const MAX_PRIOR: usize = 32;
 
 fn target_problem(problem: &TargetProblem) -> SnapshotDecision {
     let (summary, requeue) = match problem {
@@ -370,6 +449,7 @@ mod tests {
             listed: None,
             now: "2026-12-01T12:00:00Z".parse().unwrap(),
             grace: Duration::from_secs(60),
+            others: Others::default(),
         }
     }
 
@@ -519,7 +599,7 @@ mod tests {
         let mut other = snap("other", "Completed", "2026-12-01T11:59:31Z");
         other.instance_id = Some("ffffffff".into());
         assert_eq!(
-            lost_snapshot(&status, "0a1b2c3d", &[scheduled, other]),
+            lost_snapshot(&status, "0a1b2c3d", &[scheduled, other], &Others::default()),
             None
         );
     }
@@ -527,5 +607,85 @@ mod tests {
     #[test]
     fn every_reason_has_its_own_word() {
         crate::reconciler::status::assert_reason_words::<SnapshotReason>();
+    }
+
+    #[test]
+    fn two_unanswered_calls_at_once_never_take_the_same_snapshot() {
+        let intent = |at: &str| AuraSnapshotStatus {
+            instance_id: Some("0a1b2c3d".into()),
+            requested_at: Some(at.into()),
+            ..Default::default()
+        };
+        let (a, b) = (
+            intent("2026-12-01T11:59:30Z"),
+            intent("2026-12-01T11:59:31Z"),
+        );
+        let listed = vec![
+            snap("s-a", "Pending", "2026-12-01T11:59:32Z"),
+            snap("s-b", "Pending", "2026-12-01T11:59:33Z"),
+        ];
+        let a_sees = [("2026-12-01T11:59:31Z".to_string(), "b".to_string())];
+        let b_sees = [("2026-12-01T11:59:30Z".to_string(), "a".to_string())];
+        let found = |status, unanswered: &[(String, String)], name| {
+            let others = Others {
+                recorded: &[],
+                unanswered,
+                name,
+            };
+            lost_snapshot(status, "0a1b2c3d", &listed, &others).map(|s| s.snapshot_id.clone())
+        };
+        assert_eq!(found(&a, &a_sees, "a").as_deref(), Some("s-a"));
+        assert_eq!(found(&b, &b_sees, "b").as_deref(), Some("s-b"));
+        // Once a recorded its own, b's search never meets it.
+        let recorded = ["s-a".to_string()];
+        let others = Others {
+            recorded: &recorded,
+            unanswered: &[],
+            name: "b",
+        };
+        assert_eq!(
+            lost_snapshot(&b, "0a1b2c3d", &listed, &others).map(|s| s.snapshot_id.as_str()),
+            Some("s-b")
+        );
+        let only_a = [snap("s-a", "Pending", "2026-12-01T11:59:32Z")];
+        assert_eq!(lost_snapshot(&b, "0a1b2c3d", &only_a, &others), None);
+        // A snapshot from well before the intent is never the call's.
+        let old = [snap("s-old", "Completed", "2026-12-01T11:00:00Z")];
+        assert_eq!(
+            lost_snapshot(&a, "0a1b2c3d", &old, &Others::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_call_waits_while_another_object_of_the_instance_is_unanswered() {
+        let status = AuraSnapshotStatus::default();
+        let unanswered = [("2026-12-01T11:59:30Z".to_string(), "nightly".to_string())];
+        let mut o = obs(&status, TargetView::Ready("0a1b2c3d"));
+        o.others.unanswered = &unanswered;
+        let d = decide(&o);
+        assert_eq!(d.action, SnapshotAction::None);
+        assert_eq!(d.summary.reason(), Some(SnapshotReason::InstanceBusy));
+        o.others.unanswered = &[];
+        assert!(matches!(decide(&o).action, SnapshotAction::Take { .. }));
+    }
+
+    #[test]
+    fn the_ids_recorded_before_a_call_stay_few() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let mut existing: Vec<Snapshot> = (0..200)
+            .map(|i| snap(&format!("day-{i}"), "Completed", "2026-12-01T01:00:00Z"))
+            .collect();
+        existing.push(snap("just-now", "Completed", "2026-12-01T11:59:50Z"));
+        let mut unknown = snap("unknown", "Completed", "");
+        unknown.timestamp = None;
+        existing.push(unknown);
+        let prior = prior_ids(&existing, now);
+        assert_eq!(prior.len(), 2, "{prior:?}");
+        assert!(prior.contains(&"just-now".to_string()));
+        let many: Vec<Snapshot> = (0..100)
+            .map(|i| snap(&format!("burst-{i}"), "Completed", "2026-12-01T11:59:59Z"))
+            .collect();
+        assert_eq!(prior_ids(&many, now).len(), MAX_PRIOR);
     }
 }
