@@ -13,7 +13,9 @@ use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
+use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::InstanceView;
+use crate::kinds::snapshot::SnapshotState;
 use crate::query_api::QueryApi;
 use futures::FutureExt;
 use futures::future::{BoxFuture, ready};
@@ -187,20 +189,36 @@ pub struct Kinds {
 impl Kinds {
     pub fn new(shared: &Arc<Shared>, query_api: &QueryApi) -> Self {
         let running = Arc::new(RunningRestores::default());
+        let snapshot_news = Arc::new(News::default());
+        let source_news = Arc::new(News::default());
         let instances = Arc::new(Context::new(
             shared.clone(),
-            InstanceState::new(shared.client.clone(), query_api.clone(), running.clone()),
+            InstanceState::new(
+                shared.client.clone(),
+                query_api.clone(),
+                running.clone(),
+                snapshot_news.clone(),
+                source_news.clone(),
+            ),
         ));
         let view: Arc<dyn InstanceView> = instances.clone();
         Self {
             projects: Arc::new(Context::new(shared.clone(), ())),
             cluster_projects: Arc::new(Context::new(shared.clone(), ())),
-            snapshots: Arc::new(Context::new(shared.clone(), view.clone())),
+            snapshots: Arc::new(Context::new(
+                shared.clone(),
+                SnapshotState {
+                    instances: view.clone(),
+                    news: snapshot_news.clone(),
+                },
+            )),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
                     instances: view,
                     running,
+                    snapshots: snapshot_news,
+                    sources: source_news,
                 },
             )),
             instances,

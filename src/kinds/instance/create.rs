@@ -74,6 +74,24 @@ pub async fn create(
             .await;
             return Ok(controller::Action::requeue(Duration::from_secs(2)));
         }
+        // A clone's source (or the tenant) is not there: asking again changes nothing.
+        Err(e) if e.kind() == AuraErrorKind::NotFound => {
+            let mut cleared = intent.clone();
+            decide::clear_intent(&mut cleared);
+            let clone = request.source_instance_id.is_some();
+            let (reason, message) = decide::create_not_found(&e, clone);
+            let summary = StatusSummary::stalled(reason, message);
+            let mut events = Vec::new();
+            finish::transition(&intent, &summary, &mut events);
+            publish(obj, ctx, events).await;
+            write_status(
+                api,
+                obj,
+                status::build(obj, &cleared, &summary, Some(&intent)),
+            )
+            .await?;
+            return Ok(controller::Action::requeue(ctx.resync_after(0)));
+        }
         Err(e) => {
             // Definitely not created: drop the intent so a later create starts clean.
             // (If this write fails too, the intent stays: the next pass searches

@@ -36,6 +36,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
+use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::RestoreView;
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
@@ -72,10 +73,20 @@ pub struct InstanceState {
     pub restores: Arc<dyn RestoreView>,
     /// How long Aura's transitions take, and who polls when.
     pub transitions: transitions::Transitions,
+    /// Changes of AuraSnapshots: a clone waiting on its source snapshot is woken.
+    pub snapshots: Arc<News>,
+    /// AuraInstances that hold an instance: a clone waiting on one is woken.
+    pub sources: Arc<News>,
 }
 
 impl InstanceState {
-    pub fn new(client: Client, query_api: QueryApi, restores: Arc<dyn RestoreView>) -> Self {
+    pub fn new(
+        client: Client,
+        query_api: QueryApi,
+        restores: Arc<dyn RestoreView>,
+        snapshots: Arc<News>,
+        sources: Arc<News>,
+    ) -> Self {
         let (store, writer) = kube::runtime::reflector::store();
         Self {
             claims: Claims::new(client, store),
@@ -83,6 +94,8 @@ impl InstanceState {
             query_api,
             restores,
             transitions: transitions::Transitions::default(),
+            snapshots,
+            sources,
         }
     }
 }
@@ -148,6 +161,15 @@ impl Kind for AuraInstance {
         credentials_finalizer::release_unused(&ctx.client, &ns, name, &named).await
     }
 
+    /// An instance that holds one can be a clone's source.
+    fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+        if let watcher::Event::Apply(o) = event
+            && o.status.as_ref().is_some_and(|s| s.instance_id.is_some())
+        {
+            ctx.state.sources.tell(o);
+        }
+    }
+
     /// Woken also by a change of its project or namespace, a restore on it
     /// starting or ending, a transition's learned end; owns its Secrets.
     fn wire(
@@ -157,6 +179,12 @@ impl Kind for AuraInstance {
     ) -> Controller<Self> {
         ctx.telemetry.count_phases_of(controller.store());
         controller
+            .reconcile_on(clones_waiting_on(ctx, &ctx.state.snapshots, |s| {
+                &s.snapshot_ref
+            }))
+            .reconcile_on(clones_waiting_on(ctx, &ctx.state.sources, |s| {
+                &s.instance_ref
+            }))
             .reconcile_on(project_triggers(ctx.clone()))
             .reconcile_on(ctx.state.restores.wakes())
             .reconcile_on(ctx.state.transitions.wakes())
@@ -265,6 +293,31 @@ fn project_triggers(
 ) -> impl futures::Stream<Item = ObjectRef<AuraInstance>> + Send {
     news(ctx.projects.changes())
         .flat_map(move |change| futures::stream::iter(affected(&ctx.all_objects(), &change)))
+}
+
+/// The clones not created yet whose source (`by` names it in the spec's
+/// source) is the object `news` tells of.
+fn clones_waiting_on(
+    ctx: &Arc<Context<AuraInstance>>,
+    news: &News,
+    by: fn(&crate::api::InstanceSource) -> &Option<crate::api::LocalRef>,
+) -> futures::stream::BoxStream<'static, ObjectRef<AuraInstance>> {
+    let instances = ctx.clone();
+    news.wakes(move |ns, name| {
+        instances
+            .objects_in(ns)
+            .into_iter()
+            .filter(|o| o.status.as_ref().is_none_or(|s| s.instance_id.is_none()))
+            .filter(|o| {
+                o.spec
+                    .source
+                    .as_ref()
+                    .and_then(|s| by(s).as_ref())
+                    .is_some_and(|r| r.name == name)
+            })
+            .map(|o| ObjectRef::from_obj(o.as_ref()))
+            .collect()
+    })
 }
 
 /// The connection Secrets this kind owns, watched by label only (DESIGN

@@ -235,7 +235,7 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         None => None,
     };
     let source = match &observed_aura {
-        Aura::NotCreated { .. } => super::source::resolve(obj, ctx).await?,
+        Aura::NotCreated { .. } => super::source::resolve(obj, ctx, aura).await?,
         _ => None,
     };
     let before_change = match found.filter(|_| follow.before_change) {

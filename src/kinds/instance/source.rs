@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AuraInstance, AuraSnapshot, InstanceSource, SnapshotProgress};
-use crate::aura::Reachable;
+use crate::aura::{AuraClient, AuraErrorKind, Reachable};
 use crate::kinds::shared::access;
 use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::{Context, ReconcileError, Result};
@@ -124,6 +124,7 @@ pub fn view(
 pub async fn resolve(
     obj: &AuraInstance,
     ctx: &Context<AuraInstance>,
+    aura: &AuraClient,
 ) -> Result<Option<SourceView>> {
     let Some(source) = &obj.spec.source else {
         return Ok(None);
@@ -150,8 +151,16 @@ pub async fn resolve(
                 instance_id,
                 snapshot_id,
             } => {
+                let holder = ctx.holder_now(&instance_id).await?;
+                // An instance nobody holds may be gone: that is said as such,
+                // not as a refusal (nobody's data is read by asking).
+                if holder.is_none() && gone(aura, &instance_id).await? {
+                    return Ok(Some(SourceView::Problem(format!(
+                        "the clone's source instance {instance_id} does not exist in Aura"
+                    ))));
+                }
                 let unheld = ctx.unheld_sources_allowed(obj);
-                match access::source(ctx, &ns, &instance_id, unheld).await? {
+                match access::rule(&instance_id, holder.as_ref(), &ns, unheld) {
                     Ok(instance_id) => SourceView::Ready {
                         instance_id,
                         snapshot_id,
@@ -163,6 +172,15 @@ pub async fn resolve(
             Candidate::Problem(m) => SourceView::Problem(m),
         },
     ))
+}
+
+/// Whether Aura answers 404 for `id`.
+async fn gone(aura: &AuraClient, id: &str) -> Result<bool> {
+    match aura.get_instance(id).await {
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ fn context() -> Arc<Context<AuraInstance>> {
     let restores: Arc<dyn RestoreView> = Arc::new(NoRestores);
     Arc::new(Context::new(
         shared,
-        InstanceState::new(client, query_api, restores),
+        InstanceState::new(client, query_api, restores, Arc::default(), Arc::default()),
     ))
 }
 

@@ -504,10 +504,11 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
     }
     let call = match resolve_source(obs.source, target.instance_id, &obs.sources) {
         Ok(call) => call,
+        // Woken when the source changes; the slow look is a safety net.
         Err(SourceProblem::Waiting(message)) => {
             return pending(
                 RestoreSummary::working(RestoreReason::WaitingForSource, message),
-                obs.poll,
+                SLOW,
             );
         }
         Err(SourceProblem::Missing(message)) => {

@@ -5,6 +5,7 @@
 //! object's behalf. Nothing in here imports a kind's folder.
 
 pub mod access;
+pub mod news;
 pub mod snapshots;
 pub mod target;
 pub mod views;

@@ -26,7 +26,14 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
     // A settled snapshot needs nothing from Aura, not even its instance.
     let resolved = match step {
         Step::Settled => Err(TargetProblem::NotFound(obj.spec.instance_ref.name.clone())),
-        _ => target::resolve(ctx.state.as_ref(), &ns, &obj.spec.instance_ref.name).await?,
+        _ => {
+            target::resolve(
+                ctx.state.instances.as_ref(),
+                &ns,
+                &obj.spec.instance_ref.name,
+            )
+            .await?
+        }
     };
     let target_view = match &resolved {
         Ok(t) => TargetView::Ready(t.instance_id.as_str()),

@@ -8,19 +8,28 @@ pub mod decide;
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
+use kube::runtime::watcher;
 
 use crate::api::{AuraSnapshot, AuraSnapshotStatus, SNAPSHOT_FINALIZER};
+use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::projects::Wanted;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
 crate::kind_status!(AuraSnapshotStatus);
 
+/// What the AuraSnapshot kind keeps for all its objects.
+pub struct SnapshotState {
+    /// The AuraInstances, for the instance a snapshot is of and its credentials.
+    pub instances: Arc<dyn InstanceView>,
+    /// Told of every change of an AuraSnapshot: restores and clones wait on them.
+    pub news: Arc<News>,
+}
+
 impl Kind for AuraSnapshot {
     const FINALIZER: &'static str = SNAPSHOT_FINALIZER;
     type Memory = ();
-    /// The AuraInstances, for the instance a snapshot is of and its credentials.
-    type State = Arc<dyn InstanceView>;
+    type State = SnapshotState;
     type Status = AuraSnapshotStatus;
     type Reason = decide::SnapshotReason;
 
@@ -34,6 +43,18 @@ impl Kind for AuraSnapshot {
 
     async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
         act::apply(&obj, &ctx).await
+    }
+
+    /// Nothing is cleaned up when one goes (Aura has no call to delete a
+    /// snapshot): no finalizer, and an old one is taken off.
+    async fn keeps_finalizer(_obj: &Self, _ctx: &Context<Self>) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+        if let watcher::Event::Apply(s) | watcher::Event::Delete(s) = event {
+            ctx.state.news.tell(s);
+        }
     }
 
     /// Aura has no call to delete a snapshot: only the object goes.

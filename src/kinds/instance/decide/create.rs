@@ -144,7 +144,8 @@ fn clone_request(
                 Reason::WaitingForSource,
                 message.clone(),
             ),
-            requeue: LookAgain::After(Duration::from_secs(5)),
+            // Woken when the source changes; the slow look is a safety net.
+            requeue: LookAgain::After(Duration::from_secs(60)),
         })),
         None => Err(Box::new(Decision {
             action: Action::None,

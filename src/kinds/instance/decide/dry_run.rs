@@ -80,6 +80,11 @@ pub(super) fn skip_in_dry_run(obs: &Observation<'_>, decision: Decision) -> Deci
     let Some((operation, what)) = decision.action.mutation() else {
         return decision;
     };
+    let what = if super::wants_snapshot_first(obs.spec, obs.compared.next()) {
+        format!("would take a snapshot first (snapshots.beforeChanges), then {what}")
+    } else {
+        what
+    };
     let message = format!("dry run: {what}");
     let status = match &obs.aura {
         AuraView::Found(instance) => StatusSummary {

@@ -50,10 +50,12 @@ pub fn credentials_stall(problem: &CredentialsProblem) -> Stall {
     }
 }
 
-/// The stall for an Aura answer that retrying will not change.
+/// The stall for an Aura answer that retrying will not change. A 404 says
+/// what is missing: the tenant only when Aura says so.
 pub fn aura_stall(e: &AuraError) -> Stall {
     let reason = match (e.status(), e.reason()) {
-        (_, Some("tenant-not-found")) | (Some(404), _) => Reason::TenantNotFound,
+        (_, Some("tenant-not-found")) => Reason::TenantNotFound,
+        (Some(404), _) => Reason::InstanceNotFound,
         (Some(401), _) => Reason::AuthenticationFailed,
         (Some(403), _) => Reason::Forbidden,
         (Some(400), _) => Reason::AuraRejected,
@@ -66,6 +68,20 @@ pub fn aura_stall(e: &AuraError) -> Stall {
 pub fn tenant_missing(e: &AuraError) -> Option<Stall> {
     (e.kind() == AuraErrorKind::NotFound || e.reason() == Some("tenant-not-found"))
         .then(|| (Reason::TenantNotFound, e.to_string()))
+}
+
+/// The stall for a create Aura answered 404: with a source (a clone), the
+/// source instance or snapshot is gone; else what Aura names.
+pub fn create_not_found(e: &AuraError, clone: bool) -> Stall {
+    match (clone, e.reason()) {
+        (_, Some("tenant-not-found")) | (false, _) => aura_stall(e),
+        (true, _) => (
+            Reason::SourceNotFound,
+            format!(
+                "the clone's source does not exist in Aura (any more), so nothing was created: {e}; point spec.source at another instance or snapshot (delete and apply the object again: the source cannot change)"
+            ),
+        ),
+    }
 }
 
 /// Where to create, when neither spec nor status names a tenant.

@@ -24,9 +24,11 @@ pub fn wants_snapshot_first(spec: &AuraInstanceSpec, operation: &SpecChange) -> 
 }
 
 /// With `snapshots.beforeChanges`, a resize or upgrade waits for its
-/// snapshot: made first, then Completed.
+/// snapshot: made first, then Completed. Under --dry-run nothing is waited
+/// for (that snapshot would never be taken): the change's report says it
+/// would come first.
 fn snapshot_first(obs: &Observation<'_>, operation: &SpecChange) -> Option<Decision> {
-    if !wants_snapshot_first(obs.spec, operation) {
+    if obs.dry_run || !wants_snapshot_first(obs.spec, operation) {
         return None;
     }
     let waiting = |message: String| {

@@ -1396,6 +1396,29 @@ fn dry_run_turns_every_mutating_action_into_a_report() {
     );
     o.dry_run = true;
     assert_eq!(decide(&o).status.readiness, Readiness::True);
+    // A resize that would take a snapshot first: reported at once, never
+    // waiting for a snapshot a dry run would not take.
+    let careful = AuraInstanceSpec {
+        snapshots: Some(crate::api::SnapshotPolicy {
+            before_changes: true,
+            ..Default::default()
+        }),
+        ..resized.clone()
+    };
+    let mut o = obs(
+        &careful,
+        &recorded,
+        AuraView::Found(&running),
+        complete_secret(),
+    );
+    o.dry_run = true;
+    match decide(&o).action {
+        Action::DryRun { operation, what } => {
+            assert_eq!(operation, "update");
+            assert!(what.contains("snapshot first"), "{what}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Nothing to do: dry-run changes nothing.
     let unchanged = spec();
     let mut o = obs(

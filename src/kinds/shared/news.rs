@@ -1,0 +1,46 @@
+//! Which objects of a kind changed, told to the kinds that wait on them (a
+//! restore on its source snapshot, a clone on its source instance or
+//! snapshot), so that they are woken instead of polling. The kind whose watch
+//! sees the change tells; the waiting kind maps the name to its own objects.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::broadcast;
+
+use crate::reconciler::projects::news;
+
+/// Changed objects of one kind, by (namespace, name).
+pub struct News {
+    tx: broadcast::Sender<(String, String)>,
+}
+
+impl Default for News {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl News {
+    /// `obj` changed.
+    pub fn tell<K: kube::Resource>(&self, obj: &K) {
+        // Nobody listening: nobody waits.
+        let _ = self
+            .tx
+            .send((obj.namespace().unwrap_or_default(), obj.name_any()));
+    }
+
+    /// The objects to wake for each change: `waiting(namespace, name)` names them.
+    pub fn wakes<W, F>(&self, waiting: F) -> BoxStream<'static, ObjectRef<W>>
+    where
+        W: kube::Resource<DynamicType = ()> + 'static,
+        F: Fn(&str, &str) -> Vec<ObjectRef<W>> + Send + Sync + 'static,
+    {
+        news(self.tx.subscribe())
+            .flat_map(move |(ns, name)| futures::stream::iter(waiting(&ns, &name)))
+            .boxed()
+    }
+}
