@@ -5,7 +5,8 @@
 
 use super::{
     Action, BeforeChange, Decision, LookAgain, Observation, Readiness, Reason, SpecChange,
-    StatusSummary, check_offered, describe_update, invalid_template, secret_not_owned,
+    StatusSummary, check_offered, create_intent, describe_update, invalid_template,
+    secret_not_owned,
 };
 use crate::api::{
     AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase, SecretFormat,
@@ -408,7 +409,11 @@ pub fn recreating(status: &AuraInstanceStatus) -> bool {
 /// created again, at most [`MAX_RECREATIONS`] times, unless it is protected
 /// (deletionProtection). `None`: nothing to recover.
 fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decision> {
-    let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id);
+    // Found by the search after a lost create; or claimed right after a
+    // create's answer whose password never reached the Secret (a restart in
+    // between): the status has not recorded it yet, the intent is still there.
+    let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id)
+        || (obs.status.instance_id.is_none() && create_intent(obs.status).is_some());
     let adopted_by_id = obs.spec.instance_id.as_deref() == Some(&instance.id);
     if obs.secret.has_password || !found_by_lost_create || adopted_by_id {
         return None;

@@ -1604,3 +1604,35 @@ fn an_instance_an_aura_restore_runs_on_changes_nothing() {
     ));
     assert!(matches!(d.action, Action::Update { .. }), "{:?}", d.action);
 }
+
+#[test]
+fn an_instance_claimed_after_an_answer_whose_password_never_landed_is_recovered() {
+    // A restart between the create's answer (the claim made) and the Secret:
+    // the claim leads to the instance, the status has only the intent.
+    let status = with_intent("2026-11-27T10:00:00Z");
+    let running = instance(InstanceStatus::Running);
+    let no_password = SecretView {
+        up_to_date: true,
+        has_password: false,
+        not_owned: false,
+    };
+    let spec = spec();
+    let d = decide(&obs(&spec, &status, AuraView::Found(&running), no_password));
+    assert!(
+        matches!(d.action, Action::Recreate { .. }),
+        "{:?}",
+        d.action
+    );
+    // With the password in the Secret, nothing is destroyed.
+    let d = decide(&obs(
+        &spec,
+        &status,
+        AuraView::Found(&running),
+        complete_secret(),
+    ));
+    assert!(
+        !matches!(d.action, Action::Recreate { .. }),
+        "{:?}",
+        d.action
+    );
+}
