@@ -121,12 +121,13 @@ async fn a_secret_that_is_not_the_operators_is_never_touched() {
     h.wait_ready("one").await;
 }
 
-/// A ResourceQuota that allows no more Secrets: the create succeeds, the
-/// Secret write fails, the object stalls on `SecretWriteFailed` (with a
-/// Warning) and keeps its intent; after a restart of the operator and the
-/// quota lifted, there is one instance and the Secret holds its password.
+/// A namespace whose quota leaves no room for the connection Secret: the
+/// Secret is offered to the apiserver in a dry run before the create, so no
+/// instance is made for a password that could not be stored (`SecretRefused`,
+/// with Kubernetes' words); with the quota lifted, one instance, its password
+/// in the Secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_secret_write_keeps_the_intent_across_a_restart() {
+async fn a_secret_the_quota_refuses_keeps_the_create_from_happening() {
     let mut h = Harness::start("quota", |_| {}).await;
     let quota: ResourceQuota = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ResourceQuota",
@@ -144,6 +145,97 @@ async fn a_failed_secret_write_keeps_the_intent_across_a_restart() {
     h.start_operator();
     h.create(manifest("db", json!({}))).await;
     let stalled = h
+        .wait_for("db", "SecretRefused", |o| {
+            stalled_reason(o).as_deref() == Some("SecretRefused")
+        })
+        .await;
+    let message = condition(&stalled, "Stalled").unwrap().2;
+    assert!(message.contains("quota"), "Kubernetes' message: {message}");
+    let warning = h.wait_event("db", "SecretRefused").await;
+    assert!(warning.contains("no Aura instance is created"), "{warning}");
+    assert!(h.sim.state().instances().is_empty(), "nothing was created");
+
+    quotas
+        .delete("no-more-secrets", &DeleteParams::default())
+        .await
+        .unwrap();
+    let ready = h.wait_ready("db").await;
+    let instances = h.sim.state().instances();
+    assert_eq!(instances.len(), 1, "one instance: {instances:?}");
+    let id = ready.status.unwrap().instance_id.unwrap();
+    assert_eq!(
+        h.secret_value("db-connection", "NEO4J_PASSWORD").await,
+        h.sim.state().issued_password(&id)
+    );
+    h.assert_log_clean(&h.operator_log());
+}
+
+/// A Secret refused only for real (an admission policy that lets dry runs
+/// through): the create answered, the Secret write fails, the object stalls
+/// on `SecretWriteFailed` (with a Warning) and keeps its intent; after a
+/// restart of the operator and the policy gone, there is one instance and
+/// the Secret holds its password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_secret_write_keeps_the_intent_across_a_restart() {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    let mut h = Harness::start("secret-denied", |_| {}).await;
+    let policy_name = format!("deny-{}", h.ns);
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": policy_name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["secrets"]}]},
+            "validations": [{"expression": "request.dryRun || !(object.metadata.name in ['db-connection', 'policy-probe'])",
+                             "message": "connection Secrets are refused here for now"}],
+        },
+    }))
+    .unwrap();
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": policy_name},
+        "spec": {"policyName": policy_name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": h.ns}}}},
+    }))
+    .unwrap();
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(h.client.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(h.client.clone());
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .unwrap();
+    bindings
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    // The policy is in force once a real write is refused.
+    eventually("the policy to refuse", WAIT, || async {
+        let probe =
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "policy-probe"}});
+        let made = h
+            .secrets()
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(probe).unwrap(),
+            )
+            .await
+            .is_ok();
+        if made {
+            let _ = h
+                .secrets()
+                .delete("policy-probe", &DeleteParams::default())
+                .await;
+        }
+        (!made).then_some(())
+    })
+    .await;
+
+    h.start_operator();
+    h.create(manifest("db", json!({}))).await;
+    let stalled = h
         .wait_for("db", "SecretWriteFailed", |o| {
             stalled_reason(o).as_deref() == Some("SecretWriteFailed")
         })
@@ -151,17 +243,25 @@ async fn a_failed_secret_write_keeps_the_intent_across_a_restart() {
     let status = stalled.status.clone().unwrap();
     assert!(status.create_requested_at.is_some(), "the intent is kept");
     let message = condition(&stalled, "Stalled").unwrap().2;
-    assert!(message.contains("quota"), "Kubernetes' message: {message}");
+    assert!(
+        message.contains("refused here"),
+        "Kubernetes' message: {message}"
+    );
     let warning = h.wait_event("db", "SecretWriteFailed").await;
     assert!(warning.contains("could not be written"), "{warning}");
 
     let log = h.operator.take().unwrap().kill().await;
-    quotas
-        .delete("no-more-secrets", &DeleteParams::default())
+    bindings
+        .delete(&policy_name, &DeleteParams::default())
+        .await
+        .unwrap();
+    policies
+        .delete(&policy_name, &DeleteParams::default())
         .await
         .unwrap();
     h.start_operator();
     let ready = h.wait_ready("db").await;
+    // A create made twice would show by now: the next passes have run.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let instances = h.sim.state().instances();
     assert_eq!(instances.len(), 1, "one instance: {instances:?}");
