@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 
-.PHONY: all build test testenv lint fmt crds demo bench clean-testenv
+.PHONY: all build test testenv lint fmt crds generate demo bench clean-testenv
 
 all: build
 
@@ -25,11 +25,13 @@ lint:
 test: testenv lint
 	$(CARGO) test --locked --all-targets
 
-## Regenerates crds/ from the code (one file per kind of src/api/kinds.rs), and its copies in the chart and deploy/
-## (tests fail when any of them differ).
-crds:
-	$(CARGO) run --quiet --locked -- crd --dir crds >/dev/null
-	tests/packaging/sync-crds
+## Regenerates every file derived from the list of kinds (src/api/kinds.rs): the CRDs in crds/, deploy/crds/
+## and the chart, the chart's templates/_kinds.tpl, and the marked regions of deploy/rbac.yaml,
+## deploy/kustomization.yaml and Chart.yaml (a unit test fails when any of them is out of date).
+generate:
+	$(CARGO) run --quiet --locked -- generate --root . >/dev/null
+
+crds: generate
 
 clean-testenv:
 	rm -rf "$${AURA_TESTENV_CACHE:-$$HOME/.cache/aura-operator/testenv}"

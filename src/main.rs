@@ -1,4 +1,4 @@
-//! `aura-operator`: run | simulate | import | crd. Wiring only.
+//! `aura-operator`: run | simulate | import | crd (| generate, for this repository). Wiring only.
 #![warn(clippy::too_many_lines)]
 
 use clap::{Parser, Subcommand};
@@ -34,6 +34,15 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Write every file derived from the list of kinds (CRDs in crds/,
+    /// deploy/crds/ and the chart, RBAC rules, the kustomization's CRD list,
+    /// the chart's Artifact Hub list) under a checkout of this repository.
+    #[command(hide = true)]
+    Generate {
+        /// The repository's root folder.
+        #[arg(long, default_value = ".")]
+        root: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -55,6 +64,12 @@ async fn main() -> anyhow::Result<()> {
             plural: None,
         } => {
             for path in aura_operator::api::write_crds(&dir)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Generate { root } => {
+            for path in aura_operator::api::packaging::write(&root)? {
                 println!("{}", path.display());
             }
             Ok(())

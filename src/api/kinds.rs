@@ -25,6 +25,8 @@ pub struct KindInfo {
     /// Its plural, as in the CRD's file name and in RBAC rules.
     pub plural: &'static str,
     pub scope: Scope,
+    /// One line on what an object of the kind is (the chart's Artifact Hub list).
+    pub summary: &'static str,
     /// A controller of its own reconciles it (the claim is written by the
     /// AuraInstance controller and has none).
     pub reconciled: bool,
@@ -54,6 +56,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "AuraInstance",
         plural: "aurainstances",
         scope: Scope::Namespaced,
+        summary: "A Neo4j Aura database, declared.",
         reconciled: true,
         verbs: &["get", "list", "watch", "patch", "update"],
         status_verbs: &["get", "patch", "update"],
@@ -64,6 +67,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "AuraInstanceClaim",
         plural: "aurainstanceclaims",
         scope: Scope::Cluster,
+        summary: "Which AuraInstance holds an Aura instance; written by the operator only.",
         reconciled: false,
         verbs: &["get", "list", "watch", "create", "delete"],
         status_verbs: &[],
@@ -74,6 +78,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "AuraProject",
         plural: "auraprojects",
         scope: Scope::Namespaced,
+        summary: "Aura API credentials for the AuraInstances of one namespace.",
         reconciled: true,
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
@@ -84,6 +89,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "ClusterAuraProject",
         plural: "clusterauraprojects",
         scope: Scope::Cluster,
+        summary: "Aura API credentials for the AuraInstances of the namespaces it allows.",
         reconciled: true,
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
@@ -94,6 +100,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "AuraSnapshot",
         plural: "aurasnapshots",
         scope: Scope::Namespaced,
+        summary: "One snapshot of an AuraInstance, taken on demand, on a schedule or before a change.",
         reconciled: true,
         // Scheduled and before-change snapshots are made and pruned by the operator.
         verbs: &["get", "list", "watch", "create", "patch", "delete"],
@@ -105,6 +112,7 @@ pub const KINDS: &[KindInfo] = &[
         kind: "AuraRestore",
         plural: "aurarestores",
         scope: Scope::Namespaced,
+        summary: "A restore or overwrite of an AuraInstance from a snapshot or another instance.",
         reconciled: true,
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,

@@ -6,6 +6,7 @@ mod aura_instance;
 mod claim;
 mod enums;
 mod kinds;
+pub mod packaging;
 mod project;
 mod refs;
 mod snapshot;

@@ -106,36 +106,11 @@ The namespaces the default project allows, in words (NOTES.txt).
 
 {{/*
 The rules the operator needs on the objects it manages, wherever it watches
-them. Exactly what the binary calls; nothing else.
+them: its namespaced kinds (generated into _kinds.tpl), the Secrets and the
+events. Exactly what the binary calls; nothing else.
 */}}
 {{- define "aura-operator.managerRules" -}}
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurainstances"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurainstances/status"]
-  verbs: ["get", "patch", "update"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurainstances/finalizers"]
-  verbs: ["update"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["auraprojects"]
-  verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["auraprojects/status"]
-  verbs: ["patch"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurasnapshots"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurasnapshots/status"]
-  verbs: ["patch"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurarestores"]
-  verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["aura-operator.io"]
-  resources: ["aurarestores/status"]
-  verbs: ["patch"]
+{{ include "aura-operator.namespacedKindRules" . }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
