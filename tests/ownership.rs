@@ -326,6 +326,30 @@ async fn admission_refuses_unbounded_and_implicit_input() {
         (json!({"tenantId": "x".repeat(100_000)}), "tenantId"),
         (json!({"tenantId": "not-a-uuid"}), "tenantId"),
         (json!({"instanceId": "8f769515"}), "explicit deletionPolicy"),
+        // Issue 26: what would make the operator's own Secret unwritable
+        // after the create is refused before any create.
+        (
+            json!({"connectionSecret": {"labels": {"owner": "team@example.com"}}}),
+            "labels values must be label values",
+        ),
+        (
+            json!({"connectionSecret": {"labels": {"bad key!": "x"}}}),
+            "labels keys must be label keys",
+        ),
+        (
+            json!({"connectionSecret": {"annotations": {"-lead": "x"}}}),
+            "annotations keys must be annotation keys",
+        ),
+        (
+            json!({"connectionSecret": {"extraKeys": (0..65)
+                .map(|i| (format!("K{i}"), json!("{{ uri }}")))
+                .collect::<serde_json::Map<String, serde_json::Value>>()}}),
+            "must have at most 64",
+        ),
+        (
+            json!({"connectionSecret": {"extraKeys": {"BIG": "x".repeat(4097)}}}),
+            "4096",
+        ),
     ];
     for (spec, fragment) in cases {
         let obj: AuraInstance = serde_json::from_value(manifest("refused", spec)).unwrap();
