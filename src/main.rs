@@ -26,7 +26,7 @@ enum Command {
     /// Print the CustomResourceDefinitions (all, or the one with this plural),
     /// or write one file per kind into a folder.
     Crd {
-        /// For example aurainstances or aurainstanceclaims.
+        /// A kind's plural, as its file under crds/ is named.
         #[arg(conflicts_with = "dir")]
         plural: Option<String>,
         /// Write `<plural>.yaml` for every kind into this folder (and remove
