@@ -317,10 +317,12 @@ async fn connection_secret(
         Aura::Found(i) if !claimed_elsewhere && templates_render(obj) => {
             // The watch's copy can tell that nothing needs writing; anything
             // else is decided on a live read.
+            // A copy without the password is read live: a backup may hold it.
             let cached = ctx
                 .secrets
                 .owned(&ns, &name)
                 .filter(|s| secret::may_write(Some(s), obj, Some(&i.id)))
+                .filter(|s| secret::has_password(Some(s), &i.id))
                 .and_then(|s| {
                     let desired = secret::desired_for(obj, current, i, pending, Some(&s)).ok()?;
                     secret::matches(&s, &desired).then_some(desired)
@@ -334,7 +336,17 @@ async fn connection_secret(
                 None => {
                     let existing = read_secret(&secrets, &name).await?;
                     if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
-                        match secret_plan(obj, current, i, pending, existing, backup.as_deref()) {
+                        // The backup is read live when it could hold the only
+                        // copy of the password: just after a start the watch
+                        // may not have listed it yet.
+                        let backup = if secret::has_password(existing.as_ref(), &i.id) {
+                            None
+                        } else {
+                            read_secret(&secrets, &secret::backup_name(&name))
+                                .await?
+                                .filter(|b| secret::controlled_by(b, obj))
+                        };
+                        match secret_plan(obj, current, i, pending, existing, backup.as_ref()) {
                             Ok(plan) => Some(plan),
                             Err(stall) => return Ok(Err(stall)),
                         }
@@ -358,7 +370,14 @@ async fn connection_secret(
         }
         _ => None,
     };
-    let leftover_backup = backup.is_some() && plan.as_ref().is_some_and(|p| p.up_to_date);
+    // The backup goes once the Secret is written, unless it holds the only
+    // copy of the password.
+    let leftover_backup = match (observed_aura, &backup, &plan) {
+        (Aura::Found(i), Some(backup), Some(plan)) => {
+            plan.up_to_date && secret::may_drop_backup(&plan.desired, backup, &i.id)
+        }
+        _ => false,
+    };
     Ok(Ok(SecretSeen {
         plan,
         not_owned,

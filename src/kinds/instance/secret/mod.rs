@@ -88,6 +88,12 @@ pub fn existing_password(secret: Option<&Secret>, instance_id: &str) -> Option<S
     read_any(secret, &format::PASSWORD_KEYS)
 }
 
+/// Whether the backup of a replacement may go once `written` is in place:
+/// not while it holds the password and the written Secret does not.
+pub fn may_drop_backup(written: &Secret, backup: &Secret, instance_id: &str) -> bool {
+    has_password(Some(written), instance_id) || !has_password(Some(backup), instance_id)
+}
+
 /// The username and password a Secret holds, under any format's keys.
 pub fn login(secret: &Secret) -> Option<(String, String)> {
     Some((
@@ -446,6 +452,43 @@ mod tests {
             connection_url: "neo4j+s://8f769515.databases.neo4j.io",
             username: "neo4j",
             password,
+        }
+    }
+
+    /// A backup holding the only copy of the password is never dropped: a
+    /// Secret written without it (its backup not yet seen after a start)
+    /// would otherwise be "up to date" and the password gone.
+    #[test]
+    fn a_backup_goes_only_when_it_is_not_the_last_copy_of_the_password() {
+        let with = desired(&obj(), &details(Some("pw")), None, true).unwrap();
+        let without = desired(&obj(), &details(None), None, true).unwrap();
+        let other_instance = {
+            let mut s = with.clone();
+            let d = ConnectionDetails {
+                instance_id: "0000aaaa",
+                ..details(Some("old"))
+            };
+            s.data = desired(&obj(), &d, None, true).unwrap().data;
+            s.metadata.annotations = desired(&obj(), &d, None, true)
+                .unwrap()
+                .metadata
+                .annotations;
+            s
+        };
+        let cases = [
+            ("written has it, backup has it", &with, &with, true),
+            ("written has it, backup has none", &with, &without, true),
+            ("neither has it", &without, &without, true),
+            ("only the backup has it", &without, &with, false),
+            (
+                "the backup's is another instance's",
+                &without,
+                &other_instance,
+                true,
+            ),
+        ];
+        for (what, written, backup, want) in cases {
+            assert_eq!(may_drop_backup(written, backup, "8f769515"), want, "{what}");
         }
     }
 
