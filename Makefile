@@ -23,6 +23,7 @@ lint:
 ## plane with the Aura simulator, and the benchmark's small scale as a smoke
 ## test (cargo runs the harness-less bench once, without figures or plot).
 test: testenv lint
+	$(CARGO) build --locked --release --bin aura-operator
 	$(CARGO) test --locked --all-targets
 
 ## Regenerates every file derived from the list of kinds (src/api/kinds.rs): the CRDs in crds/, deploy/crds/

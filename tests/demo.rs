@@ -1,4 +1,12 @@
 //! `make demo ARGS=--once` works end to end and leaves no process behind.
+//!
+//! A binary of its own, not a module of `tests/e2e`: `scripts/demo` starts a
+//! control plane of its own (etcd, kube-apiserver, kube-controller-manager),
+//! the simulator and the operator, and this test then checks that none of
+//! them is left on the machine. As its own binary it never runs beside the
+//! e2e tests (cargo runs test binaries one after another), so that this second
+//! control plane's start, which keeps both cores of a small machine busy for
+//! a while, does not slow down their timing-sensitive checks.
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,8 +1,16 @@
 //! Checks of the local test control plane itself (tests/testenv/run and
-//! tests/support): CRDs and custom objects, namespace deletion and garbage
+//! tests/e2e/support): CRDs and custom objects, namespace deletion and garbage
 //! collection (kube-controller-manager), RBAC with impersonation, the built
 //! version, and two control planes side by side.
+//!
+//! A binary of its own, not a module of `tests/e2e`: it checks the launcher
+//! and the control plane themselves, from a fresh process (the first start,
+//! with nothing cached in-process) and with a second control plane of its own
+//! next to the shared one, whose teardown it watches; the e2e tests take a
+//! working control plane for granted.
 
+#[path = "e2e/support/mod.rs"]
+#[allow(unused_imports)] // the e2e tests use the rest
 mod support;
 
 use std::time::Duration;

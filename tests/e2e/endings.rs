@@ -5,7 +5,7 @@
 //! it; AuraSnapshot and AuraRestore carry no finalizer that cleans up
 //! nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! Secret write, credentials that outlive their users, and admission limits
 //! (issue 13), on the real control plane with the simulator.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

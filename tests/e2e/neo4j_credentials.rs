@@ -3,7 +3,7 @@
 //! and a server that is gone. The Aura side is the simulator; the operator's
 //! `--query-api-url` sends every check to the real server.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! real control plane with the simulator; data is checked through the
 //! simulator's lineage, not only through the calls made.
 
-mod support;
+use crate::support;
 
 use aura_operator::api::{AuraSnapshot, AuraSnapshotStatus};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};

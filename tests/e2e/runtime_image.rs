@@ -14,94 +14,67 @@
 //!
 //! `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the build.
 
-mod support;
+use crate::support;
+use support::cluster;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+use support::logs::Log;
+use support::{eventually, free_port, poll, set_mode};
+
+/// `GET path` on the admin port: (status code, body).
+async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let code = resp.status().as_u16();
+    Ok((code, resp.text().await.map_err(|e| e.to_string())?))
 }
 
-/// `GET path` over plain HTTP/1.1: (status code, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let code = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not HTTP: {response:?}")))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((code, body))
-}
-
-/// Polls `path` until it answers 200, panicking with the operator's log after `timeout`.
-fn wait_for_200(port: u16, path: &str, timeout: Duration, child: &mut Child, log: &Log) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!(
-                "the operator exited ({status}) before {path} answered 200\n--- log ---\n{}",
-                log.text()
-            );
-        }
-        let last = match http_get(port, path) {
-            Ok((200, body)) => return body,
-            Ok((code, body)) => format!("{code} {body}"),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            panic!(
-                "{path} did not answer 200 within {timeout:?} (last: {last})\n--- log ---\n{}",
-                log.text()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<String>>);
-
-impl Log {
-    fn capture(&self, stream: impl Read + Send + 'static) {
-        let sink = self.0.clone();
-        std::thread::spawn(move || {
-            let mut reader = std::io::BufReader::new(stream);
-            let mut line = String::new();
-            while matches!(std::io::BufRead::read_line(&mut reader, &mut line), Ok(n) if n > 0) {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
+/// Polls `path` until it answers 200, panicking with the operator's log after
+/// `timeout` or as soon as the operator exits.
+async fn wait_for_200(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    child: &mut tokio::process::Child,
+    log: &Log,
+) -> String {
+    let last = std::cell::RefCell::new(String::new());
+    let body = poll(timeout, Duration::from_millis(200), || {
+        let exited = child.try_wait().expect("try_wait");
+        let last = &last;
+        async move {
+            if let Some(status) = exited {
+                panic!(
+                    "the operator exited ({status}) before {path} answered 200\n--- log ---\n{}",
+                    log.text()
+                );
             }
-        });
-    }
-
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+            match http_get(port, path).await {
+                Ok((200, body)) => Some(body),
+                Ok((code, body)) => {
+                    *last.borrow_mut() = format!("{code} {body}");
+                    None
+                }
+                Err(e) => {
+                    *last.borrow_mut() = e;
+                    None
+                }
+            }
+        }
+    })
+    .await;
+    body.unwrap_or_else(|| {
+        panic!(
+            "{path} did not answer 200 within {timeout:?} (last: {})\n--- log ---\n{}",
+            last.borrow(),
+            log.text()
+        )
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,6 +82,7 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
     let built = tokio::task::spawn_blocking(support::release_binary)
         .await
         .unwrap();
+    let _operator = cluster::shared().await;
     let client = support::admin_client().await;
     let ns = support::test_namespace(&client, "runtime-image").await;
     // The CRDs, so that the watches can sync and /readyz can turn ready.
@@ -124,13 +98,8 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
         String::from_utf8_lossy(&out.stderr)
     );
     let out = support::kubectl()
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/aurainstances.aura-operator.io",
-            "crd/aurainstanceclaims.aura-operator.io",
-        ])
+        .args(["wait", "--for=condition=Established", "--timeout=60s", "-f"])
+        .arg(&crd)
         .output()
         .unwrap();
     assert!(out.status.success(), "CRD not Established");
@@ -170,7 +139,7 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
 
     let port = free_port();
     let sandbox = support::repo_root().join("tests/packaging/runtime-sandbox");
-    let mut child = Command::new(&sandbox)
+    let mut child = tokio::process::Command::new(&sandbox)
         .arg(&workdir)
         .arg(&kubeconfig)
         .args(["aura-operator-7d9f8c6b5-x2x9q", ns.as_str()])
@@ -188,31 +157,27 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .expect("start the operator in the sandbox");
-    let log = Log::default();
+    let mut log = Log::default();
     log.capture(child.stdout.take().unwrap());
     log.capture(child.stderr.take().unwrap());
 
-    let (mut child, log) = tokio::task::spawn_blocking(move || {
-        wait_for_200(port, "/healthz", Duration::from_secs(30), &mut child, &log);
-        // Ready only once the watches have synced (and the lease is held or
-        // watched): poll.
-        wait_for_200(port, "/readyz", Duration::from_secs(60), &mut child, &log);
-        let metrics = wait_for_200(port, "/metrics", Duration::from_secs(10), &mut child, &log);
-        assert!(
-            metrics.contains("# TYPE") || metrics.contains("# HELP"),
-            "/metrics is not in Prometheus text format:\n{metrics}"
-        );
-        (child, log)
-    })
-    .await
-    .unwrap();
+    wait_for_200(port, "/healthz", Duration::from_secs(30), &mut child, &log).await;
+    // Ready only once the watches have synced (and the lease is held or
+    // watched): poll.
+    wait_for_200(port, "/readyz", Duration::from_secs(60), &mut child, &log).await;
+    let metrics = wait_for_200(port, "/metrics", Duration::from_secs(10), &mut child, &log).await;
+    assert!(
+        metrics.contains("# TYPE") || metrics.contains("# HELP"),
+        "/metrics is not in Prometheus text format:\n{metrics}"
+    );
 
     // The leader lease lands in POD_NAMESPACE (no --lease-namespace given).
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client.clone(), &ns);
-    let lease = support::eventually("the leader lease", Duration::from_secs(30), || {
+    let lease = eventually("the leader lease", Duration::from_secs(30), || {
         let leases = leases.clone();
         async move { leases.get_opt("runtime-image").await.ok().flatten() }
     })
@@ -223,33 +188,26 @@ async fn release_binary_runs_like_the_image_serves_probes_and_exits_0_on_sigterm
         "the lease holder is POD_NAME"
     );
 
-    let pid = child.id().to_string();
-    let log_for_wait = log.clone();
-    let status = tokio::task::spawn_blocking(move || {
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill -TERM");
-        assert!(killed.success(), "kill -TERM {pid}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                panic!(
-                    "the operator did not exit within 30 s of SIGTERM\n--- log ---\n{}",
-                    log_for_wait.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    let pid = child
+        .id()
+        .expect("a running operator has a pid")
+        .to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(killed.success(), "kill -TERM {pid}");
+    let status = match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+        Ok(status) => status.expect("wait for the operator"),
+        Err(_) => {
+            let _ = child.kill().await;
+            panic!(
+                "the operator did not exit within 30 s of SIGTERM\n--- log ---\n{}",
+                log.text()
+            );
         }
-    })
-    .await
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200)); // let the log threads drain
-    let text = log.text();
+    };
+    let text = log.drained().await;
     assert!(
         status.success(),
         "exit status after SIGTERM: {status}\n--- log ---\n{text}"

@@ -3,7 +3,7 @@
 //! lost-create search never takes another namespace's instance, and an
 //! instance another AuraInstance holds is never touched.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::json;
 
 use support::eventually;
 use support::harness::*;
+use support::objects;
 
 /// A second namespace watched by the same operator, with its own copy of the
 /// credentials Secret (the layout the README recommends).
@@ -114,7 +115,7 @@ async fn a_lost_create_never_takes_another_namespaces_instance() {
     );
 
     x.delete("db", &DeleteParams::default()).await.unwrap();
-    wait_gone_from(&x, "db").await;
+    objects::wait_gone(&x, "db").await;
     assert!(
         h.sim.state().instance(&ours).is_none(),
         "team-x's own instance destroyed"
@@ -155,7 +156,7 @@ async fn an_intruding_adoption_by_id_touches_nothing() {
         },
         rules: Some(vec![PolicyRule {
             api_groups: Some(vec!["aura-operator.io".into()]),
-            resources: Some(vec!["aurainstances".into()]),
+            resources: Some(vec![objects::plural::<AuraInstance>()]),
             verbs: ["get", "list", "create", "delete", "patch"]
                 .map(String::from)
                 .to_vec(),
@@ -252,7 +253,7 @@ async fn an_intruding_adoption_by_id_touches_nothing() {
     );
 
     x.delete("grab", &DeleteParams::default()).await.unwrap();
-    wait_gone_from(&x, "grab").await;
+    objects::wait_gone(&x, "grab").await;
     assert!(
         h.sim.state().instance(&theirs).is_some(),
         "the database survived"

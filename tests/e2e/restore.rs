@@ -5,67 +5,35 @@
 //! and is not patched; refusals that fail the restore with Aura's message; a
 //! snapshot taken first (spec.snapshots.beforeChanges).
 
-mod support;
+use crate::support;
 
 use aura_operator::api::{AuraInstance, AuraRestore, AuraSnapshot, Phase, RestorePhase};
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
 use support::eventually;
+use support::fixtures::{Restore, restore, snapshot as snapshot_of};
 use support::harness::*;
+use support::objects;
 
 fn restores(h: &Harness) -> Api<AuraRestore> {
-    Api::namespaced(h.client.clone(), &h.ns)
+    h.api()
 }
 
 fn snapshots(h: &Harness) -> Api<AuraSnapshot> {
-    Api::namespaced(h.client.clone(), &h.ns)
+    h.api()
 }
 
-async fn create_restore(h: &Harness, name: &str, target: &str, source: Value) -> AuraRestore {
-    let obj: AuraRestore = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraRestore",
-        "metadata": {"name": name},
-        "spec": {"instanceRef": {"name": target}, "source": source},
-    }))
-    .expect("an AuraRestore manifest");
-    restores(h)
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create AuraRestore {name}: {e}"))
+async fn create_restore(h: &Harness, restore: Restore) -> AuraRestore {
+    objects::create(&restores(h), restore).await
 }
 
 fn restore_phase(r: &AuraRestore) -> Option<RestorePhase> {
     r.status.as_ref()?.phase
 }
 
-/// (status, reason, message) of a condition of an AuraRestore.
-fn restore_condition(r: &AuraRestore, type_: &str) -> Option<(String, String, String)> {
-    r.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-async fn wait_restore(
-    h: &Harness,
-    name: &str,
-    what: &str,
-    check: impl Fn(&AuraRestore) -> bool,
-) -> AuraRestore {
-    let api = restores(h);
-    let check = &check;
-    eventually(&format!("AuraRestore {name}: {what}"), WAIT, || {
-        let api = api.clone();
-        async move { api.get(name).await.ok().filter(|r| check(r)) }
-    })
-    .await
-}
-
 async fn wait_finished(h: &Harness, name: &str) -> AuraRestore {
-    wait_restore(h, name, "Succeeded or Failed", |r| {
+    objects::wait_for(&restores(h), name, "Succeeded or Failed", |r| {
         matches!(
             restore_phase(r),
             Some(RestorePhase::Succeeded | RestorePhase::Failed)
@@ -84,7 +52,7 @@ async fn refused(h: &Harness, name: &str) -> (AuraRestore, String) {
         "{:?}",
         r.status
     );
-    let (stalled, reason, message) = restore_condition(&r, "Stalled").unwrap();
+    let (stalled, reason, message) = condition(&r, "Stalled").unwrap();
     assert_eq!(
         (stalled.as_str(), reason.as_str()),
         ("True", "AuraRejected"),
@@ -108,16 +76,16 @@ async fn wait_succeeded(h: &Harness, name: &str) -> AuraRestore {
     assert!(status.accepted_at.is_some(), "{status:?}");
     assert!(status.completed_at.is_some(), "{status:?}");
     assert_eq!(
-        restore_condition(&r, "Ready").map(|c| c.0).as_deref(),
+        condition(&r, "Ready").map(|c| c.0).as_deref(),
         Some("True"),
         "{status:?}"
     );
     assert_eq!(
-        restore_condition(&r, "Stalled").map(|c| c.0).as_deref(),
+        condition(&r, "Stalled").map(|c| c.0).as_deref(),
         Some("False")
     );
     assert_eq!(
-        restore_condition(&r, "Reconciling").map(|c| c.0).as_deref(),
+        condition(&r, "Reconciling").map(|c| c.0).as_deref(),
         Some("False")
     );
     r
@@ -126,25 +94,12 @@ async fn wait_succeeded(h: &Harness, name: &str) -> AuraRestore {
 /// Takes an AuraSnapshot of `instance` and waits until Aura reports it Completed;
 /// returns its Aura id.
 async fn snapshot(h: &Harness, name: &str, instance: &str) -> String {
-    let obj: AuraSnapshot = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraSnapshot",
-        "metadata": {"name": name},
-        "spec": {"instanceRef": {"name": instance}},
-    }))
-    .unwrap();
-    snapshots(h)
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create AuraSnapshot {name}: {e}"));
-    let api = snapshots(h);
-    eventually(&format!("AuraSnapshot {name} Completed"), WAIT, || {
-        let api = api.clone();
-        async move {
-            let s = api.get(name).await.ok()?.status?;
-            (s.aura_status.as_deref() == Some("Completed"))
-                .then_some(s.snapshot_id)
-                .flatten()
-        }
+    objects::create(&snapshots(h), snapshot_of(name).of(instance)).await;
+    objects::wait_until(&snapshots(h), name, "Completed", |s| {
+        let s = s.status.as_ref()?;
+        (s.aura_status.as_deref() == Some("Completed"))
+            .then(|| s.snapshot_id.clone())
+            .flatten()
     })
     .await
 }
@@ -188,13 +143,7 @@ async fn a_restore_from_the_targets_own_snapshot_brings_its_data_back() {
     let written = write(&h, &id);
     assert_ne!(written, snapped);
 
-    create_restore(
-        &h,
-        "rollback",
-        "db",
-        json!({"snapshotRef": {"name": "nightly"}}),
-    )
-    .await;
+    create_restore(&h, restore("rollback").of("db").snapshot_ref("nightly")).await;
     let r = wait_succeeded(&h, "rollback").await;
     let status = r.status.unwrap();
     assert_eq!(status.instance_id.as_deref(), Some(id.as_str()));
@@ -231,7 +180,7 @@ async fn a_restore_from_the_targets_own_snapshot_brings_its_data_back() {
     // A bare snapshotId (of the target) does the same.
     let again = write(&h, &id);
     assert_ne!(again, snapped);
-    create_restore(&h, "rollback-by-id", "db", json!({"snapshotId": sid})).await;
+    create_restore(&h, restore("rollback-by-id").of("db").snapshot_id(&sid)).await;
     wait_succeeded(&h, "rollback-by-id").await;
     assert_eq!(data_version(&h, &id), snapped);
     let restores_sent = h
@@ -247,11 +196,7 @@ async fn a_restore_from_the_targets_own_snapshot_brings_its_data_back() {
         .await
         .unwrap();
     let api = restores(&h);
-    eventually("AuraRestore rollback to go", WAIT, || {
-        let api = api.clone();
-        async move { matches!(api.get_opt("rollback").await, Ok(None)).then_some(()) }
-    })
-    .await;
+    objects::wait_gone(&api, "rollback").await;
     assert_eq!(data_version(&h, &id), snapped);
     assert_eq!(
         h.writes_to(&id)
@@ -276,7 +221,7 @@ async fn an_overwrite_copies_another_instances_data_or_one_of_its_snapshots() {
     // The current data of another instance.
     let current = write(&h, &prod);
     assert_ne!(data_version(&h, &test), current);
-    create_restore(&h, "copy", "test", json!({"instanceRef": {"name": "prod"}})).await;
+    create_restore(&h, restore("copy").of("test").instance_ref("prod")).await;
     let r = wait_succeeded(&h, "copy").await;
     let status = r.status.unwrap();
     assert_eq!(status.source_instance_id.as_deref(), Some(prod.as_str()));
@@ -295,9 +240,10 @@ async fn an_overwrite_copies_another_instances_data_or_one_of_its_snapshots() {
     assert_ne!(later, snapped);
     create_restore(
         &h,
-        "from-snapshot",
-        "test",
-        json!({"instanceRef": {"name": "prod"}, "snapshotRef": {"name": "prod-nightly"}}),
+        restore("from-snapshot")
+            .of("test")
+            .instance_ref("prod")
+            .snapshot_ref("prod-nightly"),
     )
     .await;
     wait_succeeded(&h, "from-snapshot").await;
@@ -311,9 +257,9 @@ async fn an_overwrite_copies_another_instances_data_or_one_of_its_snapshots() {
     write(&h, &test);
     create_restore(
         &h,
-        "from-snapshot-ref",
-        "test",
-        json!({"snapshotRef": {"name": "prod-nightly"}}),
+        restore("from-snapshot-ref")
+            .of("test")
+            .snapshot_ref("prod-nightly"),
     )
     .await;
     let r = wait_succeeded(&h, "from-snapshot-ref").await;
@@ -367,22 +313,19 @@ async fn a_restore_waits_for_a_busy_instance_and_the_instance_waits_for_the_rest
         o.status.as_ref().and_then(|s| s.aura_status.as_deref()) == Some("updating")
     })
     .await;
-    create_restore(
-        &h,
+    create_restore(&h, restore("rollback").of("db").snapshot_ref("nightly")).await;
+    let waiting = objects::wait_for(
+        &restores(&h),
         "rollback",
-        "db",
-        json!({"snapshotRef": {"name": "nightly"}}),
+        "Pending: the instance is busy",
+        |r| {
+            restore_phase(r) == Some(RestorePhase::Pending)
+                && condition(r, "Reconciling").is_some_and(|c| c.1 == "InstanceBusy")
+        },
     )
     .await;
-    let waiting = wait_restore(&h, "rollback", "Pending: the instance is busy", |r| {
-        restore_phase(r) == Some(RestorePhase::Pending)
-            && restore_condition(r, "Reconciling").is_some_and(|c| c.1 == "InstanceBusy")
-    })
-    .await;
     assert_eq!(
-        restore_condition(&waiting, "Stalled")
-            .map(|c| c.0)
-            .as_deref(),
+        condition(&waiting, "Stalled").map(|c| c.0).as_deref(),
         Some("False"),
         "a wait, not a stall"
     );
@@ -392,7 +335,7 @@ async fn a_restore_waits_for_a_busy_instance_and_the_instance_waits_for_the_rest
 
     // Then it runs, and while it does the instance reports Updating (Restoring)
     // and an edit of its spec is not sent.
-    wait_restore(&h, "rollback", "Running", |r| {
+    objects::wait_for(&restores(&h), "rollback", "Running", |r| {
         restore_phase(r) == Some(RestorePhase::Running)
     })
     .await;
@@ -463,9 +406,9 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
     // A snapshot id Aura does not know.
     create_restore(
         &h,
-        "unknown",
-        "test",
-        json!({"snapshotId": "no-such-snapshot"}),
+        restore("unknown")
+            .of("test")
+            .snapshot_id("no-such-snapshot"),
     )
     .await;
     let (_, message) = refused(&h, "unknown").await;
@@ -485,9 +428,10 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
     let sid = snapshot(&h, "prod-nightly", "prod").await;
     create_restore(
         &h,
-        "not-exportable",
-        "test",
-        json!({"instanceRef": {"name": "prod"}, "snapshotRef": {"name": "prod-nightly"}}),
+        restore("not-exportable")
+            .of("test")
+            .instance_ref("prod")
+            .snapshot_ref("prod-nightly"),
     )
     .await;
     let (r, message) = refused(&h, "not-exportable").await;
@@ -496,7 +440,7 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
         "{message}"
     );
     assert_eq!(
-        restore_condition(&r, "Ready").map(|c| (c.0, c.1)),
+        condition(&r, "Ready").map(|c| (c.0, c.1)),
         Some(("False".into(), "AuraRejected".into()))
     );
 
@@ -507,13 +451,7 @@ async fn a_source_aura_refuses_fails_the_restore_with_auras_message() {
             && o.status.as_ref().unwrap().memory.as_deref() == Some("16GB")
     })
     .await;
-    create_restore(
-        &h,
-        "too-big",
-        "test",
-        json!({"instanceRef": {"name": "prod"}}),
-    )
-    .await;
+    create_restore(&h, restore("too-big").of("test").instance_ref("prod")).await;
     let (_, message) = refused(&h, "too-big").await;
     assert!(message.contains("into smaller database"), "{message}");
 
@@ -545,13 +483,7 @@ async fn before_changes_snapshots_the_target_first_so_a_restore_can_be_undone() 
     let snapped = data_version(&h, &id);
     let written = write(&h, &id);
 
-    create_restore(
-        &h,
-        "rollback",
-        "db",
-        json!({"snapshotRef": {"name": "nightly"}}),
-    )
-    .await;
+    create_restore(&h, restore("rollback").of("db").snapshot_ref("nightly")).await;
     let r = wait_succeeded(&h, "rollback").await;
     let status = r.status.unwrap();
     assert_eq!(status.before_snapshot.as_deref(), Some("rollback-before"));
@@ -598,13 +530,7 @@ async fn before_changes_snapshots_the_target_first_so_a_restore_can_be_undone() 
     assert!(taken[1] < restored, "{journal:?}");
 
     // Undo: restore the snapshot taken first, the data written before comes back.
-    create_restore(
-        &h,
-        "undo",
-        "db",
-        json!({"snapshotRef": {"name": "rollback-before"}}),
-    )
-    .await;
+    create_restore(&h, restore("undo").of("db").snapshot_ref("rollback-before")).await;
     let r = wait_succeeded(&h, "undo").await;
     assert_eq!(data_version(&h, &id), written);
     assert_eq!(
@@ -617,14 +543,6 @@ async fn before_changes_snapshots_the_target_first_so_a_restore_can_be_undone() 
         .await
         .unwrap();
     let api = snapshots(&h);
-    eventually(
-        "AuraSnapshot rollback-before to go with its restore",
-        WAIT,
-        || {
-            let api = api.clone();
-            async move { matches!(api.get_opt("rollback-before").await, Ok(None)).then_some(()) }
-        },
-    )
-    .await;
+    objects::wait_gone(&api, "rollback-before").await;
     assert_eq!(data_version(&h, &id), written);
 }

@@ -1,8 +1,8 @@
 //! A test harness for the operator end to end: a namespace, the Aura simulator
 //! in-process, a credentials Secret and `aura-operator run` as a child process
-//! watching only that namespace, with its log captured.
+//! watching only that namespace, with its log captured; and a hold on
+//! [`cluster`](super::cluster)'s lock for as long as the harness lives.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aura_operator::api::AuraInstance;
@@ -10,18 +10,23 @@ use aura_operator::simulator::{Simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::cluster::{self, Hold};
 use super::eventually;
+use super::logs::Log;
+use super::objects::{self, Object};
+
+pub use super::WAIT;
+pub use super::fixtures::manifest;
+pub use super::objects::{condition, stalled_reason};
 
 pub const CLIENT_ID: &str = "ops-client";
 pub const CLIENT_SECRET: &str = "ops-secret-Zq8vX2pL";
 pub const TENANT_A: &str = "ad69ee24-1b2c-4d5e-8f90-123456789abc";
 pub const TENANT_B: &str = "c3b1a7e0-9d8f-4e6a-b5c4-abcdefabcdef";
-pub const WAIT: Duration = Duration::from_secs(60);
 
 /// Installs every CRD (idempotent) and waits until each is Established.
 pub async fn ensure_crd(client: &Client) {
@@ -55,10 +60,14 @@ pub async fn ensure_crd(client: &Client) {
 /// One running operator process with its captured log.
 pub struct Operator {
     child: Child,
-    log: Arc<Mutex<String>>,
+    log: Log,
 }
 
 impl Operator {
+    /// `aura-operator run --namespace <ns>` on the simulator at `base_url`,
+    /// with test-friendly defaults that `extra` may replace. The caller
+    /// holds [`cluster::shared`](super::cluster::shared) (or exclusive) while
+    /// it runs.
     pub fn start(ns: &str, base_url: &str, extra: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura-operator"));
         cmd.args(["run", "--namespace", ns, "--aura-base-url", base_url]);
@@ -84,24 +93,15 @@ impl Operator {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start aura-operator run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let mut log = Log::default();
+        log.capture(child.stderr.take().expect("piped stderr"));
         Self { child, log }
     }
 
+    /// SIGKILL; returns the whole log once the process is gone.
     pub async fn kill(mut self) -> String {
         self.child.kill().await.expect("kill the operator");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.log.lock().unwrap().clone()
+        self.log.drained().await
     }
 
     pub fn pid(&self) -> u32 {
@@ -120,12 +120,11 @@ impl Operator {
             .await
             .expect("the operator exits within 30 s of SIGTERM")
             .expect("wait for the operator");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        (status, self.log.lock().unwrap().clone())
+        (status, self.log.drained().await)
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 }
 
@@ -143,10 +142,32 @@ pub struct Harness {
     pub ns: String,
     pub sim: Simulator,
     pub operator: Option<Operator>,
+    /// Dropped last: the operator is gone before the lock is let go.
+    _hold: Hold,
 }
 
 impl Harness {
+    /// For a test whose objects stay in its namespaces: holds
+    /// [`cluster::shared`].
     pub async fn start(prefix: &str, configure: impl FnOnce(&mut SimulatorConfig)) -> Self {
+        Self::start_holding(cluster::shared().await, prefix, configure).await
+    }
+
+    /// For a test whose objects reach beyond its namespaces (a
+    /// ClusterAuraProject, say): holds [`cluster::exclusive`], so that no
+    /// other test's operator runs meanwhile.
+    pub async fn start_exclusive(
+        prefix: &str,
+        configure: impl FnOnce(&mut SimulatorConfig),
+    ) -> Self {
+        Self::start_holding(cluster::exclusive().await, prefix, configure).await
+    }
+
+    async fn start_holding(
+        hold: Hold,
+        prefix: &str,
+        configure: impl FnOnce(&mut SimulatorConfig),
+    ) -> Self {
         let client = super::admin_client().await;
         ensure_crd(&client).await;
         let ns = super::test_namespace(&client, prefix).await;
@@ -168,6 +189,7 @@ impl Harness {
             ns,
             sim,
             operator: None,
+            _hold: hold,
         };
         h.put_credentials("aura-api", CLIENT_ID, CLIENT_SECRET)
             .await;
@@ -261,40 +283,34 @@ impl Harness {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
-    pub async fn create(&self, manifest: Value) -> AuraInstance {
-        let obj: AuraInstance = serde_json::from_value(manifest).expect("manifest");
-        self.instances()
-            .create(&PostParams::default(), &obj)
-            .await
-            .expect("create the AuraInstance")
+    /// The objects of kind `K` in the harness's namespace.
+    pub fn api<K: Object + kube::Resource<Scope = kube::core::NamespaceResourceScope>>(
+        &self,
+    ) -> Api<K> {
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 
-    /// Waits until `check` holds for the object, returning it.
+    /// Creates an AuraInstance in the harness's namespace.
+    pub async fn create(&self, manifest: impl Into<Value>) -> AuraInstance {
+        objects::create(&self.instances(), manifest).await
+    }
+
+    /// Waits until `check` holds for the AuraInstance, returning it.
     pub async fn wait_for(
         &self,
         name: &str,
         what: &str,
         check: impl Fn(&AuraInstance) -> bool,
     ) -> AuraInstance {
-        let api = self.instances();
-        let check = &check;
-        let what = format!("{name}: {what}");
-        eventually(&what, WAIT, || {
-            let api = api.clone();
-            async move { api.get(name).await.ok().filter(|o| check(o)) }
-        })
-        .await
+        objects::wait_for(&self.instances(), name, what, check).await
     }
 
     pub async fn wait_ready(&self, name: &str) -> AuraInstance {
-        self.wait_for(name, "Ready=True", |o| {
-            condition(o, "Ready").is_some_and(|c| c.0 == "True")
-        })
-        .await
+        objects::wait_ready(&self.instances(), name).await
     }
 
     pub async fn wait_gone(&self, name: &str) {
-        wait_gone_from(&self.instances(), name).await;
+        objects::wait_gone(&self.instances(), name).await;
     }
 
     /// Calls that changed the instance `id` in Aura, in order.
@@ -363,46 +379,4 @@ pub fn instance_id(o: &AuraInstance) -> String {
         .as_ref()
         .and_then(|s| s.instance_id.clone())
         .expect("instanceId")
-}
-
-/// The reason of a Stalled=True condition.
-pub fn stalled_reason(o: &AuraInstance) -> Option<String> {
-    condition(o, "Stalled")
-        .filter(|c| c.0 == "True")
-        .map(|c| c.1)
-}
-
-/// Waits until `name` is gone from `api` (any namespace, any client).
-pub async fn wait_gone_from(api: &Api<AuraInstance>, name: &str) {
-    eventually(&format!("{name} to be deleted"), WAIT, || {
-        let api = api.clone();
-        async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
-    })
-    .await;
-}
-
-/// (status, reason, message) of a condition.
-pub fn condition(o: &AuraInstance, type_: &str) -> Option<(String, String, String)> {
-    o.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-pub fn manifest(name: &str, spec: Value) -> Value {
-    let mut base = json!({
-        "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
-        "version": "5", "memory": "8GB", "tenantId": TENANT_B,
-        "credentialsSecretRef": {"name": "aura-api"},
-    });
-    for (k, v) in spec.as_object().expect("spec object") {
-        if v.is_null() {
-            base.as_object_mut().unwrap().remove(k);
-        } else {
-            base[k] = v.clone();
-        }
-    }
-    json!({"apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance", "metadata": {"name": name, "labels": {"team": "a"}}, "spec": base})
 }

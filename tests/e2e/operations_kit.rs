@@ -4,7 +4,7 @@
 //! dashboard's and the alerts' queries name only metrics a live operator
 //! serves on `/metrics`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,22 +1,30 @@
-//! A local Kubernetes control plane for integration tests.
+//! What the integration tests share: a local Kubernetes control plane, the
+//! harness around the operator, helpers generic over the kinds, manifests,
+//! and the locks that keep tests apart on the shared apiserver.
 //!
-//! `mod support;` in a test file gives it one control plane per test binary
-//! (etcd, kube-apiserver, kube-controller-manager from `tests/testenv/run`),
-//! started lazily on first use and shared by every test in the binary. Tests
-//! run on different threads and tokio runtimes, so only runtime-independent
-//! state is shared (the kubeconfig path); every call builds a fresh
-//! `kube::Client` on the caller's runtime. Isolate tests by namespace
-//! ([`test_namespace`]) or unique names: the apiserver is shared.
+//! One control plane per process (etcd, kube-apiserver,
+//! kube-controller-manager from `tests/testenv/run`), started lazily on first
+//! use and shared by every test of the process: the e2e binary's, or
+//! `tests/testenv.rs`'s (which includes this module by path). Tests run on
+//! different threads and tokio runtimes, so only runtime-independent state is
+//! shared (the kubeconfig path); every call builds a fresh `kube::Client` on
+//! the caller's runtime. Isolate tests by namespace ([`test_namespace`]) or
+//! unique names, and take the locks of [`cluster`] for what is cluster-wide:
+//! the apiserver is shared.
 //!
 //! Teardown: the launcher watches this process (`AURA_TESTENV_PARENT_PID`,
 //! polled every second) and gets SIGTERM when its spawning thread dies
 //! (`setpriv --pdeathsig`); its components get SIGKILL if the launcher itself
 //! is killed. Nothing is left behind when a test panics or the binary exits.
-#![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
+#![allow(dead_code)] // tests/testenv.rs uses only the control plane
 
+pub mod cluster;
+pub mod fixtures;
 pub mod harness;
 pub mod launcher;
+pub mod logs;
 pub mod neo4j;
+pub mod objects;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -30,6 +38,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 pub use launcher::{Launcher, repo_root, testenv_version};
+
+/// The bound of a wait in the tests: generous, never a speed expectation.
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// How long the launcher may take from start to `ready` once the binaries
 /// are built (the build itself has no time limit). Override with
@@ -68,6 +79,11 @@ fn start() -> Result<TestEnv, String> {
         start_timeout(),
     )?;
     Ok(TestEnv { bin_dir, launcher })
+}
+
+/// Whether the control plane of this process has started (and not failed).
+pub fn started() -> bool {
+    matches!(ENV.get(), Some(Ok(_)))
 }
 
 /// The shared control plane, started on first use (blocking).
@@ -190,9 +206,39 @@ pub async fn test_namespace(client: &Client, prefix: &str) -> String {
     name
 }
 
+/// How often [`eventually`] asks.
+const POLL: Duration = Duration::from_millis(200);
+
 /// Polls `check` every 200 ms until it returns `Some`, panicking after
 /// `timeout` with `what` in the message.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_every(what, timeout, POLL, check).await
+}
+
+/// Like [`eventually`], asking every `interval`.
+pub async fn eventually_every<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll(timeout, interval, check).await {
+        Some(value) => value,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` every `interval` until it returns `Some`; `None` after
+/// `timeout`, for callers that fail with more to say (a log, say).
+pub async fn poll<T, F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -200,19 +246,38 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return None;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// [`poll`] for threads outside any runtime: `None` after `timeout`.
+pub fn poll_blocking<T>(
+    timeout: Duration,
+    interval: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(interval);
     }
 }
 
 /// Builds the release binary like the Dockerfile (`--release --locked`) and
-/// returns its path. Reuses target/release when it is up to date.
-/// `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the build. Built once
-/// per test binary.
+/// returns its path. Reuses target/release when it is up to date (`make
+/// test` builds it before the tests, so that a release build does not run
+/// beside them). `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the
+/// build. Built once per process.
 pub fn release_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(build_release_binary).clone()

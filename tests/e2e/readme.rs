@@ -1,9 +1,11 @@
 //! Every shell block of the README marked `<!-- runnable -->` runs, against the
 //! real control plane, so the README cannot rot.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
+
+use support::cluster::{self, DELETION_POLICY};
 
 fn runnable_blocks(readme: &str) -> Vec<String> {
     let mut blocks = Vec::new();
@@ -34,6 +36,11 @@ async fn readme_runnable_blocks_run() {
     let blocks = runnable_blocks(&readme);
     assert!(blocks.len() >= 3, "only {} runnable blocks", blocks.len());
 
+    // A block applies the deletion-protection policy (and would race a
+    // protection test applying it too); another dry-runs the ClusterAuraProject
+    // "default", which must not meet a release's real one.
+    let _policy = DELETION_POLICY.write().await;
+    let _no_release = cluster::shared().await;
     let _ = support::admin_client().await; // start the control plane
     let operator_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aura-operator"))
         .parent()

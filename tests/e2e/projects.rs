@@ -1,42 +1,30 @@
 //! Projects (issue 16, DESIGN 4.9): credentials scoped to the namespaces
 //! allowed to use them. On the real control plane with the simulator; the
-//! operator watches several test namespaces at once.
+//! operator watches several test namespaces at once. The tests with a
+//! ClusterAuraProject run alone (`Harness::start_exclusive`): every operator
+//! running would reconcile it.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aura_operator::api::{AuraInstance, AuraProject, ClusterAuraProject};
 use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use support::eventually;
+use support::fixtures::{Fixture, cluster_project, instance, project};
 use support::harness::*;
+use support::objects::{self, plural};
 
 const PROJECT_FINALIZER: &str = "aura-operator.io/project-in-use";
 const CREDENTIALS_FINALIZER: &str = "aura-operator.io/credentials-in-use";
 
-/// An AuraInstance manifest that names a project instead of a Secret and
-/// leaves the tenant to the project.
-fn on_project(name: &str, kind: &str, project: &str) -> Value {
-    manifest(
-        name,
-        json!({
-            "credentialsSecretRef": null, "tenantId": null,
-            "projectRef": {"kind": kind, "name": project},
-        }),
-    )
-}
-
-async fn create_in(client: &Client, ns: &str, manifest: Value) {
+async fn create_in(client: &Client, ns: &str, manifest: impl Into<Value>) {
     let api: Api<AuraInstance> = Api::namespaced(client.clone(), ns);
-    let obj: AuraInstance = serde_json::from_value(manifest).expect("an AuraInstance");
-    api.create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {} in {ns}: {e}", obj.name_any()));
+    objects::create(&api, manifest).await;
 }
 
 async fn wait_instance(
@@ -47,18 +35,20 @@ async fn wait_instance(
     check: impl Fn(&AuraInstance) -> bool,
 ) -> AuraInstance {
     let api: Api<AuraInstance> = Api::namespaced(client.clone(), ns);
-    eventually(&format!("{ns}/{name}: {what}"), WAIT, || async {
-        api.get_opt(name).await.ok().flatten().filter(&check)
-    })
-    .await
+    objects::wait_for(&api, name, what, check).await
 }
 
 fn ready(o: &AuraInstance) -> bool {
-    condition(o, "Ready").is_some_and(|c| c.0 == "True")
+    objects::is_true(o, "Ready")
 }
 
 fn stalled_with(reason: &'static str) -> impl Fn(&AuraInstance) -> bool {
     move |o| stalled_reason(o).as_deref() == Some(reason)
+}
+
+/// The users a project's status counts.
+fn used_by<P: serde::Serialize>(p: &P) -> Option<u64> {
+    serde_json::to_value(p).ok()?["status"]["usedBy"].as_u64()
 }
 
 fn creates(h: &Harness) -> usize {
@@ -77,30 +67,6 @@ async fn label_namespace(client: &Client, ns: &str, key: &str, value: Option<&st
         )
         .await
         .expect("label the namespace");
-}
-
-async fn cluster_project(client: &Client, name: &str, spec: Value) -> Api<ClusterAuraProject> {
-    let api: Api<ClusterAuraProject> = Api::all(client.clone());
-    let obj: ClusterAuraProject = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
-        "metadata": {"name": name}, "spec": spec,
-    }))
-    .expect("a ClusterAuraProject");
-    api.create(&PostParams::default(), &obj)
-        .await
-        .expect("create the ClusterAuraProject");
-    api
-}
-
-fn project_condition(
-    status: Option<&aura_operator::api::AuraProjectStatus>,
-    type_: &str,
-) -> Option<(String, String, String)> {
-    status?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 /// Removes a cluster-scoped test project, finalizer and all.
@@ -139,37 +105,18 @@ fn expected_offered() -> BTreeMap<(String, String), (BTreeSet<String>, BTreeSet<
 async fn a_namespaced_project_serves_its_own_namespace_only() {
     let mut h = Harness::start("project-own", |_| {}).await;
     let other = support::test_namespace(&h.client, "project-other").await;
-    let projects: Api<AuraProject> = Api::namespaced(h.client.clone(), &h.ns);
-    let project: AuraProject = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
-        "metadata": {"name": "team"},
-        "spec": {"credentialsSecretRef": {"name": "aura-api"}, "tenantId": TENANT_B},
-    }))
-    .unwrap();
-    projects
-        .create(&PostParams::default(), &project)
-        .await
-        .expect("create the AuraProject");
+    let projects: Api<AuraProject> = h.api();
+    let team = project("team").credentials("aura-api").tenant(TENANT_B);
+    objects::create(&projects, team).await;
     // Credentials Aura refuses: Stalled, and no token is asked for again.
     h.put_credentials("wrong-api", "nobody", "not-a-secret")
         .await;
-    let bad: AuraProject = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
-        "metadata": {"name": "bad"},
-        "spec": {"credentialsSecretRef": {"name": "wrong-api"}},
-    }))
-    .unwrap();
-    projects.create(&PostParams::default(), &bad).await.unwrap();
+    objects::create(&projects, project("bad").credentials("wrong-api")).await;
     h.start_operator_with(&["--namespace", &other]);
 
-    let seen = eventually("the project Ready", WAIT, || async {
-        let p = projects.get("team").await.ok()?;
-        let ready = project_condition(p.status.as_ref(), "Ready")?.0 == "True";
-        ready.then_some(p)
-    })
-    .await;
+    let seen = objects::wait_ready(&projects, "team").await;
     assert!(
-        !seen.finalizers().contains(&PROJECT_FINALIZER.to_string()),
+        !objects::holds(&seen, PROJECT_FINALIZER),
         "no finalizer while nobody uses it"
     );
     let status = seen.status.expect("status");
@@ -194,13 +141,9 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
         "offered is the tenant's catalogue"
     );
 
-    create_in(&h.client, &h.ns, on_project("mine", "AuraProject", "team")).await;
-    create_in(
-        &h.client,
-        &other,
-        on_project("theirs", "AuraProject", "team"),
-    )
-    .await;
+    let on_team = |name: &str| instance(name).project("AuraProject", "team");
+    create_in(&h.client, &h.ns, on_team("mine")).await;
+    create_in(&h.client, &other, on_team("theirs")).await;
     let mine = wait_instance(&h.client, &h.ns, "mine", "Ready", ready).await;
     assert_eq!(
         mine.status.as_ref().and_then(|s| s.tenant_id.as_deref()),
@@ -225,17 +168,13 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
         1,
         "only the allowed object created an instance"
     );
-    eventually("usedBy 1 and the finalizer", WAIT, || async {
-        let p = projects.get("team").await.ok()?;
-        let held = p.finalizers().contains(&PROJECT_FINALIZER.to_string());
-        (held && p.status?.used_by == 1).then_some(())
+    objects::wait_for(&projects, "team", "usedBy 1 and the finalizer", |p| {
+        objects::holds(p, PROJECT_FINALIZER) && used_by(p) == Some(1)
     })
     .await;
 
-    let refused = eventually("the bad project Stalled", WAIT, || async {
-        let p = projects.get("bad").await.ok()?;
-        let stalled = project_condition(p.status.as_ref(), "Stalled")?;
-        (stalled.0 == "True").then_some(stalled)
+    let refused = objects::wait_until(&projects, "bad", "Stalled", |p| {
+        condition(p, "Stalled").filter(|c| c.0 == "True")
     })
     .await;
     assert_eq!(refused.1, "AuthenticationFailed", "{refused:?}");
@@ -247,6 +186,7 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
         .token_calls_by_client
         .get(unknown)
         .copied();
+    // A period in which something must not happen: no new token call.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         h.sim
@@ -260,11 +200,12 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
     );
 
     // Both refs at once are refused at admission.
-    let both = manifest("both", json!({"projectRef": {"name": "team"}}));
-    let obj: AuraInstance = serde_json::from_value(both).unwrap();
+    let both: AuraInstance = instance("both")
+        .spec(json!({"projectRef": {"name": "team"}}))
+        .object();
     let err = h
         .instances()
-        .create(&PostParams::default(), &obj)
+        .create(&PostParams::default(), &both)
         .await
         .expect_err("projectRef with credentialsSecretRef is refused");
     assert!(
@@ -283,26 +224,28 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
 /// learns no password and no client secret through the operator.
 #[tokio::test]
 async fn a_cluster_project_allows_namespaces_by_name_and_by_label() {
-    let mut h = Harness::start("project-cluster", |_| {}).await;
+    let mut h = Harness::start_exclusive("project-cluster", |_| {}).await;
     let labelled = support::test_namespace(&h.client, "project-labelled").await;
     let refused = support::test_namespace(&h.client, "project-refused").await;
     let name = format!("shared-{}", h.ns);
     let key = format!("aura-operator.io/allowed-{}", &h.ns[h.ns.len() - 8..]);
     label_namespace(&h.client, &labelled, &key, Some("true")).await;
-    let projects = cluster_project(
-        &h.client,
-        &name,
-        json!({
-            "credentialsSecretRef": {"name": "aura-api", "namespace": h.ns},
-            "tenantId": TENANT_B,
-            "allowedNamespaces": {"names": [h.ns], "selector": {"matchLabels": {key.clone(): "true"}}},
-        }),
-    )
-    .await;
+    let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
+    let shared = cluster_project(&name)
+        .credentials("aura-api", &h.ns)
+        .tenant(TENANT_B)
+        .allow_names(&[&h.ns])
+        .allow_selector(json!({"matchLabels": {key.clone(): "true"}}));
+    objects::create(&projects, shared).await;
     h.start_operator_with(&["--namespace", &labelled, "--namespace", &refused]);
 
     for ns in [&h.ns, &labelled, &refused] {
-        create_in(&h.client, ns, on_project("db", "ClusterAuraProject", &name)).await;
+        create_in(
+            &h.client,
+            ns,
+            instance("db").project("ClusterAuraProject", &name),
+        )
+        .await;
     }
     let by_name = wait_instance(&h.client, &h.ns, "db", "Ready", ready).await;
     let by_label = wait_instance(&h.client, &labelled, "db", "Ready", ready).await;
@@ -340,11 +283,7 @@ async fn a_cluster_project_allows_namespaces_by_name_and_by_label() {
             .iter()
             .all(|w| !w.starts_with("DELETE"))
     );
-    eventually("usedBy 1", WAIT, || async {
-        let p = projects.get(&name).await.ok()?;
-        (p.status?.used_by == 1).then_some(())
-    })
-    .await;
+    objects::wait_for(&projects, &name, "usedBy 1", |p| used_by(p) == Some(1)).await;
 
     // A developer of the namespace: AuraInstances and events, no Secrets.
     let dev = "dev-without-secrets";
@@ -352,7 +291,7 @@ async fn a_cluster_project_allows_namespaces_by_name_and_by_label() {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": "aura-dev", "namespace": h.ns},
         "rules": [
-            {"apiGroups": ["aura-operator.io"], "resources": ["aurainstances", "auraprojects"],
+            {"apiGroups": ["aura-operator.io"], "resources": [plural::<AuraInstance>(), plural::<AuraProject>()],
              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
             {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["get", "list"]},
         ],
@@ -366,7 +305,7 @@ async fn a_cluster_project_allows_namespaces_by_name_and_by_label() {
     let reader = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": format!("aura-dev-{}", h.ns)},
-        "rules": [{"apiGroups": ["aura-operator.io"], "resources": ["clusterauraprojects"], "verbs": ["get", "list"]}],
+        "rules": [{"apiGroups": ["aura-operator.io"], "resources": [plural::<ClusterAuraProject>()], "verbs": ["get", "list"]}],
     });
     let reader_binding = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
@@ -455,35 +394,28 @@ async fn a_cluster_project_allows_namespaces_by_name_and_by_label() {
 #[tokio::test]
 async fn a_project_in_use_is_deleted_only_after_its_users() {
     let mut h = Harness::start("project-delete", |_| {}).await;
-    let projects: Api<AuraProject> = Api::namespaced(h.client.clone(), &h.ns);
-    let project: AuraProject = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
-        "metadata": {"name": "team"},
-        "spec": {"credentialsSecretRef": {"name": "aura-api"}, "tenantId": TENANT_B},
-    }))
-    .unwrap();
-    projects
-        .create(&PostParams::default(), &project)
-        .await
-        .unwrap();
+    let projects: Api<AuraProject> = h.api();
+    let team = project("team").credentials("aura-api").tenant(TENANT_B);
+    objects::create(&projects, team).await;
     h.start_operator();
-    create_in(&h.client, &h.ns, on_project("user", "AuraProject", "team")).await;
+    create_in(
+        &h.client,
+        &h.ns,
+        instance("user").project("AuraProject", "team"),
+    )
+    .await;
     let user = wait_instance(&h.client, &h.ns, "user", "Ready", ready).await;
     let id = instance_id(&user);
     let held = h.secrets().get("aura-api").await.unwrap();
-    assert!(
-        held.finalizers()
-            .contains(&CREDENTIALS_FINALIZER.to_string())
-    );
+    assert!(objects::holds(&held, CREDENTIALS_FINALIZER));
 
     projects
         .delete("team", &DeleteParams::default())
         .await
         .unwrap();
-    let blocked = eventually("the project held by its user", WAIT, || async {
-        let p = projects.get("team").await.ok()?;
-        let ready = project_condition(p.status.as_ref(), "Ready")?;
-        (ready.1 == "InUse").then_some((p, ready))
+    let blocked = objects::wait_until(&projects, "team", "held by its user", |p| {
+        let ready = condition(p, "Ready")?;
+        (ready.1 == "InUse").then(|| (p.clone(), ready))
     })
     .await;
     assert!(
@@ -498,14 +430,10 @@ async fn a_project_in_use_is_deleted_only_after_its_users() {
         .await
         .unwrap();
     h.wait_gone("user").await;
-    eventually("the project gone", WAIT, || async {
-        projects.get_opt("team").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    objects::wait_gone(&projects, "team").await;
     assert!(h.writes_to(&id).iter().any(|w| w.starts_with("DELETE")));
-    eventually("the Secret let go", WAIT, || async {
-        let s = h.secrets().get("aura-api").await.ok()?;
-        (!s.finalizers().contains(&CREDENTIALS_FINALIZER.to_string())).then_some(())
+    objects::wait_for(&h.secrets(), "aura-api", "let go", |s| {
+        !objects::holds(s, CREDENTIALS_FINALIZER)
     })
     .await;
 }
@@ -515,26 +443,18 @@ async fn a_project_in_use_is_deleted_only_after_its_users() {
 /// (the instance is kept); restoring the credentials lets a Delete finish.
 #[tokio::test]
 async fn a_deletion_without_credentials_says_how_out() {
-    let mut h = Harness::start("project-missing", |_| {}).await;
+    let mut h = Harness::start_exclusive("project-missing", |_| {}).await;
     let name = format!("missing-{}", h.ns);
-    let projects = cluster_project(
-        &h.client,
-        &name,
-        json!({
-            "credentialsSecretRef": {"name": "aura-api", "namespace": h.ns},
-            "tenantId": TENANT_B,
-            "allowedNamespaces": {"names": [h.ns]},
-        }),
-    )
-    .await;
+    let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
+    let missing = cluster_project(&name)
+        .credentials("aura-api", &h.ns)
+        .tenant(TENANT_B)
+        .allow_names(&[&h.ns]);
+    objects::create(&projects, missing).await;
     h.start_operator();
     for db in ["orphan-me", "delete-me"] {
-        create_in(
-            &h.client,
-            &h.ns,
-            on_project(db, "ClusterAuraProject", &name),
-        )
-        .await;
+        h.create(instance(db).project("ClusterAuraProject", &name))
+            .await;
     }
     let orphan = wait_instance(&h.client, &h.ns, "orphan-me", "Ready", ready).await;
     let delete = wait_instance(&h.client, &h.ns, "delete-me", "Ready", ready).await;
@@ -595,30 +515,22 @@ async fn a_deletion_without_credentials_says_how_out() {
 /// token for all of them and the project.
 #[tokio::test]
 async fn twenty_instances_in_three_namespaces_share_one_token() {
-    let mut h = Harness::start("project-token", |_| {}).await;
+    let mut h = Harness::start_exclusive("project-token", |_| {}).await;
     let second = support::test_namespace(&h.client, "project-token-b").await;
     let third = support::test_namespace(&h.client, "project-token-c").await;
     let name = format!("fleet-{}", h.ns);
-    let projects = cluster_project(
-        &h.client,
-        &name,
-        json!({
-            "credentialsSecretRef": {"name": "aura-api", "namespace": h.ns},
-            "tenantId": TENANT_B,
-            "allowedNamespaces": {"names": [h.ns, second, third]},
-        }),
-    )
-    .await;
+    let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
+    let fleet = cluster_project(&name)
+        .credentials("aura-api", &h.ns)
+        .tenant(TENANT_B)
+        .allow_names(&[&h.ns, &second, &third]);
+    objects::create(&projects, fleet).await;
     h.start_operator_with(&["--namespace", &second, "--namespace", &third]);
     let namespaces = [h.ns.clone(), second.clone(), third.clone()];
     for i in 0..20 {
         let ns = &namespaces[i % 3];
-        create_in(
-            &h.client,
-            ns,
-            on_project(&format!("db-{i}"), "ClusterAuraProject", &name),
-        )
-        .await;
+        let db = instance(&format!("db-{i}")).project("ClusterAuraProject", &name);
+        create_in(&h.client, ns, db).await;
     }
     for i in 0..20 {
         wait_instance(
@@ -638,11 +550,7 @@ async fn twenty_instances_in_three_namespaces_share_one_token() {
         counters.token_calls_by_client
     );
     assert_eq!(creates(&h), 20);
-    eventually("usedBy 20", WAIT, || async {
-        let p = projects.get(&name).await.ok()?;
-        (p.status?.used_by == 20).then_some(())
-    })
-    .await;
+    objects::wait_for(&projects, &name, "usedBy 20", |p| used_by(p) == Some(20)).await;
     for i in 0..20 {
         let api: Api<AuraInstance> = Api::namespaced(h.client.clone(), &namespaces[i % 3]);
         let _ = api
@@ -651,21 +559,14 @@ async fn twenty_instances_in_three_namespaces_share_one_token() {
     }
     for i in 0..20 {
         let api: Api<AuraInstance> = Api::namespaced(h.client.clone(), &namespaces[i % 3]);
-        wait_gone_from(&api, &format!("db-{i}")).await;
+        objects::wait_gone(&api, &format!("db-{i}")).await;
     }
-    eventually("the project released", WAIT, || async {
-        let p = projects.get(&name).await.ok()?;
-        (p.status?.used_by == 0).then_some(())
-    })
-    .await;
+    objects::wait_for(&projects, &name, "released", |p| used_by(p) == Some(0)).await;
     projects
         .delete(&name, &DeleteParams::default())
         .await
         .unwrap();
-    eventually("the project gone", WAIT, || async {
-        projects.get_opt(&name).await.ok()?.is_none().then_some(())
-    })
-    .await;
+    objects::wait_gone(&projects, &name).await;
 }
 
 async fn kubectl_run(args: &[&str], stdin: &str) -> (bool, String) {

@@ -14,10 +14,11 @@
 //!   connection Secret stays without owner reference, and a Warning event
 //!   ProtectedInstanceOrphaned says so.
 //!
-//! The policy is cluster-wide: tests that need it applied share a read lock,
-//! the one that needs it gone takes the write lock.
+//! The policy is cluster-wide: tests that need it applied hold
+//! `cluster::DELETION_POLICY` for reading, the one that needs it gone for
+//! writing (taken before the harness takes the cluster lock).
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -28,14 +29,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::json;
-use tokio::sync::RwLock;
 
+use support::cluster::DELETION_POLICY;
 use support::eventually;
 use support::harness::*;
-
-/// Held for reading while a test needs the policy, for writing while one
-/// needs it gone.
-static POLICY: RwLock<()> = RwLock::const_new(());
 
 /// How long a ValidatingAdmissionPolicy may take to be enforced, or to stop
 /// being enforced, after it is created or deleted (the apiserver's policy
@@ -170,7 +167,7 @@ fn running(h: &Harness, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_refuses_to_delete_a_protected_object_until_protection_is_lifted() {
-    let _policy = POLICY.read().await;
+    let _policy = DELETION_POLICY.read().await;
     let mut h = Harness::start("protect-policy", |_| {}).await;
     apply_policy().await;
     h.start_operator();
@@ -241,7 +238,7 @@ async fn the_policy_refuses_to_delete_a_protected_object_until_protection_is_lif
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_object_holds_its_namespace_in_terminating_until_protection_is_lifted() {
-    let _policy = POLICY.read().await;
+    let _policy = DELETION_POLICY.read().await;
     let mut h = Harness::start("protect-namespace", |_| {}).await;
     apply_policy().await;
     h.start_operator();
@@ -331,7 +328,7 @@ async fn a_protected_object_holds_its_namespace_in_terminating_until_protection_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_policy_a_deleted_protected_object_keeps_its_instance_and_secret() {
-    let _policy = POLICY.write().await;
+    let _policy = DELETION_POLICY.write().await;
     let mut h = Harness::start("protect-orphan", |_| {}).await;
     remove_policy().await;
     h.start_operator();

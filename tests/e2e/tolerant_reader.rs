@@ -4,7 +4,7 @@
 //! capitalised statuses, starts no update loop over unreported fields, and
 //! completes deletion.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! On the real control plane with the simulator; the apiserver's own gauge of
 //! open watches tells how many Secret watches the operator holds.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -49,7 +49,9 @@ async fn wait_watches(h: &Harness, what: &str, want: u64) {
 /// Secret's watch when nothing names it any more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_watched_through_the_objects_that_name_them() {
-    let mut h = Harness::start("cred-watch", |_| {}).await;
+    // It counts the apiserver's open watches of Secrets, of every operator
+    // running: no other may run meanwhile.
+    let mut h = Harness::start_exclusive("cred-watch", |_| {}).await;
     // Secrets that nothing names: never watched.
     for i in 0..5 {
         h.put_credentials(&format!("unrelated-{i}"), "nobody", "nothing")

@@ -3,7 +3,7 @@
 //! CDC) and the customer managed key, each checked against the calls the
 //! simulator received (real control plane, simulator for Aura).
 
-mod support;
+use crate::support;
 
 use aura_operator::api::AuraInstance;
 use aura_operator::simulator::{ConsoleUpdate, CustomerManagedKey};

@@ -4,7 +4,7 @@
 //! instance's id reaches status in the same write as Ready (real control
 //! plane, simulator for Aura).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;

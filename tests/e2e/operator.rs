@@ -2,7 +2,7 @@
 //! simulator in-process, and `aura-operator run` as a child process per test,
 //! watching only that test's namespace.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -449,7 +449,7 @@ async fn a_create_whose_answer_is_lost_makes_exactly_one_instance() {
         .await;
         h.start_operator();
         // Manual: the instance is kept and the object says so (Recreate, the
-        // default, is tested in tests/lost_create.rs).
+        // default, is tested in tests/e2e/lost_create.rs).
         h.create(manifest("lost", json!({"passwordRecovery": "Manual"})))
             .await;
         let obj = h

@@ -1,7 +1,7 @@
 //! Running it in production (issue 6): health and readiness, metrics, leader
 //! election with takeover, graceful shutdown.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! labels and annotations, and the CredentialsVerified condition against the
 //! simulator's Query API (real control plane, simulator for Aura).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

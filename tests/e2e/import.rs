@@ -2,7 +2,7 @@
 //! simulator, its YAML read back; and its manifests applied with kubectl and
 //! adopted by the operator without a single mutating Aura call.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;

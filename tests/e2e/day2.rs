@@ -2,7 +2,7 @@
 //! pause/resume, upgrade, busy instances, adoption, drift and credentials
 //! rotation — each checked against the calls the simulator received.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -20,7 +20,7 @@
 //! Regenerate `deploy/argocd/argocd-cm-patch.yaml` after editing the Lua with
 //! `AURA_UPDATE_GITOPS=1 cargo test --test gitops argocd_cm`.
 
-mod support;
+use crate::support;
 
 use support::harness::ensure_crd;
 
@@ -36,13 +36,8 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParam
 use mlua::{Lua, LuaOptions, StdLib};
 use serde_json::{Map, Value, json};
 
-use support::{eventually, repo_root};
-
-/// Held by the test that writes ClusterAuraProject statuses by hand and by the
-/// one that runs an operator: a ClusterAuraProject is cluster-scoped, so that
-/// operator (namespaced for its AuraInstances) would take the hand-written
-/// one for its own, rewrite its status and let its deletion through.
-static NO_OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use support::fixtures::{Fixture, cluster_project, instance, project};
+use support::{cluster, eventually, repo_root};
 
 const GROUP_KIND: &str = "aura-operator.io_AuraInstance";
 /// The project kinds: one health check each in argocd-cm (the same Lua), no actions.
@@ -1051,13 +1046,10 @@ async fn kstatus_reads_live_status_like_the_design_says() {
     build.await.expect("build the kstatus helper");
     let ns = support::test_namespace(&client, "gitops-kstatus").await;
     let api: Api<AuraInstance> = Api::namespaced(client.clone(), &ns);
-    let manifest: AuraInstance = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
-        "metadata": {"name": "orders", "finalizers": ["aura-operator.io/finalizer"]},
-        "spec": {"cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
-                 "version": "5", "memory": "8GB", "credentialsSecretRef": {"name": "aura-api"}},
-    }))
-    .unwrap();
+    let manifest: AuraInstance = instance("orders")
+        .finalizer(aura_operator::api::FINALIZER)
+        .spec(json!({"tenantId": null}))
+        .object();
     let created = api
         .create(&PostParams::default(), &manifest)
         .await
@@ -1303,7 +1295,10 @@ async fn read_project(
 
 #[tokio::test]
 async fn kstatus_and_argo_cd_read_live_projects_alike() {
-    let _alone = NO_OPERATOR.lock().await;
+    // It writes a ClusterAuraProject's status by hand: no operator may run,
+    // or it would take the project for its own, rewrite its status and let
+    // its deletion through.
+    let _alone = cluster::exclusive().await;
     let build = tokio::task::spawn_blocking(kstatus_bin);
     let client = support::admin_client().await;
     ensure_crd(&client).await;
@@ -1318,11 +1313,10 @@ async fn kstatus_and_argo_cd_read_live_projects_alike() {
                 &ns,
                 &ApiResource::erase::<AuraProject>(&()),
             ),
-            json!({
-                "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
-                "metadata": {"name": "team", "finalizers": [finalizer]},
-                "spec": {"credentialsSecretRef": {"name": "aura-api"}},
-            }),
+            project("team")
+                .finalizer(finalizer)
+                .credentials("aura-api")
+                .manifest(),
             json!({"spec": {"credentialsSecretRef": {"name": "aura-api-rotated"}}}),
         ),
         (
@@ -1330,12 +1324,11 @@ async fn kstatus_and_argo_cd_read_live_projects_alike() {
                 client.clone(),
                 &ApiResource::erase::<ClusterAuraProject>(&()),
             ),
-            json!({
-                "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
-                "metadata": {"name": cluster_name, "finalizers": [finalizer]},
-                "spec": {"credentialsSecretRef": {"name": "aura-api", "namespace": ns},
-                         "allowedNamespaces": {"names": [ns]}},
-            }),
+            cluster_project(&cluster_name)
+                .finalizer(finalizer)
+                .credentials("aura-api", &ns)
+                .allow_names(&[&ns])
+                .manifest(),
             json!({"spec": {"allowedNamespaces": {"selector": {"matchLabels": {"aura-operator.io/allowed": "true"}}}}}),
         ),
     ];
@@ -1548,7 +1541,7 @@ async fn apply_action(live: &Live, action: &str) {
 #[tokio::test]
 async fn the_real_operator_reads_the_same_in_argo_cd_and_kstatus() {
     use aura_operator::simulator::{Simulator, SimulatorConfig};
-    let _alone = NO_OPERATOR.lock().await;
+    let _operator = cluster::shared().await;
 
     const CLIENT_ID: &str = "gitops-client";
     const CLIENT_SECRET: &str = "gitops-secret-9f3KqL";

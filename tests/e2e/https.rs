@@ -17,14 +17,14 @@
 //!
 //! `AURA_RELEASE_BINARY=/path/to/aura-operator` skips the release build.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aura_operator::api::AuraInstance;
 use aura_operator::simulator::TlsFiles;
@@ -33,17 +33,16 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
-use support::harness::{CLIENT_SECRET, Harness, condition, manifest};
+use support::harness::{CLIENT_SECRET, Harness, WAIT, condition, manifest};
+use support::logs::Log;
 use support::{Scratch, set_mode};
 
 /// The name in the simulator's certificate that only the proxy resolves.
 const PROXIED_HOST: &str = "aura.test";
-/// Generous: the bound of a wait, never a speed expectation.
-const WAIT: Duration = Duration::from_secs(60);
 
 /// A self-signed CA (PEM) and, signed by it, a server certificate for
 /// `aura.test`, `localhost` and `127.0.0.1` (PEM chain, PEM key).
@@ -257,7 +256,7 @@ async fn service_account(h: &Harness, scratch: &Scratch) -> (PathBuf, String, St
 /// The release operator in the runtime sandbox, as a Pod runs it.
 struct Operator {
     child: Child,
-    log: Arc<Mutex<String>>,
+    log: Log,
 }
 
 impl Operator {
@@ -294,34 +293,20 @@ impl Operator {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start the operator in the sandbox");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        for stream in [
-            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-            Box::new(stderr),
-        ] {
-            let sink = log.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut log = sink.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
+        let mut log = Log::default();
+        log.capture(child.stdout.take().unwrap());
+        log.capture(child.stderr.take().unwrap());
         Self { child, log }
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 
+    /// Kills it; its whole log once it is gone.
     async fn stop(mut self) -> String {
         let _ = self.child.kill().await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.log()
+        self.log.drained().await
     }
 }
 
@@ -335,7 +320,7 @@ fn redacted(h: &Harness, log: &str) -> String {
 }
 
 /// Polls the AuraInstance until `check` returns Some, failing with the
-/// operator's (redacted) log after `WAIT`.
+/// operator's (redacted) log after `WAIT`, or as soon as the operator exits.
 async fn wait_for<T>(
     h: &Harness,
     op: &mut Operator,
@@ -343,29 +328,34 @@ async fn wait_for<T>(
     what: &str,
     check: impl Fn(&AuraInstance) -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + WAIT;
-    let mut last = None;
-    loop {
-        if let Ok(Some(obj)) = h.instances().get_opt(name).await {
-            if let Some(v) = check(&obj) {
-                return v;
+    let last = std::cell::RefCell::new(None);
+    let found = support::poll(WAIT, Duration::from_millis(250), || {
+        let exited = match op.child.try_wait() {
+            Ok(Some(status)) => Some((status, op.log())),
+            _ => None,
+        };
+        let (api, last, check) = (h.instances(), &last, &check);
+        async move {
+            if let Some((status, log)) = exited {
+                panic!(
+                    "the operator exited ({status}) while waiting for {name}: {what}\n--- log ---\n{}",
+                    redacted(h, &log)
+                );
             }
-            last = obj.status.map(|s| s.conditions);
+            let obj = api.get_opt(name).await.ok().flatten()?;
+            let found = check(&obj);
+            *last.borrow_mut() = obj.status.map(|s| s.conditions);
+            found
         }
-        if let Ok(Some(status)) = op.child.try_wait() {
-            panic!(
-                "the operator exited ({status}) while waiting for {name}: {what}\n--- log ---\n{}",
-                redacted(h, &op.log())
-            );
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "{name}: no {what} within {WAIT:?}; last conditions: {last:?}\n--- log ---\n{}",
-                redacted(h, &op.log())
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await;
+    found.unwrap_or_else(|| {
+        panic!(
+            "{name}: no {what} within {WAIT:?}; last conditions: {:?}\n--- log ---\n{}",
+            last.borrow(),
+            redacted(h, &op.log())
+        )
+    })
 }
 
 /// Ready, and the connection Secret holds the password Aura issued.

@@ -7,7 +7,7 @@
 //! whatever a status field says. And `aura-operator import` output stays
 //! data whatever Aura's names hold.
 
-mod support;
+use crate::support;
 
 use std::fmt::Debug;
 
@@ -40,7 +40,7 @@ struct Teams {
 
 impl Teams {
     async fn start(prefix: &str, allow_unheld: bool) -> Self {
-        let mut h = Harness::start(prefix, |_| {}).await;
+        let mut h = Harness::start_exclusive(prefix, |_| {}).await;
         let b = support::test_namespace(&h.client, &format!("{prefix}-b")).await;
         let project = format!("shared-{}", h.ns);
         let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());

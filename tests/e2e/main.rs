@@ -1,0 +1,47 @@
+//! The integration tests, in one binary (cargo finds `tests/e2e/main.rs` by
+//! itself: its test target is `e2e`).
+//!
+//! One control plane per run: [`support`] starts etcd, kube-apiserver and
+//! kube-controller-manager (`tests/testenv/run`) the first time a test asks
+//! for a client, and every test of the run shares them. Tests that need no
+//! control plane (the simulator's contract, the files of the repository) are
+//! modules here too and never start it.
+//!
+//! Each module is one area. Run one with `cargo test --test e2e -- <area>::`,
+//! for example `cargo test --test e2e -- projects::`.
+//!
+//! Isolation: every test works in namespaces of its own and runs its own
+//! `aura-operator run --namespace <ns>`; what reaches beyond a namespace
+//! (cluster-scoped objects, the chart's cluster-wide install, the
+//! apiserver's own counts) is serialised by the locks of
+//! [`support::cluster`], which say who takes which.
+
+mod support;
+
+mod aura_contract;
+mod connection_secrets;
+mod crd_generated;
+mod credentials_watch;
+mod day2;
+mod endings;
+mod fleet;
+mod gitops;
+mod https;
+mod import;
+mod lost_create;
+mod neo4j_credentials;
+mod operations_kit;
+mod operator;
+mod ownership;
+mod pacing;
+mod packaging;
+mod projects;
+mod protection;
+mod reach;
+mod readme;
+mod restore;
+mod runtime;
+mod runtime_image;
+mod simulator_bad_input;
+mod snapshots;
+mod tolerant_reader;
