@@ -5,9 +5,10 @@
 //!   offering only `date` and `time`), against the fixtures of
 //!   `health_test.yaml` and `action_test.yaml`;
 //! - `argocd-cm-patch.yaml` carries exactly the same Lua;
-//! - the same for AuraProject and ClusterAuraProject: one health check (the
-//!   same file in both folders) and fixtures of their own; and for AuraSnapshot
-//!   and AuraRestore, the kinds that run once (one check for both);
+//! - the same for AuraProject and ClusterAuraProject: one health check
+//!   (ClusterAuraProject's health.lua is a link to AuraProject's) and
+//!   fixtures of their own; and for AuraSnapshot and AuraRestore, the kinds
+//!   that run once (AuraRestore's is a link to AuraSnapshot's);
 //! - kstatus (the real `sigs.k8s.io/cli-utils` library, built from
 //!   `tests/testenv/kstatus`) reads live AuraInstance objects from the test
 //!   control plane as the design says: InProgress while creating and right after
@@ -17,8 +18,12 @@
 //!   fixtures;
 //! - the example manifests are valid for the apiserver and wired together.
 //!
+//! - every kind the operator reconciles (the list in `src/api/kinds.rs`) has a
+//!   health check, fixtures, and its key in `argocd-cm-patch.yaml`, so a new
+//!   kind cannot ship without one.
+//!
 //! Regenerate `deploy/argocd/argocd-cm-patch.yaml` after editing the Lua with
-//! `AURA_UPDATE_GITOPS=1 cargo test --test gitops argocd_cm`.
+//! `AURA_UPDATE_GITOPS=1 cargo test --test e2e -- gitops::argocd_cm`.
 
 use crate::support;
 
@@ -30,6 +35,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use aura_operator::api::KINDS;
 use aura_operator::api::{AuraInstance, AuraProject, ClusterAuraProject};
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -40,10 +46,14 @@ use support::fixtures::{Fixture, cluster_project, instance, project};
 use support::{cluster, eventually, repo_root};
 
 const GROUP_KIND: &str = "aura-operator.io_AuraInstance";
-/// The project kinds: one health check each in argocd-cm (the same Lua), no actions.
-const PROJECT_KINDS: &[&str] = &["AuraProject", "ClusterAuraProject"];
-/// The kinds that run once, like a Job: one health check each (the same Lua), no actions.
-const ONCE_KINDS: &[&str] = &["AuraSnapshot", "AuraRestore"];
+/// Every kind the operator reconciles but AuraInstance (which also has
+/// actions): each has one plain health check in argocd-cm.
+fn health_only_kinds() -> impl Iterator<Item = &'static str> {
+    KINDS
+        .iter()
+        .filter(|k| k.reconciled && k.kind != "AuraInstance")
+        .map(|k| k.kind)
+}
 const RECONCILE_ANNOTATION: &str = "aura-operator.io/reconcile-requested-at";
 const WAIT: Duration = Duration::from_secs(60);
 /// health.lua's message for an object the operator has not written status to.
@@ -358,12 +368,7 @@ fn project_health_checks_match_every_fixture() {
     let mut cluster = common.to_vec();
     cluster.extend(["stalled_tenant_ambiguous", "stalled_no_tenant"]);
     check_health_fixtures("ClusterAuraProject", &cluster);
-    // One check for both kinds: the two files stay the same.
-    assert_eq!(
-        read(&kind_dir("AuraProject").join("health.lua")),
-        read(&kind_dir("ClusterAuraProject").join("health.lua")),
-        "AuraProject/health.lua and ClusterAuraProject/health.lua differ"
-    );
+    assert_one_check("AuraProject", "ClusterAuraProject");
 }
 
 #[test]
@@ -400,11 +405,19 @@ fn snapshot_and_restore_health_checks_match_every_fixture() {
             "deleting",
         ],
     );
-    // One check for both kinds: the two files stay the same.
+    assert_one_check("AuraSnapshot", "AuraRestore");
+}
+
+/// Kinds that share their semantics share one health check: `sharer`'s
+/// health.lua is a link to `owner`'s, so the two cannot drift apart.
+fn assert_one_check(owner: &str, sharer: &str) {
+    let link = kind_dir(sharer).join("health.lua");
+    let target = std::fs::read_link(&link)
+        .unwrap_or_else(|e| panic!("{sharer}/health.lua is a link to {owner}'s: {e}"));
+    assert_eq!(target, Path::new("..").join(owner).join("health.lua"));
     assert_eq!(
-        read(&kind_dir("AuraSnapshot").join("health.lua")),
-        read(&kind_dir("AuraRestore").join("health.lua")),
-        "AuraSnapshot/health.lua and AuraRestore/health.lua differ"
+        std::fs::canonicalize(&link).expect("the link resolves"),
+        std::fs::canonicalize(kind_dir(owner).join("health.lua")).expect("the check"),
     );
 }
 
@@ -534,16 +547,20 @@ fn render_cm_patch() -> String {
         ));
     }
     let mut projects = String::new();
-    for kind in PROJECT_KINDS.iter().chain(ONCE_KINDS) {
+    for kind in health_only_kinds() {
         let lua = read(&kind_dir(kind).join("health.lua"));
         projects.push_str(&format!(
             "  resource.customizations.health.aura-operator.io_{kind}: |\n{}\n",
             indent(&lua, 4)
         ));
     }
+    let kinds = std::iter::once("AuraInstance")
+        .chain(health_only_kinds())
+        .collect::<Vec<_>>()
+        .join(",");
     format!(
-        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/{{AuraInstance,AuraProject,ClusterAuraProject,AuraSnapshot,AuraRestore}}\n\
-         # by `AURA_UPDATE_GITOPS=1 cargo test --test gitops argocd_cm`; edit the .lua files, not this.\n\
+        "# Generated from deploy/argocd/resource_customizations/aura-operator.io/{{{kinds}}}\n\
+         # by `AURA_UPDATE_GITOPS=1 cargo test --test e2e -- gitops::argocd_cm`; edit the .lua files, not this.\n\
          #\n\
          # Merge into Argo CD's argocd-cm ConfigMap, for example:\n\
          #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file deploy/argocd/argocd-cm-patch.yaml\n\
@@ -599,7 +616,7 @@ fn argocd_cm_patch_holds_the_same_lua() {
             "{name}/action.lua differs from argocd-cm-patch.yaml"
         );
     }
-    for kind in PROJECT_KINDS.iter().chain(ONCE_KINDS) {
+    for kind in health_only_kinds() {
         assert_eq!(
             data[format!("resource.customizations.health.aura-operator.io_{kind}")]
                 .as_str()
@@ -614,6 +631,33 @@ fn argocd_cm_patch_holds_the_same_lua() {
         rendered,
         "argocd-cm-patch.yaml is stale; regenerate with AURA_UPDATE_GITOPS=1"
     );
+}
+
+#[test]
+fn every_reconciled_kind_has_a_health_check_with_fixtures() {
+    let mut missing = Vec::new();
+    for info in KINDS.iter().filter(|k| k.reconciled) {
+        let dir = kind_dir(info.kind);
+        for file in ["health.lua", "health_test.yaml", "testdata/no_status.yaml"] {
+            if !dir.join(file).is_file() {
+                missing.push(format!("{}/{file}", info.kind));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "every kind the operator reconciles needs an Argo CD health check and fixtures \
+         under deploy/argocd/resource_customizations/aura-operator.io; missing: {}",
+        missing.join(", ")
+    );
+    // Kinds nobody reconciles have no status to read, so no health check.
+    for info in KINDS.iter().filter(|k| !k.reconciled) {
+        assert!(
+            !kind_dir(info.kind).join("health.lua").exists(),
+            "{} is not reconciled; a health check would wait forever",
+            info.kind
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
