@@ -719,11 +719,12 @@ struct Writes {
 impl Writes {
     fn of(api: &BTreeMap<String, u64>, bench_creates: usize) -> Self {
         let writes = k8s_writes(api);
+        let instances = <AuraInstance as kube::Resource>::plural(&()).into_owned();
         Self {
             total: sum_where(&writes, |_| true).saturating_sub(bench_creates as u64),
-            status: sum_where(&writes, |k| k.ends_with("aurainstances/status")),
+            status: sum_where(&writes, |k| k.ends_with(&format!("{instances}/status"))),
             object: sum_where(&writes, |k| {
-                k.ends_with(" aurainstances") && !k.starts_with("POST")
+                k.ends_with(&format!(" {instances}")) && !k.starts_with("POST")
             }),
             secret: sum_where(&writes, |k| k.ends_with(" secrets")),
             event: sum_where(&writes, |k| k.ends_with(" events")),

@@ -242,7 +242,7 @@ pub async fn apiserver_requests(client: &Client) -> BTreeMap<String, f64> {
                 .unwrap_or_default()
         };
         let resource = label("resource");
-        if !["aurainstances", "secrets", "events"].contains(&resource.as_str()) {
+        if ![&*AuraInstance::plural(&()), "secrets", "events"].contains(&resource.as_str()) {
             continue;
         }
         let sub = label("subresource");
