@@ -107,6 +107,9 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         next.aura_status = Some(s.as_str().to_string());
     }
     let mut outcome = Outcome::from(&decision);
+    // The object as last written in this pass: the status write at the end is
+    // guarded by its resourceVersion.
+    let mut latest: Option<AuraRestore> = None;
     match &decision.action {
         RestoreAction::None | RestoreAction::Finish => {}
         RestoreAction::SnapshotFirst { name: before_name } => {
@@ -128,23 +131,16 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
             let target = resolved
                 .as_ref()
                 .map_err(|_| ReconcileError::Invariant("a restore started without its target"))?;
-            if let Some(stop) =
-                start(obj, &api, ctx, target, call, &mut next, &decision.summary).await?
-            {
+            let (stop, written) =
+                start(obj, &api, ctx, target, call, &mut next, &decision.summary).await?;
+            latest = written;
+            if let Some(stop) = stop {
                 outcome = stop;
             }
         }
     }
     next.phase = Some(outcome.phase);
-    finish(obj, ctx, &mut next, &outcome).await;
-    write(&api, obj, &mut next, &outcome.summary).await?;
-    let before_phase = obj.status.as_ref().and_then(|s| s.phase);
-    if before_phase != next.phase
-        && (before_phase == Some(RestorePhase::Running)
-            || next.phase == Some(RestorePhase::Running))
-    {
-        ctx.state.running.wake(&ns, target_name);
-    }
+    conclude(obj, latest.as_ref(), &api, ctx, &mut next, &outcome).await?;
     Ok(match outcome.requeue {
         Some(after) => controller::Action::requeue(after),
         None => controller::Action::await_change(),
@@ -307,8 +303,9 @@ async fn snapshot_first(
 }
 
 /// Records phase Running (guarded), then calls. Returns the status to show
-/// instead when Aura refused or is busy; an unknown outcome leaves Running
-/// recorded, so the next pass follows the instance, and fails the pass.
+/// instead when Aura refused or is busy (an unknown outcome leaves Running
+/// recorded, so the next pass follows the instance, and fails the pass), and
+/// the object as written.
 async fn start(
     obj: &AuraRestore,
     api: &Api<AuraRestore>,
@@ -317,20 +314,21 @@ async fn start(
     call: &Call,
     next: &mut AuraRestoreStatus,
     running: &RestoreSummary,
-) -> Result<Option<Outcome>> {
+) -> Result<(Option<Outcome>, Option<AuraRestore>)> {
     // DESIGN 4.13, asked at the moment of the call: the target is the one its
     // AuraInstance holds; a source another namespace holds is never read.
     let source = match reach(obj, ctx, target, call).await? {
         Ok(source) => source,
         Err(refused) => {
-            return Ok(Some(Outcome {
+            let outcome = Outcome {
                 phase: RestorePhase::Failed,
                 summary: RestoreSummary::stalled(
                     RestoreReason::SourceNotAllowed,
                     refused.message(),
                 ),
                 requeue: None,
-            }));
+            };
+            return Ok((Some(outcome), None));
         }
     };
     let aura = &target.aura;
@@ -345,14 +343,15 @@ async fn start(
     };
     if ctx.config.dry_run {
         ctx.dry_run_skipped(obj, "restore", &what).await;
-        return Ok(Some(Outcome {
+        let outcome = Outcome {
             phase: RestorePhase::Pending,
             summary: RestoreSummary::working(
                 RestoreReason::Restoring,
                 format!("dry run: the call was not made ({what})"),
             ),
             requeue: Some(Duration::from_secs(60)),
-        }));
+        };
+        return Ok((Some(outcome), None));
     }
     record_call(next, call);
     next.phase = Some(RestorePhase::Running);
@@ -363,7 +362,6 @@ async fn start(
     status::summarize(obj, next, running);
     let written =
         status::write(api, obj, next, Write::Guarded("record the restore's start")).await?;
-    let obj = written.as_ref().unwrap_or(obj);
     let ns = obj.namespace().unwrap_or_default();
     // The instance shows Updating from now on, before Aura says so.
     ctx.state.running.wake(&ns, &obj.spec.instance_ref.name);
@@ -385,7 +383,7 @@ async fn start(
             return Err(ReconcileError::Invariant("an overwrite without its source"));
         }
     };
-    match answer {
+    let outcome = match answer {
         Ok(()) => {
             next.accepted_at = Some(Timestamp::now().to_string());
             ctx.normal(
@@ -394,16 +392,16 @@ async fn start(
                 &format!("Aura accepted the call to {}", call.describe()),
             )
             .await;
-            Ok(None)
+            None
         }
         // Nothing was started: Pending until the instance is free.
         Err(e) if e.kind() == AuraErrorKind::Conflict => {
             next.started_at = None;
-            Ok(Some(Outcome {
+            Some(Outcome {
                 phase: RestorePhase::Pending,
                 summary: decide::busy(call.instance_id()),
                 requeue: Some(Duration::from_secs(10)),
-            }))
+            })
         }
         Err(e)
             if matches!(
@@ -411,10 +409,11 @@ async fn start(
                 AuraErrorKind::NeedsHuman | AuraErrorKind::NotFound
             ) =>
         {
-            Ok(Some(decide::refused(&e).into()))
+            Some(decide::refused(&e).into())
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((outcome, written))
 }
 
 /// The source an overwrite reads, as the claims say now (`None` for a
@@ -446,39 +445,86 @@ async fn reach(
 }
 
 /// A restore that just ended: completedAt, and an event that says how.
-async fn finish(obj: &AuraRestore, ctx: &Ctx, next: &mut AuraRestoreStatus, outcome: &Outcome) {
+/// The end of a pass: the status written (guarded by the object as last
+/// written, else as read), then the end told, and the target woken when the
+/// restore starts or stops running.
+async fn conclude(
+    obj: &AuraRestore,
+    latest: Option<&AuraRestore>,
+    api: &Api<AuraRestore>,
+    ctx: &Ctx,
+    next: &mut AuraRestoreStatus,
+    outcome: &Outcome,
+) -> Result<()> {
+    let ended = finish(obj, next, outcome);
+    write(api, latest.unwrap_or(obj), next, &outcome.summary).await?;
+    if let Some((reason, message)) = ended {
+        tell_end(obj, ctx, reason, &message).await;
+    }
+    let before_phase = obj.status.as_ref().and_then(|s| s.phase);
+    if before_phase != next.phase
+        && (before_phase == Some(RestorePhase::Running)
+            || next.phase == Some(RestorePhase::Running))
+    {
+        let ns = obj.namespace().unwrap_or_default();
+        ctx.state.running.wake(&ns, &obj.spec.instance_ref.name);
+    }
+    Ok(())
+}
+
+/// A restore that ends now: records when, and returns what its event says
+/// (told only once the status is written).
+fn finish(
+    obj: &AuraRestore,
+    next: &mut AuraRestoreStatus,
+    outcome: &Outcome,
+) -> Option<(RestoreReason, String)> {
     let was = obj.status.as_ref().and_then(|s| s.phase);
     if was == Some(outcome.phase) {
-        return;
+        return None;
     }
     match outcome.phase {
         RestorePhase::Succeeded => {
             next.completed_at = Some(Timestamp::now().to_string());
             let words = next.source.clone().unwrap_or_else(|| "the source".into());
             let id = next.instance_id.clone().unwrap_or_default();
-            ctx.normal(
-                obj,
+            Some((
                 RestoreReason::RestoreSucceeded,
-                &format!("instance {id} runs again with the data of {words}"),
-            )
-            .await;
+                format!("instance {id} runs again with the data of {words}"),
+            ))
         }
         RestorePhase::Failed => {
             next.completed_at = Some(Timestamp::now().to_string());
             let message = outcome.summary.message().unwrap_or_default();
-            ctx.warn(obj, RestoreReason::RestoreFailed, message).await;
+            Some((RestoreReason::RestoreFailed, message.to_string()))
         }
-        RestorePhase::Pending | RestorePhase::Running => {}
+        RestorePhase::Pending | RestorePhase::Running => None,
     }
 }
 
+async fn tell_end(obj: &AuraRestore, ctx: &Ctx, reason: RestoreReason, message: &str) {
+    match reason {
+        RestoreReason::RestoreSucceeded => ctx.normal(obj, reason, message).await,
+        _ => ctx.warn(obj, reason, message).await,
+    }
+}
+
+/// Writes the status when it changed, guarded by the resourceVersion of the
+/// object this pass read or wrote: a pass that started before the watch
+/// showed this kind's last write (a restore that had just failed, still seen
+/// Running) must not overwrite what that write said; it fails with a
+/// conflict and the next pass reads the object again.
 async fn write(
     api: &Api<AuraRestore>,
     obj: &AuraRestore,
     next: &mut AuraRestoreStatus,
     summary: &RestoreSummary,
 ) -> Result<()> {
-    status::write_summary(api, obj, next, summary)
+    status::summarize(obj, next, summary);
+    if obj.status.as_ref() == Some(&*next) {
+        return Ok(());
+    }
+    status::write(api, obj, next, Write::Guarded("write the restore's status"))
         .await
         .map(drop)
 }
