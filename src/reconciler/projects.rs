@@ -18,7 +18,8 @@ use super::credentials::{CredentialsProblem, CredentialsSource, SecretKey};
 use super::locked;
 pub use crate::api::ProjectId;
 use crate::api::{
-    AllowedNamespaces, AuraProject, ClusterAuraProject, DEFAULT_PROJECT, ProjectKind,
+    AllowedNamespaces, AuraProject, ClusterAuraProject, DEFAULT_PROJECT, PROJECT_FINALIZER,
+    ProjectKind,
 };
 
 /// What an object asks for.
@@ -60,6 +61,8 @@ pub struct ProjectView {
     pub allowed: Option<AllowedNamespaces>,
     /// `allowUnheldSources`.
     pub allow_unheld_sources: bool,
+    /// It holds its finalizer: deleting it now waits for its users.
+    pub held: bool,
 }
 
 impl ProjectView {
@@ -75,6 +78,7 @@ impl ProjectView {
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
             allowed: None,
             allow_unheld_sources: p.spec.allow_unheld_sources,
+            held: holds_finalizer(p),
         }
     }
 
@@ -90,8 +94,13 @@ impl ProjectView {
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
             allowed: Some(p.spec.allowed_namespaces.clone()),
             allow_unheld_sources: p.spec.allow_unheld_sources,
+            held: holds_finalizer(p),
         }
     }
+}
+
+fn holds_finalizer(p: &impl ResourceExt) -> bool {
+    p.finalizers().iter().any(|f| f == PROJECT_FINALIZER)
 }
 
 /// Whether `allowed` lets objects of `namespace` (with `labels`, when known)
@@ -261,6 +270,14 @@ impl Projects {
             .as_ref()
             .and_then(|s| s.get(&ObjectRef::new(namespace)))
             .map(|n| n.labels().clone())
+    }
+
+    /// The project `source` names, when it does not hold its finalizer yet:
+    /// an object creates nothing through it until it does, so that deleting
+    /// the project waits for every user that made something with it.
+    pub fn not_yet_held(&self, source: &CredentialsSource) -> Option<ProjectId> {
+        let id = source.project()?;
+        self.view(id).is_some_and(|v| !v.held).then(|| id.clone())
     }
 
     /// Where an object of `namespace` asking for `wanted` gets its credentials now.
@@ -448,6 +465,7 @@ mod tests {
             tenant_id: Some("t-1".into()),
             allowed: Some(allowed),
             allow_unheld_sources: false,
+            held: true,
         }
     }
 
@@ -539,6 +557,7 @@ mod tests {
             tenant_id: None,
             allowed: None,
             allow_unheld_sources: false,
+            held: true,
         };
         let shared_id = ProjectId::cluster("shared");
         let cases: Vec<(&str, Wanted<'_>, Option<&ProjectView>, CredentialsSource)> = vec![

@@ -408,6 +408,14 @@ async fn a_project_in_use_is_deleted_only_after_its_users() {
     let id = instance_id(&user);
     let held = h.secrets().get("aura-api").await.unwrap();
     assert!(objects::holds(&held, CREDENTIALS_FINALIZER));
+    // Nothing was created through the project before it held its finalizer
+    // (WaitingForProject), so a delete now already waits for the user.
+    let team = projects.get("team").await.unwrap();
+    assert!(
+        objects::holds(&team, PROJECT_FINALIZER),
+        "{:?}",
+        team.metadata
+    );
 
     projects
         .delete("team", &DeleteParams::default())

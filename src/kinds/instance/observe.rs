@@ -135,6 +135,7 @@ impl Observed {
             restoring,
             source: self.source.as_ref(),
             before_change: self.before_change.as_ref(),
+            project_not_held: ctx.projects.not_yet_held(&ctx.credentials_source(obj)),
         }
     }
 }

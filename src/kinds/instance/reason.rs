@@ -43,6 +43,9 @@ crate::reasons! {
         SnapshotBeforeChange,
         /// A clone's source instance or snapshot is still being made.
         WaitingForSource,
+        /// The project the credentials come through does not hold its
+        /// finalizer yet (it does within a pass): nothing is created until then.
+        WaitingForProject,
         /// A clone's source does not exist or cannot seed a clone.
         SourceNotFound,
         /// A clone's source is another namespace's instance, or one nobody

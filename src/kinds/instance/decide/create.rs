@@ -38,6 +38,23 @@ pub(super) fn decide_create(
     if let Some(stall) = invalid_template(obs.spec) {
         return stall;
     }
+    // A project in use is deleted only after its users: the first create
+    // through it waits until it holds its finalizer (it is woken then).
+    if let Some(project) = &obs.project_not_held
+        && create_intent(obs.status).is_none()
+    {
+        return Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForProject,
+                format!(
+                    "waiting for {project} to count this object among its users before creating"
+                ),
+            ),
+            requeue: LookAgain::After(Duration::from_secs(10)),
+        };
+    }
 
     let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
         Ok(request) => request,

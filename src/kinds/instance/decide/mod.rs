@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraInstanceSpec, AuraInstanceStatus, ManagementPolicy, Phase};
+use crate::api::{AuraInstanceSpec, AuraInstanceStatus, ManagementPolicy, Phase, ProjectId};
 
 pub use super::compare::{
     Compared, SpecChange, check_offered, create_request, describe_update, next_operation,
@@ -49,6 +49,9 @@ pub struct Observation<'a> {
     /// With `snapshots.beforeChanges` and a resize or upgrade pending: the
     /// AuraSnapshot that goes first, by name, and where it is.
     pub before_change: Option<&'a (String, BeforeChange)>,
+    /// The project the credentials come through, while it does not hold its
+    /// finalizer yet: nothing is created until it does.
+    pub project_not_held: Option<ProjectId>,
 }
 
 /// The snapshot taken before a resize or upgrade.

@@ -132,6 +132,7 @@ fn obs<'a>(
         restoring: None,
         source: None,
         before_change: None,
+        project_not_held: None,
     }
 }
 
@@ -253,6 +254,59 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
         panic!("{:?}", d.action)
     };
     assert_eq!(req.source_instance_id, None);
+}
+
+/// The first create through a project waits until the project holds its
+/// finalizer (so that deleting the project waits for this user); an intent
+/// already recorded goes on to its search, and a project held lets it create.
+#[test]
+fn a_create_waits_for_its_project_to_hold_its_finalizer() {
+    let (spec, tenant) = (spec(), tenant());
+    let team = crate::api::ProjectId::namespaced("team-a", "team");
+    // (project not held, an intent recorded, creates now)
+    let rows = [
+        (None, false, true),
+        (Some(team.clone()), false, false),
+        (Some(team.clone()), true, false),
+    ];
+    for (not_held, intent, creates) in rows {
+        let status = if intent {
+            with_intent("2026-11-27T10:04:00Z")
+        } else {
+            AuraInstanceStatus::default()
+        };
+        let listed: Vec<InstanceSummary> = Vec::new();
+        let o = Observation {
+            project_not_held: not_held.clone(),
+            ..obs(
+                &spec,
+                &status,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: intent.then_some(listed.as_slice()),
+                    claimed: &[],
+                },
+                SecretView::default(),
+            )
+        };
+        let d = decide(&o);
+        assert_eq!(
+            matches!(d.action, Action::Create(_)),
+            creates,
+            "{not_held:?} {intent}: {:?}",
+            d.action
+        );
+        let waits = d
+            .status
+            .reconciling
+            .as_ref()
+            .is_some_and(|r| r.0 == Reason::WaitingForProject);
+        assert_eq!(
+            waits,
+            not_held.is_some() && !intent,
+            "{not_held:?} {intent}"
+        );
+    }
 }
 
 fn spec_without_source() -> AuraInstanceSpec {
