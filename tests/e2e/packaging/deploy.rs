@@ -355,10 +355,6 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         ("clusterrolebinding", "aura-operator"),
         ("clusterrole", "aura-operator-projects"),
         ("clusterrolebinding", "aura-operator-projects"),
-        ("crd", "auraprojects.aura-operator.io"),
-        ("crd", "clusterauraprojects.aura-operator.io"),
-        ("crd", "aurasnapshots.aura-operator.io"),
-        ("crd", "aurarestores.aura-operator.io"),
         (
             "validatingadmissionpolicy",
             "aura-operator-deletion-protection",
@@ -369,6 +365,10 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
         ),
     ] {
         run(support::kubectl().args(["get", "-n", "aura-operator", kind, name]));
+    }
+    for info in aura_operator::api::KINDS {
+        let crd = format!("{}.aura-operator.io", info.plural);
+        run(support::kubectl().args(["get", "crd", &crd]));
     }
 }
 

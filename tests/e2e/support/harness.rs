@@ -146,6 +146,30 @@ pub struct Harness {
     _hold: Hold,
 }
 
+/// A failing test shows the end of its operator's log (which never holds a
+/// secret: `assert_log_clean`), so that a failure seen once in CI can be read.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        if let Some(operator) = &self.operator {
+            let log = operator.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            eprintln!(
+                "--- the last {} lines of the operator's log ({}) ---\n{}",
+                tail.len(),
+                self.ns,
+                tail.join("\n")
+            );
+        }
+    }
+}
+
+/// How many lines of the operator's log a failing test prints.
+const LOG_TAIL: usize = 150;
+
 impl Harness {
     /// For a test whose objects stay in its namespaces: holds
     /// [`cluster::shared`].
