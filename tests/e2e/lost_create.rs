@@ -289,22 +289,20 @@ async fn two_adopters_of_one_id_do_not_fight() {
         ))
         .await;
     }
-    let settled = eventually("one holder and one stalled", WAIT, || async {
+    // The holder records the id in its own pass, which may come after the
+    // other's stall: both are waited for.
+    let holder = eventually("one holder and one stalled", WAIT, || async {
         let a = h.instances().get("first").await.ok()?;
         let b = h.instances().get("second").await.ok()?;
-        let reasons = [stalled_reason(&a), stalled_reason(&b)];
-        let claimed = reasons
-            .iter()
-            .filter(|r| r.as_deref() == Some("InstanceClaimed"))
-            .count();
-        (claimed == 1).then_some((a, b))
+        let claimed = |o: &AuraInstance| stalled_reason(o).as_deref() == Some("InstanceClaimed");
+        let recorded = |o: &AuraInstance| o.status.as_ref()?.instance_id.clone();
+        match (claimed(&a), claimed(&b)) {
+            (false, true) => recorded(&a).is_some().then_some(a),
+            (true, false) => recorded(&b).is_some().then_some(b),
+            _ => None,
+        }
     })
     .await;
-    let holder = if stalled_reason(&settled.0).as_deref() == Some("InstanceClaimed") {
-        settled.1
-    } else {
-        settled.0
-    };
     assert_eq!(instance_id(&holder), id);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let patches: Vec<String> = h
