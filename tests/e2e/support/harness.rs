@@ -367,6 +367,11 @@ impl Harness {
             !log.contains(CLIENT_SECRET),
             "the client secret leaked into the operator log"
         );
+        // Its stderr is a pipe here, as in a Pod: no terminal colours.
+        assert!(
+            !log.contains('\u{1b}'),
+            "escape codes in a log that goes to no terminal"
+        );
         for i in self.sim.state().instances() {
             assert!(
                 !log.contains(&i.password),
