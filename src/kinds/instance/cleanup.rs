@@ -32,7 +32,7 @@ pub async fn cleanup(obj: &AuraInstance, ctx: &Ctx) -> Result<Cleanup> {
         return Ok(Cleanup::Done);
     }
 
-    let creds = match observe::credentials(obj, ctx).await? {
+    let creds = match observe::credentials(obj, ctx).await?.1 {
         Ok(c) => c,
         Err(problem) => {
             let summary = decide::deletion_blocked(decide::credentials_stall(&problem));

@@ -13,7 +13,7 @@ use super::compare::Compared;
 use super::decide::{self, AuraView, Observation, Stall, TenantChoice};
 use super::plan::{self, AuraRead};
 use super::secret;
-use crate::api::{AuraInstance, AuraInstanceStatus};
+use crate::api::{AuraInstance, AuraInstanceStatus, ProjectId};
 use crate::aura::{
     AuraClient, AuraErrorKind, CreatedInstance, Credentials, Instance, InstanceSummary, Tenant,
 };
@@ -46,6 +46,9 @@ pub struct Observed {
     pub source: Option<super::source::SourceView>,
     /// The snapshot before a pending resize or upgrade (snapshots.beforeChanges).
     pub before_change: Option<(String, decide::BeforeChange)>,
+    /// While there is no instance yet: the project the credentials come
+    /// through, when it does not hold its finalizer yet.
+    pub project_not_held: Option<ProjectId>,
 }
 
 /// The connection Secret to write.
@@ -135,23 +138,24 @@ impl Observed {
             restoring,
             source: self.source.as_ref(),
             before_change: self.before_change.as_ref(),
-            project_not_held: ctx.projects.not_yet_held(&ctx.credentials_source(obj)),
+            project_not_held: self.project_not_held.clone(),
         }
     }
 }
 
-/// The credentials, or why there are none.
+/// Where the credentials come from, and the credentials or why there are none.
 pub async fn credentials(
     obj: &AuraInstance,
     ctx: &Ctx,
-) -> Result<Result<Credentials, CredentialsProblem>> {
+) -> Result<(CredentialsSource, Result<Credentials, CredentialsProblem>)> {
     let source = ctx.credentials_source(obj);
     // The projects and namespaces may have changed since the watch last saw
     // the object: the index and the project's users follow what is used now.
     driver::note_source_in_pass(ctx, obj, &source);
     // A project's Secret is held by the project, not by each of its users.
     let hold = matches!(source, CredentialsSource::Own(_));
-    credentials::resolve(&ctx.client, &ctx.secrets, &source, hold).await
+    let resolved = credentials::resolve(&ctx.client, &ctx.secrets, &source, hold).await?;
+    Ok((source, resolved))
 }
 
 /// What observing found: everything `decide` needs, or a reason for a human
@@ -161,7 +165,12 @@ pub enum Gathered {
     Stall(Stall),
 }
 
-pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result<Gathered> {
+pub async fn observe(
+    obj: &AuraInstance,
+    ctx: &Ctx,
+    aura: &AuraClient,
+    credentials: &CredentialsSource,
+) -> Result<Gathered> {
     let current = obj.status.clone().unwrap_or_default();
     // A password received but not yet stored wins over everything else.
     let pending = ctx.pending_password(obj);
@@ -235,9 +244,12 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
         Some(tenant_id) => Some(ctx.tenants.tenant(aura, tenant_id).await?),
         None => None,
     };
-    let source = match &observed_aura {
-        Aura::NotCreated { .. } => super::source::resolve(obj, ctx, aura).await?,
-        _ => None,
+    let (source, project_not_held) = match &observed_aura {
+        Aura::NotCreated { .. } => (
+            super::source::resolve(obj, ctx, aura).await?,
+            ctx.projects.not_yet_held(credentials),
+        ),
+        _ => (None, None),
     };
     let before_change = match found.filter(|_| follow.before_change) {
         Some(_) => Some(before_change(obj, ctx).await?),
@@ -246,6 +258,7 @@ pub async fn observe(obj: &AuraInstance, ctx: &Ctx, aura: &AuraClient) -> Result
 
     Ok(Gathered::Observed(Box::new(Observed {
         source,
+        project_not_held,
         before_change,
         current,
         instance_id,

@@ -79,7 +79,8 @@ async fn live(
         write_status(api, obj, status::disabled(&current, Timestamp::now())).await?;
         return Ok(controller::Action::requeue(ctx.resync_after(0)));
     }
-    let creds = match observe::credentials(obj, ctx).await? {
+    let (source, creds) = observe::credentials(obj, ctx).await?;
+    let creds = match creds {
         Ok(c) => c,
         Err(problem) => {
             let (reason, message) = decide::credentials_stall(&problem);
@@ -88,7 +89,7 @@ async fn live(
     };
     let aura = ctx.aura.client(&creds).for_object(user_of(obj));
     let sharing = ctx.note_client(obj, &creds.client_id);
-    let observed = match observe::observe(obj, ctx, &aura).await? {
+    let observed = match observe::observe(obj, ctx, &aura, &source).await? {
         Gathered::Observed(o) => o,
         Gathered::Stall((reason, message)) => return stall(api, obj, ctx, reason, message).await,
     };
