@@ -419,6 +419,10 @@ pub enum Write {
     IfChanged,
     /// Fails with 409 if the object changed since it was read (the create intent).
     Guarded(&'static str),
+    /// Guarded, and only when it changed: a pass that read the object before
+    /// the watch showed this operator's last write gets a conflict instead of
+    /// writing over it.
+    GuardedIfChanged(&'static str),
 }
 
 /// Puts `summary` into `next`: its three conditions (transition times kept
@@ -464,9 +468,11 @@ pub async fn write<K: Kind>(
     how: Write,
 ) -> Result<Option<K>> {
     let (guarded, step) = match how {
-        Write::IfChanged if obj.status() == Some(status) => return Ok(None),
+        Write::IfChanged | Write::GuardedIfChanged(_) if obj.status() == Some(status) => {
+            return Ok(None);
+        }
         Write::IfChanged => (false, "write status"),
-        Write::Guarded(step) => (true, step),
+        Write::Guarded(step) | Write::GuardedIfChanged(step) => (true, step),
     };
     let mut body = json!({
         "apiVersion": K::api_version(&()),

@@ -458,8 +458,15 @@ async fn conclude(
 ) -> Result<()> {
     let ended = finish(obj, next, outcome);
     write(api, latest.unwrap_or(obj), next, &outcome.summary).await?;
-    if let Some((reason, message)) = ended {
-        tell_end(obj, ctx, reason, &message).await;
+    match ended {
+        Some(Ended::Succeeded(message)) => {
+            ctx.normal(obj, RestoreReason::RestoreSucceeded, &message)
+                .await;
+        }
+        Some(Ended::Failed(message)) => {
+            ctx.warn(obj, RestoreReason::RestoreFailed, &message).await;
+        }
+        None => {}
     }
     let before_phase = obj.status.as_ref().and_then(|s| s.phase);
     if before_phase != next.phase
@@ -472,13 +479,15 @@ async fn conclude(
     Ok(())
 }
 
+/// How a restore ended, with what its event says.
+enum Ended {
+    Succeeded(String),
+    Failed(String),
+}
+
 /// A restore that ends now: records when, and returns what its event says
 /// (told only once the status is written).
-fn finish(
-    obj: &AuraRestore,
-    next: &mut AuraRestoreStatus,
-    outcome: &Outcome,
-) -> Option<(RestoreReason, String)> {
+fn finish(obj: &AuraRestore, next: &mut AuraRestoreStatus, outcome: &Outcome) -> Option<Ended> {
     let was = obj.status.as_ref().and_then(|s| s.phase);
     if was == Some(outcome.phase) {
         return None;
@@ -488,32 +497,22 @@ fn finish(
             next.completed_at = Some(Timestamp::now().to_string());
             let words = next.source.clone().unwrap_or_else(|| "the source".into());
             let id = next.instance_id.clone().unwrap_or_default();
-            Some((
-                RestoreReason::RestoreSucceeded,
-                format!("instance {id} runs again with the data of {words}"),
-            ))
+            Some(Ended::Succeeded(format!(
+                "instance {id} runs again with the data of {words}"
+            )))
         }
         RestorePhase::Failed => {
             next.completed_at = Some(Timestamp::now().to_string());
             let message = outcome.summary.message().unwrap_or_default();
-            Some((RestoreReason::RestoreFailed, message.to_string()))
+            Some(Ended::Failed(message.to_string()))
         }
         RestorePhase::Pending | RestorePhase::Running => None,
     }
 }
 
-async fn tell_end(obj: &AuraRestore, ctx: &Ctx, reason: RestoreReason, message: &str) {
-    match reason {
-        RestoreReason::RestoreSucceeded => ctx.normal(obj, reason, message).await,
-        _ => ctx.warn(obj, reason, message).await,
-    }
-}
-
 /// Writes the status when it changed, guarded by the resourceVersion of the
-/// object this pass read or wrote: a pass that started before the watch
-/// showed this kind's last write (a restore that had just failed, still seen
-/// Running) must not overwrite what that write said; it fails with a
-/// conflict and the next pass reads the object again.
+/// object this pass read or wrote: a restore that had just failed, still
+/// seen Running by a pass that read it too early, is never written back.
 async fn write(
     api: &Api<AuraRestore>,
     obj: &AuraRestore,
@@ -521,10 +520,6 @@ async fn write(
     summary: &RestoreSummary,
 ) -> Result<()> {
     status::summarize(obj, next, summary);
-    if obj.status.as_ref() == Some(&*next) {
-        return Ok(());
-    }
-    status::write(api, obj, next, Write::Guarded("write the restore's status"))
-        .await
-        .map(drop)
+    let how = Write::GuardedIfChanged("write the restore's status");
+    status::write(api, obj, next, how).await.map(drop)
 }
