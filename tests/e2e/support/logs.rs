@@ -31,9 +31,13 @@ impl Log {
         }));
     }
 
-    /// Everything so far.
+    /// Everything so far (also after a reader panicked: it is read while a
+    /// failing test unwinds).
     pub fn text(&self) -> String {
-        self.text.lock().unwrap().clone()
+        self.text
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Once the process is gone: waits until every stream has closed, so that
