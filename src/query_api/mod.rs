@@ -1,11 +1,14 @@
-//! Neo4j's Query API, for one purpose: asking a database whether it accepts a
-//! username and password (`RETURN 1`, HTTP Basic). Not the Aura API: no
-//! token, no rate-limit budget.
+//! Neo4j's Query API: asking a database whether it accepts a username and
+//! password (`RETURN 1`, HTTP Basic), and running the administration
+//! statements of `admin` as a login. Not the Aura API: no token, no
+//! rate-limit budget.
 //!
 //! Where the request goes is a URL template over `{host}` (of the connection
 //! URL) and `{database}`: by default the database's own
 //! `https://{host}/db/{database}/query/v2`; behind a proxy that routes by path,
 //! for example `https://neo4j-gateway.internal/{host}/db/{database}/query/v2`.
+
+pub mod admin;
 
 use std::time::Duration;
 
@@ -126,6 +129,55 @@ impl QueryApi {
     }
 }
 
+impl QueryApi {
+    /// Runs `statement` as `username` and returns its rows, or the
+    /// database's refusal verbatim (with every password masked).
+    pub async fn run(
+        &self,
+        endpoint: &Url,
+        username: &str,
+        password: &admin::Password,
+        statement: &admin::Statement,
+    ) -> Result<admin::Rows, admin::QueryError> {
+        let sent = self
+            .http
+            .post(endpoint.clone())
+            .basic_auth(username, Some(password.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(&json!({"statement": statement.text, "parameters": statement.parameters}))
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return Err(admin::QueryError::Unreachable(describe(&e))),
+        };
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        answer(statement, status, &body)
+    }
+}
+
+/// What an answer to `statement` means: rows, or why not.
+pub fn answer(
+    statement: &admin::Statement,
+    status: StatusCode,
+    body: &Value,
+) -> Result<admin::Rows, admin::QueryError> {
+    let error = &body["errors"][0];
+    let code = error["code"].as_str().map(str::to_string);
+    match (status.as_u16(), code) {
+        (200..=299, None) => Ok(admin::Rows::from_answer(body)),
+        (401, code) => Err(admin::QueryError::LoginRefused { code }),
+        (status, Some(code)) => Err(admin::QueryError::Refused {
+            statement: statement.text,
+            status,
+            code,
+            message: statement.scrub(error["message"].as_str().unwrap_or_default()),
+        }),
+        (status, None) => Err(admin::QueryError::Unreachable(format!("HTTP {status}"))),
+    }
+}
+
 /// The verdict for an answer's status and Neo4j error code.
 pub fn verdict(status: StatusCode, code: Option<String>) -> Verdict {
     match status.as_u16() {
@@ -188,6 +240,46 @@ mod tests {
         ] {
             assert!(UrlTemplate::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn answers_to_statements() {
+        use admin::{Password, QueryError};
+        let p = Password::generate();
+        let s = admin::create_user("app", &p);
+        let rows = answer(
+            &s,
+            StatusCode::ACCEPTED,
+            &json!({"data": {"fields": [], "values": []}}),
+        );
+        assert_eq!(rows, Ok(admin::Rows::default()));
+        let refused = answer(
+            &s,
+            StatusCode::BAD_REQUEST,
+            &json!({"errors": [{"code": "Neo.ClientError.Statement.ArgumentError",
+                "message": format!("Failed for '{}': User already exists.", p.expose())}]}),
+        )
+        .unwrap_err();
+        assert_eq!(refused.code(), Some(admin::Neo4jCode::Argument));
+        assert!(!refused.to_string().contains(p.expose()), "{refused}");
+        assert!(refused.to_string().contains("User already exists."));
+        assert_eq!(
+            answer(&s, StatusCode::UNAUTHORIZED, &Value::Null),
+            Err(QueryError::LoginRefused { code: None })
+        );
+        assert_eq!(
+            answer(&s, StatusCode::BAD_GATEWAY, &Value::Null),
+            Err(QueryError::Unreachable("HTTP 502".into()))
+        );
+        // A 2xx that carries an error is the error (the Query API can do that).
+        assert!(
+            answer(
+                &s,
+                StatusCode::ACCEPTED,
+                &json!({"errors": [{"code": "Neo.DatabaseError.General.UnknownError", "message": "x"}]})
+            )
+            .is_err()
+        );
     }
 
     #[test]
