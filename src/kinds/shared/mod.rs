@@ -2,9 +2,12 @@
 //! one kind has of another's objects (traits over the owning kind's watch
 //! store, implemented in its folder and handed over by the runtime), the
 //! target an operation acts on, and AuraSnapshot objects made on another
-//! object's behalf. Nothing in here imports a kind's folder.
+//! object's behalf, the keys of a connection Secret, cron schedules.
+//! Nothing in here imports a kind's folder.
 
 pub mod access;
+pub mod connection;
+pub mod cron;
 pub mod news;
 pub mod snapshots;
 pub mod target;

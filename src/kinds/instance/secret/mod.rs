@@ -2,8 +2,9 @@
 //! keys, owned by the AuraInstance, labelled so the operator watches only its
 //! own Secrets.
 
-pub mod format;
-pub mod template;
+pub use crate::kinds::shared::connection::{
+    format, login, read_any, template, uri, without_tracking,
+};
 
 use std::collections::BTreeMap;
 
@@ -31,16 +32,6 @@ pub const INSTANCE_ID_ANNOTATION: &str = "aura-operator.io/instance-id";
 /// the Secret is rewritten, dropping keys no longer wanted.
 pub const SHAPE_ANNOTATION: &str = "aura-operator.io/shape";
 
-/// Labels and annotations that GitOps tools use to track their own objects: a
-/// Secret carrying them would be taken for one of theirs (and pruned).
-const TRACKING_PREFIXES: &[&str] = &[
-    "argocd.argoproj.io/",
-    "kustomize.toolkit.fluxcd.io/",
-    "helm.toolkit.fluxcd.io/",
-    "aura-operator.io/",
-];
-const TRACKING_KEYS: &[&str] = &["app.kubernetes.io/instance", MANAGED_BY_LABEL];
-
 /// The label selector for the Secrets this operator owns.
 pub fn owned_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
@@ -57,12 +48,6 @@ pub struct ConnectionDetails<'a> {
 }
 
 pub use crate::reconciler::credentials::read_key;
-
-/// The first of `keys` the Secret holds, non-empty.
-fn read_any(secret: &Secret, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| read_key(secret, k).filter(|v| !v.is_empty()))
-}
 
 /// The instance a Secret says it was written for.
 pub fn written_for(secret: &Secret) -> Option<String> {
@@ -94,19 +79,6 @@ pub fn may_drop_backup(written: &Secret, backup: &Secret, instance_id: &str) -> 
     has_password(Some(written), instance_id) || !has_password(Some(backup), instance_id)
 }
 
-/// The username and password a Secret holds, under any format's keys.
-pub fn login(secret: &Secret) -> Option<(String, String)> {
-    Some((
-        read_any(secret, &format::USERNAME_KEYS)?,
-        read_any(secret, &format::PASSWORD_KEYS)?,
-    ))
-}
-
-/// The connection URL a Secret holds.
-pub fn uri(secret: &Secret) -> Option<String> {
-    read_any(secret, &format::URI_KEYS)
-}
-
 /// Held on the connection Secret of a protected AuraInstance, so that
 /// deleting the namespace cannot take the password while the instance stays.
 pub const PROTECTED_FINALIZER: &str = "aura-operator.io/protected";
@@ -119,17 +91,6 @@ pub fn held_for_protection(secret: &Secret) -> bool {
 /// Where the password waits while a change of Secret type replaces the Secret.
 pub fn backup_name(secret_name: &str) -> String {
     format!("{secret_name}.format-change")
-}
-
-fn copied(map: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-    map.into_iter()
-        .flatten()
-        .filter(|(k, _)| {
-            !TRACKING_KEYS.contains(&k.as_str())
-                && !TRACKING_PREFIXES.iter().any(|p| k.starts_with(p))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 /// FNV-1a: stable across builds, so an upgrade of the operator rewrites nothing.
@@ -218,13 +179,17 @@ pub fn build(
         data.insert(k.to_string(), ByteString(v.into_bytes()));
     }
 
-    let mut labels = copied(spec.map(|c| &c.labels));
+    let mut labels = spec
+        .map(|c| without_tracking(&c.labels))
+        .unwrap_or_default();
     labels.insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
     labels.insert(
         INSTANCE_LABEL.to_string(),
         obj.metadata.name.clone().unwrap_or_default(),
     );
-    let mut annotations = copied(spec.map(|c| &c.annotations));
+    let mut annotations = spec
+        .map(|c| without_tracking(&c.annotations))
+        .unwrap_or_default();
     annotations.insert(
         INSTANCE_ID_ANNOTATION.to_string(),
         details.instance_id.to_string(),
@@ -438,6 +403,7 @@ mod tests {
                 source: None,
                 deletion_protection: None,
                 snapshots: None,
+                admin_password_rotation: None,
             },
         );
         o.metadata.namespace = Some("team-a".into());

@@ -1,0 +1,53 @@
+//! What a connection Secret carries, for every kind that writes one (an
+//! AuraInstance's admin login, an AuraDatabaseUser's own): the keys of each
+//! format, and the templated extra keys.
+
+pub mod format;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+
+pub use crate::reconciler::credentials::read_key;
+
+/// Labels and annotations that GitOps tools use to track their own objects: a
+/// Secret carrying them would be taken for one of theirs (and pruned).
+const TRACKING_PREFIXES: &[&str] = &[
+    "argocd.argoproj.io/",
+    "kustomize.toolkit.fluxcd.io/",
+    "helm.toolkit.fluxcd.io/",
+    "aura-operator.io/",
+];
+const TRACKING_KEYS: &[&str] = &["app.kubernetes.io/instance", "app.kubernetes.io/managed-by"];
+
+/// The labels or annotations of a spec, without the ones GitOps tools and
+/// the operator track objects by.
+pub fn without_tracking(map: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    map.iter()
+        .filter(|(k, _)| {
+            !TRACKING_KEYS.contains(&k.as_str())
+                && !TRACKING_PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The first of `keys` the Secret holds, non-empty.
+pub fn read_any(secret: &Secret, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| read_key(secret, k).filter(|v| !v.is_empty()))
+}
+
+/// The username and password a Secret holds, under any format's keys.
+pub fn login(secret: &Secret) -> Option<(String, String)> {
+    Some((
+        read_any(secret, &format::USERNAME_KEYS)?,
+        read_any(secret, &format::PASSWORD_KEYS)?,
+    ))
+}
+
+/// The connection URL a Secret holds.
+pub fn uri(secret: &Secret) -> Option<String> {
+    read_any(secret, &format::URI_KEYS)
+}
