@@ -123,6 +123,18 @@ impl InstanceType {
     pub fn upgrades_to(self, to: InstanceType) -> bool {
         self == InstanceType::ProfessionalDb && to == InstanceType::BusinessCritical
     }
+
+    /// Whether the tier's databases have role-based access control (roles
+    /// can be granted): Business Critical and Virtual Dedicated Cloud. On
+    /// the others every user has full rights.
+    pub fn has_role_based_access(self) -> bool {
+        matches!(
+            self,
+            InstanceType::EnterpriseDb
+                | InstanceType::EnterpriseDs
+                | InstanceType::BusinessCritical
+        )
+    }
 }
 
 domain_enum! {

@@ -54,6 +54,12 @@ pub struct Counters {
     /// Query API requests (`/db/...` and `/query-api/...`), by answer status:
     /// not Aura API calls, so counted apart from everything above.
     pub query_api: BTreeMap<String, u64>,
+    /// Query API statements other than `RETURN 1` from logged-in users, by
+    /// instance id, then by form: `"SHOW USERS"`, `"SHOW ROLES"`, `"CREATE
+    /// USER"`, `"ALTER USER"`, `"DROP USER"`, `"GRANT ROLE"`, `"REVOKE
+    /// ROLE"`, `"ALTER CURRENT USER"`, or `"(unknown)"` for one of no known
+    /// form. Counted whether they succeeded or were refused.
+    pub query_api_statements: BTreeMap<String, BTreeMap<String, u64>>,
     /// The latest requests in arrival order, as `"METHOD /path STATUS"` (the
     /// newest 5,000), so tests can assert the order of calls.
     pub journal: std::collections::VecDeque<String>,
@@ -231,6 +237,43 @@ impl SimState {
     pub fn instance(&self, id: &str) -> Option<AdminInstance> {
         let now = Instant::now();
         self.world().get(id, now).ok().map(|i| i.to_admin(now))
+    }
+
+    /// The users of an instance's database, the admin included, sorted by
+    /// name, with their roles (`None` on tiers without role-based access
+    /// control). No passwords. Empty for an unknown instance.
+    pub fn database_users(&self, instance_id: &str) -> Vec<(String, Option<Vec<String>>)> {
+        self.world()
+            .instance_database(instance_id, Instant::now(), |db| db.users())
+            .unwrap_or_default()
+    }
+
+    /// Whether `user` has `password` on the instance's database (whatever
+    /// the instance's status: a paused one keeps its users).
+    pub fn database_login_works(&self, instance_id: &str, user: &str, password: &str) -> bool {
+        self.world()
+            .instance_database(instance_id, Instant::now(), |db| db.logs_in(user, password))
+            .unwrap_or(false)
+    }
+
+    /// Adds a custom role to the instance's database, as an administrator
+    /// would with `CREATE ROLE`. False where the tier has no role-based
+    /// access control, the role exists already or there is no such instance.
+    pub fn add_database_role(&self, instance_id: &str, role: &str) -> bool {
+        self.world()
+            .instance_database(instance_id, Instant::now(), |db| db.add_role(role))
+            .unwrap_or(false)
+    }
+
+    /// How many administration statements the instance's Query API was sent,
+    /// by form (`"CREATE USER"`, `"SHOW USERS"`... see
+    /// [`Counters::query_api_statements`]). Empty: none since the last reset.
+    pub fn query_api_statements(&self, instance_id: &str) -> BTreeMap<String, u64> {
+        lock(&self.inner.counters)
+            .query_api_statements
+            .get(instance_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Adds a key to `/customer-managed-keys` (as creating one in the console would).

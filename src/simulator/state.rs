@@ -2,7 +2,7 @@
 //! state machine. Pure: every operation takes `now`, statuses are computed
 //! lazily from the deadline of the running transition.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use rand::Rng;
@@ -122,8 +122,197 @@ struct Transition {
     after: After,
 }
 
-/// One instance as the simulator keeps it (password included).
+/// The admin user every instance's database has.
+pub const ADMIN_USER: &str = "neo4j";
+
+/// The roles a tier with role-based access control has built in.
+pub const BUILT_IN_ROLES: &[&str] = &[
+    PUBLIC_ROLE,
+    "reader",
+    "editor",
+    "publisher",
+    "architect",
+    "admin",
+];
+
+/// The role every user has: shown with their roles, never granted or stored.
+pub const PUBLIC_ROLE: &str = "PUBLIC";
+
+/// A database user other than the admin.
+#[derive(Clone)]
+struct DatabaseUser {
+    password: String,
+    /// Granted roles (never [`PUBLIC_ROLE`], which everyone has).
+    roles: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for DatabaseUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("DatabaseUser")
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an instance's Neo4j holds about access beyond its admin's password
+/// (which is the instance record's, the one source of truth for it): its
+/// other users, the roles granted to the admin, its custom roles.
 #[derive(Debug, Clone)]
+struct UserTable {
+    users: BTreeMap<String, DatabaseUser>,
+    admin_roles: BTreeSet<String>,
+    custom_roles: BTreeSet<String>,
+}
+
+impl Default for UserTable {
+    fn default() -> Self {
+        Self {
+            users: BTreeMap::new(),
+            admin_roles: BTreeSet::from(["admin".to_string()]),
+            custom_roles: BTreeSet::new(),
+        }
+    }
+}
+
+/// One instance's database as a statement meets it, borrowed from the
+/// [`World`] (see [`World::instance_database`]). Roles mean something only
+/// where the tier has role-based access control (`rbac`).
+pub struct InstanceDatabase<'a> {
+    /// The instance's status (the database answers only while running).
+    pub status: &'a InstanceStatus,
+    /// Whether the tier has role-based access control.
+    pub rbac: bool,
+    admin_password: &'a mut String,
+    table: &'a mut UserTable,
+}
+
+impl std::fmt::Debug for InstanceDatabase<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the admin's password.
+        f.debug_struct("InstanceDatabase")
+            .field("status", &self.status)
+            .field("rbac", &self.rbac)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InstanceDatabase<'_> {
+    /// Whether `user` is the instance's admin.
+    pub fn is_admin(&self, user: &str) -> bool {
+        user == ADMIN_USER
+    }
+
+    /// Whether `user` exists (the admin always does).
+    pub fn has_user(&self, user: &str) -> bool {
+        self.is_admin(user) || self.table.users.contains_key(user)
+    }
+
+    /// Whether `user` logs in with `password`.
+    pub fn logs_in(&self, user: &str, password: &str) -> bool {
+        if self.is_admin(user) {
+            return *self.admin_password == password;
+        }
+        self.table
+            .users
+            .get(user)
+            .is_some_and(|u| u.password == password)
+    }
+
+    /// Every user, the admin included, sorted by name, with their roles
+    /// ([`PUBLIC_ROLE`] included, sorted), or `None` for the roles where the
+    /// tier has no role-based access control. No passwords.
+    pub fn users(&self) -> Vec<(String, Option<Vec<String>>)> {
+        let roles = |granted: &BTreeSet<String>| {
+            self.rbac.then(|| {
+                let mut all = granted.clone();
+                all.insert(PUBLIC_ROLE.to_string());
+                all.into_iter().collect()
+            })
+        };
+        let mut out: Vec<_> = self
+            .table
+            .users
+            .iter()
+            .map(|(name, u)| (name.clone(), roles(&u.roles)))
+            .collect();
+        out.push((ADMIN_USER.to_string(), roles(&self.table.admin_roles)));
+        out.sort();
+        out
+    }
+
+    /// Whether `role` exists: a built-in or custom role, on a tier with roles.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.rbac && (BUILT_IN_ROLES.contains(&role) || self.table.custom_roles.contains(role))
+    }
+
+    /// Adds a custom role. False where the tier has no roles or it exists.
+    pub fn add_role(&mut self, role: &str) -> bool {
+        self.rbac && !self.has_role(role) && self.table.custom_roles.insert(role.to_string())
+    }
+
+    /// Adds a user with no granted roles. False if the name is taken.
+    pub fn create_user(&mut self, name: &str, password: &str) -> bool {
+        if self.has_user(name) {
+            return false;
+        }
+        self.table.users.insert(
+            name.to_string(),
+            DatabaseUser {
+                password: password.to_string(),
+                roles: BTreeSet::new(),
+            },
+        );
+        true
+    }
+
+    /// Sets a user's password; the admin's is the instance record's. False
+    /// if there is no such user.
+    pub fn set_password(&mut self, name: &str, password: &str) -> bool {
+        if self.is_admin(name) {
+            *self.admin_password = password.to_string();
+            return true;
+        }
+        match self.table.users.get_mut(name) {
+            Some(u) => {
+                u.password = password.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a user. False if there was none; the admin is never removed.
+    pub fn drop_user(&mut self, name: &str) -> bool {
+        self.table.users.remove(name).is_some()
+    }
+
+    /// Grants (`grant`) or revokes a role. False if there is no such user;
+    /// the caller checks that the role exists. [`PUBLIC_ROLE`] stays anyway.
+    pub fn set_role(&mut self, name: &str, role: &str, grant: bool) -> bool {
+        let roles = if self.is_admin(name) {
+            &mut self.table.admin_roles
+        } else {
+            match self.table.users.get_mut(name) {
+                Some(u) => &mut u.roles,
+                None => return false,
+            }
+        };
+        if role != PUBLIC_ROLE {
+            if grant {
+                roles.insert(role.to_string());
+            } else {
+                roles.remove(role);
+            }
+        }
+        true
+    }
+}
+
+/// One instance as the simulator keeps it (password included, but never in
+/// its `Debug`).
+#[derive(Clone)]
 pub struct InstanceRecord {
     pub id: String,
     pub name: String,
@@ -148,6 +337,22 @@ pub struct InstanceRecord {
     data: Data,
     transition: Option<Transition>,
     locked_until: Option<Instant>,
+}
+
+impl std::fmt::Debug for InstanceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything but the admin's password.
+        f.debug_struct("InstanceRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("tenant_id", &self.tenant_id)
+            .field("instance_type", &self.instance_type)
+            .field("status", &self.status)
+            .field("data_version", &self.data_version())
+            .field("transition", &self.transition)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
 }
 
 impl InstanceRecord {
@@ -227,7 +432,7 @@ impl InstanceRecord {
             instance: self.to_wire(),
             version: self.version.clone(),
             password: self.password.clone(),
-            username: "neo4j".into(),
+            username: ADMIN_USER.into(),
             busy: self.is_busy(now),
             data_version: self.data_version().to_string(),
         }
@@ -270,8 +475,7 @@ pub struct ConsoleUpdate {
     pub cdc_enrichment_mode: Option<String>,
 }
 
-/// The whole simulated account.
-#[derive(Debug)]
+/// The whole simulated account. Its `Debug` shows no password.
 pub struct World {
     pub tenants: Vec<TenantSummary>,
     pub catalogue: Vec<InstanceConfiguration>,
@@ -286,6 +490,22 @@ pub struct World {
     passwords: HashMap<String, String>,
     /// `/customer-managed-keys`: keys an instance may be encrypted with.
     pub customer_managed_keys: Vec<CustomerManagedKey>,
+    /// Each instance's database users other than the admin, and its custom
+    /// roles, by instance id.
+    user_tables: HashMap<String, UserTable>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not `passwords`; the instances and users hide theirs.
+        f.debug_struct("World")
+            .field("tenants", &self.tenants)
+            .field("timings", &self.timings)
+            .field("instances", &self.instances)
+            .field("snapshots", &self.snapshots)
+            .field("user_tables", &self.user_tables)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A customer managed encryption key, as `GET /customer-managed-keys/{id}` shows it.
@@ -349,6 +569,7 @@ impl World {
             snapshots: Snapshots::default(),
             passwords: HashMap::new(),
             customer_managed_keys: Vec::new(),
+            user_tables: HashMap::new(),
         }
     }
 
@@ -373,6 +594,7 @@ impl World {
         for id in gone {
             self.instances.remove(&id);
             self.snapshots.forget(&id);
+            self.user_tables.remove(&id);
         }
     }
 
@@ -764,7 +986,37 @@ impl World {
     pub fn console_delete(&mut self, id: &str, now: Instant) -> bool {
         self.settle(now);
         self.snapshots.forget(id);
+        self.user_tables.remove(id);
         self.instances.remove(id).is_some()
+    }
+
+    /// Runs `f` over the instance's database: its users and roles, the
+    /// admin's password being the instance record's own (changed in place,
+    /// so the Aura side sees every change). `None`: no such instance.
+    pub fn instance_database<R>(
+        &mut self,
+        id: &str,
+        now: Instant,
+        f: impl FnOnce(&mut InstanceDatabase<'_>) -> R,
+    ) -> Option<R> {
+        self.settle(now);
+        let inst = self.instances.get_mut(id)?;
+        let rbac =
+            InstanceType::parse(&inst.instance_type).is_some_and(|t| t.has_role_based_access());
+        let mut db = InstanceDatabase {
+            status: &inst.status,
+            rbac,
+            admin_password: &mut inst.password,
+            table: self.user_tables.entry(inst.id.clone()).or_default(),
+        };
+        Some(f(&mut db))
+    }
+
+    /// Whether the world keeps a user table for the instance (tests: it
+    /// goes with the instance).
+    #[cfg(test)]
+    pub(crate) fn has_user_table(&self, id: &str) -> bool {
+        self.user_tables.contains_key(id)
     }
 
     pub fn admin_list(&mut self, now: Instant) -> Vec<AdminInstance> {
