@@ -8,8 +8,11 @@ use kube::runtime::events::Reporter;
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
-use crate::api::{AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject};
+use crate::api::{
+    AuraDatabaseUser, AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+};
 use crate::aura::{AuraClients, ClientConfig};
+use crate::kinds::database_user::UserState;
 use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
@@ -184,6 +187,7 @@ pub struct Kinds {
     pub cluster_projects: Arc<Context<ClusterAuraProject>>,
     pub snapshots: Arc<Context<AuraSnapshot>>,
     pub restores: Arc<Context<AuraRestore>>,
+    pub database_users: Arc<Context<AuraDatabaseUser>>,
 }
 
 impl Kinds {
@@ -210,6 +214,13 @@ impl Kinds {
                 SnapshotState {
                     instances: view.clone(),
                     news: snapshot_news.clone(),
+                },
+            )),
+            database_users: Arc::new(Context::new(
+                shared.clone(),
+                UserState {
+                    instances: view.clone(),
+                    query_api: query_api.clone(),
                 },
             )),
             restores: Arc::new(Context::new(
@@ -241,7 +252,8 @@ impl Kinds {
             kind(&self.projects, watched, stop, ready(())),
             kind(&self.instances, watched, stop, listed.clone()),
             kind(&self.snapshots, watched, stop, listed.clone()),
-            kind(&self.restores, watched, stop, listed),
+            kind(&self.restores, watched, stop, listed.clone()),
+            kind(&self.database_users, watched, stop, listed),
         ]
     }
 }

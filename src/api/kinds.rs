@@ -7,7 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraDatabaseUser, AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot,
+    ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -118,6 +119,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraRestore::crd,
+    },
+    KindInfo {
+        kind: "AuraDatabaseUser",
+        plural: "auradatabaseusers",
+        scope: Scope::Namespaced,
+        summary: "One database login per application in an AuraInstance's database, rotated without downtime.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraDatabaseUser::crd,
     },
 ];
 

@@ -4,6 +4,7 @@
 
 mod aura_instance;
 mod claim;
+mod database_user;
 mod enums;
 mod kinds;
 pub mod packaging;
@@ -13,6 +14,7 @@ mod snapshot;
 
 pub use aura_instance::*;
 pub use claim::*;
+pub use database_user::*;
 pub use enums::*;
 pub use kinds::{KINDS, KindInfo, Scope, kind_info};
 pub use project::*;

@@ -408,6 +408,22 @@ fn snapshot_and_restore_health_checks_match_every_fixture() {
     assert_one_check("AuraSnapshot", "AuraRestore");
 }
 
+#[test]
+fn database_user_health_check_matches_every_fixture() {
+    check_health_fixtures(
+        "AuraDatabaseUser",
+        &[
+            "no_status",
+            "waiting_for_instance",
+            "creating",
+            "rotating",
+            "ready",
+            "stalled_user_exists",
+            "deleting",
+        ],
+    );
+}
+
 /// Kinds that share their semantics share one health check: `sharer`'s
 /// health.lua is a link to `owner`'s, so the two cannot drift apart.
 fn assert_one_check(owner: &str, sharer: &str) {
@@ -919,7 +935,7 @@ fn kstatus_reads_project_fixtures() {
 }
 
 #[test]
-fn kstatus_reads_snapshot_and_restore_fixtures() {
+fn kstatus_reads_snapshot_restore_and_database_user_fixtures() {
     // Completed or Succeeded: Current; Failed, or waiting for a person:
     // Failed; taking, Pending or Running: InProgress; being deleted:
     // Terminating. And the Argo CD check agrees on each.
@@ -953,6 +969,18 @@ fn kstatus_reads_snapshot_and_restore_fixtures() {
                 ("failed_outcome_unknown", "Failed"),
                 ("stalled_source_not_found", "Failed"),
                 ("stalled_observe_only", "Failed"),
+                ("deleting", "Terminating"),
+            ],
+        ),
+        (
+            "AuraDatabaseUser",
+            &[
+                ("no_status", "Current"),
+                ("waiting_for_instance", "InProgress"),
+                ("creating", "InProgress"),
+                ("rotating", "InProgress"),
+                ("ready", "Current"),
+                ("stalled_user_exists", "Failed"),
                 ("deleting", "Terminating"),
             ],
         ),

@@ -31,6 +31,12 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 - apiGroups: ["aura-operator.io"]
   resources: ["aurarestores/status"]
   verbs: ["patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auradatabaseusers"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auradatabaseusers/status"]
+  verbs: ["patch"]
 {{- end }}
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]

@@ -162,6 +162,22 @@ impl Snapshot {
     }
 }
 
+/// An AuraDatabaseUser; name its instance with [`DatabaseUser::of`].
+pub fn database_user(name: &str) -> DatabaseUser {
+    DatabaseUser(base("AuraDatabaseUser", name, json!({})))
+}
+
+/// See [`database_user`].
+pub struct DatabaseUser(Value);
+fixture!(DatabaseUser);
+
+impl DatabaseUser {
+    /// A user in the database of the AuraInstance `instance`.
+    pub fn of(self, instance: &str) -> Self {
+        self.spec(json!({"instanceRef": {"name": instance}}))
+    }
+}
+
 /// An AuraRestore; name its target with [`Restore::of`] and its source with
 /// the other methods (several make one source: an instance and one of its
 /// snapshots).
