@@ -227,6 +227,29 @@ pub struct AuraInstanceSpec {
     /// Snapshots on a schedule, and before changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<SnapshotPolicy>,
+
+    /// Rotates the admin password (of the user in the connection Secret) on
+    /// a schedule; the annotation aura-operator.io/rotate set to a new value
+    /// rotates it now. There is one admin user, so the password changes in
+    /// place: applications still logging in with the admin login break at a
+    /// rotation until they read the Secret again (give them an
+    /// AuraDatabaseUser instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_rotation: Option<AdminPasswordRotation>,
+}
+
+/// When the admin password rotates.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminPasswordRotation {
+    /// A cron expression in UTC, five fields or six with seconds first, at
+    /// most hourly, for example "0 4 1 * *".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 9, max = 128),
+        regex(pattern = r"^\s*([0-9]{1,2}\s+)?[0-9]{1,2}\s+\S+\s+\S+\s+\S+\s+\S+\s*$")
+    )]
+    pub schedule: Option<String>,
 }
 
 /// The instance a clone's data comes from: exactly one of instanceRef and
@@ -522,6 +545,12 @@ pub struct AuraInstanceStatus {
     /// password (RFC 3339); see the CredentialsVerified condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_verified_at: Option<String>,
+    /// When the operator last rotated the admin password (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_changed_at: Option<String>,
+    /// The value of the aura-operator.io/rotate annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_rotate_requested: Option<String>,
     /// Ready, Reconciling and Stalled, with kstatus semantics; and
     /// CredentialsVerified: True when the database accepted the Secret's
     /// credentials, False (AuthenticationFailed) when it refused them, Unknown

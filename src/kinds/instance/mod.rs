@@ -3,6 +3,7 @@
 //! and writes status; `cleanup` does the same for deletion.
 
 mod act;
+pub mod admin_rotation;
 pub mod claims;
 mod cleanup;
 pub mod compare;
@@ -60,6 +61,9 @@ pub struct InstanceMemory {
     pub recorded: Option<String>,
     /// The last credential check.
     pub checked: Option<verify::Checked>,
+    /// The last admin password rotation this process made, until the
+    /// watch's copy shows it: a pass on a stale copy must not rotate again.
+    pub admin_rotated: Option<admin_rotation::Rotated>,
 }
 
 /// What the kind keeps for all AuraInstances.

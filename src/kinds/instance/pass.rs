@@ -13,6 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::debug;
 
 use super::act::{self, publish, write_status};
+use super::admin_rotation;
 use super::decide::{self, Action, Decision, LookAgain, Reason};
 use super::finish::{self, Acted, Finish, Finishing};
 use super::observe::{self, Gathered, Observed};
@@ -89,7 +90,7 @@ async fn live(
     };
     let aura = ctx.aura.client(&creds).for_object(user_of(obj));
     let sharing = ctx.note_client(obj, &creds.client_id);
-    let observed = match observe::observe(obj, ctx, &aura, &source).await? {
+    let mut observed = match observe::observe(obj, ctx, &aura, &source).await? {
         Gathered::Observed(o) => o,
         Gathered::Stall((reason, message)) => return stall(api, obj, ctx, reason, message).await,
     };
@@ -120,9 +121,37 @@ async fn live(
             )
         })
         .flatten();
-    let (check, scheduled) = act::settled(obj, ctx, &observed, settled, due.as_ref()).await?;
+    // A rotation of the admin password (or one cut short) goes before the
+    // login is checked, so that the check asks about the password in place.
+    let remembered = ctx
+        .memory
+        .peek(obj, |e| e.kind.admin_rotated.clone())
+        .flatten();
+    admin_rotation::remembered(&mut observed.current, remembered.as_ref());
+    let rotated = admin_rotation::run(obj, ctx, &observed, settled).await?;
+    match &rotated {
+        admin_rotation::Outcome::Rotated => {
+            let made = admin_rotation::rotated(obj, Timestamp::now());
+            ctx.memory.with(obj, |e| e.kind.admin_rotated = Some(made));
+            ctx.normal(
+                obj,
+                Reason::AdminPasswordRotated,
+                "the admin password was rotated; the connection Secret holds the new one",
+            )
+            .await;
+        }
+        admin_rotation::Outcome::Stuck(why) => {
+            ctx.warn(obj, Reason::AdminPasswordRotationStuck, why).await;
+        }
+        admin_rotation::Outcome::Nothing => {}
+    }
+    // The Secret this pass read holds the password just replaced: the next
+    // pass (a second from now) checks the new one.
+    let rotated_now = rotated == admin_rotation::Outcome::Rotated;
+    let (check, scheduled) =
+        act::settled(obj, ctx, &observed, settled && !rotated_now, due.as_ref()).await?;
 
-    let finished = finish::finish(&Finishing {
+    let mut finished = finish::finish(&Finishing {
         obj,
         current: &observed.current,
         decision: &decision,
@@ -135,13 +164,21 @@ async fn live(
         scheduled: scheduled.taken(),
         now: Timestamp::now(),
     });
+    admin_rotation::record(obj, &mut finished.status, &rotated, Timestamp::now());
+    let rotation_due = match admin_rotation::due(obj, &finished.status, Timestamp::now()) {
+        admin_rotation::Due::Later(after) => Some(after),
+        admin_rotation::Due::Now => Some(Duration::from_secs(1)),
+        admin_rotation::Due::No if rotated_now => Some(Duration::from_secs(1)),
+        admin_rotation::Due::No => None,
+    };
     let waits = match (due, &scheduled) {
         (Some(schedule::Due::Wait(after)), _) => Some(after),
         (_, act::Slot::PreviousTaking) => Some(Duration::from_secs(60)),
         _ => None,
     };
     let requeue = requeue_for(ctx, obj, &decision, &finished, sharing, transition)
-        .min(waits.unwrap_or(Duration::MAX));
+        .min(waits.unwrap_or(Duration::MAX))
+        .min(rotation_due.unwrap_or(Duration::MAX));
     end(api, obj, ctx, finished).await?;
     Ok(controller::Action::requeue(requeue))
 }

@@ -109,6 +109,12 @@ crate::reasons! {
         NotDestroyed,
         /// Event: the instance is gone and its Secret removed.
         Deleted,
+        /// Event: the admin password was rotated (spec.adminPasswordRotation
+        /// or the aura-operator.io/rotate annotation).
+        AdminPasswordRotated,
+        /// Warning event: a rotation of the admin password could not finish
+        /// (its new password is kept until it can).
+        AdminPasswordRotationStuck,
     }
 }
 

@@ -69,6 +69,11 @@ impl Operator {
     /// holds [`cluster::shared`](super::cluster::shared) (or exclusive) while
     /// it runs.
     pub fn start(ns: &str, base_url: &str, extra: &[&str]) -> Self {
+        Self::start_env(ns, base_url, extra, &[])
+    }
+
+    /// [`Operator::start`] with environment variables (`AURA_FAILPOINT`, say).
+    pub fn start_env(ns: &str, base_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura-operator"));
         cmd.args(["run", "--namespace", ns, "--aura-base-url", base_url]);
         // Test-friendly defaults; a flag given in `extra` replaces its default.
@@ -86,6 +91,7 @@ impl Operator {
                 cmd.args([flag, value]);
             }
         }
+        cmd.envs(env.iter().copied());
         cmd.args(extra)
             .env("KUBECONFIG", super::kubeconfig_path())
             .env("RUST_LOG", "info,aura_operator=debug")
@@ -102,6 +108,14 @@ impl Operator {
     pub async fn kill(mut self) -> String {
         self.child.kill().await.expect("kill the operator");
         self.log.drained().await
+    }
+
+    /// Waits until the process ends by itself (a failpoint), and says how.
+    pub async fn ended(&mut self, within: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .expect("the operator to end by itself")
+            .expect("wait for the operator")
     }
 
     pub fn pid(&self) -> u32 {
@@ -225,6 +239,18 @@ impl Harness {
 
     pub fn start_operator(&mut self) {
         self.start_operator_with(&[]);
+    }
+
+    /// [`Harness::start_operator_with`] and environment variables; a
+    /// running operator is stopped first.
+    pub fn start_operator_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
+        self.operator = None;
+        self.operator = Some(Operator::start_env(
+            &self.ns,
+            &self.sim.base_url(),
+            extra,
+            env,
+        ));
     }
 
     pub fn start_operator_with(&mut self, extra: &[&str]) {

@@ -31,6 +31,7 @@ fn spec() -> AuraInstanceSpec {
         source: None,
         deletion_protection: None,
         snapshots: None,
+        admin_password_rotation: None,
     }
 }
 
