@@ -9,10 +9,9 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::decide::{
     self, InstanceGate, LoginCheck, Observation, Schedule, SecretSeen, Step, UserReason,
@@ -26,7 +25,7 @@ use crate::kinds::shared::cron;
 use crate::query_api::admin::{self, Neo4jCode, Password, QueryError, Statement};
 use crate::query_api::{QueryApi, Verdict};
 use crate::reconciler::status::{self, Progress, Write};
-use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result};
+use crate::reconciler::{Context, ReconcileError, Result};
 
 type Ctx = Context<AuraDatabaseUser>;
 
@@ -627,31 +626,13 @@ async fn write_secret(
     existing: Option<&Secret>,
     desired: &Secret,
 ) -> Result<()> {
-    let name = desired.metadata.name.clone().unwrap_or_default();
     if let Some(old) = existing.filter(|s| s.type_ != desired.type_) {
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: old.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match secrets.delete(&name, &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(ReconcileError::kube("replace the Secret", e)),
-        }
+        let name = desired.metadata.name.clone().unwrap_or_default();
+        connection::delete(secrets, &name, old.metadata.uid.clone())
+            .await
+            .map_err(|e| ReconcileError::kube("replace the Secret", e))?;
     }
-    let mut body = serde_json::to_value(desired)
-        .map_err(|_| ReconcileError::Invariant("secret serialisation"))?;
-    body["apiVersion"] = json!("v1");
-    body["kind"] = json!("Secret");
-    secrets
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
+    connection::apply(secrets, desired)
         .await
         .map_err(|e| ReconcileError::kube("write the Secret", e))?;
     Ok(())

@@ -17,6 +17,7 @@ use super::secret;
 use super::verify;
 use crate::api::AuraInstance;
 use crate::aura::{AuraClient, UpgradeInstanceRequest};
+use crate::kinds::shared::connection;
 use crate::kinds::shared::views::Claim;
 use crate::reconciler::{Context, FIELD_MANAGER, ReconcileError, Result};
 
@@ -161,17 +162,7 @@ async fn write_secret(obj: &AuraInstance, ctx: &Ctx, observed: &Observed) -> Res
 }
 
 pub(super) async fn apply_secret(ctx: &Ctx, secrets: &Api<Secret>, desired: &Secret) -> Result<()> {
-    let name = desired.metadata.name.clone().unwrap_or_default();
-    let mut body = serde_json::to_value(desired)
-        .map_err(|_| ReconcileError::Invariant("secret serialisation"))?;
-    body["apiVersion"] = json!("v1");
-    body["kind"] = json!("Secret");
-    let written = secrets
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
+    let written = connection::apply(secrets, desired)
         .await
         .map_err(|e| ReconcileError::kube("write the connection Secret", e))?;
     ctx.secrets.wrote(&written);
@@ -224,18 +215,9 @@ async fn replace_secret(
     backup.type_ = Some(secret::format::OPAQUE_TYPE.into());
     apply_secret(ctx, secrets, &backup).await?;
     if let Some(old) = existing {
-        let params = kube::api::DeleteParams {
-            preconditions: Some(kube::api::Preconditions {
-                uid: old.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match secrets.delete(&name, &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(ReconcileError::kube("replace the connection Secret", e)),
-        }
+        connection::delete(secrets, &name, old.metadata.uid.clone())
+            .await
+            .map_err(|e| ReconcileError::kube("replace the connection Secret", e))?;
     }
     apply_secret(ctx, secrets, desired).await?;
     delete_backup(secrets, &backup_name).await?;
@@ -244,14 +226,9 @@ async fn replace_secret(
 }
 
 async fn delete_backup(secrets: &Api<Secret>, backup_name: &str) -> Result<()> {
-    match secrets.delete(backup_name, &Default::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(ReconcileError::kube(
-            "delete the format-change backup Secret",
-            e,
-        )),
-    }
+    connection::delete(secrets, backup_name, None)
+        .await
+        .map_err(|e| ReconcileError::kube("delete the format-change backup Secret", e))
 }
 
 /// Sends the events `finish` chose, in order.

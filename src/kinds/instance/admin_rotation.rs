@@ -13,14 +13,14 @@ use jiff::Timestamp;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
 use super::act::apply_secret;
 use super::observe::Observed;
 use super::secret;
 use crate::api::{AuraInstance, AuraInstanceStatus, ROTATE_ANNOTATION};
-use crate::kinds::shared::cron;
+use crate::kinds::shared::{connection, cron};
 use crate::query_api::Verdict;
 use crate::query_api::admin::{self, Password};
 use crate::reconciler::{Context, ReconcileError, Result};
@@ -211,14 +211,9 @@ pub async fn run(
     let desired = secret::desired(obj, &details, None, true)
         .map_err(|_| ReconcileError::Invariant("a template that rendered a pass ago"))?;
     apply_secret(ctx, &secrets, &desired).await?;
-    match secrets
-        .delete(&pending_name, &DeleteParams::default())
+    connection::delete(&secrets, &pending_name, None)
         .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => return Err(ReconcileError::kube("delete the admin rotation Secret", e)),
-    }
+        .map_err(|e| ReconcileError::kube("delete the admin rotation Secret", e))?;
     Ok(Outcome::Rotated)
 }
 
@@ -299,9 +294,7 @@ async fn write_pending(
         )])),
         ..Default::default()
     };
-    let params = kube::api::PatchParams::apply(crate::reconciler::FIELD_MANAGER).force();
-    secrets
-        .patch(name, &params, &kube::api::Patch::Apply(&pending))
+    connection::apply(secrets, &pending)
         .await
         .map_err(|e| ReconcileError::kube("write the admin rotation Secret", e))?;
     Ok(())

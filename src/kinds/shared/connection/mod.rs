@@ -8,6 +8,10 @@ pub mod template;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::json;
+
+use crate::reconciler::FIELD_MANAGER;
 
 pub use crate::reconciler::credentials::read_key;
 
@@ -50,4 +54,41 @@ pub fn login(secret: &Secret) -> Option<(String, String)> {
 /// The connection URL a Secret holds.
 pub fn uri(secret: &Secret) -> Option<String> {
     read_any(secret, &format::URI_KEYS)
+}
+
+/// Writes a connection Secret whole (server-side apply, the operator's one
+/// field manager): keys it no longer carries go.
+pub async fn apply(secrets: &Api<Secret>, desired: &Secret) -> Result<Secret, kube::Error> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut body = serde_json::to_value(desired).map_err(kube::Error::SerdeError)?;
+    body["apiVersion"] = json!("v1");
+    body["kind"] = json!("Secret");
+    secrets
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+}
+
+/// Deletes the Secret named `name`, only if it is still the one read
+/// (`uid`; `None`: whichever); one already gone is fine.
+pub async fn delete(
+    secrets: &Api<Secret>,
+    name: &str,
+    uid: Option<String>,
+) -> Result<(), kube::Error> {
+    let params = DeleteParams {
+        preconditions: uid.map(|uid| Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match secrets.delete(name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
 }
