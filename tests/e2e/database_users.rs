@@ -318,6 +318,25 @@ async fn one_owner_per_user_and_strangers_are_refused_or_adopted() {
         "the adopted user was kept"
     );
 
+    // The admin login is never taken over, even when asked to adopt it.
+    objects::create(
+        &users(&h),
+        database_user("takeover")
+            .of("db")
+            .spec(json!({"username": "neo4j", "adopt": true})),
+    )
+    .await;
+    let takeover = objects::wait_for(&users(&h), "takeover", "Stalled", |u| {
+        stalled_reason(u).is_some()
+    })
+    .await;
+    assert_eq!(stalled_reason(&takeover).as_deref(), Some("UserExists"));
+    assert!(
+        h.sim.state().database_login_works(&id, &admin.0, &admin.1),
+        "the admin password is unchanged"
+    );
+    assert!(h.secrets().get_opt("takeover-db").await.unwrap().is_none());
+
     // Roles where the tier has none: stalled, and the database never asked.
     let asked = h.sim.state().query_api_statements(&pro);
     objects::create(

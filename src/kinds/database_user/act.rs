@@ -148,6 +148,9 @@ async fn look(
         Err(summary) => return Ok(Looked::Stop(summary, decide::WAIT)),
     };
     let names = obj.usernames();
+    if let Some(summary) = decide::admin_name(&names, &db.admin_user) {
+        return Ok(Looked::Stop(summary, decide::SETTLED));
+    }
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let users = match db.admin(ctx, &admin::show_users(&name_refs)).await {
         Ok(rows) => admin::user_rows(&rows),
@@ -590,7 +593,7 @@ pub fn secret(
         .unwrap_or_default();
     labels.insert(
         DATABASE_USER_LABEL.to_string(),
-        obj.name_any().chars().take(63).collect(),
+        label_value(&obj.name_any()),
     );
     let annotations = spec
         .map(|c| connection::without_tracking(&c.annotations))
@@ -617,6 +620,14 @@ pub fn secret(
     })
 }
 
+/// A name as a label value: at most 63 characters, ending with a letter or
+/// digit (a longer object name cut at 63 may end with '-' or '.').
+fn label_value(name: &str) -> String {
+    let cut: String = name.chars().take(63).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
 /// Writes the Secret in one request (username and password together). A
 /// Secret's type cannot change: one of another type is deleted first (only
 /// the one read), and a pass cut off there finds no Secret and gives the
@@ -636,4 +647,17 @@ async fn write_secret(
         .await
         .map_err(|e| ReconcileError::kube("write the Secret", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_value;
+
+    #[test]
+    fn long_names_make_valid_label_values() {
+        assert_eq!(label_value("orders-api"), "orders-api");
+        let long = format!("{}-x", "a".repeat(62));
+        assert_eq!(label_value(&long), "a".repeat(62), "no trailing '-'");
+        assert!(label_value(&"b".repeat(200)).len() == 63);
+    }
 }

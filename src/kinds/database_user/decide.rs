@@ -193,6 +193,20 @@ pub const SETTLED: Duration = Duration::from_secs(600);
 /// The built-in role every user holds, never revoked.
 const PUBLIC: &str = "PUBLIC";
 
+/// The instance's admin login is never one of this object's users: adopting
+/// it would take over (and rotate) the password every admin-login client and
+/// the operator itself use.
+pub fn admin_name(names: &[String; 2], admin: &str) -> Option<UserSummary> {
+    names.iter().any(|n| n == admin).then(|| {
+        Progress::stalled(
+            UserReason::UserExists,
+            format!(
+                "{admin} is the AuraInstance's admin login: an AuraDatabaseUser never makes, adopts or rotates it (rotate it with the AuraInstance's adminPasswordRotation); choose another spec.username"
+            ),
+        )
+    })
+}
+
 /// What the AuraInstance and the spec say before any call: a wait or a
 /// stall, or nothing in the way.
 pub fn gate(

@@ -483,3 +483,17 @@ fn deletion_drops_only_what_the_object_made() {
 fn reason_words() {
     crate::reconciler::status::assert_reason_words::<UserReason>();
 }
+
+#[test]
+fn the_admin_login_is_never_taken() {
+    let admin = ["neo4j".to_string(), "neo4j_b".to_string()];
+    let refused = admin_name(&admin, "neo4j").expect("refused");
+    assert_eq!(refused.reason(), Some(UserReason::UserExists));
+    assert!(refused.stalled.is_some());
+    assert!(admin_name(&names(), "neo4j").is_none());
+    let partner = ["admin_a".to_string(), "neo4j".to_string()];
+    assert!(
+        admin_name(&partner, "neo4j").is_some(),
+        "nor as a rotation partner"
+    );
+}
