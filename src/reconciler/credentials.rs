@@ -117,6 +117,38 @@ pub enum CredentialsProblem {
     },
 }
 
+/// Messages name Secrets and projects, never what a Secret holds.
+impl std::fmt::Display for CredentialsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotConfigured => f.write_str(
+                "neither spec.projectRef nor spec.credentialsSecretRef is set, and there is no ClusterAuraProject named default",
+            ),
+            Self::ProjectNotFound(project) => {
+                write!(f, "{project} (spec.projectRef) does not exist")
+            }
+            Self::NamespaceNotAllowed(project) => write!(
+                f,
+                "{project} does not allow this namespace (its spec.allowedNamespaces); no Aura call is made, and an instance already made is left running"
+            ),
+            Self::Unusable {
+                project: Some(project),
+                ..
+            } => write!(
+                f,
+                "the credentials of {project} are not usable: its Secret must exist and hold the keys clientId and clientSecret (see the project's status)"
+            ),
+            Self::Unusable {
+                secret,
+                project: None,
+            } => write!(
+                f,
+                "no usable Aura API credentials in Secret {secret}: it must exist and hold the keys clientId and clientSecret"
+            ),
+        }
+    }
+}
+
 /// Reads the credentials, from the cache while the watch vouches for them.
 /// With `hold`, the Secret gets the credentials-in-use finalizer: an object's
 /// own Secret, and a project's (held by the project, not by its users).

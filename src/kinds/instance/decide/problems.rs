@@ -14,40 +14,13 @@ pub type Stall = (Reason, String);
 /// The stall for credentials that cannot be used. Messages name Secrets and
 /// projects, never what a Secret holds.
 pub fn credentials_stall(problem: &CredentialsProblem) -> Stall {
-    match problem {
-        CredentialsProblem::NotConfigured => (
-            Reason::CredentialsNotConfigured,
-            "neither spec.projectRef nor spec.credentialsSecretRef is set, and there is no ClusterAuraProject named default".into(),
-        ),
-        CredentialsProblem::ProjectNotFound(project) => (
-            Reason::ProjectNotFound,
-            format!("{project} (spec.projectRef) does not exist"),
-        ),
-        CredentialsProblem::NamespaceNotAllowed(project) => (
-            Reason::NamespaceNotAllowed,
-            format!(
-                "{project} does not allow this namespace (its spec.allowedNamespaces); no Aura call is made, and an instance already made is left running"
-            ),
-        ),
-        CredentialsProblem::Unusable {
-            project: Some(project),
-            ..
-        } => (
-            Reason::CredentialsNotFound,
-            format!(
-                "the credentials of {project} are not usable: its Secret must exist and hold the keys clientId and clientSecret (see the project's status)"
-            ),
-        ),
-        CredentialsProblem::Unusable {
-            secret,
-            project: None,
-        } => (
-            Reason::CredentialsNotFound,
-            format!(
-                "no usable Aura API credentials in Secret {secret}: it must exist and hold the keys clientId and clientSecret"
-            ),
-        ),
-    }
+    let reason = match problem {
+        CredentialsProblem::NotConfigured => Reason::CredentialsNotConfigured,
+        CredentialsProblem::ProjectNotFound(_) => Reason::ProjectNotFound,
+        CredentialsProblem::NamespaceNotAllowed(_) => Reason::NamespaceNotAllowed,
+        CredentialsProblem::Unusable { .. } => Reason::CredentialsNotFound,
+    };
+    (reason, problem.to_string())
 }
 
 /// The stall for an Aura answer that retrying will not change. A 404 says
