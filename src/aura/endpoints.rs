@@ -1,13 +1,14 @@
-//! The Aura API v1 calls, one method each: tenants, instances, snapshots.
+//! The Aura API v1 calls, one method each: tenants, instances, snapshots,
+//! customer-managed keys.
 
 use reqwest::Method;
 
 use super::client::{AuraClient, Call};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
-    CreateInstanceRequest, CreatedInstance, Instance, InstanceSummary, OverwriteInstanceRequest,
-    Reachable, Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
-    UpgradeInstanceRequest,
+    CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
+    InstanceSummary, OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant,
+    TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 
 impl AuraClient {
@@ -301,5 +302,83 @@ impl AuraClient {
         )
         .await
         .map(drop)
+    }
+
+    // ---- customer-managed keys ----
+
+    /// `GET /customer-managed-keys?tenantId=`: id, name and tenant of each.
+    pub async fn list_keys(&self, tenant_id: &str) -> Result<Vec<CustomerManagedKey>, AuraError> {
+        self.get_list(
+            "list_keys",
+            format!("list customer managed keys of tenant {tenant_id}"),
+            &["customer-managed-keys"],
+            &[("tenantId", tenant_id)],
+            Endpoint::Tenant,
+        )
+        .await
+    }
+
+    /// `GET /customer-managed-keys/{id}`.
+    pub async fn get_key(&self, id: &str) -> Result<CustomerManagedKey, AuraError> {
+        let mut key: CustomerManagedKey = self
+            .get_json(
+                "get_key",
+                format!("get customer managed key {id}"),
+                &["customer-managed-keys", id],
+                &[],
+                Endpoint::Api,
+            )
+            .await?;
+        if key.id.is_empty() {
+            key.id = id.to_string();
+        }
+        Ok(key)
+    }
+
+    /// `POST /customer-managed-keys` (202). Not idempotent and never
+    /// retried: a failure after the request may have reached Aura is
+    /// [`AuraErrorKind::OutcomeUnknown`], to be resolved by listing.
+    pub async fn create_key(
+        &self,
+        req: &CreateKeyRequest,
+    ) -> Result<CustomerManagedKey, AuraError> {
+        let label = format!("create customer managed key {:?}", req.name);
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        let answer = self
+            .send(Call {
+                name: "create_key",
+                label: label.clone(),
+                method: Method::POST,
+                path: &["customer-managed-keys"],
+                query: &[],
+                body: Some(body),
+                endpoint: Endpoint::Create,
+            })
+            .await?;
+        Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
+    }
+
+    /// `DELETE /customer-managed-keys/{id}`: 204 and 404 both mean gone.
+    /// While an instance uses the key Aura answers 400
+    /// `encryption-key-is-active` ([`AuraError::key_in_use`]).
+    pub async fn delete_key(&self, id: &str) -> Result<(), AuraError> {
+        let result = self
+            .send(Call {
+                name: "delete_key",
+                label: format!("delete customer managed key {id}"),
+                method: Method::DELETE,
+                path: &["customer-managed-keys", id],
+                query: &[],
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

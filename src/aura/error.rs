@@ -50,6 +50,9 @@ pub(crate) enum Endpoint {
     Create,
 }
 
+/// The reason of Aura's refusal to delete a key an instance uses.
+const KEY_IN_USE: &str = "encryption-key-is-active";
+
 /// The reason of Aura's refusal to copy data into a smaller instance.
 const SIZE_DISPARITY: &str = "db-overwrite-size-disparity";
 
@@ -184,6 +187,11 @@ impl AuraError {
     }
     pub fn is_transient(&self) -> bool {
         self.0.kind == AuraErrorKind::Transient
+    }
+    /// Aura refused to delete a customer-managed key because an instance
+    /// still uses it: wait for the instance to go, not a reason to stop.
+    pub fn key_in_use(&self) -> bool {
+        self.0.status == Some(400) && self.0.reason.as_deref() == Some(KEY_IN_USE)
     }
 }
 

@@ -18,8 +18,9 @@ pub use client::{AuraClient, AuraClients, ClientConfig, ClientStats};
 pub(crate) use error::Endpoint;
 pub use error::{AuraError, AuraErrorKind};
 pub use model::{
-    CreateInstanceRequest, CreatedInstance, Instance, InstanceConfiguration, InstanceStatus,
-    InstanceSummary, OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant,
-    TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
+    CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
+    InstanceConfiguration, InstanceStatus, InstanceSummary, OverwriteInstanceRequest, Reachable,
+    Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
+    UpgradeInstanceRequest,
 };
 pub use token::Credentials;

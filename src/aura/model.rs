@@ -592,3 +592,68 @@ pub struct MiddlewareErrorBody {
 #[cfg(test)]
 #[path = "model_tests.rs"]
 mod tests;
+
+/// A customer-managed encryption key: `GET /customer-managed-keys/{id}`,
+/// the 202 of its create, and (id, name and tenant only) an entry of the
+/// list. Only the id is required; the rest is read as far as it is there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CustomerManagedKey {
+    #[serde(deserialize_with = "lenient::required_string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
+    pub name: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+    /// `pending` until Aura may use the cloud key, then `ready`.
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_provider: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub region: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_type: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created: Option<String>,
+}
+
+/// `POST /customer-managed-keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    pub key_id: String,
+    pub cloud_provider: String,
+    pub region: String,
+    pub instance_type: String,
+    pub tenant_id: String,
+}
