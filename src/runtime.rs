@@ -9,7 +9,8 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
 use crate::api::{
-    AuraDatabaseUser, AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraInstance, AuraProject, AuraRestore, AuraSnapshot,
+    ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database_user::UserState;
@@ -17,7 +18,7 @@ use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
 use crate::kinds::shared::news::News;
-use crate::kinds::shared::views::InstanceView;
+use crate::kinds::shared::views::{InstanceView, KeyView};
 use crate::kinds::snapshot::SnapshotState;
 use crate::query_api::QueryApi;
 use futures::FutureExt;
@@ -188,6 +189,7 @@ pub struct Kinds {
     pub snapshots: Arc<Context<AuraSnapshot>>,
     pub restores: Arc<Context<AuraRestore>>,
     pub database_users: Arc<Context<AuraDatabaseUser>>,
+    pub keys: Arc<Context<AuraCustomerManagedKey>>,
 }
 
 impl Kinds {
@@ -195,6 +197,8 @@ impl Kinds {
         let running = Arc::new(RunningRestores::default());
         let snapshot_news = Arc::new(News::default());
         let source_news = Arc::new(News::default());
+        let keys = Arc::new(Context::new(shared.clone(), ()));
+        let key_view: Arc<dyn KeyView> = keys.clone();
         let instances = Arc::new(Context::new(
             shared.clone(),
             InstanceState::new(
@@ -203,6 +207,7 @@ impl Kinds {
                 running.clone(),
                 snapshot_news.clone(),
                 source_news.clone(),
+                key_view,
             ),
         ));
         let view: Arc<dyn InstanceView> = instances.clone();
@@ -233,6 +238,7 @@ impl Kinds {
                 },
             )),
             instances,
+            keys,
         }
     }
 
@@ -253,7 +259,8 @@ impl Kinds {
             kind(&self.instances, watched, stop, listed.clone()),
             kind(&self.snapshots, watched, stop, listed.clone()),
             kind(&self.restores, watched, stop, listed.clone()),
-            kind(&self.database_users, watched, stop, listed),
+            kind(&self.database_users, watched, stop, listed.clone()),
+            kind(&self.keys, watched, stop, listed),
         ]
     }
 }

@@ -58,6 +58,14 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("customerManagedKeyId is create-only: it cannot be set, changed or removed after the object is created")
         .reason(Reason::FieldValueForbidden)
         .field_path(".customerManagedKeyId"),
+    validation = Rule::new("has(self.customerManagedKeyRef) == has(oldSelf.customerManagedKeyRef) && (!has(self.customerManagedKeyRef) || self.customerManagedKeyRef == oldSelf.customerManagedKeyRef)")
+        .message("customerManagedKeyRef is create-only: it cannot be set, changed or removed after the object is created")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".customerManagedKeyRef"),
+    validation = Rule::new("!(has(self.customerManagedKeyRef) && has(self.customerManagedKeyId))")
+        .message("set at most one of customerManagedKeyRef and customerManagedKeyId")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".customerManagedKeyRef"),
     validation = Rule::new("has(self.source) == has(oldSelf.source) && (!has(self.source) || self.source == oldSelf.source)")
         .message("source is create-only: it cannot be set, changed or removed after the object is created")
         .reason(Reason::FieldValueForbidden)
@@ -194,6 +202,13 @@ pub struct AuraInstanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub customer_managed_key_id: Option<String>,
+
+    /// An AuraCustomerManagedKey of this namespace whose Aura key the create
+    /// uses (instead of customerManagedKeyId, at most one of the two). The
+    /// create waits until the key is Ready, and stalls when its provider,
+    /// region or type does not fit this instance. Create-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_managed_key_ref: Option<LocalRef>,
 
     /// Check the connection Secret's username and password against the database
     /// itself (Neo4j's Query API, RETURN 1) once the instance runs, whenever the

@@ -7,8 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraDatabaseUser, AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot,
-    ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraInstance, AuraInstanceClaim, AuraProject,
+    AuraRestore, AuraSnapshot, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -130,6 +130,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraDatabaseUser::crd,
+    },
+    KindInfo {
+        kind: "AuraCustomerManagedKey",
+        plural: "auracustomermanagedkeys",
+        scope: Scope::Namespaced,
+        summary: "A customer-managed encryption key registered with Aura, for the AuraInstances that name it.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraCustomerManagedKey::crd,
     },
 ];
 

@@ -4,6 +4,7 @@
 
 mod aura_instance;
 mod claim;
+mod customer_managed_key;
 mod database_user;
 mod enums;
 mod kinds;
@@ -14,6 +15,7 @@ mod snapshot;
 
 pub use aura_instance::*;
 pub use claim::*;
+pub use customer_managed_key::*;
 pub use database_user::*;
 pub use enums::*;
 pub use kinds::{KINDS, KindInfo, Scope, kind_info};

@@ -2,6 +2,7 @@
 //! decide (pure), act (I/O that carries a decision out), and the kind's glue
 //! to the shared driver in `mod.rs`.
 
+pub mod customer_managed_key;
 pub mod database_user;
 pub mod instance;
 pub mod project;

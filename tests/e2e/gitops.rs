@@ -424,6 +424,21 @@ fn database_user_health_check_matches_every_fixture() {
     );
 }
 
+#[test]
+fn customer_managed_key_health_check_matches_every_fixture() {
+    check_health_fixtures(
+        "AuraCustomerManagedKey",
+        &[
+            "no_status",
+            "creating",
+            "pending",
+            "ready",
+            "stalled_mismatch",
+            "deleting",
+        ],
+    );
+}
+
 /// Kinds that share their semantics share one health check: `sharer`'s
 /// health.lua is a link to `owner`'s, so the two cannot drift apart.
 fn assert_one_check(owner: &str, sharer: &str) {
@@ -981,6 +996,17 @@ fn kstatus_reads_snapshot_restore_and_database_user_fixtures() {
                 ("rotating", "InProgress"),
                 ("ready", "Current"),
                 ("stalled_user_exists", "Failed"),
+                ("deleting", "Terminating"),
+            ],
+        ),
+        (
+            "AuraCustomerManagedKey",
+            &[
+                ("no_status", "Current"),
+                ("creating", "InProgress"),
+                ("pending", "InProgress"),
+                ("ready", "Current"),
+                ("stalled_mismatch", "Failed"),
                 ("deleting", "Terminating"),
             ],
         ),

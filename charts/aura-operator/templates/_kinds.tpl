@@ -37,6 +37,12 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 - apiGroups: ["aura-operator.io"]
   resources: ["auradatabaseusers/status"]
   verbs: ["patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auracustomermanagedkeys"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auracustomermanagedkeys/status"]
+  verbs: ["patch"]
 {{- end }}
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]

@@ -38,7 +38,7 @@ use kube::{Client, Resource, ResourceExt};
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
 use crate::kinds::shared::news::News;
-use crate::kinds::shared::views::RestoreView;
+use crate::kinds::shared::views::{KeyView, RestoreView};
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::after_first_list;
@@ -81,6 +81,8 @@ pub struct InstanceState {
     pub snapshots: Arc<News>,
     /// AuraInstances that hold an instance: a clone waiting on one is woken.
     pub sources: Arc<News>,
+    /// The AuraCustomerManagedKeys a create may name.
+    pub keys: Arc<dyn KeyView>,
 }
 
 impl InstanceState {
@@ -90,6 +92,7 @@ impl InstanceState {
         restores: Arc<dyn RestoreView>,
         snapshots: Arc<News>,
         sources: Arc<News>,
+        keys: Arc<dyn KeyView>,
     ) -> Self {
         let (store, writer) = kube::runtime::reflector::store();
         Self {
@@ -100,6 +103,7 @@ impl InstanceState {
             transitions: transitions::Transitions::default(),
             snapshots,
             sources,
+            keys,
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Observed {
     /// While there is no instance yet: the project the credentials come
     /// through, when it does not hold its finalizer yet.
     pub project_not_held: Option<ProjectId>,
+    /// While there is no instance yet: the AuraCustomerManagedKey the create
+    /// names (`customerManagedKeyRef`), as far as the create is concerned.
+    pub key: Option<decide::KeyGate>,
 }
 
 /// The connection Secret to write.
@@ -139,6 +142,7 @@ impl Observed {
             source: self.source.as_ref(),
             before_change: self.before_change.as_ref(),
             project_not_held: self.project_not_held.clone(),
+            key: self.key.as_ref(),
         }
     }
 }
@@ -244,12 +248,20 @@ pub async fn observe(
         Some(tenant_id) => Some(ctx.tenants.tenant(aura, tenant_id).await?),
         None => None,
     };
-    let (source, project_not_held) = match &observed_aura {
+    let (source, project_not_held, key) = match &observed_aura {
         Aura::NotCreated { .. } => (
             super::source::resolve(obj, ctx, aura).await?,
             ctx.projects.not_yet_held(credentials),
+            obj.spec.customer_managed_key_ref.as_ref().map(|r| {
+                let ns = obj.namespace().unwrap_or_default();
+                decide::key_gate(
+                    &obj.spec,
+                    &r.name,
+                    ctx.state.keys.key(&ns, &r.name).as_ref(),
+                )
+            }),
         ),
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let before_change = match found.filter(|_| follow.before_change) {
         Some(_) => Some(before_change(obj, ctx).await?),
@@ -259,6 +271,7 @@ pub async fn observe(
     Ok(Gathered::Observed(Box::new(Observed {
         source,
         project_not_held,
+        key,
         before_change,
         current,
         instance_id,

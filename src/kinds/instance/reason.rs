@@ -46,6 +46,10 @@ crate::reasons! {
         /// The project the credentials come through does not hold its
         /// finalizer yet (it does within a pass): nothing is created until then.
         WaitingForProject,
+        /// customerManagedKeyRef: the AuraCustomerManagedKey is missing or not Ready yet.
+        WaitingForKey,
+        /// customerManagedKeyRef: the key's provider, region or type does not fit.
+        KeyMismatch,
         /// A clone's source does not exist or cannot seed a clone.
         SourceNotFound,
         /// A clone's source is another namespace's instance, or one nobody

@@ -47,9 +47,21 @@ fn context() -> Arc<Context<AuraInstance>> {
     )
     .unwrap();
     let restores: Arc<dyn RestoreView> = Arc::new(NoRestores);
+    let keys: Arc<dyn crate::kinds::shared::views::KeyView> = Arc::new(Context::<
+        crate::api::AuraCustomerManagedKey,
+    >::new(
+        shared.clone(), ()
+    ));
     Arc::new(Context::new(
         shared,
-        InstanceState::new(client, query_api, restores, Arc::default(), Arc::default()),
+        InstanceState::new(
+            client,
+            query_api,
+            restores,
+            Arc::default(),
+            Arc::default(),
+            keys,
+        ),
     ))
 }
 

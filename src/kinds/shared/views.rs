@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{AuraInstance, ClaimHolder};
+use crate::api::{AuraInstance, ClaimHolder, CloudProvider, InstanceType};
 use crate::aura::AuraClient;
 use crate::reconciler::Result;
 use crate::reconciler::credentials::CredentialsProblem;
@@ -65,4 +65,25 @@ pub trait RestoreView: Send + Sync {
 
     /// The AuraInstances to look at again because a restore on them started or ended.
     fn wakes(&self) -> BoxStream<'static, ObjectRef<AuraInstance>>;
+}
+
+/// What an AuraInstance's create needs of the AuraCustomerManagedKey it
+/// names (`customerManagedKeyRef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFacts {
+    /// The Aura key's id, once there is one.
+    pub id: Option<String>,
+    /// Whether the object is Ready (Aura reports the key ready).
+    pub ready: bool,
+    /// Whether the object is being deleted.
+    pub deleting: bool,
+    pub cloud_provider: CloudProvider,
+    pub region: String,
+    pub instance_type: InstanceType,
+}
+
+/// AuraCustomerManagedKeys, as the AuraInstance kind sees them.
+pub trait KeyView: Send + Sync {
+    /// The AuraCustomerManagedKey `name` of `namespace`, as the watch shows it.
+    fn key(&self, namespace: &str, name: &str) -> Option<KeyFacts>;
 }

@@ -459,8 +459,9 @@ async fn every_example_passes_a_server_side_dry_run() {
         .project_ref
         .expect("project-ref.yaml sets projectRef");
     assert_eq!(Some(project_ref.name), project.metadata.name);
-    // projectRef excludes credentialsSecretRef (CEL): it has its own example.
-    let not_in_full = ["instanceId", "projectRef", "source"];
+    // projectRef excludes credentialsSecretRef (CEL), customerManagedKeyRef
+    // excludes customerManagedKeyId: each has its own example.
+    let not_in_full = ["instanceId", "projectRef", "source", "customerManagedKeyRef"];
     for field in props.keys() {
         if !not_in_full.contains(&field.as_str()) {
             assert!(

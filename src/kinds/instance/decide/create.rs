@@ -10,8 +10,9 @@ use super::{
     Action, Decision, LookAgain, Observation, Readiness, Reason, SourceView, StatusSummary,
     check_offered, create_request, invalid_template, secret_not_owned,
 };
-use crate::api::{AuraInstanceStatus, Phase};
+use crate::api::{AuraInstanceSpec, AuraInstanceStatus, Phase};
 use crate::aura::model::{CreateInstanceRequest, InstanceSummary, Tenant};
+use crate::kinds::shared::views::KeyFacts;
 
 /// Clock skew allowed between our intent timestamp and Aura's `created_at`.
 pub const CREATE_CLOCK_SKEW: Duration = Duration::from_secs(60);
@@ -56,12 +57,19 @@ pub(super) fn decide_create(
         };
     }
 
-    let request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id)) {
+    let mut request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id))
+    {
         Ok(request) => request,
         Err(wait_or_stall) if create_intent(obs.status).is_none() => return *wait_or_stall,
         // An earlier create may have made it: the search below comes first.
         Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
     };
+    let key = with_key(obs, &mut request);
+    if let Err(wait_or_stall) = &key
+        && create_intent(obs.status).is_none()
+    {
+        return (**wait_or_stall).clone();
+    }
     let Some(intent) = create_intent(obs.status) else {
         return Decision {
             action: Action::Create(request),
@@ -119,6 +127,9 @@ pub(super) fn decide_create(
     if let Err(wait_or_stall) = clone_request(obs, request.clone()) {
         return *wait_or_stall;
     }
+    if let Err(wait_or_stall) = key {
+        return *wait_or_stall;
+    }
     Decision {
         action: Action::Create(request),
         status: creating("an earlier create produced no instance; creating again"),
@@ -172,6 +183,99 @@ fn clone_request(
                 "reading the clone's source",
             ),
             requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
+    }
+}
+
+/// The AuraCustomerManagedKey a create names (`customerManagedKeyRef`), as
+/// far as the create is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyGate {
+    /// Ready: the create carries this Aura key id.
+    Ready(String),
+    /// Missing or not Ready yet: the create waits.
+    Waiting(String),
+    /// The key cannot encrypt this instance: a person must act.
+    Mismatch(String),
+}
+
+/// Whether the key `name` (as the watch shows it, `None`: no such object)
+/// lets the create go.
+pub fn key_gate(spec: &AuraInstanceSpec, name: &str, key: Option<&KeyFacts>) -> KeyGate {
+    let Some(key) = key else {
+        return KeyGate::Waiting(format!(
+            "waiting for AuraCustomerManagedKey {name} (spec.customerManagedKeyRef), which does not exist in this namespace"
+        ));
+    };
+    let mut differs = Vec::new();
+    if key.cloud_provider != spec.cloud_provider {
+        differs.push(format!(
+            "its cloudProvider is {}, the instance's {}",
+            key.cloud_provider, spec.cloud_provider
+        ));
+    }
+    if key.region != spec.region {
+        differs.push(format!(
+            "its region is {}, the instance's {}",
+            key.region, spec.region
+        ));
+    }
+    if key.instance_type != spec.instance_type {
+        differs.push(format!(
+            "it is for {} instances, this one is {}",
+            key.instance_type, spec.instance_type
+        ));
+    }
+    if !differs.is_empty() {
+        return KeyGate::Mismatch(format!(
+            "AuraCustomerManagedKey {name} cannot encrypt this instance: {}",
+            differs.join("; ")
+        ));
+    }
+    match (&key.id, key.ready, key.deleting) {
+        (_, _, true) => KeyGate::Waiting(format!(
+            "AuraCustomerManagedKey {name} is being deleted; the create waits"
+        )),
+        (Some(id), true, false) => KeyGate::Ready(id.clone()),
+        _ => KeyGate::Waiting(format!(
+            "waiting for AuraCustomerManagedKey {name} to be Ready (see its status)"
+        )),
+    }
+}
+
+/// The key's id into the create, or the wait or stall while it cannot be.
+fn with_key(
+    obs: &Observation<'_>,
+    request: &mut CreateInstanceRequest,
+) -> Result<(), Box<Decision>> {
+    match obs.key {
+        None if obs.spec.customer_managed_key_ref.is_none() => Ok(()),
+        None => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForKey,
+                "reading the customer managed key",
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        })),
+        Some(KeyGate::Ready(id)) => {
+            request.customer_managed_key_id = Some(id.clone());
+            Ok(())
+        }
+        Some(KeyGate::Waiting(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForKey,
+                message.clone(),
+            ),
+            requeue: LookAgain::After(Duration::from_secs(15)),
+        })),
+        Some(KeyGate::Mismatch(message)) => Err(Box::new(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(Reason::KeyMismatch, message.clone()),
+            requeue: LookAgain::After(Duration::from_secs(60)),
         })),
     }
 }

@@ -52,6 +52,8 @@ pub struct Observation<'a> {
     /// The project the credentials come through, while it does not hold its
     /// finalizer yet: nothing is created until it does.
     pub project_not_held: Option<ProjectId>,
+    /// While there is no instance yet: the key `customerManagedKeyRef` names.
+    pub key: Option<&'a KeyGate>,
 }
 
 /// The snapshot taken before a resize or upgrade.
@@ -293,7 +295,7 @@ mod problems;
 mod running;
 
 use create::decide_create;
-pub use create::{CREATE_CLOCK_SKEW, LostCreate, create_intent, same_named};
+pub use create::{CREATE_CLOCK_SKEW, KeyGate, LostCreate, create_intent, key_gate, same_named};
 pub use deletion::*;
 use dry_run::skip_in_dry_run;
 use observe_only::decide_observe_only;

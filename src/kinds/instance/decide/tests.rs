@@ -27,6 +27,7 @@ fn spec() -> AuraInstanceSpec {
         secondaries_count: None,
         cdc_enrichment_mode: None,
         customer_managed_key_id: None,
+        customer_managed_key_ref: None,
         password_recovery: None,
         source: None,
         deletion_protection: None,
@@ -134,6 +135,7 @@ fn obs<'a>(
         source: None,
         before_change: None,
         project_not_held: None,
+        key: None,
     }
 }
 
@@ -1690,4 +1692,111 @@ fn an_instance_claimed_after_an_answer_whose_password_never_landed_is_recovered(
         "{:?}",
         d.action
     );
+}
+
+fn key_facts(ready: bool) -> crate::kinds::shared::views::KeyFacts {
+    crate::kinds::shared::views::KeyFacts {
+        id: ready.then(|| "k-1".to_string()),
+        ready,
+        deleting: false,
+        cloud_provider: CloudProvider::Gcp,
+        region: "europe-west1".into(),
+        instance_type: InstanceType::EnterpriseDb,
+    }
+}
+
+#[test]
+fn the_key_gate_waits_for_a_ready_key_that_fits() {
+    use crate::kinds::shared::views::KeyFacts;
+    let s = spec();
+    let aws = KeyFacts {
+        cloud_provider: CloudProvider::Aws,
+        ..key_facts(true)
+    };
+    let ds = KeyFacts {
+        instance_type: InstanceType::EnterpriseDs,
+        region: "us-east1".into(),
+        ..key_facts(true)
+    };
+    let going = KeyFacts {
+        deleting: true,
+        ..key_facts(true)
+    };
+    let cases: [(Option<&KeyFacts>, &str); 6] = [
+        (None, "waiting: does not exist"),
+        (Some(&key_facts(false)), "waiting: to be Ready"),
+        (Some(&going), "waiting: being deleted"),
+        (Some(&key_facts(true)), "ready: k-1"),
+        (Some(&aws), "mismatch: cloudProvider is aws"),
+        (Some(&ds), "mismatch: region is us-east1"),
+    ];
+    for (facts, want) in cases {
+        let got = match key_gate(&s, "orders-key", facts) {
+            KeyGate::Ready(id) => format!("ready: {id}"),
+            KeyGate::Waiting(m) => format!("waiting: {m}"),
+            KeyGate::Mismatch(m) => format!("mismatch: {m}"),
+        };
+        let (kind, words) = want.split_once(": ").unwrap();
+        assert!(
+            got.starts_with(kind) && got.contains(words),
+            "{got} (want {want})"
+        );
+    }
+    let both = key_gate(&s, "orders-key", Some(&ds));
+    let KeyGate::Mismatch(m) = both else { panic!() };
+    assert!(m.contains("enterprise-ds"), "{m}");
+}
+
+#[test]
+fn a_create_naming_a_key_waits_then_carries_its_id() {
+    let s = AuraInstanceSpec {
+        customer_managed_key_ref: Some(crate::api::LocalRef {
+            name: "orders-key".into(),
+        }),
+        ..spec()
+    };
+    let fresh = AuraInstanceStatus::default();
+    let waiting = KeyGate::Waiting("waiting for the key".into());
+    let ready = KeyGate::Ready("k-1".into());
+    let mismatch = KeyGate::Mismatch("wrong region".into());
+    let cases = [
+        (&waiting, Some(Reason::WaitingForKey), None),
+        (&mismatch, Some(Reason::KeyMismatch), None),
+        (&ready, None, Some("k-1")),
+    ];
+    let tenant = tenant();
+    for (gate, reason, carried) in cases {
+        let o = Observation {
+            key: Some(gate),
+            ..obs(
+                &s,
+                &fresh,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: None,
+                    claimed: &[],
+                },
+                SecretView::default(),
+            )
+        };
+        let d = decide(&o);
+        match carried {
+            Some(id) => {
+                let Action::Create(r) = &d.action else {
+                    panic!("{d:?}")
+                };
+                assert_eq!(r.customer_managed_key_id.as_deref(), Some(id));
+            }
+            None => {
+                assert_eq!(d.action, Action::None, "{gate:?}");
+                let said = d
+                    .status
+                    .stalled
+                    .as_ref()
+                    .or(d.status.reconciling.as_ref())
+                    .map(|r| r.0);
+                assert_eq!(said, reason, "{gate:?}");
+            }
+        }
+    }
 }

@@ -399,6 +399,7 @@ mod tests {
                 secondaries_count: None,
                 cdc_enrichment_mode: None,
                 customer_managed_key_id: None,
+                customer_managed_key_ref: None,
                 password_recovery: None,
                 source: None,
                 deletion_protection: None,
