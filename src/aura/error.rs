@@ -53,14 +53,20 @@ pub(crate) enum Endpoint {
 /// The reason of Aura's refusal to delete a key an instance uses.
 const KEY_IN_USE: &str = "encryption-key-is-active";
 
-/// The reason of Aura's refusal to copy data into a smaller instance.
-const SIZE_DISPARITY: &str = "db-overwrite-size-disparity";
+/// Aura's refusal to copy data into a smaller instance. The spec documents
+/// only its status (500) and its message, "Cannot clone database <source>
+/// into smaller database <target>.", no reason: it is read from the message,
+/// here and nowhere else.
+fn is_size_disparity(status: u16, message: &str) -> bool {
+    status == 500 && message.contains("into smaller database")
+}
 
 /// Pure classification of an HTTP failure.
 pub(crate) fn classify_http(
     endpoint: Endpoint,
     status: u16,
     reason: Option<&str>,
+    size_disparity: bool,
 ) -> AuraErrorKind {
     use AuraErrorKind::*;
     let transient = status == 408 || status == 429 || status >= 500;
@@ -70,7 +76,7 @@ pub(crate) fn classify_http(
         Endpoint::Token => NeedsHuman,
         // The spec's answer to an overwrite (or a clone) into a smaller
         // instance is a 500: a refusal all the same, which nothing retries away.
-        _ if reason == Some(SIZE_DISPARITY) => NeedsHuman,
+        _ if size_disparity => NeedsHuman,
         Endpoint::Create if status >= 500 => OutcomeUnknown,
         Endpoint::Tenant if status == 404 => NeedsHuman,
         Endpoint::Api | Endpoint::Create | Endpoint::Tenant => match status {
@@ -113,7 +119,12 @@ impl AuraError {
         let (reason, message, field) = parse_error_body(body, status);
         Self(Box::new(Details {
             operation: operation.into(),
-            kind: classify_http(endpoint, status, reason.as_deref()),
+            kind: classify_http(
+                endpoint,
+                status,
+                reason.as_deref(),
+                is_size_disparity(status, &message),
+            ),
             status: Some(status),
             reason,
             message,
@@ -301,8 +312,6 @@ mod tests {
             (Endpoint::Api, 503, None, Transient),
             (Endpoint::Api, 504, None, Transient),
             (Endpoint::Create, 500, None, OutcomeUnknown),
-            (Endpoint::Api, 500, Some(SIZE_DISPARITY), NeedsHuman),
-            (Endpoint::Create, 500, Some(SIZE_DISPARITY), NeedsHuman),
             (Endpoint::Create, 503, None, OutcomeUnknown),
             (Endpoint::Create, 429, None, Transient),
             (Endpoint::Create, 400, Some("invalid-input"), NeedsHuman),
@@ -315,10 +324,37 @@ mod tests {
         ];
         for (endpoint, status, reason, want) in cases {
             assert_eq!(
-                classify_http(*endpoint, *status, *reason),
+                classify_http(*endpoint, *status, *reason, false),
                 *want,
                 "{endpoint:?} {status} {reason:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_copy_into_a_smaller_instance_is_read_from_the_message_as_the_spec_gives_it() {
+        let refused = r#"{"errors":[{"message":"Cannot clone database 1a2b3c4d into smaller database 5e6f7a8b."}]}"#;
+        let cases = [
+            (Endpoint::Api, 500, refused, NeedsHuman),
+            (Endpoint::Create, 500, refused, NeedsHuman),
+            // The same words under another status are not that refusal.
+            (Endpoint::Api, 400, refused, NeedsHuman),
+            (
+                Endpoint::Api,
+                500,
+                r#"{"errors":[{"message":"Internal error"}]}"#,
+                Transient,
+            ),
+            (
+                Endpoint::Create,
+                500,
+                r#"{"errors":[{"message":"Internal error"}]}"#,
+                OutcomeUnknown,
+            ),
+        ];
+        for (endpoint, status, body, want) in cases {
+            let e = AuraError::http("overwrite", endpoint, status, body, None, None);
+            assert_eq!(e.kind(), want, "{endpoint:?} {status} {body}");
         }
     }
 
