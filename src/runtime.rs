@@ -197,7 +197,7 @@ impl Kinds {
         let running = Arc::new(RunningRestores::default());
         let snapshot_news = Arc::new(News::default());
         let source_news = Arc::new(News::default());
-        let keys = Arc::new(Context::new(shared.clone(), ()));
+        let keys = Arc::new(Context::new(shared.clone(), Arc::new(News::default())));
         let key_view: Arc<dyn KeyView> = keys.clone();
         let instances = Arc::new(Context::new(
             shared.clone(),

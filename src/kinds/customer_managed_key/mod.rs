@@ -11,10 +11,12 @@ mod view;
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
+use kube::runtime::watcher;
 
 use crate::api::{
     AuraCustomerManagedKey, AuraCustomerManagedKeyStatus, CUSTOMER_MANAGED_KEY_FINALIZER,
 };
+use crate::kinds::shared::news::News;
 use crate::reconciler::projects::Wanted;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
@@ -23,7 +25,8 @@ crate::kind_status!(AuraCustomerManagedKeyStatus);
 impl Kind for AuraCustomerManagedKey {
     const FINALIZER: &'static str = CUSTOMER_MANAGED_KEY_FINALIZER;
     type Memory = ();
-    type State = ();
+    /// Told of every change: AuraInstances waiting on a key are woken.
+    type State = Arc<News>;
     type Status = AuraCustomerManagedKeyStatus;
     type Reason = decide::KeyReason;
 
@@ -45,5 +48,11 @@ impl Kind for AuraCustomerManagedKey {
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
         cleanup::cleanup(&obj, &ctx).await
+    }
+
+    fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+        if let watcher::Event::Apply(k) | watcher::Event::Delete(k) = event {
+            ctx.state.tell(k);
+        }
     }
 }

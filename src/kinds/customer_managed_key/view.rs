@@ -3,6 +3,7 @@
 use kube::ResourceExt;
 
 use crate::api::AuraCustomerManagedKey;
+use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::{KeyFacts, KeyView};
 use crate::reconciler::Context;
 use crate::reconciler::status;
@@ -22,5 +23,9 @@ impl KeyView for Context<AuraCustomerManagedKey> {
             region: key.spec.region.clone(),
             instance_type: key.spec.instance_type,
         })
+    }
+
+    fn news(&self) -> &News {
+        &self.state
     }
 }

@@ -193,6 +193,7 @@ impl Kind for AuraInstance {
             .reconcile_on(clones_waiting_on(ctx, &ctx.state.sources, |s| {
                 &s.instance_ref
             }))
+            .reconcile_on(creates_waiting_on_keys(ctx))
             .reconcile_on(project_triggers(ctx.clone()))
             .reconcile_on(ctx.state.restores.wakes())
             .reconcile_on(ctx.state.transitions.wakes())
@@ -321,6 +322,28 @@ fn clones_waiting_on(
                     .source
                     .as_ref()
                     .and_then(|s| by(s).as_ref())
+                    .is_some_and(|r| r.name == name)
+            })
+            .map(|o| ObjectRef::from_obj(o.as_ref()))
+            .collect()
+    })
+}
+
+/// The AuraInstances not created yet whose customerManagedKeyRef names a
+/// key that changed: a create waiting for it goes on at once.
+fn creates_waiting_on_keys(
+    ctx: &Arc<Context<AuraInstance>>,
+) -> futures::stream::BoxStream<'static, ObjectRef<AuraInstance>> {
+    let instances = ctx.clone();
+    ctx.state.keys.news().wakes(move |ns, name| {
+        instances
+            .objects_in(ns)
+            .into_iter()
+            .filter(|o| o.status.as_ref().is_none_or(|s| s.instance_id.is_none()))
+            .filter(|o| {
+                o.spec
+                    .customer_managed_key_ref
+                    .as_ref()
                     .is_some_and(|r| r.name == name)
             })
             .map(|o| ObjectRef::from_obj(o.as_ref()))

@@ -47,11 +47,11 @@ fn context() -> Arc<Context<AuraInstance>> {
     )
     .unwrap();
     let restores: Arc<dyn RestoreView> = Arc::new(NoRestores);
-    let keys: Arc<dyn crate::kinds::shared::views::KeyView> = Arc::new(Context::<
-        crate::api::AuraCustomerManagedKey,
-    >::new(
-        shared.clone(), ()
-    ));
+    let keys: Arc<dyn crate::kinds::shared::views::KeyView> =
+        Arc::new(Context::<crate::api::AuraCustomerManagedKey>::new(
+            shared.clone(),
+            Arc::default(),
+        ));
     Arc::new(Context::new(
         shared,
         InstanceState::new(

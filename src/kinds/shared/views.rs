@@ -10,6 +10,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{AuraInstance, ClaimHolder, CloudProvider, InstanceType};
 use crate::aura::AuraClient;
+use crate::kinds::shared::news::News;
 use crate::reconciler::Result;
 use crate::reconciler::credentials::CredentialsProblem;
 
@@ -86,4 +87,7 @@ pub struct KeyFacts {
 pub trait KeyView: Send + Sync {
     /// The AuraCustomerManagedKey `name` of `namespace`, as the watch shows it.
     fn key(&self, namespace: &str, name: &str) -> Option<KeyFacts>;
+
+    /// Told of every change of an AuraCustomerManagedKey: creates waiting on one are woken.
+    fn news(&self) -> &News;
 }

@@ -461,7 +461,12 @@ async fn every_example_passes_a_server_side_dry_run() {
     assert_eq!(Some(project_ref.name), project.metadata.name);
     // projectRef excludes credentialsSecretRef (CEL), customerManagedKeyRef
     // excludes customerManagedKeyId: each has its own example.
-    let not_in_full = ["instanceId", "projectRef", "source", "customerManagedKeyRef"];
+    let not_in_full = [
+        "instanceId",
+        "projectRef",
+        "source",
+        "customerManagedKeyRef",
+    ];
     for field in props.keys() {
         if !not_in_full.contains(&field.as_str()) {
             assert!(

@@ -270,7 +270,8 @@ fn with_key(
                 Reason::WaitingForKey,
                 message.clone(),
             ),
-            requeue: LookAgain::After(Duration::from_secs(15)),
+            // Woken when the key changes; the slow look is a safety net.
+            requeue: LookAgain::After(Duration::from_secs(60)),
         })),
         Some(KeyGate::Mismatch(message)) => Err(Box::new(Decision {
             action: Action::None,
