@@ -593,7 +593,7 @@ pub fn secret(
         .unwrap_or_default();
     labels.insert(
         DATABASE_USER_LABEL.to_string(),
-        label_value(&obj.name_any()),
+        connection::label_value(&obj.name_any()),
     );
     let annotations = spec
         .map(|c| connection::without_tracking(&c.annotations))
@@ -620,14 +620,6 @@ pub fn secret(
     })
 }
 
-/// A name as a label value: at most 63 characters, ending with a letter or
-/// digit (a longer object name cut at 63 may end with '-' or '.').
-fn label_value(name: &str) -> String {
-    let cut: String = name.chars().take(63).collect();
-    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
-}
-
 /// Writes the Secret in one request (username and password together). A
 /// Secret's type cannot change: one of another type is deleted first (only
 /// the one read), and a pass cut off there finds no Secret and gives the
@@ -647,17 +639,4 @@ async fn write_secret(
         .await
         .map_err(|e| ReconcileError::kube("write the Secret", e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label_value;
-
-    #[test]
-    fn long_names_make_valid_label_values() {
-        assert_eq!(label_value("orders-api"), "orders-api");
-        let long = format!("{}-x", "a".repeat(62));
-        assert_eq!(label_value(&long), "a".repeat(62), "no trailing '-'");
-        assert!(label_value(&"b".repeat(200)).len() == 63);
-    }
 }

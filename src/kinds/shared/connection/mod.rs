@@ -92,3 +92,24 @@ pub async fn delete(
         Err(e) => Err(e),
     }
 }
+
+/// A name as a label value: at most 63 characters, ending with a letter or
+/// digit (a longer object name cut at 63 may end with '-' or '.').
+pub fn label_value(name: &str) -> String {
+    let cut: String = name.chars().take(63).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::label_value;
+
+    #[test]
+    fn long_names_make_valid_label_values() {
+        assert_eq!(label_value("orders-api"), "orders-api");
+        let long = format!("{}-x", "a".repeat(62));
+        assert_eq!(label_value(&long), "a".repeat(62), "no trailing '-'");
+        assert!(label_value(&"b".repeat(200)).len() == 63);
+    }
+}
