@@ -1,4 +1,5 @@
-//! `aura-operator`: run | simulate | import | crd (| generate, for this repository). Wiring only.
+//! `aura-operator`: run | simulate | import | crd | scrape-config (| generate, for this
+//! repository). Wiring only.
 #![warn(clippy::too_many_lines)]
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ enum Command {
     /// Print AuraInstance manifests (ObserveOnly) for the Aura instances the
     /// credentials see, as multi-document YAML.
     Import(aura_operator::import::ImportArgs),
+    /// Print the Prometheus scrape job for a project's Aura metrics (the job
+    /// the operator writes as a ScrapeConfig where prometheus-operator runs).
+    ScrapeConfig(aura_operator::kinds::project::scrape::ScrapeConfigArgs),
     /// Print the CustomResourceDefinitions (all, or the one with this plural),
     /// or write one file per kind into a folder.
     Crd {
@@ -59,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
             aura_operator::simulator::run_cli(args).await
         }
         Command::Import(args) => aura_operator::import::run(args).await,
+        Command::ScrapeConfig(args) => {
+            let job =
+                aura_operator::kinds::project::scrape::print(&args).map_err(anyhow::Error::msg)?;
+            print!("{job}");
+            Ok(())
+        }
         Command::Crd {
             dir: Some(dir),
             plural: None,

@@ -69,6 +69,12 @@ pub struct AuraProjectSpec {
     /// read, whatever this says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_unheld_sources: bool,
+
+    /// Scrape Aura's Prometheus metrics of this project: the operator writes
+    /// a prometheus-operator ScrapeConfig (in this namespace) for the
+    /// project's metrics endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<ProjectMetrics<SecretRef>>,
 }
 
 /// Aura API credentials for the AuraInstances of the namespaces it allows.
@@ -127,6 +133,29 @@ pub struct ClusterAuraProjectSpec {
     /// The namespaces whose AuraInstances may use this project: those named,
     /// and those whose labels match the selector. Empty allows nobody.
     pub allowed_namespaces: AllowedNamespaces,
+
+    /// Scrape Aura's Prometheus metrics of this project: the operator writes
+    /// a prometheus-operator ScrapeConfig, in the namespace of the metrics
+    /// credentials Secret, for the project's metrics endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<ProjectMetrics<NamespacedSecretRef>>,
+}
+
+/// Aura's Prometheus metrics of a project, as Prometheus scrapes them.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectMetrics<R> {
+    /// Secret holding the Aura API credentials (keys clientId and
+    /// clientSecret) of a user with the Metrics Integration Reader role. A
+    /// client id of its own, so that scraping never spends the operator's
+    /// tokens (Aura allows 15 an hour per client id). Prometheus reads it;
+    /// the operator only checks that it is there.
+    pub credentials_secret_ref: R,
+
+    /// How often Prometheus scrapes, for example 60s (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))]
+    pub scrape_interval: Option<String>,
 }
 
 /// Namespaces by name and by label. A namespace is allowed when it is named
@@ -163,6 +192,16 @@ pub struct AuraProjectStatus {
     /// they need the credentials to finish).
     #[serde(default)]
     pub used_by: u32,
+    /// Where Aura serves the project's Prometheus metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_integration_url: Option<String>,
+    /// Offered, or NotOffered where the project's tier has no metrics
+    /// integration (Business Critical and Virtual Dedicated Cloud have it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_integration: Option<String>,
+    /// The ScrapeConfig written for spec.metrics, as namespace/name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_config: Option<String>,
     /// Ready (True when a token was obtained and the tenant is visible),
     /// Reconciling and Stalled (bad credentials, an unknown tenant, several
     /// tenants and none chosen), with kstatus semantics; while the project is

@@ -7,8 +7,8 @@ use super::client::{AuraClient, Call};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
     CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
-    InstanceSummary, OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant,
-    TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
+    InstanceSummary, MetricsIntegration, OverwriteInstanceRequest, Reachable, Snapshot,
+    SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 
 impl AuraClient {
@@ -36,6 +36,29 @@ impl AuraClient {
             Endpoint::Tenant,
         )
         .await
+    }
+
+    /// `GET /tenants/{id}/metrics-integration`: the project's metrics
+    /// endpoint; `None` where the tier does not offer it (Aura answers 400
+    /// `tenant-incapable-of-action`).
+    pub async fn get_metrics_integration(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<MetricsIntegration>, AuraError> {
+        let result = self
+            .get_json(
+                "get_metrics_integration",
+                format!("get the metrics integration of tenant {tenant_id}"),
+                &["tenants", tenant_id, "metrics-integration"],
+                &[],
+                Endpoint::Tenant,
+            )
+            .await;
+        match result {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if e.not_offered() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     // ---- instances ----

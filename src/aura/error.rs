@@ -50,6 +50,9 @@ pub(crate) enum Endpoint {
     Create,
 }
 
+/// The reason of Aura's refusal of an action the tenant's tier lacks.
+const NOT_OFFERED: &str = "tenant-incapable-of-action";
+
 /// The reason of Aura's refusal to delete a key an instance uses.
 const KEY_IN_USE: &str = "encryption-key-is-active";
 
@@ -198,6 +201,11 @@ impl AuraError {
     }
     pub fn is_transient(&self) -> bool {
         self.0.kind == AuraErrorKind::Transient
+    }
+    /// The tenant's tier does not offer the action (400
+    /// `tenant-incapable-of-action`): a fact to show, not a failure.
+    pub fn not_offered(&self) -> bool {
+        self.0.status == Some(400) && self.0.reason.as_deref() == Some(NOT_OFFERED)
     }
     /// Aura refused to delete a customer-managed key because an instance
     /// still uses it: wait for the instance to go, not a reason to stop.

@@ -19,8 +19,8 @@ pub(crate) use error::Endpoint;
 pub use error::{AuraError, AuraErrorKind};
 pub use model::{
     CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
-    InstanceConfiguration, InstanceStatus, InstanceSummary, OverwriteInstanceRequest, Reachable,
-    Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
-    UpgradeInstanceRequest,
+    InstanceConfiguration, InstanceStatus, InstanceSummary, MetricsIntegration,
+    OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant, TenantSummary,
+    UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 pub use token::Credentials;

@@ -657,3 +657,11 @@ pub struct CreateKeyRequest {
     pub instance_type: String,
     pub tenant_id: String,
 }
+
+/// `GET /tenants/{id}/metrics-integration`: where the project's Prometheus
+/// metrics are served.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MetricsIntegration {
+    #[serde(deserialize_with = "lenient::required_string")]
+    pub endpoint: String,
+}

@@ -117,4 +117,7 @@ events. Exactly what the binary calls; nothing else.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["scrapeconfigs"]
+  verbs: ["patch", "delete"]
 {{- end }}

@@ -95,6 +95,14 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
         Err(e) => return aura_failed(ctx, obj, &mut with_users, e).await,
     };
     let mut found = decide::found(&previous, &tenant, used_by);
+    // Read once, and on every pass of a project that scrapes it: it seldom changes.
+    let integration = if previous.metrics_integration.is_none() || obj.metrics().is_some() {
+        super::metrics::integration(&aura, &tenant_id).await
+    } else {
+        decide::MetricsIntegration::Unknown
+    };
+    (found.metrics_integration_url, found.metrics_integration) = integration.into_status(&previous);
+    super::metrics::scrape(ctx, obj, &mut found).await?;
     write(ctx, obj, &mut found, &ProjectSummary::ready()).await?;
     Ok(Action::requeue(ctx.config.resync_interval))
 }

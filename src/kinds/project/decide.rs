@@ -26,7 +26,69 @@ crate::reasons! {
         TenantAmbiguous,
         NoTenant,
         AuraError,
+        /// ScrapeConfigReady=True: the ScrapeConfig of spec.metrics is written.
+        ScrapeConfigWritten,
+        /// The project's tier has no metrics integration.
+        MetricsNotOffered,
+        /// The metrics endpoint has not been read from Aura yet.
+        MetricsEndpointUnknown,
+        /// The endpoint Aura reported is not a URL Prometheus can scrape.
+        MetricsEndpointInvalid,
+        /// The Secret of spec.metrics.credentialsSecretRef is missing or incomplete.
+        MetricsCredentialsNotFound,
+        /// The cluster has no ScrapeConfig CRD (prometheus-operator).
+        ScrapeConfigUnavailable,
     }
+}
+
+/// The project's own condition while spec.metrics is set.
+pub const SCRAPE_CONDITION: &str = "ScrapeConfigReady";
+
+/// What `GET /tenants/{id}/metrics-integration` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsIntegration {
+    Offered(String),
+    NotOffered,
+    /// Not read (a transient failure): what the status said stays.
+    Unknown,
+}
+
+impl MetricsIntegration {
+    /// The status fields (url, offered) this gives, from the previous ones when unknown.
+    pub fn into_status(self, previous: &AuraProjectStatus) -> (Option<String>, Option<String>) {
+        match self {
+            Self::Offered(url) => (Some(url), Some("Offered".into())),
+            Self::NotOffered => (None, Some("NotOffered".into())),
+            Self::Unknown => (
+                previous.metrics_integration_url.clone(),
+                previous.metrics_integration.clone(),
+            ),
+        }
+    }
+}
+
+/// The scrape job of spec.metrics, or why there is none (the condition's
+/// reason and message). `secret`: the metrics credentials Secret is usable,
+/// or what is wrong with it.
+pub fn scrape_plan(
+    status: &AuraProjectStatus,
+    secret: Result<(), String>,
+    job: impl FnOnce(&str) -> Result<super::scrape::ScrapeJob, String>,
+) -> Result<super::scrape::ScrapeJob, (ProjectReason, String)> {
+    if status.metrics_integration.as_deref() == Some("NotOffered") {
+        return Err((
+            ProjectReason::MetricsNotOffered,
+            "the project's tier has no metrics integration (Business Critical and Virtual Dedicated Cloud have one): nothing to scrape".into(),
+        ));
+    }
+    let Some(endpoint) = status.metrics_integration_url.as_deref() else {
+        return Err((
+            ProjectReason::MetricsEndpointUnknown,
+            "the project's metrics endpoint has not been read from Aura yet".into(),
+        ));
+    };
+    secret.map_err(|m| (ProjectReason::MetricsCredentialsNotFound, m))?;
+    job(endpoint).map_err(|m| (ProjectReason::MetricsEndpointInvalid, m))
 }
 
 /// The three kstatus conditions of a project.
@@ -330,5 +392,95 @@ mod tests {
     #[test]
     fn reasons_are_unique_words() {
         crate::reconciler::status::assert_reason_words::<ProjectReason>();
+    }
+
+    #[test]
+    fn the_scrape_plan_says_why_there_is_no_job() {
+        let offered = AuraProjectStatus {
+            metrics_integration_url: Some("https://m.example/api/v1/t/metrics".into()),
+            metrics_integration: Some("Offered".into()),
+            ..Default::default()
+        };
+        let not_offered = AuraProjectStatus {
+            metrics_integration: Some("NotOffered".into()),
+            ..Default::default()
+        };
+        let unknown = AuraProjectStatus::default();
+        let ok = |e: &str| super::super::scrape::job("j", e, "https://t/oauth/token", None);
+        let bad = |_: &str| Err::<super::super::scrape::ScrapeJob, _>("not a URL".to_string());
+        let missing = || Err("no Secret aura-metrics".to_string());
+        type Case<'a> = (
+            &'a AuraProjectStatus,
+            Result<(), String>,
+            bool,
+            Option<ProjectReason>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (&offered, Ok(()), true, None),
+            (
+                &not_offered,
+                Ok(()),
+                true,
+                Some(ProjectReason::MetricsNotOffered),
+            ),
+            (
+                &unknown,
+                Ok(()),
+                true,
+                Some(ProjectReason::MetricsEndpointUnknown),
+            ),
+            (
+                &offered,
+                missing(),
+                true,
+                Some(ProjectReason::MetricsCredentialsNotFound),
+            ),
+            (
+                &offered,
+                Ok(()),
+                false,
+                Some(ProjectReason::MetricsEndpointInvalid),
+            ),
+            // Not offered wins over a missing Secret: nothing to scrape at all.
+            (
+                &not_offered,
+                missing(),
+                true,
+                Some(ProjectReason::MetricsNotOffered),
+            ),
+        ];
+        for (status, secret, good, want) in cases {
+            let got = if good {
+                scrape_plan(status, secret, ok)
+            } else {
+                scrape_plan(status, secret, bad)
+            };
+            match (got, want) {
+                (Ok(job), None) => assert_eq!(job.target, "m.example"),
+                (Err((reason, _)), Some(want)) => assert_eq!(reason, want),
+                (got, want) => panic!("{status:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unread_integration_keeps_what_the_status_said() {
+        let before = AuraProjectStatus {
+            metrics_integration_url: Some("https://m/x".into()),
+            metrics_integration: Some("Offered".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            MetricsIntegration::Unknown.into_status(&before),
+            (Some("https://m/x".into()), Some("Offered".into()))
+        );
+        assert_eq!(
+            MetricsIntegration::NotOffered.into_status(&before),
+            (None, Some("NotOffered".into()))
+        );
+        assert_eq!(
+            MetricsIntegration::Offered("https://m/y".into()).into_status(&before),
+            (Some("https://m/y".into()), Some("Offered".into()))
+        );
     }
 }

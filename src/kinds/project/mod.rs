@@ -6,6 +6,8 @@
 
 mod act;
 pub mod decide;
+mod metrics;
+pub mod scrape;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub trait ProjectResource: Kind<Status = AuraProjectStatus, Memory = (), State =
     fn id(&self) -> ProjectId;
     fn view(&self) -> ProjectView;
     fn spec_tenant(&self) -> Option<&str>;
+    /// What spec.metrics asks for.
+    fn metrics(&self) -> Option<metrics::MetricsWanted>;
     /// The object a project id names, for the controller's queue.
     fn reference(id: &ProjectId) -> ObjectRef<Self>;
     /// Hands the kind's watch store to the registry.
@@ -48,6 +52,13 @@ impl ProjectResource for AuraProject {
     }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
+    }
+    fn metrics(&self) -> Option<metrics::MetricsWanted> {
+        self.spec.metrics.as_ref().map(|m| metrics::MetricsWanted {
+            namespace: self.namespace().unwrap_or_default(),
+            secret: m.credentials_secret_ref.name.clone(),
+            interval: m.scrape_interval.clone(),
+        })
     }
     fn reference(id: &ProjectId) -> ObjectRef<Self> {
         ObjectRef::new(&id.name).within(id.namespace.as_deref().unwrap_or_default())
@@ -67,6 +78,13 @@ impl ProjectResource for ClusterAuraProject {
     }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
+    }
+    fn metrics(&self) -> Option<metrics::MetricsWanted> {
+        self.spec.metrics.as_ref().map(|m| metrics::MetricsWanted {
+            namespace: m.credentials_secret_ref.namespace.clone(),
+            secret: m.credentials_secret_ref.name.clone(),
+            interval: m.scrape_interval.clone(),
+        })
     }
     fn reference(id: &ProjectId) -> ObjectRef<Self> {
         ObjectRef::new(&id.name)

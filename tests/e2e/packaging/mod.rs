@@ -203,12 +203,14 @@ fn kind(name: &str) -> &'static aura_operator::api::KindInfo {
 }
 
 /// The rules the operator needs where it watches: every namespaced kind of
-/// `KINDS`, the Secrets it writes and reads, and events.
+/// `KINDS`, the Secrets it writes and reads, events, and the projects'
+/// ScrapeConfigs.
 fn manager_rules() -> Value {
     let mut rules = kind_rules(aura_operator::api::packaging::namespaced_rules());
     rules.push(json!({"apiGroups": [""], "resources": ["secrets"],
         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}));
     rules.push(json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}));
+    rules.push(json!({"apiGroups": ["monitoring.coreos.com"], "resources": ["scrapeconfigs"], "verbs": ["patch", "delete"]}));
     Value::Array(rules)
 }
 
