@@ -23,6 +23,12 @@
 //!   the counters.
 //!
 //! `GET /admin/instances[/{id}]` also shows each instance's `data_version`.
+//!
+//! Customer managed keys:
+//! - `POST /admin/customer-managed-keys` with `{"name", "tenant_id", ...}`:
+//!   a key made in the console (ready unless `status` says otherwise).
+//! - `POST /admin/customer-managed-keys/{id}/grant` (no body): the customer
+//!   granted Aura the key in their cloud console: `ready` at once.
 
 use std::net::SocketAddr;
 
@@ -67,6 +73,7 @@ pub fn router() -> Router<SimState> {
         .route("/admin/tokens/expire", post(expire_tokens))
         .route("/admin/instances", get(instances).post(console_create))
         .route("/admin/customer-managed-keys", post(add_key))
+        .route("/admin/customer-managed-keys/{id}/grant", post(grant_key))
         .route(
             "/admin/instances/{id}",
             get(instance).patch(console_update).delete(console_delete),
@@ -99,21 +106,38 @@ fn replace<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_value(Value::Object(obj)).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// Adds a customer managed key: `{"id", "name", "tenant_id", ...}` (id defaults to a new UUID).
-async fn add_key(State(st): State<SimState>, body: Bytes) -> Response {
-    let mut obj = match parse_object(&body, false) {
-        Ok(o) => o,
-        Err(e) => return e.into_response(),
-    };
+/// Adds a customer managed key as the console would: `{"name",
+/// "tenant_id", "id"?, "cloud_provider"?, "region"?, "type"? (or
+/// "instance_type"), "status"?, "key_id"?}` (a new UUID, gcp,
+/// europe-west1, enterprise-db, ready and a made-up key id by default).
+/// 201 with the key as `GET /v1/customer-managed-keys/{id}` shows it.
+async fn add_key(State(st): State<SimState>, body: Bytes) -> Result<Response, ApiError> {
+    let mut obj = parse_object(&body, false)?;
     obj.entry("id")
         .or_insert_with(|| Value::String(uuid::Uuid::new_v4().to_string()));
-    match serde_json::from_value::<super::state::CustomerManagedKey>(Value::Object(obj)) {
-        Ok(key) => {
-            st.add_customer_managed_key(key.clone());
-            (StatusCode::CREATED, Json(key)).into_response()
-        }
-        Err(e) => ApiError::bad_request(e.to_string()).into_response(),
-    }
+    let key_id = match obj.remove("key_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::field("key_id", "key_id must be a string")),
+    };
+    let key: super::state::CustomerManagedKey = serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now = tokio::time::Instant::now();
+    let view = st
+        .world()
+        .keys
+        .add(key, key_id, super::state::now_rfc3339(), now);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `POST /admin/customer-managed-keys/{id}/grant` (no body): the customer
+/// granted Aura the use of the key in their cloud console; `ready` at once.
+/// 200 with the key; 404 `encryption-key-not-found`.
+async fn grant_key(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.grant_customer_managed_key(&id)?).into_response())
 }
 
 async fn counters(State(st): State<SimState>) -> Response {

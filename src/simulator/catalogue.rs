@@ -258,7 +258,7 @@ pub fn parse_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, A
     }
 }
 
-fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+pub(super) fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Err(ApiError::field(field, format!("{field} is required"))),
         Some(Value::String(s)) => Ok(s.clone()),
@@ -266,7 +266,10 @@ fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, ApiErro
     }
 }
 
-fn optional_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn optional_str(
+    obj: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -274,7 +277,10 @@ fn optional_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>,
     }
 }
 
-fn optional_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+pub(super) fn optional_bool(
+    obj: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<bool>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),

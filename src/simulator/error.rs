@@ -101,6 +101,34 @@ impl ApiError {
         )
     }
 
+    /// 404 for a key that does not exist, in the documented words.
+    pub fn encryption_key_not_found(id: &str) -> Self {
+        Self::api(
+            StatusCode::NOT_FOUND,
+            "encryption-key-not-found",
+            format!("Encryption Key not found: {id}"),
+        )
+    }
+
+    /// 400: a key an instance still uses cannot be deleted (documented words).
+    pub fn encryption_key_is_active(id: &str) -> Self {
+        Self::api(
+            StatusCode::BAD_REQUEST,
+            "encryption-key-is-active",
+            format!("Can not delete encryption key {id}. The key is linked to an active instance."),
+        )
+    }
+
+    /// 400 for a create naming a key it cannot use; the field is named.
+    /// The spec documents no reason for this: ours are made up.
+    pub fn key_refused(reason: &str, message: String) -> Self {
+        let mut e = Self::api(StatusCode::BAD_REQUEST, reason, message);
+        if let ErrorBody::Api(d) = &mut e.body {
+            d.field = Some("customer_managed_key_id".to_string());
+        }
+        e
+    }
+
     /// The documented answer to an overwrite of an instance smaller than its
     /// source: a 500 "DB Overwrite Size Disparity" reading `Cannot clone
     /// database <ID_1> into smaller database <ID_2>.` (spec text); the sizes

@@ -26,6 +26,8 @@ mod auth;
 mod catalogue;
 mod error;
 mod faults;
+mod key_routes;
+mod keys;
 mod lineage;
 mod query_api;
 mod quirks;
@@ -45,10 +47,11 @@ use tokio::task::JoinHandle;
 pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, Faults};
+pub use keys::{CustomerManagedKey, KeySummary, KeyView};
 pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
 pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
-pub use state::{AdminInstance, ConsoleUpdate, CustomerManagedKey, Timings};
+pub use state::{AdminInstance, ConsoleUpdate, Timings};
 pub use tls::TlsFiles;
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
@@ -93,6 +96,9 @@ pub struct SimulatorConfig {
     pub catalogue: Vec<InstanceConfiguration>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Seconds from a customer managed key's creation to `ready`; `None`:
+    /// only `POST /admin/customer-managed-keys/{id}/grant` makes it ready.
+    pub key_ready_seconds: Option<f64>,
 }
 
 impl Default for SimulatorConfig {
@@ -118,6 +124,7 @@ impl Default for SimulatorConfig {
             faults: Faults::default(),
             catalogue: default_catalogue(),
             tls: None,
+            key_ready_seconds: Some(state::DEFAULT_KEY_READY_SECONDS),
         }
     }
 }
@@ -174,6 +181,7 @@ impl Simulator {
             .collect();
         let mut world = state::World::new(tenants, config.catalogue.clone(), config.timings());
         world.free_per_tenant = config.free_instances_per_tenant;
+        world.key_ready_seconds = config.key_ready_seconds;
         let auth = shared::AuthState {
             clients: config.clients.iter().cloned().collect::<HashMap<_, _>>(),
             tokens: auth::TokenStore::default(),
@@ -287,6 +295,22 @@ fn parse_tenant(s: &str) -> Result<(String, String), String> {
     parse_pair(s, '=', "ID=NAME")
 }
 
+/// `--key-ready-seconds`: seconds, or `never` (only the grant makes a key ready).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadyAfter(pub Option<f64>);
+
+fn parse_ready_after(s: &str) -> Result<ReadyAfter, String> {
+    if s.trim().eq_ignore_ascii_case("never") {
+        return Ok(ReadyAfter(None));
+    }
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(ReadyAfter(Some(v)))
+    } else {
+        Err("must be a number of seconds (0 or more) or never".into())
+    }
+}
+
 fn parse_share(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if (0.0..=1.0).contains(&v) {
@@ -360,6 +384,10 @@ pub struct SimulateArgs {
     /// `absent`, `null`, `retype`, `capitalize_status`, `extra_fields`.
     #[arg(long, env = "AURA_SIM_QUIRKS", default_value = "none", value_parser = Quirks::parse)]
     pub quirks: Quirks,
+    /// Seconds until a new customer managed key is `ready`, or `never`
+    /// (then only `POST /admin/customer-managed-keys/{id}/grant` does it).
+    #[arg(long, default_value = "10", value_parser = parse_ready_after)]
+    pub key_ready_seconds: ReadyAfter,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "PATH", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -383,6 +411,7 @@ impl SimulateArgs {
             tokens_per_hour: self.tokens_per_hour,
             token_ttl_seconds: self.token_ttl_seconds,
             free_instances_per_tenant: self.free_instances_per_tenant,
+            key_ready_seconds: self.key_ready_seconds.0,
             faults: Faults {
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
@@ -502,6 +531,15 @@ mod tests {
         assert_eq!(cli.args.to_config().faults.quirks, Quirks::as_seen());
         assert!(Cli::try_parse_from(["x", "--quirks", "{\"bogus\":1}"]).is_err());
         assert!(Cli::try_parse_from(["x", "--client", "nosecret"]).is_err());
+        let keys = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .map(|c| c.args.to_config().key_ready_seconds)
+                .ok()
+        };
+        assert_eq!(keys(&["x"]), Some(Some(10.0)));
+        assert_eq!(keys(&["x", "--key-ready-seconds", "0.5"]), Some(Some(0.5)));
+        assert_eq!(keys(&["x", "--key-ready-seconds", "never"]), Some(None));
+        assert_eq!(keys(&["x", "--key-ready-seconds", "-1"]), None);
         assert!(Cli::try_parse_from(["x", "--error-rate", "2"]).is_err());
     }
 

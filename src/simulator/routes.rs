@@ -59,12 +59,11 @@ pub fn router(state: SimState) -> Router {
             get(list_snapshots).post(take_snapshot),
         )
         .route("/v1/instances/{id}/snapshots/{sid}", get(get_snapshot))
-        .route("/v1/customer-managed-keys", get(list_keys))
-        .route("/v1/customer-managed-keys/{key_id}", get(get_key))
         .route(
             "/v1/instances/{id}/snapshots/{sid}/restore",
             post(restore_snapshot),
         )
+        .merge(super::key_routes::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), v1_gate));
 
     Router::new()
@@ -80,7 +79,7 @@ pub fn router(state: SimState) -> Router {
         .with_state(state)
 }
 
-fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
+pub(super) fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
     (status, axum::Json(Data { data: value })).into_response()
 }
 
@@ -300,7 +299,7 @@ async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> R
 }
 
 /// POST and PATCH must say `application/json` (parameters and `+json` allowed).
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -322,7 +321,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+pub(super) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     parse_form(query.unwrap_or(""))
         .into_iter()
         .find(|(k, _)| k == key)
@@ -345,32 +344,6 @@ async fn get_tenant(State(st): State<SimState>, Path(tenant_id): Path<String>) -
             },
         ),
         None => ApiError::tenant_not_found().into_response(),
-    }
-}
-
-/// `GET /customer-managed-keys[?tenantId=]`: summaries.
-async fn list_keys(State(st): State<SimState>, RawQuery(q): RawQuery) -> Response {
-    let tenant = query_param(q.as_deref(), "tenantId").filter(|t| !t.is_empty());
-    let keys: Vec<serde_json::Value> = st
-        .world()
-        .customer_managed_keys
-        .iter()
-        .filter(|k| tenant.as_ref().is_none_or(|t| *t == k.tenant_id))
-        .map(|k| serde_json::json!({"id": k.id, "name": k.name, "tenant_id": k.tenant_id}))
-        .collect();
-    data(StatusCode::OK, keys)
-}
-
-async fn get_key(State(st): State<SimState>, Path(key_id): Path<String>) -> Response {
-    let w = st.world();
-    match w.customer_managed_keys.iter().find(|k| k.id == key_id) {
-        Some(k) => data(StatusCode::OK, k.clone()),
-        None => ApiError::api(
-            StatusCode::NOT_FOUND,
-            "key-not-found",
-            format!("Customer managed key {key_id} not found"),
-        )
-        .into_response(),
     }
 }
 

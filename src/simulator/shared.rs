@@ -11,6 +11,7 @@ use super::auth::{SlidingWindow, TokenStore};
 use super::catalogue::parse_create;
 use super::error::ApiError;
 use super::faults::Faults;
+use super::keys::KeyView;
 use super::lineage::Lineage;
 use super::state::{AdminInstance, ConsoleUpdate, Timings, World};
 use crate::aura::model::{CreateInstanceRequest, TenantSummary};
@@ -276,9 +277,24 @@ impl SimState {
             .unwrap_or_default()
     }
 
-    /// Adds a key to `/customer-managed-keys` (as creating one in the console would).
+    /// Adds a key to `/customer-managed-keys` (as creating one in the
+    /// console would), with the status it carries (`ready`: usable at once).
     pub fn add_customer_managed_key(&self, key: super::state::CustomerManagedKey) {
-        self.world().customer_managed_keys.push(key);
+        let now = Instant::now();
+        self.world()
+            .keys
+            .add(key, None, super::state::now_rfc3339(), now);
+    }
+
+    /// A key as `GET /customer-managed-keys/{id}` shows it.
+    pub fn customer_managed_key(&self, id: &str) -> Option<KeyView> {
+        self.world().keys.get(id, Instant::now()).ok()
+    }
+
+    /// The customer grants Aura the use of the key in their cloud console:
+    /// it is `ready` at once.
+    pub fn grant_customer_managed_key(&self, id: &str) -> Result<KeyView, ApiError> {
+        self.world().keys.grant(id, Instant::now())
     }
 
     /// The password issued at creation, still known after the instance is gone.

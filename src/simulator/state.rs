@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::error::ApiError;
+use super::keys::{KeySpec, KeyUse, KeyView, Keys};
 use super::lineage::Data;
 use super::snapshots::Snapshots;
 use crate::api::InstanceType;
@@ -53,6 +54,9 @@ impl Default for Timings {
         }
     }
 }
+
+/// Seconds from a key's creation to `ready` unless configured otherwise.
+pub const DEFAULT_KEY_READY_SECONDS: f64 = 10.0;
 
 /// The longest a timing may be set to over `/admin/timings`: one day.
 pub const MAX_TIMING_SECONDS: f64 = 86_400.0;
@@ -489,7 +493,9 @@ pub struct World {
     /// Every password ever issued, kept after deletion so tests can still compare.
     passwords: HashMap<String, String>,
     /// `/customer-managed-keys`: keys an instance may be encrypted with.
-    pub customer_managed_keys: Vec<CustomerManagedKey>,
+    pub keys: Keys,
+    /// Seconds from a key's creation to `ready`; `None`: only the grant.
+    pub key_ready_seconds: Option<f64>,
     /// Each instance's database users other than the admin, and its custom
     /// roles, by instance id.
     user_tables: HashMap<String, UserTable>,
@@ -508,34 +514,7 @@ impl std::fmt::Debug for World {
     }
 }
 
-/// A customer managed encryption key, as `GET /customer-managed-keys/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerManagedKey {
-    pub id: String,
-    pub name: String,
-    pub tenant_id: String,
-    #[serde(default = "default_key_provider")]
-    pub cloud_provider: String,
-    #[serde(default = "default_key_region")]
-    pub region: String,
-    #[serde(rename = "type", default = "default_key_type")]
-    pub instance_type: String,
-    #[serde(default = "default_key_status")]
-    pub status: String,
-}
-
-fn default_key_provider() -> String {
-    "gcp".into()
-}
-fn default_key_region() -> String {
-    "europe-west1".into()
-}
-fn default_key_type() -> String {
-    "enterprise-db".into()
-}
-fn default_key_status() -> String {
-    "ready".into()
-}
+pub use super::keys::CustomerManagedKey;
 
 /// RFC 3339 in whole seconds, like the API.
 pub fn now_rfc3339() -> String {
@@ -568,7 +547,8 @@ impl World {
             instances: BTreeMap::new(),
             snapshots: Snapshots::default(),
             passwords: HashMap::new(),
-            customer_managed_keys: Vec::new(),
+            keys: Keys::default(),
+            key_ready_seconds: Some(DEFAULT_KEY_READY_SECONDS),
             user_tables: HashMap::new(),
         }
     }
@@ -656,16 +636,14 @@ impl World {
             Some(src) => Some(self.data_source(src, spec.source_snapshot_id.as_deref(), now)?),
             None => None,
         };
-        if let Some(key) = &spec.customer_managed_key_id
-            && !self
-                .customer_managed_keys
-                .iter()
-                .any(|k| &k.id == key && k.tenant_id == spec.tenant_id)
-        {
-            return Err(ApiError::field(
-                "customer_managed_key_id",
-                format!("Customer managed key {key} not found in this project"),
-            ));
+        if let Some(key) = &spec.customer_managed_key_id {
+            let at = KeyUse {
+                tenant_id: &spec.tenant_id,
+                cloud_provider: &spec.cloud_provider,
+                region: &spec.region,
+                instance_type: &spec.instance_type,
+            };
+            self.keys.check_use(key, at, now)?;
         }
         if spec.instance_type == InstanceType::FreeDb.as_str() && self.free_per_tenant > 0 {
             let free = self
@@ -930,6 +908,23 @@ impl World {
     pub fn snapshot(&mut self, id: &str, sid: &str, now: Instant) -> Result<Snapshot, ApiError> {
         let exportable = self.exportable(id, now)?;
         self.snapshots.get(id, sid, now, exportable)
+    }
+
+    /// `POST /customer-managed-keys`: a new `pending` key.
+    pub fn create_key(&mut self, spec: KeySpec, now: Instant) -> KeyView {
+        let ready_after = self.key_ready_seconds.map(secs);
+        self.keys.create(spec, now_rfc3339(), now, ready_after)
+    }
+
+    /// `DELETE /customer-managed-keys/{id}`: refused while an instance that
+    /// is not gone yet (destroying ones included) is encrypted with it.
+    pub fn delete_key(&mut self, id: &str, now: Instant) -> Result<(), ApiError> {
+        self.settle(now);
+        let in_use = self
+            .instances
+            .values()
+            .any(|i| i.customer_managed_key_id.as_deref() == Some(id));
+        self.keys.delete(id, in_use)
     }
 
     /// Out-of-band change: no validation against the catalogue (the console may

@@ -244,3 +244,43 @@ fn console_changes_apply_at_once() {
     assert!(w.console_delete(&id, t0));
     assert!(w.get(&id, t0).is_err());
 }
+
+#[test]
+fn an_instance_records_its_key_and_holds_it_until_gone() {
+    let mut w = world();
+    w.key_ready_seconds = Some(5.0);
+    let t0 = Instant::now();
+    let key = w.create_key(
+        super::KeySpec {
+            name: "k".into(),
+            tenant_id: "t".into(),
+            cloud_provider: "gcp".into(),
+            region: "europe-west1".into(),
+            instance_type: "enterprise-db".into(),
+            key_id: "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k".into(),
+        },
+        t0,
+    );
+    assert_eq!(key.status, "pending");
+    let with_key = || CreateSpec {
+        customer_managed_key_id: Some(key.id.clone()),
+        ..spec("enterprise-db")
+    };
+    let e = w.create(with_key(), t0, false).unwrap_err();
+    assert_eq!(e.reason(), Some("encryption-key-not-ready"));
+    let t1 = t0 + s(5.0);
+    let created = w.create(with_key(), t1, false).unwrap();
+    let shown = w.get(&created.id, t1).unwrap().to_wire();
+    assert_eq!(
+        shown.customer_managed_key_id.as_deref(),
+        Some(key.id.as_str())
+    );
+    let e = w.delete_key(&key.id, t1).unwrap_err();
+    assert_eq!(e.reason(), Some("encryption-key-is-active"));
+    // Still held while destroying; free once the instance is gone.
+    let t2 = t1 + s(2.0);
+    w.delete(&created.id, t2).unwrap();
+    assert_eq!(w.delete_key(&key.id, t2).unwrap_err().status, 400);
+    w.delete_key(&key.id, t2 + s(1.0)).unwrap();
+    assert_eq!(w.delete_key(&key.id, t2 + s(1.0)).unwrap_err().status, 404);
+}

@@ -703,6 +703,41 @@ impl Recorder {
     }
 }
 
+/// How many answers each (method, path template, status) had.
+type Coverage = HashMap<(String, String, u16), usize>;
+
+/// Every recorded answer held to the document: the problems found (sorted,
+/// each once) and how many answers each (method, template, status) had.
+fn check_seen(spec: &Spec, seen: &[(String, String, u16, Value)]) -> (Vec<String>, Coverage) {
+    let mut problems = Vec::new();
+    let mut covered = Coverage::new();
+    for (method, path, status, body) in seen {
+        let key = (
+            method.clone(),
+            spec.template(path).unwrap_or_else(|| path.clone()),
+            *status,
+        );
+        *covered.entry(key).or_default() += 1;
+        match spec.schema(method, path, *status) {
+            Err(e) => problems.push(e),
+            Ok(None) => {}
+            Ok(Some(schema)) => {
+                let v = jsonschema::draft4::new(&schema)
+                    .unwrap_or_else(|e| panic!("schema of {method} {path} {status}: {e}"));
+                for err in v.iter_errors(body) {
+                    problems.push(format!(
+                        "{method} {path} {status}: {err} at {} in {body}",
+                        err.instance_path()
+                    ));
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    (problems, covered)
+}
+
 #[tokio::test]
 async fn simulator_bodies_conform_to_the_official_document() {
     let spec = Spec::load();
@@ -878,32 +913,7 @@ async fn simulator_bodies_conform_to_the_official_document() {
     r.call("DELETE", "/v1/instances/deadbeef", None).await;
 
     // Validate everything seen.
-    let mut problems = Vec::new();
-    let mut covered: HashMap<(String, String, u16), usize> = HashMap::new();
-    for (method, path, status, body) in &r.seen {
-        let key = (
-            method.clone(),
-            spec.template(path).unwrap_or_else(|| path.clone()),
-            *status,
-        );
-        *covered.entry(key).or_default() += 1;
-        match spec.schema(method, path, *status) {
-            Err(e) => problems.push(e),
-            Ok(None) => {}
-            Ok(Some(schema)) => {
-                let v = jsonschema::draft4::new(&schema)
-                    .unwrap_or_else(|e| panic!("schema of {method} {path} {status}: {e}"));
-                for err in v.iter_errors(body) {
-                    problems.push(format!(
-                        "{method} {path} {status}: {err} at {} in {body}",
-                        err.instance_path()
-                    ));
-                }
-            }
-        }
-    }
-    problems.sort();
-    problems.dedup();
+    let (problems, covered) = check_seen(&spec, &r.seen);
     assert!(
         problems.is_empty(),
         "non-conforming answers:\n{}",
@@ -945,4 +955,155 @@ fn document_refs_resolve() {
             .as_deref(),
         Some("/instances/{instanceId}/snapshots/{snapshotId}/restore")
     );
+}
+
+/// `POST /admin/...` on the simulator (no token: the test tool's side door).
+async fn admin_post(r: &Recorder, path: &str) -> (u16, Value) {
+    let resp = r
+        .http
+        .post(format!("{}{path}", r.base))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_problems_empty(spec: &Spec, r: &Recorder) {
+    let (problems, _) = check_seen(spec, &r.seen);
+    assert!(
+        problems.is_empty(),
+        "non-conforming answers:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn customer_managed_keys_conform_to_the_document() {
+    let spec = Spec::load();
+    let sim = start(SimulatorConfig {
+        key_ready_seconds: None,
+        ..sim_config()
+    })
+    .await;
+    let mut r = Recorder::new(&sim.base_url()).await;
+    let key_body = serde_json::json!({
+        "key_id": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k",
+        "name": "Production Key",
+        "cloud_provider": "gcp",
+        "instance_type": "enterprise-db",
+        "region": "europe-west1",
+        "tenant_id": TENANT,
+    });
+    let (s, first) = r
+        .call("POST", "/v1/customer-managed-keys", Some(key_body.clone()))
+        .await;
+    assert_eq!(s, 202, "{first}");
+    assert_eq!(first["data"]["status"], "pending");
+    // Not idempotent: the same body makes a second key.
+    let (s, second) = r
+        .call("POST", "/v1/customer-managed-keys", Some(key_body.clone()))
+        .await;
+    assert_eq!(s, 202);
+    let (key, other) = (
+        first["data"]["id"].as_str().unwrap().to_string(),
+        second["data"]["id"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(key, other);
+    let mut bad = key_body.clone();
+    bad["name"] = "x".repeat(31).into();
+    let (s, e) = r.call("POST", "/v1/customer-managed-keys", Some(bad)).await;
+    assert_eq!((s, e["errors"][0]["field"].as_str()), (400, Some("name")));
+    let (s, list) = r
+        .call(
+            "GET",
+            &format!("/v1/customer-managed-keys?tenantId={TENANT}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, list["data"].as_array().map(Vec::len)), (200, Some(2)));
+    r.call("GET", "/v1/customer-managed-keys", None).await;
+    let (s, full) = r
+        .call("GET", &format!("/v1/customer-managed-keys/{key}"), None)
+        .await;
+    assert_eq!(s, 200);
+    for field in ["instance_type", "key_id", "created"] {
+        assert!(full["data"][field].is_string(), "{field} in {full}");
+    }
+    let (s, e) = r
+        .call("GET", "/v1/customer-managed-keys/no-such-key", None)
+        .await;
+    assert_eq!(
+        (s, e["errors"][0]["reason"].as_str()),
+        (404, Some("encryption-key-not-found"))
+    );
+
+    // An instance may use the key once the customer granted it.
+    let (_, t) = r.call("GET", &format!("/v1/tenants/{TENANT}"), None).await;
+    let configs: Vec<InstanceConfiguration> =
+        serde_json::from_value(t["data"]["instance_configurations"].clone()).unwrap();
+    let vdc = configs
+        .iter()
+        .find(|c| {
+            c.instance_type == "enterprise-db"
+                && c.cloud_provider == "gcp"
+                && c.region == "europe-west1"
+        })
+        .expect("an enterprise-db configuration in europe-west1")
+        .clone();
+    let mut create = serde_json::to_value(create_request(&vdc, "encrypted")).unwrap();
+    create["customer_managed_key_id"] = key.clone().into();
+    let (s, e) = r.call("POST", "/v1/instances", Some(create.clone())).await;
+    assert_eq!(
+        (s, e["errors"][0]["reason"].as_str()),
+        (400, Some("encryption-key-not-ready"))
+    );
+    let (s, granted) = admin_post(&r, &format!("/admin/customer-managed-keys/{key}/grant")).await;
+    assert_eq!((s, granted["status"].as_str()), (200, Some("ready")));
+    let (s, created) = r.call("POST", "/v1/instances", Some(create)).await;
+    assert_eq!(s, 202, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let (_, shown) = r.call("GET", &format!("/v1/instances/{id}"), None).await;
+    assert_eq!(shown["data"]["customer_managed_key_id"], key.as_str());
+
+    // Deletion: refused while the instance uses the key.
+    let (s, e) = r
+        .call("DELETE", &format!("/v1/customer-managed-keys/{key}"), None)
+        .await;
+    assert_eq!(
+        (s, e["errors"][0]["reason"].as_str()),
+        (400, Some("encryption-key-is-active"))
+    );
+    let (s, _) = r
+        .call(
+            "DELETE",
+            &format!("/v1/customer-managed-keys/{other}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = r
+        .call(
+            "DELETE",
+            &format!("/v1/customer-managed-keys/{other}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    r.wait_status(&id, "running").await;
+    let (s, _) = r.call("DELETE", &format!("/v1/instances/{id}"), None).await;
+    assert_eq!(s, 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, _) = r
+            .call("DELETE", &format!("/v1/customer-managed-keys/{key}"), None)
+            .await;
+        if s == 204 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the key stayed in use");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_problems_empty(&spec, &r);
+    sim.shutdown().await;
 }
