@@ -29,6 +29,9 @@
 //!   a key made in the console (ready unless `status` says otherwise).
 //! - `POST /admin/customer-managed-keys/{id}/grant` (no body): the customer
 //!   granted Aura the key in their cloud console: `ready` at once.
+//!
+//! `PUT /admin/tenants/{id}/metrics-integration` with `{"capable": false}`:
+//! the tenant's metrics integration answers 400 `tenant-incapable-of-action`.
 
 use std::net::SocketAddr;
 
@@ -74,6 +77,10 @@ pub fn router() -> Router<SimState> {
         .route("/admin/instances", get(instances).post(console_create))
         .route("/admin/customer-managed-keys", post(add_key))
         .route("/admin/customer-managed-keys/{id}/grant", post(grant_key))
+        .route(
+            "/admin/tenants/{id}/metrics-integration",
+            axum::routing::put(put_metrics_capable),
+        )
         .route(
             "/admin/instances/{id}",
             get(instance).patch(console_update).delete(console_delete),
@@ -138,6 +145,25 @@ async fn grant_key(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(st.grant_customer_managed_key(&id)?).into_response())
+}
+
+/// `PUT /admin/tenants/{id}/metrics-integration` with `{"capable": bool}`:
+/// whether the tenant's metrics integration is available. 200 with the
+/// setting; 404 `tenant-not-found`.
+async fn put_metrics_capable(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let obj = parse_object(&body, false)?;
+    let Some(capable) = obj.get("capable").and_then(Value::as_bool) else {
+        return Err(ApiError::field("capable", "capable must be a boolean"));
+    };
+    if !st.world().has_tenant(&id) {
+        return Err(ApiError::tenant_not_found());
+    }
+    st.set_metrics_capable(&id, capable);
+    Ok(Json(json!({"tenant_id": id, "capable": capable})).into_response())
 }
 
 async fn counters(State(st): State<SimState>) -> Response {

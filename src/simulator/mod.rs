@@ -29,6 +29,8 @@ mod faults;
 mod key_routes;
 mod keys;
 mod lineage;
+mod metrics;
+mod metrics_routes;
 mod query_api;
 mod quirks;
 mod routes;
@@ -99,6 +101,12 @@ pub struct SimulatorConfig {
     /// Seconds from a customer managed key's creation to `ready`; `None`:
     /// only `POST /admin/customer-managed-keys/{id}/grant` makes it ready.
     pub key_ready_seconds: Option<f64>,
+    /// Tenants whose `GET /tenants/{id}/metrics-integration` answers 400
+    /// `tenant-incapable-of-action` (and whose metrics endpoints 401).
+    pub metrics_incapable_tenants: Vec<String>,
+    /// Seconds before a new instance shows in `GET /instances` (0: at once,
+    /// as before; the real list lags behind creates).
+    pub list_delay_seconds: f64,
 }
 
 impl Default for SimulatorConfig {
@@ -125,6 +133,8 @@ impl Default for SimulatorConfig {
             catalogue: default_catalogue(),
             tls: None,
             key_ready_seconds: Some(state::DEFAULT_KEY_READY_SECONDS),
+            metrics_incapable_tenants: Vec::new(),
+            list_delay_seconds: 0.0,
         }
     }
 }
@@ -182,6 +192,8 @@ impl Simulator {
         let mut world = state::World::new(tenants, config.catalogue.clone(), config.timings());
         world.free_per_tenant = config.free_instances_per_tenant;
         world.key_ready_seconds = config.key_ready_seconds;
+        world.metrics_incapable = config.metrics_incapable_tenants.iter().cloned().collect();
+        world.list_delay_seconds = config.list_delay_seconds;
         let auth = shared::AuthState {
             clients: config.clients.iter().cloned().collect::<HashMap<_, _>>(),
             tokens: auth::TokenStore::default(),
@@ -226,6 +238,8 @@ impl Simulator {
             }
         });
         let https = config.tls.is_some();
+        // Metrics endpoints point back at the simulator itself.
+        state.world().metrics_base = format!("{}://{addr}", if https { "https" } else { "http" });
         tracing::info!(%addr, https, "aura simulator listening");
         if admin::exposed(addr) {
             tracing::warn!(
@@ -388,6 +402,13 @@ pub struct SimulateArgs {
     /// (then only `POST /admin/customer-managed-keys/{id}/grant` does it).
     #[arg(long, default_value = "10", value_parser = parse_ready_after)]
     pub key_ready_seconds: ReadyAfter,
+    /// A tenant whose metrics integration answers 400
+    /// `tenant-incapable-of-action` (repeatable).
+    #[arg(long = "metrics-incapable-tenant", value_name = "TENANT_ID")]
+    pub metrics_incapable_tenants: Vec<String>,
+    /// Seconds before a new instance shows in `GET /instances`.
+    #[arg(long, default_value_t = 0.0)]
+    pub list_delay_seconds: f64,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "PATH", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -412,6 +433,8 @@ impl SimulateArgs {
             token_ttl_seconds: self.token_ttl_seconds,
             free_instances_per_tenant: self.free_instances_per_tenant,
             key_ready_seconds: self.key_ready_seconds.0,
+            metrics_incapable_tenants: self.metrics_incapable_tenants.clone(),
+            list_delay_seconds: self.list_delay_seconds,
             faults: Faults {
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,

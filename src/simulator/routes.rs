@@ -64,11 +64,13 @@ pub fn router(state: SimState) -> Router {
             post(restore_snapshot),
         )
         .merge(super::key_routes::router())
+        .merge(super::metrics_routes::v1_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), v1_gate));
 
     Router::new()
         .route("/oauth/token", post(token))
         .merge(v1)
+        .merge(super::metrics_routes::scrape_router())
         .merge(super::admin::router())
         .merge(super::query_api::router())
         .fallback(not_found)

@@ -297,6 +297,17 @@ impl SimState {
         self.world().keys.grant(id, Instant::now())
     }
 
+    /// Whether the tenant's metrics integration is available (`false`: 400
+    /// `tenant-incapable-of-action`).
+    pub fn set_metrics_capable(&self, tenant_id: &str, capable: bool) {
+        let mut w = self.world();
+        if capable {
+            w.metrics_incapable.remove(tenant_id);
+        } else {
+            w.metrics_incapable.insert(tenant_id.to_string());
+        }
+    }
+
     /// The password issued at creation, still known after the instance is gone.
     pub fn issued_password(&self, id: &str) -> Option<String> {
         self.world().issued_password(id)

@@ -341,6 +341,10 @@ pub struct InstanceRecord {
     data: Data,
     transition: Option<Transition>,
     locked_until: Option<Instant>,
+    /// Where its metrics are served (see `metrics.rs`).
+    metrics_base: String,
+    /// `GET /instances` shows it from then on (the list lags behind creates).
+    listed_from: Instant,
 }
 
 impl std::fmt::Debug for InstanceRecord {
@@ -409,13 +413,10 @@ impl InstanceRecord {
                 .contains(&self.instance_type.as_str())
                 .then(|| self.cdc_enrichment_mode.clone()),
             customer_managed_key_id: self.customer_managed_key_id.clone(),
-            metrics_integration_url: super::catalogue::SECONDARIES_TYPES
+            metrics_integration_url: super::metrics::METRICS_TYPES
                 .contains(&self.instance_type.as_str())
                 .then(|| {
-                    format!(
-                        "https://customer-metrics-api.neo4j.io/api/v1/{}/{}/metrics",
-                        self.tenant_id, self.id
-                    )
+                    super::metrics::instance_endpoint(&self.metrics_base, &self.tenant_id, &self.id)
                 }),
         }
     }
@@ -496,6 +497,12 @@ pub struct World {
     pub keys: Keys,
     /// Seconds from a key's creation to `ready`; `None`: only the grant.
     pub key_ready_seconds: Option<f64>,
+    /// Where metrics are served: the simulator's own address once started.
+    pub metrics_base: String,
+    /// Tenants whose metrics integration answers 400 `tenant-incapable-of-action`.
+    pub metrics_incapable: BTreeSet<String>,
+    /// Seconds before a new instance shows in `GET /instances` (0: at once).
+    pub list_delay_seconds: f64,
     /// Each instance's database users other than the admin, and its custom
     /// roles, by instance id.
     user_tables: HashMap<String, UserTable>,
@@ -549,6 +556,9 @@ impl World {
             passwords: HashMap::new(),
             keys: Keys::default(),
             key_ready_seconds: Some(DEFAULT_KEY_READY_SECONDS),
+            metrics_base: super::metrics::DEFAULT_METRICS_BASE.to_string(),
+            metrics_incapable: BTreeSet::new(),
+            list_delay_seconds: 0.0,
             user_tables: HashMap::new(),
         }
     }
@@ -600,12 +610,38 @@ impl World {
         Ok(self.get(id, now)?.placement())
     }
 
-    /// All instances, optionally of one tenant, in id order.
+    /// The instances `GET /instances` shows, optionally of one tenant, in
+    /// id order: those created at least the list delay ago.
     pub fn list(&mut self, tenant: Option<&str>, now: Instant) -> Vec<&InstanceRecord> {
         self.settle(now);
         self.instances
             .values()
-            .filter(|i| tenant.is_none_or(|t| i.tenant_id == t))
+            .filter(|i| tenant.is_none_or(|t| i.tenant_id == t) && now >= i.listed_from)
+            .collect()
+    }
+
+    /// What the metrics of a tenant's running instances (or of one of
+    /// them) are computed from: only types metrics are offered for.
+    pub fn metrics_samples(
+        &mut self,
+        tenant: &str,
+        instance: Option<&str>,
+        now: Instant,
+    ) -> Vec<super::metrics::Sample> {
+        self.settle(now);
+        self.instances
+            .values()
+            .filter(|i| i.tenant_id == tenant && instance.is_none_or(|id| i.id == id))
+            .filter(|i| {
+                i.status == InstanceStatus::Running
+                    && super::metrics::METRICS_TYPES.contains(&i.instance_type.as_str())
+            })
+            .map(|i| super::metrics::Sample {
+                instance_id: i.id.clone(),
+                memory: i.memory.clone(),
+                storage: i.storage.clone(),
+                data_version: i.data_version().to_string(),
+            })
             .collect()
     }
 
@@ -698,6 +734,8 @@ impl World {
             data: Data::new(created_at.clone(), source),
             transition,
             locked_until: None,
+            metrics_base: self.metrics_base.clone(),
+            listed_from: deadline(now, secs(self.list_delay_seconds)),
         };
         let out = CreatedInstance {
             id: id.clone(),

@@ -284,3 +284,61 @@ fn an_instance_records_its_key_and_holds_it_until_gone() {
     w.delete_key(&key.id, t2 + s(1.0)).unwrap();
     assert_eq!(w.delete_key(&key.id, t2 + s(1.0)).unwrap_err().status, 404);
 }
+
+#[test]
+fn the_list_shows_a_new_instance_after_the_list_delay() {
+    let mut w = world();
+    w.list_delay_seconds = 3.0;
+    let t0 = Instant::now();
+    let id = w.create(spec("professional-db"), t0, false).unwrap().id;
+    // The instance itself is there at once; the list lags.
+    assert!(w.get(&id, t0).is_ok());
+    for (t, listed) in [(0.0, false), (2.9, false), (3.0, true), (10.0, true)] {
+        let ids: Vec<String> = w
+            .list(Some("t"), t0 + s(t))
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        assert_eq!(ids.contains(&id), listed, "at {t}s");
+    }
+    w.list_delay_seconds = 0.0;
+    let at_once = w.create(spec("professional-db"), t0, false).unwrap().id;
+    assert_eq!(w.list(None, t0).len(), 1);
+    assert_eq!(w.list(None, t0)[0].id, at_once);
+}
+
+#[test]
+fn metrics_come_from_running_instances_of_metered_types() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let vdc = w.create(spec("enterprise-db"), t0, false).unwrap().id;
+    let bc = w.create(spec("business-critical"), t0, false).unwrap().id;
+    let pro = w.create(spec("professional-db"), t0, false).unwrap().id;
+    assert!(
+        w.metrics_samples("t", None, t0).is_empty(),
+        "still creating"
+    );
+    let t1 = t0 + s(2.0);
+    let ids: Vec<String> = w
+        .metrics_samples("t", None, t1)
+        .into_iter()
+        .map(|x| x.instance_id)
+        .collect();
+    assert!(
+        ids.contains(&vdc) && ids.contains(&bc) && !ids.contains(&pro),
+        "{ids:?}"
+    );
+    assert_eq!(w.metrics_samples("t", Some(&bc), t1).len(), 1);
+    assert!(w.metrics_samples("other", None, t1).is_empty());
+    let url = w.get(&vdc, t1).unwrap().to_wire().metrics_integration_url;
+    assert_eq!(
+        url,
+        Some(format!(
+            "https://customer-metrics-api.neo4j.io/api/v1/t/{vdc}/metrics"
+        ))
+    );
+    assert_eq!(
+        w.get(&pro, t1).unwrap().to_wire().metrics_integration_url,
+        None
+    );
+}
