@@ -291,6 +291,17 @@ impl SimState {
         self.world().keys.get(id, Instant::now()).ok()
     }
 
+    /// Every key of every tenant, as `GET /customer-managed-keys/{id}` shows them.
+    pub fn customer_managed_keys(&self) -> Vec<KeyView> {
+        let w = self.world();
+        let now = Instant::now();
+        w.keys
+            .summaries(None)
+            .iter()
+            .filter_map(|k| w.keys.get(&k.id, now).ok())
+            .collect()
+    }
+
     /// The customer grants Aura the use of the key in their cloud console:
     /// it is `ready` at once.
     pub fn grant_customer_managed_key(&self, id: &str) -> Result<KeyView, ApiError> {

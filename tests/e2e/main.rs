@@ -22,6 +22,7 @@ mod aura_contract;
 mod connection_secrets;
 mod crd_generated;
 mod credentials_watch;
+mod customer_managed_keys;
 mod database_users;
 mod day2;
 mod endings;

@@ -178,6 +178,25 @@ impl DatabaseUser {
     }
 }
 
+/// An AuraCustomerManagedKey for the instances of [`instance`] (gcp,
+/// europe-west1, enterprise-db, tenant B, the Secret `aura-api`).
+pub fn customer_managed_key(name: &str) -> CustomerManagedKey {
+    CustomerManagedKey(base(
+        "AuraCustomerManagedKey",
+        name,
+        json!({
+            "name": name, "cloudProvider": "gcp", "region": "europe-west1",
+            "instanceType": "enterprise-db", "tenantId": TENANT_B,
+            "keyId": format!("projects/p/locations/europe-west1/keyRings/r/cryptoKeys/{name}"),
+            "credentialsSecretRef": {"name": "aura-api"},
+        }),
+    ))
+}
+
+/// See [`customer_managed_key`].
+pub struct CustomerManagedKey(Value);
+fixture!(CustomerManagedKey);
+
 /// An AuraRestore; name its target with [`Restore::of`] and its source with
 /// the other methods (several make one source: an instance and one of its
 /// snapshots).
