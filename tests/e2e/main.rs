@@ -38,6 +38,7 @@ mod operator;
 mod ownership;
 mod pacing;
 mod packaging;
+mod project_metrics;
 mod projects;
 mod protection;
 mod reach;
