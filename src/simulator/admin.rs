@@ -30,6 +30,9 @@
 //! - `POST /admin/customer-managed-keys/{id}/grant` (no body): the customer
 //!   granted Aura the key in their cloud console: `ready` at once.
 //!
+//! `POST /admin/graph-analytics/sessions/{id}/expire` (no body): the
+//! session is `Expired` at once, as if idle past its time to live.
+//!
 //! `PUT /admin/tenants/{id}/metrics-integration` with `{"capable": false}`:
 //! the tenant's metrics integration answers 400 `tenant-incapable-of-action`.
 
@@ -77,6 +80,10 @@ pub fn router() -> Router<SimState> {
         .route("/admin/instances", get(instances).post(console_create))
         .route("/admin/customer-managed-keys", post(add_key))
         .route("/admin/customer-managed-keys/{id}/grant", post(grant_key))
+        .route(
+            "/admin/graph-analytics/sessions/{id}/expire",
+            post(expire_session),
+        )
         .route(
             "/admin/tenants/{id}/metrics-integration",
             axum::routing::put(put_metrics_capable),
@@ -164,6 +171,16 @@ async fn put_metrics_capable(
     }
     st.set_metrics_capable(&id, capable);
     Ok(Json(json!({"tenant_id": id, "capable": capable})).into_response())
+}
+
+/// `POST /admin/graph-analytics/sessions/{id}/expire` (no body): the
+/// session is `Expired` now. 200 with it; 404 when unknown.
+async fn expire_session(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let now = tokio::time::Instant::now();
+    Ok(Json(st.world().sessions.expire(&id, now)?).into_response())
 }
 
 async fn counters(State(st): State<SimState>) -> Response {

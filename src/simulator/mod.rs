@@ -22,6 +22,7 @@
 //! ```
 
 mod admin;
+mod analytics_routes;
 mod auth;
 mod catalogue;
 mod error;
@@ -34,7 +35,9 @@ mod metrics_routes;
 mod query_api;
 mod quirks;
 mod routes;
+mod sessions;
 mod shared;
+mod sizing;
 mod snapshots;
 mod state;
 mod tls;

@@ -65,6 +65,7 @@ pub fn router(state: SimState) -> Router {
         )
         .merge(super::key_routes::router())
         .merge(super::metrics_routes::v1_router())
+        .merge(super::analytics_routes::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), v1_gate));
 
     Router::new()

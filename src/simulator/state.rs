@@ -14,6 +14,7 @@ use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::error::ApiError;
 use super::keys::{KeySpec, KeyUse, KeyView, Keys};
 use super::lineage::Data;
+use super::sessions::Sessions;
 use super::snapshots::Snapshots;
 use crate::api::InstanceType;
 use crate::aura::model::{
@@ -499,6 +500,8 @@ pub struct World {
     pub key_ready_seconds: Option<f64>,
     /// Where metrics are served: the simulator's own address once started.
     pub metrics_base: String,
+    /// `/graph-analytics/sessions`.
+    pub sessions: Sessions,
     /// Tenants whose metrics integration answers 400 `tenant-incapable-of-action`.
     pub metrics_incapable: BTreeSet<String>,
     /// Seconds before a new instance shows in `GET /instances` (0: at once).
@@ -558,6 +561,7 @@ impl World {
             key_ready_seconds: Some(DEFAULT_KEY_READY_SECONDS),
             metrics_base: super::metrics::DEFAULT_METRICS_BASE.to_string(),
             metrics_incapable: BTreeSet::new(),
+            sessions: Sessions::default(),
             list_delay_seconds: 0.0,
             user_tables: HashMap::new(),
         }
@@ -1061,6 +1065,10 @@ impl World {
 // Restore, overwrite, clone sources and writes: the data side of the account.
 #[path = "data_ops.rs"]
 mod data_ops;
+
+// Where Graph Analytics sessions go.
+#[path = "session_ops.rs"]
+mod session_ops;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

@@ -342,3 +342,104 @@ fn metrics_come_from_running_instances_of_metered_types() {
         None
     );
 }
+
+#[test]
+fn a_session_attaches_to_a_running_instance_or_names_its_place() {
+    use crate::simulator::sessions::SessionRequest;
+    let mut w = world();
+    let t0 = Instant::now();
+    let id = w.create(spec("professional-db"), t0, false).unwrap().id;
+    let req = |instance: Option<&str>,
+               tenant: Option<&str>,
+               provider: Option<&str>,
+               region: Option<&str>| {
+        SessionRequest {
+            name: "s".into(),
+            memory: "8GB".into(),
+            instance_id: instance.map(str::to_string),
+            tenant_id: tenant.map(str::to_string),
+            cloud_provider: provider.map(str::to_string),
+            region: region.map(str::to_string),
+            ..Default::default()
+        }
+    };
+    let t1 = t0 + s(2.0);
+    // (request, when, status, field)
+    let cases: Vec<(SessionRequest, Instant, u16, Option<&str>)> = vec![
+        (req(Some(&id), None, None, None), t0, 400, None),
+        (req(Some("deadbeef"), None, None, None), t1, 404, None),
+        (
+            req(Some(&id), Some("t2"), None, None),
+            t1,
+            400,
+            Some("tenant_id"),
+        ),
+        (
+            req(Some(&id), None, Some("aws"), None),
+            t1,
+            400,
+            Some("cloud_provider"),
+        ),
+        (
+            req(None, None, Some("gcp"), Some("europe-west1")),
+            t1,
+            400,
+            Some("tenant_id"),
+        ),
+        (
+            req(None, Some("t"), None, Some("europe-west1")),
+            t1,
+            400,
+            Some("cloud_provider"),
+        ),
+        (
+            req(None, Some("t"), Some("gcp"), None),
+            t1,
+            400,
+            Some("region"),
+        ),
+        (
+            req(None, Some("nope"), Some("gcp"), Some("europe-west1")),
+            t1,
+            404,
+            None,
+        ),
+        (
+            req(None, Some("t"), Some("gcp"), Some("us-east-1")),
+            t1,
+            400,
+            Some("region"),
+        ),
+    ];
+    for (r, at, status, field) in cases {
+        let e = w.place_session(r.clone(), at).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.field_name()),
+            (status, field),
+            "{r:?}"
+        );
+    }
+    let attached = w
+        .place_session(req(Some(&id), Some("t"), None, None), t1)
+        .unwrap();
+    assert_eq!(
+        (
+            attached.tenant_id.as_str(),
+            attached.cloud_provider.as_str(),
+            attached.region.as_str()
+        ),
+        ("t", "gcp", "europe-west1")
+    );
+    let (created, view) = w
+        .get_or_create_session(
+            req(None, Some("t"), Some("aws"), Some("us-east-1")),
+            "c",
+            t1,
+        )
+        .unwrap();
+    assert!(created);
+    assert_eq!(
+        (view.status.as_str(), view.user_id.as_str()),
+        ("Creating", "c")
+    );
+}

@@ -1215,3 +1215,120 @@ async fn metrics_integration_points_at_metrics_the_simulator_serves() {
     assert_problems_empty(&spec, &r);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn graph_analytics_sessions_and_sizing_conform_to_the_document() {
+    let spec = Spec::load();
+    let sim = start(sim_config()).await;
+    let mut r = Recorder::new(&sim.base_url()).await;
+    let sessions = "/v1/graph-analytics/sessions";
+    let standalone = serde_json::json!({"name": "people", "memory": "8GB", "ttl": "30m",
+        "tenant_id": TENANT, "cloud_provider": "gcp", "region": "europe-west1"});
+    let (s, first) = r.call("POST", sessions, Some(standalone.clone())).await;
+    assert_eq!(
+        (s, first["data"]["status"].as_str()),
+        (202, Some("Creating")),
+        "{first}"
+    );
+    let id = first["data"]["id"].as_str().unwrap().to_string();
+    let (s, again) = r.call("POST", sessions, Some(standalone.clone())).await;
+    assert_eq!((s, again["data"]["id"].as_str()), (200, Some(id.as_str())));
+    let mut other = standalone.clone();
+    other["memory"] = "4GB".into();
+    let (s, e) = r.call("POST", sessions, Some(other)).await;
+    assert_eq!(s, 409, "{e}");
+    let mut bad = standalone.clone();
+    bad["memory"] = "3GB".into();
+    let (s, _) = r.call("POST", sessions, Some(bad)).await;
+    assert_eq!(s, 400);
+
+    // Attached to an instance.
+    let (_, t) = r.call("GET", &format!("/v1/tenants/{TENANT}"), None).await;
+    let configs: Vec<InstanceConfiguration> =
+        serde_json::from_value(t["data"]["instance_configurations"].clone()).unwrap();
+    let body =
+        serde_json::to_value(create_request(&pick(&configs, "professional-db"), "gds")).unwrap();
+    let (_, created) = r.call("POST", "/v1/instances", Some(body)).await;
+    let instance = created["data"]["id"].as_str().unwrap().to_string();
+    r.wait_status(&instance, "running").await;
+    let (s, attached) = r
+        .call(
+            "POST",
+            sessions,
+            Some(serde_json::json!({"name": "with-db", "memory": "4GB", "instance_id": instance})),
+        )
+        .await;
+    assert_eq!(s, 202, "{attached}");
+    assert_eq!(attached["data"]["tenant_id"], TENANT);
+    let (_, all) = r.call("GET", sessions, None).await;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(2));
+    let (_, one) = r
+        .call("GET", &format!("{sessions}?instanceId={instance}"), None)
+        .await;
+    assert_eq!(one["data"].as_array().map(Vec::len), Some(1));
+    r.call("GET", &format!("{sessions}?tenantId={TENANT}"), None)
+        .await;
+    let (s, _) = r
+        .call("GET", &format!("{sessions}?instanceId=deadbeef"), None)
+        .await;
+    assert_eq!(s, 404);
+
+    // Ready after the create time; expired by the hook.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, got) = r.call("GET", &format!("{sessions}/{id}"), None).await;
+        if got["data"]["status"] == "Ready" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, expired) =
+        admin_post(&r, &format!("/admin/graph-analytics/sessions/{id}/expire")).await;
+    assert_eq!((s, expired["status"].as_str()), (200, Some("Expired")));
+    let (_, got) = r.call("GET", &format!("{sessions}/{id}"), None).await;
+    assert_eq!(got["data"]["status"], "Expired");
+    let (s, gone) = r.call("DELETE", &format!("{sessions}/{id}"), None).await;
+    assert_eq!((s, gone["data"]["id"].as_str()), (202, Some(id.as_str())));
+    let (s, _) = r.call("GET", &format!("{sessions}/{id}"), None).await;
+    assert_eq!(s, 404);
+    let (s, _) = r.call("DELETE", &format!("{sessions}/{id}"), None).await;
+    assert_eq!(s, 404);
+
+    // Sizing, as the documented examples.
+    let (s, sized) = r
+        .call(
+            "POST",
+            &format!("{sessions}/sizing"),
+            Some(
+                serde_json::json!({"node_count": 1_000_000, "node_property_count": 512,
+                "node_label_count": 3, "relationship_count": 5_000_000,
+                "relationship_property_count": 5,
+                "algorithm_categories": ["similarity", "community-detection"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        sized["data"],
+        serde_json::json!({"estimated_memory": "6GB", "recommended_size": "8GB"})
+    );
+    let (s, sized) = r
+        .call(
+            "POST",
+            "/v1/instances/sizing",
+            Some(
+                serde_json::json!({"node_count": 1_000_000, "relationship_count": 5_000_000,
+                "instance_type": "professional-ds",
+                "algorithm_categories": ["pathfinding", "community-detection"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        sized["data"],
+        serde_json::json!({"did_exceed_maximum": false, "min_required_memory": "14GB", "recommended_size": "16GB"})
+    );
+    assert_problems_empty(&spec, &r);
+    sim.shutdown().await;
+}
