@@ -91,7 +91,9 @@ impl World {
     }
 
     /// `POST /instances/{id}/overwrite`: the target gets the source's data (a
-    /// fresh copy of it, or one of its snapshots) while `overwriting`.
+    /// fresh copy of it, or one of its snapshots) while `overwriting`. A
+    /// fresh copy goes through a new snapshot of the source (`AdHoc`, the
+    /// source's current data), which the source's snapshot list shows.
     pub fn overwrite(
         &mut self,
         id: &str,
@@ -131,6 +133,17 @@ impl World {
                 wrong_state: "Only a running instance can be overwritten",
             },
         )?;
+        if spec.source_snapshot_id.is_none() {
+            // Aura copies a fresh snapshot of the source: the source's list shows it.
+            let duration = super::secs(self.timings.snapshot);
+            self.snapshots.take(
+                &source.instance_id,
+                &source.data_version,
+                now_rfc3339(),
+                now,
+                duration,
+            );
+        }
         self.get_mut(id, now)?.data.overwrite(now_rfc3339(), source);
         Ok(wire)
     }

@@ -32,6 +32,18 @@ pub enum CreateFailMode {
     Drop,
 }
 
+/// How a call with an expired token is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiredToken {
+    /// 403 with the API's error body (NOTES: what the API answers; the
+    /// operator's tests expect it).
+    #[default]
+    Forbidden,
+    /// 401 with the gateway's `{"error": ...}` body, as the gateway does.
+    Unauthorized,
+}
+
 /// Faults applied to `/v1` requests. Shares are probabilities in 0.0..=1.0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,6 +65,15 @@ pub struct Faults {
     pub fail_snapshots: u32,
     /// Answers that depart from the spec as the real service's do.
     pub quirks: Quirks,
+    /// How a call with an expired token is answered (403 by default).
+    pub expired_token: ExpiredToken,
+    /// Every 429 (limits and storms) gives `Retry-After` as an HTTP date
+    /// rather than seconds (the spec allows both).
+    pub retry_after_http_date: bool,
+    /// Share of `/oauth/token` calls answered 500, 502 or 503.
+    pub token_error_rate: f64,
+    /// Share of `/oauth/token` calls whose connection is closed unanswered.
+    pub token_drop_rate: f64,
 }
 
 impl Faults {
@@ -62,6 +83,8 @@ impl Faults {
             ("error_rate", self.error_rate),
             ("rate_limit_rate", self.rate_limit_rate),
             ("drop_rate", self.drop_rate),
+            ("token_error_rate", self.token_error_rate),
+            ("token_drop_rate", self.token_drop_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} must be between 0.0 and 1.0"));
@@ -69,6 +92,17 @@ impl Faults {
         }
         Ok(())
     }
+}
+
+/// `Retry-After` as an HTTP date `secs` after `now`, rounded up to the
+/// next whole second so that a client waiting until then waits long enough.
+pub fn retry_after_date(secs: u64, now: std::time::SystemTime) -> String {
+    let at = now + std::time::Duration::from_secs(secs);
+    let whole = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        .unwrap_or(0);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(whole))
 }
 
 /// Draws a fault with probability `share`.
@@ -205,6 +239,40 @@ mod tests {
             ..Default::default()
         };
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn retry_after_dates_never_come_early() {
+        let epoch = std::time::UNIX_EPOCH;
+        // (now, seconds, header)
+        let cases = [
+            (epoch, 1, "Thu, 01 Jan 1970 00:00:01 GMT"),
+            (
+                epoch + std::time::Duration::from_millis(1_500),
+                2,
+                "Thu, 01 Jan 1970 00:00:04 GMT",
+            ),
+            (
+                epoch + std::time::Duration::from_secs(60),
+                60,
+                "Thu, 01 Jan 1970 00:02:00 GMT",
+            ),
+        ];
+        for (now, secs, want) in cases {
+            assert_eq!(retry_after_date(secs, now), want);
+        }
+        let f: Faults = serde_json::from_str(
+            r#"{"expired_token":"unauthorized","retry_after_http_date":true,"token_error_rate":1}"#,
+        )
+        .unwrap();
+        assert_eq!(f.expired_token, ExpiredToken::Unauthorized);
+        assert!(f.retry_after_http_date);
+        assert_eq!(Faults::default().expired_token, ExpiredToken::Forbidden);
+        let bad = Faults {
+            token_drop_rate: 2.0,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

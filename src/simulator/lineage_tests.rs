@@ -773,3 +773,49 @@ async fn overwrite_checks(h: &OverHttp, a: &str, b: &str) {
             .contains(&format!("POST /v1/instances/{b}/overwrite 202"))
     );
 }
+
+#[test]
+fn an_overwrite_from_an_instance_snapshots_the_source_first() {
+    let mut w = world();
+    let t0 = Instant::now();
+    let source = running(&mut w, t0);
+    let target = running(&mut w, t0);
+    let small = w.create(spec("professional-db"), t0, true).unwrap().id;
+    w.console_update(
+        &source,
+        &ConsoleUpdate {
+            memory: Some("8GB".into()),
+            ..Default::default()
+        },
+        t0,
+    )
+    .unwrap();
+    let count = |w: &mut World, t| w.snapshots(&source, None, t).unwrap().len();
+    // A refused overwrite takes none.
+    assert!(w.overwrite(&small, &from(&source, None), t0).is_err());
+    assert_eq!(count(&mut w, t0), 0);
+    w.console_update(
+        &source,
+        &ConsoleUpdate {
+            memory: Some("4GB".into()),
+            ..Default::default()
+        },
+        t0,
+    )
+    .unwrap();
+    let at_call = version(&mut w, &source, t0);
+    w.overwrite(&target, &from(&source, None), t0).unwrap();
+    let taken = w.snapshots(&source, None, t0).unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].profile.as_deref(), Some("AdHoc"));
+    // It holds what the target got: restoring it brings that data back.
+    let done = t0 + s(w.timings.overwrite.max(w.timings.snapshot));
+    w.write(&source, done).unwrap();
+    w.restore(&source, &taken[0].snapshot_id, done).unwrap();
+    assert_eq!(version(&mut w, &source, done), at_call);
+    // From a named snapshot: no new one.
+    let t1 = done + s(w.timings.restore);
+    w.overwrite(&small, &from(&source, Some(&taken[0].snapshot_id)), t1)
+        .unwrap();
+    assert_eq!(count(&mut w, t1), 1);
+}

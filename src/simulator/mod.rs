@@ -51,7 +51,7 @@ use tokio::task::JoinHandle;
 
 pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
-pub use faults::{CreateFailMode, Faults};
+pub use faults::{CreateFailMode, ExpiredToken, Faults};
 pub use keys::{CustomerManagedKey, KeySummary, KeyView};
 pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
@@ -389,6 +389,19 @@ pub struct SimulateArgs {
     /// Share of `/v1` requests whose connection is dropped without an answer.
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub drop_rate: f64,
+    /// Share of `/oauth/token` calls answered 500/502/503.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub token_error_rate: f64,
+    /// Share of `/oauth/token` calls whose connection is dropped unanswered.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub token_drop_rate: f64,
+    /// How an expired token is answered: `403` (the API's body, the default)
+    /// or `401` (the gateway's `{"error": ...}` body).
+    #[arg(long, default_value = "403", value_parser = ["401", "403"])]
+    pub expired_token_status: String,
+    /// 429s give `Retry-After` as an HTTP date instead of seconds.
+    #[arg(long)]
+    pub retry_after_http_date: bool,
     /// The next N creates commit the instance but fail the answer.
     #[arg(long, default_value_t = 0)]
     pub fail_creates: u32,
@@ -451,6 +464,14 @@ impl SimulateArgs {
                     CreateFailMode::Error
                 },
                 quirks: self.quirks.clone(),
+                token_error_rate: self.token_error_rate,
+                token_drop_rate: self.token_drop_rate,
+                expired_token: if self.expired_token_status == "401" {
+                    ExpiredToken::Unauthorized
+                } else {
+                    ExpiredToken::Forbidden
+                },
+                retry_after_http_date: self.retry_after_http_date,
                 ..Faults::default()
             },
             ..SimulatorConfig::default()
@@ -563,6 +584,36 @@ mod tests {
                 .ok()
         };
         assert_eq!(keys(&["x"]), Some(Some(10.0)));
+        let faults = |args: &[&str]| Cli::try_parse_from(args).unwrap().args.to_config().faults;
+        let f = faults(&["x"]);
+        assert_eq!(f.expired_token, ExpiredToken::Forbidden);
+        assert!(!f.retry_after_http_date);
+        assert_eq!((f.token_error_rate, f.token_drop_rate), (0.0, 0.0));
+        let f = faults(&[
+            "x",
+            "--expired-token-status",
+            "401",
+            "--retry-after-http-date",
+            "--token-error-rate",
+            "0.5",
+            "--token-drop-rate",
+            "1",
+        ]);
+        assert_eq!(f.expired_token, ExpiredToken::Unauthorized);
+        assert!(f.retry_after_http_date);
+        assert_eq!((f.token_error_rate, f.token_drop_rate), (0.5, 1.0));
+        let c = Cli::try_parse_from([
+            "x",
+            "--list-delay-seconds",
+            "2.5",
+            "--metrics-incapable-tenant",
+            "t1",
+        ])
+        .unwrap()
+        .args
+        .to_config();
+        assert_eq!(c.list_delay_seconds, 2.5);
+        assert_eq!(c.metrics_incapable_tenants, vec!["t1".to_string()]);
         assert_eq!(keys(&["x", "--key-ready-seconds", "0.5"]), Some(Some(0.5)));
         assert_eq!(keys(&["x", "--key-ready-seconds", "never"]), Some(None));
         assert_eq!(keys(&["x", "--key-ready-seconds", "-1"]), None);

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
 use super::catalogue::{parse_object, parse_overwrite, parse_update, parse_upgrade};
 use super::error::ApiError;
-use super::faults::{CreateFailMode, KillSwitch, roll};
+use super::faults::{CreateFailMode, ExpiredToken, KillSwitch, retry_after_date, roll};
 use super::shared::{CreateRecord, SimState};
 use crate::aura::model::{Data, SnapshotCreated, Tenant, TokenResponse};
 
@@ -114,6 +114,7 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let started = Instant::now();
     let mut resp = next.run(req).await;
+    date_retry_after(&st, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -165,6 +166,24 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
     resp
 }
 
+/// With the fault on, a 429's `Retry-After` in seconds becomes the HTTP
+/// date that many seconds from now.
+fn date_retry_after(st: &SimState, resp: &mut Response) {
+    if resp.status() != StatusCode::TOO_MANY_REQUESTS || !st.faults().retry_after_http_date {
+        return;
+    }
+    let secs = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(secs) = secs
+        && let Ok(v) = HeaderValue::from_str(&retry_after_date(secs, std::time::SystemTime::now()))
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
 async fn sleep_latency(st: &SimState) {
     let ms = st.faults().latency_ms;
     if ms > 0 {
@@ -196,7 +215,17 @@ async fn v1_gate(State(st): State<SimState>, mut req: Request, next: Next) -> Re
         Err(TokenError::Invalid) => {
             return ApiError::unauthorized("The access token is not valid").into_response();
         }
-        Err(TokenError::Expired) => return ApiError::token_expired().into_response(),
+        Err(TokenError::Expired) => {
+            return match st.faults().expired_token {
+                ExpiredToken::Forbidden => ApiError::token_expired(),
+                ExpiredToken::Unauthorized => ApiError::middleware(
+                    StatusCode::UNAUTHORIZED,
+                    "The access token has expired",
+                    None,
+                ),
+            }
+            .into_response();
+        }
     };
     st.count(|c| *c.by_client.entry(client.clone()).or_default() += 1);
     let limited = st.auth().requests.check(&client, now);
@@ -239,9 +268,42 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     r
 }
 
+/// The token faults: a dropped connection or a 5xx in the OAuth shape, as
+/// a failing token service would answer.
+fn token_fault(st: &SimState, kill: Option<KillSwitch>) -> Option<Response> {
+    let faults = st.faults();
+    if roll(faults.token_drop_rate)
+        && let Some(k) = kill
+    {
+        st.count(|c| c.dropped_connections += 1);
+        k.kill();
+        return Some(dropped_response());
+    }
+    if roll(faults.token_error_rate) {
+        st.count(|c| c.injected_errors += 1);
+        let (status, code) = [
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+            (StatusCode::BAD_GATEWAY, "server_error"),
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        ][rand::random_range(0..3usize)];
+        return Some(oauth_error(
+            status,
+            code,
+            "The token service failed, retry later",
+        ));
+    }
+    None
+}
+
 /// `POST /oauth/token`: client credentials by HTTP Basic (or in the form).
-async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(State(st): State<SimState>, req: Request) -> Response {
     sleep_latency(&st).await;
+    let kill = kill_switch(&req);
+    let headers = req.headers().clone();
+    let body = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::unreadable_body(&e).into_response(),
+    };
     let now = Instant::now();
     let form = parse_form(std::str::from_utf8(&body).unwrap_or(""));
     let field = |k: &str| {
@@ -255,6 +317,9 @@ async fn token(State(st): State<SimState>, headers: HeaderMap, body: Bytes) -> R
         .and_then(parse_basic)
         .or_else(|| Some((field("client_id")?, field("client_secret")?)));
     st.count_token_call(creds.as_ref().map(|c| c.0.as_str()));
+    if let Some(failed) = token_fault(&st, kill) {
+        return failed;
+    }
     let Some((id, secret)) = creds else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -382,10 +447,12 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
     };
     let result = {
         let mut w = st.world();
-        super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue)
-            .and_then(|spec| w.create(spec, Instant::now(), false))
+        super::catalogue::parse_create(&obj, &w.tenants, &w.catalogue).and_then(|spec| {
+            let flags = (spec.vector_optimized, spec.graph_analytics_plugin);
+            w.create(spec, Instant::now(), false).map(|c| (c, flags))
+        })
     };
-    let created = match result {
+    let (created, flags) = match result {
         Ok(c) => c,
         Err(e) => {
             record(e.status.as_u16().to_string(), None);
@@ -416,7 +483,24 @@ async fn create_instance(State(st): State<SimState>, req: Request) -> Result<Res
         }
     }
     record(StatusCode::ACCEPTED.as_u16().to_string(), Some(&created.id));
-    Ok(data(StatusCode::ACCEPTED, created))
+    Ok(data(StatusCode::ACCEPTED, created_body(&created, flags)))
+}
+
+/// The 202 of a create: the created instance with `vector_optimized` and
+/// `graph_analytics_plugin` as they were set, as the spec's example has them.
+fn created_body(
+    created: &crate::aura::model::CreatedInstance,
+    (vector_optimized, graph_analytics_plugin): (bool, bool),
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(created).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("vector_optimized".into(), vector_optimized.into());
+        o.insert(
+            "graph_analytics_plugin".into(),
+            graph_analytics_plugin.into(),
+        );
+    }
+    v
 }
 
 /// Answers `{"data": instance}`; storage is not reported for free instances.
@@ -523,13 +607,31 @@ async fn overwrite_instance(
     Ok(instance_data(StatusCode::ACCEPTED, &i))
 }
 
+/// The day a snapshot list shows: `date` as `YYYY-MM-DD` (400 otherwise),
+/// today (UTC) without one, as the spec says.
+fn snapshot_day(date: Option<&str>) -> Result<String, ApiError> {
+    match date.filter(|d| !d.is_empty()) {
+        None => Ok(super::state::now_rfc3339()[..10].to_string()),
+        Some(d) if is_iso_date(d) => Ok(d.to_string()),
+        Some(d) => Err(ApiError::field(
+            "date",
+            format!("date must be an ISO date (YYYY-MM-DD), got '{d}'"),
+        )),
+    }
+}
+
+fn is_iso_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && d.parse::<jiff::civil::Date>().is_ok()
+}
+
 async fn list_snapshots(
     State(st): State<SimState>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let date = query_param(q.as_deref(), "date").filter(|d| !d.is_empty());
-    let list = st.world().snapshots(&id, date.as_deref(), Instant::now())?;
+    let date = snapshot_day(query_param(q.as_deref(), "date").as_deref())?;
+    let list = st.world().snapshots(&id, Some(&date), Instant::now())?;
     Ok(data(StatusCode::OK, list))
 }
 

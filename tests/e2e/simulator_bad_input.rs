@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use aura_operator::simulator::{ConsoleUpdate, CreateFailMode, Faults, Simulator, SimulatorConfig};
+use aura_operator::simulator::{
+    ConsoleUpdate, CreateFailMode, ExpiredToken, Faults, Simulator, SimulatorConfig,
+};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -1368,5 +1370,179 @@ async fn serve_for_curl() {
     .unwrap();
     println!("listening {}", sim.base_url());
     tokio::time::sleep(Duration::from_secs(secs)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_can_answer_401_as_the_gateway_does() {
+    let sim = start(|c| {
+        c.token_ttl_seconds = 1;
+        c.faults.expired_token = ExpiredToken::Unauthorized;
+    })
+    .await;
+    let api = Api::new(&sim).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, body) = api.get("/tenants").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("expired")),
+        "{body}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retry_after_can_be_an_http_date() {
+    let sim = start(|c| {
+        c.faults.rate_limit_rate = 1.0;
+        c.faults.rate_limit_retry_after = 30;
+        c.faults.retry_after_http_date = true;
+    })
+    .await;
+    let api = Api::new(&sim).await;
+    let resp = http()
+        .get(format!("{}/v1/tenants", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let header = resp.headers()["retry-after"].to_str().unwrap().to_string();
+    let at = httpdate::parse_http_date(&header).unwrap_or_else(|e| panic!("{header}: {e}"));
+    let wait = at.duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(
+        wait > Duration::from_secs(28) && wait <= Duration::from_secs(31),
+        "{wait:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_token_endpoint_fails_when_told() {
+    let sim = start(|c| c.faults.token_error_rate = 1.0).await;
+    let base = sim.base_url();
+    let (s, body) = json_error(
+        http()
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(CLIENT, Some(SECRET))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert!(s.is_server_error(), "{s}");
+    assert_oauth_error(s, &body, s);
+    sim.state().update_faults(|f| {
+        f.token_error_rate = 0.0;
+        f.token_drop_rate = 1.0;
+    });
+    let e = http()
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!e.is_status(), "{e}");
+    assert!(sim.state().counters().dropped_connections >= 1);
+    sim.state().update_faults(|f| f.token_drop_rate = 0.0);
+    token(&base).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_snapshot_list_is_of_one_day_today_by_default() {
+    let sim = start(|_| {}).await;
+    let api = Api::new(&sim).await;
+    let (s, created) = api.post("/instances", create_body()).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    // The 202 carries the two options as set, as the spec's example does.
+    assert_eq!(created["data"]["vector_optimized"], false);
+    assert_eq!(created["data"]["graph_analytics_plugin"], false);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    api.wait_status(&id, "running").await;
+    let (s, _) = api
+        .post(&format!("/instances/{id}/snapshots"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let count = |v: &Value| v["data"].as_array().map(Vec::len);
+    let (_, list) = api.get(&format!("/instances/{id}/snapshots")).await;
+    assert_eq!(count(&list), Some(1));
+    let (_, list) = api
+        .get(&format!("/instances/{id}/snapshots?date={today}"))
+        .await;
+    assert_eq!(count(&list), Some(1));
+    let (_, list) = api
+        .get(&format!("/instances/{id}/snapshots?date=2020-01-01"))
+        .await;
+    assert_eq!(count(&list), Some(0));
+    for bad in ["yesterday", "2020-1-1", "2020-13-01", "20200101"] {
+        let (s, body) = api
+            .get(&format!("/instances/{id}/snapshots?date={bad}"))
+            .await;
+        assert_api_error(
+            s,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "invalid-field",
+            Some("date"),
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_instance_list_can_lag_behind_a_create() {
+    let sim = start(|c| c.list_delay_seconds = 1.0).await;
+    let api = Api::new(&sim).await;
+    let mut body = create_body();
+    body["vector_optimized"] = true.into();
+    let (s, created) = api.post("/instances", body).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(created["data"]["vector_optimized"], true);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let listed = |v: &Value| {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+    };
+    let (_, list) = api.get("/instances").await;
+    assert!(!listed(&list));
+    let (s, _) = api.get(&format!("/instances/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "the instance itself is there");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, list) = api.get("/instances").await;
+    assert!(listed(&list));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_overwrite_from_an_instance_shows_in_the_sources_snapshots() {
+    let sim = start(|_| {}).await;
+    let api = Api::new(&sim).await;
+    let mut ids = Vec::new();
+    for name in ["source", "target"] {
+        let mut body = create_body();
+        body["name"] = name.into();
+        let (_, created) = api.post("/instances", body).await;
+        ids.push(created["data"]["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        api.wait_status(id, "running").await;
+    }
+    let (s, _) = api
+        .post(
+            &format!("/instances/{}/overwrite", ids[1]),
+            json!({"source_instance_id": ids[0]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, list) = api.get(&format!("/instances/{}/snapshots", ids[0])).await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+    let (_, list) = api.get(&format!("/instances/{}/snapshots", ids[1])).await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{list}");
     sim.shutdown().await;
 }
