@@ -5,6 +5,10 @@
 //! (requests per minute, token calls per hour), instance lifecycles with
 //! configurable durations, fault injection, and an unauthenticated `/admin`
 //! side door for tests (counters, faults, issued passwords, console edits).
+//! Beyond the instances: customer managed keys (`keys.rs`), the metrics
+//! integration and the Prometheus endpoints it names, served here
+//! (`metrics.rs`), Graph Analytics sessions (`sessions.rs`) and the two
+//! sizing estimates (`sizing.rs`).
 //!
 //! In-process use:
 //! ```no_run
