@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{optional_str, parse_object};
 use super::error::ApiError;
-use super::routes::{ClientId, data, query_param, require_json};
+use super::http::{ClientId, data, query_param, require_json};
 use super::sessions::parse_session_request;
 use super::shared::SimState;
 use super::sizing::{SIZED_INSTANCE_TYPES, instance_sizing, parse_shape, session_sizing};

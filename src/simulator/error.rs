@@ -132,11 +132,12 @@ impl ApiError {
     /// The documented answer to an overwrite of an instance smaller than its
     /// source: a 500 "DB Overwrite Size Disparity" reading `Cannot clone
     /// database <ID_1> into smaller database <ID_2>.` (spec text); the sizes
-    /// are added for the reader. The reason is not documented (unsure).
+    /// are added for the reader. The spec documents no reason: none is sent
+    /// (an empty one, as its other examples without a reason have).
     pub fn size_disparity(source: (&str, &str), target: (&str, &str)) -> Self {
         Self::api(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "db-overwrite-size-disparity",
+            "",
             format!(
                 "Cannot clone database {} into smaller database {}. (memory {} into {})",
                 source.0, target.0, source.1, target.1

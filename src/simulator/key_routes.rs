@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::catalogue::parse_object;
 use super::error::ApiError;
+use super::http::{data, query_param, require_json};
 use super::keys::parse_key_create;
-use super::routes::{data, query_param, require_json};
 use super::shared::SimState;
 
 pub fn router() -> Router<SimState> {

@@ -25,8 +25,8 @@ use tokio::time::Instant;
 
 use super::auth::parse_bearer;
 use super::error::ApiError;
+use super::http::data;
 use super::metrics::{CONTENT_TYPE, exposition, project_endpoint};
-use super::routes::data;
 use super::shared::SimState;
 
 /// The API side: behind the `/v1` gate.

@@ -31,6 +31,7 @@ mod auth;
 mod catalogue;
 mod error;
 mod faults;
+mod http;
 mod key_routes;
 mod keys;
 mod lineage;

@@ -11,19 +11,16 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
+
 use tokio::time::Instant;
 
 use super::auth::{TokenError, parse_basic, parse_bearer, parse_form};
 use super::catalogue::{parse_object, parse_overwrite, parse_update, parse_upgrade};
 use super::error::ApiError;
 use super::faults::{CreateFailMode, ExpiredToken, KillSwitch, retry_after_date, roll};
+use super::http::{ClientId, data, query_param, require_json};
 use super::shared::{CreateRecord, SimState};
-use crate::aura::model::{Data, SnapshotCreated, Tenant, TokenResponse};
-
-/// The client id behind the bearer token, set by the `/v1` gate.
-#[derive(Debug, Clone)]
-pub struct ClientId(pub String);
+use crate::aura::model::{SnapshotCreated, Tenant, TokenResponse};
 
 /// Marks an answer that is never written because the connection is dropped.
 #[derive(Debug, Clone, Copy)]
@@ -80,10 +77,6 @@ pub fn router(state: SimState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), depart))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
-}
-
-pub(super) fn data<T: Serialize>(status: StatusCode, value: T) -> Response {
-    (status, axum::Json(Data { data: value })).into_response()
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -364,36 +357,6 @@ async fn token(State(st): State<SimState>, req: Request) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-/// POST and PATCH must say `application/json` (parameters and `+json` allowed).
-pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let ok = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let mime = v
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
-        .unwrap_or(false);
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_media_type())
-    }
-}
-
-pub(super) fn query_param(query: Option<&str>, key: &str) -> Option<String> {
-    parse_form(query.unwrap_or(""))
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
 }
 
 async fn list_tenants(State(st): State<SimState>) -> Response {
