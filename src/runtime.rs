@@ -9,11 +9,12 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
 use crate::api::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraInstance, AuraProject, AuraRestore, AuraSnapshot,
-    ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraInstance, AuraProject,
+    AuraRestore, AuraSnapshot, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database_user::UserState;
+use crate::kinds::graph_analytics_session::SessionState;
 use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
@@ -190,6 +191,7 @@ pub struct Kinds {
     pub restores: Arc<Context<AuraRestore>>,
     pub database_users: Arc<Context<AuraDatabaseUser>>,
     pub keys: Arc<Context<AuraCustomerManagedKey>>,
+    pub sessions: Arc<Context<AuraGraphAnalyticsSession>>,
 }
 
 impl Kinds {
@@ -228,6 +230,12 @@ impl Kinds {
                     query_api: query_api.clone(),
                 },
             )),
+            sessions: Arc::new(Context::new(
+                shared.clone(),
+                SessionState {
+                    instances: view.clone(),
+                },
+            )),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
@@ -260,7 +268,8 @@ impl Kinds {
             kind(&self.snapshots, watched, stop, listed.clone()),
             kind(&self.restores, watched, stop, listed.clone()),
             kind(&self.database_users, watched, stop, listed.clone()),
-            kind(&self.keys, watched, stop, listed),
+            kind(&self.keys, watched, stop, listed.clone()),
+            kind(&self.sessions, watched, stop, listed),
         ]
     }
 }

@@ -7,8 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraInstance, AuraInstanceClaim, AuraProject,
-    AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraInstance,
+    AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -141,6 +141,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraCustomerManagedKey::crd,
+    },
+    KindInfo {
+        kind: "AuraGraphAnalyticsSession",
+        plural: "auragraphanalyticssessions",
+        scope: Scope::Namespaced,
+        summary: "A Graph Analytics session, attached to an AuraInstance or standalone, ended with its object.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraGraphAnalyticsSession::crd,
     },
 ];
 

@@ -1,5 +1,5 @@
 //! The Aura API v1 calls, one method each: tenants, instances, snapshots,
-//! customer-managed keys.
+//! customer-managed keys, Graph Analytics sessions.
 
 use reqwest::Method;
 
@@ -7,8 +7,9 @@ use super::client::{AuraClient, Call};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
     CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
-    InstanceSummary, MetricsIntegration, OverwriteInstanceRequest, Reachable, Snapshot,
-    SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
+    InstanceSummary, MetricsIntegration, OverwriteInstanceRequest, Reachable, Session,
+    SessionRequest, SessionSizing, SessionSizingRequest, Snapshot, SnapshotCreated, Tenant,
+    TenantSummary, UpdateInstanceRequest, UpgradeInstanceRequest,
 };
 
 impl AuraClient {
@@ -403,5 +404,85 @@ impl AuraClient {
             Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    // ---- Graph Analytics sessions ----
+
+    /// `POST /graph-analytics/sessions`: get-or-create by name in the
+    /// project, so safe to repeat. A session of that name with other
+    /// parameters is a 409 ([`AuraErrorKind::Conflict`] with Aura's words).
+    pub async fn get_or_create_session(&self, req: &SessionRequest) -> Result<Session, AuraError> {
+        let label = format!("get or create session {:?}", req.name);
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        let answer = self
+            .change(
+                "get_or_create_session",
+                label.clone(),
+                Method::POST,
+                &["graph-analytics", "sessions"],
+                body,
+            )
+            .await?;
+        Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// `GET /graph-analytics/sessions/{id}`.
+    pub async fn get_session(&self, id: &str) -> Result<Session, AuraError> {
+        let mut session: Session = self
+            .get_json(
+                "get_session",
+                format!("get session {id}"),
+                &["graph-analytics", "sessions", id],
+                &[],
+                Endpoint::Api,
+            )
+            .await?;
+        if session.id.is_empty() {
+            session.id = id.to_string();
+        }
+        Ok(session)
+    }
+
+    /// `DELETE /graph-analytics/sessions/{id}`: 202 and 404 both mean gone.
+    pub async fn delete_session(&self, id: &str) -> Result<(), AuraError> {
+        let result = self
+            .send(Call {
+                name: "delete_session",
+                label: format!("delete session {id}"),
+                method: Method::DELETE,
+                path: &["graph-analytics", "sessions", id],
+                query: &[],
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /graph-analytics/sessions/sizing`: the memory a session needs.
+    pub async fn size_session(
+        &self,
+        req: &SessionSizingRequest,
+    ) -> Result<SessionSizing, AuraError> {
+        let label = "size a session".to_string();
+        let body = serde_json::to_value(req).map_err(|e| {
+            AuraError::other(&label, AuraErrorKind::NeedsHuman, None, e.to_string(), None)
+        })?;
+        let answer = self
+            .change(
+                "size_session",
+                label.clone(),
+                Method::POST,
+                &["graph-analytics", "sessions", "sizing"],
+                body,
+            )
+            .await?;
+        Self::decode(&label, &answer, AuraErrorKind::Transient)
     }
 }

@@ -20,7 +20,8 @@ pub use error::{AuraError, AuraErrorKind};
 pub use model::{
     CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
     InstanceConfiguration, InstanceStatus, InstanceSummary, MetricsIntegration,
-    OverwriteInstanceRequest, Reachable, Snapshot, SnapshotCreated, Tenant, TenantSummary,
-    UpdateInstanceRequest, UpgradeInstanceRequest,
+    OverwriteInstanceRequest, Reachable, Session, SessionRequest, SessionSizing,
+    SessionSizingRequest, Snapshot, SnapshotCreated, Tenant, TenantSummary, UpdateInstanceRequest,
+    UpgradeInstanceRequest,
 };
 pub use token::Credentials;

@@ -665,3 +665,91 @@ pub struct MetricsIntegration {
     #[serde(deserialize_with = "lenient::required_string")]
     pub endpoint: String,
 }
+
+/// A Graph Analytics session: `GET /graph-analytics/sessions/{id}` and the
+/// answer of its get-or-create. Only the id is required. `ttl` is written
+/// as a duration ("30m") and read as the spec's integer or as text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    #[serde(deserialize_with = "lenient::required_string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
+    pub name: String,
+    /// `Creating`, `Ready`, `Expired`, `Failed`.
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub host: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expiry_date: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+}
+
+/// `POST /graph-analytics/sessions`: get-or-create by name in a project.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionRequest {
+    pub name: String,
+    pub memory: String,
+    pub tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `POST /graph-analytics/sessions/sizing`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionSizingRequest {
+    pub node_count: u64,
+    pub relationship_count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_property_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_label_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship_property_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithm_categories: Vec<String>,
+}
+
+/// The answer of a sizing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionSizing {
+    #[serde(deserialize_with = "lenient::required_string")]
+    pub recommended_size: String,
+    #[serde(default, deserialize_with = "lenient::or_empty")]
+    pub estimated_memory: String,
+}

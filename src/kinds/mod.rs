@@ -4,6 +4,7 @@
 
 pub mod customer_managed_key;
 pub mod database_user;
+pub mod graph_analytics_session;
 pub mod instance;
 pub mod project;
 pub mod restore;

@@ -60,6 +60,7 @@ pub use faults::{CreateFailMode, ExpiredToken, Faults};
 pub use keys::{CustomerManagedKey, KeySummary, KeyView};
 pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
+pub use sessions::SessionView;
 pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, Timings};
 pub use tls::TlsFiles;

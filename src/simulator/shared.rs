@@ -291,6 +291,16 @@ impl SimState {
         self.world().keys.get(id, Instant::now()).ok()
     }
 
+    /// Every Graph Analytics session, as `GET /graph-analytics/sessions` shows them.
+    pub fn sessions(&self) -> Vec<super::sessions::SessionView> {
+        self.world().sessions.list(None, None, Instant::now())
+    }
+
+    /// Aura ends the session now, as after its ttl idle.
+    pub fn expire_session(&self, id: &str) -> bool {
+        self.world().sessions.expire(id, Instant::now()).is_ok()
+    }
+
     /// Every key of every tenant, as `GET /customer-managed-keys/{id}` shows them.
     pub fn customer_managed_keys(&self) -> Vec<KeyView> {
         let w = self.world();

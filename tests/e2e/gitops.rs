@@ -425,6 +425,21 @@ fn database_user_health_check_matches_every_fixture() {
 }
 
 #[test]
+fn graph_analytics_session_health_check_matches_every_fixture() {
+    check_health_fixtures(
+        "AuraGraphAnalyticsSession",
+        &[
+            "no_status",
+            "waiting_for_instance",
+            "creating",
+            "ready",
+            "expired",
+            "deleting",
+        ],
+    );
+}
+
+#[test]
 fn customer_managed_key_health_check_matches_every_fixture() {
     check_health_fixtures(
         "AuraCustomerManagedKey",
@@ -1007,6 +1022,17 @@ fn kstatus_reads_snapshot_restore_and_database_user_fixtures() {
                 ("pending", "InProgress"),
                 ("ready", "Current"),
                 ("stalled_mismatch", "Failed"),
+                ("deleting", "Terminating"),
+            ],
+        ),
+        (
+            "AuraGraphAnalyticsSession",
+            &[
+                ("no_status", "Current"),
+                ("waiting_for_instance", "InProgress"),
+                ("creating", "InProgress"),
+                ("ready", "Current"),
+                ("expired", "Failed"),
                 ("deleting", "Terminating"),
             ],
         ),

@@ -28,6 +28,7 @@ mod day2;
 mod endings;
 mod fleet;
 mod gitops;
+mod graph_analytics_sessions;
 mod https;
 mod import;
 mod lost_create;

@@ -43,6 +43,12 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 - apiGroups: ["aura-operator.io"]
   resources: ["auracustomermanagedkeys/status"]
   verbs: ["patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auragraphanalyticssessions"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auragraphanalyticssessions/status"]
+  verbs: ["patch"]
 {{- end }}
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]

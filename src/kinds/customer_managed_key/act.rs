@@ -12,10 +12,9 @@ use kube::runtime::controller;
 use super::decide::{self, KeyAction, KeyDecision, KeyObservation, KeyReason, KeySummary, Read};
 use crate::api::{AuraCustomerManagedKey, AuraCustomerManagedKeyStatus};
 use crate::aura::{AuraClient, AuraErrorKind, CreateKeyRequest, CustomerManagedKey};
-use crate::reconciler::credentials::{self, CredentialsSource};
-use crate::reconciler::projects::user_of;
+use crate::kinds::shared::{own_client, tenant};
 use crate::reconciler::status::{self, Write};
-use crate::reconciler::{Context, Result, driver, failpoint};
+use crate::reconciler::{Context, Result, failpoint};
 
 pub type Ctx = Context<AuraCustomerManagedKey>;
 
@@ -104,58 +103,27 @@ pub async fn client(
     obj: &AuraCustomerManagedKey,
     ctx: &Ctx,
 ) -> Result<std::result::Result<AuraClient, KeySummary>> {
-    let source = ctx.credentials_source(obj);
-    driver::note_source_in_pass(ctx, obj, &source);
-    let hold = matches!(source, CredentialsSource::Own(_));
-    match credentials::resolve(&ctx.client, &ctx.secrets, &source, hold).await? {
-        Ok(creds) => {
-            ctx.note_client(obj, &creds.client_id);
-            Ok(Ok(ctx.aura.client(&creds).for_object(user_of(obj))))
-        }
-        Err(problem) => Ok(Err(KeySummary::stalled(
-            KeyReason::CredentialsNotUsable,
-            problem.to_string(),
-        ))),
-    }
+    Ok(own_client::client(ctx, obj).await?.map_err(|problem| {
+        KeySummary::stalled(KeyReason::CredentialsNotUsable, problem.to_string())
+    }))
 }
 
-/// The tenant: the spec's, the one recorded, the project's, or the only one
-/// the credentials see.
+/// The tenant, or the stall that says why there is none.
 async fn tenant(
     obj: &AuraCustomerManagedKey,
     ctx: &Ctx,
     aura: &AuraClient,
     current: &AuraCustomerManagedKeyStatus,
 ) -> Result<std::result::Result<String, KeySummary>> {
-    if let Some(id) = obj.spec.tenant_id.as_ref().or(current.tenant_id.as_ref()) {
-        return Ok(Ok(id.clone()));
-    }
-    if let Some(id) = ctx.credentials_source(obj).tenant_id() {
-        return Ok(Ok(id.to_string()));
-    }
-    let tenants = ctx.tenants.list(aura).await?;
-    Ok(match tenants.as_slice() {
-        [only] => Ok(only.id.clone()),
-        others => Err(KeySummary::stalled(
-            KeyReason::TenantNotChosen,
-            format!(
-                "the credentials see {} tenants; set spec.tenantId{}",
-                others.len(),
-                if others.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " to one of: {}",
-                        others
-                            .iter()
-                            .map(|t| t.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            ),
-        )),
-    })
+    let chosen = tenant::choose(
+        ctx,
+        obj,
+        aura,
+        obj.spec.tenant_id.as_deref(),
+        current.tenant_id.as_deref(),
+    )
+    .await?;
+    Ok(chosen.map_err(|message| KeySummary::stalled(KeyReason::TenantNotChosen, message)))
 }
 
 /// The Aura keys the other AuraCustomerManagedKeys record, with who records them.

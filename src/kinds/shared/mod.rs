@@ -9,6 +9,8 @@ pub mod access;
 pub mod connection;
 pub mod cron;
 pub mod news;
+pub mod own_client;
 pub mod snapshots;
 pub mod target;
+pub mod tenant;
 pub mod views;

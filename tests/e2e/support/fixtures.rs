@@ -197,6 +197,30 @@ pub fn customer_managed_key(name: &str) -> CustomerManagedKey {
 pub struct CustomerManagedKey(Value);
 fixture!(CustomerManagedKey);
 
+/// An AuraGraphAnalyticsSession of 8GB attached to the AuraInstance
+/// `instance`; [`Session::standalone`] makes it one of its own.
+pub fn session(name: &str, instance: &str) -> Session {
+    Session(base(
+        "AuraGraphAnalyticsSession",
+        name,
+        json!({"instanceRef": {"name": instance}, "memory": "8GB"}),
+    ))
+}
+
+/// See [`session`].
+pub struct Session(Value);
+fixture!(Session);
+
+impl Session {
+    /// Standalone in gcp europe-west1 of tenant B, with the Secret `aura-api`.
+    pub fn standalone(self) -> Self {
+        self.spec(json!({
+            "instanceRef": null, "cloudProvider": "gcp", "region": "europe-west1",
+            "tenantId": TENANT_B, "credentialsSecretRef": {"name": "aura-api"},
+        }))
+    }
+}
+
 /// An AuraRestore; name its target with [`Restore::of`] and its source with
 /// the other methods (several make one source: an instance and one of its
 /// snapshots).

@@ -114,3 +114,14 @@ pub async fn wait_gone<K: Object>(api: &Api<K>, name: &str) {
 pub fn holds<K: Resource>(obj: &K, finalizer: &str) -> bool {
     obj.finalizers().iter().any(|f| f == finalizer)
 }
+
+/// Sets an annotation on the object `name` (a nudge that wakes its controller).
+pub async fn annotate<K: Object>(api: &Api<K>, name: &str, key: &str, value: &str) {
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {key: value}}})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("annotating {name}: {e}"));
+}
