@@ -44,10 +44,11 @@ async fn wait_watches(h: &Harness, what: &str, want: u64) {
 }
 
 /// A stalled object wakes when the Secret it names appears (with a resync far
-/// away, only a watch of that Secret can tell); the operator holds two watches
-/// for its own Secrets (the AuraInstances' connection Secrets; the
-/// AuraDatabaseUsers', metadata only) plus one per credentials Secret named, and lets go of a
-/// Secret's watch when nothing names it any more.
+/// away, only a watch of that Secret can tell); the operator holds three
+/// watches for its own Secrets (the AuraInstances' connection Secrets; the
+/// AuraDatabaseUsers' and the AuraGraphAnalyticsSessions', metadata only)
+/// plus one per credentials Secret named, and lets go of a Secret's watch
+/// when nothing names it any more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_watched_through_the_objects_that_name_them() {
     // It counts the apiserver's open watches of Secrets, of every operator
@@ -72,8 +73,8 @@ async fn credentials_are_watched_through_the_objects_that_name_them() {
     })
     .await;
     h.wait_ready("shared-a").await;
-    // Its own Secrets (two watches), aura-api (named twice) and late-api.
-    wait_watches(&h, "one watch per named Secret", before + 4).await;
+    // Its own Secrets (three watches), aura-api (named twice) and late-api.
+    wait_watches(&h, "one watch per named Secret", before + 5).await;
 
     h.put_credentials("late-api", CLIENT_ID, CLIENT_SECRET)
         .await;
@@ -86,7 +87,7 @@ async fn credentials_are_watched_through_the_objects_that_name_them() {
             .expect("delete");
         h.wait_gone(name).await;
     }
-    wait_watches(&h, "aura-api no longer watched", before + 3).await;
+    wait_watches(&h, "aura-api no longer watched", before + 4).await;
     let log = h.operator_log();
     h.assert_log_clean(&log);
 }
