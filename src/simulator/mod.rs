@@ -40,6 +40,8 @@ mod metrics_routes;
 mod query_api;
 mod quirks;
 mod routes;
+mod scope;
+mod scope_gate;
 mod sessions;
 mod shared;
 mod sizing;
@@ -78,8 +80,12 @@ pub const DEMO_TENANT_NAME: &str = "Demo";
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
     pub listen: SocketAddr,
-    /// (client id, client secret). Every client sees every tenant.
+    /// (client id, client secret). A client sees every tenant unless
+    /// `client_tenants` names some for it.
     pub clients: Vec<(String, String)>,
+    /// (client id, tenant id): a client named here sees and acts in these
+    /// tenants only (`scope.rs`); the others see every tenant.
+    pub client_tenants: Vec<(String, String)>,
     /// (tenant id, tenant name).
     pub tenants: Vec<(String, String)>,
     /// Time spent in `creating`.
@@ -123,6 +129,7 @@ impl Default for SimulatorConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             clients: vec![(DEMO_CLIENT_ID.into(), DEMO_CLIENT_SECRET.into())],
+            client_tenants: Vec::new(),
             tenants: vec![(DEMO_TENANT_ID.into(), DEMO_TENANT_NAME.into())],
             create_seconds: 2.0,
             transition_seconds: 1.0,
@@ -203,6 +210,7 @@ impl Simulator {
         world.key_ready_seconds = config.key_ready_seconds;
         world.metrics_incapable = config.metrics_incapable_tenants.iter().cloned().collect();
         world.list_delay_seconds = config.list_delay_seconds;
+        world.scopes = scope::TenantScopes::new(&config.client_tenants);
         let auth = shared::AuthState {
             clients: config.clients.iter().cloned().collect::<HashMap<_, _>>(),
             tokens: auth::TokenStore::default(),
@@ -314,6 +322,10 @@ fn parse_client(s: &str) -> Result<(String, String), String> {
     parse_pair(s, ':', "ID:SECRET")
 }
 
+fn parse_client_tenant(s: &str) -> Result<(String, String), String> {
+    parse_pair(s, '=', "CLIENT_ID=TENANT_ID")
+}
+
 fn parse_tenant(s: &str) -> Result<(String, String), String> {
     parse_pair(s, '=', "ID=NAME")
 }
@@ -355,6 +367,10 @@ pub struct SimulateArgs {
     /// Tenant as ID=NAME (repeatable); one demo tenant with a fixed id when none.
     #[arg(long = "tenant", value_name = "ID=NAME", value_parser = parse_tenant)]
     pub tenants: Vec<(String, String)>,
+    /// Scope a client to a tenant as CLIENT_ID=TENANT_ID (repeatable): it
+    /// then sees and acts in the tenants named for it only.
+    #[arg(long = "client-tenant", value_name = "CLIENT_ID=TENANT_ID", value_parser = parse_client_tenant)]
+    pub client_tenants: Vec<(String, String)>,
     /// Seconds an instance stays in `creating`.
     #[arg(long, default_value_t = 2.0)]
     pub create_seconds: f64,
@@ -457,6 +473,7 @@ impl SimulateArgs {
             key_ready_seconds: self.key_ready_seconds.0,
             metrics_incapable_tenants: self.metrics_incapable_tenants.clone(),
             list_delay_seconds: self.list_delay_seconds,
+            client_tenants: self.client_tenants.clone(),
             faults: Faults {
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,

@@ -250,8 +250,17 @@ async fn v1_gate(State(st): State<SimState>, mut req: Request, next: Next) -> Re
         }
         .into_response();
     }
-    req.extensions_mut().insert(ClientId(client));
-    next.run(req).await
+    req.extensions_mut().insert(ClientId(client.clone()));
+    if !st.world().scopes.is_scoped(&client) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_string();
+    let req = match super::scope_gate::check(&st, &client, req).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    let answer = next.run(req).await;
+    super::scope_gate::filter(&st, &client, &path, answer).await
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

@@ -506,6 +506,8 @@ pub struct World {
     pub metrics_incapable: BTreeSet<String>,
     /// Seconds before a new instance shows in `GET /instances` (0: at once).
     pub list_delay_seconds: f64,
+    /// Which tenants each scoped client id sees.
+    pub scopes: super::scope::TenantScopes,
     /// Each instance's database users other than the admin, and its custom
     /// roles, by instance id.
     user_tables: HashMap<String, UserTable>,
@@ -563,6 +565,7 @@ impl World {
             metrics_incapable: BTreeSet::new(),
             sessions: Sessions::default(),
             list_delay_seconds: 0.0,
+            scopes: super::scope::TenantScopes::default(),
             user_tables: HashMap::new(),
         }
     }

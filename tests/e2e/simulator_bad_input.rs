@@ -1546,3 +1546,119 @@ async fn an_overwrite_from_an_instance_shows_in_the_sources_snapshots() {
     assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{list}");
     sim.shutdown().await;
 }
+
+/// Tenants scoped per client id: a client given a tenant of its own sees and
+/// acts in it only (another tenant's things answer the 404 of things that do
+/// not exist, and lists leave them out); a client given none sees all.
+#[tokio::test]
+async fn a_scoped_client_sees_and_acts_in_its_own_tenant_only() {
+    const OTHER: &str = "99999999-8888-4777-8666-555555555555";
+    const SCOPED: &str = "scoped-client";
+    let sim = start(|c| {
+        c.tenants.push((OTHER.into(), "Other".into()));
+        c.clients.push((SCOPED.into(), SECRET.into()));
+        c.client_tenants.push((SCOPED.into(), OTHER.into()));
+    })
+    .await;
+    let everyone = Api::new(&sim).await;
+    let scoped = {
+        let resp = token_call(&sim.base_url(), SCOPED, SECRET).await;
+        let body: Value = resp.json().await.unwrap();
+        Api {
+            base: sim.base_url(),
+            token: body["access_token"].as_str().unwrap().to_string(),
+        }
+    };
+    // An instance of TENANT, made in the console.
+    let theirs = sim
+        .state()
+        .console_create(&serde_json::from_value(create_body()).unwrap())
+        .unwrap()
+        .instance
+        .id;
+
+    let ids = |v: &Value, key: &str| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[key].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (status, all) = everyone.get("/tenants").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&all, "id").len(), 2, "an unscoped client sees both");
+    let (_, own) = scoped.get("/tenants").await;
+    assert_eq!(ids(&own, "id"), vec![OTHER.to_string()]);
+    let (_, listed) = scoped.get("/instances").await;
+    assert!(ids(&listed, "id").is_empty(), "{listed}");
+
+    let cases: Vec<(reqwest::Method, String, Option<Value>, &str)> = vec![
+        (
+            reqwest::Method::GET,
+            format!("/tenants/{TENANT}"),
+            None,
+            "tenant-not-found",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/instances?tenantId={TENANT}"),
+            None,
+            "tenant-not-found",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/instances/{theirs}"),
+            None,
+            "db-not-found",
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/instances/{theirs}"),
+            None,
+            "db-not-found",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/instances/{theirs}/snapshots"),
+            Some(json!({})),
+            "db-not-found",
+        ),
+        (
+            reqwest::Method::POST,
+            "/instances".into(),
+            Some(create_body()),
+            "tenant-not-found",
+        ),
+        (
+            reqwest::Method::POST,
+            "/instances".into(),
+            Some(
+                json!({"version": "5", "region": "europe-west1", "memory": "4GB", "name": "copy",
+                        "type": "professional-db", "tenant_id": OTHER, "cloud_provider": "gcp",
+                        "source_instance_id": theirs}),
+            ),
+            "db-not-found",
+        ),
+    ];
+    for (method, path, body, reason) in cases {
+        let (status, answer) = scoped.call(method.clone(), &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+        assert_eq!(
+            answer["errors"][0]["reason"], reason,
+            "{method} {path}: {answer}"
+        );
+    }
+    // Nothing of TENANT was touched: the instance is still there, alone.
+    let (status, _) = everyone.get(&format!("/instances/{theirs}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, all_instances) = everyone.get("/instances").await;
+    assert_eq!(ids(&all_instances, "id"), vec![theirs.clone()]);
+    // In its own tenant the scoped client works as before.
+    let mut mine = create_body();
+    mine["tenant_id"] = json!(OTHER);
+    let (status, created) = scoped.post("/instances", mine).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let (_, listed) = scoped.get("/instances").await;
+    assert_eq!(ids(&listed, "tenant_id"), vec![OTHER.to_string()]);
+}
