@@ -127,7 +127,7 @@ async fn tenant(
 }
 
 /// The Aura keys the other AuraCustomerManagedKeys record, with who records them.
-fn held_elsewhere(obj: &AuraCustomerManagedKey, ctx: &Ctx) -> Vec<(String, String)> {
+pub fn held_elsewhere(obj: &AuraCustomerManagedKey, ctx: &Ctx) -> Vec<(String, String)> {
     let me = (obj.namespace(), obj.name_any());
     ctx.all_objects()
         .iter()

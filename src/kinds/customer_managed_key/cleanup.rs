@@ -42,11 +42,14 @@ pub async fn cleanup(obj: &AuraCustomerManagedKey, ctx: &Ctx) -> Result<Cleanup>
                 return Ok(Cleanup::Done);
             };
             let listed = aura.list_keys(&tenant).await?;
-            let ids: Vec<String> = listed
-                .iter()
-                .filter(|k| k.name == obj.spec.name && !next.create_prior_ids.contains(&k.id))
-                .map(|k| k.id.clone())
-                .collect();
+            // The unanswered create's key: of the name, new since the
+            // intent, and recorded by no other object.
+            let held = act::held_elsewhere(obj, ctx);
+            let ids: Vec<String> =
+                decide::candidates(&listed, &obj.spec.name, &next.create_prior_ids, &held)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
             delete(obj, ctx, &api, &aura, &mut next, &ids).await
         }
     }

@@ -199,13 +199,12 @@ fn search(obs: &KeyObservation<'_>, intent: Timestamp) -> KeyDecision {
             Duration::from_secs(5),
         );
     };
-    let candidates: Vec<&str> = listed
-        .iter()
-        .filter(|k| k.name == obs.spec.name)
-        .map(|k| k.id.as_str())
-        .filter(|id| !obs.status.create_prior_ids.iter().any(|p| p == id))
-        .filter(|id| !obs.held.iter().any(|(held, _)| held == id))
-        .collect();
+    let candidates = candidates(
+        listed,
+        &obs.spec.name,
+        &obs.status.create_prior_ids,
+        obs.held,
+    );
     match candidates.as_slice() {
         [one] => KeyDecision {
             action: KeyAction::Found((*one).to_string()),
@@ -246,6 +245,23 @@ fn search(obs: &KeyObservation<'_>, intent: Timestamp) -> KeyDecision {
             ),
         ),
     }
+}
+
+/// The keys an unanswered create may have made: of its name, not among the
+/// ids the name had before, recorded by no other object.
+pub fn candidates<'a>(
+    listed: &'a [CustomerManagedKey],
+    name: &str,
+    prior: &[String],
+    held: &[(String, String)],
+) -> Vec<&'a str> {
+    listed
+        .iter()
+        .filter(|k| k.name == name)
+        .map(|k| k.id.as_str())
+        .filter(|id| !prior.iter().any(|p| p == id))
+        .filter(|id| !held.iter().any(|(h, _)| h == id))
+        .collect()
 }
 
 /// The key Aura reports: it must be what the spec says; then its status.
