@@ -87,8 +87,8 @@ pub async fn scrape<P: ProjectResource>(
     });
     let (state, reason, message) = match plan {
         Err((reason, message)) => (State::False, reason, message),
-        Ok(job) => match write(ctx, obj, &job, &name, &wanted).await? {
-            true => {
+        Ok(job) => match write(ctx, obj, &job, &name, &wanted).await {
+            Written::Yes => {
                 next.scrape_config = place.clone();
                 (
                     State::True,
@@ -102,10 +102,16 @@ pub async fn scrape<P: ProjectResource>(
                     ),
                 )
             }
-            false => (
+            Written::NoCrd => (
                 State::False,
                 ProjectReason::ScrapeConfigUnavailable,
                 "the cluster has no ScrapeConfig resource (monitoring.coreos.com/v1alpha1, prometheus-operator 0.65 or newer): install prometheus-operator, or give Prometheus the job `aura-operator scrape-config` prints".into(),
+            ),
+            // The project itself stays usable: only its condition says so.
+            Written::Failed(message) => (
+                State::False,
+                ProjectReason::ScrapeConfigUnavailable,
+                message,
             ),
         },
     };
@@ -130,10 +136,16 @@ async fn metrics_secret<P: ProjectResource>(
     wanted: &MetricsWanted,
 ) -> Result<std::result::Result<(), String>> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &wanted.namespace);
-    let found = secrets
-        .get_opt(&wanted.secret)
-        .await
-        .map_err(|e| ReconcileError::kube("read the metrics credentials Secret", e))?;
+    let found = match secrets.get_opt(&wanted.secret).await {
+        Ok(found) => found,
+        // Not readable (RBAC in that namespace, say): said in the condition.
+        Err(e) => {
+            return Ok(Err(format!(
+                "the metrics credentials Secret {}/{} cannot be read: {e}",
+                wanted.namespace, wanted.secret
+            )));
+        }
+    };
     Ok(match found.as_ref().and_then(credentials::read) {
         Some(_) => Ok(()),
         None => Err(format!(
@@ -143,17 +155,26 @@ async fn metrics_secret<P: ProjectResource>(
     })
 }
 
-/// Applies the ScrapeConfig; `false` when the cluster has no such resource.
+/// What writing the ScrapeConfig came to.
+enum Written {
+    Yes,
+    /// The cluster has no ScrapeConfig resource.
+    NoCrd,
+    /// Refused (RBAC in that namespace, say) or not answered.
+    Failed(String),
+}
+
+/// Applies the ScrapeConfig.
 async fn write<P: ProjectResource>(
     ctx: &Context<P>,
     obj: &P,
     job: &scrape::ScrapeJob,
     name: &str,
     wanted: &MetricsWanted,
-) -> Result<bool> {
-    let mut owner = obj
-        .controller_owner_ref(&())
-        .ok_or(ReconcileError::Invariant("a project without a uid"))?;
+) -> Written {
+    let Some(mut owner) = obj.controller_owner_ref(&()) else {
+        return Written::Failed("the project has no uid yet".into());
+    };
     // No blockOwnerDeletion: it would need update on the project's finalizers.
     owner.block_owner_deletion = None;
     let body = scrape::scrape_config(
@@ -173,9 +194,12 @@ async fn write<P: ProjectResource>(
         )
         .await
     {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-        Err(e) => Err(ReconcileError::kube("write the ScrapeConfig", e)),
+        Ok(_) => Written::Yes,
+        Err(kube::Error::Api(s)) if s.code == 404 => Written::NoCrd,
+        Err(e) => Written::Failed(format!(
+            "writing ScrapeConfig {}/{name} failed: {e}",
+            wanted.namespace
+        )),
     }
 }
 
