@@ -8,8 +8,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::model::{ApiErrorBody, MiddlewareErrorBody};
-
 /// What the caller should do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuraErrorKind {
@@ -248,25 +246,13 @@ impl std::error::Error for AuraError {}
 
 const MAX_RAW_MESSAGE: usize = 300;
 
-/// Reads either error shape; anything else becomes a short raw message.
+/// Reads every error shape Aura was seen to send (v1 and v2beta1 alike);
+/// anything else becomes a short raw message.
 fn parse_error_body(body: &str, status: u16) -> (Option<String>, String, Option<String>) {
-    if let Ok(b) = serde_json::from_str::<ApiErrorBody>(body)
-        && let Some(first) = b.errors.first()
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(read) = value.as_object().and_then(structured)
     {
-        let message = b
-            .errors
-            .iter()
-            .map(|e| e.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return (first.reason.clone(), message, first.field.clone());
-    }
-    if let Ok(b) = serde_json::from_str::<MiddlewareErrorBody>(body) {
-        return match b.error_description {
-            // OAuth: `error` is the code, `error_description` the text.
-            Some(d) => (Some(b.error), d, None),
-            None => (None, b.error, None),
-        };
+        return read;
     }
     let trimmed = body.trim();
     if trimmed.is_empty() {
@@ -281,6 +267,63 @@ fn parse_error_body(body: &str, status: u16) -> (Option<String>, String, Option<
         end -= 1;
     }
     (None, trimmed[..end].to_string(), None)
+}
+
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// A non-empty text under `key`, whatever its letter case (`Message` and
+/// `Reason` were seen live).
+fn text(obj: &Object, key: &str) -> Option<String> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .and_then(|(_, v)| v.as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// (reason, message, field) of a JSON error body:
+/// - v1's `{"errors":[{message, reason, field}]}`, also with a `reason`
+///   and `message` beside the list (v2beta1's validation errors);
+/// - billing's `{"errors":[{error, message}]}` (`error` is the code);
+/// - the gateway's and OAuth's `{error, error_description}`;
+/// - a bare `{message, reason}` (v2beta1, GDS errors), in any letter case.
+fn structured(obj: &Object) -> Option<(Option<String>, String, Option<String>)> {
+    let (top_reason, top_message) = (text(obj, "reason"), text(obj, "message"));
+    let errors: Vec<&Object> = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("errors"))
+        .and_then(|(_, v)| v.as_array())
+        .map(|list| list.iter().filter_map(|e| e.as_object()).collect())
+        .unwrap_or_default();
+    if let Some(first) = errors.first() {
+        let messages: Vec<String> = errors
+            .iter()
+            .filter_map(|e| text(e, "message").or_else(|| text(e, "error")))
+            .collect();
+        let code = text(first, "message").and_then(|_| text(first, "error"));
+        let reason = text(first, "reason").or(code).or(top_reason);
+        let message = if messages.is_empty() {
+            top_message.unwrap_or_default()
+        } else {
+            messages.join("; ")
+        };
+        return Some((reason, message, text(first, "field")));
+    }
+    if let Some(error) = text(obj, "error") {
+        return Some(match text(obj, "error_description") {
+            // OAuth: `error` is the code, `error_description` the text.
+            Some(description) => (Some(error), description, None),
+            None => (None, error, None),
+        });
+    }
+    match (top_reason, top_message) {
+        (None, None) => None,
+        (reason, message) => {
+            let message = message.or_else(|| reason.clone()).unwrap_or_default();
+            Some((reason, message, None))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +429,74 @@ mod tests {
         assert_eq!(e.reason(), Some("invalid-input"));
         assert_eq!(e.field(), Some("memory"));
         assert_eq!(e.request_id(), Some("1f2e3d"));
+    }
+
+    #[test]
+    fn every_error_shape_seen_live_is_read() {
+        // (body, reason, message, field), the shapes of v1 and of v2beta1
+        // as its notes record them.
+        let cases: &[(&str, Option<&str>, &str, Option<&str>)] = &[
+            (
+                r#"{"errors":[{"message":"Memory 3GB is not available","reason":"invalid-input","field":"memory"}]}"#,
+                Some("invalid-input"),
+                "Memory 3GB is not available",
+                Some("memory"),
+            ),
+            // v2beta1's validation error: the reason beside the list.
+            (
+                r#"{"errors":[{"field":"type","message":"must be one of free, professional"}],"message":"invalid request","reason":"validation-error"}"#,
+                Some("validation-error"),
+                "must be one of free, professional",
+                Some("type"),
+            ),
+            // Bare, and capitalised.
+            (
+                r#"{"message":"only multi-database instances have databases","reason":"multi-db-only"}"#,
+                Some("multi-db-only"),
+                "only multi-database instances have databases",
+                None,
+            ),
+            (
+                r#"{"Message":"IP filter exists","Reason":"ip-filter-already-exists"}"#,
+                Some("ip-filter-already-exists"),
+                "IP filter exists",
+                None,
+            ),
+            // GDS: an id beside; an empty reason is none.
+            (
+                r#"{"id":"e-1","message":"session exists with different parameters","reason":""}"#,
+                None,
+                "session exists with different parameters",
+                None,
+            ),
+            // Billing: `error` is the code.
+            (
+                r#"{"errors":[{"error":"rate-limited","message":"10 requests a day"}]}"#,
+                Some("rate-limited"),
+                "10 requests a day",
+                None,
+            ),
+            // A reason only.
+            (
+                r#"{"reason":"invite-not-found"}"#,
+                Some("invite-not-found"),
+                "invite-not-found",
+                None,
+            ),
+            // Plain text.
+            (
+                "- at '': missing property 'id'",
+                None,
+                "- at '': missing property 'id'",
+                None,
+            ),
+        ];
+        for (body, reason, message, field) in cases {
+            let e = AuraError::http("call", Endpoint::Api, 400, body, None, None);
+            assert_eq!(e.reason(), *reason, "{body}");
+            assert_eq!(e.message(), *message, "{body}");
+            assert_eq!(e.field(), *field, "{body}");
+        }
     }
 
     #[test]

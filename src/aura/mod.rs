@@ -6,6 +6,7 @@
 
 mod client;
 mod endpoints;
+pub mod envelope;
 mod error;
 pub mod lenient;
 pub mod model;
