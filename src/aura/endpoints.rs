@@ -143,22 +143,12 @@ impl AuraClient {
 
     /// `DELETE /instances/{id}`: 202 and 404 both mean done.
     pub async fn delete_instance(&self, id: &str) -> Result<(), AuraError> {
-        let result = self
-            .send(Call {
-                name: "delete_instance",
-                label: format!("delete instance {id}"),
-                method: Method::DELETE,
-                path: &["instances", id],
-                query: &[],
-                body: None,
-                endpoint: Endpoint::Api,
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_gone_ok(
+            "delete_instance",
+            format!("delete instance {id}"),
+            &["instances", id],
+        )
+        .await
     }
 
     /// `POST /instances/{id}/pause`. Not retried.
@@ -388,22 +378,12 @@ impl AuraClient {
     /// While an instance uses the key Aura answers 400
     /// `encryption-key-is-active` ([`AuraError::key_in_use`]).
     pub async fn delete_key(&self, id: &str) -> Result<(), AuraError> {
-        let result = self
-            .send(Call {
-                name: "delete_key",
-                label: format!("delete customer managed key {id}"),
-                method: Method::DELETE,
-                path: &["customer-managed-keys", id],
-                query: &[],
-                body: None,
-                endpoint: Endpoint::Api,
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_gone_ok(
+            "delete_key",
+            format!("delete customer managed key {id}"),
+            &["customer-managed-keys", id],
+        )
+        .await
     }
 
     // ---- Graph Analytics sessions ----
@@ -447,22 +427,12 @@ impl AuraClient {
 
     /// `DELETE /graph-analytics/sessions/{id}`: 202 and 404 both mean gone.
     pub async fn delete_session(&self, id: &str) -> Result<(), AuraError> {
-        let result = self
-            .send(Call {
-                name: "delete_session",
-                label: format!("delete session {id}"),
-                method: Method::DELETE,
-                path: &["graph-analytics", "sessions", id],
-                query: &[],
-                body: None,
-                endpoint: Endpoint::Api,
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_gone_ok(
+            "delete_session",
+            format!("delete session {id}"),
+            &["graph-analytics", "sessions", id],
+        )
+        .await
     }
 
     /// `POST /graph-analytics/sessions/sizing`: the memory a session needs.
@@ -484,5 +454,30 @@ impl AuraClient {
             )
             .await?;
         Self::decode(&label, &answer, AuraErrorKind::Transient)
+    }
+
+    /// A DELETE whose 404 means done, as the thing is gone either way.
+    async fn delete_gone_ok(
+        &self,
+        name: &'static str,
+        label: String,
+        path: &[&str],
+    ) -> Result<(), AuraError> {
+        let result = self
+            .send(Call {
+                name,
+                label,
+                method: Method::DELETE,
+                path,
+                query: &[],
+                body: None,
+                endpoint: Endpoint::Api,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == AuraErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
