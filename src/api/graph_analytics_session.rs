@@ -125,7 +125,12 @@ pub struct AuraGraphAnalyticsSessionSpec {
     /// A standalone session's tenant (a UUID). Default: the project's, or
     /// the only tenant the credentials see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 36, max = 36))]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
     pub tenant_id: Option<String>,
 
     /// A standalone session's credentials: a Secret in this namespace (keys
@@ -143,12 +148,17 @@ pub struct AuraGraphAnalyticsSessionSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSizingSpec {
+    /// How many nodes the graph has.
     pub node_count: u64,
+    /// How many relationships the graph has.
     pub relationship_count: u64,
+    /// Properties per node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_property_count: Option<u64>,
+    /// Labels per node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_label_count: Option<u64>,
+    /// Properties per relationship.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship_property_count: Option<u64>,
     /// For example centrality, community-detection, similarity,
@@ -161,7 +171,9 @@ pub struct SessionSizingSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSizingStatus {
+    /// The memory Aura recommends, which the session is created with.
     pub recommended_size: String,
+    /// The memory Aura estimates the graph needs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub estimated_memory: String,
 }
