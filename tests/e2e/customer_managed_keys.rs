@@ -74,7 +74,7 @@ async fn a_pending_key_holds_the_create_until_granted_and_deletion_waits_for_its
         &h.instances(),
         "orders",
         "WaitingForKey",
-        |o: &AuraInstance| reconciling(o) == Some("WaitingForKey".into()),
+        |o: &AuraInstance| objects::reconciling_reason(o) == Some("WaitingForKey".into()),
     )
     .await;
     // A key for another region stalls its instance before any call.
@@ -128,7 +128,7 @@ async fn a_pending_key_holds_the_create_until_granted_and_deletion_waits_for_its
         .await
         .unwrap();
     objects::wait_for(&keys(&h), "orders-key", "KeyInUse", |k| {
-        reconciling(k) == Some("KeyInUse".into())
+        objects::reconciling_reason(k) == Some("KeyInUse".into())
     })
     .await;
     assert_eq!(aura_keys_named(&h, "orders-key"), vec![id.clone()]);
@@ -261,11 +261,4 @@ async fn an_operator_killed_between_the_keys_create_and_its_answer_makes_one_key
 
 fn condition_message<K: serde::Serialize>(obj: &K, type_: &str) -> String {
     condition(obj, type_).map(|c| c.2).unwrap_or_default()
-}
-
-/// The reason of a Reconciling=True condition.
-fn reconciling<K: serde::Serialize>(obj: &K) -> Option<String> {
-    condition(obj, "Reconciling")
-        .filter(|c| c.0 == "True")
-        .map(|c| c.1)
 }

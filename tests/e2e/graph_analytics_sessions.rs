@@ -27,12 +27,6 @@ fn sessions(h: &Harness) -> Api<AuraGraphAnalyticsSession> {
     h.api()
 }
 
-fn reconciling<K: serde::Serialize>(obj: &K) -> Option<String> {
-    condition(obj, "Reconciling")
-        .filter(|c| c.0 == "True")
-        .map(|c| c.1)
-}
-
 fn id_of(s: &AuraGraphAnalyticsSession) -> String {
     s.status
         .as_ref()
@@ -51,7 +45,7 @@ async fn an_attached_session_runs_with_its_instance_and_ends_with_its_object() {
     h.start_operator();
     objects::create(&sessions(&h), session("analysis", "db")).await;
     objects::wait_for(&sessions(&h), "analysis", "WaitingForInstance", |s| {
-        reconciling(s).as_deref() == Some("WaitingForInstance")
+        objects::reconciling_reason(s).as_deref() == Some("WaitingForInstance")
     })
     .await;
     assert!(h.sim.state().sessions().is_empty(), "nothing made yet");

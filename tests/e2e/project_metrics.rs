@@ -51,19 +51,6 @@ fn scrape_condition(p: &AuraProject) -> Option<(String, String, String)> {
     condition(p, CONDITION)
 }
 
-/// Asks the project to look again now (the CRD's arrival is no event of its).
-async fn nudge(h: &Harness, name: &str, value: &str) {
-    projects(h)
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {
-                "aura-operator.io/reconcile-requested-at": value}}})),
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_writes_a_scrape_config_the_real_crd_accepts_and_says_when_it_cannot() {
     let mut h = Harness::start("metrics-sc", |c| {
@@ -132,7 +119,14 @@ async fn a_project_writes_a_scrape_config_the_real_crd_accepts_and_says_when_it_
         (String::from_utf8_lossy(&out.stdout) == "True").then_some(())
     })
     .await;
-    nudge(&h, "team", "1").await;
+    // The CRD's arrival is no event of the project's: ask it to look again.
+    objects::annotate(
+        &projects(&h),
+        "team",
+        "aura-operator.io/reconcile-requested-at",
+        "1",
+    )
+    .await;
     let written = objects::wait_for(&projects(&h), "team", "ScrapeConfigWritten", |p| {
         scrape_condition(p).is_some_and(|c| c.0 == "True" && c.1 == "ScrapeConfigWritten")
     })

@@ -51,6 +51,13 @@ pub fn stalled_reason<K: Serialize>(obj: &K) -> Option<String> {
         .map(|c| c.1)
 }
 
+/// The reason of a Reconciling=True condition.
+pub fn reconciling_reason<K: Serialize>(obj: &K) -> Option<String> {
+    condition(obj, "Reconciling")
+        .filter(|c| c.0 == "True")
+        .map(|c| c.1)
+}
+
 /// Creates the object `manifest` describes in `api`.
 pub async fn create<K: Object>(api: &Api<K>, manifest: impl Into<Value>) -> K {
     let manifest = manifest.into();
