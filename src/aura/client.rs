@@ -317,6 +317,15 @@ pub(super) struct Call<'a> {
     pub(super) query: &'a [(&'a str, &'a str)],
     pub(super) body: Option<serde_json::Value>,
     pub(super) endpoint: Endpoint,
+    pub(super) version: Version,
+}
+
+/// The API version a call goes to: one token cache and one rate limiter
+/// serve both (the same client id and token work on either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Version {
+    V1,
+    V2beta1,
 }
 
 /// A success answer.
@@ -379,7 +388,7 @@ impl AuraClient {
 
     pub(super) fn url(
         &self,
-        v1: bool,
+        version: Option<Version>,
         path: &[&str],
         query: &[(&str, &str)],
     ) -> Result<Url, String> {
@@ -389,8 +398,14 @@ impl AuraClient {
                 .path_segments_mut()
                 .map_err(|_| "invalid Aura base URL".to_string())?;
             p.pop_if_empty();
-            if v1 {
-                p.push("v1");
+            match version {
+                Some(Version::V1) => {
+                    p.push("v1");
+                }
+                Some(Version::V2beta1) => {
+                    p.push("v2beta1");
+                }
+                None => {}
             }
             // `push` escapes, so an id cannot reach another endpoint.
             p.extend(path);
@@ -424,7 +439,7 @@ impl AuraClient {
             e
         };
         let url = self
-            .url(false, &["oauth", "token"], &[])
+            .url(None, &["oauth", "token"], &[])
             .map_err(|m| AuraError::other(OP, AuraErrorKind::NeedsHuman, None, m, None))?;
         // A token serves every object of the client id: nobody's share.
         let _permit = self.limiter.acquire(None).await;
@@ -506,7 +521,7 @@ impl AuraClient {
             ));
         }
         let url = self
-            .url(true, call.path, call.query)
+            .url(Some(call.version), call.path, call.query)
             .map_err(|m| AuraError::other(&call.label, AuraErrorKind::NeedsHuman, None, m, None))?;
         let mut attempt = 0u32;
         let mut auth_retried = false;
@@ -624,6 +639,12 @@ impl AuraClient {
         if attempt >= cfg.max_retries || !is_retryable(&call.method, outcome) {
             return false;
         }
+        // Its 5xx is Aura's odd success as often as a failure: a read tells.
+        if call.endpoint == Endpoint::Unconfirmed
+            && matches!(outcome, Outcome::Status(s) if s >= 500)
+        {
+            return false;
+        }
         let jitter: f64 = rand::random();
         let wait = backoff(attempt, cfg.retry_base_delay, cfg.retry_max_delay, jitter)
             .max(retry_after.unwrap_or(Duration::ZERO));
@@ -671,6 +692,7 @@ impl AuraClient {
                 query,
                 body: None,
                 endpoint,
+                version: Version::V1,
             })
             .await?;
         Self::decode(&label, &answer, AuraErrorKind::Transient)
@@ -713,6 +735,7 @@ impl AuraClient {
             query: &[],
             body: Some(body),
             endpoint: Endpoint::Api,
+            version: Version::V1,
         })
         .await
     }

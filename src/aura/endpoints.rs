@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use super::client::{AuraClient, Call};
+use super::client::{AuraClient, Call, Version};
 use super::error::{AuraError, AuraErrorKind, Endpoint};
 use super::model::{
     CreateInstanceRequest, CreateKeyRequest, CreatedInstance, CustomerManagedKey, Instance,
@@ -96,6 +96,7 @@ impl AuraClient {
                 query: &[],
                 body: Some(body),
                 endpoint: Endpoint::Create,
+                version: Version::V1,
             })
             .await?;
         // Only id and password are required (DESIGN 4.2): an answer that lacks
@@ -369,6 +370,7 @@ impl AuraClient {
                 query: &[],
                 body: Some(body),
                 endpoint: Endpoint::Create,
+                version: Version::V1,
             })
             .await?;
         Self::decode(&label, &answer, AuraErrorKind::OutcomeUnknown)
@@ -472,6 +474,7 @@ impl AuraClient {
                 query: &[],
                 body: None,
                 endpoint: Endpoint::Api,
+                version: Version::V1,
             })
             .await;
         match result {

@@ -46,10 +46,18 @@ pub(crate) enum Endpoint {
     Tenant,
     /// `POST /instances`: a 5xx may have committed.
     Create,
+    /// A write whose 5xx says nothing about its outcome (v2beta1 answers 500
+    /// to an IP filter DELETE that deleted): never retried, the caller
+    /// confirms with a read.
+    Unconfirmed,
 }
 
 /// The reason of Aura's refusal of an action the tenant's tier lacks.
 const NOT_OFFERED: &str = "tenant-incapable-of-action";
+
+/// The reason of Aura's refusal of a second IP filter on an entity that
+/// already has one.
+const FILTER_EXISTS: &str = "ip-filter-already-exists";
 
 /// The reason of Aura's refusal to delete a key an instance uses.
 const KEY_IN_USE: &str = "encryption-key-is-active";
@@ -78,9 +86,10 @@ pub(crate) fn classify_http(
         // The spec's answer to an overwrite (or a clone) into a smaller
         // instance is a 500: a refusal all the same, which nothing retries away.
         _ if size_disparity => NeedsHuman,
-        Endpoint::Create if status >= 500 => OutcomeUnknown,
+        Endpoint::Create | Endpoint::Unconfirmed if status >= 500 => OutcomeUnknown,
         Endpoint::Tenant if status == 404 => NeedsHuman,
-        Endpoint::Api | Endpoint::Create | Endpoint::Tenant => match status {
+        Endpoint::Api | Endpoint::Create | Endpoint::Tenant | Endpoint::Unconfirmed => match status
+        {
             404 if reason == Some("tenant-not-found") => NeedsHuman,
             404 => NotFound,
             409 => Conflict,
@@ -209,6 +218,11 @@ impl AuraError {
     /// still uses it: wait for the instance to go, not a reason to stop.
     pub fn key_in_use(&self) -> bool {
         self.0.status == Some(400) && self.0.reason.as_deref() == Some(KEY_IN_USE)
+    }
+
+    /// Aura refused an IP filter on an entity that already has one.
+    pub fn filter_exists(&self) -> bool {
+        self.0.reason.as_deref() == Some(FILTER_EXISTS)
     }
 }
 
@@ -354,6 +368,9 @@ mod tests {
             ),
             (Endpoint::Api, 415, None, NeedsHuman),
             (Endpoint::Tenant, 404, None, NeedsHuman),
+            (Endpoint::Unconfirmed, 500, None, OutcomeUnknown),
+            (Endpoint::Unconfirmed, 404, None, NotFound),
+            (Endpoint::Unconfirmed, 400, None, NeedsHuman),
             (Endpoint::Tenant, 404, Some("tenant-not-found"), NeedsHuman),
             (Endpoint::Tenant, 429, None, Transient),
             (Endpoint::Tenant, 500, None, Transient),
