@@ -58,6 +58,18 @@ pub struct AuraProjectSpec {
     )]
     pub tenant_id: Option<String>,
 
+    /// Aura organization (API v2beta1) the tenant belongs to, a UUID: what
+    /// organisation-wide kinds (AuraIPFilter) of this project's users work
+    /// in. May be omitted when the credentials see exactly one organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub organization_id: Option<String>,
+
     /// Secret in this namespace holding the Aura API credentials under the
     /// keys clientId and clientSecret.
     pub credentials_secret_ref: SecretRef,
@@ -117,6 +129,18 @@ pub struct ClusterAuraProjectSpec {
         )
     )]
     pub tenant_id: Option<String>,
+
+    /// Aura organization (API v2beta1) the tenant belongs to, a UUID: what
+    /// organisation-wide kinds (AuraIPFilter) of this project's users work
+    /// in. May be omitted when the credentials see exactly one organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub organization_id: Option<String>,
 
     /// Secret holding the Aura API credentials under the keys clientId and
     /// clientSecret, usually in the operator's own namespace.
@@ -184,6 +208,14 @@ pub struct AuraProjectStatus {
     /// The tenant's name, as Aura reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_name: Option<String>,
+    /// The Aura organization in use: the spec's, else the only one the
+    /// credentials see (unset while they see several and the spec names
+    /// none, or when they may not read organizations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// The organization's name, as Aura reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
     /// What the tenant offers, one row per cloud provider and region: the
     /// instance types and memory sizes an AuraInstance may ask for there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -57,6 +57,8 @@ pub enum CredentialsSource {
         /// The tenant the object defaults to.
         tenant_id: Option<String>,
         /// The project's `allowUnheldSources`.
+        /// The organization the project found or names.
+        organization_id: Option<String>,
         allow_unheld_sources: bool,
     },
     /// None the object may use.
@@ -95,6 +97,16 @@ impl CredentialsSource {
     pub fn tenant_id(&self) -> Option<&str> {
         match self {
             Self::Project { tenant_id, .. } => tenant_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The organization the project found or names.
+    pub fn organization_id(&self) -> Option<&str> {
+        match self {
+            Self::Project {
+                organization_id, ..
+            } => organization_id.as_deref(),
             _ => None,
         }
     }

@@ -57,6 +57,8 @@ pub struct ProjectView {
     pub secret: SecretKey,
     /// The tenant its objects default to: its spec's, else the one it found.
     pub tenant_id: Option<String>,
+    /// The organization its objects default to: its spec's, else the one it found.
+    pub organization_id: Option<String>,
     /// Who may use it; `None` for an AuraProject (its own namespace only).
     pub allowed: Option<AllowedNamespaces>,
     /// `allowUnheldSources`.
@@ -76,6 +78,11 @@ impl ProjectView {
                 .tenant_id
                 .clone()
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
+            organization_id: p
+                .spec
+                .organization_id
+                .clone()
+                .or_else(|| p.status.as_ref().and_then(|s| s.organization_id.clone())),
             allowed: None,
             allow_unheld_sources: p.spec.allow_unheld_sources,
             held: holds_finalizer(p),
@@ -92,6 +99,11 @@ impl ProjectView {
                 .tenant_id
                 .clone()
                 .or_else(|| p.status.as_ref().and_then(|s| s.tenant_id.clone())),
+            organization_id: p
+                .spec
+                .organization_id
+                .clone()
+                .or_else(|| p.status.as_ref().and_then(|s| s.organization_id.clone())),
             allowed: Some(p.spec.allowed_namespaces.clone()),
             allow_unheld_sources: p.spec.allow_unheld_sources,
             held: holds_finalizer(p),
@@ -150,6 +162,7 @@ pub fn choose(
         project: id,
         secret: project.secret.clone(),
         tenant_id: project.tenant_id.clone(),
+        organization_id: project.organization_id.clone(),
         allow_unheld_sources: project.allow_unheld_sources,
     }
 }
@@ -463,6 +476,7 @@ mod tests {
             id: ProjectId::cluster("shared"),
             secret: SecretKey::new("aura-operator", "aura-api"),
             tenant_id: Some("t-1".into()),
+            organization_id: None,
             allowed: Some(allowed),
             allow_unheld_sources: false,
             held: true,
@@ -555,6 +569,7 @@ mod tests {
             id: ProjectId::namespaced("team-a", "mine"),
             secret: SecretKey::new("team-a", "own-api"),
             tenant_id: None,
+            organization_id: None,
             allowed: None,
             allow_unheld_sources: false,
             held: true,
@@ -575,6 +590,7 @@ mod tests {
                     project: shared_id.clone(),
                     secret: SecretKey::new("aura-operator", "aura-api"),
                     tenant_id: Some("t-1".into()),
+                    organization_id: None,
                     allow_unheld_sources: false,
                 },
             ),
@@ -606,6 +622,7 @@ mod tests {
                     project: ProjectId::namespaced("team-a", "mine"),
                     secret: SecretKey::new("team-a", "own-api"),
                     tenant_id: None,
+                    organization_id: None,
                     allow_unheld_sources: false,
                 },
             ),

@@ -12,7 +12,10 @@ use kube::{Resource, ResourceExt};
 use super::ProjectResource;
 use super::decide::{self, ProjectReason, ProjectSummary};
 use crate::api::{AuraInstance, AuraProjectStatus};
-use crate::aura::AuraError;
+use tracing::debug;
+
+use crate::aura::{AuraClient, AuraError};
+use crate::kinds::shared::organization;
 use crate::reconciler::credentials::{self, CredentialsSource};
 use crate::reconciler::projects::{ProjectId, user_name};
 use crate::reconciler::status;
@@ -64,6 +67,7 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
         project: id.clone(),
         secret: obj.view().secret,
         tenant_id: None,
+        organization_id: None,
         allow_unheld_sources: false,
     };
     let creds = match credentials::resolve(&ctx.client, &ctx.secrets, &source, true).await? {
@@ -95,6 +99,7 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
         Err(e) => return aura_failed(ctx, obj, &mut with_users, e).await,
     };
     let mut found = decide::found(&previous, &tenant, used_by);
+    organization(obj, &aura, &mut found).await;
     // Read once, and on every pass of a project that scrapes it: it seldom changes.
     let integration = if previous.metrics_integration.is_none() || obj.metrics().is_some() {
         super::metrics::integration(&aura, &tenant_id).await
@@ -105,6 +110,36 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
     super::metrics::scrape(ctx, obj, &mut found).await?;
     write(ctx, obj, &mut found, &ProjectSummary::ready()).await?;
     Ok(Action::requeue(ctx.config.resync_interval))
+}
+
+/// The organization (API v2beta1), read when the status has none or the spec
+/// names another. Not a stall when it cannot be read: the project's v1 work
+/// goes on, and what needs an organization says why it has none.
+async fn organization<P: ProjectResource>(
+    obj: &P,
+    aura: &AuraClient,
+    found: &mut AuraProjectStatus,
+) {
+    let spec = obj.spec_organization();
+    if !organization::must_list(
+        spec,
+        found.organization_id.as_deref(),
+        found.organization_name.as_deref(),
+    ) {
+        return;
+    }
+    match aura.list_organizations().await {
+        Ok(listed) => {
+            (found.organization_id, found.organization_name) =
+                organization::for_project(spec, &listed);
+        }
+        Err(e) => {
+            debug!(error = %e, "the project's organizations could not be read");
+            if let Some(id) = spec {
+                found.organization_id = Some(id.to_string());
+            }
+        }
+    }
 }
 
 fn count(users: &[String]) -> u32 {

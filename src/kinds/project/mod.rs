@@ -34,6 +34,7 @@ pub trait ProjectResource: Kind<Status = AuraProjectStatus, Memory = (), State =
     fn id(&self) -> ProjectId;
     fn view(&self) -> ProjectView;
     fn spec_tenant(&self) -> Option<&str>;
+    fn spec_organization(&self) -> Option<&str>;
     /// What spec.metrics asks for.
     fn metrics(&self) -> Option<metrics::MetricsWanted>;
     /// The object a project id names, for the controller's queue.
@@ -52,6 +53,9 @@ impl ProjectResource for AuraProject {
     }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
+    }
+    fn spec_organization(&self) -> Option<&str> {
+        self.spec.organization_id.as_deref()
     }
     fn metrics(&self) -> Option<metrics::MetricsWanted> {
         self.spec.metrics.as_ref().map(|m| metrics::MetricsWanted {
@@ -78,6 +82,9 @@ impl ProjectResource for ClusterAuraProject {
     }
     fn spec_tenant(&self) -> Option<&str> {
         self.spec.tenant_id.as_deref()
+    }
+    fn spec_organization(&self) -> Option<&str> {
+        self.spec.organization_id.as_deref()
     }
     fn metrics(&self) -> Option<metrics::MetricsWanted> {
         self.spec.metrics.as_ref().map(|m| metrics::MetricsWanted {

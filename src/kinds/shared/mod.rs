@@ -9,6 +9,7 @@ pub mod access;
 pub mod connection;
 pub mod cron;
 pub mod news;
+pub mod organization;
 pub mod own_client;
 pub mod snapshots;
 pub mod target;
