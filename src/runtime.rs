@@ -9,13 +9,14 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
 use crate::api::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraInstance, AuraProject,
-    AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
+    AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database_user::UserState;
 use crate::kinds::graph_analytics_session::SessionState;
 use crate::kinds::instance::{self, InstanceState};
+use crate::kinds::ip_filter::IpFilterState;
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
 use crate::kinds::shared::news::News;
@@ -192,6 +193,7 @@ pub struct Kinds {
     pub database_users: Arc<Context<AuraDatabaseUser>>,
     pub keys: Arc<Context<AuraCustomerManagedKey>>,
     pub sessions: Arc<Context<AuraGraphAnalyticsSession>>,
+    pub ip_filters: Arc<Context<AuraIPFilter>>,
 }
 
 impl Kinds {
@@ -236,6 +238,12 @@ impl Kinds {
                     instances: view.clone(),
                 },
             )),
+            ip_filters: Arc::new(Context::new(
+                shared.clone(),
+                IpFilterState {
+                    instances: view.clone(),
+                },
+            )),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
@@ -269,7 +277,8 @@ impl Kinds {
             kind(&self.restores, watched, stop, listed.clone()),
             kind(&self.database_users, watched, stop, listed.clone()),
             kind(&self.keys, watched, stop, listed.clone()),
-            kind(&self.sessions, watched, stop, listed),
+            kind(&self.sessions, watched, stop, listed.clone()),
+            kind(&self.ip_filters, watched, stop, listed),
         ]
     }
 }

@@ -7,8 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraInstance,
-    AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
+    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -152,6 +152,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraGraphAnalyticsSession::crd,
+    },
+    KindInfo {
+        kind: "AuraIPFilter",
+        plural: "auraipfilters",
+        scope: Scope::Namespaced,
+        summary: "An Aura IP filter, the network ranges allowed to reach AuraInstances of the namespace.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraIPFilter::crd,
     },
 ];
 

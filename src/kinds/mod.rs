@@ -6,6 +6,7 @@ pub mod customer_managed_key;
 pub mod database_user;
 pub mod graph_analytics_session;
 pub mod instance;
+pub mod ip_filter;
 pub mod project;
 pub mod restore;
 pub mod shared;

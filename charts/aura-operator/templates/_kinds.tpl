@@ -49,6 +49,12 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 - apiGroups: ["aura-operator.io"]
   resources: ["auragraphanalyticssessions/status"]
   verbs: ["patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraipfilters"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraipfilters/status"]
+  verbs: ["patch"]
 {{- end }}
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]
