@@ -19,6 +19,7 @@ use crate::kinds::instance::{self, InstanceState};
 use crate::kinds::ip_filter::IpFilterState;
 use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
+use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::{InstanceView, KeyView};
 use crate::kinds::snapshot::SnapshotState;
@@ -203,6 +204,7 @@ impl Kinds {
         let source_news = Arc::new(News::default());
         let keys = Arc::new(Context::new(shared.clone(), Arc::new(News::default())));
         let key_view: Arc<dyn KeyView> = keys.clone();
+        let filters = Arc::new(FilterIndex::default());
         let instances = Arc::new(Context::new(
             shared.clone(),
             InstanceState::new(
@@ -212,6 +214,7 @@ impl Kinds {
                 snapshot_news.clone(),
                 source_news.clone(),
                 key_view,
+                filters.clone(),
             ),
         ));
         let view: Arc<dyn InstanceView> = instances.clone();
@@ -242,6 +245,7 @@ impl Kinds {
                 shared.clone(),
                 IpFilterState {
                     instances: view.clone(),
+                    filters,
                 },
             )),
             restores: Arc::new(Context::new(

@@ -556,6 +556,11 @@ pub struct AuraInstanceStatus {
     /// The snapshot this instance last took (scheduled, or before a change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_snapshot: Option<LastSnapshot>,
+    /// The AuraIPFilters of this namespace that name this instance (Aura
+    /// applies one filter per instance; each filter's status says whether it
+    /// is ACTIVE here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_filters: Vec<String>,
     /// When the database last accepted the connection Secret's username and
     /// password (RFC 3339); see the CredentialsVerified condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -37,6 +37,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::api::{AuraInstance, AuraInstanceClaim, AuraInstanceStatus, FINALIZER};
 use crate::aura::CreatedInstance;
+use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::{KeyView, RestoreView};
 use crate::query_api::QueryApi;
@@ -83,6 +84,8 @@ pub struct InstanceState {
     pub sources: Arc<News>,
     /// The AuraCustomerManagedKeys a create may name.
     pub keys: Arc<dyn KeyView>,
+    /// The AuraIPFilters that name each instance.
+    pub filters: Arc<FilterIndex>,
 }
 
 impl InstanceState {
@@ -93,6 +96,7 @@ impl InstanceState {
         snapshots: Arc<News>,
         sources: Arc<News>,
         keys: Arc<dyn KeyView>,
+        filters: Arc<FilterIndex>,
     ) -> Self {
         let (store, writer) = kube::runtime::reflector::store();
         Self {
@@ -104,6 +108,7 @@ impl InstanceState {
             snapshots,
             sources,
             keys,
+            filters,
         }
     }
 }
@@ -194,6 +199,7 @@ impl Kind for AuraInstance {
                 &s.instance_ref
             }))
             .reconcile_on(creates_waiting_on_keys(ctx))
+            .reconcile_on(ctx.state.filters.wakes())
             .reconcile_on(project_triggers(ctx.clone()))
             .reconcile_on(ctx.state.restores.wakes())
             .reconcile_on(ctx.state.transitions.wakes())

@@ -165,6 +165,10 @@ async fn live(
         now: Timestamp::now(),
     });
     admin_rotation::record(obj, &mut finished.status, &rotated, Timestamp::now());
+    finished.status.ip_filters = ctx
+        .state
+        .filters
+        .names_for(&obj.namespace().unwrap_or_default(), &obj.name_any());
     let rotation_due = match admin_rotation::due(obj, &finished.status, Timestamp::now()) {
         admin_rotation::Due::Later(after) => Some(after),
         admin_rotation::Due::Now => Some(Duration::from_secs(1)),

@@ -61,6 +61,7 @@ fn context() -> Arc<Context<AuraInstance>> {
             Arc::default(),
             Arc::default(),
             keys,
+            Arc::default(),
         ),
     ))
 }

@@ -9,9 +9,12 @@ pub mod decide;
 
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
+use kube::runtime::watcher;
 
 use crate::api::{AuraIPFilter, AuraIPFilterStatus, IP_FILTER_FINALIZER};
+use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::projects::Wanted;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
@@ -22,6 +25,8 @@ crate::kind_status!(AuraIPFilterStatus);
 pub struct IpFilterState {
     /// The AuraInstances a filter names (of its own namespace only).
     pub instances: Arc<dyn InstanceView>,
+    /// Which filter names which instance, for the AuraInstances' status.
+    pub filters: Arc<FilterIndex>,
 }
 
 impl Kind for AuraIPFilter {
@@ -49,5 +54,27 @@ impl Kind for AuraIPFilter {
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
         cleanup::cleanup(&obj, &ctx).await
+    }
+
+    /// The index of which filter names which instance follows the watch; a
+    /// filter being deleted still names its instances until it is gone.
+    fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+        match event {
+            watcher::Event::Apply(f) | watcher::Event::InitApply(f) => ctx.state.filters.set(
+                &f.namespace().unwrap_or_default(),
+                &f.name_any(),
+                f.spec
+                    .instance_refs
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect(),
+            ),
+            watcher::Event::Delete(f) => ctx.state.filters.set(
+                &f.namespace().unwrap_or_default(),
+                &f.name_any(),
+                Default::default(),
+            ),
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        }
     }
 }

@@ -33,6 +33,11 @@ impl News {
             .send((obj.namespace().unwrap_or_default(), obj.name_any()));
     }
 
+    /// The object `name` of `namespace` changed.
+    pub fn tell_name(&self, namespace: &str, name: &str) {
+        let _ = self.tx.send((namespace.to_string(), name.to_string()));
+    }
+
     /// The objects to wake for each change: `waiting(namespace, name)` names them.
     pub fn wakes<W, F>(&self, waiting: F) -> BoxStream<'static, ObjectRef<W>>
     where
