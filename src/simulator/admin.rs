@@ -35,6 +35,14 @@
 //!
 //! `PUT /admin/tenants/{id}/metrics-integration` with `{"capable": false}`:
 //! the tenant's metrics integration answers 400 `tenant-incapable-of-action`.
+//!
+//! v2beta1 IP filters:
+//! - `GET /admin/ip-filters`: every filter of every organization as its
+//!   answers show it (bare array).
+//! - `POST /admin/ip-filters/{id}/error` with `{"instance_id"}`: the filter's
+//!   status on that instance reads `ERROR` until the filter's next PATCH.
+//!   200 `{"ip_filter_id", "instance_id", "status": "ERROR"}`; 404
+//!   `ip-filter-not-found`; 400 without an `instance_id`.
 
 use std::net::SocketAddr;
 
@@ -103,6 +111,38 @@ pub fn router() -> Router<SimState> {
             get(default_exportable).put(put_default_exportable),
         )
         .route("/admin/requests/creates", get(recent_creates))
+        .route("/admin/ip-filters", get(ip_filters))
+        .route("/admin/ip-filters/{id}/error", post(ip_filter_error))
+}
+
+async fn ip_filters(State(st): State<SimState>) -> Response {
+    Json(st.ip_filters()).into_response()
+}
+
+async fn ip_filter_error(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let obj = parse_object(&body, false)?;
+    let Some(instance) = obj
+        .get("instance_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(ApiError::field("instance_id", "instance_id is required"));
+    };
+    if !st.set_ip_filter_error(&id, instance) {
+        return Err(ApiError::api(
+            StatusCode::NOT_FOUND,
+            "ip-filter-not-found",
+            format!("IP filter not found: {id}"),
+        ));
+    }
+    Ok(
+        Json(json!({"ip_filter_id": id, "instance_id": instance, "status": "ERROR"}))
+            .into_response(),
+    )
 }
 
 /// Overlays the keys of a JSON object on the current value, then re-validates.

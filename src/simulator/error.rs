@@ -300,7 +300,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// `{"errors": [...]}`); everything else in the API shape `{"errors": [...]}`.
 /// JSON error bodies are left alone, status and headers are kept.
 pub async fn json_errors(req: Request, next: Next) -> Response {
-    let oauth = req.uri().path() == "/oauth/token";
+    let oauth = matches!(req.uri().path(), "/oauth/token" | "/v2beta1/oauth/token");
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {

@@ -74,6 +74,11 @@ pub struct Faults {
     pub token_error_rate: f64,
     /// Share of `/oauth/token` calls whose connection is closed unanswered.
     pub token_drop_rate: f64,
+    /// v2beta1 IP filter write fields the simulator drops, as Aura drops a
+    /// field it does not recognise: `description`, `filtering_disabled`,
+    /// `allow_list.description`, `entities.projects`... A write still answers
+    /// 200 and the field keeps its old value (its default on create).
+    pub ip_filter_ignored_fields: Vec<String>,
 }
 
 impl Faults {

@@ -8,7 +8,8 @@
 //! Beyond the instances: customer managed keys (`keys.rs`), the metrics
 //! integration and the Prometheus endpoints it names, served here
 //! (`metrics.rs`), Graph Analytics sessions (`sessions.rs`) and the two
-//! sizing estimates (`sizing.rs`).
+//! sizing estimates (`sizing.rs`). `/v2beta1` (same tokens and budget):
+//! organizations, their projects and IP filters (`v2beta1_routes.rs`).
 //!
 //! In-process use:
 //! ```no_run
@@ -32,6 +33,7 @@ mod catalogue;
 mod error;
 mod faults;
 mod http;
+mod ip_filters;
 mod key_routes;
 mod keys;
 mod lineage;
@@ -48,6 +50,8 @@ mod sizing;
 mod snapshots;
 mod state;
 mod tls;
+mod v2beta1;
+mod v2beta1_routes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,6 +63,7 @@ use tokio::task::JoinHandle;
 pub use catalogue::default_catalogue;
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, ExpiredToken, Faults};
+pub use ip_filters::{AllowEntry, FilteredEntities, IpFilterStatus, IpFilterView};
 pub use keys::{CustomerManagedKey, KeySummary, KeyView};
 pub use lineage::{Lineage, LineageEntry, LineageEvent};
 pub use quirks::Quirks;
@@ -66,6 +71,7 @@ pub use sessions::SessionView;
 pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, Timings};
 pub use tls::TlsFiles;
+pub use v2beta1::{DEMO_ORGANIZATION_ID, DEMO_ORGANIZATION_NAME};
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
 
@@ -88,6 +94,12 @@ pub struct SimulatorConfig {
     pub client_tenants: Vec<(String, String)>,
     /// (tenant id, tenant name).
     pub tenants: Vec<(String, String)>,
+    /// v2beta1 (organization id, name); empty: the one demo organization
+    /// ([`DEMO_ORGANIZATION_ID`]).
+    pub organizations: Vec<(String, String)>,
+    /// (tenant id, organization id); a tenant not named here is in the
+    /// first organization.
+    pub tenant_organizations: Vec<(String, String)>,
     /// Time spent in `creating`.
     pub create_seconds: f64,
     /// Default time of pause, resume, update, destroy, restore, overwrite and snapshot.
@@ -99,6 +111,8 @@ pub struct SimulatorConfig {
     pub restore_seconds: Option<f64>,
     pub overwrite_seconds: Option<f64>,
     pub snapshot_seconds: Option<f64>,
+    /// Time a v2beta1 IP filter is `SUBMITTED` on an instance after a change.
+    pub ip_filter_seconds: Option<f64>,
     /// After a transition the instance still answers 409 for this long.
     pub settle_grace_seconds: f64,
     /// `/v1` requests per client id per sliding minute; 0 = unlimited.
@@ -131,6 +145,8 @@ impl Default for SimulatorConfig {
             clients: vec![(DEMO_CLIENT_ID.into(), DEMO_CLIENT_SECRET.into())],
             client_tenants: Vec::new(),
             tenants: vec![(DEMO_TENANT_ID.into(), DEMO_TENANT_NAME.into())],
+            organizations: Vec::new(),
+            tenant_organizations: Vec::new(),
             create_seconds: 2.0,
             transition_seconds: 1.0,
             pause_seconds: None,
@@ -140,6 +156,7 @@ impl Default for SimulatorConfig {
             restore_seconds: None,
             overwrite_seconds: None,
             snapshot_seconds: None,
+            ip_filter_seconds: None,
             settle_grace_seconds: 0.0,
             requests_per_minute: 125,
             tokens_per_hour: 15,
@@ -168,6 +185,7 @@ impl SimulatorConfig {
             restore: self.restore_seconds.unwrap_or(t),
             overwrite: self.overwrite_seconds.unwrap_or(t),
             snapshot: self.snapshot_seconds.unwrap_or(t),
+            ip_filter: self.ip_filter_seconds.unwrap_or(t),
             settle_grace: self.settle_grace_seconds,
         }
     }
@@ -211,6 +229,9 @@ impl Simulator {
         world.metrics_incapable = config.metrics_incapable_tenants.iter().cloned().collect();
         world.list_delay_seconds = config.list_delay_seconds;
         world.scopes = scope::TenantScopes::new(&config.client_tenants);
+        world.orgs =
+            v2beta1::Organizations::new(&config.organizations, &config.tenant_organizations)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let auth = shared::AuthState {
             clients: config.clients.iter().cloned().collect::<HashMap<_, _>>(),
             tokens: auth::TokenStore::default(),
@@ -330,6 +351,10 @@ fn parse_tenant(s: &str) -> Result<(String, String), String> {
     parse_pair(s, '=', "ID=NAME")
 }
 
+fn parse_tenant_organization(s: &str) -> Result<(String, String), String> {
+    parse_pair(s, '=', "TENANT_ID=ORGANIZATION_ID")
+}
+
 /// `--key-ready-seconds`: seconds, or `never` (only the grant makes a key ready).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReadyAfter(pub Option<f64>);
@@ -371,6 +396,18 @@ pub struct SimulateArgs {
     /// then sees and acts in the tenants named for it only.
     #[arg(long = "client-tenant", value_name = "CLIENT_ID=TENANT_ID", value_parser = parse_client_tenant)]
     pub client_tenants: Vec<(String, String)>,
+    /// v2beta1 organization as ID=NAME (repeatable); one demo organization
+    /// with a fixed id, holding every tenant, when none.
+    #[arg(long = "organization", value_name = "ID=NAME", value_parser = parse_tenant)]
+    pub organizations: Vec<(String, String)>,
+    /// Put a tenant in an organization as TENANT_ID=ORGANIZATION_ID
+    /// (repeatable); others are in the first organization.
+    #[arg(long = "tenant-organization", value_name = "TENANT_ID=ORGANIZATION_ID", value_parser = parse_tenant_organization)]
+    pub tenant_organizations: Vec<(String, String)>,
+    /// Seconds a v2beta1 IP filter is `SUBMITTED` on an instance after a
+    /// change (default: --transition-seconds).
+    #[arg(long)]
+    pub ip_filter_seconds: Option<f64>,
     /// Seconds an instance stays in `creating`.
     #[arg(long, default_value_t = 2.0)]
     pub create_seconds: f64,
@@ -474,6 +511,9 @@ impl SimulateArgs {
             metrics_incapable_tenants: self.metrics_incapable_tenants.clone(),
             list_delay_seconds: self.list_delay_seconds,
             client_tenants: self.client_tenants.clone(),
+            organizations: self.organizations.clone(),
+            tenant_organizations: self.tenant_organizations.clone(),
+            ip_filter_seconds: self.ip_filter_seconds,
             faults: Faults {
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
@@ -636,6 +676,22 @@ mod tests {
         .args
         .to_config();
         assert_eq!(c.list_delay_seconds, 2.5);
+        let c = Cli::try_parse_from([
+            "x",
+            "--organization",
+            "o1=One",
+            "--tenant-organization",
+            "t1=o1",
+            "--ip-filter-seconds",
+            "3",
+        ])
+        .unwrap()
+        .args
+        .to_config();
+        assert_eq!(c.organizations, vec![("o1".into(), "One".into())]);
+        assert_eq!(c.tenant_organizations, vec![("t1".into(), "o1".into())]);
+        assert_eq!(c.timings().ip_filter, 3.0);
+        assert!(Cli::try_parse_from(["x", "--tenant-organization", "t1"]).is_err());
         assert_eq!(c.metrics_incapable_tenants, vec!["t1".to_string()]);
         assert_eq!(keys(&["x", "--key-ready-seconds", "0.5"]), Some(Some(0.5)));
         assert_eq!(keys(&["x", "--key-ready-seconds", "never"]), Some(None));

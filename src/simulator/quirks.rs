@@ -8,7 +8,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Which departures every JSON answer of `/v1` and `/oauth/token` gets.
+/// Which departures every JSON answer of `/v1` and `/oauth/token` gets. Of
+/// the rewrites only `extra_fields` reaches `/v2beta1` answers (live v2beta1
+/// replies carry extra fields, notes item 87); the others were seen on v1
+/// and would make its bare IP filter answers unreadable. The last three
+/// are v2beta1's own departures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quirks {
@@ -26,6 +30,14 @@ pub struct Quirks {
     /// Only answers whose path starts with one of these (`/v1/instances`,
     /// `/oauth/token`); empty: every answer.
     pub paths: Vec<String>,
+    /// v2beta1 `DELETE .../ip-filters/{id}` deletes and answers 500, and
+    /// answers 500 for a filter that is gone too (notes item 81).
+    pub delete_answers_500: bool,
+    /// v2beta1 IP filter writes ignore the read names (`allow_list[].address`,
+    /// `prefix_len`, `filtered_entities`) as unknown fields (notes item 81).
+    pub write_names_only: bool,
+    /// v2beta1 error bodies say `{"Message","Reason"}` (notes "Conventions").
+    pub capitalized_error_keys: bool,
 }
 
 impl Quirks {
@@ -42,6 +54,28 @@ impl Quirks {
             capitalize_status: true,
             extra_fields: true,
             paths: Vec::new(),
+            delete_answers_500: true,
+            write_names_only: true,
+            capitalized_error_keys: true,
+        }
+    }
+
+    /// The rewrites an answer to `path` gets: under `/v2beta1` (but its
+    /// token endpoint, which is v1's) only the extra fields.
+    pub fn rewrites_for(&self, path: &str) -> Self {
+        if path.starts_with("/v2beta1/") && path != "/v2beta1/oauth/token" {
+            Self {
+                extra_fields: self.extra_fields,
+                paths: self.paths.clone(),
+                ..Self::default()
+            }
+        } else {
+            Self {
+                delete_answers_500: false,
+                write_names_only: false,
+                capitalized_error_keys: false,
+                ..self.clone()
+            }
         }
     }
 
@@ -202,5 +236,25 @@ mod tests {
         assert!(!Quirks::as_seen().covers("/admin/instances"));
         assert!(Quirks::as_seen().covers("/oauth/token"));
         assert!(!Quirks::default().is_active());
+    }
+
+    #[test]
+    fn v2beta1_answers_get_the_extra_fields_only() {
+        let q = Quirks::as_seen();
+        let v2 = q.rewrites_for("/v2beta1/organizations/o/ip-filters");
+        assert_eq!(
+            v2,
+            Quirks {
+                extra_fields: true,
+                ..Default::default()
+            }
+        );
+        let v1 = q.rewrites_for("/v1/instances");
+        assert!(v1.retype && v1.capitalize_status && !v1.delete_answers_500);
+        assert_eq!(q.rewrites_for("/v2beta1/oauth/token"), v1);
+        let mut answer = json!([{"id": "f", "prefix_len": 24, "status": "ACTIVE"}]);
+        v2.apply(&mut answer);
+        assert_eq!(answer[0]["prefix_len"], 24);
+        assert!(answer[0]["x_simulator_note"].is_string());
     }
 }

@@ -63,10 +63,13 @@ pub fn router(state: SimState) -> Router {
         .merge(super::key_routes::router())
         .merge(super::metrics_routes::v1_router())
         .merge(super::analytics_routes::router())
+        // One gate for both versions: same tokens, one budget per client id.
+        .merge(super::v2beta1_routes::router(state.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), v1_gate));
 
     Router::new()
         .route("/oauth/token", post(token))
+        .route("/v2beta1/oauth/token", post(token))
         .merge(v1)
         .merge(super::metrics_routes::scrape_router())
         .merge(super::admin::router())
@@ -657,7 +660,7 @@ async fn depart(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let quirks = st.faults().quirks;
+    let quirks = st.faults().quirks.rewrites_for(req.uri().path());
     let covered = quirks.covers(req.uri().path());
     let resp = next.run(req).await;
     if !covered || !quirks.is_active() {

@@ -318,6 +318,17 @@ impl SimState {
         self.world().keys.grant(id, Instant::now())
     }
 
+    /// Every v2beta1 IP filter of every organization, as its answers show it.
+    pub fn ip_filters(&self) -> Vec<super::ip_filters::IpFilterView> {
+        self.world().ip_filters.all()
+    }
+
+    /// The filter's status on the instance reads `ERROR` until the filter's
+    /// next PATCH. False when there is no such filter.
+    pub fn set_ip_filter_error(&self, ip_filter_id: &str, instance_id: &str) -> bool {
+        self.world().ip_filters.set_error(ip_filter_id, instance_id)
+    }
+
     /// Whether the tenant's metrics integration is available (`false`: 400
     /// `tenant-incapable-of-action`).
     pub fn set_metrics_capable(&self, tenant_id: &str, capable: bool) {

@@ -12,10 +12,12 @@ use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::error::ApiError;
+use super::ip_filters::IpFilters;
 use super::keys::{KeySpec, KeyUse, KeyView, Keys};
 use super::lineage::Data;
 use super::sessions::Sessions;
 use super::snapshots::Snapshots;
+use super::v2beta1::Organizations;
 use crate::api::InstanceType;
 use crate::aura::model::{
     CreatedInstance, Instance, InstanceConfiguration, InstanceStatus, InstanceSummary, Snapshot,
@@ -35,6 +37,9 @@ pub struct Timings {
     /// `POST /instances/{id}/overwrite`: time spent in `overwriting`.
     pub overwrite: f64,
     pub snapshot: f64,
+    /// v2beta1: an IP filter stays `SUBMITTED` on an instance this long
+    /// after it was attached or changed, then is `ACTIVE`.
+    pub ip_filter: f64,
     /// After a transition ends the instance reports its new status but still
     /// answers 409 for this long (the real API does so for a short while).
     pub settle_grace: f64,
@@ -51,6 +56,7 @@ impl Default for Timings {
             restore: 1.0,
             overwrite: 1.0,
             snapshot: 1.0,
+            ip_filter: 1.0,
             settle_grace: 0.0,
         }
     }
@@ -75,6 +81,7 @@ impl Timings {
             ("restore", self.restore),
             ("overwrite", self.overwrite),
             ("snapshot", self.snapshot),
+            ("ip_filter", self.ip_filter),
             ("settle_grace", self.settle_grace),
         ] {
             if !v.is_finite() || !(0.0..=MAX_TIMING_SECONDS).contains(&v) {
@@ -511,6 +518,10 @@ pub struct World {
     /// Each instance's database users other than the admin, and its custom
     /// roles, by instance id.
     user_tables: HashMap<String, UserTable>,
+    /// v2beta1 organizations; a project is a tenant.
+    pub orgs: Organizations,
+    /// v2beta1 IP filters of every organization.
+    pub ip_filters: IpFilters,
 }
 
 impl std::fmt::Debug for World {
@@ -567,7 +578,23 @@ impl World {
             list_delay_seconds: 0.0,
             scopes: super::scope::TenantScopes::default(),
             user_tables: HashMap::new(),
+            orgs: Organizations::default(),
+            ip_filters: IpFilters::default(),
         }
+    }
+
+    /// Every instance's tenant, by instance id (destroying ones included).
+    pub fn instance_tenants(&mut self, now: Instant) -> HashMap<String, String> {
+        self.settle(now);
+        self.instances
+            .values()
+            .map(|i| (i.id.clone(), i.tenant_id.clone()))
+            .collect()
+    }
+
+    /// How long an IP filter stays `SUBMITTED` on an instance after a change.
+    pub fn ip_filter_delay(&self) -> Duration {
+        secs(self.timings.ip_filter)
     }
 
     /// Ends every transition whose deadline has passed.
