@@ -676,7 +676,7 @@ mod tests {
         .args
         .to_config();
         assert_eq!(c.list_delay_seconds, 2.5);
-        let c = Cli::try_parse_from([
+        let o = Cli::try_parse_from([
             "x",
             "--organization",
             "o1=One",
@@ -688,9 +688,9 @@ mod tests {
         .unwrap()
         .args
         .to_config();
-        assert_eq!(c.organizations, vec![("o1".into(), "One".into())]);
-        assert_eq!(c.tenant_organizations, vec![("t1".into(), "o1".into())]);
-        assert_eq!(c.timings().ip_filter, 3.0);
+        assert_eq!(o.organizations, vec![("o1".into(), "One".into())]);
+        assert_eq!(o.tenant_organizations, vec![("t1".into(), "o1".into())]);
+        assert_eq!(o.timings().ip_filter, 3.0);
         assert!(Cli::try_parse_from(["x", "--tenant-organization", "t1"]).is_err());
         assert_eq!(c.metrics_incapable_tenants, vec!["t1".to_string()]);
         assert_eq!(keys(&["x", "--key-ready-seconds", "0.5"]), Some(Some(0.5)));
