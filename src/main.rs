@@ -19,8 +19,9 @@ struct Cli {
 enum Command {
     /// Run the controller.
     Run(aura_operator::runtime::ControllerConfig),
-    /// Run the local Aura API v1 simulator.
-    Simulate(aura_operator::simulator::SimulateArgs),
+    /// Run the local Aura API simulator (v1 and v2beta1).
+    // Boxed: its flags make it far the largest variant.
+    Simulate(Box<aura_operator::simulator::SimulateArgs>),
     /// Print AuraInstance manifests (ObserveOnly) for the Aura instances the
     /// credentials see, as multi-document YAML.
     Import(aura_operator::import::ImportArgs),
@@ -60,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Simulate(args) => {
             aura_operator::telemetry::init_logging("text", "info");
-            aura_operator::simulator::run_cli(args).await
+            aura_operator::simulator::run_cli(*args).await
         }
         Command::Import(args) => aura_operator::import::run(args).await,
         Command::ScrapeConfig(args) => {
