@@ -470,7 +470,8 @@ pub struct SimulateArgs {
     /// Answer the way the real service departs from its spec: `as-seen` (fields
     /// left out or null, numbers as strings and back, capitalised statuses, extra
     /// fields), `none` (spec-exact, the default), or a JSON object of
-    /// `absent`, `null`, `retype`, `capitalize_status`, `extra_fields`.
+    /// `absent`, `null`, `retype`, `capitalize_status`, `extra_fields`, and
+    /// v2beta1's `delete_answers_500`, `write_names_only`, `capitalized_error_keys`.
     #[arg(long, env = "AURA_SIM_QUIRKS", default_value = "none", value_parser = Quirks::parse)]
     pub quirks: Quirks,
     /// Seconds until a new customer managed key is `ready`, or `never`
