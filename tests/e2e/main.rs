@@ -32,6 +32,7 @@ mod gitops;
 mod graph_analytics_sessions;
 mod https;
 mod import;
+mod ip_filters;
 mod lost_create;
 mod neo4j_credentials;
 mod neo4j_users;

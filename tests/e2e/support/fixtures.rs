@@ -221,6 +221,26 @@ impl Session {
     }
 }
 
+/// An AuraIPFilter allowing 203.0.113.0/24 into the AuraInstances
+/// `instances` of the namespace, with the Secret `aura-api`.
+pub fn ip_filter(name: &str, instances: &[&str]) -> IpFilter {
+    let refs: Vec<Value> = instances.iter().map(|i| json!({"name": i})).collect();
+    IpFilter(base(
+        "AuraIPFilter",
+        name,
+        json!({
+            "name": name,
+            "allowList": [{"cidr": "203.0.113.0/24", "description": "office"}],
+            "instanceRefs": refs,
+            "credentialsSecretRef": {"name": "aura-api"},
+        }),
+    ))
+}
+
+/// See [`ip_filter`].
+pub struct IpFilter(Value);
+fixture!(IpFilter);
+
 /// An AuraRestore; name its target with [`Restore::of`] and its source with
 /// the other methods (several make one source: an instance and one of its
 /// snapshots).

@@ -1,0 +1,233 @@
+//! AuraIPFilter on a real control plane, Aura (API v2beta1) played by the
+//! simulator: a filter on two instances that is Ready only once Aura reports
+//! it ACTIVE on both, a second object aimed at the same instance that stalls
+//! and leaves the first filter as it was (checked in the simulator's state),
+//! an instance removed from instanceRefs and detached in Aura, and, with the
+//! live service's departures on, a DELETE answered 500 that still ends with
+//! the filter gone and a field Aura ignores that stalls as NotApplied.
+//!
+//! How the kind keeps DESIGN §4: one owner (one Aura filter per object and
+//! one object per instance: the younger object naming an instance stalls,
+//! `FilterConflict`, shown here; an id recorded twice stalls, unit-tested in
+//! `decide/tests.rs`); no cross-namespace data (instanceRefs name AuraInstances
+//! of the filter's own namespace, found in the watch by namespace, and only
+//! an instance its AuraInstance holds is filtered); bounded work (a Ready
+//! filter is looked at once per resync; one write per stall retry, every five
+//! minutes; SUBMITTED polled every 5 s).
+
+use crate::support;
+
+use aura_operator::api::{AuraIPFilter, AuraInstance};
+use aura_operator::simulator::{DEMO_ORGANIZATION_ID, IpFilterView, Quirks};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+use support::fixtures::{instance, ip_filter};
+use support::harness::*;
+use support::objects::{self, condition, reconciling_reason, stalled_reason};
+use support::{WAIT, eventually};
+
+fn filters(h: &Harness) -> Api<AuraIPFilter> {
+    h.api()
+}
+
+/// The simulator's filters, sorted by name.
+fn in_aura(h: &Harness) -> Vec<IpFilterView> {
+    let mut all = h.sim.state().ip_filters();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+async fn filters_on(h: &Harness, name: &str, want: &[&str]) {
+    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    objects::wait_for(&h.instances(), name, "its ipFilters", |o: &AuraInstance| {
+        o.status
+            .as_ref()
+            .map(|s| s.ip_filters.clone())
+            .unwrap_or_default()
+            == want
+    })
+    .await;
+}
+
+async fn patch_spec(h: &Harness, name: &str, spec: serde_json::Value) {
+    filters(h)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": spec })),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_only_when_active_on_both_instances_and_a_second_object_changes_nothing() {
+    let mut h = Harness::start("ipf-two", |c| c.ip_filter_seconds = Some(4.0)).await;
+    h.start_operator();
+    objects::create(&h.instances(), instance("orders")).await;
+    objects::create(&h.instances(), instance("users")).await;
+    let orders = instance_id(&h.wait_ready("orders").await);
+    let users = instance_id(&h.wait_ready("users").await);
+
+    objects::create(&filters(&h), ip_filter("office", &["orders", "users"])).await;
+    let submitted = objects::wait_for(&filters(&h), "office", "FilterSubmitted", |f| {
+        reconciling_reason(f).as_deref() == Some("FilterSubmitted")
+    })
+    .await;
+    assert!(!objects::is_true(&submitted, "Ready"));
+    let ready = objects::wait_ready(&filters(&h), "office").await;
+    let status = ready.status.clone().unwrap();
+    assert_eq!(
+        status.organization_id.as_deref(),
+        Some(DEMO_ORGANIZATION_ID)
+    );
+    let states: Vec<(String, String)> = status
+        .applied_to
+        .iter()
+        .map(|a| (a.instance_id.clone().unwrap(), a.state.clone()))
+        .collect();
+    assert_eq!(
+        sorted(states.iter().map(|(i, s)| format!("{i} {s}")).collect()),
+        sorted(vec![format!("{orders} ACTIVE"), format!("{users} ACTIVE")])
+    );
+    let aura = in_aura(&h);
+    assert_eq!(aura.len(), 1, "{aura:?}");
+    assert_eq!(Some(&aura[0].id), status.id.as_ref());
+    assert_eq!(
+        sorted(aura[0].filtered_entities.instances.clone()),
+        sorted(vec![orders.clone(), users.clone()])
+    );
+    let range = &aura[0].allow_list[0];
+    assert_eq!(
+        (
+            range.address.as_str(),
+            range.prefix_len,
+            range.description.as_str()
+        ),
+        ("203.0.113.0", 24, "office")
+    );
+    filters_on(&h, "orders", &["office"]).await;
+    filters_on(&h, "users", &["office"]).await;
+
+    // A second object aimed at orders stalls; Aura's filter stays as it was.
+    let before = in_aura(&h);
+    objects::create(
+        &filters(&h),
+        ip_filter("vpn", &["orders"]).spec(json!({"allowList": [{"cidr": "198.51.100.0/24"}]})),
+    )
+    .await;
+    let stalled = objects::wait_for(&filters(&h), "vpn", "FilterConflict", |f| {
+        stalled_reason(f).as_deref() == Some("FilterConflict")
+    })
+    .await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(
+        message.contains("orders") && message.contains("office"),
+        "{message}"
+    );
+    assert_eq!(in_aura(&h), before, "the first filter is unchanged");
+
+    // Removing users from office detaches the filter from it in Aura.
+    patch_spec(&h, "office", json!({"instanceRefs": [{"name": "orders"}]})).await;
+    eventually("users detached in Aura", WAIT, || {
+        let aura = in_aura(&h);
+        let detached =
+            aura.len() == 1 && aura[0].filtered_entities.instances == vec![orders.clone()];
+        std::future::ready(detached.then_some(()))
+    })
+    .await;
+    filters_on(&h, "users", &[]).await;
+    filters_on(&h, "orders", &["office", "vpn"]).await;
+    objects::wait_for(&filters(&h), "office", "Ready on orders alone", |f| {
+        objects::is_true(f, "Ready") && f.status.as_ref().is_some_and(|s| s.applied_to.len() == 1)
+    })
+    .await;
+
+    // The stalled object goes without a call; office's goes with its filter.
+    filters(&h)
+        .delete("vpn", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&filters(&h), "vpn").await;
+    assert_eq!(in_aura(&h).len(), 1);
+    filters(&h)
+        .delete("office", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&filters(&h), "office").await;
+    assert!(in_aura(&h).is_empty(), "{:?}", in_aura(&h));
+    filters_on(&h, "orders", &[]).await;
+    h.assert_log_clean(&h.operator_log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_live_departures_an_ignored_field_stalls_and_a_delete_answered_500_ends_gone() {
+    let mut h = Harness::start("ipf-quirks", |c| c.ip_filter_seconds = Some(0.5)).await;
+    h.start_operator();
+    objects::create(&h.instances(), instance("orders")).await;
+    h.wait_ready("orders").await;
+    h.sim
+        .state()
+        .update_faults(|f| f.quirks = Quirks::as_seen());
+
+    objects::create(&filters(&h), ip_filter("office", &["orders"])).await;
+    objects::wait_ready(&filters(&h), "office").await;
+
+    // Aura answers 200 to a change and does not keep the description.
+    h.sim
+        .state()
+        .update_faults(|f| f.ip_filter_ignored_fields = vec!["allow_list.description".into()]);
+    patch_spec(
+        &h,
+        "office",
+        json!({"allowList": [{"cidr": "203.0.113.0/24", "description": "new office"}]}),
+    )
+    .await;
+    let stalled = objects::wait_for(&filters(&h), "office", "NotApplied", |f| {
+        stalled_reason(f).as_deref() == Some("NotApplied")
+    })
+    .await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(message.contains("allowList[].description"), "{message}");
+    assert!(!objects::is_true(&stalled, "Ready"));
+    assert_ne!(in_aura(&h)[0].allow_list[0].description, "new office");
+
+    // The live DELETE answers 500 after deleting: the object still goes,
+    // once a read shows the filter gone.
+    h.sim
+        .state()
+        .update_faults(|f| f.ip_filter_ignored_fields.clear());
+    let deletes = |h: &Harness| {
+        h.sim
+            .state()
+            .counters()
+            .by_route
+            .get("DELETE /v2beta1/organizations/{org_id}/ip-filters/{ip_filter_id}")
+            .copied()
+            .unwrap_or(0)
+    };
+    filters(&h)
+        .delete("office", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&filters(&h), "office").await;
+    assert!(in_aura(&h).is_empty());
+    assert_eq!(deletes(&h), 1, "one DELETE, not retried on its 500");
+    assert!(
+        h.sim
+            .state()
+            .counters()
+            .by_status
+            .get("500")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+    );
+    h.assert_log_clean(&h.operator_log());
+}
