@@ -629,3 +629,163 @@ async fn one_token_and_one_request_budget_across_versions() {
     assert_eq!(c.by_route.get("GET /v2beta1/organizations"), Some(&2));
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// The client: every v2beta1 call it makes, over real HTTP.
+
+fn client(sim: &Simulator) -> aura_operator::aura::AuraClient {
+    let clients = aura_operator::aura::AuraClients::new(aura_operator::aura::ClientConfig {
+        base_url: sim.base_url(),
+        requests_per_minute: 6000,
+        retry_base_delay: Duration::from_millis(20),
+        retry_max_delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    clients.client(&aura_operator::aura::Credentials {
+        client_id: ID.into(),
+        client_secret: SECRET.into(),
+    })
+}
+
+fn write(name: &str, instances: &[&str]) -> aura_operator::aura::IpFilterWrite {
+    use aura_operator::aura::{Entities, IpFilterWrite, RangeWrite};
+    IpFilterWrite {
+        name: name.into(),
+        organization_id: ORG.into(),
+        allow_list: vec![
+            RangeWrite {
+                ip_range: "203.0.113.0/24".into(),
+                description: "office".into(),
+            },
+            RangeWrite {
+                ip_range: "2001:db8::/32".into(),
+                description: String::new(),
+            },
+        ],
+        entities: Entities {
+            instances: instances.iter().map(|i| i.to_string()).collect(),
+            ..Default::default()
+        },
+        filtering_disabled: false,
+    }
+}
+
+#[tokio::test]
+async fn every_v2beta1_call_of_the_client_end_to_end() {
+    use aura_operator::aura::AuraErrorKind;
+    let sim = Simulator::start(config()).await.unwrap();
+    let c = client(&sim);
+
+    let orgs = c.list_organizations().await.unwrap();
+    let mut ids: Vec<&str> = orgs.iter().map(|o| o.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, vec![ORG, OTHER_ORG]);
+    let projects = c.list_organization_projects(ORG).await.unwrap();
+    assert_eq!(
+        projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        vec![TENANT]
+    );
+
+    let a = instance(&sim, TENANT, "a");
+    let b = instance(&sim, TENANT, "b");
+    assert_eq!(c.instance_ip_filter(ORG, TENANT, &a).await.unwrap(), None);
+    let wanted = write("office", &[&a]);
+    let created = c.create_ip_filter(ORG, &wanted).await.unwrap();
+    let read = c.get_ip_filter(ORG, &created.id).await.unwrap();
+    assert!(wanted.not_kept(&read).is_empty(), "{read:?}");
+    assert_eq!(c.list_ip_filters(ORG).await.unwrap(), vec![read.clone()]);
+
+    // SUBMITTED, then ACTIVE on the instance.
+    let on_a = c
+        .instance_ip_filter(ORG, TENANT, &a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (on_a.id.as_str(), on_a.status.as_deref()),
+        (created.id.as_str(), Some("SUBMITTED"))
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let f = c
+            .instance_ip_filter(ORG, TENANT, &a)
+            .await
+            .unwrap()
+            .unwrap();
+        if f.status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ACTIVE: {f:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A change moves the filter to b, read back whole.
+    let moved = write("office", &[&b]);
+    c.update_ip_filter(ORG, &created.id, &moved).await.unwrap();
+    let read = c.get_ip_filter(ORG, &created.id).await.unwrap();
+    assert!(moved.not_kept(&read).is_empty(), "{read:?}");
+    assert_eq!(c.instance_ip_filter(ORG, TENANT, &a).await.unwrap(), None);
+
+    // A second filter on b: Aura's refusal, read by reason.
+    let second = c
+        .create_ip_filter(ORG, &write("vpn", &[&b]))
+        .await
+        .unwrap_err();
+    assert!(second.filter_exists(), "{second}");
+    assert_eq!(second.kind(), AuraErrorKind::NeedsHuman);
+
+    // An ignored field answers 200; the read back shows it was not kept.
+    sim.state()
+        .update_faults(|f| f.ip_filter_ignored_fields = vec!["filtering_disabled".into()]);
+    let mut disabled = moved.clone();
+    disabled.filtering_disabled = true;
+    c.update_ip_filter(ORG, &created.id, &disabled)
+        .await
+        .unwrap();
+    let read = c.get_ip_filter(ORG, &created.id).await.unwrap();
+    assert_eq!(
+        disabled.not_kept(&read),
+        vec!["filteringDisabled".to_string()]
+    );
+    sim.state()
+        .update_faults(|f| f.ip_filter_ignored_fields.clear());
+
+    // Deleting, spec-exact (204) and then gone (404): both Ok.
+    c.delete_ip_filter(ORG, &created.id).await.unwrap();
+    c.delete_ip_filter(ORG, &created.id).await.unwrap();
+    let gone = c.get_ip_filter(ORG, &created.id).await.unwrap_err();
+    assert_eq!(gone.kind(), AuraErrorKind::NotFound);
+
+    // With the live departures: a DELETE answered 500 after deleting is
+    // settled by a read; one of a filter still there stays an error.
+    sim.state().update_faults(|f| f.quirks = Quirks::as_seen());
+    let again = c
+        .create_ip_filter(ORG, &write("office", &[&a]))
+        .await
+        .unwrap();
+    let before = delete_count(&sim);
+    c.delete_ip_filter(ORG, &again.id).await.unwrap();
+    assert_eq!(delete_count(&sim) - before, 1, "not retried");
+    assert!(c.list_ip_filters(ORG).await.unwrap().is_empty());
+    // Capitalised error keys still give the reason.
+    let kept = c
+        .create_ip_filter(ORG, &write("office", &[&a]))
+        .await
+        .unwrap();
+    let refused = c
+        .create_ip_filter(ORG, &write("vpn", &[&a]))
+        .await
+        .unwrap_err();
+    assert!(refused.filter_exists(), "{refused}");
+    c.delete_ip_filter(ORG, &kept.id).await.unwrap();
+    sim.shutdown().await;
+}
+
+fn delete_count(sim: &Simulator) -> u64 {
+    sim.state()
+        .counters()
+        .by_route
+        .get("DELETE /v2beta1/organizations/{org_id}/ip-filters/{ip_filter_id}")
+        .copied()
+        .unwrap_or(0)
+}
