@@ -10,7 +10,7 @@ use tracing::info;
 
 use crate::api::{
     AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database_user::UserState;
@@ -195,6 +195,7 @@ pub struct Kinds {
     pub keys: Arc<Context<AuraCustomerManagedKey>>,
     pub sessions: Arc<Context<AuraGraphAnalyticsSession>>,
     pub ip_filters: Arc<Context<AuraIPFilter>>,
+    pub cluster_ip_filters: Arc<Context<ClusterAuraIPFilter>>,
 }
 
 impl Kinds {
@@ -248,6 +249,7 @@ impl Kinds {
                     filters,
                 },
             )),
+            cluster_ip_filters: Arc::new(Context::new(shared.clone(), ())),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
@@ -282,7 +284,8 @@ impl Kinds {
             kind(&self.database_users, watched, stop, listed.clone()),
             kind(&self.keys, watched, stop, listed.clone()),
             kind(&self.sessions, watched, stop, listed.clone()),
-            kind(&self.ip_filters, watched, stop, listed),
+            kind(&self.ip_filters, watched, stop, listed.clone()),
+            kind(&self.cluster_ip_filters, watched, stop, listed),
         ]
     }
 }

@@ -8,7 +8,8 @@ use kube::CustomResourceExt;
 
 use super::{
     AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraProject,
+    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraIPFilter,
+    ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -163,6 +164,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraIPFilter::crd,
+    },
+    KindInfo {
+        kind: "ClusterAuraIPFilter",
+        plural: "clusterauraipfilters",
+        scope: Scope::Cluster,
+        summary: "An Aura IP filter on the Aura projects of ClusterAuraProjects, for platform teams.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: ClusterAuraIPFilter::crd,
     },
 ];
 

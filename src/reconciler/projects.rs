@@ -153,7 +153,10 @@ pub fn choose(
         };
         return CredentialsSource::Refused(problem);
     };
+    // A cluster-scoped object (no namespace) is made by cluster
+    // administrators: the allowed namespaces do not bind it.
     if let Some(allowed) = &project.allowed
+        && !namespace.is_empty()
         && !allows(allowed, namespace, labels)
     {
         return CredentialsSource::Refused(CredentialsProblem::NamespaceNotAllowed(id));
@@ -601,6 +604,19 @@ mod tests {
                 CredentialsSource::Refused(CredentialsProblem::NamespaceNotAllowed(
                     shared_id.clone(),
                 )),
+            ),
+            // A cluster-scoped object (a ClusterAuraIPFilter) has no namespace to allow.
+            (
+                "",
+                Wanted::Project(ProjectKind::ClusterAuraProject, "shared"),
+                Some(&allowed),
+                CredentialsSource::Project {
+                    project: shared_id.clone(),
+                    secret: SecretKey::new("aura-operator", "aura-api"),
+                    tenant_id: Some("t-1".into()),
+                    organization_id: None,
+                    allow_unheld_sources: false,
+                },
             ),
             (
                 "team-a",

@@ -231,3 +231,127 @@ async fn with_the_live_departures_an_ignored_field_stalls_and_a_delete_answered_
     );
     h.assert_log_clean(&h.operator_log());
 }
+
+const ORG_ONE: &str = "7a0c1e2d-3b4f-4a5e-8d6c-9e0f1a2b3c4d";
+const ORG_TWO: &str = "8b1d2f3e-4c5a-4b6f-9e7d-0f1a2b3c4d5e";
+
+/// A ClusterAuraIPFilter on the ClusterAuraProjects `projects`.
+fn cluster_filter(name: &str, projects: &[&str]) -> serde_json::Value {
+    let refs: Vec<serde_json::Value> = projects.iter().map(|p| json!({"name": p})).collect();
+    json!({
+        "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraIPFilter",
+        "metadata": {"name": name},
+        "spec": {"name": name, "allowList": [{"cidr": "198.51.100.0/24"}], "projectRefs": refs},
+    })
+}
+
+/// Platform teams' filters on whole projects: the organization must be one
+/// (several seen and none named stalls; naming it on the project goes on),
+/// projects of two organizations stall, and a second object on the same
+/// project stalls with Aura's filter unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_filter_covers_whole_projects_of_one_organization() {
+    use aura_operator::api::{ClusterAuraIPFilter, ClusterAuraProject};
+    use support::fixtures::cluster_project;
+    let mut h = Harness::start_exclusive("ipf-cluster", |c| {
+        c.organizations = vec![
+            (ORG_ONE.into(), "One".into()),
+            (ORG_TWO.into(), "Two".into()),
+        ];
+        // Tenant A falls to the first organization.
+        c.tenant_organizations = vec![(TENANT_B.into(), ORG_TWO.into())];
+    })
+    .await;
+    let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
+    let cluster_filters: Api<ClusterAuraIPFilter> = Api::all(h.client.clone());
+    let (pa, pb) = (format!("{}-a", h.ns), format!("{}-b", h.ns));
+    let (corp, second) = (format!("{}-corp", h.ns), format!("{}-second", h.ns));
+    for (name, tenant) in [(&pa, TENANT_A), (&pb, TENANT_B)] {
+        let p = cluster_project(name)
+            .credentials("aura-api", &h.ns)
+            .tenant(tenant);
+        objects::create(&projects, p).await;
+    }
+    h.start_operator();
+
+    // Two organizations, none named: nothing is written.
+    objects::create(&cluster_filters, cluster_filter(&corp, &[&pa])).await;
+    let stalled = objects::wait_for(&cluster_filters, &corp, "OrganizationNotChosen", |f| {
+        stalled_reason(f).as_deref() == Some("OrganizationNotChosen")
+    })
+    .await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(
+        message.contains(ORG_ONE) && message.contains(ORG_TWO),
+        "{message}"
+    );
+    assert!(in_aura(&h).is_empty());
+
+    // The project names its organization: the filter covers tenant A.
+    let named = |org: &str| Patch::Merge(json!({"spec": {"organizationId": org}}));
+    projects
+        .patch(&pa, &PatchParams::default(), &named(ORG_ONE))
+        .await
+        .unwrap();
+    let ready = objects::wait_ready(&cluster_filters, &corp).await;
+    let status = ready.status.unwrap();
+    assert_eq!(status.organization_id.as_deref(), Some(ORG_ONE));
+    assert_eq!(
+        status.applied_to_projects[0].project_id.as_deref(),
+        Some(TENANT_A)
+    );
+    let aura = in_aura(&h);
+    assert_eq!(aura.len(), 1);
+    assert_eq!(aura[0].organization_id, ORG_ONE);
+    assert_eq!(
+        aura[0].filtered_entities.projects,
+        vec![TENANT_A.to_string()]
+    );
+    assert!(aura[0].filtered_entities.instances.is_empty());
+
+    // A second object on the same project stalls; Aura's filter is unchanged.
+    let before = in_aura(&h);
+    objects::create(&cluster_filters, cluster_filter(&second, &[&pa])).await;
+    objects::wait_for(&cluster_filters, &second, "FilterConflict", |f| {
+        stalled_reason(f).as_deref() == Some("FilterConflict")
+    })
+    .await;
+    assert_eq!(in_aura(&h), before);
+
+    // A project of another organization: stalled before any write.
+    projects
+        .patch(&pb, &PatchParams::default(), &named(ORG_TWO))
+        .await
+        .unwrap();
+    let both = json!({"spec": {"projectRefs": [{"name": pa}, {"name": pb}]}});
+    cluster_filters
+        .patch(&corp, &PatchParams::default(), &Patch::Merge(both))
+        .await
+        .unwrap();
+    let mixed = objects::wait_for(&cluster_filters, &corp, "two organizations", |f| {
+        stalled_reason(f).as_deref() == Some("OrganizationNotChosen")
+    })
+    .await;
+    let (_, _, message) = condition(&mixed, "Stalled").unwrap();
+    assert!(
+        message.contains(&pb) && message.contains(ORG_TWO),
+        "{message}"
+    );
+    assert_eq!(in_aura(&h), before);
+
+    for name in [&second, &corp] {
+        cluster_filters
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+        objects::wait_gone(&cluster_filters, name).await;
+    }
+    assert!(in_aura(&h).is_empty(), "{:?}", in_aura(&h));
+    for name in [&pa, &pb] {
+        projects
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    h.assert_log_clean(&h.operator_log());
+}

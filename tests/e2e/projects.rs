@@ -122,6 +122,15 @@ async fn a_namespaced_project_serves_its_own_namespace_only() {
     let status = seen.status.expect("status");
     assert_eq!(status.tenant_id.as_deref(), Some(TENANT_B));
     assert_eq!(status.tenant_name.as_deref(), Some("Team B"));
+    // The only organization the credentials see (API v2beta1).
+    assert_eq!(
+        status.organization_id.as_deref(),
+        Some(aura_operator::simulator::DEMO_ORGANIZATION_ID)
+    );
+    assert_eq!(
+        status.organization_name.as_deref(),
+        Some(aura_operator::simulator::DEMO_ORGANIZATION_NAME)
+    );
     let offered: BTreeMap<_, _> = status
         .offered
         .iter()

@@ -69,3 +69,11 @@ kinds together (where it watches), each cluster-scoped kind on its own.
   resources: ["clusterauraprojects/status"]
   verbs: ["patch"]
 {{- end }}
+{{- define "aura-operator.kindRules.ClusterAuraIPFilter" -}}
+- apiGroups: ["aura-operator.io"]
+  resources: ["clusterauraipfilters"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["clusterauraipfilters/status"]
+  verbs: ["patch"]
+{{- end }}

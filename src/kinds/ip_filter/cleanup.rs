@@ -1,4 +1,4 @@
-//! Deleting an AuraIPFilter removes the filter in Aura (Delete) or leaves it
+//! Deleting an AuraIPFilter or a ClusterAuraIPFilter removes the filter in Aura (Delete) or leaves it
 //! (Orphan). Aura answers a DELETE that removed the filter with 500 at times:
 //! the client confirms with a GET before it calls that a failure.
 
@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 
-use super::act::{self, Ctx};
+use super::FilterObject;
 use super::decide::{self, FilterReason};
-use crate::api::{AuraIPFilter, DeletionPolicy};
+use super::write;
+use crate::api::DeletionPolicy;
 use crate::kinds::shared::own_client;
-use crate::reconciler::{Cleanup, Result};
+use crate::reconciler::{Cleanup, Context, Result};
 
-pub async fn cleanup(obj: &AuraIPFilter, ctx: &Ctx) -> Result<Cleanup> {
+pub async fn cleanup<K: FilterObject>(obj: &K, ctx: &Context<K>) -> Result<Cleanup> {
     if obj.deletion_policy() == DeletionPolicy::Orphan {
         return Ok(Cleanup::Done);
     }
-    let current = obj.status.clone().unwrap_or_default();
+    let current = obj.status().cloned().unwrap_or_default();
     let (Some(org), known) = (current.organization_id.clone(), current.id.clone()) else {
         // No organization was ever chosen: nothing was created.
         return Ok(Cleanup::Done);
@@ -43,9 +44,9 @@ pub async fn cleanup(obj: &AuraIPFilter, ctx: &Ctx) -> Result<Cleanup> {
             let listed = aura.list_ip_filters(&org).await?;
             decide::candidates(
                 &listed,
-                &obj.spec.name,
+                obj.aura_name(),
                 &current.create_prior_ids,
-                &act::held_elsewhere(obj, ctx),
+                &write::held_elsewhere(obj, ctx),
             )
             .into_iter()
             .map(str::to_string)

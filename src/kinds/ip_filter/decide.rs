@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{AuraIPFilterSpec, AuraIPFilterStatus, FilterApplied};
+use crate::api::{AllowedCidr, AuraIPFilterStatus, FilterApplied};
 use crate::aura::{Entities, IpFilter, IpFilterWrite, RangeWrite};
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
     /// The reasons of AuraIPFilter conditions, defined once.
     pub enum FilterReason {
-        ready: FilterActive = "Aura reports the filter ACTIVE on every named instance",
+        ready: FilterActive = "Aura holds the filter as the spec says, ACTIVE on every named instance",
         idle: Idle,
         not_stalled: NotStalled,
         /// The create call is being made, or its answer looked for.
@@ -24,8 +24,11 @@ crate::reasons! {
         FilterSubmitted,
         /// A named AuraInstance has no Aura instance yet, or does not hold it.
         WaitingForInstance,
+        /// A named ClusterAuraProject does not exist or has no Aura project yet.
+        WaitingForProject,
         CredentialsNotUsable,
-        /// No Aura organization, or several and the project names none.
+        /// No Aura organization, or several and the project names none, or
+        /// (ClusterAuraIPFilter) projects of different organizations.
         OrganizationNotChosen,
         /// Another AuraIPFilter (or a filter made outside this object) already
         /// applies to a named instance, or records the same Aura filter.
@@ -69,44 +72,63 @@ pub enum Target {
     Waiting(String),
 }
 
-/// The body that makes Aura's filter what the spec says, applied to the
-/// instances that have ids.
-pub fn desired(spec: &AuraIPFilterSpec, org: &str, instance_ids: &[String]) -> IpFilterWrite {
+/// The body that makes Aura's filter what the spec says, applied to
+/// `entities` (the instances or projects that have ids).
+pub fn desired(
+    name: &str,
+    allow_list: &[AllowedCidr],
+    filtering_disabled: bool,
+    org: &str,
+    entities: Entities,
+) -> IpFilterWrite {
     IpFilterWrite {
-        name: spec.name.clone(),
+        name: name.to_string(),
         organization_id: org.to_string(),
-        allow_list: spec
-            .allow_list
+        allow_list: allow_list
             .iter()
             .map(|a| RangeWrite {
                 ip_range: a.cidr.clone(),
                 description: a.description.clone().unwrap_or_default(),
             })
             .collect(),
-        entities: Entities {
-            instances: instance_ids.to_vec(),
-            projects: Vec::new(),
-            organizations: Vec::new(),
-        },
-        filtering_disabled: spec.filtering_disabled,
+        entities,
+        filtering_disabled,
     }
 }
 
-/// Another AuraIPFilter, as the conflict check needs it.
+/// Instance ids as the entities of a write.
+pub fn on_instances(ids: &[String]) -> Entities {
+    Entities {
+        instances: ids.to_vec(),
+        ..Entities::default()
+    }
+}
+
+/// Project (tenant) ids as the entities of a write.
+pub fn on_projects(ids: &[String]) -> Entities {
+    Entities {
+        projects: ids.to_vec(),
+        ..Entities::default()
+    }
+}
+
+/// Another object of the kind, as the conflict check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Other {
     /// namespace/name.
     pub key: String,
     pub namespace: String,
     pub created: Option<Timestamp>,
+    /// The instances (AuraIPFilter) or projects (ClusterAuraIPFilter) it names.
     pub instance_names: Vec<String>,
     pub id: Option<String>,
 }
 
 /// Why this filter must not write: another object already records its Aura
-/// filter, or an older AuraIPFilter of the namespace names one of its
-/// instances (Aura allows one filter per instance; the later one waits and
-/// the first is left as it is). Ties of age go to the smaller name.
+/// filter, or an older object of the namespace (of the cluster, for
+/// ClusterAuraIPFilters) names one of its instances or projects (Aura allows
+/// one filter per entity; the later one waits and the first is left as it
+/// is). Ties of age go to the smaller name.
 pub fn conflict(me: &Other, others: &[Other]) -> Option<String> {
     if let Some(id) = &me.id
         && let Some(o) = others.iter().find(|o| o.id.as_ref() == Some(id))
@@ -127,13 +149,13 @@ pub fn conflict(me: &Other, others: &[Other]) -> Option<String> {
             me.instance_names
                 .iter()
                 .filter(|n| o.instance_names.contains(n))
-                .map(move |n| format!("{n} (AuraIPFilter {})", o.key))
+                .map(move |n| format!("{n} ({})", o.key))
         })
         .collect();
     clashes.sort();
     (!clashes.is_empty()).then(|| {
         format!(
-            "Aura allows one IP filter per instance and an older object already applies one: {}; remove the instance from one of them",
+            "Aura allows one IP filter per instance or project and an older object already applies one: {}; remove it from one of them",
             clashes.join(", ")
         )
     })

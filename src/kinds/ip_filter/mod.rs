@@ -1,25 +1,59 @@
-//! AuraIPFilter: an Aura IP filter (API v2beta1) applied to AuraInstances of
-//! the namespace. `decide` (pure) builds the write, finds conflicts and reads
-//! the per-instance state; `act` writes to Aura and reads each write back;
-//! `cleanup` removes the filter.
+//! AuraIPFilter and ClusterAuraIPFilter: an Aura IP filter (API v2beta1)
+//! applied to AuraInstances of the namespace, or to the Aura projects of
+//! ClusterAuraProjects. `decide` (pure) builds the write, finds conflicts and
+//! reads the per-instance state; `write` (both kinds) writes to Aura and
+//! reads each write back; `act` (instances) and `cluster` (projects) are the
+//! passes; `cleanup` removes the filter.
 
 mod act;
 mod cleanup;
+mod cluster;
 pub mod decide;
+mod write;
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use kube::ResourceExt;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-use crate::api::{AuraIPFilter, AuraIPFilterStatus, IP_FILTER_FINALIZER};
+use crate::api::{
+    AuraIPFilter, AuraIPFilterStatus, ClusterAuraIPFilter, DeletionPolicy, IP_FILTER_FINALIZER,
+    ProjectKind,
+};
 use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::views::InstanceView;
-use crate::reconciler::projects::Wanted;
+use crate::reconciler::projects::{Change, ProjectId, Wanted, news};
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
 crate::kind_status!(AuraIPFilterStatus);
+
+/// What the writes and the cleanup need of either filter kind.
+pub trait FilterObject: Kind<Status = AuraIPFilterStatus, Reason = decide::FilterReason> {
+    /// The filter's name in Aura.
+    fn aura_name(&self) -> &str;
+    fn deletion_policy(&self) -> DeletionPolicy;
+}
+
+impl FilterObject for AuraIPFilter {
+    fn aura_name(&self) -> &str {
+        &self.spec.name
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        AuraIPFilter::deletion_policy(self)
+    }
+}
+
+impl FilterObject for ClusterAuraIPFilter {
+    fn aura_name(&self) -> &str {
+        &self.spec.name
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        ClusterAuraIPFilter::deletion_policy(self)
+    }
+}
 
 /// What the kind keeps for all its objects.
 pub struct IpFilterState {
@@ -52,8 +86,33 @@ impl Kind for AuraIPFilter {
         act::apply(&obj, &ctx).await
     }
 
+    /// Woken when its project changes (its organization found or named).
+    fn wire(
+        controller: Controller<Self>,
+        ctx: &Arc<Context<Self>>,
+        _namespace: Option<&str>,
+    ) -> Controller<Self> {
+        let filters = ctx.clone();
+        let changed = news(ctx.projects.changes()).flat_map(move |change| {
+            let Change::Project(id) = change else {
+                return futures::stream::iter(Vec::new());
+            };
+            let hits: Vec<ObjectRef<Self>> = filters
+                .all_objects()
+                .iter()
+                .filter(|f| {
+                    let ns = f.namespace().unwrap_or_default();
+                    f.wanted_credentials().project(&ns).as_ref() == Some(&id)
+                })
+                .map(|f| ObjectRef::from_obj(f.as_ref()))
+                .collect();
+            futures::stream::iter(hits)
+        });
+        controller.reconcile_on(changed)
+    }
+
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
-        cleanup::cleanup(&obj, &ctx).await
+        cleanup::cleanup(obj.as_ref(), ctx.as_ref()).await
     }
 
     /// The index of which filter names which instance follows the watch; a
@@ -76,5 +135,62 @@ impl Kind for AuraIPFilter {
             ),
             watcher::Event::Init | watcher::Event::InitDone => {}
         }
+    }
+}
+
+impl Kind for ClusterAuraIPFilter {
+    const FINALIZER: &'static str = IP_FILTER_FINALIZER;
+    type Memory = ();
+    type State = ();
+    type Status = AuraIPFilterStatus;
+    type Reason = decide::FilterReason;
+
+    fn status(&self) -> Option<&AuraIPFilterStatus> {
+        self.status.as_ref()
+    }
+
+    /// The first project's credentials (cluster administrators name the
+    /// projects; a cluster-scoped object is held to no allowed namespaces).
+    fn wanted_credentials(&self) -> Wanted<'_> {
+        match self.spec.project_refs.first() {
+            Some(first) => Wanted::Project(ProjectKind::ClusterAuraProject, &first.name),
+            None => Wanted::Default,
+        }
+    }
+
+    async fn apply(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Action> {
+        cluster::apply(&obj, &ctx).await
+    }
+
+    /// Woken when a named project changes (its Aura project found, its
+    /// organization named), not only the first one whose credentials it uses.
+    fn wire(
+        controller: Controller<Self>,
+        ctx: &Arc<Context<Self>>,
+        _namespace: Option<&str>,
+    ) -> Controller<Self> {
+        let filters = ctx.clone();
+        let changed = news(ctx.projects.changes()).flat_map(move |change| {
+            let Change::Project(id) = change else {
+                return futures::stream::iter(Vec::new());
+            };
+            let hits: Vec<ObjectRef<Self>> = filters
+                .all_objects()
+                .iter()
+                .filter(|f| {
+                    f.spec
+                        .project_refs
+                        .iter()
+                        .any(|r| ProjectId::cluster(&r.name) == id)
+                })
+                .map(|f| ObjectRef::from_obj(f.as_ref()))
+                .collect();
+            futures::stream::iter(hits)
+        });
+        controller.reconcile_on(changed)
+    }
+
+    async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
+        cleanup::cleanup(obj.as_ref(), ctx.as_ref()).await
     }
 }

@@ -220,6 +220,10 @@ fn project_cluster_rules() -> Value {
     let mut rules = kind_rules(aura_operator::api::packaging::rules(kind(
         "ClusterAuraProject",
     )));
+    // The other cluster-scoped kind the operator reconciles, in every mode.
+    rules.extend(kind_rules(aura_operator::api::packaging::rules(kind(
+        "ClusterAuraIPFilter",
+    ))));
     rules.push(
         json!({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}),
     );

@@ -3,7 +3,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::*;
-use crate::api::{AllowedCidr, LocalRef};
+use crate::api::{AllowedCidr, AuraIPFilterSpec, LocalRef};
 
 fn spec() -> AuraIPFilterSpec {
     AuraIPFilterSpec {
@@ -30,7 +30,14 @@ fn spec() -> AuraIPFilterSpec {
 
 #[test]
 fn the_write_carries_the_spec_in_auras_write_names() {
-    let w = desired(&spec(), "org-1", &["i-1".into()]);
+    let spec = spec();
+    let w = desired(
+        &spec.name,
+        &spec.allow_list,
+        spec.filtering_disabled,
+        "org-1",
+        on_instances(&["i-1".into()]),
+    );
     let body = serde_json::to_value(&w).unwrap();
     assert_eq!(
         body,
@@ -76,7 +83,7 @@ fn the_later_object_on_an_instance_waits_and_the_first_is_left_alone() {
                 &["orders"],
                 None,
             )],
-            Some("orders (AuraIPFilter team/a)"),
+            Some("orders (team/a)"),
         ),
         (
             "younger on the same instance: it is the one that waits",
@@ -96,7 +103,7 @@ fn the_later_object_on_an_instance_waits_and_the_first_is_left_alone() {
                 &["users"],
                 None,
             )],
-            Some("users (AuraIPFilter team/a)"),
+            Some("users (team/a)"),
         ),
         (
             "an instance of the same name in another namespace is another instance",

@@ -1,7 +1,7 @@
 -- Argo CD health check for aura-operator.io/AuraIPFilter: an Aura IP filter
 -- on AuraInstances of the namespace. Read as kstatus reads the operator's
 -- status (Ready, Reconciling, Stalled; observedGeneration): Healthy when
--- Ready=True (Aura reports the filter ACTIVE on every named instance),
+-- Ready=True (Aura holds the filter as the spec says, ACTIVE on every named instance),
 -- Degraded when Stalled=True (a person must act: another filter already on
 -- an instance, a field Aura did not keep, ERROR on an instance), Progressing
 -- otherwise (creating, SUBMITTED, waiting for an AuraInstance, removing the

@@ -1,0 +1,154 @@
+//! The ClusterAuraIPFilter pass: the organization of the first project's
+//! credentials, the Aura project (tenant) of each named ClusterAuraProject
+//! (all in that organization), then the writes both kinds share. Ready once
+//! Aura kept what was written: Aura reports a filter's state per instance
+//! only.
+
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller;
+
+use super::decide::{self, FilterReason, FilterSummary, Other};
+use super::write;
+use crate::api::{AuraIPFilterStatus, ClusterAuraIPFilter, FilterOnProject};
+use crate::kinds::shared::{organization, own_client};
+use crate::reconciler::projects::ProjectId;
+use crate::reconciler::{Context, Result};
+
+pub type Ctx = Context<ClusterAuraIPFilter>;
+
+pub async fn apply(obj: &ClusterAuraIPFilter, ctx: &Ctx) -> Result<controller::Action> {
+    let api: Api<ClusterAuraIPFilter> = crate::reconciler::api(&ctx.client, None);
+    let mut next = obj.status.clone().unwrap_or_default();
+    let (summary, requeue, written) = pass(obj, ctx, &api, &mut next).await?;
+    write::finish(
+        ctx,
+        written.as_ref().unwrap_or(obj),
+        &mut next,
+        &summary,
+        requeue,
+    )
+    .await
+}
+
+type Passed = (
+    FilterSummary,
+    Option<std::time::Duration>,
+    Option<ClusterAuraIPFilter>,
+);
+
+async fn pass(
+    obj: &ClusterAuraIPFilter,
+    ctx: &Ctx,
+    api: &Api<ClusterAuraIPFilter>,
+    next: &mut AuraIPFilterStatus,
+) -> Result<Passed> {
+    let stall = |reason, message: String| {
+        Ok((
+            FilterSummary::stalled(reason, message),
+            Some(decide::STALL_RETRY),
+            None,
+        ))
+    };
+    let aura = match own_client::client(ctx, obj).await? {
+        Ok(aura) => aura,
+        Err(problem) => return stall(FilterReason::CredentialsNotUsable, problem.to_string()),
+    };
+    let org = match organization::choose(ctx, obj, &aura, next.organization_id.as_deref()).await? {
+        Ok(org) => org,
+        Err(message) => return stall(FilterReason::OrganizationNotChosen, message),
+    };
+    next.organization_id = Some(org.clone());
+
+    let mut applied = Vec::new();
+    let mut waiting = Vec::new();
+    let mut elsewhere = Vec::new();
+    for r in &obj.spec.project_refs {
+        let view = ctx.projects.view(&ProjectId::cluster(&r.name));
+        let tenant = view.as_ref().and_then(|v| v.tenant_id.clone());
+        match (&view, &tenant) {
+            (None, _) => waiting.push(format!("no ClusterAuraProject {}", r.name)),
+            (Some(_), None) => {
+                waiting.push(format!(
+                    "ClusterAuraProject {} has no Aura project yet",
+                    r.name
+                ));
+            }
+            (Some(v), Some(_)) => {
+                if let Some(other) = v.organization_id.as_deref().filter(|o| *o != org) {
+                    elsewhere.push(format!("{} (organization {other})", r.name));
+                }
+            }
+        }
+        applied.push(FilterOnProject {
+            project: r.name.clone(),
+            project_id: tenant,
+        });
+    }
+    next.applied_to_projects = applied;
+    if !elsewhere.is_empty() {
+        return stall(
+            FilterReason::OrganizationNotChosen,
+            format!(
+                "an IP filter lives in one organization ({org}, the first project's); these projects are in another: {}",
+                elsewhere.join(", ")
+            ),
+        );
+    }
+    if let Some(message) = decide::conflict(&me(obj), &others(obj, ctx)) {
+        return stall(FilterReason::FilterConflict, message);
+    }
+    let ids: Vec<String> = next
+        .applied_to_projects
+        .iter()
+        .filter_map(|p| p.project_id.clone())
+        .collect();
+    let spec = &obj.spec;
+    let wanted = decide::desired(
+        &spec.name,
+        &spec.allow_list,
+        spec.filtering_disabled,
+        &org,
+        decide::on_projects(&ids),
+    );
+    let mut written = None;
+    if let Err((summary, requeue)) =
+        write::ensure(obj, ctx, api, &aura, &org, &wanted, next, &mut written).await?
+    {
+        return Ok((summary, requeue, written));
+    }
+    let summary = if waiting.is_empty() {
+        (FilterSummary::ready(), None)
+    } else {
+        (
+            FilterSummary::working(FilterReason::WaitingForProject, waiting.join("; ")),
+            Some(decide::INSTANCE_POLL),
+        )
+    };
+    Ok((summary.0, summary.1, written))
+}
+
+fn me(obj: &ClusterAuraIPFilter) -> Other {
+    other(obj)
+}
+
+fn other(o: &ClusterAuraIPFilter) -> Other {
+    Other {
+        key: format!("ClusterAuraIPFilter {}", o.name_any()),
+        // One scope for all: projects are cluster-wide.
+        namespace: String::new(),
+        created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        instance_names: o.spec.project_refs.iter().map(|r| r.name.clone()).collect(),
+        id: o.status.as_ref().and_then(|s| s.id.clone()),
+    }
+}
+
+/// The other ClusterAuraIPFilters, live ones only.
+fn others(obj: &ClusterAuraIPFilter, ctx: &Ctx) -> Vec<Other> {
+    ctx.all_objects()
+        .iter()
+        .filter(|o| o.name_any() != obj.name_any())
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .map(|o| other(o))
+        .collect()
+}
