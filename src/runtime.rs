@@ -247,6 +247,7 @@ impl Kinds {
                 IpFilterState {
                     instances: view.clone(),
                     filters,
+                    gone: News::default(),
                 },
             )),
             cluster_ip_filters: Arc::new(Context::new(shared.clone(), ())),

@@ -49,13 +49,21 @@ async fn pass(
         Ok(aura) => aura,
         Err(problem) => return stall(FilterReason::CredentialsNotUsable, problem.to_string()),
     };
-    let org = match organization::choose(ctx, obj, &aura, next.organization_id.as_deref()).await? {
+    let targets = targets(obj, ctx).await?;
+    // The instances' tenant tells the organization among several.
+    let tenant = targets.iter().find_map(|(_, t)| match t {
+        Target::Instance { tenant, .. } => Some(tenant.as_str()),
+        Target::Waiting(_) => None,
+    });
+    let recorded = next.organization_id.as_deref();
+    let org = match organization::choose(ctx, obj, &aura, recorded, tenant).await? {
         Ok(org) => org,
-        Err(message) => return stall(FilterReason::OrganizationNotChosen, message),
+        Err((problem, message)) => {
+            let summary = decide::no_organization(problem, message);
+            return Ok((summary, Some(decide::ORGANIZATION_RETRY), None));
+        }
     };
     next.organization_id = Some(org.clone());
-
-    let targets = targets(obj, ctx).await?;
     if let Some(message) = decide::conflict(&me(obj), &others(obj, ctx)) {
         return stall(FilterReason::FilterConflict, message);
     }

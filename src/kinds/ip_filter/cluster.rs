@@ -54,9 +54,20 @@ async fn pass(
         Ok(aura) => aura,
         Err(problem) => return stall(FilterReason::CredentialsNotUsable, problem.to_string()),
     };
-    let org = match organization::choose(ctx, obj, &aura, next.organization_id.as_deref()).await? {
+    // The first project's tenant tells the organization among several.
+    let tenant = obj
+        .spec
+        .project_refs
+        .first()
+        .and_then(|r| ctx.projects.view(&ProjectId::cluster(&r.name)))
+        .and_then(|v| v.tenant_id);
+    let recorded = next.organization_id.as_deref();
+    let org = match organization::choose(ctx, obj, &aura, recorded, tenant.as_deref()).await? {
         Ok(org) => org,
-        Err(message) => return stall(FilterReason::OrganizationNotChosen, message),
+        Err((problem, message)) => {
+            let summary = decide::no_organization(problem, message);
+            return Ok((summary, Some(decide::ORGANIZATION_RETRY), None));
+        }
     };
     next.organization_id = Some(org.clone());
 
@@ -88,7 +99,7 @@ async fn pass(
     next.applied_to_projects = applied;
     if !elsewhere.is_empty() {
         return stall(
-            FilterReason::OrganizationNotChosen,
+            FilterReason::OrganizationMismatch,
             format!(
                 "an IP filter lives in one organization ({org}, the first project's); these projects are in another: {}",
                 elsewhere.join(", ")

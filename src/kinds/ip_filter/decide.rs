@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::api::{AllowedCidr, AuraIPFilterStatus, FilterApplied};
 use crate::aura::{Entities, IpFilter, IpFilterWrite, RangeWrite};
+use crate::kinds::shared::organization::Problem;
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
@@ -27,9 +28,13 @@ crate::reasons! {
         /// A named ClusterAuraProject does not exist or has no Aura project yet.
         WaitingForProject,
         CredentialsNotUsable,
-        /// No Aura organization, or several and the project names none, or
-        /// (ClusterAuraIPFilter) projects of different organizations.
-        OrganizationNotChosen,
+        /// The credentials see no Aura organization.
+        OrganizationNotFound,
+        /// They see several, none holds the instances' tenant, and the
+        /// project names none.
+        OrganizationAmbiguous,
+        /// (ClusterAuraIPFilter) the projects are in different organizations.
+        OrganizationMismatch,
         /// Another AuraIPFilter (or a filter made outside this object) already
         /// applies to a named instance, or records the same Aura filter.
         FilterConflict,
@@ -58,6 +63,9 @@ pub type FilterSummary = Progress<FilterReason>;
 pub const SUBMITTED_POLL: Duration = Duration::from_secs(5);
 /// How often a filter waiting on an AuraInstance looks again.
 pub const INSTANCE_POLL: Duration = Duration::from_secs(10);
+/// How often an organization that could not be chosen is looked for again
+/// (an instance that appears may tell it): one list per organization.
+pub const ORGANIZATION_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often a stall that may clear by itself (a write Aura did not keep, a
 /// conflict) is tried again: each try is one write, so seldom.
 pub const STALL_RETRY: Duration = Duration::from_secs(300);
@@ -279,6 +287,15 @@ pub fn summary(applied: &[FilterApplied], waiting: &[String]) -> (FilterSummary,
         ),
         Some(SUBMITTED_POLL),
     )
+}
+
+/// The stall for an organization that could not be chosen.
+pub fn no_organization(problem: Problem, message: String) -> FilterSummary {
+    let reason = match problem {
+        Problem::NotFound => FilterReason::OrganizationNotFound,
+        Problem::Ambiguous => FilterReason::OrganizationAmbiguous,
+    };
+    FilterSummary::stalled(reason, message)
 }
 
 /// The stall for a write Aura answered but did not keep.

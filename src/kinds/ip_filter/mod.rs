@@ -24,8 +24,10 @@ use crate::api::{
     ProjectKind,
 };
 use crate::kinds::shared::filters::FilterIndex;
+use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::InstanceView;
 use crate::reconciler::projects::{Change, ProjectId, Wanted, news};
+use crate::reconciler::status::Said;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
 crate::kind_status!(AuraIPFilterStatus);
@@ -61,6 +63,9 @@ pub struct IpFilterState {
     pub instances: Arc<dyn InstanceView>,
     /// Which filter names which instance, for the AuraInstances' status.
     pub filters: Arc<FilterIndex>,
+    /// AuraIPFilters deleted: the ones of the namespace that waited on them
+    /// (`FilterConflict`) are woken.
+    pub gone: News,
 }
 
 impl Kind for AuraIPFilter {
@@ -108,7 +113,21 @@ impl Kind for AuraIPFilter {
                 .collect();
             futures::stream::iter(hits)
         });
-        controller.reconcile_on(changed)
+        let filters = ctx.clone();
+        let waiting = ctx.state.gone.wakes(move |ns, _| {
+            filters
+                .objects_in(ns)
+                .iter()
+                .filter(|f| {
+                    f.status.as_ref().is_some_and(|s| {
+                        Said::<decide::FilterReason>::of(&s.conditions).stalled
+                            == Some(decide::FilterReason::FilterConflict)
+                    })
+                })
+                .map(|f| ObjectRef::from_obj(f.as_ref()))
+                .collect()
+        });
+        controller.reconcile_on(changed).reconcile_on(waiting)
     }
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
@@ -128,11 +147,15 @@ impl Kind for AuraIPFilter {
                     .map(|r| r.name.clone())
                     .collect(),
             ),
-            watcher::Event::Delete(f) => ctx.state.filters.set(
-                &f.namespace().unwrap_or_default(),
-                &f.name_any(),
-                Default::default(),
-            ),
+            watcher::Event::Delete(f) => {
+                ctx.state.filters.set(
+                    &f.namespace().unwrap_or_default(),
+                    &f.name_any(),
+                    Default::default(),
+                );
+                // A filter waiting on this one may go on now.
+                ctx.state.gone.tell(f);
+            }
             watcher::Event::Init | watcher::Event::InitDone => {}
         }
     }

@@ -99,7 +99,7 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
         Err(e) => return aura_failed(ctx, obj, &mut with_users, e).await,
     };
     let mut found = decide::found(&previous, &tenant, used_by);
-    organization(obj, &aura, &mut found).await;
+    organization(ctx, obj, &aura, &mut found).await;
     // Read once, and on every pass of a project that scrapes it: it seldom changes.
     let integration = if previous.metrics_integration.is_none() || obj.metrics().is_some() {
         super::metrics::integration(&aura, &tenant_id).await
@@ -113,9 +113,11 @@ pub async fn apply<P: ProjectResource>(obj: &P, ctx: &Context<P>) -> Result<Acti
 }
 
 /// The organization (API v2beta1), read when the status has none or the spec
-/// names another. Not a stall when it cannot be read: the project's v1 work
-/// goes on, and what needs an organization says why it has none.
+/// names another: the spec's, the only one the credentials see, or the one
+/// holding the tenant. Never a stall: the project's v1 work goes on, an event
+/// says when several leave it open, and what needs one says why it has none.
 async fn organization<P: ProjectResource>(
+    ctx: &Context<P>,
     obj: &P,
     aura: &AuraClient,
     found: &mut AuraProjectStatus,
@@ -128,17 +130,27 @@ async fn organization<P: ProjectResource>(
     ) {
         return;
     }
-    match aura.list_organizations().await {
-        Ok(listed) => {
-            (found.organization_id, found.organization_name) =
-                organization::for_project(spec, &listed);
-        }
-        Err(e) => {
-            debug!(error = %e, "the project's organizations could not be read");
-            if let Some(id) = spec {
-                found.organization_id = Some(id.to_string());
+    if let Some(id) = spec {
+        (found.organization_id, found.organization_name) = match aura.list_organizations().await {
+            Ok(listed) => organization::named(id, &listed),
+            Err(e) => {
+                debug!(error = %e, "the project's organizations could not be read");
+                (Some(id.to_string()), None)
             }
+        };
+        return;
+    }
+    match organization::find(aura, found.tenant_id.as_deref()).await {
+        Ok(Ok(o)) => {
+            found.organization_name = Some(o.name).filter(|n| !n.is_empty());
+            found.organization_id = Some(o.id);
         }
+        Ok(Err((organization::Problem::Ambiguous, message))) => {
+            ctx.warn(obj, ProjectReason::OrganizationAmbiguous, &message)
+                .await;
+        }
+        Ok(Err((organization::Problem::NotFound, _))) => {}
+        Err(e) => debug!(error = %e, "the project's organizations could not be read"),
     }
 }
 

@@ -28,6 +28,9 @@ crate::reasons! {
         AuraError,
         /// ScrapeConfigReady=True: the ScrapeConfig of spec.metrics is written.
         ScrapeConfigWritten,
+        /// Event: the credentials see several Aura organizations, none holds
+        /// the tenant, and spec.organizationId names none.
+        OrganizationAmbiguous,
         /// The project's tier has no metrics integration.
         MetricsNotOffered,
         /// The metrics endpoint has not been read from Aura yet.

@@ -29,7 +29,9 @@ use crate::reconciler::{Cleanup, Context, Kind, Result, Shared};
 crate::kind_status!(AuraProjectStatus);
 
 /// What both project kinds offer the shared pass.
-pub trait ProjectResource: Kind<Status = AuraProjectStatus, Memory = (), State = ()> {
+pub trait ProjectResource:
+    Kind<Status = AuraProjectStatus, Memory = (), State = (), Reason = decide::ProjectReason>
+{
     const KIND: ProjectKind;
     fn id(&self) -> ProjectId;
     fn view(&self) -> ProjectView;

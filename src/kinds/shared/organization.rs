@@ -38,44 +38,89 @@ pub fn must_list(spec: Option<&str>, recorded: Option<&str>, recorded_name: Opti
     }
 }
 
-/// A project's organization (id, name) from the spec and a fresh list:
-/// the spec's (named when listed), else the only one listed.
-pub fn for_project(
-    spec: Option<&str>,
-    listed: &[Organization],
-) -> (Option<String>, Option<String>) {
-    if let Some(id) = spec {
-        let name = listed
-            .iter()
-            .find(|o| o.id == id)
-            .map(|o| o.name.clone())
-            .filter(|n| !n.is_empty());
-        return (Some(id.to_string()), name);
-    }
-    match only(listed) {
-        Pick::One(o) => (Some(o.id), Some(o.name).filter(|n| !n.is_empty())),
-        Pick::None | Pick::Ambiguous(_) => (None, None),
+/// A project's organization (id, name) from its spec and a fresh list:
+/// the spec's (named when listed).
+pub fn named(spec: &str, listed: &[Organization]) -> (Option<String>, Option<String>) {
+    let name = listed
+        .iter()
+        .find(|o| o.id == spec)
+        .map(|o| o.name.clone())
+        .filter(|n| !n.is_empty());
+    (Some(spec.to_string()), name)
+}
+
+/// Why there is no organization to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The credentials see none (or may not read organizations).
+    NotFound,
+    /// They see several, and none is named or holds the tenant.
+    Ambiguous,
+}
+
+/// The organization among `orgs` (id, its projects' ids) whose projects
+/// include `tenant`, when exactly one does.
+pub fn holding(tenant: &str, orgs: &[(String, Vec<String>)]) -> Option<String> {
+    let mut found = orgs
+        .iter()
+        .filter(|(_, projects)| projects.iter().any(|p| p == tenant));
+    match (found.next(), found.next()) {
+        (Some((id, _)), None) => Some(id.clone()),
+        _ => None,
     }
 }
 
+/// The organization the credentials use: the only one they see, or, among
+/// several, the one whose projects include `tenant` (a v1 tenant is a
+/// v2beta1 project, in one organization).
+pub async fn find(
+    aura: &AuraClient,
+    tenant: Option<&str>,
+) -> Result<Result<Organization, (Problem, String)>, AuraError> {
+    let listed = aura.list_organizations().await?;
+    let several = match only(&listed) {
+        Pick::One(o) => return Ok(Ok(o)),
+        Pick::None => {
+            return Ok(Err((
+                Problem::NotFound,
+                "the credentials see no Aura organization (API v2beta1)".into(),
+            )));
+        }
+        Pick::Ambiguous(several) => several,
+    };
+    if let Some(tenant) = tenant {
+        let mut orgs = Vec::new();
+        for o in &listed {
+            let projects = aura.list_organization_projects(&o.id).await?;
+            orgs.push((o.id.clone(), projects.into_iter().map(|p| p.id).collect()));
+        }
+        if let Some(id) = holding(tenant, &orgs)
+            && let Some(o) = listed.iter().find(|o| o.id == id)
+        {
+            return Ok(Ok(o.clone()));
+        }
+    }
+    Ok(Err((
+        Problem::Ambiguous,
+        format!(
+            "the credentials see several Aura organizations; set spec.organizationId on the project to one of: {several}"
+        ),
+    )))
+}
+
 /// The organization of an object: the recorded one, its project's, else
-/// the only one the credentials see; `Err`: why there is none (for a person).
+/// [`find`]'s with `tenant` (the tenant of what the object acts on).
 pub async fn choose<K: Kind>(
     ctx: &Context<K>,
     obj: &K,
     aura: &AuraClient,
     recorded: Option<&str>,
-) -> Result<Result<String, String>, AuraError> {
+    tenant: Option<&str>,
+) -> Result<Result<String, (Problem, String)>, AuraError> {
     if let Some(id) = recorded.or(ctx.credentials_source(obj).organization_id()) {
         return Ok(Ok(id.to_string()));
     }
-    Ok(match only(&aura.list_organizations().await?) {
-        Pick::One(o) => Ok(o.id),
-        Pick::None => Err("the credentials see no Aura organization (API v2beta1)".into()),
-        Pick::Ambiguous(listed) => Err(format!(
-            "the credentials see several Aura organizations; set spec.organizationId on the project to one of: {listed}"
-        )),
-    })
+    Ok(find(aura, tenant).await?.map(|o| o.id))
 }
 
 #[cfg(test)]
@@ -120,28 +165,30 @@ mod tests {
     }
 
     #[test]
-    fn a_project_takes_the_spec_or_the_only_organization() {
+    fn a_project_names_the_spec_organization_when_listed() {
         let two = [org("o-1", "A"), org("o-2", "B")];
-        type Case<'a> = (
-            Option<&'a str>,
-            &'a [Organization],
-            (Option<&'a str>, Option<&'a str>),
-        );
-        let cases: [Case<'_>; 5] = [
-            (Some("o-2"), &two, (Some("o-2"), Some("B"))),
-            // The spec's organization not listed: kept, without a name.
-            (Some("o-9"), &two, (Some("o-9"), None)),
-            (None, &two[..1], (Some("o-1"), Some("A"))),
-            (None, &two, (None, None)),
-            (None, &[], (None, None)),
+        assert_eq!(named("o-2", &two), (Some("o-2".into()), Some("B".into())));
+        // The spec's organization not listed: kept, without a name.
+        assert_eq!(named("o-9", &two), (Some("o-9".into()), None));
+    }
+
+    #[test]
+    fn among_several_the_organization_holding_the_tenant_is_the_one() {
+        let orgs = vec![
+            (
+                "o-1".to_string(),
+                vec!["t-1".to_string(), "t-2".to_string()],
+            ),
+            ("o-2".to_string(), vec!["t-3".to_string()]),
         ];
-        for (spec, listed, (id, name)) in cases {
-            let (got_id, got_name) = for_project(spec, listed);
-            assert_eq!(
-                (got_id.as_deref(), got_name.as_deref()),
-                (id, name),
-                "{spec:?}"
-            );
-        }
+        assert_eq!(holding("t-3", &orgs), Some("o-2".into()));
+        assert_eq!(holding("t-1", &orgs), Some("o-1".into()));
+        assert_eq!(holding("t-9", &orgs), None);
+        // Listed in two: not one to pick.
+        let twice = vec![
+            ("o-1".to_string(), vec!["t-1".to_string()]),
+            ("o-2".to_string(), vec!["t-1".to_string()]),
+        ];
+        assert_eq!(holding("t-1", &twice), None);
     }
 }
