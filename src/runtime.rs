@@ -250,7 +250,7 @@ impl Kinds {
                     gone: News::default(),
                 },
             )),
-            cluster_ip_filters: Arc::new(Context::new(shared.clone(), ())),
+            cluster_ip_filters: Arc::new(Context::new(shared.clone(), News::default())),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {

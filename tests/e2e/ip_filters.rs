@@ -174,7 +174,58 @@ async fn ready_only_when_active_on_both_instances_and_a_second_object_changes_no
     objects::wait_gone(&filters(&h), "vpn").await;
     assert!(in_aura(&h).is_empty(), "{:?}", in_aura(&h));
     filters_on(&h, "orders", &[]).await;
+
+    // A filter made outside the operator on users: Aura's refusal is a
+    // conflict, and the outside filter is left as it is.
+    let outside = outside_filter(&h, &users).await;
+    objects::create(&filters(&h), ip_filter("guest", &["users"])).await;
+    let refused = objects::wait_for(&filters(&h), "guest", "FilterConflict", |f| {
+        stalled_reason(f).as_deref() == Some("FilterConflict")
+    })
+    .await;
+    let (_, _, message) = condition(&refused, "Stalled").unwrap();
+    assert!(message.contains("ip-filter-already-exists"), "{message}");
+    filters(&h)
+        .delete("guest", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&filters(&h), "guest").await;
+    let aura = in_aura(&h);
+    assert_eq!(aura.len(), 1, "{aura:?}");
+    assert_eq!(aura[0].id, outside);
     h.assert_log_clean(&h.operator_log());
+}
+
+/// A filter on `instance` made with the API directly, as the console would.
+async fn outside_filter(h: &Harness, instance: &str) -> String {
+    use aura_operator::aura::{
+        AuraClients, ClientConfig, Credentials, Entities, IpFilterWrite, RangeWrite,
+    };
+    let clients = AuraClients::new(ClientConfig {
+        base_url: h.sim.base_url(),
+        ..Default::default()
+    });
+    let aura = clients.client(&Credentials {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+    });
+    let body = IpFilterWrite {
+        name: "made-in-the-console".into(),
+        organization_id: DEMO_ORGANIZATION_ID.into(),
+        allow_list: vec![RangeWrite {
+            ip_range: "192.0.2.0/24".into(),
+            description: String::new(),
+        }],
+        entities: Entities {
+            instances: vec![instance.to_string()],
+            ..Default::default()
+        },
+        filtering_disabled: false,
+    };
+    aura.create_ip_filter(DEMO_ORGANIZATION_ID, &body)
+        .await
+        .expect("a filter made outside the operator")
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,13 +233,33 @@ async fn with_the_live_departures_an_ignored_field_stalls_and_a_delete_answered_
     let mut h = Harness::start("ipf-quirks", |c| c.ip_filter_seconds = Some(0.5)).await;
     h.start_operator();
     objects::create(&h.instances(), instance("orders")).await;
-    h.wait_ready("orders").await;
+    let orders = instance_id(&h.wait_ready("orders").await);
     h.sim
         .state()
         .update_faults(|f| f.quirks = Quirks::as_seen());
 
     objects::create(&filters(&h), ip_filter("office", &["orders"])).await;
-    objects::wait_ready(&filters(&h), "office").await;
+    let ready = objects::wait_ready(&filters(&h), "office").await;
+
+    // Aura reports ERROR on the instance: Stalled, with Aura's word.
+    let id = ready.status.as_ref().and_then(|s| s.id.clone()).unwrap();
+    assert!(h.sim.state().set_ip_filter_error(&id, &orders));
+    objects::annotate(
+        &filters(&h),
+        "office",
+        "aura-operator.io/reconcile-requested-at",
+        "1",
+    )
+    .await;
+    let failed = objects::wait_for(&filters(&h), "office", "FilterError", |f| {
+        stalled_reason(f).as_deref() == Some("FilterError")
+    })
+    .await;
+    let (_, _, message) = condition(&failed, "Stalled").unwrap();
+    assert!(
+        message.contains("ERROR") && message.contains("orders"),
+        "{message}"
+    );
 
     // Aura answers 200 to a change and does not keep the description.
     h.sim
@@ -347,13 +418,25 @@ async fn a_cluster_filter_covers_whole_projects_of_one_organization() {
     );
     assert_eq!(in_aura(&h), before);
 
-    for name in [&second, &corp] {
-        cluster_filters
-            .delete(name, &DeleteParams::default())
-            .await
-            .unwrap();
-        objects::wait_gone(&cluster_filters, name).await;
-    }
+    // Deleting the first lets the waiting one go on at once.
+    cluster_filters
+        .delete(&corp, &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&cluster_filters, &corp).await;
+    objects::wait_ready(&cluster_filters, &second).await;
+    let aura = in_aura(&h);
+    assert_eq!(aura.len(), 1, "{aura:?}");
+    assert_eq!(aura[0].name, second);
+    assert_eq!(
+        aura[0].filtered_entities.projects,
+        vec![TENANT_A.to_string()]
+    );
+    cluster_filters
+        .delete(&second, &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&cluster_filters, &second).await;
     filters(&h)
         .delete("lonely", &DeleteParams::default())
         .await

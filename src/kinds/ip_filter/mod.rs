@@ -118,12 +118,7 @@ impl Kind for AuraIPFilter {
             filters
                 .objects_in(ns)
                 .iter()
-                .filter(|f| {
-                    f.status.as_ref().is_some_and(|s| {
-                        Said::<decide::FilterReason>::of(&s.conditions).stalled
-                            == Some(decide::FilterReason::FilterConflict)
-                    })
-                })
+                .filter(|f| waits_on_conflict(f.status.as_ref()))
                 .map(|f| ObjectRef::from_obj(f.as_ref()))
                 .collect()
         });
@@ -164,7 +159,9 @@ impl Kind for AuraIPFilter {
 impl Kind for ClusterAuraIPFilter {
     const FINALIZER: &'static str = IP_FILTER_FINALIZER;
     type Memory = ();
-    type State = ();
+    /// ClusterAuraIPFilters deleted: the ones that waited on them
+    /// (`FilterConflict`) are woken.
+    type State = News;
     type Status = AuraIPFilterStatus;
     type Reason = decide::FilterReason;
 
@@ -210,10 +207,33 @@ impl Kind for ClusterAuraIPFilter {
                 .collect();
             futures::stream::iter(hits)
         });
-        controller.reconcile_on(changed)
+        let filters = ctx.clone();
+        let waiting = ctx.state.wakes(move |_, _| {
+            filters
+                .all_objects()
+                .iter()
+                .filter(|f| waits_on_conflict(f.status.as_ref()))
+                .map(|f| ObjectRef::from_obj(f.as_ref()))
+                .collect()
+        });
+        controller.reconcile_on(changed).reconcile_on(waiting)
+    }
+
+    fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
+        if let watcher::Event::Delete(f) = event {
+            ctx.state.tell(f);
+        }
     }
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
         cleanup::cleanup(obj.as_ref(), ctx.as_ref()).await
     }
+}
+
+/// Whether a filter's status says it waits on another (`FilterConflict`).
+fn waits_on_conflict(status: Option<&AuraIPFilterStatus>) -> bool {
+    status.is_some_and(|s| {
+        Said::<decide::FilterReason>::of(&s.conditions).stalled
+            == Some(decide::FilterReason::FilterConflict)
+    })
 }
