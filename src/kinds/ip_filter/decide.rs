@@ -80,6 +80,19 @@ pub enum Target {
     Waiting(String),
 }
 
+/// A named AuraInstance as a target, from what its status records and who
+/// holds the recorded id (`None`: nothing recorded to ask about). Another
+/// holder is not named: it may be of another namespace (DESIGN 4.13).
+pub fn target(name: &str, recorded: Option<(String, String)>, held_here: Option<bool>) -> Target {
+    match (recorded, held_here) {
+        (Some((id, tenant)), Some(true)) => Target::Instance { id, tenant },
+        (Some((id, _)), Some(false) | None) => Target::Waiting(format!(
+            "AuraInstance {name} records instance {id}, which another AuraInstance holds"
+        )),
+        (None, _) => Target::Waiting(format!("AuraInstance {name} has no Aura instance yet")),
+    }
+}
+
 /// The body that makes Aura's filter what the spec says, applied to
 /// `entities` (the instances or projects that have ids).
 pub fn desired(

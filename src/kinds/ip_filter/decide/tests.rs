@@ -29,6 +29,28 @@ fn spec() -> AuraIPFilterSpec {
 }
 
 #[test]
+fn an_instance_is_a_target_only_while_its_object_holds_it_and_no_holder_is_named() {
+    let recorded = || Some(("i-1".to_string(), "t-1".to_string()));
+    assert_eq!(
+        target("orders", recorded(), Some(true)),
+        Target::Instance {
+            id: "i-1".into(),
+            tenant: "t-1".into()
+        }
+    );
+    let Target::Waiting(held) = target("orders", recorded(), Some(false)) else {
+        panic!("held elsewhere is not a target");
+    };
+    assert!(
+        held.contains("another AuraInstance") && held.contains("i-1"),
+        "{held}"
+    );
+    assert!(
+        matches!(target("orders", None, None), Target::Waiting(m) if m.contains("no Aura instance yet"))
+    );
+}
+
+#[test]
 fn the_write_carries_the_spec_in_auras_write_names() {
     let spec = spec();
     let w = desired(
