@@ -9,7 +9,8 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller;
 
-use super::decide::{self, FilterReason, FilterSummary, Other, Target};
+use super::FilterObject;
+use super::decide::{self, FilterReason, FilterSummary, Target};
 use super::write;
 use crate::api::{AuraIPFilter, AuraIPFilterStatus, FilterApplied};
 use crate::kinds::shared::views::Claim;
@@ -64,7 +65,7 @@ async fn pass(
         }
     };
     next.organization_id = Some(org.clone());
-    if let Some(message) = decide::conflict(&me(obj), &others(obj, ctx)) {
+    if let Some(message) = decide::conflict(&obj.as_other(), &write::others(obj, ctx)) {
         return stall(FilterReason::FilterConflict, message);
     }
     let ids: Vec<String> = targets
@@ -132,52 +133,16 @@ async fn targets(obj: &AuraIPFilter, ctx: &Ctx) -> Result<Vec<(String, Target)>>
             None => Target::Waiting(format!("no AuraInstance {} in this namespace", r.name)),
             Some(instance) => {
                 let status = instance.status.clone().unwrap_or_default();
-                match (status.instance_id, status.tenant_id) {
-                    (Some(id), Some(tenant)) => match view.claim(&instance, &id).await? {
-                        Claim::Held => Target::Instance { id, tenant },
-                        Claim::HeldByOther(holder) => Target::Waiting(format!(
-                            "AuraInstance {} records instance {id}, which {holder:?} holds",
-                            r.name
-                        )),
-                    },
-                    _ => {
-                        Target::Waiting(format!("AuraInstance {} has no Aura instance yet", r.name))
-                    }
-                }
+                let recorded = status.instance_id.zip(status.tenant_id);
+                // Asked now, at the pass that writes the entities.
+                let held = match &recorded {
+                    Some((id, _)) => Some(view.claim(&instance, id).await? == Claim::Held),
+                    None => None,
+                };
+                decide::target(&r.name, recorded, held)
             }
         };
         out.push((r.name.clone(), target));
     }
     Ok(out)
-}
-
-fn me(obj: &AuraIPFilter) -> Other {
-    other(obj)
-}
-
-fn other(o: &AuraIPFilter) -> Other {
-    let ns = o.namespace().unwrap_or_default();
-    Other {
-        key: format!("AuraIPFilter {ns}/{}", o.name_any()),
-        namespace: ns,
-        created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
-        instance_names: o
-            .spec
-            .instance_refs
-            .iter()
-            .map(|r| r.name.clone())
-            .collect(),
-        id: o.status.as_ref().and_then(|s| s.id.clone()),
-    }
-}
-
-/// The other AuraIPFilters, live ones only (one being deleted lets go).
-fn others(obj: &AuraIPFilter, ctx: &Ctx) -> Vec<Other> {
-    let me = (obj.namespace(), obj.name_any());
-    ctx.all_objects()
-        .iter()
-        .filter(|o| (o.namespace(), o.name_any()) != me)
-        .filter(|o| o.metadata.deletion_timestamp.is_none())
-        .map(|o| other(o))
-        .collect()
 }

@@ -4,11 +4,11 @@
 //! Aura kept what was written: Aura reports a filter's state per instance
 //! only.
 
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller;
 
-use super::decide::{self, FilterReason, FilterSummary, Other};
+use super::FilterObject;
+use super::decide::{self, FilterReason, FilterSummary};
 use super::write;
 use crate::api::{AuraIPFilterStatus, ClusterAuraIPFilter, FilterOnProject};
 use crate::kinds::shared::{organization, own_client};
@@ -54,13 +54,16 @@ async fn pass(
         Ok(aura) => aura,
         Err(problem) => return stall(FilterReason::CredentialsNotUsable, problem.to_string()),
     };
-    // The first project's tenant tells the organization among several.
-    let tenant = obj
+    let views: Vec<_> = obj
         .spec
         .project_refs
+        .iter()
+        .map(|r| (r, ctx.projects.view(&ProjectId::cluster(&r.name))))
+        .collect();
+    // The first project's tenant tells the organization among several.
+    let tenant = views
         .first()
-        .and_then(|r| ctx.projects.view(&ProjectId::cluster(&r.name)))
-        .and_then(|v| v.tenant_id);
+        .and_then(|(_, v)| v.as_ref()?.tenant_id.clone());
     let recorded = next.organization_id.as_deref();
     let org = match organization::choose(ctx, obj, &aura, recorded, tenant.as_deref()).await? {
         Ok(org) => org,
@@ -74,8 +77,7 @@ async fn pass(
     let mut applied = Vec::new();
     let mut waiting = Vec::new();
     let mut elsewhere = Vec::new();
-    for r in &obj.spec.project_refs {
-        let view = ctx.projects.view(&ProjectId::cluster(&r.name));
+    for (r, view) in views {
         let tenant = view.as_ref().and_then(|v| v.tenant_id.clone());
         match (&view, &tenant) {
             (None, _) => waiting.push(format!("no ClusterAuraProject {}", r.name)),
@@ -106,7 +108,7 @@ async fn pass(
             ),
         );
     }
-    if let Some(message) = decide::conflict(&me(obj), &others(obj, ctx)) {
+    if let Some(message) = decide::conflict(&obj.as_other(), &write::others(obj, ctx)) {
         return stall(FilterReason::FilterConflict, message);
     }
     let ids: Vec<String> = next
@@ -137,29 +139,4 @@ async fn pass(
         )
     };
     Ok((summary.0, summary.1, written))
-}
-
-fn me(obj: &ClusterAuraIPFilter) -> Other {
-    other(obj)
-}
-
-fn other(o: &ClusterAuraIPFilter) -> Other {
-    Other {
-        key: format!("ClusterAuraIPFilter {}", o.name_any()),
-        // One scope for all: projects are cluster-wide.
-        namespace: String::new(),
-        created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
-        instance_names: o.spec.project_refs.iter().map(|r| r.name.clone()).collect(),
-        id: o.status.as_ref().and_then(|s| s.id.clone()),
-    }
-}
-
-/// The other ClusterAuraIPFilters, live ones only.
-fn others(obj: &ClusterAuraIPFilter, ctx: &Ctx) -> Vec<Other> {
-    ctx.all_objects()
-        .iter()
-        .filter(|o| o.name_any() != obj.name_any())
-        .filter(|o| o.metadata.deletion_timestamp.is_none())
-        .map(|o| other(o))
-        .collect()
 }

@@ -32,11 +32,34 @@ use crate::reconciler::{Cleanup, Context, Kind, Result};
 
 crate::kind_status!(AuraIPFilterStatus);
 
-/// What the writes and the cleanup need of either filter kind.
+/// What the writes, the conflict check, the wakes and the cleanup need of
+/// either filter kind.
 pub trait FilterObject: Kind<Status = AuraIPFilterStatus, Reason = decide::FilterReason> {
     /// The filter's name in Aura.
     fn aura_name(&self) -> &str;
     fn deletion_policy(&self) -> DeletionPolicy;
+    /// The instances or projects it names, by object name.
+    fn entity_names(&self) -> Vec<String>;
+    /// Whether it uses the project `id` (for credentials or as an entity).
+    fn uses_project(&self, id: &ProjectId) -> bool;
+    /// Told of every deleted object of the kind.
+    fn deleted(state: &Self::State) -> &News;
+
+    /// The object as the conflict check sees it.
+    fn as_other(&self) -> decide::Other {
+        let namespace = self.namespace().unwrap_or_default();
+        let key = match self.namespace() {
+            Some(ns) => format!("{} {ns}/{}", Self::kind(&()), self.name_any()),
+            None => format!("{} {}", Self::kind(&()), self.name_any()),
+        };
+        decide::Other {
+            key,
+            namespace,
+            created: self.meta().creation_timestamp.as_ref().map(|t| t.0),
+            instance_names: self.entity_names(),
+            id: self.status().and_then(|s| s.id.clone()),
+        }
+    }
 }
 
 impl FilterObject for AuraIPFilter {
@@ -45,6 +68,20 @@ impl FilterObject for AuraIPFilter {
     }
     fn deletion_policy(&self) -> DeletionPolicy {
         AuraIPFilter::deletion_policy(self)
+    }
+    fn entity_names(&self) -> Vec<String> {
+        self.spec
+            .instance_refs
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+    fn uses_project(&self, id: &ProjectId) -> bool {
+        let ns = self.namespace().unwrap_or_default();
+        self.wanted_credentials().project(&ns).as_ref() == Some(id)
+    }
+    fn deleted(state: &IpFilterState) -> &News {
+        &state.gone
     }
 }
 
@@ -55,6 +92,57 @@ impl FilterObject for ClusterAuraIPFilter {
     fn deletion_policy(&self) -> DeletionPolicy {
         ClusterAuraIPFilter::deletion_policy(self)
     }
+    fn entity_names(&self) -> Vec<String> {
+        self.spec
+            .project_refs
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+    /// The first project gives the credentials; every named one matters.
+    fn uses_project(&self, id: &ProjectId) -> bool {
+        self.spec
+            .project_refs
+            .iter()
+            .any(|r| ProjectId::cluster(&r.name) == *id)
+    }
+    fn deleted(state: &News) -> &News {
+        state
+    }
+}
+
+/// The controller's extra triggers, the same for both kinds: a change of a
+/// project an object uses (its organization found or named, its Aura
+/// project found), and the deletion of an object of the kind, which wakes
+/// those of the same scope waiting on a conflict.
+fn wire_filters<K: FilterObject>(
+    controller: Controller<K>,
+    ctx: &Arc<Context<K>>,
+) -> Controller<K> {
+    let filters = ctx.clone();
+    let changed = news(ctx.projects.changes()).flat_map(move |change| {
+        let hits: Vec<ObjectRef<K>> = match change {
+            Change::Project(id) => filters
+                .all_objects()
+                .iter()
+                .filter(|f| f.uses_project(&id))
+                .map(|f| ObjectRef::from_obj(f.as_ref()))
+                .collect(),
+            Change::Namespace(_) => Vec::new(),
+        };
+        futures::stream::iter(hits)
+    });
+    let filters = ctx.clone();
+    let waiting = K::deleted(&ctx.state).wakes(move |ns, _| {
+        filters
+            .all_objects()
+            .iter()
+            .filter(|f| f.namespace().unwrap_or_default() == ns)
+            .filter(|f| waits_on_conflict(f.status()))
+            .map(|f| ObjectRef::from_obj(f.as_ref()))
+            .collect()
+    });
+    controller.reconcile_on(changed).reconcile_on(waiting)
 }
 
 /// What the kind keeps for all its objects.
@@ -91,38 +179,13 @@ impl Kind for AuraIPFilter {
         act::apply(&obj, &ctx).await
     }
 
-    /// Woken when its project changes (its organization found or named).
+    /// Woken when its project changes or a filter it waits on goes.
     fn wire(
         controller: Controller<Self>,
         ctx: &Arc<Context<Self>>,
         _namespace: Option<&str>,
     ) -> Controller<Self> {
-        let filters = ctx.clone();
-        let changed = news(ctx.projects.changes()).flat_map(move |change| {
-            let Change::Project(id) = change else {
-                return futures::stream::iter(Vec::new());
-            };
-            let hits: Vec<ObjectRef<Self>> = filters
-                .all_objects()
-                .iter()
-                .filter(|f| {
-                    let ns = f.namespace().unwrap_or_default();
-                    f.wanted_credentials().project(&ns).as_ref() == Some(&id)
-                })
-                .map(|f| ObjectRef::from_obj(f.as_ref()))
-                .collect();
-            futures::stream::iter(hits)
-        });
-        let filters = ctx.clone();
-        let waiting = ctx.state.gone.wakes(move |ns, _| {
-            filters
-                .objects_in(ns)
-                .iter()
-                .filter(|f| waits_on_conflict(f.status.as_ref()))
-                .map(|f| ObjectRef::from_obj(f.as_ref()))
-                .collect()
-        });
-        controller.reconcile_on(changed).reconcile_on(waiting)
+        wire_filters(controller, ctx)
     }
 
     async fn cleanup(obj: Arc<Self>, ctx: Arc<Context<Self>>) -> Result<Cleanup> {
@@ -136,11 +199,7 @@ impl Kind for AuraIPFilter {
             watcher::Event::Apply(f) | watcher::Event::InitApply(f) => ctx.state.filters.set(
                 &f.namespace().unwrap_or_default(),
                 &f.name_any(),
-                f.spec
-                    .instance_refs
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect(),
+                f.entity_names().into_iter().collect(),
             ),
             watcher::Event::Delete(f) => {
                 ctx.state.filters.set(
@@ -149,7 +208,7 @@ impl Kind for AuraIPFilter {
                     Default::default(),
                 );
                 // A filter waiting on this one may go on now.
-                ctx.state.gone.tell(f);
+                Self::deleted(&ctx.state).tell(f);
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
         }
@@ -182,46 +241,19 @@ impl Kind for ClusterAuraIPFilter {
         cluster::apply(&obj, &ctx).await
     }
 
-    /// Woken when a named project changes (its Aura project found, its
-    /// organization named), not only the first one whose credentials it uses.
+    /// Woken when a named project changes (not only the first, whose
+    /// credentials it uses) or a filter it waits on goes.
     fn wire(
         controller: Controller<Self>,
         ctx: &Arc<Context<Self>>,
         _namespace: Option<&str>,
     ) -> Controller<Self> {
-        let filters = ctx.clone();
-        let changed = news(ctx.projects.changes()).flat_map(move |change| {
-            let Change::Project(id) = change else {
-                return futures::stream::iter(Vec::new());
-            };
-            let hits: Vec<ObjectRef<Self>> = filters
-                .all_objects()
-                .iter()
-                .filter(|f| {
-                    f.spec
-                        .project_refs
-                        .iter()
-                        .any(|r| ProjectId::cluster(&r.name) == id)
-                })
-                .map(|f| ObjectRef::from_obj(f.as_ref()))
-                .collect();
-            futures::stream::iter(hits)
-        });
-        let filters = ctx.clone();
-        let waiting = ctx.state.wakes(move |_, _| {
-            filters
-                .all_objects()
-                .iter()
-                .filter(|f| waits_on_conflict(f.status.as_ref()))
-                .map(|f| ObjectRef::from_obj(f.as_ref()))
-                .collect()
-        });
-        controller.reconcile_on(changed).reconcile_on(waiting)
+        wire_filters(controller, ctx)
     }
 
     fn watched(ctx: &Context<Self>, event: &watcher::Event<Self>) {
         if let watcher::Event::Delete(f) = event {
-            ctx.state.tell(f);
+            Self::deleted(&ctx.state).tell(f);
         }
     }
 

@@ -271,6 +271,18 @@ async fn refused<K: FilterObject>(
     )))
 }
 
+/// The other live objects of the kind (one being deleted lets go), as the
+/// conflict check sees them.
+pub fn others<K: FilterObject>(obj: &K, ctx: &Context<K>) -> Vec<decide::Other> {
+    let me = (obj.namespace(), obj.name_any());
+    ctx.all_objects()
+        .iter()
+        .filter(|o| (o.namespace(), o.name_any()) != me)
+        .filter(|o| o.meta().deletion_timestamp.is_none())
+        .map(|o| o.as_other())
+        .collect()
+}
+
 /// The Aura filters the other objects of the kind record.
 pub fn held_elsewhere<K: FilterObject>(obj: &K, ctx: &Context<K>) -> Vec<String> {
     let me = (obj.namespace(), obj.name_any());
