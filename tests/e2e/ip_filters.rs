@@ -314,6 +314,47 @@ async fn with_the_live_departures_an_ignored_field_stalls_and_a_delete_answered_
     h.assert_log_clean(&h.operator_log());
 }
 
+/// kill -9 between Aura's create and its answer being recorded: the
+/// restarted operator finds the filter by its recorded intent, and Aura
+/// ends with one filter, made by one POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_killed_between_the_filters_create_and_its_answer_makes_one_filter() {
+    let mut h = Harness::start("ipf-killed", |c| c.ip_filter_seconds = Some(0.3)).await;
+    h.start_operator();
+    objects::create(&h.instances(), instance("orders")).await;
+    let orders = instance_id(&h.wait_ready("orders").await);
+    let log = h.operator.take().unwrap().kill().await;
+    h.assert_log_clean(&log);
+
+    h.start_operator_env(&[], &[("AURA_FAILPOINT", "ip-filter-create-answered")]);
+    objects::create(&filters(&h), ip_filter("office", &["orders"])).await;
+    let mut operator = h.operator.take().unwrap();
+    assert!(
+        !operator.ended(WAIT).await.success(),
+        "the failpoint aborted the operator"
+    );
+    assert_eq!(in_aura(&h).len(), 1, "the create reached Aura");
+
+    h.start_operator();
+    let ready = objects::wait_ready(&filters(&h), "office").await;
+    let aura = in_aura(&h);
+    assert_eq!(aura.len(), 1, "one filter, found again: {aura:?}");
+    assert_eq!(
+        Some(&aura[0].id),
+        ready.status.as_ref().unwrap().id.as_ref()
+    );
+    assert_eq!(aura[0].filtered_entities.instances, vec![orders]);
+    let posts = h
+        .sim
+        .state()
+        .counters()
+        .by_route
+        .get("POST /v2beta1/organizations/{org_id}/ip-filters")
+        .copied();
+    assert_eq!(posts, Some(1), "no second create");
+    h.assert_log_clean(&h.operator_log());
+}
+
 const ORG_ONE: &str = "7a0c1e2d-3b4f-4a5e-8d6c-9e0f1a2b3c4d";
 const ORG_TWO: &str = "8b1d2f3e-4c5a-4b6f-9e7d-0f1a2b3c4d5e";
 

@@ -207,6 +207,7 @@ async fn create<K: FilterObject>(
     failpoint("ip-filter-create-sent");
     match aura.create_ip_filter(org, wanted).await {
         Ok(created) => {
+            failpoint("ip-filter-create-answered");
             next.id = Some(created.id.clone());
             next.create_requested_at = None;
             next.create_prior_ids.clear();
