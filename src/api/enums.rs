@@ -208,6 +208,51 @@ domain_enum! {
     }
 }
 
+domain_enum! {
+    /// A person's role in an Aura project, in the words of the project
+    /// member calls (`project-*`). An invite names the same roles in
+    /// another vocabulary ([`ProjectRole::invite_word`]).
+    ProjectRole {
+        Admin = "project-admin",
+        Member = "project-member",
+        Viewer = "project-viewer",
+        MetricsIntegrationReader = "project-metrics-integration-reader",
+    }
+}
+
+impl ProjectRole {
+    /// The role in an invite's `project_invites` (`namespace-*`).
+    pub fn invite_word(self) -> &'static str {
+        match self {
+            ProjectRole::Admin => "namespace-admin",
+            ProjectRole::Member => "namespace-member",
+            ProjectRole::Viewer => "namespace-viewer",
+            ProjectRole::MetricsIntegrationReader => "namespace-metrics-integration-reader",
+        }
+    }
+
+    /// A role Aura reports in either vocabulary (`project-*` or `namespace-*`).
+    pub fn read(text: &str) -> Option<Self> {
+        Self::parse(text).or_else(|| {
+            let text = text.trim();
+            Self::ALL
+                .iter()
+                .copied()
+                .find(|r| r.invite_word().eq_ignore_ascii_case(text))
+        })
+    }
+}
+
+domain_enum! {
+    /// A person's role in an Aura organization (`organization-*`, the same
+    /// words in invites and in the member calls).
+    OrganizationRole {
+        Owner = "organization-owner",
+        Admin = "organization-admin",
+        Member = "organization-member",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +324,41 @@ mod tests {
                 assert_eq!(from.upgrades_to(to), expected, "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn the_three_role_vocabularies_translate() {
+        // (role, member-call word, invite word)
+        let table = [
+            (ProjectRole::Admin, "project-admin", "namespace-admin"),
+            (ProjectRole::Member, "project-member", "namespace-member"),
+            (ProjectRole::Viewer, "project-viewer", "namespace-viewer"),
+            (
+                ProjectRole::MetricsIntegrationReader,
+                "project-metrics-integration-reader",
+                "namespace-metrics-integration-reader",
+            ),
+        ];
+        for (role, word, invite) in table {
+            assert_eq!(role.as_str(), word);
+            assert_eq!(role.invite_word(), invite);
+            assert_eq!(ProjectRole::read(word), Some(role));
+            assert_eq!(ProjectRole::read(invite), Some(role));
+            assert_eq!(ProjectRole::read(&invite.to_uppercase()), Some(role));
+            // The member calls take only their own words.
+            assert_eq!(ProjectRole::parse(invite), None);
+        }
+        assert_eq!(ProjectRole::read("organization-admin"), None);
+        assert_eq!(ProjectRole::read("admin"), None);
+        let orgs = [
+            (OrganizationRole::Owner, "organization-owner"),
+            (OrganizationRole::Admin, "organization-admin"),
+            (OrganizationRole::Member, "organization-member"),
+        ];
+        for (role, word) in orgs {
+            assert_eq!(OrganizationRole::parse(word), Some(role));
+            assert_eq!(ProjectRole::read(word), None);
+        }
+        assert_eq!(OrganizationRole::parse("project-admin"), None);
     }
 }

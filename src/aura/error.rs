@@ -58,6 +58,7 @@ const NOT_OFFERED: &str = "tenant-incapable-of-action";
 /// The reason of Aura's refusal of a second IP filter on an entity that
 /// already has one.
 const FILTER_EXISTS: &str = "ip-filter-already-exists";
+const ALREADY_MEMBER: &str = "user-already-member";
 
 /// The reason of Aura's refusal to delete a key an instance uses.
 const KEY_IN_USE: &str = "encryption-key-is-active";
@@ -223,6 +224,11 @@ impl AuraError {
     /// Aura refused an IP filter on an entity that already has one.
     pub fn filter_exists(&self) -> bool {
         self.0.reason.as_deref() == Some(FILTER_EXISTS)
+    }
+
+    /// Aura refused to add (or invite) a person who is a member already.
+    pub fn already_member(&self) -> bool {
+        self.0.status == Some(409) && self.0.reason.as_deref() == Some(ALREADY_MEMBER)
     }
 }
 

@@ -5,6 +5,7 @@
 //! with the same secret, a token cache.
 
 mod client;
+pub mod console;
 mod endpoints;
 pub mod envelope;
 mod error;

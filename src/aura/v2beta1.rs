@@ -183,7 +183,7 @@ impl AuraClient {
 
     /// Every page of a v2beta1 list, from any envelope: a cursor
     /// (`links.next`) is followed to its end.
-    async fn list_v2<T: DeserializeOwned>(
+    pub(super) async fn list_v2<T: DeserializeOwned>(
         &self,
         name: &'static str,
         label: String,
@@ -227,7 +227,7 @@ impl AuraClient {
     }
 }
 
-fn v2_call<'a>(
+pub(super) fn v2_call<'a>(
     name: &'static str,
     label: String,
     method: Method,
@@ -257,12 +257,15 @@ fn next_query(next: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn to_json(label: &str, body: &impl serde::Serialize) -> Result<serde_json::Value, AuraError> {
+pub(super) fn to_json(
+    label: &str,
+    body: &impl serde::Serialize,
+) -> Result<serde_json::Value, AuraError> {
     serde_json::to_value(body)
         .map_err(|e| AuraError::other(label, AuraErrorKind::NeedsHuman, None, e.to_string(), None))
 }
 
-fn read_one<T: DeserializeOwned>(
+pub(super) fn read_one<T: DeserializeOwned>(
     label: &str,
     answer: &Answer,
     kind: AuraErrorKind,
