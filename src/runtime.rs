@@ -10,7 +10,8 @@ use tracing::info;
 
 use crate::api::{
     AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
+    AuraInstance, AuraOrganizationMember, AuraProject, AuraProjectMember, AuraRestore,
+    AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database_user::UserState;
@@ -196,6 +197,8 @@ pub struct Kinds {
     pub sessions: Arc<Context<AuraGraphAnalyticsSession>>,
     pub ip_filters: Arc<Context<AuraIPFilter>>,
     pub cluster_ip_filters: Arc<Context<ClusterAuraIPFilter>>,
+    pub project_members: Arc<Context<AuraProjectMember>>,
+    pub organization_members: Arc<Context<AuraOrganizationMember>>,
 }
 
 impl Kinds {
@@ -251,6 +254,8 @@ impl Kinds {
                 },
             )),
             cluster_ip_filters: Arc::new(Context::new(shared.clone(), News::default())),
+            project_members: Arc::new(Context::new(shared.clone(), News::default())),
+            organization_members: Arc::new(Context::new(shared.clone(), News::default())),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
@@ -286,7 +291,9 @@ impl Kinds {
             kind(&self.keys, watched, stop, listed.clone()),
             kind(&self.sessions, watched, stop, listed.clone()),
             kind(&self.ip_filters, watched, stop, listed.clone()),
-            kind(&self.cluster_ip_filters, watched, stop, listed),
+            kind(&self.cluster_ip_filters, watched, stop, listed.clone()),
+            kind(&self.project_members, watched, stop, listed.clone()),
+            kind(&self.organization_members, watched, stop, listed),
         ]
     }
 }

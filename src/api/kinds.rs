@@ -8,8 +8,8 @@ use kube::CustomResourceExt;
 
 use super::{
     AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraInstanceClaim, AuraProject, AuraRestore, AuraSnapshot, ClusterAuraIPFilter,
-    ClusterAuraProject,
+    AuraInstance, AuraInstanceClaim, AuraOrganizationMember, AuraProject, AuraProjectMember,
+    AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -175,6 +175,28 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: ClusterAuraIPFilter::crd,
+    },
+    KindInfo {
+        kind: "AuraProjectMember",
+        plural: "auraprojectmembers",
+        scope: Scope::Cluster,
+        summary: "A person's role in the Aura project of a ClusterAuraProject, invited when they have no account yet.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraProjectMember::crd,
+    },
+    KindInfo {
+        kind: "AuraOrganizationMember",
+        plural: "auraorganizationmembers",
+        scope: Scope::Cluster,
+        summary: "A person's role in an Aura organization, invited when they have no account yet.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraOrganizationMember::crd,
     },
 ];
 

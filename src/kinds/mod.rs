@@ -7,6 +7,7 @@ pub mod database_user;
 pub mod graph_analytics_session;
 pub mod instance;
 pub mod ip_filter;
+pub mod member;
 pub mod project;
 pub mod restore;
 pub mod shared;

@@ -77,3 +77,19 @@ kinds together (where it watches), each cluster-scoped kind on its own.
   resources: ["clusterauraipfilters/status"]
   verbs: ["patch"]
 {{- end }}
+{{- define "aura-operator.kindRules.AuraProjectMember" -}}
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraprojectmembers"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraprojectmembers/status"]
+  verbs: ["patch"]
+{{- end }}
+{{- define "aura-operator.kindRules.AuraOrganizationMember" -}}
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraorganizationmembers"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auraorganizationmembers/status"]
+  verbs: ["patch"]
+{{- end }}

@@ -220,10 +220,16 @@ fn project_cluster_rules() -> Value {
     let mut rules = kind_rules(aura_operator::api::packaging::rules(kind(
         "ClusterAuraProject",
     )));
-    // The other cluster-scoped kind the operator reconciles, in every mode.
-    rules.extend(kind_rules(aura_operator::api::packaging::rules(kind(
+    // The other cluster-scoped kinds the operator reconciles, in every mode.
+    for other in [
         "ClusterAuraIPFilter",
-    ))));
+        "AuraProjectMember",
+        "AuraOrganizationMember",
+    ] {
+        rules.extend(kind_rules(aura_operator::api::packaging::rules(kind(
+            other,
+        ))));
+    }
     rules.push(
         json!({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}),
     );
