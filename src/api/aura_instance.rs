@@ -74,6 +74,18 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("source clones into a new instance; it cannot be combined with instanceId, which adopts an existing one")
         .reason(Reason::FieldValueForbidden)
         .field_path(".source"),
+    validation = Rule::new("(has(self.multiDatabase) && self.multiDatabase) == (has(oldSelf.multiDatabase) && oldSelf.multiDatabase)")
+        .message("multiDatabase is create-only: Aura fixes it when the instance is created")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".multiDatabase"),
+    validation = Rule::new("!has(self.multiDatabase) || !self.multiDatabase || self.type == 'business-critical' || self.type == 'enterprise-db'")
+        .message("multiDatabase is offered for business-critical and enterprise-db (Virtual Dedicated Cloud) instances only")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".multiDatabase"),
+    validation = Rule::new("!has(self.multiDatabase) || !self.multiDatabase || (!has(self.customerManagedKeyId) && !has(self.customerManagedKeyRef) && !has(self.source) && !has(self.storage) && self.version == '5')")
+        .message("a multiDatabase instance is created through Aura API v2beta1, which takes no customer managed key, source, storage or version 4 (it would ignore them): remove them")
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".multiDatabase"),
     validation = Rule::new("self.type != 'free-db' || !has(self.storage)")
         .message("storage cannot be set for a free-db instance: Aura sizes free instances itself and does not report their storage")
         .reason(Reason::FieldValueForbidden)
@@ -145,6 +157,15 @@ pub struct AuraInstanceSpec {
     /// Turns on the Graph Analytics plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_analytics_plugin: Option<bool>,
+
+    /// Creates the instance with room for several databases (its databases
+    /// are AuraDatabase objects). business-critical and enterprise-db
+    /// (Virtual Dedicated Cloud) only, Neo4j 5, and not with
+    /// customerManagedKeyId, customerManagedKeyRef, source or storage: the
+    /// instance is created through Aura API v2beta1, which has none of those
+    /// and ignores what it does not know. Create-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_database: bool,
 
     /// true pauses the instance, false resumes it.
     #[serde(default)]

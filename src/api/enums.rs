@@ -124,6 +124,26 @@ impl InstanceType {
         self == InstanceType::ProfessionalDb && to == InstanceType::BusinessCritical
     }
 
+    /// The tier's name in Aura API v2beta1's create (`None`: AuraDS types,
+    /// which it no longer offers). Its answers still say the v1 name.
+    pub fn v2_tier(self) -> Option<&'static str> {
+        match self {
+            InstanceType::FreeDb => Some("free"),
+            InstanceType::ProfessionalDb => Some("professional"),
+            InstanceType::BusinessCritical => Some("business-critical"),
+            InstanceType::EnterpriseDb => Some("virtual-dedicated-cloud"),
+            InstanceType::ProfessionalDs | InstanceType::EnterpriseDs => None,
+        }
+    }
+
+    /// Whether an instance of the type can hold several databases.
+    pub fn offers_multi_database(self) -> bool {
+        matches!(
+            self,
+            InstanceType::BusinessCritical | InstanceType::EnterpriseDb
+        )
+    }
+
     /// Whether the tier's databases have role-based access control (roles
     /// can be granted): Business Critical and Virtual Dedicated Cloud. On
     /// the others every user has full rights.
@@ -360,5 +380,29 @@ mod tests {
             assert_eq!(ProjectRole::read(word), None);
         }
         assert_eq!(OrganizationRole::parse("project-admin"), None);
+    }
+
+    #[test]
+    fn v2beta1_tier_names_map_from_the_v1_types() {
+        let table = [
+            (InstanceType::FreeDb, Some("free"), false),
+            (InstanceType::ProfessionalDb, Some("professional"), false),
+            (
+                InstanceType::BusinessCritical,
+                Some("business-critical"),
+                true,
+            ),
+            (
+                InstanceType::EnterpriseDb,
+                Some("virtual-dedicated-cloud"),
+                true,
+            ),
+            (InstanceType::ProfessionalDs, None, false),
+            (InstanceType::EnterpriseDs, None, false),
+        ];
+        for (t, tier, multi) in table {
+            assert_eq!(t.v2_tier(), tier, "{t}");
+            assert_eq!(t.offers_multi_database(), multi, "{t}");
+        }
     }
 }

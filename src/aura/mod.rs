@@ -6,6 +6,7 @@
 
 mod client;
 pub mod console;
+pub mod databases;
 mod endpoints;
 pub mod envelope;
 mod error;

@@ -19,6 +19,7 @@ use super::secret::{self, ConnectionDetails};
 use super::status;
 use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::{AuraClient, AuraErrorKind, CreateInstanceRequest, CreatedInstance};
+use crate::kinds::shared::organization;
 use crate::kinds::shared::views::Claim;
 use crate::reconciler::pacing::Transition;
 use crate::reconciler::status::Write;
@@ -55,6 +56,31 @@ pub async fn create(
         .await?;
         return Ok(controller::Action::requeue(ctx.resync_after(0)));
     }
+    // A multi-database instance is made through v2beta1, in an organization.
+    let organization = if obj.spec.multi_database {
+        match organization::choose(ctx, obj, aura, None, Some(&request.tenant_id)).await? {
+            Ok(org) => Some(org),
+            Err((problem, message)) => {
+                let reason = match problem {
+                    organization::Problem::NotFound => Reason::OrganizationNotFound,
+                    organization::Problem::Ambiguous => Reason::OrganizationAmbiguous,
+                };
+                let summary = StatusSummary::stalled(reason, message);
+                let mut events = Vec::new();
+                finish::transition(&current, &summary, &mut events);
+                publish(obj, ctx, events).await;
+                write_status(
+                    api,
+                    obj,
+                    status::build(obj, &current, &summary, Some(&current)),
+                )
+                .await?;
+                return Ok(controller::Action::requeue(ctx.resync_after(0)));
+            }
+        }
+    } else {
+        None
+    };
     let Some(intent) = record_intent(obj, api, ctx, aura, request, decision, &current).await?
     else {
         // Another writer got there first: nothing was created.
@@ -62,7 +88,11 @@ pub async fn create(
     };
 
     // 2. The create itself, never retried blindly.
-    let created = match aura.create_instance(request).await {
+    let sent = match &organization {
+        Some(org) => aura.create_multi_database_instance(org, request).await,
+        None => aura.create_instance(request).await,
+    };
+    let created = match sent {
         Ok(c) => c,
         Err(e) if e.kind() == AuraErrorKind::OutcomeUnknown => {
             warn!(error = %e, "create outcome unknown; will look for the instance before creating again");

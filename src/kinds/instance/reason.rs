@@ -35,6 +35,10 @@ crate::reasons! {
         /// Kubernetes refuses the Secret the create would lead to (a dry run):
         /// nothing is created.
         SecretRefused,
+        /// (multiDatabase) the credentials see no Aura organization to create in.
+        OrganizationNotFound,
+        /// (multiDatabase) they see several, and the project names none.
+        OrganizationAmbiguous,
         /// An extraKeys template does not render.
         InvalidTemplate,
         /// spec.snapshots.schedule is not a cron expression.

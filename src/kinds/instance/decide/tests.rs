@@ -17,6 +17,7 @@ fn spec() -> AuraInstanceSpec {
         storage: None,
         vector_optimized: None,
         graph_analytics_plugin: None,
+        multi_database: false,
         paused: false,
         deletion_policy: None,
         credentials_secret_ref: None,

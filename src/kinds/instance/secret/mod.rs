@@ -389,6 +389,7 @@ mod tests {
                 storage: None,
                 vector_optimized: None,
                 graph_analytics_plugin: None,
+                multi_database: false,
                 paused: false,
                 deletion_policy: None,
                 credentials_secret_ref: None,
