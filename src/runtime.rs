@@ -9,11 +9,12 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
 use crate::api::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraOrganizationMember, AuraProject, AuraProjectMember, AuraRestore,
-    AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseUser, AuraGraphAnalyticsSession,
+    AuraIPFilter, AuraInstance, AuraOrganizationMember, AuraProject, AuraProjectMember,
+    AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
+use crate::kinds::database::DatabaseState;
 use crate::kinds::database_user::UserState;
 use crate::kinds::graph_analytics_session::SessionState;
 use crate::kinds::instance::{self, InstanceState};
@@ -199,6 +200,7 @@ pub struct Kinds {
     pub cluster_ip_filters: Arc<Context<ClusterAuraIPFilter>>,
     pub project_members: Arc<Context<AuraProjectMember>>,
     pub organization_members: Arc<Context<AuraOrganizationMember>>,
+    pub databases: Arc<Context<AuraDatabase>>,
 }
 
 impl Kinds {
@@ -256,6 +258,12 @@ impl Kinds {
             cluster_ip_filters: Arc::new(Context::new(shared.clone(), News::default())),
             project_members: Arc::new(Context::new(shared.clone(), News::default())),
             organization_members: Arc::new(Context::new(shared.clone(), News::default())),
+            databases: Arc::new(Context::new(
+                shared.clone(),
+                DatabaseState {
+                    instances: view.clone(),
+                },
+            )),
             restores: Arc::new(Context::new(
                 shared.clone(),
                 RestoreState {
@@ -293,7 +301,8 @@ impl Kinds {
             kind(&self.ip_filters, watched, stop, listed.clone()),
             kind(&self.cluster_ip_filters, watched, stop, listed.clone()),
             kind(&self.project_members, watched, stop, listed.clone()),
-            kind(&self.organization_members, watched, stop, listed),
+            kind(&self.organization_members, watched, stop, listed.clone()),
+            kind(&self.databases, watched, stop, listed),
         ]
     }
 }

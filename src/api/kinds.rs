@@ -7,9 +7,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraCustomerManagedKey, AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter,
-    AuraInstance, AuraInstanceClaim, AuraOrganizationMember, AuraProject, AuraProjectMember,
-    AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseUser, AuraGraphAnalyticsSession,
+    AuraIPFilter, AuraInstance, AuraInstanceClaim, AuraOrganizationMember, AuraProject,
+    AuraProjectMember, AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -197,6 +197,17 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraOrganizationMember::crd,
+    },
+    KindInfo {
+        kind: "AuraDatabase",
+        plural: "auradatabases",
+        scope: Scope::Namespaced,
+        summary: "A database inside a multi-database AuraInstance, with a connection Secret naming it.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraDatabase::crd,
     },
 ];
 

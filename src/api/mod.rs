@@ -5,6 +5,7 @@
 mod aura_instance;
 mod claim;
 mod customer_managed_key;
+mod database;
 mod database_user;
 mod enums;
 mod graph_analytics_session;
@@ -19,6 +20,7 @@ mod snapshot;
 pub use aura_instance::*;
 pub use claim::*;
 pub use customer_managed_key::*;
+pub use database::*;
 pub use database_user::*;
 pub use enums::*;
 pub use graph_analytics_session::*;

@@ -3,6 +3,7 @@
 //! to the shared driver in `mod.rs`.
 
 pub mod customer_managed_key;
+pub mod database;
 pub mod database_user;
 pub mod graph_analytics_session;
 pub mod instance;

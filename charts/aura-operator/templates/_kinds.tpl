@@ -55,6 +55,12 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 - apiGroups: ["aura-operator.io"]
   resources: ["auraipfilters/status"]
   verbs: ["patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auradatabases"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["aura-operator.io"]
+  resources: ["auradatabases/status"]
+  verbs: ["patch"]
 {{- end }}
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]
