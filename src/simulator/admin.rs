@@ -43,6 +43,29 @@
 //!   status on that instance reads `ERROR` until the filter's next PATCH.
 //!   200 `{"ip_filter_id", "instance_id", "status": "ERROR"}`; 404
 //!   `ip-filter-not-found`; 400 without an `instance_id`.
+//!
+//! v2beta1 console users and invites (`admin_v2beta1.rs`):
+//! - `POST /admin/organizations/{org}/users` with `{"email",
+//!   "organization_role"}`: a person who has a console account joins the
+//!   organization. 201 `{"user_id"}`; 404 `organization-not-found`, 400
+//!   `validation-error` for a role not `organization-*`, 409
+//!   `user-already-member` for an email already a user's.
+//! - `GET /admin/organizations/{org}/users`: `[{user_id, email,
+//!   organization_role, project_roles: {project_id: role}}]`.
+//! - `PUT /admin/organizations/{org}/users/{user_id}/projects/{project_id}`
+//!   with `{"project_role"}` (`project-*`): a membership made or changed in
+//!   the console. 200 with the user as the list shows it; 404
+//!   `organization-not-found`, `project-not-found`, `user-not-found`; 400.
+//! - `GET /admin/organizations/{org}/invites`: the pending invites as
+//!   `GET /v2beta1/.../invites` shows them (bare array).
+//! - `POST /admin/organizations/{org}/invites/accept` with `{"email"}`: the
+//!   invitee accepts: the invite goes, they become a user with its first
+//!   organization role and a member of each project it names
+//!   (`namespace-X` becomes `project-X`). 200 `{"user_id"}`; 404
+//!   `invite-not-found` when no invite to that email is pending.
+//!
+//! The counters count every `/v2beta1` request by route template
+//! (`by_route`, e.g. `"POST /v2beta1/organizations/{org_id}/invites"`).
 
 use std::net::SocketAddr;
 
@@ -113,6 +136,7 @@ pub fn router() -> Router<SimState> {
         .route("/admin/requests/creates", get(recent_creates))
         .route("/admin/ip-filters", get(ip_filters))
         .route("/admin/ip-filters/{id}/error", post(ip_filter_error))
+        .merge(super::admin_v2beta1::router())
 }
 
 async fn ip_filters(State(st): State<SimState>) -> Response {

@@ -9,7 +9,8 @@
 //! integration and the Prometheus endpoints it names, served here
 //! (`metrics.rs`), Graph Analytics sessions (`sessions.rs`) and the two
 //! sizing estimates (`sizing.rs`). `/v2beta1` (same tokens and budget):
-//! organizations, their projects and IP filters (`v2beta1_routes.rs`).
+//! organizations, their projects and IP filters (`v2beta1_routes.rs`),
+//! console users and invites (`console_routes.rs`).
 //!
 //! In-process use:
 //! ```no_run
@@ -27,9 +28,13 @@
 //! ```
 
 mod admin;
+mod admin_v2beta1;
 mod analytics_routes;
 mod auth;
 mod catalogue;
+mod console_bodies;
+mod console_routes;
+mod console_users;
 mod error;
 mod faults;
 mod http;
@@ -51,6 +56,7 @@ mod snapshots;
 mod state;
 mod tls;
 mod v2beta1;
+mod v2beta1_http;
 mod v2beta1_routes;
 
 use std::collections::HashMap;
@@ -61,6 +67,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use catalogue::default_catalogue;
+pub use console_bodies::ProjectInvite;
+pub use console_users::{
+    ConsoleUserView, OrganizationInvite, OrganizationUser, OrganizationUserDetails, ProjectUser,
+    UserProject,
+};
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, ExpiredToken, Faults};
 pub use ip_filters::{AllowEntry, FilteredEntities, IpFilterStatus, IpFilterView};
@@ -71,7 +82,7 @@ pub use sessions::SessionView;
 pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, Timings};
 pub use tls::TlsFiles;
-pub use v2beta1::{DEMO_ORGANIZATION_ID, DEMO_ORGANIZATION_NAME};
+pub use v2beta1::{DEMO_ORGANIZATION_ID, DEMO_ORGANIZATION_NAME, V2Error};
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
 

@@ -500,3 +500,7 @@ impl SimState {
         self.world().console_delete(id, Instant::now())
     }
 }
+
+// The test side of `/v2beta1`: console users and invites, databases.
+#[path = "shared_v2beta1.rs"]
+mod v2beta1_side;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
+use super::console_users::ConsoleAccess;
 use super::error::ApiError;
 use super::ip_filters::IpFilters;
 use super::keys::{KeySpec, KeyUse, KeyView, Keys};
@@ -522,6 +523,8 @@ pub struct World {
     pub orgs: Organizations,
     /// v2beta1 IP filters of every organization.
     pub ip_filters: IpFilters,
+    /// v2beta1 console users, their project roles and pending invites.
+    pub console: ConsoleAccess,
 }
 
 impl std::fmt::Debug for World {
@@ -580,6 +583,7 @@ impl World {
             user_tables: HashMap::new(),
             orgs: Organizations::default(),
             ip_filters: IpFilters::default(),
+            console: ConsoleAccess::default(),
         }
     }
 

@@ -7,21 +7,22 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::http::{ClientId, data, require_json};
+use super::http::{ClientId, data};
 use super::ip_filters::{Entity, FilterWrite, WriteRules, parse_write};
 use super::shared::SimState;
 use super::state::World;
-use super::v2beta1::{Named, V2Error, capitalize_error_keys};
+use super::v2beta1::{Named, V2Error};
+use super::v2beta1_http::{capitalize, json_object, org_named, projects, sees_org};
 
 const ORG: &str = "/v2beta1/organizations/{org_id}";
 
@@ -42,34 +43,8 @@ pub fn router(state: SimState) -> Router<SimState> {
             &format!("{ORG}/projects/{{project_id}}/instances/{{instance_id}}/ip-filters"),
             get(instance_filter),
         )
+        .merge(super::console_routes::router())
         .route_layer(middleware::from_fn_with_state(state, capitalize))
-}
-
-fn sees_org(w: &World, client: &str, org: &str) -> bool {
-    !w.scopes.is_scoped(client)
-        || w.tenants
-            .iter()
-            .any(|t| w.orgs.of_tenant(&t.id) == org && w.scopes.sees(client, &t.id))
-}
-
-/// The organization, if it exists and the client sees it; else the 404 of one that does not.
-fn org_named(w: &World, client: &str, org: &str) -> Result<Named, V2Error> {
-    match w.orgs.get(org) {
-        Some(o) if sees_org(w, client, org) => Ok(o.clone()),
-        _ => Err(V2Error::organization_not_found(org)),
-    }
-}
-
-/// The organization's tenants the client sees.
-fn projects(w: &World, client: &str, org: &str) -> Vec<Named> {
-    w.tenants
-        .iter()
-        .filter(|t| w.orgs.of_tenant(&t.id) == org && w.scopes.sees(client, &t.id))
-        .map(|t| Named {
-            id: t.id.clone(),
-            name: t.name.clone(),
-        })
-        .collect()
 }
 
 async fn list_orgs(State(st): State<SimState>, Extension(c): Extension<ClientId>) -> Response {
@@ -120,25 +95,6 @@ async fn get_filter(
     let w = st.world();
     org_named(&w, &c.0, &org)?;
     Ok(Json(w.ip_filters.get(&org, &id)?).into_response())
-}
-
-fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, V2Error> {
-    require_json(headers).map_err(|_| {
-        V2Error::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "The Content-Type header must be application/json",
-        )
-    })?;
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => Ok(o),
-        Ok(_) => Err(V2Error::bad_request(
-            "The request body must be a JSON object",
-        )),
-        Err(e) => Err(V2Error::bad_request(format!(
-            "The request body is not JSON: {e}"
-        ))),
-    }
 }
 
 /// The write as read under the current quirks and faults.
@@ -252,26 +208,4 @@ async fn instance_filter(
             format!("No IP filter applies to instance {instance}"),
         )),
     }
-}
-
-/// Error bodies are small; anything bigger is passed on as it is.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// With the `capitalized_error_keys` quirk, error bodies say `Message` and `Reason`.
-async fn capitalize(State(st): State<SimState>, req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    let failed = resp.status().is_client_error() || resp.status().is_server_error();
-    if !failed || !st.faults().quirks.capitalized_error_keys {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
-        return V2Error::internal().into_response();
-    };
-    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    capitalize_error_keys(&mut v);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(v.to_string()))
 }

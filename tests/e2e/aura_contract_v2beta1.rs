@@ -8,13 +8,13 @@ use aura_operator::aura::CreateInstanceRequest;
 use aura_operator::simulator::{Quirks, Simulator, SimulatorConfig, default_catalogue};
 use serde_json::{Value, json};
 
-const ID: &str = "contract-v2-client";
+pub(super) const ID: &str = "contract-v2-client";
 const SECRET: &str = "contract-v2-secret";
-const TENANT: &str = "0b7c1a52-36c6-4b6c-9f4e-6a1d2f3e4b5c";
-const OTHER_TENANT: &str = "5e0f2b7d-1c3a-4d6e-8f90-a1b2c3d4e5f6";
-const ORG: &str = "c4ea09e5-44b2-418e-9aae-0c98c37d1f38";
-const OTHER_ORG: &str = "faaa3547-eaf8-405e-812e-e0bba04a1834";
-const UNKNOWN: &str = "00000000-0000-0000-0000-000000000000";
+pub(super) const TENANT: &str = "0b7c1a52-36c6-4b6c-9f4e-6a1d2f3e4b5c";
+pub(super) const OTHER_TENANT: &str = "5e0f2b7d-1c3a-4d6e-8f90-a1b2c3d4e5f6";
+pub(super) const ORG: &str = "c4ea09e5-44b2-418e-9aae-0c98c37d1f38";
+pub(super) const OTHER_ORG: &str = "faaa3547-eaf8-405e-812e-e0bba04a1834";
+pub(super) const UNKNOWN: &str = "00000000-0000-0000-0000-000000000000";
 
 const OPENAPI: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -75,12 +75,12 @@ const UNDOCUMENTED: &[(&str, &str, u16)] = &[
     ),
 ];
 
-struct Spec {
+pub(super) struct Spec {
     root: Value,
 }
 
 impl Spec {
-    fn load() -> Self {
+    pub(super) fn load() -> Self {
         let text = std::fs::read_to_string(OPENAPI).expect("official v2beta1 document");
         Self {
             root: serde_json::from_str(&text).expect("OpenAPI JSON"),
@@ -109,7 +109,7 @@ impl Spec {
         }
     }
 
-    fn template(&self, path: &str) -> Option<String> {
+    pub(super) fn template(&self, path: &str) -> Option<String> {
         let path = path.strip_prefix("/v2beta1").unwrap_or(path);
         let parts: Vec<&str> = path.split('/').collect();
         self.root["paths"].as_object()?.keys().find_map(|t| {
@@ -124,7 +124,12 @@ impl Spec {
     }
 
     /// `Err` when the document does not list the status; `Ok(None)` without a body schema.
-    fn schema(&self, method: &str, template: &str, status: u16) -> Result<Option<Value>, String> {
+    pub(super) fn schema(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+    ) -> Result<Option<Value>, String> {
         let op = &self.root["paths"][template][method.to_lowercase()];
         let resp = op["responses"]
             .get(status.to_string())
@@ -136,16 +141,16 @@ impl Spec {
     }
 }
 
-struct Recorder {
+pub(super) struct Recorder {
     http: reqwest::Client,
     base: String,
     token: String,
-    seen: Vec<(String, String, u16, Value)>,
+    pub(super) seen: Vec<(String, String, u16, Value)>,
 }
 
 impl Recorder {
     /// Its token from v2beta1's own token URL.
-    async fn new(base: &str) -> Self {
+    pub(super) async fn new(base: &str) -> Self {
         let http = reqwest::Client::new();
         let t: Value = http
             .post(format!("{base}/v2beta1/oauth/token"))
@@ -165,7 +170,12 @@ impl Recorder {
         }
     }
 
-    async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(super) async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self
             .http
@@ -188,7 +198,7 @@ impl Recorder {
         (status, json)
     }
 
-    async fn admin(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(super) async fn admin(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let resp = self
             .http
@@ -202,7 +212,7 @@ impl Recorder {
     }
 }
 
-fn config() -> SimulatorConfig {
+pub(super) fn config() -> SimulatorConfig {
     SimulatorConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         clients: vec![(ID.into(), SECRET.into())],
@@ -222,7 +232,7 @@ fn config() -> SimulatorConfig {
 }
 
 /// A running instance in the tenant, made as the console would.
-fn instance(sim: &Simulator, tenant: &str, name: &str) -> String {
+pub(super) fn instance(sim: &Simulator, tenant: &str, name: &str) -> String {
     let c = default_catalogue()
         .into_iter()
         .find(|c| c.instance_type == "professional-db")
