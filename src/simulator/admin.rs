@@ -64,6 +64,16 @@
 //!   (`namespace-X` becomes `project-X`). 200 `{"user_id"}`; 404
 //!   `invite-not-found` when no invite to that email is pending.
 //!
+//! v2beta1 databases:
+//! - `GET /admin/instances/{id}/databases`: `{instance_id, multi_database
+//!   (null: made through v1), databases: [{id, name}], backups:
+//!   [{database_id, id, timestamp, status, exportable}], restores:
+//!   [{database_id, backup_id, at}]}`; 404 `db-not-found` when unknown.
+//!   Restores are recorded as asked for (live shows no restore status).
+//! - The `database_backup` timing (`/admin/timings`) is how long a backup
+//!   takes: `Pending` the first half, `InProgress` the second, then
+//!   `Completed`.
+//!
 //! The counters count every `/v2beta1` request by route template
 //! (`by_route`, e.g. `"POST /v2beta1/organizations/{org_id}/invites"`).
 

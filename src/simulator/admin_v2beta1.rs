@@ -1,4 +1,4 @@
-//! `/admin` for `/v2beta1`'s console access (documented in `admin.rs`'s
+//! `/admin` for `/v2beta1`'s console access and databases (documented in `admin.rs`'s
 //! header): plain JSON, errors in the API's v1 shape as the rest of
 //! `/admin` answers them, not counted.
 
@@ -30,6 +30,39 @@ pub fn router() -> Router<SimState> {
             "/admin/organizations/{org}/invites/accept",
             post(accept_invite),
         )
+        .route("/admin/instances/{id}/databases", get(databases))
+}
+
+/// `{instance_id, multi_database, databases, backups, restores}`; 404
+/// `db-not-found` for an unknown instance.
+async fn databases(
+    State(st): State<SimState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let now = tokio::time::Instant::now();
+    let mut w = st.world();
+    let multi = w.multi_database(&id, now);
+    let takes = w.database_backup_time();
+    let Some(d) = w.instance_databases(&id, now) else {
+        return Err(ApiError::db_not_found(&id));
+    };
+    let backups: Vec<Value> = d
+        .all_backups(now, takes)
+        .into_iter()
+        .map(|(database_id, b)| {
+            let mut v = serde_json::to_value(b).unwrap_or(Value::Null);
+            v["database_id"] = database_id.into();
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "instance_id": id,
+        "multi_database": multi,
+        "databases": d.list(),
+        "backups": backups,
+        "restores": d.restores(),
+    }))
+    .into_response())
 }
 
 /// A v2beta1 refusal in the shape the rest of `/admin` answers.

@@ -10,7 +10,9 @@
 //! (`metrics.rs`), Graph Analytics sessions (`sessions.rs`) and the two
 //! sizing estimates (`sizing.rs`). `/v2beta1` (same tokens and budget):
 //! organizations, their projects and IP filters (`v2beta1_routes.rs`),
-//! console users and invites (`console_routes.rs`).
+//! console users and invites (`console_routes.rs`), the v2beta1 instance
+//! create and GET, multi-database instances' databases, backups and
+//! restores (`database_routes.rs`).
 //!
 //! In-process use:
 //! ```no_run
@@ -35,6 +37,8 @@ mod catalogue;
 mod console_bodies;
 mod console_routes;
 mod console_users;
+mod database_routes;
+mod databases;
 mod error;
 mod faults;
 mod http;
@@ -55,6 +59,7 @@ mod sizing;
 mod snapshots;
 mod state;
 mod tls;
+mod v2_instances;
 mod v2beta1;
 mod v2beta1_http;
 mod v2beta1_routes;
@@ -72,6 +77,9 @@ pub use console_users::{
     ConsoleUserView, OrganizationInvite, OrganizationUser, OrganizationUserDetails, ProjectUser,
     UserProject,
 };
+pub use databases::{
+    DATABASE_LIMIT, DEFAULT_DATABASE, DatabaseBackup, DatabaseRestore, DatabaseSummary,
+};
 pub use error::{ApiError, ErrorBody};
 pub use faults::{CreateFailMode, ExpiredToken, Faults};
 pub use ip_filters::{AllowEntry, FilteredEntities, IpFilterStatus, IpFilterView};
@@ -82,6 +90,7 @@ pub use sessions::SessionView;
 pub use shared::{Counters, CreateRecord, SimState, UNKNOWN_CLIENT};
 pub use state::{AdminInstance, ConsoleUpdate, Timings};
 pub use tls::TlsFiles;
+pub use v2_instances::{CreateInstanceResponse, InstanceDetails};
 pub use v2beta1::{DEMO_ORGANIZATION_ID, DEMO_ORGANIZATION_NAME, V2Error};
 
 use crate::aura::model::{InstanceConfiguration, TenantSummary};
@@ -124,6 +133,9 @@ pub struct SimulatorConfig {
     pub snapshot_seconds: Option<f64>,
     /// Time a v2beta1 IP filter is `SUBMITTED` on an instance after a change.
     pub ip_filter_seconds: Option<f64>,
+    /// Time a v2beta1 database backup takes (`Pending`, `InProgress`, then
+    /// `Completed`).
+    pub database_backup_seconds: Option<f64>,
     /// After a transition the instance still answers 409 for this long.
     pub settle_grace_seconds: f64,
     /// `/v1` requests per client id per sliding minute; 0 = unlimited.
@@ -168,6 +180,7 @@ impl Default for SimulatorConfig {
             overwrite_seconds: None,
             snapshot_seconds: None,
             ip_filter_seconds: None,
+            database_backup_seconds: None,
             settle_grace_seconds: 0.0,
             requests_per_minute: 125,
             tokens_per_hour: 15,
@@ -197,6 +210,7 @@ impl SimulatorConfig {
             overwrite: self.overwrite_seconds.unwrap_or(t),
             snapshot: self.snapshot_seconds.unwrap_or(t),
             ip_filter: self.ip_filter_seconds.unwrap_or(t),
+            database_backup: self.database_backup_seconds.unwrap_or(t),
             settle_grace: self.settle_grace_seconds,
         }
     }
@@ -419,6 +433,10 @@ pub struct SimulateArgs {
     /// change (default: --transition-seconds).
     #[arg(long)]
     pub ip_filter_seconds: Option<f64>,
+    /// Seconds a v2beta1 database backup takes (`Pending`, then
+    /// `InProgress`, then `Completed`; default: --transition-seconds).
+    #[arg(long)]
+    pub database_backup_seconds: Option<f64>,
     /// Seconds an instance stays in `creating`.
     #[arg(long, default_value_t = 2.0)]
     pub create_seconds: f64,
@@ -526,6 +544,7 @@ impl SimulateArgs {
             organizations: self.organizations.clone(),
             tenant_organizations: self.tenant_organizations.clone(),
             ip_filter_seconds: self.ip_filter_seconds,
+            database_backup_seconds: self.database_backup_seconds,
             faults: Faults {
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
@@ -696,6 +715,8 @@ mod tests {
             "t1=o1",
             "--ip-filter-seconds",
             "3",
+            "--database-backup-seconds",
+            "4",
         ])
         .unwrap()
         .args
@@ -703,6 +724,7 @@ mod tests {
         assert_eq!(o.organizations, vec![("o1".into(), "One".into())]);
         assert_eq!(o.tenant_organizations, vec![("t1".into(), "o1".into())]);
         assert_eq!(o.timings().ip_filter, 3.0);
+        assert_eq!(o.timings().database_backup, 4.0);
         assert!(Cli::try_parse_from(["x", "--tenant-organization", "t1"]).is_err());
         assert_eq!(c.metrics_incapable_tenants, vec!["t1".to_string()]);
         assert_eq!(keys(&["x", "--key-ready-seconds", "0.5"]), Some(Some(0.5)));

@@ -1,9 +1,13 @@
-//! The test side of `/v2beta1`'s console access: people who have a console
-//! account, memberships made in the console, invites accepted, and what
-//! each organization holds. The `try_` forms answer the refusal the
-//! `/admin` routes send; the others are for tests and panic on a mistake.
+//! The test side of `/v2beta1`: console access (people who have a console
+//! account, memberships made in the console, invites accepted, what each
+//! organization holds) and instances' databases, backups and restores.
+//! The `try_` forms answer the refusal the `/admin` routes send; the
+//! others are for tests and panic on a mistake.
+
+use tokio::time::Instant;
 
 use super::super::console_users::{ConsoleUserView, OrganizationInvite};
+use super::super::databases::{DatabaseBackup, DatabaseRestore, DatabaseSummary};
 use super::super::v2beta1::V2Error;
 use super::SimState;
 
@@ -86,5 +90,39 @@ impl SimState {
     /// The organization's pending invites, as `GET O/invites` shows them.
     pub fn invites(&self, org_id: &str) -> Vec<OrganizationInvite> {
         self.world().console.invites(org_id)
+    }
+
+    /// Whether the instance is multi-database: `Some` for one made by the
+    /// v2beta1 create, `None` for one made through v1 (or none at all).
+    pub fn multi_database(&self, instance_id: &str) -> Option<bool> {
+        self.world().multi_database(instance_id, Instant::now())
+    }
+
+    /// The instance's databases, the default `neo4j` first; empty for an
+    /// unknown instance.
+    pub fn databases(&self, instance_id: &str) -> Vec<DatabaseSummary> {
+        self.world()
+            .instance_databases(instance_id, Instant::now())
+            .map(|d| d.list())
+            .unwrap_or_default()
+    }
+
+    /// The backups of one database of the instance, oldest first, as their
+    /// answers show them now; empty when there is no such database.
+    pub fn database_backups(&self, instance_id: &str, database_id: &str) -> Vec<DatabaseBackup> {
+        let mut w = self.world();
+        let takes = w.database_backup_time();
+        let now = Instant::now();
+        w.instance_databases(instance_id, now)
+            .and_then(|d| d.backups(database_id, now, takes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Every restore the instance's databases were sent, oldest first.
+    pub fn database_restores(&self, instance_id: &str) -> Vec<DatabaseRestore> {
+        self.world()
+            .instance_databases(instance_id, Instant::now())
+            .map(|d| d.restores())
+            .unwrap_or_default()
     }
 }

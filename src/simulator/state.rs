@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{CreateSpec, Placement, UpdateSpec, UpgradeSpec};
 use super::console_users::ConsoleAccess;
+use super::databases::{InstanceDatabases, InstanceV2};
 use super::error::ApiError;
 use super::ip_filters::IpFilters;
 use super::keys::{KeySpec, KeyUse, KeyView, Keys};
@@ -41,6 +42,9 @@ pub struct Timings {
     /// v2beta1: an IP filter stays `SUBMITTED` on an instance this long
     /// after it was attached or changed, then is `ACTIVE`.
     pub ip_filter: f64,
+    /// v2beta1: a database backup is `Pending` the first half of this,
+    /// `InProgress` the second, then `Completed`.
+    pub database_backup: f64,
     /// After a transition ends the instance reports its new status but still
     /// answers 409 for this long (the real API does so for a short while).
     pub settle_grace: f64,
@@ -58,6 +62,7 @@ impl Default for Timings {
             overwrite: 1.0,
             snapshot: 1.0,
             ip_filter: 1.0,
+            database_backup: 1.0,
             settle_grace: 0.0,
         }
     }
@@ -83,6 +88,7 @@ impl Timings {
             ("overwrite", self.overwrite),
             ("snapshot", self.snapshot),
             ("ip_filter", self.ip_filter),
+            ("database_backup", self.database_backup),
             ("settle_grace", self.settle_grace),
         ] {
             if !v.is_finite() || !(0.0..=MAX_TIMING_SECONDS).contains(&v) {
@@ -347,6 +353,8 @@ pub struct InstanceRecord {
     pub customer_managed_key_id: Option<String>,
     /// Whether its snapshots are exportable; `None` follows the account default.
     pub snapshots_exportable: Option<bool>,
+    /// What a v2beta1 create decided; `None`: made through v1.
+    pub v2: Option<InstanceV2>,
     data: Data,
     transition: Option<Transition>,
     locked_until: Option<Instant>,
@@ -525,6 +533,9 @@ pub struct World {
     pub ip_filters: IpFilters,
     /// v2beta1 console users, their project roles and pending invites.
     pub console: ConsoleAccess,
+    /// v2beta1 databases, their backups and restores, by instance id
+    /// (made on first use, with the default database).
+    databases: HashMap<String, InstanceDatabases>,
 }
 
 impl std::fmt::Debug for World {
@@ -584,6 +595,7 @@ impl World {
             orgs: Organizations::default(),
             ip_filters: IpFilters::default(),
             console: ConsoleAccess::default(),
+            databases: HashMap::new(),
         }
     }
 
@@ -623,6 +635,7 @@ impl World {
             self.instances.remove(&id);
             self.snapshots.forget(&id);
             self.user_tables.remove(&id);
+            self.databases.remove(&id);
         }
     }
 
@@ -769,6 +782,7 @@ impl World {
             cdc_enrichment_mode: "OFF".into(),
             customer_managed_key_id: spec.customer_managed_key_id,
             snapshots_exportable: None,
+            v2: None,
             data: Data::new(created_at.clone(), source),
             transition,
             locked_until: None,
@@ -1058,6 +1072,7 @@ impl World {
         self.settle(now);
         self.snapshots.forget(id);
         self.user_tables.remove(id);
+        self.databases.remove(id);
         self.instances.remove(id).is_some()
     }
 
@@ -1103,6 +1118,10 @@ mod data_ops;
 // Where Graph Analytics sessions go.
 #[path = "session_ops.rs"]
 mod session_ops;
+
+// v2beta1: instances made with their v2beta1 facts, and their databases.
+#[path = "database_ops.rs"]
+mod database_ops;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

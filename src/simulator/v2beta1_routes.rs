@@ -44,6 +44,7 @@ pub fn router(state: SimState) -> Router<SimState> {
             get(instance_filter),
         )
         .merge(super::console_routes::router())
+        .merge(super::database_routes::router())
         .route_layer(middleware::from_fn_with_state(state, capitalize))
 }
 

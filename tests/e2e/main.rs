@@ -20,6 +20,7 @@ mod support;
 
 mod aura_contract;
 mod aura_contract_console;
+mod aura_contract_databases;
 mod aura_contract_v2beta1;
 mod connection_secrets;
 mod crd_generated;
