@@ -36,6 +36,7 @@ mod https;
 mod import;
 mod ip_filters;
 mod lost_create;
+mod members;
 mod neo4j_credentials;
 mod neo4j_users;
 mod operations_kit;

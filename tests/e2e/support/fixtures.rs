@@ -241,6 +241,34 @@ pub fn ip_filter(name: &str, instances: &[&str]) -> IpFilter {
 pub struct IpFilter(Value);
 fixture!(IpFilter);
 
+/// An AuraProjectMember: the person `email` with `role` in the Aura project
+/// of the ClusterAuraProject `project`.
+pub fn project_member(name: &str, project: &str, email: &str, role: &str) -> Member {
+    let (key, value) = TEST_LABEL;
+    Member(base(
+        "AuraProjectMember",
+        name,
+        json!({"projectRef": {"name": project}, "email": email, "role": role}),
+    ))
+    .label(key, value)
+}
+
+/// An AuraOrganizationMember: the person `email` with `role` in the
+/// organization of the ClusterAuraProject `project`.
+pub fn organization_member(name: &str, project: &str, email: &str, role: &str) -> Member {
+    let (key, value) = TEST_LABEL;
+    Member(base(
+        "AuraOrganizationMember",
+        name,
+        json!({"projectRef": {"name": project}, "email": email, "role": role}),
+    ))
+    .label(key, value)
+}
+
+/// See [`project_member`].
+pub struct Member(Value);
+fixture!(Member);
+
 /// An AuraRestore; name its target with [`Restore::of`] and its source with
 /// the other methods (several make one source: an instance and one of its
 /// snapshots).
