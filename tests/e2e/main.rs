@@ -27,6 +27,7 @@ mod crd_generated;
 mod credentials_watch;
 mod customer_managed_keys;
 mod database_users;
+mod databases;
 mod day2;
 mod endings;
 mod fleet;
