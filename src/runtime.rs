@@ -9,12 +9,15 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
 
 use crate::api::{
-    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseUser, AuraGraphAnalyticsSession,
-    AuraIPFilter, AuraInstance, AuraOrganizationMember, AuraProject, AuraProjectMember,
-    AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseBackup, AuraDatabaseRestore,
+    AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter, AuraInstance,
+    AuraOrganizationMember, AuraProject, AuraProjectMember, AuraRestore, AuraSnapshot,
+    ClusterAuraIPFilter, ClusterAuraProject,
 };
 use crate::aura::{AuraClients, ClientConfig};
 use crate::kinds::database::DatabaseState;
+use crate::kinds::database_backup::DatabaseOperationState;
+use crate::kinds::database_restore::RestoreState as DatabaseRestoreState;
 use crate::kinds::database_user::UserState;
 use crate::kinds::graph_analytics_session::SessionState;
 use crate::kinds::instance::{self, InstanceState};
@@ -23,7 +26,7 @@ use crate::kinds::project;
 use crate::kinds::restore::{RestoreState, RunningRestores};
 use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::news::News;
-use crate::kinds::shared::views::{InstanceView, KeyView};
+use crate::kinds::shared::views::{DatabaseView, InstanceView, KeyView};
 use crate::kinds::snapshot::SnapshotState;
 use crate::query_api::QueryApi;
 use futures::FutureExt;
@@ -201,6 +204,8 @@ pub struct Kinds {
     pub project_members: Arc<Context<AuraProjectMember>>,
     pub organization_members: Arc<Context<AuraOrganizationMember>>,
     pub databases: Arc<Context<AuraDatabase>>,
+    pub database_backups: Arc<Context<AuraDatabaseBackup>>,
+    pub database_restores: Arc<Context<AuraDatabaseRestore>>,
 }
 
 impl Kinds {
@@ -224,6 +229,20 @@ impl Kinds {
             ),
         ));
         let view: Arc<dyn InstanceView> = instances.clone();
+        let databases = Arc::new(Context::new(
+            shared.clone(),
+            DatabaseState {
+                instances: view.clone(),
+            },
+        ));
+        let database_view: Arc<dyn DatabaseView> = databases.clone();
+        let backups = Arc::new(Context::new(
+            shared.clone(),
+            DatabaseOperationState {
+                databases: database_view.clone(),
+                instances: view.clone(),
+            },
+        ));
         Self {
             projects: Arc::new(Context::new(shared.clone(), ())),
             cluster_projects: Arc::new(Context::new(shared.clone(), ())),
@@ -258,10 +277,14 @@ impl Kinds {
             cluster_ip_filters: Arc::new(Context::new(shared.clone(), News::default())),
             project_members: Arc::new(Context::new(shared.clone(), News::default())),
             organization_members: Arc::new(Context::new(shared.clone(), News::default())),
-            databases: Arc::new(Context::new(
+            databases: databases.clone(),
+            database_backups: backups.clone(),
+            database_restores: Arc::new(Context::new(
                 shared.clone(),
-                DatabaseState {
+                DatabaseRestoreState {
+                    databases: database_view.clone(),
                     instances: view.clone(),
+                    backups: backups.clone(),
                 },
             )),
             restores: Arc::new(Context::new(
@@ -302,7 +325,9 @@ impl Kinds {
             kind(&self.cluster_ip_filters, watched, stop, listed.clone()),
             kind(&self.project_members, watched, stop, listed.clone()),
             kind(&self.organization_members, watched, stop, listed.clone()),
-            kind(&self.databases, watched, stop, listed),
+            kind(&self.databases, watched, stop, listed.clone()),
+            kind(&self.database_backups, watched, stop, listed.clone()),
+            kind(&self.database_restores, watched, stop, listed),
         ]
     }
 }

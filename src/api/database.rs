@@ -133,3 +133,168 @@ impl AuraDatabase {
         })
     }
 }
+
+/// The finalizer name of AuraDatabaseBackup and AuraDatabaseRestore, which
+/// hold none: removing the object removes nothing in Aura (it has no delete
+/// for either).
+pub const DATABASE_OPERATION_FINALIZER: &str = "aura-operator.io/database-operation";
+
+/// A backup of an AuraDatabase of this namespace, taken once. Ready when
+/// Aura reports it Completed; Failed stalls. Deleting the object leaves the
+/// backup in Aura (it goes with its database).
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura-operator.io",
+    version = "v1alpha1",
+    kind = "AuraDatabaseBackup",
+    namespaced,
+    status = "AuraDatabaseBackupStatus",
+    shortname = "auradbb",
+    category = "all",
+    printcolumn(
+        name = "Database",
+        type_ = "string",
+        json_path = ".spec.databaseRef.name"
+    ),
+    printcolumn(name = "Backup", type_ = "string", json_path = ".status.backupId"),
+    printcolumn(
+        name = "Aura status",
+        type_ = "string",
+        json_path = ".status.auraStatus"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraDatabaseBackupSpec {
+    /// The AuraDatabase of this namespace to back up. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("databaseRef is immutable").reason(Reason::FieldValueForbidden))]
+    pub database_ref: LocalRef,
+}
+
+/// What the operator knows of the backup.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraDatabaseBackupStatus {
+    /// The backup's id in Aura.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// Pending, InProgress, Completed or Failed, as Aura reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aura_status: Option<String>,
+    /// When Aura took it (as Aura reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
+    /// When the operator sent a create whose answer it has not seen: a
+    /// backup listed later, not among `createPriorIds`, is this object's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_at: Option<String>,
+    /// The database's backups before that create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_prior_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready (Completed), Reconciling and Stalled, with kstatus semantics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// Overwrites an AuraDatabase of this namespace with one of its backups,
+/// once. Aura gives no signal when a database restore ends: the object says
+/// Submitted once Aura accepted it (Ready, with that reason), never that it
+/// succeeded. A restore whose answer was lost is never sent again (Stalled
+/// OutcomeUnknown): make a new object to run it again.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "aura-operator.io",
+    version = "v1alpha1",
+    kind = "AuraDatabaseRestore",
+    namespaced,
+    status = "AuraDatabaseRestoreStatus",
+    shortname = "auradbr",
+    category = "all",
+    printcolumn(
+        name = "Database",
+        type_ = "string",
+        json_path = ".spec.databaseRef.name"
+    ),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(
+    validation = Rule::new("self == oldSelf")
+        .message("an AuraDatabaseRestore runs once: its spec is immutable; make a new one")
+        .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("has(self.backupRef) != has(self.backupId)")
+        .message("set exactly one of backupRef and backupId")
+        .reason(Reason::FieldValueInvalid),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraDatabaseRestoreSpec {
+    /// The AuraDatabase of this namespace whose data is overwritten.
+    pub database_ref: LocalRef,
+    /// An AuraDatabaseBackup of this namespace, of the same AuraDatabase,
+    /// Completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_ref: Option<LocalRef>,
+    /// A backup id of the same database in Aura.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub backup_id: Option<String>,
+}
+
+/// What the operator knows of the restore.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuraDatabaseRestoreStatus {
+    /// Pending, Submitted (Aura accepted it; it gives no signal when it
+    /// ends) or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The backup restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// When the operator sent the restore (written before the call): a
+    /// restore is never sent twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<String>,
+    /// When Aura accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready (Submitted), Reconciling and Stalled, with kstatus semantics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

@@ -7,9 +7,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseUser, AuraGraphAnalyticsSession,
-    AuraIPFilter, AuraInstance, AuraInstanceClaim, AuraOrganizationMember, AuraProject,
-    AuraProjectMember, AuraRestore, AuraSnapshot, ClusterAuraIPFilter, ClusterAuraProject,
+    AuraCustomerManagedKey, AuraDatabase, AuraDatabaseBackup, AuraDatabaseRestore,
+    AuraDatabaseUser, AuraGraphAnalyticsSession, AuraIPFilter, AuraInstance, AuraInstanceClaim,
+    AuraOrganizationMember, AuraProject, AuraProjectMember, AuraRestore, AuraSnapshot,
+    ClusterAuraIPFilter, ClusterAuraProject,
 };
 
 /// Where a kind's objects live.
@@ -208,6 +209,28 @@ pub const KINDS: &[KindInfo] = &[
         status_verbs: PATCH,
         finalizer_verbs: &[],
         crd: AuraDatabase::crd,
+    },
+    KindInfo {
+        kind: "AuraDatabaseBackup",
+        plural: "auradatabasebackups",
+        scope: Scope::Namespaced,
+        summary: "One backup of an AuraDatabase, taken once and followed until Aura reports it Completed.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraDatabaseBackup::crd,
+    },
+    KindInfo {
+        kind: "AuraDatabaseRestore",
+        plural: "auradatabaserestores",
+        scope: Scope::Namespaced,
+        summary: "Overwrites an AuraDatabase with one of its backups, sent at most once; Submitted, never claimed done.",
+        reconciled: true,
+        verbs: READ_AND_PATCH,
+        status_verbs: PATCH,
+        finalizer_verbs: &[],
+        crd: AuraDatabaseRestore::crd,
     },
 ];
 

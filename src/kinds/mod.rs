@@ -4,6 +4,8 @@
 
 pub mod customer_managed_key;
 pub mod database;
+pub mod database_backup;
+pub mod database_restore;
 pub mod database_user;
 pub mod graph_analytics_session;
 pub mod instance;

@@ -5,6 +5,7 @@
 
 mod act;
 pub mod decide;
+mod view;
 
 use std::sync::Arc;
 use std::time::Duration;

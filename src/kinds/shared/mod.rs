@@ -8,6 +8,7 @@
 pub mod access;
 pub mod connection;
 pub mod cron;
+pub mod database_target;
 pub mod filters;
 pub mod news;
 pub mod organization;

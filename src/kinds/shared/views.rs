@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{AuraInstance, ClaimHolder, CloudProvider, InstanceType};
+use crate::api::{AuraDatabase, AuraInstance, ClaimHolder, CloudProvider, InstanceType};
 use crate::aura::AuraClient;
 use crate::kinds::shared::news::News;
 use crate::reconciler::Result;
@@ -90,4 +90,18 @@ pub trait KeyView: Send + Sync {
 
     /// Told of every change of an AuraCustomerManagedKey: creates waiting on one are woken.
     fn news(&self) -> &News;
+}
+
+/// AuraDatabases, as the kinds that act on one (AuraDatabaseBackup,
+/// AuraDatabaseRestore) see them: found by name in the watch's store.
+pub trait DatabaseView: Send + Sync {
+    /// The AuraDatabase `name` of `namespace`, as the watch shows it.
+    fn find(&self, namespace: &str, name: &str) -> Option<Arc<AuraDatabase>>;
+}
+
+/// AuraDatabaseBackups, as AuraDatabaseRestore sees them: found by name in
+/// the watch's store.
+pub trait DatabaseBackupView: Send + Sync {
+    /// The AuraDatabaseBackup `name` of `namespace`, as the watch shows it.
+    fn find(&self, namespace: &str, name: &str) -> Option<Arc<crate::api::AuraDatabaseBackup>>;
 }
