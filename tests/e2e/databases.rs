@@ -267,3 +267,125 @@ async fn admission_refuses_multi_database_where_aura_would_not_make_one() {
         .expect_err("system is the instance's own");
     assert!(err.to_string().contains("instance's own"), "{err}");
 }
+
+fn backup(name: &str, db: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraDatabaseBackup",
+        "metadata": {"name": name},
+        "spec": {"databaseRef": {"name": db}},
+    })
+}
+
+fn restore(name: &str, db: &str, backup: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraDatabaseRestore",
+        "metadata": {"name": name},
+        "spec": {"databaseRef": {"name": db}, "backupRef": {"name": backup}},
+    })
+}
+
+fn count(h: &Harness, route: &str) -> u64 {
+    h.sim
+        .state()
+        .counters()
+        .by_route
+        .get(route)
+        .copied()
+        .unwrap_or(0)
+}
+
+const BACKUPS: &str = "POST /v2beta1/organizations/{org_id}/projects/{project_id}/instances/{instance_id}/databases/{database_id}/backups";
+
+/// A backup taken and followed to Completed; a restore from it Submitted
+/// (never called done) and sent once; an operator killed after a backup's
+/// create and after a restore's: one backup found again, and a restore
+/// whose answer was lost shown Failed and never sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
+    use aura_operator::api::{AuraDatabaseBackup, AuraDatabaseRestore};
+    let mut h = Harness::start("multidb-backup", |c| c.database_backup_seconds = Some(1.0)).await;
+    h.start_operator();
+    objects::create(
+        &h.instances(),
+        instance("tenants").spec(json!({"multiDatabase": true})),
+    )
+    .await;
+    let tenants = instance_id(&h.wait_ready("tenants").await);
+    objects::create(&databases(&h), database("tenant-a", "tenants", "tenant-a")).await;
+    let db = objects::wait_ready(&databases(&h), "tenant-a").await;
+    let db_id = db.status.unwrap().database_id.unwrap();
+    let backups: Api<AuraDatabaseBackup> = h.api();
+    let restores: Api<AuraDatabaseRestore> = h.api();
+
+    objects::create(&backups, backup("nightly", "tenant-a")).await;
+    let done = objects::wait_ready(&backups, "nightly").await;
+    let status = done.status.unwrap();
+    assert_eq!(status.aura_status.as_deref(), Some("Completed"));
+    let in_aura = h.sim.state().database_backups(&tenants, &db_id);
+    assert_eq!(in_aura.len(), 1);
+    assert_eq!(status.backup_id.as_deref(), Some(in_aura[0].id.as_str()));
+
+    objects::create(&restores, restore("rollback", "tenant-a", "nightly")).await;
+    let submitted = objects::wait_ready(&restores, "rollback").await;
+    let (_, reason, _) = condition(&submitted, "Ready").unwrap();
+    assert_eq!(reason, "Submitted", "never more than Aura says");
+    assert_eq!(
+        submitted.status.unwrap().phase.as_deref(),
+        Some("Submitted")
+    );
+    let sent = h.sim.state().database_restores(&tenants);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].database_id.as_str(), sent[0].backup_id.as_str()),
+        (db_id.as_str(), in_aura[0].id.as_str())
+    );
+
+    // Killed after the backup's create reached Aura: found again, not taken twice.
+    let log = h.operator.take().unwrap().kill().await;
+    h.assert_log_clean(&log);
+    h.start_operator_env(&[], &[("AURA_FAILPOINT", "database-backup-answered")]);
+    objects::create(&backups, backup("second", "tenant-a")).await;
+    let mut operator = h.operator.take().unwrap();
+    assert!(
+        !operator.ended(WAIT).await.success(),
+        "aborted at the failpoint"
+    );
+    h.start_operator();
+    let second = objects::wait_ready(&backups, "second").await;
+    let in_aura = h.sim.state().database_backups(&tenants, &db_id);
+    assert_eq!(in_aura.len(), 2, "{in_aura:?}");
+    assert_eq!(count(&h, BACKUPS), 2, "one create per object");
+    let second_id = second.status.unwrap().backup_id.unwrap();
+    assert_ne!(
+        Some(second_id),
+        status.backup_id,
+        "its own backup, not the first one"
+    );
+
+    // Killed after the restore reached Aura: Failed, never sent again.
+    let log = h.operator.take().unwrap().kill().await;
+    h.assert_log_clean(&log);
+    h.start_operator_env(&[], &[("AURA_FAILPOINT", "database-restore-answered")]);
+    objects::create(&restores, restore("again", "tenant-a", "second")).await;
+    let mut operator = h.operator.take().unwrap();
+    assert!(
+        !operator.ended(WAIT).await.success(),
+        "aborted at the failpoint"
+    );
+    assert_eq!(h.sim.state().database_restores(&tenants).len(), 2);
+    h.start_operator();
+    let lost = objects::wait_for(&restores, "again", "OutcomeUnknown", |r| {
+        stalled_reason(r).as_deref() == Some("OutcomeUnknown")
+    })
+    .await;
+    assert_eq!(lost.status.unwrap().phase.as_deref(), Some("Failed"));
+    objects::annotate(&restores, "again", "test/poke", "1").await;
+    objects::annotate(&restores, "rollback", "test/poke", "1").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        h.sim.state().database_restores(&tenants).len(),
+        2,
+        "neither restore sent again"
+    );
+    h.assert_log_clean(&h.operator_log());
+}

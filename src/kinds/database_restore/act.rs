@@ -23,18 +23,21 @@ pub type Ctx = Context<AuraDatabaseRestore>;
 
 pub async fn apply(obj: &AuraDatabaseRestore, ctx: &Ctx) -> Result<Action> {
     let mut next = obj.status.clone().unwrap_or_default();
+    let mut written = None;
     let (summary, requeue) = match decide::stage(&next) {
         // Ended: nothing is sent or written again.
         Stage::Submitted | Stage::Failed => return Ok(Action::await_change()),
         Stage::Lost => lost(&mut next),
-        Stage::Unsent => send(obj, ctx, &mut next).await?,
+        Stage::Unsent => send(obj, ctx, &mut next, &mut written).await?,
     };
     let api: Api<AuraDatabaseRestore> =
         crate::reconciler::api(&ctx.client, obj.namespace().as_deref());
-    status::summarize(obj, &mut next, &summary);
+    // After the intent's write, the object as written is the one to guard on.
+    let latest = written.as_ref().unwrap_or(obj);
+    status::summarize(latest, &mut next, &summary);
     status::write(
         &api,
-        obj,
+        latest,
         &next,
         Write::GuardedIfChanged("write the restore's status"),
     )
@@ -63,6 +66,7 @@ async fn send(
     obj: &AuraDatabaseRestore,
     ctx: &Ctx,
     next: &mut AuraDatabaseRestoreStatus,
+    written: &mut Option<AuraDatabaseRestore>,
 ) -> Result<(RestoreSummary, Option<Duration>)> {
     let ns = obj.namespace().unwrap_or_default();
     let db = &obj.spec.database_ref.name;
@@ -127,14 +131,14 @@ async fn send(
         next,
         &RestoreSummary::working(RestoreReason::Restoring, "sending the restore to Aura"),
     );
-    let written = status::write(
+    *written = status::write(
         &api,
         obj,
         next,
         Write::Guarded("record the restore's intent"),
     )
     .await?;
-    let latest = written.unwrap_or_else(|| obj.clone());
+    let latest = written.clone().unwrap_or_else(|| obj.clone());
     failpoint("database-restore-sent");
     match at.aura.restore_database(&at.path(), &backup_id).await {
         Ok(()) => {
