@@ -78,6 +78,12 @@ pub struct AuraDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 
+    /// An AuraDatabaseUser of this namespace (whose spec.database is this
+    /// database's name) whose login the connection Secret carries; without
+    /// it, the instance's admin login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_ref: Option<LocalRef>,
+
     /// The connection Secret's name in this namespace. Default
     /// <metadata.name>-database.
     #[serde(default, skip_serializing_if = "Option::is_none")]

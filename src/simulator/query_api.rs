@@ -451,6 +451,8 @@ fn respond(
         .and_then(|v| v.get("parameters"))
         .cloned()
         .unwrap_or(Value::Null);
+    // A multi-database instance also serves the databases made in it (v2beta1).
+    let made: Vec<String> = st.databases(id).into_iter().map(|d| d.name).collect();
     let answered = st.world().instance_database(id, Instant::now(), |db| {
         if *db.status != InstanceStatus::Running {
             return (
@@ -472,7 +474,7 @@ fn respond(
                 None,
             );
         };
-        if !DATABASES.contains(&database) {
+        if !DATABASES.contains(&database) && !made.iter().any(|m| m == database) {
             return (
                 neo4j_error(
                     StatusCode::NOT_FOUND,

@@ -22,7 +22,7 @@ use aura_operator::api::AuraDatabase;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use support::fixtures::{Fixture, instance};
+use support::fixtures::{Fixture, database_user, instance};
 use support::harness::*;
 use support::objects::{self, condition, stalled_reason};
 use support::{WAIT, eventually};
@@ -121,6 +121,62 @@ async fn a_multi_database_instance_holds_databases_with_secrets_that_name_them()
         h.secret_value("tenants-connection", "NEO4J_URI").await
     );
 
+    // A login of its own: an AuraDatabaseUser for this database, named by userRef.
+    let users: Api<aura_operator::api::AuraDatabaseUser> = h.api();
+    objects::create(
+        &users,
+        database_user("tenant-a-app")
+            .of("tenants")
+            .spec(json!({"roles": ["reader"], "database": "tenant-a"})),
+    )
+    .await;
+    objects::wait_ready(&users, "tenant-a-app").await;
+    objects::create(
+        &databases(&h),
+        database("tenant-a-app", "tenants", "tenant-a-app-db")
+            .as_object()
+            .cloned()
+            .map(|mut m| {
+                m["spec"]["userRef"] = json!({"name": "tenant-a-app"});
+                serde_json::Value::Object(m)
+            })
+            .unwrap(),
+    )
+    .await;
+    let mismatch = objects::wait_for(&databases(&h), "tenant-a-app", "UserNotForDatabase", |d| {
+        stalled_reason(d).as_deref() == Some("UserNotForDatabase")
+    })
+    .await;
+    let (_, _, message) = condition(&mismatch, "Stalled").unwrap();
+    assert!(message.contains("tenant-a-app-db"), "{message}");
+    databases(&h)
+        .delete("tenant-a-app", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&databases(&h), "tenant-a-app").await;
+    let mut with_user = database("tenant-a-login", "tenants", "tenant-a");
+    with_user["spec"]["userRef"] = json!({"name": "tenant-a-app"});
+    with_user["spec"]["deletionPolicy"] = json!("Orphan");
+    objects::create(&databases(&h), with_user).await;
+    objects::wait_ready(&databases(&h), "tenant-a-login").await;
+    assert_eq!(
+        h.secret_value("tenant-a-login-database", "NEO4J_USERNAME")
+            .await,
+        h.secret_value("tenant-a-app-db", "NEO4J_USERNAME").await,
+        "the user's login, not the admin's"
+    );
+    assert_eq!(
+        h.secret_value("tenant-a-login-database", "NEO4J_DATABASE")
+            .await
+            .as_deref(),
+        Some("tenant-a")
+    );
+    databases(&h)
+        .delete("tenant-a-login", &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&databases(&h), "tenant-a-login").await;
+
     // An instance of one database: multi-db-only is a stall, not a retry.
     objects::create(&databases(&h), database("lonely", "single", "lonely")).await;
     let stalled = objects::wait_for(&databases(&h), "lonely", "NotMultiDatabase", |d| {
@@ -140,7 +196,9 @@ async fn a_multi_database_instance_holds_databases_with_secrets_that_name_them()
         objects::wait_gone(&databases(&h), name).await;
     }
     assert_eq!(in_aura(&h, &tenants), vec!["neo4j".to_string()]);
-    assert_eq!(database_posts(&h), 2, "one create each, none repeated");
+    // tenant-a, tenant-a-app-db (made before its userRef was found wrong,
+    // deleted with it) and lonely's refused one: one each, none repeated.
+    assert_eq!(database_posts(&h), 3);
     h.assert_log_clean(&h.operator_log());
 }
 

@@ -15,7 +15,10 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::decide::{self, DatabaseReason, DatabaseSummary, Record, Step};
-use crate::api::{AuraDatabase, AuraDatabaseStatus, AuraInstance, DATABASE_LABEL, SecretFormat};
+use crate::api::{
+    AuraDatabase, AuraDatabaseStatus, AuraInstance, DATABASE_LABEL, DATABASE_USER_LABEL,
+    SecretFormat,
+};
 use crate::aura::{AuraClient, AuraErrorKind};
 use crate::kinds::shared::connection::{self, format};
 use crate::kinds::shared::organization;
@@ -269,20 +272,27 @@ async fn write_secret(
 ) -> Result<Option<Outcome>> {
     let ns = obj.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let admin = secrets
-        .get_opt(&instance.connection_secret_name())
-        .await
-        .map_err(|e| ReconcileError::kube("read the instance's connection Secret", e))?;
-    let login = admin.as_ref().and_then(connection::login);
-    let uri = admin.as_ref().and_then(connection::uri);
+    let source = match &obj.spec.user_ref {
+        Some(user) => match user_secret(&secrets, &user.name, &obj.spec.name).await? {
+            Ok(found) => found,
+            Err(outcome) => return Ok(Some(outcome)),
+        },
+        None => secrets
+            .get_opt(&instance.connection_secret_name())
+            .await
+            .map_err(|e| ReconcileError::kube("read the instance's connection Secret", e))?,
+    };
+    let login = source.as_ref().and_then(connection::login);
+    let uri = source.as_ref().and_then(connection::uri);
     let (Some((user, password)), Some(uri)) = (login, uri) else {
+        let whose = match &obj.spec.user_ref {
+            Some(u) => format!("AuraDatabaseUser {}", u.name),
+            None => format!("AuraInstance {}", instance.name_any()),
+        };
         return Ok(Some((
             DatabaseSummary::working(
                 DatabaseReason::PasswordUnavailable,
-                format!(
-                    "the connection Secret of AuraInstance {} holds no login yet",
-                    instance.name_any()
-                ),
+                format!("the connection Secret of {whose} holds no login yet"),
             ),
             Some(decide::INSTANCE_POLL),
         )));
@@ -326,8 +336,43 @@ async fn write_secret(
     Ok(None)
 }
 
-/// The database's connection Secret: the instance's URI and login, the
-/// database named.
+/// The connection Secret an AuraDatabaseUser of this namespace wrote (by
+/// its label and controller reference: the operator's own), if its login
+/// is for `database`.
+async fn user_secret(
+    secrets: &Api<Secret>,
+    user: &str,
+    database: &str,
+) -> Result<std::result::Result<Option<Secret>, Outcome>> {
+    let label = format!("{DATABASE_USER_LABEL}={}", connection::label_value(user));
+    let listed = secrets
+        .list(&kube::api::ListParams::default().labels(&label))
+        .await
+        .map_err(|e| ReconcileError::kube("read the database user's connection Secret", e))?;
+    let found = listed.items.into_iter().find(|s| {
+        s.owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && o.kind == "AuraDatabaseUser" && o.name == user)
+    });
+    let named = found
+        .as_ref()
+        .and_then(|s| connection::read_any(s, &format::DATABASE_KEYS));
+    match named {
+        Some(theirs) if theirs != database => Ok(Err((
+            DatabaseSummary::stalled(
+                DatabaseReason::UserNotForDatabase,
+                format!(
+                    "AuraDatabaseUser {user} is a login for database {theirs}, not {database}: set its spec.database to {database}"
+                ),
+            ),
+            Some(decide::STALL_RETRY),
+        ))),
+        _ => Ok(Ok(found)),
+    }
+}
+
+/// The database's connection Secret: the instance's URI and a login (the
+/// admin's, or userRef's), the database named.
 pub fn secret(
     obj: &AuraDatabase,
     uri: &str,

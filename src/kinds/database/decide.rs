@@ -38,8 +38,10 @@ crate::reasons! {
         DatabaseExists,
         /// The connection Secret's name is taken by a Secret that is not this object's.
         SecretNotOwned,
-        /// The instance's connection Secret holds no login to copy.
+        /// The instance's connection Secret (or userRef's) holds no login to copy yet.
         PasswordUnavailable,
+        /// userRef names an AuraDatabaseUser of another database.
+        UserNotForDatabase,
         /// Aura refused the call (its message says why).
         AuraRejected,
         /// Event: the database was created.

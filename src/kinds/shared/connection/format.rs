@@ -33,6 +33,7 @@ pub const BOLT_PORT: &str = "7687";
 pub const PASSWORD_KEYS: [&str; 2] = [KEY_PASSWORD, BINDING_PASSWORD];
 pub const USERNAME_KEYS: [&str; 2] = [KEY_USERNAME, BINDING_USERNAME];
 pub const URI_KEYS: [&str; 2] = [KEY_URI, BINDING_URI];
+pub const DATABASE_KEYS: [&str; 2] = [KEY_DATABASE, "database"];
 
 /// The connection details a Secret is written from.
 #[derive(Debug, Clone, Copy)]
