@@ -6,8 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::DeletionPolicy;
 use super::refs::LocalRef;
+use super::{ConnectionSecret, DeletionPolicy};
 
 /// The finalizer of an AuraDatabase: held until the database is deleted in
 /// Aura (or orphaned).
@@ -84,14 +84,10 @@ pub struct AuraDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_ref: Option<LocalRef>,
 
-    /// The connection Secret's name in this namespace. Default
-    /// <metadata.name>-database.
+    /// The connection Secret, as an AuraInstance's: its name (default
+    /// <metadata.name>-database), format, extra keys, labels and annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub connection_secret_name: Option<String>,
+    pub connection_secret: Option<ConnectionSecret>,
 }
 
 /// What the operator knows of the database.
@@ -131,7 +127,8 @@ impl AuraDatabase {
 
     /// The connection Secret's name.
     pub fn secret_name(&self) -> String {
-        self.spec.connection_secret_name.clone().unwrap_or_else(|| {
+        let named = self.spec.connection_secret.as_ref();
+        named.and_then(|c| c.name.clone()).unwrap_or_else(|| {
             format!(
                 "{}-database",
                 self.metadata.name.as_deref().unwrap_or_default()

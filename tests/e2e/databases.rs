@@ -157,6 +157,7 @@ async fn a_multi_database_instance_holds_databases_with_secrets_that_name_them()
     let mut with_user = database("tenant-a-login", "tenants", "tenant-a");
     with_user["spec"]["userRef"] = json!({"name": "tenant-a-app"});
     with_user["spec"]["deletionPolicy"] = json!("Orphan");
+    with_user["spec"]["connectionSecret"] = json!({"format": "SpringBoot"});
     objects::create(&databases(&h), with_user).await;
     objects::wait_ready(&databases(&h), "tenant-a-login").await;
     assert_eq!(
@@ -170,6 +171,13 @@ async fn a_multi_database_instance_holds_databases_with_secrets_that_name_them()
             .await
             .as_deref(),
         Some("tenant-a")
+    );
+    assert_eq!(
+        h.secret_value("tenant-a-login-database", "SPRING_DATA_NEO4J_DATABASE")
+            .await
+            .as_deref(),
+        Some("tenant-a"),
+        "the format of spec.connectionSecret"
     );
     databases(&h)
         .delete("tenant-a-login", &DeleteParams::default())

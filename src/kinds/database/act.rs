@@ -3,21 +3,17 @@
 //! one step `decide` picks, then the connection Secret. The create is not
 //! idempotent: its intent is written (guarded) before the call.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 
 use super::decide::{self, DatabaseReason, DatabaseSummary, Record, Step};
 use crate::api::{
     AuraDatabase, AuraDatabaseStatus, AuraInstance, DATABASE_LABEL, DATABASE_USER_LABEL,
-    SecretFormat,
 };
 use crate::aura::{AuraClient, AuraErrorKind};
 use crate::kinds::shared::connection::{self, format};
@@ -301,38 +297,57 @@ async fn write_secret(
         .get_opt(&obj.secret_name())
         .await
         .map_err(|e| ReconcileError::kube("read the database's connection Secret", e))?;
-    let uid = obj.uid();
     if let Some(found) = &existing
-        && !found
-            .owner_references()
-            .iter()
-            .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+        && !connection::controlled_by(found, obj.uid().as_deref())
     {
         return Ok(Some((
             DatabaseSummary::stalled(
                 DatabaseReason::SecretNotOwned,
                 format!(
-                    "Secret {} exists and is not this object's: it is never changed; set spec.connectionSecretName to a free name",
+                    "Secret {} exists and is not this object's: it is never changed; set spec.connectionSecret.name to a free name",
                     obj.secret_name()
                 ),
             ),
             Some(decide::STALL_RETRY),
         )));
     }
-    let desired = secret(
-        obj,
-        &uri,
-        &user,
-        &password,
+    let host = format::host_of(&uri);
+    let values = format::Values {
+        uri: &uri,
+        host: &host,
+        username: &user,
+        password: Some(&password),
+        database: &obj.spec.name,
         instance_id,
-        &instance.aura_name(),
-    );
-    if existing.as_ref().is_some_and(|s| s.data == desired.data) {
-        return Ok(None);
+        instance_name: &instance.aura_name(),
+    };
+    let target = connection::Target {
+        name: obj.secret_name(),
+        namespace: obj.namespace(),
+        label: (DATABASE_LABEL, connection::label_value(&obj.name_any())),
+        owner: connection::controller_ref(obj),
+    };
+    let desired = match connection::build(obj.spec.connection_secret.as_ref(), &values, target) {
+        Ok(desired) => desired,
+        Err(problem) => {
+            return Ok(Some((
+                DatabaseSummary::stalled(DatabaseReason::InvalidTemplate, problem.to_string()),
+                Some(decide::STALL_RETRY),
+            )));
+        }
+    };
+    let same = existing.as_ref().is_some_and(|s| {
+        s.data == desired.data
+            && s.type_ == desired.type_
+            && s.metadata.labels == desired.metadata.labels
+            && s.metadata.annotations.clone().unwrap_or_default()
+                == desired.metadata.annotations.clone().unwrap_or_default()
+    });
+    if !same {
+        connection::write(&secrets, existing.as_ref(), &desired)
+            .await
+            .map_err(|(step, e)| ReconcileError::kube(step, e))?;
     }
-    connection::apply(&secrets, &desired)
-        .await
-        .map_err(|e| ReconcileError::kube("write the database's connection Secret", e))?;
     Ok(None)
 }
 
@@ -368,55 +383,6 @@ async fn user_secret(
             Some(decide::STALL_RETRY),
         ))),
         _ => Ok(Ok(found)),
-    }
-}
-
-/// The database's connection Secret: the instance's URI and a login (the
-/// admin's, or userRef's), the database named.
-pub fn secret(
-    obj: &AuraDatabase,
-    uri: &str,
-    user: &str,
-    password: &str,
-    instance_id: &str,
-    instance_name: &str,
-) -> Secret {
-    let host = format::host_of(uri);
-    let values = format::Values {
-        uri,
-        host: &host,
-        username: user,
-        password: Some(password),
-        database: &obj.spec.name,
-        instance_id,
-        instance_name,
-    };
-    let data: BTreeMap<String, ByteString> = format::keys(SecretFormat::Aura, &values)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), ByteString(v.into_bytes())))
-        .collect();
-    let labels = BTreeMap::from([(
-        DATABASE_LABEL.to_string(),
-        connection::label_value(&obj.name_any()),
-    )]);
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(obj.secret_name()),
-            namespace: obj.namespace(),
-            labels: Some(labels),
-            owner_references: Some(vec![OwnerReference {
-                api_version: AuraDatabase::api_version(&()).into_owned(),
-                kind: AuraDatabase::kind(&()).into_owned(),
-                name: obj.name_any(),
-                uid: obj.uid().unwrap_or_default(),
-                controller: Some(true),
-                block_owner_deletion: None,
-            }]),
-            ..Default::default()
-        },
-        type_: Some(format::secret_type(SecretFormat::Aura).into()),
-        data: Some(data),
-        ..Default::default()
     }
 }
 

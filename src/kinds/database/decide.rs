@@ -40,6 +40,8 @@ crate::reasons! {
         SecretNotOwned,
         /// The instance's connection Secret (or userRef's) holds no login to copy yet.
         PasswordUnavailable,
+        /// An extraKeys template of spec.connectionSecret does not render.
+        InvalidTemplate,
         /// userRef names an AuraDatabaseUser of another database.
         UserNotForDatabase,
         /// Aura refused the call (its message says why).

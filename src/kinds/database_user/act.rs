@@ -2,13 +2,10 @@
 //! the database, the Secret and whether its login works), the one step
 //! `decide` names, and the status.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -539,12 +536,7 @@ fn secret_seen(obj: &AuraDatabaseUser, existing: Option<&Secret>) -> SecretSeen 
     let Some(secret) = existing else {
         return SecretSeen::Absent;
     };
-    let uid = obj.uid();
-    let ours = secret
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
-    if !ours {
+    if !connection::controlled_by(secret, obj.uid().as_deref()) {
         return SecretSeen::Foreign;
     }
     SecretSeen::Ours {
@@ -562,7 +554,6 @@ pub fn secret(
     password: &Password,
 ) -> std::result::Result<Secret, template::TemplateProblem> {
     let spec = obj.spec.connection_secret.as_ref();
-    let format = obj.secret_format();
     let uri = instance
         .status
         .as_ref()
@@ -579,45 +570,19 @@ pub fn secret(
         instance_id,
         instance_name: &instance_name,
     };
-    let mut data = BTreeMap::new();
-    if let Some(templates) = spec.map(|c| &c.extra_keys).filter(|e| !e.is_empty()) {
-        for (k, v) in template::render(templates, &values)? {
-            data.insert(k, ByteString(v.into_bytes()));
-        }
-    }
-    for (k, v) in format::keys(format, &values) {
-        data.insert(k.to_string(), ByteString(v.into_bytes()));
-    }
-    let mut labels: BTreeMap<String, String> = spec
-        .map(|c| connection::without_tracking(&c.labels))
-        .unwrap_or_default();
-    labels.insert(
-        DATABASE_USER_LABEL.to_string(),
-        connection::label_value(&obj.name_any()),
-    );
-    let annotations = spec
-        .map(|c| connection::without_tracking(&c.annotations))
-        .unwrap_or_default();
-    Ok(Secret {
-        metadata: ObjectMeta {
-            name: Some(obj.secret_name()),
+    connection::build(
+        spec,
+        &values,
+        connection::Target {
+            name: obj.secret_name(),
             namespace: obj.namespace(),
-            labels: Some(labels),
-            annotations: Some(annotations),
-            owner_references: Some(vec![OwnerReference {
-                api_version: AuraDatabaseUser::api_version(&()).into_owned(),
-                kind: AuraDatabaseUser::kind(&()).into_owned(),
-                name: obj.name_any(),
-                uid: obj.uid().unwrap_or_default(),
-                controller: Some(true),
-                block_owner_deletion: None,
-            }]),
-            ..Default::default()
+            label: (
+                DATABASE_USER_LABEL,
+                connection::label_value(&obj.name_any()),
+            ),
+            owner: connection::controller_ref(obj),
         },
-        type_: Some(format::secret_type(format).into()),
-        data: Some(data),
-        ..Default::default()
-    })
+    )
 }
 
 /// Writes the Secret in one request (username and password together). A
@@ -629,14 +594,7 @@ async fn write_secret(
     existing: Option<&Secret>,
     desired: &Secret,
 ) -> Result<()> {
-    if let Some(old) = existing.filter(|s| s.type_ != desired.type_) {
-        let name = desired.metadata.name.clone().unwrap_or_default();
-        connection::delete(secrets, &name, old.metadata.uid.clone())
-            .await
-            .map_err(|e| ReconcileError::kube("replace the Secret", e))?;
-    }
-    connection::apply(secrets, desired)
+    connection::write(secrets, existing, desired)
         .await
-        .map_err(|e| ReconcileError::kube("write the Secret", e))?;
-    Ok(())
+        .map_err(|(step, e)| ReconcileError::kube(step, e))
 }

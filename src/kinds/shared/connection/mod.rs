@@ -7,10 +7,14 @@ pub mod template;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
+use crate::api::ConnectionSecret;
 use crate::reconciler::FIELD_MANAGER;
 
 pub use crate::reconciler::credentials::read_key;
@@ -54,6 +58,100 @@ pub fn login(secret: &Secret) -> Option<(String, String)> {
 /// The connection URL a Secret holds.
 pub fn uri(secret: &Secret) -> Option<String> {
     read_any(secret, &format::URI_KEYS)
+}
+
+/// The controller reference of a connection Secret written for `obj`.
+pub fn controller_ref<K: Resource<DynamicType = ()>>(obj: &K) -> OwnerReference {
+    OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: obj.meta().name.clone().unwrap_or_default(),
+        uid: obj.meta().uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }
+}
+
+/// Whether the Secret's controller is the object with `uid` (DESIGN 4.12:
+/// only such a Secret, or none, is written).
+pub fn controlled_by(secret: &Secret, uid: Option<&str>) -> bool {
+    uid.is_some_and(|uid| {
+        secret
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true) && o.uid == uid)
+    })
+}
+
+/// Where a connection Secret goes and who it is for.
+pub struct Target {
+    pub name: String,
+    pub namespace: Option<String>,
+    /// The label the writing kind finds its Secrets by, and its value.
+    pub label: (&'static str, String),
+    pub owner: OwnerReference,
+}
+
+/// A connection Secret: the format's keys over `values`, the spec's extra
+/// keys (templates), labels and annotations (without tracking ones).
+pub fn build(
+    spec: Option<&ConnectionSecret>,
+    values: &format::Values<'_>,
+    target: Target,
+) -> Result<Secret, template::TemplateProblem> {
+    let format = spec.and_then(|c| c.format).unwrap_or_default();
+    let mut data = BTreeMap::new();
+    if let Some(templates) = spec.map(|c| &c.extra_keys).filter(|e| !e.is_empty()) {
+        for (k, v) in template::render(templates, values)? {
+            data.insert(k, ByteString(v.into_bytes()));
+        }
+    }
+    for (k, v) in format::keys(format, values) {
+        data.insert(k.to_string(), ByteString(v.into_bytes()));
+    }
+    let mut labels = spec
+        .map(|c| without_tracking(&c.labels))
+        .unwrap_or_default();
+    let (key, value) = target.label;
+    labels.insert(key.to_string(), value);
+    let annotations = spec
+        .map(|c| without_tracking(&c.annotations))
+        .unwrap_or_default();
+    Ok(Secret {
+        metadata: ObjectMeta {
+            name: Some(target.name),
+            namespace: target.namespace,
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references: Some(vec![target.owner]),
+            ..Default::default()
+        },
+        type_: Some(format::secret_type(format).into()),
+        data: Some(data),
+        ..Default::default()
+    })
+}
+
+/// Writes `desired` in one request. A Secret's type cannot change: one of
+/// another type (`existing`, as read) is deleted first, only if it is still
+/// that one. The error names the step that failed.
+pub async fn write(
+    secrets: &Api<Secret>,
+    existing: Option<&Secret>,
+    desired: &Secret,
+) -> Result<(), (&'static str, kube::Error)> {
+    if let Some(old) = existing.filter(|s| s.type_ != desired.type_) {
+        let name = desired.metadata.name.clone().unwrap_or_default();
+        delete(secrets, &name, old.metadata.uid.clone())
+            .await
+            .map_err(|e| ("replace the Secret", e))?;
+    }
+    apply(secrets, desired)
+        .await
+        .map_err(|e| ("write the Secret", e))?;
+    Ok(())
 }
 
 /// Writes a connection Secret whole (server-side apply, the operator's one
