@@ -56,11 +56,10 @@ fn waiting(reason: DatabaseReason, message: impl Into<String>, after: Duration) 
 }
 
 fn is_ready(instance: &AuraInstance) -> bool {
-    instance.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
+    instance
+        .status
+        .as_ref()
+        .is_some_and(|s| status::is_true(&s.conditions, "Ready"))
 }
 
 async fn pass(
@@ -127,7 +126,13 @@ async fn pass(
         create_requested_at: next.create_requested_at.as_deref(),
         policy_explicit: obj.spec.deletion_policy.is_some(),
     };
-    let id = match decide::step(&obj.spec.name, &listed, &record, Timestamp::now()) {
+    let id = match decide::step(
+        &obj.spec.name,
+        &listed,
+        &record,
+        Timestamp::now(),
+        ctx.config.create_grace,
+    ) {
         Step::Hold { id } => id,
         Step::Wait(after) => {
             return waiting(

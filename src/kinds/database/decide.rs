@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::aura::databases::Database;
+use crate::kinds::shared::lost_create;
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
@@ -55,8 +56,6 @@ crate::reasons! {
 
 pub type DatabaseSummary = Progress<DatabaseReason>;
 
-/// How long a create whose answer was lost may take to be listed.
-pub const CREATE_GRACE: Duration = Duration::from_secs(30);
 /// How often a busy instance is tried again.
 pub const BUSY_RETRY: Duration = Duration::from_secs(15);
 /// How often a waiting database looks at its instance again.
@@ -87,7 +86,14 @@ pub enum Step {
     Stall(DatabaseReason, String),
 }
 
-pub fn step(name: &str, listed: &[Database], record: &Record<'_>, now: Timestamp) -> Step {
+/// The next step; `grace`: how long a lost create may take to be listed.
+pub fn step(
+    name: &str,
+    listed: &[Database],
+    record: &Record<'_>,
+    now: Timestamp,
+    grace: Duration,
+) -> Step {
     if let Some(db) = listed.iter().find(|d| d.name == name) {
         return if record.owned || record.create_requested_at.is_some() || record.policy_explicit {
             Step::Hold { id: db.id.clone() }
@@ -100,13 +106,9 @@ pub fn step(name: &str, listed: &[Database], record: &Record<'_>, now: Timestamp
             )
         };
     }
-    let since = record
-        .create_requested_at
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .map(|at| now.duration_since(at).unsigned_abs());
-    match since {
-        Some(since) if since < CREATE_GRACE => Step::Wait(CREATE_GRACE - since),
-        _ => Step::Create,
+    match lost_create::left(record.create_requested_at, now, grace) {
+        Some(left) => Step::Wait(left),
+        None => Step::Create,
     }
 }
 
@@ -120,6 +122,8 @@ mod tests {
             name: name.into(),
         }
     }
+
+    const GRACE: Duration = Duration::from_secs(30);
 
     #[test]
     fn each_step_follows_from_the_list_and_the_record() {
@@ -175,9 +179,9 @@ mod tests {
             ),
         ];
         for (what, name, record, want) in cases {
-            assert_eq!(step(name, &listed, &record, now), want, "{what}");
+            assert_eq!(step(name, &listed, &record, now, GRACE), want, "{what}");
         }
-        match step("tenant-a", &listed, &rec(false, None, false), now) {
+        match step("tenant-a", &listed, &rec(false, None, false), now, GRACE) {
             Step::Stall(DatabaseReason::DatabaseExists, message) => {
                 assert!(message.contains("tenant-a"), "{message}");
             }

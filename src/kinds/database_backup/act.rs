@@ -85,6 +85,7 @@ async fn pass(
             &held_elsewhere(obj, ctx),
             &requested,
             Timestamp::now(),
+            ctx.config.create_grace,
         ) {
             Search::Found(id) => {
                 next.backup_id = Some(id.clone());

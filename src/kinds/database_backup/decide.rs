@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::aura::databases::DatabaseBackup;
+use crate::kinds::shared::lost_create;
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
@@ -44,8 +45,6 @@ pub const POLL: Duration = Duration::from_secs(5);
 pub const RETRY: Duration = Duration::from_secs(15);
 /// How often a stall that may clear by itself is looked at again.
 pub const STALL_RETRY: Duration = Duration::from_secs(300);
-/// How long a create whose answer was lost may take to be listed.
-pub const CREATE_GRACE: Duration = Duration::from_secs(30);
 
 /// The status of a backup Aura reports, and when to look again.
 pub fn progress(backup: &DatabaseBackup) -> (BackupSummary, Option<Duration>) {
@@ -75,49 +74,31 @@ pub fn progress(backup: &DatabaseBackup) -> (BackupSummary, Option<Duration>) {
     }
 }
 
-/// Which listed backup an unanswered create made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Search {
-    Found(String),
-    /// Not listed yet: look again after this.
-    Wait(Duration),
-    Ambiguous(String),
-    /// Never listed within the grace: the create did not reach Aura.
-    CreateAgain,
-}
+pub use crate::kinds::shared::lost_create::Search;
 
 /// The backups listed that were not there before the create and that no
-/// other object records.
+/// other object records: the one an unanswered create made.
 pub fn search(
     listed: &[DatabaseBackup],
     prior: &[String],
     held_elsewhere: &[String],
     requested_at: &str,
     now: Timestamp,
+    grace: Duration,
 ) -> Search {
     let new: Vec<&str> = listed
         .iter()
         .map(|b| b.id.as_str())
         .filter(|id| !prior.iter().any(|p| p == id) && !held_elsewhere.iter().any(|h| h == id))
         .collect();
-    match new.as_slice() {
-        [one] => Search::Found((*one).to_string()),
-        [] => {
-            let since = requested_at
-                .parse::<Timestamp>()
-                .map(|at| now.duration_since(at).unsigned_abs())
-                .unwrap_or(CREATE_GRACE);
-            if since < CREATE_GRACE {
-                Search::Wait(CREATE_GRACE - since)
-            } else {
-                Search::CreateAgain
-            }
-        }
-        several => Search::Ambiguous(format!(
-            "several backups could be the one an unanswered create made: {}; set this object aside and make a new one",
-            several.join(", ")
-        )),
-    }
+    let Ok(intent) = requested_at.parse::<Timestamp>() else {
+        return Search::CreateAgain;
+    };
+    lost_create::search(&new, intent, now, grace, |ids| {
+        format!(
+            "several backups could be the one an unanswered create made: {ids}; set this object aside and make a new one"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -148,6 +129,8 @@ mod tests {
             assert_eq!(summary.stalled.map(|(r, _)| r), stalled, "{status}");
         }
     }
+
+    const GRACE: Duration = Duration::from_secs(30);
 
     #[test]
     fn a_lost_create_is_found_among_the_new_backups_only() {
@@ -191,10 +174,14 @@ mod tests {
             ),
         ];
         for (what, listed, elsewhere, at, want) in cases {
-            assert_eq!(search(listed, &prior, &elsewhere, at, now), want, "{what}");
+            assert_eq!(
+                search(listed, &prior, &elsewhere, at, now, GRACE),
+                want,
+                "{what}"
+            );
         }
         assert!(matches!(
-            search(&listed, &prior, &[], recent, now),
+            search(&listed, &prior, &[], recent, now, GRACE),
             Search::Ambiguous(m) if m.contains("b-1, b-2")
         ));
     }

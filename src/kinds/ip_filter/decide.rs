@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::api::{AllowedCidr, AuraIPFilterStatus, FilterApplied};
 use crate::aura::{Entities, IpFilter, IpFilterWrite, RangeWrite};
+use crate::kinds::shared::lost_create;
 use crate::kinds::shared::organization::Problem;
 use crate::reconciler::status::Progress;
 
@@ -217,34 +218,21 @@ pub fn candidates<'a>(
         .collect()
 }
 
-/// What the search for an unanswered create's filter concluded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Search {
-    Found(String),
-    /// Nothing yet, within the grace: look again after this long.
-    Wait(Duration),
-    /// Nothing, and the grace is over: create again.
-    CreateAgain,
-    Ambiguous(String),
-}
+pub use crate::kinds::shared::lost_create::Search;
 
+/// The filter an unanswered create made, among `candidates`; a wait is
+/// looked at again within 1 to 10 seconds.
 pub fn search(candidates: &[&str], intent: Timestamp, now: Timestamp, grace: Duration) -> Search {
-    match candidates {
-        [one] => Search::Found((*one).to_string()),
-        [] => {
-            let waited = now.duration_since(intent);
-            let grace = jiff::SignedDuration::try_from(grace).unwrap_or_default();
-            if waited < grace {
-                let left = (grace - waited).unsigned_abs();
-                Search::Wait(left.clamp(Duration::from_secs(1), Duration::from_secs(10)))
-            } else {
-                Search::CreateAgain
-            }
+    let found = lost_create::search(candidates, intent, now, grace, |ids| {
+        format!(
+            "filters {ids} appeared after an unanswered create; delete the ones not wanted in Aura (the object then records the one left)"
+        )
+    });
+    match found {
+        Search::Wait(left) => {
+            Search::Wait(left.clamp(Duration::from_secs(1), Duration::from_secs(10)))
         }
-        many => Search::Ambiguous(format!(
-            "filters {} appeared after an unanswered create; delete the ones not wanted in Aura (the object then records the one left)",
-            many.join(", ")
-        )),
+        other => other,
     }
 }
 

@@ -448,7 +448,11 @@ async fn invite<K: MemberObject>(
             "an invite needs the person's email",
         );
     };
-    if decide::request_may_show(next.requested_at.as_deref(), Timestamp::now()) {
+    if decide::request_may_show(
+        next.requested_at.as_deref(),
+        Timestamp::now(),
+        ctx.config.create_grace,
+    ) {
         // An invite sent whose answer was lost may not be listed yet.
         return Ok((
             MemberSummary::working(MemberReason::InvitePending, "looking for the invite sent"),

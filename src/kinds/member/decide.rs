@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::api::{AuraMemberStatus, DeletionPolicy, MembershipOrigin};
+use crate::kinds::shared::lost_create;
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
@@ -66,8 +67,6 @@ pub const INVITE_POLL: Duration = Duration::from_secs(30);
 pub const PROJECT_POLL: Duration = Duration::from_secs(10);
 /// How often a stall that may clear by itself is looked at again.
 pub const STALL_RETRY: Duration = Duration::from_secs(300);
-/// How long an add or invite whose answer was lost may take to show.
-pub const REQUEST_GRACE: Duration = Duration::from_secs(60);
 
 /// The person as Aura shows them in the object's organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,11 +204,10 @@ pub fn step(want: &Want<'_>, seen: &Seen, record: &Record) -> Step {
     }
 }
 
-/// Whether an add or invite sent at `requested_at` may still show.
-pub fn request_may_show(requested_at: Option<&str>, now: Timestamp) -> bool {
-    requested_at
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .is_some_and(|at| now.duration_since(at).unsigned_abs() < REQUEST_GRACE)
+/// Whether an add or invite sent at `requested_at` may still show, within
+/// `grace`.
+pub fn request_may_show(requested_at: Option<&str>, now: Timestamp, grace: Duration) -> bool {
+    lost_create::left(requested_at, now, grace).is_some()
 }
 
 /// One thing deleting the object does in Aura.

@@ -339,9 +339,10 @@ fn the_older_object_for_the_same_person_and_scope_wins() {
 
 #[test]
 fn a_lost_request_may_show_for_a_while() {
+    const GRACE: std::time::Duration = std::time::Duration::from_secs(60);
     let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
-    assert!(request_may_show(Some("2026-01-01T00:00:30Z"), now));
-    assert!(!request_may_show(Some("2025-12-31T23:59:00Z"), now));
-    assert!(!request_may_show(None, now));
-    assert!(!request_may_show(Some("not a time"), now));
+    assert!(request_may_show(Some("2026-01-01T00:00:30Z"), now, GRACE));
+    assert!(!request_may_show(Some("2025-12-31T23:59:00Z"), now, GRACE));
+    assert!(!request_may_show(None, now, GRACE));
+    assert!(!request_may_show(Some("not a time"), now, GRACE));
 }

@@ -52,10 +52,7 @@ pub async fn resolve(
         ));
     };
     let status = db.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready = crate::reconciler::status::is_true(&status.conditions, "Ready");
     let (Some(database), Some(org), Some(recorded), true) = (
         status.database_id,
         status.organization_id,

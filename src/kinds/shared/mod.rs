@@ -10,6 +10,7 @@ pub mod connection;
 pub mod cron;
 pub mod database_target;
 pub mod filters;
+pub mod lost_create;
 pub mod news;
 pub mod organization;
 pub mod own_client;
