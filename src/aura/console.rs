@@ -26,9 +26,16 @@ pub struct ConsoleUser {
     pub email: String,
     #[serde(default, deserialize_with = "lenient::list")]
     pub organization_roles: Vec<String>,
-    /// Only on the GET of one user: the projects they are in.
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub projects: Vec<UserProject>,
+    /// Only on the GET of one user: the projects they are in. `None` when
+    /// the answer has no list (a list, or a GET that left it out): then
+    /// their memberships are not known from this answer.
+    #[serde(default, deserialize_with = "projects")]
+    pub projects: Option<Vec<UserProject>>,
+}
+
+fn projects<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<UserProject>>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.is_array().then(|| lenient::read_list(v).0))
 }
 
 /// A project of a person, as the GET of one user lists it.
@@ -352,14 +359,17 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(user.organization_roles, vec!["organization-admin"]);
-        assert_eq!(user.projects[0].project_roles, vec!["project-viewer"]);
+        assert_eq!(
+            user.projects.as_ref().unwrap()[0].project_roles,
+            vec!["project-viewer"]
+        );
         // A list of users carries no projects; a null list reads as empty.
         let bare: ConsoleUser = serde_json::from_value(
             serde_json::json!({"user_id": 7, "email": null, "organization_roles": null}),
         )
         .unwrap();
         assert_eq!(bare.user_id, "7");
-        assert!(bare.organization_roles.is_empty() && bare.projects.is_empty());
+        assert!(bare.organization_roles.is_empty() && bare.projects.is_none());
         let invite: Invite = serde_json::from_value(serde_json::json!({
             "id": "i-1", "email": "ada@example.com", "expires_at": "Tue, 08 Jul 2026 12:00:00 GMT",
             "organization_roles": ["organization-member"], "status": "active",

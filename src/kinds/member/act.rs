@@ -235,13 +235,24 @@ pub async fn observe(
                     .organization_roles
                     .first()
                     .map(|r| OrganizationRole::parse(r).map_or(r.clone(), |r| r.to_string())),
-                Place::Project { project, .. } => aura
-                    .list_project_users(org, project)
-                    .await?
-                    .into_iter()
-                    .find(|m| m.user_id.eq_ignore_ascii_case(&user.user_id))
-                    .and_then(|m| m.project_roles.first().cloned())
-                    .map(|r| ProjectRole::read(&r).map_or(r, |r| r.to_string())),
+                Place::Project { project, .. } => {
+                    // The GET of one user lists their projects: no second call.
+                    let roles = match &user.projects {
+                        Some(projects) => projects
+                            .iter()
+                            .find(|p| p.id.eq_ignore_ascii_case(project))
+                            .map(|p| p.project_roles.clone()),
+                        None => aura
+                            .list_project_users(org, project)
+                            .await?
+                            .into_iter()
+                            .find(|m| m.user_id.eq_ignore_ascii_case(&user.user_id))
+                            .map(|m| m.project_roles),
+                    };
+                    roles
+                        .and_then(|r| r.first().cloned())
+                        .map(|r| ProjectRole::read(&r).map_or(r, |r| r.to_string()))
+                }
             };
             Some(decide::Person {
                 user_id: user.user_id,
@@ -292,15 +303,15 @@ async fn add<K: MemberObject>(
     written: &mut Option<K>,
 ) -> Result<Outcome> {
     let role_word = obj.role_word();
-    if let Place::Organization { .. } = place {
+    let (org, project) = match place {
         // In the organization with no role at all: the role is set.
-        return set_role(
-            obj, ctx, api, aura, place, user_id, None, None, next, written,
-        )
-        .await;
-    }
-    let Place::Project { org, project } = place else {
-        unreachable!("handled above")
+        Place::Organization { .. } => {
+            return set_role(
+                obj, ctx, api, aura, place, user_id, None, None, next, written,
+            )
+            .await;
+        }
+        Place::Project { org, project } => (org, project),
     };
     let Some(role) = ProjectRole::parse(role_word) else {
         return stalled(
