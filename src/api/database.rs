@@ -277,6 +277,17 @@ pub struct AuraDatabaseRestoreSpec {
     pub backup_id: Option<String>,
 }
 
+/// Where an AuraDatabaseRestore stands.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DatabaseRestorePhase {
+    /// Not sent, or sent and its answer not seen yet.
+    Pending,
+    /// Aura accepted it; it gives no signal when a database restore ends.
+    Submitted,
+    /// Refused, or sent with its answer lost: never sent again.
+    Failed,
+}
+
 /// What the operator knows of the restore.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -284,7 +295,7 @@ pub struct AuraDatabaseRestoreStatus {
     /// Pending, Submitted (Aura accepted it; it gives no signal when it
     /// ends) or Failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<DatabaseRestorePhase>,
     /// The backup restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_id: Option<String>,

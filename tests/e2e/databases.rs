@@ -368,7 +368,7 @@ const BACKUPS: &str = "POST /v2beta1/organizations/{org_id}/projects/{project_id
 /// whose answer was lost shown Failed and never sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
-    use aura_operator::api::{AuraDatabaseBackup, AuraDatabaseRestore};
+    use aura_operator::api::{AuraDatabaseBackup, AuraDatabaseRestore, DatabaseRestorePhase};
     let mut h = Harness::start("multidb-backup", |c| c.database_backup_seconds = Some(1.0)).await;
     h.start_operator();
     objects::create(
@@ -396,8 +396,8 @@ async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
     let (_, reason, _) = condition(&submitted, "Ready").unwrap();
     assert_eq!(reason, "Submitted", "never more than Aura says");
     assert_eq!(
-        submitted.status.unwrap().phase.as_deref(),
-        Some("Submitted")
+        submitted.status.unwrap().phase,
+        Some(DatabaseRestorePhase::Submitted)
     );
     let sent = h.sim.state().database_restores(&tenants);
     assert_eq!(sent.len(), 1);
@@ -444,7 +444,10 @@ async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
         stalled_reason(r).as_deref() == Some("OutcomeUnknown")
     })
     .await;
-    assert_eq!(lost.status.unwrap().phase.as_deref(), Some("Failed"));
+    assert_eq!(
+        lost.status.unwrap().phase,
+        Some(DatabaseRestorePhase::Failed)
+    );
     objects::annotate(&restores, "again", "test/poke", "1").await;
     objects::annotate(&restores, "rollback", "test/poke", "1").await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -452,6 +455,29 @@ async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
         h.sim.state().database_restores(&tenants).len(),
         2,
         "neither restore sent again"
+    );
+
+    // A backup id of another database is never handed to Aura's restore.
+    objects::create(&databases(&h), database("tenant-b", "tenants", "tenant-b")).await;
+    objects::wait_ready(&databases(&h), "tenant-b").await;
+    objects::create(&backups, backup("b-nightly", "tenant-b")).await;
+    let theirs = objects::wait_ready(&backups, "b-nightly").await;
+    let theirs = theirs.status.unwrap().backup_id.unwrap();
+    let mut foreign = restore("foreign", "tenant-a", "unused");
+    foreign["spec"] = json!({"databaseRef": {"name": "tenant-a"}, "backupId": theirs});
+    objects::create(&restores, foreign).await;
+    let refused = objects::wait_for(&restores, "foreign", "InvalidBackup", |r| {
+        stalled_reason(r).as_deref() == Some("InvalidBackup")
+    })
+    .await;
+    assert_eq!(
+        refused.status.unwrap().phase,
+        Some(DatabaseRestorePhase::Failed)
+    );
+    assert_eq!(
+        h.sim.state().database_restores(&tenants).len(),
+        2,
+        "not sent"
     );
     h.assert_log_clean(&h.operator_log());
 }

@@ -9,13 +9,10 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::decide::{
-    self, NamedBackup, PHASE_FAILED, PHASE_PENDING, PHASE_SUBMITTED, RestoreReason, RestoreSummary,
-    Stage,
-};
-use crate::api::{AuraDatabaseRestore, AuraDatabaseRestoreStatus};
+use super::decide::{self, NamedBackup, RestoreReason, RestoreSummary, Stage};
+use crate::api::{AuraDatabaseRestore, AuraDatabaseRestoreStatus, DatabaseRestorePhase as Phase};
 use crate::aura::AuraErrorKind;
-use crate::kinds::shared::database_target::{self, DatabaseProblem};
+use crate::kinds::shared::database_target::{self, DatabaseProblem, DatabaseTarget};
 use crate::reconciler::status::{self, Write};
 use crate::reconciler::{Context, Result, failpoint};
 
@@ -49,7 +46,7 @@ pub async fn apply(obj: &AuraDatabaseRestore, ctx: &Ctx) -> Result<Action> {
 }
 
 fn lost(next: &mut AuraDatabaseRestoreStatus) -> (RestoreSummary, Option<Duration>) {
-    next.phase = Some(PHASE_FAILED.into());
+    next.phase = Some(Phase::Failed);
     let at = next.requested_at.clone().unwrap_or_default();
     (
         RestoreSummary::stalled(
@@ -60,6 +57,41 @@ fn lost(next: &mut AuraDatabaseRestoreStatus) -> (RestoreSummary, Option<Duratio
         ),
         None,
     )
+}
+
+/// The backup to restore: the spec's id or its AuraDatabaseBackup's, and
+/// only one Aura lists as this database's and Completed (DESIGN 4.13: a
+/// backup id of another database, or another namespace's, is never sent).
+async fn backup(
+    obj: &AuraDatabaseRestore,
+    ctx: &Ctx,
+    at: &DatabaseTarget,
+) -> Result<std::result::Result<String, (RestoreReason, String)>> {
+    let ns = obj.namespace().unwrap_or_default();
+    let db = &obj.spec.database_ref.name;
+    let id = match (&obj.spec.backup_id, &obj.spec.backup_ref) {
+        (Some(id), _) => id.clone(),
+        (None, Some(r)) => {
+            let named = ctx.state.backups.find(&ns, &r.name).map(|b| NamedBackup {
+                database: b.spec.database_ref.name.clone(),
+                backup_id: b.status.as_ref().and_then(|s| s.backup_id.clone()),
+                aura_status: b.status.as_ref().and_then(|s| s.aura_status.clone()),
+            });
+            match decide::backup_of(db, &r.name, named.as_ref()) {
+                Ok(id) => id,
+                Err(why) => return Ok(Err(why)),
+            }
+        }
+        // Admission asks for one; an object from before that rule stalls.
+        (None, None) => {
+            return Ok(Err((
+                RestoreReason::InvalidBackup,
+                "set backupRef or backupId".into(),
+            )));
+        }
+    };
+    let listed = at.aura.list_database_backups(&at.path()).await?;
+    Ok(decide::listed_backup(&id, &listed).map(|()| id))
 }
 
 async fn send(
@@ -88,27 +120,16 @@ async fn send(
                 ));
             }
         };
-    let backup_id = match (&obj.spec.backup_id, &obj.spec.backup_ref) {
-        (Some(id), _) => id.clone(),
-        (None, Some(r)) => {
-            let named = state.backups.find(&ns, &r.name).map(|b| NamedBackup {
-                database: b.spec.database_ref.name.clone(),
-                backup_id: b.status.as_ref().and_then(|s| s.backup_id.clone()),
-                aura_status: b.status.as_ref().and_then(|s| s.aura_status.clone()),
-            });
-            match decide::backup_of(db, &r.name, named.as_ref()) {
-                Ok(id) => id,
-                Err((RestoreReason::InvalidBackup, why)) => {
-                    next.phase = Some(PHASE_FAILED.into());
-                    return Ok((
-                        RestoreSummary::stalled(RestoreReason::InvalidBackup, why),
-                        None,
-                    ));
-                }
-                Err((reason, why)) => return wait(reason, why),
-            }
+    let backup_id = match backup(obj, ctx, &at).await? {
+        Ok(id) => id,
+        Err((RestoreReason::InvalidBackup, why)) => {
+            next.phase = Some(Phase::Failed);
+            return Ok((
+                RestoreSummary::stalled(RestoreReason::InvalidBackup, why),
+                None,
+            ));
         }
-        (None, None) => unreachable!("admission requires backupRef or backupId"),
+        Err((reason, why)) => return wait(reason, why),
     };
     if ctx.config.dry_run {
         ctx.dry_run_skipped(obj, "restore_database", "POST .../databases/{db}/restore")
@@ -122,7 +143,7 @@ async fn send(
         ));
     }
     // The intent, before the one call that overwrites data.
-    next.phase = Some(PHASE_PENDING.into());
+    next.phase = Some(Phase::Pending);
     next.backup_id = Some(backup_id.clone());
     next.requested_at = Some(Timestamp::now().to_string());
     let api: Api<AuraDatabaseRestore> = crate::reconciler::api(&ctx.client, Some(&ns));
@@ -143,7 +164,7 @@ async fn send(
     match at.aura.restore_database(&at.path(), &backup_id).await {
         Ok(()) => {
             failpoint("database-restore-answered");
-            next.phase = Some(PHASE_SUBMITTED.into());
+            next.phase = Some(Phase::Submitted);
             next.submitted_at = Some(Timestamp::now().to_string());
             ctx.normal(
                 &latest,
@@ -163,7 +184,7 @@ async fn send(
                     Some(decide::RETRY),
                 )),
                 AuraErrorKind::NeedsHuman | AuraErrorKind::NotFound => {
-                    next.phase = Some(PHASE_FAILED.into());
+                    next.phase = Some(Phase::Failed);
                     ctx.warn(&latest, RestoreReason::AuraRejected, &e.to_string())
                         .await;
                     Ok((

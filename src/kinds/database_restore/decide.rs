@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use crate::api::AuraDatabaseRestoreStatus;
+use crate::api::{AuraDatabaseRestoreStatus, DatabaseRestorePhase as Phase};
+use crate::aura::databases::DatabaseBackup;
 use crate::reconciler::status::Progress;
 
 crate::reasons! {
@@ -38,10 +39,6 @@ crate::reasons! {
 
 pub type RestoreSummary = Progress<RestoreReason>;
 
-pub const PHASE_SUBMITTED: &str = "Submitted";
-pub const PHASE_FAILED: &str = "Failed";
-pub const PHASE_PENDING: &str = "Pending";
-
 /// How often a restore waiting on its database, backup or a busy instance looks again.
 pub const RETRY: Duration = Duration::from_secs(15);
 
@@ -59,9 +56,9 @@ pub enum Stage {
 }
 
 pub fn stage(status: &AuraDatabaseRestoreStatus) -> Stage {
-    match (status.phase.as_deref(), status.requested_at.is_some()) {
-        (Some(PHASE_SUBMITTED), _) => Stage::Submitted,
-        (Some(PHASE_FAILED), _) => Stage::Failed,
+    match (status.phase, status.requested_at.is_some()) {
+        (Some(Phase::Submitted), _) => Stage::Submitted,
+        (Some(Phase::Failed), _) => Stage::Failed,
         (_, true) => Stage::Lost,
         (_, false) => Stage::Unsent,
     }
@@ -110,25 +107,49 @@ pub fn backup_of(
     }
 }
 
+/// Whether `backup_id` is a backup of this database as Aura lists it, and
+/// Completed: only then is it sent. A backup id of another database (or of
+/// another namespace's) is never handed to Aura's restore.
+pub fn listed_backup(
+    backup_id: &str,
+    listed: &[DatabaseBackup],
+) -> Result<(), (RestoreReason, String)> {
+    match listed.iter().find(|b| b.id == backup_id) {
+        None => Err((
+            RestoreReason::InvalidBackup,
+            format!("Aura lists no backup {backup_id} of this database"),
+        )),
+        Some(b) if b.status.eq_ignore_ascii_case("Completed") => Ok(()),
+        Some(b) if b.status.eq_ignore_ascii_case("Failed") => Err((
+            RestoreReason::InvalidBackup,
+            format!("Aura reports backup {backup_id} Failed"),
+        )),
+        Some(_) => Err((
+            RestoreReason::WaitingForBackup,
+            format!("Aura reports backup {backup_id} not Completed yet"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_restore_sent_is_never_sent_again() {
-        let status = |phase: Option<&str>, requested: bool| AuraDatabaseRestoreStatus {
-            phase: phase.map(str::to_string),
+        let status = |phase: Option<Phase>, requested: bool| AuraDatabaseRestoreStatus {
+            phase,
             requested_at: requested.then(|| "2026-01-01T00:00:00Z".to_string()),
             ..Default::default()
         };
         let cases = [
             (None, false, Stage::Unsent),
-            (Some(PHASE_PENDING), false, Stage::Unsent),
+            (Some(Phase::Pending), false, Stage::Unsent),
             (None, true, Stage::Lost),
-            (Some(PHASE_PENDING), true, Stage::Lost),
-            (Some(PHASE_SUBMITTED), true, Stage::Submitted),
-            (Some(PHASE_FAILED), true, Stage::Failed),
-            (Some(PHASE_FAILED), false, Stage::Failed),
+            (Some(Phase::Pending), true, Stage::Lost),
+            (Some(Phase::Submitted), true, Stage::Submitted),
+            (Some(Phase::Failed), true, Stage::Failed),
+            (Some(Phase::Failed), false, Stage::Failed),
         ];
         for (phase, requested, want) in cases {
             assert_eq!(
@@ -136,6 +157,36 @@ mod tests {
                 want,
                 "{phase:?} {requested}"
             );
+        }
+    }
+
+    #[test]
+    fn only_a_backup_aura_lists_for_the_database_and_completed_is_sent() {
+        let listed = [
+            DatabaseBackup {
+                id: "b-1".into(),
+                status: "Completed".into(),
+                ..Default::default()
+            },
+            DatabaseBackup {
+                id: "b-2".into(),
+                status: "InProgress".into(),
+                ..Default::default()
+            },
+            DatabaseBackup {
+                id: "b-3".into(),
+                status: "Failed".into(),
+                ..Default::default()
+            },
+        ];
+        let cases = [
+            ("b-1", None),
+            ("b-2", Some(RestoreReason::WaitingForBackup)),
+            ("b-3", Some(RestoreReason::InvalidBackup)),
+            ("b-of-another-database", Some(RestoreReason::InvalidBackup)),
+        ];
+        for (id, want) in cases {
+            assert_eq!(listed_backup(id, &listed).err().map(|e| e.0), want, "{id}");
         }
     }
 
