@@ -503,6 +503,23 @@ pub async fn write_summary<K: Kind, R: ReasonCode, P>(
     write(api, obj, next, Write::IfChanged).await
 }
 
+/// A pass's last write: `summary` onto `next`, guarded and only when
+/// changed, over the object as the pass's own earlier writes left it
+/// (`written`, e.g. an intent recorded before a call): a write over the
+/// object as first read would be refused and lose what the pass did.
+pub async fn write_pass<K: Kind, R: ReasonCode, P>(
+    api: &Api<K>,
+    obj: &K,
+    written: Option<&K>,
+    next: &mut K::Status,
+    summary: &Progress<R, P>,
+    step: &'static str,
+) -> Result<Option<K>> {
+    let latest = written.unwrap_or(obj);
+    summarize(latest, next, summary);
+    write(api, latest, next, Write::GuardedIfChanged(step)).await
+}
+
 fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;

@@ -29,14 +29,13 @@ pub async fn apply(obj: &AuraDatabaseRestore, ctx: &Ctx) -> Result<Action> {
     };
     let api: Api<AuraDatabaseRestore> =
         crate::reconciler::api(&ctx.client, obj.namespace().as_deref());
-    // After the intent's write, the object as written is the one to guard on.
-    let latest = written.as_ref().unwrap_or(obj);
-    status::summarize(latest, &mut next, &summary);
-    status::write(
+    status::write_pass(
         &api,
-        latest,
-        &next,
-        Write::GuardedIfChanged("write the restore's status"),
+        obj,
+        written.as_ref(),
+        &mut next,
+        &summary,
+        "write the restore's status",
     )
     .await?;
     Ok(match requeue {

@@ -28,13 +28,13 @@ pub async fn apply<K: MemberObject>(obj: &K, ctx: &Context<K>) -> Result<Action>
     let mut next = obj.status().cloned().unwrap_or_default();
     let mut written = None;
     let (summary, requeue) = pass(obj, ctx, &api, &mut next, &mut written).await?;
-    let latest = written.as_ref().unwrap_or(obj);
-    status::summarize(latest, &mut next, &summary);
-    status::write(
+    status::write_pass(
         &api,
-        latest,
-        &next,
-        Write::GuardedIfChanged("write the member's status"),
+        obj,
+        written.as_ref(),
+        &mut next,
+        &summary,
+        "write the member's status",
     )
     .await?;
     Ok(Action::requeue(
