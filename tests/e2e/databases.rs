@@ -481,3 +481,126 @@ async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
     );
     h.assert_log_clean(&h.operator_log());
 }
+
+/// A namespace's own Aura editor (every verb on the operator's kinds in
+/// namespace B, nothing on Secrets, nothing cluster-scoped): cannot grant
+/// anyone console rights (the member kinds are cluster-scoped), and an
+/// AuraDatabase, backup or restore of B naming A's instance and backups
+/// finds nothing and sends nothing (DESIGN 4.13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_editor_reaches_no_console_rights_and_no_other_namespaces_databases() {
+    use aura_operator::api::{
+        AuraDatabaseRestore, AuraOrganizationMember, AuraProjectMember, DatabaseRestorePhase,
+    };
+    let mut h = Harness::start("multidb-reach", |_| {}).await;
+    let b = support::test_namespace(&h.client, "multidb-reach-b").await;
+    support::grant_aura_rights(&h.client, &b, "intruder").await;
+    let ns = h.ns.clone();
+    h.start_operator_with(&["--namespace", &ns, "--namespace", &b]);
+    objects::create(
+        &h.instances(),
+        instance("tenants").spec(json!({"multiDatabase": true})),
+    )
+    .await;
+    let tenants = instance_id(&h.wait_ready("tenants").await);
+    objects::create(&databases(&h), database("tenant-a", "tenants", "tenant-a")).await;
+    let a_db = objects::wait_ready(&databases(&h), "tenant-a").await;
+    let a_db = a_db.status.unwrap().database_id.unwrap();
+    let intruder = support::impersonating_client(&b, "intruder").await;
+
+    // Console rights are cluster-scoped: a Role cannot give them.
+    for (kind, err) in [
+        (
+            "AuraProjectMember",
+            Api::<AuraProjectMember>::all(intruder.clone())
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(json!({
+                        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProjectMember",
+                        "metadata": {"name": format!("{b}-me")},
+                        "spec": {"projectRef": {"name": "default"}, "email": "me@example.com", "role": "project-admin"},
+                    }))
+                    .unwrap(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "AuraOrganizationMember",
+            Api::<AuraOrganizationMember>::all(intruder.clone())
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(json!({
+                        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraOrganizationMember",
+                        "metadata": {"name": format!("{b}-me")},
+                        "spec": {"organizationId": "3d1a6c2e-8b4f-4e0a-9c57-1f2e3d4c5b6a", "email": "me@example.com", "role": "organization-owner"},
+                    }))
+                    .unwrap(),
+                )
+                .await
+                .map(drop),
+        ),
+    ] {
+        match err {
+            Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{kind}: {s:?}"),
+            other => panic!("{kind}: a namespace editor was not refused: {other:?}"),
+        }
+    }
+
+    // B's objects name A's instance and A's database's backup: nothing there.
+    let b_databases: Api<AuraDatabase> = Api::namespaced(intruder.clone(), &b);
+    b_databases
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(database("steal", "tenants", "stolen")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let backups_before = h.sim.state().database_backups(&tenants, &a_db).len();
+    let mut theirs = restore("overwrite", "tenant-a", "unused");
+    theirs["spec"] = json!({"databaseRef": {"name": "tenant-a"}, "backupId": "any"});
+    let b_restores: Api<AuraDatabaseRestore> = Api::namespaced(intruder.clone(), &b);
+    b_restores
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(theirs).unwrap(),
+        )
+        .await
+        .unwrap();
+    let admin_databases: Api<AuraDatabase> = Api::namespaced(h.client.clone(), &b);
+    let waiting = objects::wait_for(&admin_databases, "steal", "WaitingForInstance", |d| {
+        objects::reconciling_reason(d).as_deref() == Some("WaitingForInstance")
+    })
+    .await;
+    let (_, _, message) = condition(&waiting, "Ready").unwrap();
+    assert!(
+        message.contains("does not exist in this namespace"),
+        "{message}"
+    );
+    let admin_restores: Api<AuraDatabaseRestore> = Api::namespaced(h.client.clone(), &b);
+    let restore_waits =
+        objects::wait_for(&admin_restores, "overwrite", "WaitingForDatabase", |r| {
+            objects::reconciling_reason(r).as_deref() == Some("WaitingForDatabase")
+        })
+        .await;
+    assert_ne!(
+        restore_waits.status.unwrap().phase,
+        Some(DatabaseRestorePhase::Submitted)
+    );
+    assert_eq!(
+        in_aura(&h, &tenants),
+        vec!["neo4j".to_string(), "tenant-a".to_string()]
+    );
+    assert!(
+        h.sim.state().database_restores(&tenants).is_empty(),
+        "nothing restored"
+    );
+    assert_eq!(
+        h.sim.state().database_backups(&tenants, &a_db).len(),
+        backups_before
+    );
+    // The intruder cannot read the Secrets either way.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(intruder, &b);
+    assert!(secrets.list(&Default::default()).await.is_err());
+    h.assert_log_clean(&h.operator_log());
+}

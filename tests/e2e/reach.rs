@@ -17,7 +17,6 @@ use aura_operator::api::{
 use aura_operator::simulator::{ConsoleUpdate, Simulator, SimulatorConfig};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 use serde::Serialize;
@@ -59,7 +58,7 @@ impl Teams {
             .create(&PostParams::default(), &obj)
             .await
             .expect("create the shared project");
-        grant_aura_rights(&h.client, &b, "intruder").await;
+        support::grant_aura_rights(&h.client, &b, "intruder").await;
         h.start_operator_with(&["--namespace", &b]);
         let intruder = support::impersonating_client(&b, "intruder").await;
         Self {
@@ -132,31 +131,6 @@ impl Teams {
             .delete(&self.project, &DeleteParams::default())
             .await;
     }
-}
-
-/// A Role in `ns` with every verb on every aura-operator.io resource (the
-/// common shape, `/status` included), bound to ServiceAccount `sa`; nothing
-/// on Secrets.
-async fn grant_aura_rights(client: &Client, ns: &str, sa: &str) {
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "aura-editor"},
-        "rules": [{"apiGroups": ["aura-operator.io"], "resources": ["*"], "verbs": ["*"]}],
-    }))
-    .unwrap();
-    Api::<Role>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &role)
-        .await
-        .expect("create the Role");
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "aura-editor"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aura-editor"},
-        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
-    }))
-    .unwrap();
-    Api::<RoleBinding>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &binding)
-        .await
-        .expect("create the RoleBinding");
 }
 
 /// Waits until the object `ns/name` of kind `K` satisfies `check`.

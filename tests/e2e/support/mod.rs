@@ -173,6 +173,32 @@ pub async fn impersonating_client(namespace: &str, service_account: &str) -> Cli
     client_for(config)
 }
 
+/// A Role in `ns` with every verb on every aura-operator.io resource (the
+/// common shape, `/status` included), bound to ServiceAccount `sa`; nothing
+/// on Secrets and nothing cluster-scoped: a namespace's own Aura editor.
+pub async fn grant_aura_rights(client: &Client, ns: &str, sa: &str) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let role: Role = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "aura-editor"},
+        "rules": [{"apiGroups": ["aura-operator.io"], "resources": ["*"], "verbs": ["*"]}],
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("create the Role");
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "aura-editor"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aura-editor"},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("create the RoleBinding");
+}
+
 /// Creates a namespace `<prefix>-<random>` (prefix turned into a DNS label)
 /// labelled `aura-operator.io/testenv=true`, and returns its name.
 pub async fn test_namespace(client: &Client, prefix: &str) -> String {
