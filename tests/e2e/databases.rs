@@ -360,6 +360,20 @@ fn count(h: &Harness, route: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The multi-database AuraInstance `tenants` with the AuraDatabase
+/// `tenant-a`, both Ready: the instance's and the database's Aura ids.
+async fn tenants_with_tenant_a(h: &Harness) -> (String, String) {
+    objects::create(
+        &h.instances(),
+        instance("tenants").spec(json!({"multiDatabase": true})),
+    )
+    .await;
+    let tenants = instance_id(&h.wait_ready("tenants").await);
+    objects::create(&databases(h), database("tenant-a", "tenants", "tenant-a")).await;
+    let db = objects::wait_ready(&databases(h), "tenant-a").await;
+    (tenants, db.status.unwrap().database_id.unwrap())
+}
+
 const BACKUPS: &str = "POST /v2beta1/organizations/{org_id}/projects/{project_id}/instances/{instance_id}/databases/{database_id}/backups";
 
 /// A backup taken and followed to Completed; a restore from it Submitted
@@ -371,15 +385,7 @@ async fn backups_are_taken_once_and_a_restore_is_sent_at_most_once() {
     use aura_operator::api::{AuraDatabaseBackup, AuraDatabaseRestore, DatabaseRestorePhase};
     let mut h = Harness::start("multidb-backup", |c| c.database_backup_seconds = Some(1.0)).await;
     h.start_operator();
-    objects::create(
-        &h.instances(),
-        instance("tenants").spec(json!({"multiDatabase": true})),
-    )
-    .await;
-    let tenants = instance_id(&h.wait_ready("tenants").await);
-    objects::create(&databases(&h), database("tenant-a", "tenants", "tenant-a")).await;
-    let db = objects::wait_ready(&databases(&h), "tenant-a").await;
-    let db_id = db.status.unwrap().database_id.unwrap();
+    let (tenants, db_id) = tenants_with_tenant_a(&h).await;
     let backups: Api<AuraDatabaseBackup> = h.api();
     let restores: Api<AuraDatabaseRestore> = h.api();
 
@@ -497,15 +503,7 @@ async fn a_namespace_editor_reaches_no_console_rights_and_no_other_namespaces_da
     support::grant_aura_rights(&h.client, &b, "intruder").await;
     let ns = h.ns.clone();
     h.start_operator_with(&["--namespace", &ns, "--namespace", &b]);
-    objects::create(
-        &h.instances(),
-        instance("tenants").spec(json!({"multiDatabase": true})),
-    )
-    .await;
-    let tenants = instance_id(&h.wait_ready("tenants").await);
-    objects::create(&databases(&h), database("tenant-a", "tenants", "tenant-a")).await;
-    let a_db = objects::wait_ready(&databases(&h), "tenant-a").await;
-    let a_db = a_db.status.unwrap().database_id.unwrap();
+    let (tenants, a_db) = tenants_with_tenant_a(&h).await;
     let intruder = support::impersonating_client(&b, "intruder").await;
 
     // Console rights are cluster-scoped: a Role cannot give them.

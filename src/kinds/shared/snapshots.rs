@@ -26,14 +26,7 @@ pub enum Made {
 
 /// The owner reference to an object that asks for a snapshot.
 pub fn owned_by<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
-    OwnerReference {
-        api_version: K::api_version(&()).into_owned(),
-        kind: K::kind(&()).into_owned(),
-        name: owner.meta().name.clone().unwrap_or_default(),
-        uid: owner.meta().uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: None,
-    }
+    super::connection::controller_ref(owner)
 }
 
 /// Makes AuraSnapshot `name` of the AuraInstance `instance` in `namespace`;

@@ -60,7 +60,8 @@ pub fn uri(secret: &Secret) -> Option<String> {
     read_any(secret, &format::URI_KEYS)
 }
 
-/// The controller reference of a connection Secret written for `obj`.
+/// The controller reference to `obj`, of a Secret (or an AuraSnapshot)
+/// made on its behalf.
 pub fn controller_ref<K: Resource<DynamicType = ()>>(obj: &K) -> OwnerReference {
     OwnerReference {
         api_version: K::api_version(&()).into_owned(),
