@@ -504,7 +504,7 @@ fn manifest(name: &str) -> AuraInstance {
 /// An AuraInstance using the credentials Secret `credentials`.
 fn manifest_with(name: &str, credentials: &str) -> AuraInstance {
     serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
         "metadata": {"name": name},
         "spec": {
             "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",

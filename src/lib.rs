@@ -10,6 +10,7 @@ pub mod api;
 pub mod aura;
 pub mod import;
 pub mod kinds;
+pub mod migration;
 pub mod query_api;
 pub mod reconciler;
 pub mod runtime;

@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Rewrite the objects of the promoted kinds still stored in an older
+    /// version, move owner references to the storage version and trim each
+    /// CRD's status.storedVersions (what the leader does at start in
+    /// cluster-wide mode); uses the current kubeconfig.
+    MigrateStorage,
     /// Write every file derived from the list of kinds (CRDs in crds/,
     /// deploy/crds/ and the chart, RBAC rules, the kustomization's CRD list,
     /// the chart's Artifact Hub list) under a checkout of this repository.
@@ -64,6 +69,21 @@ async fn main() -> anyhow::Result<()> {
             aura_operator::simulator::run_cli(*args).await
         }
         Command::Import(args) => aura_operator::import::run(args).await,
+        Command::MigrateStorage => {
+            let client = kube::Client::try_default().await?;
+            let report = aura_operator::migration::migrate(&client).await?;
+            for kind in &report.kinds {
+                println!(
+                    "{}: {:?}, {} rewritten ({} with owner references moved)",
+                    kind.kind, kind.plan, kind.rewritten, kind.owner_references_moved
+                );
+            }
+            println!(
+                "Secrets with owner references moved: {}",
+                report.secrets_moved
+            );
+            Ok(())
+        }
         Command::ScrapeConfig(args) => {
             let job =
                 aura_operator::kinds::project::scrape::print(&args).map_err(anyhow::Error::msg)?;

@@ -155,6 +155,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
 
 async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &Shutdown) {
     info!(namespaces = ?shared.config.namespaces, aura = %shared.config.aura_base_url, "starting the controllers");
+    let migration = start_storage_migration(shared);
     let kinds = Kinds::new(shared, query_api);
     let claims = instance::start_claims(
         &kinds.instances,
@@ -182,10 +183,46 @@ async fn run_controllers(shared: &Arc<Shared>, query_api: &QueryApi, shutdown: &
     let runs = kinds.runs(&shared.config.namespaces, || shutdown.wait(), listed);
     futures::future::join_all(runs.into_iter().map(|(_, run)| run)).await;
     namespaces.abort();
+    if let Some(task) = migration {
+        task.abort();
+    }
     if let Some(task) = claims {
         task.abort();
     }
     shared.events.flush(std::time::Duration::from_secs(5)).await;
+}
+
+/// The storage migration (`migration`), once per start of the leader,
+/// beside the controllers. Cluster-wide mode only: it lists every namespace
+/// and writes CRD status, rights a namespaced install does not have.
+fn start_storage_migration(shared: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>> {
+    if !shared.config.namespaces.is_empty() {
+        info!(
+            "storage migration skipped (namespaced mode): after an upgrade, run `aura-operator migrate-storage` with cluster rights (README: Upgrading to v1beta1)"
+        );
+        return None;
+    }
+    let client = shared.client.clone();
+    let telemetry = shared.telemetry.clone();
+    Some(tokio::spawn(async move {
+        match crate::migration::migrate(&client).await {
+            Ok(report) => {
+                for kind in &report.kinds {
+                    telemetry.record_storage_migration(kind.kind, kind.rewritten);
+                }
+                if report.rewritten() > 0 || report.secrets_moved > 0 {
+                    info!(
+                        rewritten = report.rewritten(),
+                        secrets_moved = report.secrets_moved,
+                        "storage migration done"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "storage migration did not finish; it runs again at the next start (or run `aura-operator migrate-storage`)")
+            }
+        }
+    }))
 }
 
 /// Every kind's context, built once. A kind that sees another's objects gets

@@ -87,6 +87,7 @@ pub struct Telemetry {
     reconciles: Mutex<BTreeMap<&'static str, u64>>,
     credential_checks: Mutex<BTreeMap<&'static str, u64>>,
     dry_run_skipped: Mutex<BTreeMap<&'static str, u64>>,
+    storage_migrated: Mutex<BTreeMap<&'static str, u64>>,
     reconcile_duration: Mutex<Histogram>,
     time_to_ready: Mutex<Histogram>,
     stores: Mutex<Vec<Store<AuraInstance>>>,
@@ -104,6 +105,7 @@ impl Default for Telemetry {
             reconciles: Mutex::default(),
             credential_checks: Mutex::default(),
             dry_run_skipped: Mutex::default(),
+            storage_migrated: Mutex::default(),
             reconcile_duration: Mutex::new(Histogram::new(RECONCILE_BUCKETS)),
             time_to_ready: Mutex::new(Histogram::new(READY_BUCKETS)),
             stores: Mutex::default(),
@@ -134,6 +136,13 @@ impl Telemetry {
         *crate::locked(&self.dry_run_skipped)
             .entry(operation)
             .or_insert(0) += 1;
+    }
+
+    /// Objects the storage migration rewrote, by kind.
+    pub fn record_storage_migration(&self, kind: &'static str, rewritten: u64) {
+        *crate::locked(&self.storage_migrated)
+            .entry(kind)
+            .or_insert(0) += rewritten;
     }
 
     pub fn record_time_to_ready(&self, took: Duration) {
@@ -210,6 +219,16 @@ impl Telemetry {
             let _ = writeln!(
                 out,
                 "aura_operator_dry_run_skipped_total{{operation=\"{operation}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aura_operator_storage_migrated_objects_total Objects rewritten in the storage version after an upgrade, by kind.\n# TYPE aura_operator_storage_migrated_objects_total counter"
+        );
+        for (kind, n) in crate::locked(&self.storage_migrated).iter() {
+            let _ = writeln!(
+                out,
+                "aura_operator_storage_migrated_objects_total{{kind=\"{kind}\"}} {n}"
             );
         }
         crate::locked(&self.reconcile_duration).render(

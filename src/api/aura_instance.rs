@@ -16,7 +16,7 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "AuraInstance",
     namespaced,
     status = "AuraInstanceStatus",
@@ -78,15 +78,15 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("multiDatabase is create-only: Aura fixes it when the instance is created")
         .reason(Reason::FieldValueForbidden)
         .field_path(".multiDatabase"),
-    validation = Rule::new("!has(self.multiDatabase) || !self.multiDatabase || self.type == 'business-critical' || self.type == 'enterprise-db'")
+    validation = Rule::new(format!("!has(self.multiDatabase) || !self.multiDatabase || {}", type_in("self.type", |t| t.offers_multi_database())))
         .message("multiDatabase is offered for business-critical and enterprise-db (Virtual Dedicated Cloud) instances only")
         .reason(Reason::FieldValueForbidden)
         .field_path(".multiDatabase"),
-    validation = Rule::new("!has(self.multiDatabase) || !self.multiDatabase || (!has(self.customerManagedKeyId) && !has(self.customerManagedKeyRef) && !has(self.source) && !has(self.storage) && self.version == '5')")
+    validation = Rule::new("!has(self.multiDatabase) || !self.multiDatabase || (!has(self.customerManagedKeyId) && !has(self.customerManagedKeyRef) && !has(self.source) && !has(self.storage) && (!has(self.version) || self.version == '5'))")
         .message("a multiDatabase instance is created through Aura API v2beta1, which takes no customer managed key, source, storage or version 4 (it would ignore them): remove them")
         .reason(Reason::FieldValueForbidden)
         .field_path(".multiDatabase"),
-    validation = Rule::new("self.type != 'free-db' || !has(self.storage)")
+    validation = Rule::new(format!("!({}) || !has(self.storage)", type_in("self.type", |t| t == InstanceType::FreeDb)))
         .message("storage cannot be set for a free-db instance: Aura sizes free instances itself and does not report their storage")
         .reason(Reason::FieldValueForbidden)
         .field_path(".storage"),
@@ -133,13 +133,16 @@ pub struct AuraInstanceSpec {
     /// business-critical, professional-db, professional-ds or free-db. Immutable,
     /// except the upgrade from professional-db to business-critical.
     #[serde(rename = "type")]
-    #[x_kube(validation = Rule::new("self == oldSelf || (oldSelf == 'professional-db' && self == 'business-critical')").message("type is immutable, except the upgrade from professional-db to business-critical").reason(Reason::FieldValueForbidden))]
+    #[x_kube(validation = Rule::new(type_change_rule()).message("type is immutable, except the upgrade from professional-db to business-critical").reason(Reason::FieldValueForbidden))]
     pub instance_type: InstanceType,
 
-    /// Neo4j major version, "4" or "5" (5 is the latest calendar version). Default "5". Immutable.
-    #[serde(default = "default_version")]
+    /// Neo4j major version, "4" or "5" (5 is the latest calendar version).
+    /// Optional: without it the create asks for the newest version the
+    /// tenant offers for this type, place and memory, as Aura's own tools
+    /// do. Sent when given. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("version is immutable").reason(Reason::FieldValueForbidden))]
-    pub version: AuraVersion,
+    pub version: Option<AuraVersion>,
 
     /// Memory size, for example 8GB. Editing it resizes the instance.
     pub memory: MemorySize,
@@ -376,8 +379,33 @@ pub enum PasswordRecovery {
 /// How many times one object destroys and re-creates a password-less instance.
 pub const MAX_RECREATIONS: i32 = 3;
 
-fn default_version() -> AuraVersion {
-    AuraVersion::V5
+/// CEL: `expr` is one of the spellings of the types `pick` takes.
+fn type_in(expr: &str, pick: impl Fn(InstanceType) -> bool) -> String {
+    let words: Vec<String> = InstanceType::ALL
+        .iter()
+        .filter(|t| pick(**t))
+        .flat_map(|t| t.spellings())
+        .map(|w| format!("'{w}'"))
+        .collect();
+    format!("{expr} in [{}]", words.join(", "))
+}
+
+/// CEL on `type`: unchanged, the same type under its other name, or the
+/// one upgrade Aura makes in place.
+fn type_change_rule() -> String {
+    let mut allowed = vec!["self == oldSelf".to_string()];
+    for &from in InstanceType::ALL {
+        for &to in InstanceType::ALL {
+            if (from == to && from.spellings().len() > 1) || from.upgrades_to(to) {
+                allowed.push(format!(
+                    "({} && {})",
+                    type_in("oldSelf", |t| t == from),
+                    type_in("self", |t| t == to)
+                ));
+            }
+        }
+    }
+    allowed.join(" || ")
 }
 
 /// The connection Secret. Every key the operator writes is its own: a key no
@@ -551,6 +579,12 @@ pub struct AuraInstanceStatus {
     pub region: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<String>,
+    /// The type's tier name (free, professional, business-critical or
+    /// virtual-dedicated-cloud: the names Aura's console, CLI and API v2
+    /// use) for the type Aura reports; absent for AuraDS types, which have
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
     /// Storage size Aura reports (not reported for free instances).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,

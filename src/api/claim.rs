@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "AuraInstanceClaim",
     shortname = "auraclaim",
     printcolumn(

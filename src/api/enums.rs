@@ -8,7 +8,7 @@ use std::fmt;
 macro_rules! domain_enum {
     (
         $(#[$doc:meta])*
-        $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }
+        $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal $(| $alias:literal)*),+ $(,)? }
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,13 +27,21 @@ macro_rules! domain_enum {
                 }
             }
 
-            /// Reads a value as Aura or a person writes it, in any letter case.
+            /// The other words a manifest (and Aura) may use for the value.
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self {
+                    $($name::$variant => &[$($alias),*],)+
+                }
+            }
+
+            /// Reads a value as Aura or a person writes it, in any letter
+            /// case, under its word or an alias.
             pub fn parse(text: &str) -> Option<Self> {
                 let text = text.trim();
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str().eq_ignore_ascii_case(text))
+                Self::ALL.iter().copied().find(|v| {
+                    v.as_str().eq_ignore_ascii_case(text)
+                        || v.aliases().iter().any(|a| a.eq_ignore_ascii_case(text))
+                })
             }
 
             /// Whether Aura's text names this value.
@@ -41,9 +49,12 @@ macro_rules! domain_enum {
                 Self::parse(text) == Some(self)
             }
 
-            /// Every word, for schemas and messages.
+            /// Every word, aliases after the value's own, for schemas and messages.
             pub fn words() -> Vec<&'static str> {
-                Self::ALL.iter().map(|v| v.as_str()).collect()
+                Self::ALL
+                    .iter()
+                    .flat_map(|v| std::iter::once(v.as_str()).chain(v.aliases().iter().copied()))
+                    .collect()
             }
         }
 
@@ -66,7 +77,7 @@ macro_rules! domain_enum {
                 Self::ALL
                     .iter()
                     .copied()
-                    .find(|v| v.as_str() == text)
+                    .find(|v| v.as_str() == text || v.aliases().contains(&text.as_ref()))
                     .ok_or_else(|| {
                         serde::de::Error::custom(format!(
                             "{:?} is not one of {}",
@@ -106,15 +117,16 @@ domain_enum! {
 }
 
 domain_enum! {
-    /// The Aura instance type.
+    /// The Aura instance type, under its Aura API v1 name or its tier name
+    /// (v2, what the console and the CLI say; see [`InstanceType::v2_tier`]).
     InstanceType {
         /// Virtual Dedicated Cloud.
-        EnterpriseDb = "enterprise-db",
+        EnterpriseDb = "enterprise-db" | "virtual-dedicated-cloud",
         EnterpriseDs = "enterprise-ds",
         BusinessCritical = "business-critical",
-        ProfessionalDb = "professional-db",
+        ProfessionalDb = "professional-db" | "professional",
         ProfessionalDs = "professional-ds",
-        FreeDb = "free-db",
+        FreeDb = "free-db" | "free",
     }
 }
 
@@ -134,6 +146,23 @@ impl InstanceType {
             InstanceType::EnterpriseDb => Some("virtual-dedicated-cloud"),
             InstanceType::ProfessionalDs | InstanceType::EnterpriseDs => None,
         }
+    }
+
+    /// Every word a manifest may give for the type: its v1 name, then its
+    /// tier name where that differs.
+    pub fn spellings(self) -> Vec<&'static str> {
+        std::iter::once(self.as_str())
+            .chain(self.aliases().iter().copied())
+            .collect()
+    }
+
+    /// An AuraDS type: Aura no longer offers new ones. The replacement is
+    /// named in the warning admission gives (`aurads_warning`).
+    pub fn is_aurads(self) -> bool {
+        matches!(
+            self,
+            InstanceType::ProfessionalDs | InstanceType::EnterpriseDs
+        )
     }
 
     /// Whether an instance of the type can hold several databases.
@@ -316,7 +345,7 @@ mod tests {
         );
         let refused = read("Business-Critical").unwrap_err().to_string();
         assert!(
-            refused.contains("enterprise-db, enterprise-ds"),
+            refused.contains("enterprise-db, virtual-dedicated-cloud, enterprise-ds"),
             "{refused}"
         );
         assert_eq!(
@@ -403,6 +432,44 @@ mod tests {
         for (t, tier, multi) in table {
             assert_eq!(t.v2_tier(), tier, "{t}");
             assert_eq!(t.offers_multi_database(), multi, "{t}");
+            assert_eq!(t.is_aurads(), tier.is_none(), "{t}");
         }
+    }
+
+    #[test]
+    fn a_type_reads_from_its_v1_name_and_its_tier_name_and_writes_its_v1_name() {
+        let table = [
+            ("free-db", InstanceType::FreeDb),
+            ("free", InstanceType::FreeDb),
+            ("professional-db", InstanceType::ProfessionalDb),
+            ("professional", InstanceType::ProfessionalDb),
+            ("business-critical", InstanceType::BusinessCritical),
+            ("enterprise-db", InstanceType::EnterpriseDb),
+            ("virtual-dedicated-cloud", InstanceType::EnterpriseDb),
+            ("professional-ds", InstanceType::ProfessionalDs),
+            ("enterprise-ds", InstanceType::EnterpriseDs),
+        ];
+        for (word, t) in table {
+            let read: InstanceType = serde_json::from_value(serde_json::json!(word)).unwrap();
+            assert_eq!(read, t, "{word}");
+            assert_eq!(InstanceType::parse(&word.to_uppercase()), Some(t), "{word}");
+            assert_eq!(serde_json::to_value(read).unwrap(), t.as_str(), "{word}");
+            assert!(t.spellings().contains(&word), "{word}");
+        }
+        // The schema accepts exactly the words of the table, and each tier
+        // name is the alias of its type.
+        let mut words = InstanceType::words();
+        words.sort_unstable();
+        let mut expected: Vec<&str> = table.iter().map(|(w, _)| *w).collect();
+        expected.sort_unstable();
+        assert_eq!(words, expected);
+        for t in InstanceType::ALL {
+            let tier = t.v2_tier().unwrap_or(t.as_str());
+            assert_eq!(t.spellings().last(), Some(&tier), "{t}");
+        }
+        assert!(
+            serde_json::from_value::<InstanceType>(serde_json::json!("professional-DB")).is_err()
+        );
+        assert!(serde_json::from_value::<InstanceType>(serde_json::json!("enterprise")).is_err());
     }
 }

@@ -40,18 +40,25 @@ pub struct KindInfo {
     /// The verbs on its `/finalizers`: `update` for kinds whose objects own
     /// others with `blockOwnerDeletion` (the apiserver checks it there).
     pub finalizer_verbs: &'static [&'static str],
+    /// The versions served beside the storage version (the type's), older
+    /// and deprecated, converted by the apiserver alone (see `versions`).
+    pub older_versions: &'static [&'static str],
     crd: fn() -> CustomResourceDefinition,
 }
 
 impl KindInfo {
     /// The kind's CustomResourceDefinition, generated from its type.
     pub fn crd(&self) -> CustomResourceDefinition {
-        (self.crd)()
+        super::versions::finish((self.crd)(), self.summary, self.older_versions)
     }
 }
 
 const READ_AND_PATCH: &[&str] = &["get", "list", "watch", "patch"];
 const PATCH: &[&str] = &["patch"];
+
+/// The kinds of v1alpha1 promoted to v1beta1 (README, "API versions"); the
+/// kinds added since stay v1alpha1 until they have lived a while.
+const PROMOTED_FROM_V1ALPHA1: &[&str] = &["v1alpha1"];
 
 /// Every kind, in the order its CRD is printed.
 pub const KINDS: &[KindInfo] = &[
@@ -64,6 +71,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: &["get", "list", "watch", "patch", "update"],
         status_verbs: &["get", "patch", "update"],
         finalizer_verbs: &["update"],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: AuraInstance::crd,
     },
     KindInfo {
@@ -72,9 +80,11 @@ pub const KINDS: &[KindInfo] = &[
         scope: Scope::Cluster,
         summary: "Which AuraInstance holds an Aura instance; written by the operator only.",
         reconciled: false,
-        verbs: &["get", "list", "watch", "create", "delete"],
+        // patch: the storage migration's rewrite (`migration`).
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
         status_verbs: &[],
         finalizer_verbs: &[],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: AuraInstanceClaim::crd,
     },
     KindInfo {
@@ -86,6 +96,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: AuraProject::crd,
     },
     KindInfo {
@@ -97,6 +108,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: ClusterAuraProject::crd,
     },
     KindInfo {
@@ -109,6 +121,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: &["get", "list", "watch", "create", "patch", "delete"],
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: AuraSnapshot::crd,
     },
     KindInfo {
@@ -120,6 +133,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: PROMOTED_FROM_V1ALPHA1,
         crd: AuraRestore::crd,
     },
     KindInfo {
@@ -131,6 +145,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraDatabaseUser::crd,
     },
     KindInfo {
@@ -142,6 +157,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraCustomerManagedKey::crd,
     },
     KindInfo {
@@ -153,6 +169,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraGraphAnalyticsSession::crd,
     },
     KindInfo {
@@ -164,6 +181,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraIPFilter::crd,
     },
     KindInfo {
@@ -175,6 +193,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: ClusterAuraIPFilter::crd,
     },
     KindInfo {
@@ -186,6 +205,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraProjectMember::crd,
     },
     KindInfo {
@@ -197,6 +217,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraOrganizationMember::crd,
     },
     KindInfo {
@@ -208,6 +229,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraDatabase::crd,
     },
     KindInfo {
@@ -219,6 +241,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraDatabaseBackup::crd,
     },
     KindInfo {
@@ -230,6 +253,7 @@ pub const KINDS: &[KindInfo] = &[
         verbs: READ_AND_PATCH,
         status_verbs: PATCH,
         finalizer_verbs: &[],
+        older_versions: &[],
         crd: AuraDatabaseRestore::crd,
     },
 ];

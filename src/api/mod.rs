@@ -1,4 +1,5 @@
-//! The custom resources of `aura-operator.io/v1alpha1`: `AuraInstance`, the
+//! The custom resources of `aura-operator.io` (v1beta1, and v1alpha1 for the
+//! kinds not yet promoted; see `versions`): `AuraInstance`, the
 //! `AuraInstanceClaim` that says which AuraInstance holds an Aura instance, and
 //! the projects (`AuraProject`, `ClusterAuraProject`) that scope credentials.
 
@@ -16,6 +17,7 @@ pub mod packaging;
 mod project;
 mod refs;
 mod snapshot;
+pub mod versions;
 
 pub use aura_instance::*;
 pub use claim::*;

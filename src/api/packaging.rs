@@ -80,6 +80,21 @@ pub fn cluster_rules() -> Vec<Rule> {
     scoped(Scope::Cluster).flat_map(rules).collect()
 }
 
+/// The rules of the storage migration (`crate::migration`): read the CRDs
+/// of the promoted kinds and trim their `status.storedVersions`, by name.
+pub fn storage_migration_rules_yaml() -> String {
+    let names: Vec<String> = KINDS
+        .iter()
+        .filter(|k| !k.older_versions.is_empty())
+        .map(|k| format!("\"{}.{API_GROUP}\"", k.plural))
+        .collect();
+    let names = names.join(", ");
+    format!(
+        "- apiGroups: [\"apiextensions.k8s.io\"]\n  resources: [\"customresourcedefinitions\"]\n  resourceNames: [{names}]\n  verbs: [\"get\"]\n\
+         - apiGroups: [\"apiextensions.k8s.io\"]\n  resources: [\"customresourcedefinitions/status\"]\n  resourceNames: [{names}]\n  verbs: [\"patch\"]\n"
+    )
+}
+
 fn chart_kinds_tpl() -> String {
     let mut out = String::from(
         "{{/*\nGenerated from src/api/kinds.rs by `make generate`; edit that list, not this file.\n\
@@ -96,6 +111,10 @@ fn chart_kinds_tpl() -> String {
     for kind in scoped(Scope::Cluster) {
         define(&format!("kindRules.{}", kind.kind), &rules(kind));
     }
+    out.push_str(&format!(
+        "{{{{- define \"aura-operator.storageMigrationRules\" -}}}}\n{}{{{{- end }}}}\n",
+        storage_migration_rules_yaml()
+    ));
     out
 }
 
@@ -137,6 +156,11 @@ fn regions() -> Vec<(&'static str, String, String)> {
             "deploy/kustomization.yaml",
             "crds".to_string(),
             kustomization_crds(),
+        ),
+        (
+            "deploy/rbac.yaml",
+            "storage migration rules".to_string(),
+            storage_migration_rules_yaml(),
         ),
         (
             "charts/aura-operator/Chart.yaml",

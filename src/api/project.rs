@@ -25,7 +25,7 @@ pub const DEFAULT_PROJECT: &str = "default";
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "AuraProject",
     namespaced,
     status = "AuraProjectStatus",
@@ -98,7 +98,7 @@ pub struct AuraProjectSpec {
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "ClusterAuraProject",
     status = "AuraProjectStatus",
     shortname = "cauraproj",

@@ -29,7 +29,7 @@ pub const SCHEDULED_LABEL: &str = "aura-operator.io/scheduled";
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "AuraSnapshot",
     namespaced,
     status = "AuraSnapshotStatus",
@@ -184,7 +184,7 @@ pub struct RestoreSource {
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aura-operator.io",
-    version = "v1alpha1",
+    version = "v1beta1",
     kind = "AuraRestore",
     namespaced,
     status = "AuraRestoreStatus",

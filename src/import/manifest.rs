@@ -8,8 +8,9 @@ use serde_yaml::{Mapping, Value};
 
 use super::yaml::{comment, yaml_of};
 use super::{Listing, MAX_NAME, Options, Output, Skipped};
-use crate::api::{CdcMode, CloudProvider, InstanceType, MemorySize};
+use crate::api::{AuraInstance, CdcMode, CloudProvider, InstanceType, MemorySize};
 use crate::aura::{Instance, InstanceStatus, TenantSummary};
+use kube::Resource as _;
 
 /// metadata.name made from an Aura name: lower-case ASCII letters and digits,
 /// every run of other characters one '-', trimmed, at most 30 characters;
@@ -133,7 +134,7 @@ pub(super) fn manifest(e: &Entry, name: &str, opts: &Options) -> (Value, Vec<Str
         metadata.insert(s("namespace"), s(ns));
     }
     let doc = map([
-        ("apiVersion", s("aura-operator.io/v1alpha1")),
+        ("apiVersion", s(&AuraInstance::api_version(&()))),
         ("kind", s("AuraInstance")),
         ("metadata", Value::Mapping(metadata)),
         ("spec", Value::Mapping(spec.fields)),
@@ -505,8 +506,8 @@ pub(super) fn header(
     if total > 0 {
         h.push_str(
             "\nVersion: Aura does not report an instance's Neo4j version, so\n\
-             spec.version is left out and defaults to \"5\". Set version: \"4\" on an\n\
-             instance that runs Neo4j 4 before changing its managementPolicy to Full.\n",
+             spec.version is left out; it matters only to a create, and these\n\
+             instances exist already.\n",
         );
     }
     if opts.namespace.is_none() {

@@ -208,7 +208,7 @@ fn a_full_manifest() {
     assert_eq!(
         docs,
         [json!({
-            "apiVersion": "aura-operator.io/v1alpha1",
+            "apiVersion": "aura-operator.io/v1beta1",
             "kind": "AuraInstance",
             "metadata": {"name": "orders", "namespace": "team-a"},
             "spec": {
@@ -376,7 +376,7 @@ fn plain_only_where_every_yaml_reader_agrees() {
         ("europe-west1", true),
         ("8GB", true),
         ("0a1b2c3d", true),
-        ("aura-operator.io/v1alpha1", true),
+        ("aura-operator.io/v1beta1", true),
         ("ObserveOnly", true),
         ("", false),
         ("Off", false),
@@ -625,7 +625,7 @@ fn the_header_says_what_was_listed_and_how_to_fill_the_password() {
         "creates each Secret <name>-connection itself and owns it",
         "kubectl -n team-a patch secret <name>-connection --type merge -p '{\"stringData\":{\"NEO4J_PASSWORD\":\"...\"}}'",
         "CredentialsVerified",
-        "defaults to \"5\"",
+        "spec.version is left out; it matters only to a create",
     ] {
         assert!(header.contains(want), "{want:?} in\n{header}");
     }
@@ -657,7 +657,7 @@ fn the_header_says_what_was_listed_and_how_to_fill_the_password() {
 
     let out = render(&listing(Vec::new()), &opts());
     assert!(out.yaml.contains("0 instances in all"));
-    assert!(!out.yaml.contains("defaults to \"5\""));
+    assert!(!out.yaml.contains("spec.version is left out"));
     assert!(documents(&out.yaml).is_empty());
 }
 

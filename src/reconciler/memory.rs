@@ -129,7 +129,7 @@ mod tests {
 
     fn object(name: &str, uid: &str) -> AuraInstance {
         serde_json::from_value(serde_json::json!({
-            "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+            "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
             "metadata": {"name": name, "namespace": "team-a", "uid": uid},
             "spec": {"cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db", "memory": "8GB"},
         }))

@@ -26,7 +26,7 @@ fn restores(h: &Harness) -> Api<AuraRestore> {
 
 async fn take(h: &Harness, name: &str, of: &str) {
     let obj: AuraSnapshot = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraSnapshot",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraSnapshot",
         "metadata": {"name": name},
         "spec": {"instanceRef": {"name": of}},
     }))
@@ -111,7 +111,7 @@ async fn a_restore_whose_target_object_is_deleted_ends_saying_so() {
     take(&h, "nightly", "db").await;
     wait_snapshot_ready(&h, "nightly").await;
     let obj: AuraRestore = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraRestore",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraRestore",
         "metadata": {"name": "back"},
         "spec": {"instanceRef": {"name": "db"}, "source": {"snapshotRef": {"name": "nightly"}}},
     }))

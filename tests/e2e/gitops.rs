@@ -773,7 +773,7 @@ fn examples_are_wired_in_order() {
     assert_eq!(app["spec"]["wait"], true);
     let checks = db["spec"]["healthChecks"].as_array().expect("healthChecks");
     assert!(checks.iter().any(|c| c["kind"] == "AuraInstance"
-        && c["apiVersion"] == "aura-operator.io/v1alpha1"
+        && c["apiVersion"] == "aura-operator.io/v1beta1"
         && c["name"] == aura["metadata"]["name"]
         && c["namespace"] == db["spec"]["targetNamespace"]));
     let listed = read_yaml(&flux.join("kustomization.yaml"));

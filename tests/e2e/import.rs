@@ -162,7 +162,7 @@ async fn import_prints_a_manifest_per_instance() {
         ["orders-db", "legacy", "free", legacy_b_name.as_str()]
     );
     for d in &docs {
-        assert_eq!(d["apiVersion"], "aura-operator.io/v1alpha1");
+        assert_eq!(d["apiVersion"], "aura-operator.io/v1beta1");
         assert_eq!(d["kind"], "AuraInstance");
         let name = d["metadata"]["name"].as_str().unwrap();
         let spec = &d["spec"];

@@ -197,7 +197,7 @@ async fn an_intruding_adoption_by_id_touches_nothing() {
     // Nor can the intruder take or move the claim itself.
     let claims: Api<AuraInstanceClaim> = Api::all(intruder.clone());
     let grab: AuraInstanceClaim = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstanceClaim",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstanceClaim",
         "metadata": {"name": theirs},
         "spec": {"instanceId": theirs, "holder": {"namespace": team_x, "name": "grab", "uid": "x"}},
     }))

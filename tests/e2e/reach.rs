@@ -44,7 +44,7 @@ impl Teams {
         let project = format!("shared-{}", h.ns);
         let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
         let obj: ClusterAuraProject = serde_json::from_value(json!({
-            "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
+            "apiVersion": "aura-operator.io/v1beta1", "kind": "ClusterAuraProject",
             "metadata": {"name": project},
             "spec": {
                 "credentialsSecretRef": {"name": "aura-api", "namespace": h.ns},
@@ -162,7 +162,7 @@ where
 
 fn restore(name: &str, target: &str, source: Value) -> Value {
     json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraRestore",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraRestore",
         "metadata": {"name": name},
         "spec": {"instanceRef": {"name": target}, "source": source},
     })
@@ -170,7 +170,7 @@ fn restore(name: &str, target: &str, source: Value) -> Value {
 
 fn snapshot(name: &str, of: &str) -> Value {
     json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraSnapshot",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraSnapshot",
         "metadata": {"name": name},
         "spec": {"instanceRef": {"name": of}},
     })

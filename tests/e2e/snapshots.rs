@@ -17,7 +17,7 @@ fn snapshots(h: &Harness) -> Api<AuraSnapshot> {
 
 async fn take(h: &Harness, name: &str, of: &str) {
     let obj: AuraSnapshot = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraSnapshot",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraSnapshot",
         "metadata": {"name": name},
         "spec": {"instanceRef": {"name": of}},
     }))
@@ -244,12 +244,12 @@ async fn a_snapshot_that_is_not_exportable_cannot_seed_a_clone() {
 async fn scheduled_earlier(h: &Harness, instance: &str, owner_uid: &str, slot: jiff::Timestamp) {
     let name = format!("{instance}-{}", slot.as_second());
     let obj: AuraSnapshot = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraSnapshot",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraSnapshot",
         "metadata": {
             "name": name,
             "labels": {"aura-operator.io/instance": instance, "aura-operator.io/scheduled": "true"},
             "annotations": {"aura-operator.io/scheduled-for": slot.to_string()},
-            "ownerReferences": [{"apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+            "ownerReferences": [{"apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
                                  "name": instance, "uid": owner_uid, "controller": true}],
         },
         "spec": {"instanceRef": {"name": instance}},

@@ -77,7 +77,7 @@ kinds together (where it watches), each cluster-scoped kind on its own.
 {{- define "aura-operator.kindRules.AuraInstanceClaim" -}}
 - apiGroups: ["aura-operator.io"]
   resources: ["aurainstanceclaims"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- end }}
 {{- define "aura-operator.kindRules.ClusterAuraProject" -}}
 - apiGroups: ["aura-operator.io"]
@@ -109,5 +109,15 @@ kinds together (where it watches), each cluster-scoped kind on its own.
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["aura-operator.io"]
   resources: ["auraorganizationmembers/status"]
+  verbs: ["patch"]
+{{- end }}
+{{- define "aura-operator.storageMigrationRules" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  resourceNames: ["aurainstances.aura-operator.io", "aurainstanceclaims.aura-operator.io", "auraprojects.aura-operator.io", "clusterauraprojects.aura-operator.io", "aurasnapshots.aura-operator.io", "aurarestores.aura-operator.io"]
+  verbs: ["get"]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions/status"]
+  resourceNames: ["aurainstances.aura-operator.io", "aurainstanceclaims.aura-operator.io", "auraprojects.aura-operator.io", "clusterauraprojects.aura-operator.io", "aurasnapshots.aura-operator.io", "aurarestores.aura-operator.io"]
   verbs: ["patch"]
 {{- end }}

@@ -324,7 +324,7 @@ mod tests {
 
     fn instance(annotation: Option<&str>, schedule: Option<&str>) -> AuraInstance {
         let mut obj: AuraInstance = serde_json::from_value(serde_json::json!({
-            "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+            "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
             "metadata": {"name": "db", "creationTimestamp": "2026-03-01T00:00:00Z"},
             "spec": {"cloudProvider": "gcp", "region": "europe-west1", "type": "professional-db",
                      "memory": "2GB"},

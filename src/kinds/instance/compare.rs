@@ -2,7 +2,7 @@
 //! body, whether an instance sits where the spec says, and whether the tenant
 //! offers what the spec asks. Pure; a field Aura does not report is never drift.
 
-use crate::api::{AuraInstanceSpec, CdcMode, InstanceType};
+use crate::api::{AuraInstanceSpec, AuraVersion, CdcMode, InstanceType};
 use crate::aura::lenient::same;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceConfiguration, InstanceStatus, Tenant,
@@ -189,17 +189,13 @@ pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Optio
         spec.cloud_provider.as_str(),
     );
     compare("region", instance.region.as_deref(), &spec.region);
-    let upgrading = instance
-        .instance_type
-        .as_deref()
+    // A v1 name and a tier name of the same type are no mismatch.
+    let reported = instance.instance_type.as_deref();
+    let fits = reported
         .and_then(InstanceType::parse)
-        .is_some_and(|have| have.upgrades_to(spec.instance_type));
-    if !upgrading {
-        compare(
-            "type",
-            instance.instance_type.as_deref(),
-            spec.instance_type.as_str(),
-        );
+        .is_some_and(|have| have == spec.instance_type || have.upgrades_to(spec.instance_type));
+    if !fits {
+        compare("type", reported, spec.instance_type.as_str());
     }
     if let Some(t) = &spec.tenant_id {
         compare("tenant", instance.tenant_id.as_deref(), t);
@@ -216,11 +212,12 @@ pub fn placement_mismatch(spec: &AuraInstanceSpec, instance: &Instance) -> Optio
 /// The body of `POST /instances` for this spec.
 pub fn create_request(
     spec: &AuraInstanceSpec,
+    version: AuraVersion,
     name: &str,
     tenant_id: &str,
 ) -> CreateInstanceRequest {
     CreateInstanceRequest {
-        version: spec.version.to_string(),
+        version: version.to_string(),
         region: spec.region.clone(),
         memory: spec.memory.to_string(),
         name: name.to_string(),
@@ -236,8 +233,11 @@ pub fn create_request(
     }
 }
 
-/// Checks the spec against the tenant's catalogue; the error says what is offered.
-pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), String> {
+/// Checks the spec against the tenant's catalogue; the error says what is
+/// offered. Answers the version to create: the spec's, or without one the
+/// newest the fitting configurations offer (Aura's v1 create needs one).
+pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<AuraVersion, String> {
+    let wanted_version = |c: &InstanceConfiguration| spec.version.is_none_or(|v| v.is(&c.version));
     let configs = &tenant.instance_configurations;
     let same_place = |c: &&InstanceConfiguration| {
         spec.cloud_provider.is(&c.cloud_provider)
@@ -274,19 +274,26 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
     // A configuration that does not report its storage lets any storage
     // through: Aura itself has the last word.
     let fits = |c: &&&InstanceConfiguration| {
-        spec.version.is(&c.version)
+        wanted_version(c)
             && spec.memory.is(&c.memory)
             && spec
                 .storage
                 .as_ref()
                 .is_none_or(|s| c.storage.as_deref().is_none_or(|have| same(have, s)))
     };
-    if offered.iter().any(|c| fits(&c)) {
-        return Ok(());
+    let fitting: Vec<&&InstanceConfiguration> = offered.iter().filter(|c| fits(c)).collect();
+    if !fitting.is_empty() {
+        let newest = fitting
+            .iter()
+            .filter_map(|c| AuraVersion::parse(&c.version))
+            .max();
+        // A catalogue naming no version this build knows: the newest it knows.
+        let fallback = AuraVersion::ALL[AuraVersion::ALL.len() - 1];
+        return Ok(spec.version.or(newest).unwrap_or(fallback));
     }
     let mut sizes: Vec<String> = offered
         .iter()
-        .filter(|c| spec.version.is(&c.version))
+        .filter(|c| wanted_version(c))
         .map(|c| match &c.storage {
             Some(storage) => format!("{}/{storage}", c.memory),
             None => c.memory.clone(),
@@ -299,7 +306,7 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
         versions.dedup();
         return Err(format!(
             "version {} is not offered for {} on {} in {}; offered versions: {}",
-            spec.version,
+            spec.version.map_or("(any)", AuraVersion::as_str),
             spec.instance_type,
             spec.cloud_provider,
             spec.region,
@@ -307,14 +314,16 @@ pub fn check_offered(spec: &AuraInstanceSpec, tenant: &Tenant) -> Result<(), Str
         ));
     }
     Err(format!(
-        "memory {}{} is not offered for {} version {} on {} in {}; offered memory/storage: {}",
+        "memory {}{} is not offered for {}{} on {} in {}; offered memory/storage: {}",
         spec.memory,
         spec.storage
             .as_ref()
             .map(|s| format!(" with storage {s}"))
             .unwrap_or_default(),
         spec.instance_type,
-        spec.version,
+        spec.version
+            .map(|v| format!(" version {v}"))
+            .unwrap_or_default(),
         spec.cloud_provider,
         spec.region,
         sizes.join(", ")

@@ -87,7 +87,7 @@ fn object(name: &str, credentials: Option<&str>) -> AuraInstance {
         spec["credentialsSecretRef"] = json!({"name": c});
     }
     serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
         "metadata": {"name": name, "namespace": "team-a", "uid": format!("uid-{name}")},
         "spec": spec,
     }))
@@ -220,7 +220,7 @@ async fn objects_without_their_own_secret_follow_the_default_project() {
     let ctx = context();
     let (reader, mut writer) = kube::runtime::reflector::store::<ClusterAuraProject>();
     let default: ClusterAuraProject = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "ClusterAuraProject",
         "metadata": {"name": "default"},
         "spec": {
             "credentialsSecretRef": {"name": "aura-api", "namespace": "ops"},

@@ -247,7 +247,7 @@ mod tests {
             Some("30s"),
         )
         .unwrap();
-        let owner = json!({"apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject", "name": "team", "uid": "u"});
+        let owner = json!({"apiVersion": "aura-operator.io/v1beta1", "kind": "AuraProject", "name": "team", "uid": "u"});
         let sc = scrape_config(&j, "aura-team", "team-a", "team", "aura-metrics", owner);
         assert_eq!(sc["kind"], "ScrapeConfig");
         assert_eq!(sc["apiVersion"], "monitoring.coreos.com/v1alpha1");

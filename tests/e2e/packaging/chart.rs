@@ -261,7 +261,7 @@ fn the_default_project_follows_the_credentials_values() {
     // An existing Secret: the release namespace only, no tenant.
     let p = default_project("ops", &["aura.credentials.existingSecret=aura-api"])
         .expect("a default project");
-    assert_eq!(p["apiVersion"], "aura-operator.io/v1alpha1");
+    assert_eq!(p["apiVersion"], "aura-operator.io/v1beta1");
     assert_eq!(p["metadata"]["name"], "default");
     assert!(p["metadata"].get("namespace").is_none(), "cluster-scoped");
     assert_eq!(

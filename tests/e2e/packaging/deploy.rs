@@ -202,6 +202,11 @@ async fn helm_install_and_kubectl_apply_k_create_the_objects() {
             "validatingadmissionpolicybinding",
             format!("{full}-deletion-protection"),
         ),
+        ("validatingadmissionpolicy", format!("{full}-aurads-types")),
+        (
+            "validatingadmissionpolicybinding",
+            format!("{full}-aurads-types"),
+        ),
     ];
     for (kind, name) in &objects {
         run(support::kubectl().args(["get", "-n", &ns, kind, name]));

@@ -311,7 +311,7 @@ impl Release {
     async fn lifecycle(&self, log: &Log) -> AuraInstance {
         let instances: Api<AuraInstance> = Api::namespaced(self.client.clone(), &self.work_ns);
         let obj: AuraInstance = serde_json::from_value(json!({
-            "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+            "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
             "metadata": {"name": "rbac-db"},
             "spec": {"cloudProvider": "gcp", "region": "europe-west1",
                      "type": "enterprise-db", "memory": "8GB"},
@@ -434,7 +434,7 @@ impl Release {
                 .create(
                     &PostParams::default(),
                     &serde_json::from_value(json!({
-                        "apiVersion": "aura-operator.io/v1alpha1", "kind": "ClusterAuraProject",
+                        "apiVersion": "aura-operator.io/v1beta1", "kind": "ClusterAuraProject",
                         "metadata": {"name": "rogue"},
                         "spec": {"credentialsSecretRef": {"name": "x", "namespace": work_ns},
                                  "allowedNamespaces": {"selector": {}}},
@@ -455,7 +455,7 @@ impl Release {
                 .create(
                     &PostParams::default(),
                     &serde_json::from_value(json!({
-                        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraProject",
+                        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraProject",
                         "metadata": {"name": "rogue"},
                         "spec": {"credentialsSecretRef": {"name": "x"}},
                     }))

@@ -16,8 +16,6 @@ use serde_json::{Value, json};
 use super::cluster::TEST_LABEL;
 use super::harness::TENANT_B;
 
-const API_VERSION: &str = "aura-operator.io/v1alpha1";
-
 /// A manifest under construction.
 pub trait Fixture: Sized {
     /// The manifest so far.
@@ -47,7 +45,13 @@ fn merge(into: &mut Value, fields: Value) {
 }
 
 fn base(kind: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec})
+    json!({"apiVersion": api_version(kind), "kind": kind, "metadata": {"name": name}, "spec": spec})
+}
+
+/// The apiVersion the operator's types speak for `kind` (the storage version).
+pub fn api_version(kind: &str) -> String {
+    let info = aura_operator::api::kind_info(kind).expect("a kind of the list");
+    format!("aura-operator.io/{}", info.crd().spec.versions[0].name)
 }
 
 macro_rules! fixture {

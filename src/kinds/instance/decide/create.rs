@@ -23,13 +23,16 @@ pub(super) fn decide_create(
     listed: Option<&[InstanceSummary]>,
     claimed: &[String],
 ) -> Decision {
-    if let Err(message) = check_offered(obs.spec, tenant) {
-        return Decision {
-            action: Action::None,
-            status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
-            requeue: LookAgain::Resync,
-        };
-    }
+    let version = match check_offered(obs.spec, tenant) {
+        Ok(version) => version,
+        Err(message) => {
+            return Decision {
+                action: Action::None,
+                status: StatusSummary::stalled(Reason::ConfigurationNotOffered, message),
+                requeue: LookAgain::Resync,
+            };
+        }
+    };
     let creating =
         |message: &str| StatusSummary::in_progress(Phase::Creating, Reason::Creating, message);
     // A password with nowhere to go is not worth a billed instance.
@@ -57,12 +60,12 @@ pub(super) fn decide_create(
         };
     }
 
-    let mut request = match clone_request(obs, create_request(obs.spec, obs.aura_name, &tenant.id))
-    {
+    let fresh = || create_request(obs.spec, version, obs.aura_name, &tenant.id);
+    let mut request = match clone_request(obs, fresh()) {
         Ok(request) => request,
         Err(wait_or_stall) if create_intent(obs.status).is_none() => return *wait_or_stall,
         // An earlier create may have made it: the search below comes first.
-        Err(_) => create_request(obs.spec, obs.aura_name, &tenant.id),
+        Err(_) => fresh(),
     };
     let key = with_key(obs, &mut request);
     if let Err(wait_or_stall) = &key

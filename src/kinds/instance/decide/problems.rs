@@ -2,7 +2,7 @@
 //! tenant to create in, what a problem means for the status, and what of
 //! Aura's answer the status keeps.
 
-use crate::api::AuraInstanceStatus;
+use crate::api::{AuraInstanceStatus, InstanceType};
 use crate::aura::{AuraError, AuraErrorKind, Instance, InstanceStatus, TenantSummary};
 use crate::reconciler::credentials::CredentialsProblem;
 
@@ -128,6 +128,12 @@ pub fn record_observed(status: &mut AuraInstanceStatus, instance: &Instance) {
         status.cloud_provider = instance.cloud_provider.clone();
         status.region = instance.region.clone();
         status.instance_type = instance.instance_type.clone();
+        status.tier = instance
+            .instance_type
+            .as_deref()
+            .and_then(InstanceType::parse)
+            .and_then(InstanceType::v2_tier)
+            .map(str::to_string);
         status.storage = instance.storage.clone();
         status.vector_optimized = instance.vector_optimized;
         status.graph_analytics_plugin = instance.graph_analytics_plugin;
@@ -292,6 +298,7 @@ mod tests {
         assert_eq!(s.cloud_provider.as_deref(), Some("gcp"));
         assert_eq!(s.region.as_deref(), Some("europe-west1"));
         assert_eq!(s.instance_type.as_deref(), Some("enterprise-db"));
+        assert_eq!(s.tier.as_deref(), Some("virtual-dedicated-cloud"));
         assert_eq!(s.storage.as_deref(), Some("16GB"));
         assert_eq!(s.vector_optimized, Some(false));
         assert_eq!(s.graph_analytics_plugin, Some(true));

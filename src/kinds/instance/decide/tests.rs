@@ -12,7 +12,7 @@ fn spec() -> AuraInstanceSpec {
         cloud_provider: CloudProvider::Gcp,
         region: "europe-west1".into(),
         instance_type: InstanceType::EnterpriseDb,
-        version: AuraVersion::V5,
+        version: Some(AuraVersion::V5),
         memory: MemorySize::Gb8,
         storage: None,
         vector_optimized: None,
@@ -425,7 +425,7 @@ fn configurations_not_offered_stall_before_any_call() {
         ),
         (
             AuraInstanceSpec {
-                version: AuraVersion::V4,
+                version: Some(AuraVersion::V4),
                 ..spec()
             },
             "offered versions: 5",
@@ -937,13 +937,78 @@ fn a_catalogue_without_storage_lets_the_spec_through() {
         storage: Some("64GB".into()),
         ..spec()
     };
-    assert_eq!(check_offered(&spec, &tenant), Ok(()));
+    assert_eq!(check_offered(&spec, &tenant), Ok(AuraVersion::V5));
     let wrong = AuraInstanceSpec {
         memory: MemorySize::Gb2,
         ..spec
     };
     let message = check_offered(&wrong, &tenant).unwrap_err();
     assert!(message.contains("8GB, 16GB"), "{message}");
+}
+
+/// Catalogue versions at 8GB, at 16GB; the spec's version; the answer.
+type VersionCase = (
+    Vec<&'static str>,
+    Vec<&'static str>,
+    Option<AuraVersion>,
+    Result<AuraVersion, &'static str>,
+);
+
+#[test]
+fn a_spec_without_version_creates_the_newest_the_catalogue_offers_there() {
+    let with_version = |c: InstanceConfiguration, v: &str| InstanceConfiguration {
+        version: v.into(),
+        ..c
+    };
+    let eight = || config("gcp", "europe-west1", "enterprise-db", "8GB", "16GB");
+    let sixteen = || config("gcp", "europe-west1", "enterprise-db", "16GB", "32GB");
+    let cases: Vec<VersionCase> = vec![
+        (vec!["4", "5"], vec![], None, Ok(AuraVersion::V5)),
+        (
+            vec!["4", "5"],
+            vec![],
+            Some(AuraVersion::V4),
+            Ok(AuraVersion::V4),
+        ),
+        // Only the configurations that fit the memory count.
+        (vec!["4"], vec!["5"], None, Ok(AuraVersion::V4)),
+        (
+            vec!["4"],
+            vec!["5"],
+            Some(AuraVersion::V5),
+            Err("offered memory/storage: 16GB/32GB"),
+        ),
+        // A version this build does not know is skipped; none known: the newest it knows.
+        (vec!["6", "4"], vec![], None, Ok(AuraVersion::V4)),
+        (vec!["2027.01"], vec![], None, Ok(AuraVersion::V5)),
+        (
+            vec![],
+            vec!["5"],
+            None,
+            Err("offered memory/storage: 16GB/32GB"),
+        ),
+    ];
+    for (at_eight, at_sixteen, version, expected) in cases {
+        let mut tenant = tenant();
+        tenant.instance_configurations = at_eight
+            .iter()
+            .map(|v| with_version(eight(), v))
+            .chain(at_sixteen.iter().map(|v| with_version(sixteen(), v)))
+            .collect();
+        let spec = AuraInstanceSpec { version, ..spec() };
+        let got = check_offered(&spec, &tenant);
+        match expected {
+            Ok(v) => assert_eq!(got, Ok(v), "{at_eight:?} {at_sixteen:?} {version:?}"),
+            Err(part) => {
+                let message = got.unwrap_err();
+                assert!(message.contains(part), "{message}");
+            }
+        }
+    }
+    // What is chosen is what is sent.
+    let body =
+        serde_json::to_value(create_request(&spec(), AuraVersion::V4, "orders", "t-1")).unwrap();
+    assert_eq!(body["version"], "4");
 }
 
 #[test]
@@ -1609,11 +1674,12 @@ fn the_customer_managed_key_goes_with_the_create() {
         customer_managed_key_id: Some("key-1".into()),
         ..spec()
     };
-    let r = create_request(&with_key, "orders", "t-1");
+    let r = create_request(&with_key, AuraVersion::V5, "orders", "t-1");
     assert_eq!(r.customer_managed_key_id.as_deref(), Some("key-1"));
     let body = serde_json::to_value(&r).unwrap();
     assert_eq!(body["customer_managed_key_id"], "key-1");
-    let without = serde_json::to_value(create_request(&spec(), "orders", "t-1")).unwrap();
+    let without =
+        serde_json::to_value(create_request(&spec(), AuraVersion::V5, "orders", "t-1")).unwrap();
     assert!(without.get("customer_managed_key_id").is_none());
 }
 

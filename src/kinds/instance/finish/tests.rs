@@ -22,7 +22,7 @@ fn object(spec: serde_json::Value) -> AuraInstance {
         base[k] = v.clone();
     }
     let mut o: AuraInstance = serde_json::from_value(json!({
-        "apiVersion": "aura-operator.io/v1alpha1", "kind": "AuraInstance",
+        "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraInstance",
         "metadata": {"name": "orders", "namespace": "team-a", "generation": 2,
                      "creationTimestamp": "2026-12-01T11:00:00Z"},
         "spec": base,

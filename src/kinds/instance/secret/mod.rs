@@ -384,7 +384,7 @@ mod tests {
                 cloud_provider: CloudProvider::Gcp,
                 region: "europe-west1".into(),
                 instance_type: InstanceType::EnterpriseDb,
-                version: AuraVersion::V5,
+                version: Some(AuraVersion::V5),
                 memory: MemorySize::Gb8,
                 storage: None,
                 vector_optimized: None,
