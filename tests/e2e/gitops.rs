@@ -241,7 +241,7 @@ fn run_script(script: &str, name: &str, obj: &Value) -> Value {
 
 /// Argo CD's health verdict for `obj`, by the health check of its kind:
 /// (status, message).
-fn argo_health(obj: &Value) -> (String, String) {
+pub(crate) fn argo_health(obj: &Value) -> (String, String) {
     let kind = obj["kind"].as_str().unwrap_or("AuraInstance");
     let script = read(&kind_dir(kind).join("health.lua"));
     let hs = run_script(&script, "health.lua", obj);
@@ -861,7 +861,7 @@ fn kstatus_bin() -> PathBuf {
 }
 
 /// kstatus's verdict on `obj`: (status, message).
-fn kstatus(obj: &Value) -> (String, String) {
+pub(crate) fn kstatus(obj: &Value) -> (String, String) {
     let mut child = Command::new(kstatus_bin())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

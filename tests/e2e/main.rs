@@ -56,3 +56,4 @@ mod runtime_image;
 mod simulator_bad_input;
 mod snapshots;
 mod tolerant_reader;
+mod upgrade;
