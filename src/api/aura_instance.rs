@@ -171,7 +171,7 @@ pub struct AuraInstanceSpec {
     pub multi_database: bool,
 
     /// true pauses the instance, false resumes it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
 
     /// What deleting this object does to the Aura instance: Delete destroys it (and then
@@ -344,7 +344,7 @@ pub struct SnapshotPolicy {
     pub keep: Option<u32>,
     /// Take a snapshot, and wait until it is Completed, before a resize, an
     /// upgrade or an AuraRestore of this instance.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub before_changes: bool,
 }
 
