@@ -52,6 +52,7 @@ fn the_default_rendering_is_cluster_wide_with_leader_election() {
         );
     }
     assert_deletion_protection(&docs, "aura-operator-deletion-protection");
+    assert_aurads_warning(&docs, "aura-operator-aurads-types");
     // Cluster-scoped: named after the release.
     assert_deletion_protection(
         &helm_template("team-x", "ops", &[]),
@@ -131,15 +132,15 @@ fn the_default_rendering_is_cluster_wide_with_leader_election() {
 fn full_values_render_namespaced_rbac_and_every_optional_object() {
     let docs = helm_template("x", "ops", &["-f", full_values().to_str().unwrap()]);
     let have = kinds(&docs);
-    for kind in [
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-    ] {
-        assert!(
-            !have.contains(&kind.to_string()),
-            "{kind} rendered with deletionProtection.admissionPolicy.enabled=false"
-        );
-    }
+    let policies: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ValidatingAdmissionPolicy")
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        policies.len() == 1 && policies[0].ends_with("-aurads-types"),
+        "deletionProtection.admissionPolicy.enabled=false renders no deletion policy: {policies:?}"
+    );
     for kind in [
         "Secret",
         "ServiceMonitor",

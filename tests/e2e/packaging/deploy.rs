@@ -161,6 +161,7 @@ fn deploy_equals_the_charts_default_rendering() {
     // a namespace on it if deploy/kustomization.yaml had `namespace:`).
     let kustomized: Vec<Value> = kustomize.values().cloned().collect();
     assert_deletion_protection(&kustomized, "aura-operator-deletion-protection");
+    assert_aurads_warning(&kustomized, "aura-operator-aurads-types");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,6 +140,38 @@ fn kinds(docs: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The ValidatingAdmissionPolicy `name` and its binding in `docs`: they warn,
+/// never refuse, when an AuraInstance of an AuraDS type (exactly the types
+/// `InstanceType::is_aurads` names) is created or updated in any version.
+fn assert_aurads_warning(docs: &[Value], name: &str) {
+    let policy = find(docs, "ValidatingAdmissionPolicy", name);
+    assert!(
+        policy["metadata"].get("namespace").is_none(),
+        "cluster-scoped: {policy}"
+    );
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Ignore");
+    assert_eq!(
+        spec["matchConstraints"]["resourceRules"],
+        json!([{"apiGroups": ["aura-operator.io"], "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["aurainstances"], "scope": "*"}])
+    );
+    let expression = spec["validations"][0]["expression"].as_str().unwrap();
+    let mut aurads: Vec<String> = aura_operator::api::InstanceType::ALL
+        .iter()
+        .filter(|t| t.is_aurads())
+        .map(|t| format!("'{t}'"))
+        .collect();
+    aurads.sort();
+    let listed = &expression[expression.find('[').unwrap() + 1..expression.find(']').unwrap()];
+    let mut listed: Vec<String> = listed.split(',').map(|w| w.trim().to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, aurads, "{expression}");
+    let binding = find(docs, "ValidatingAdmissionPolicyBinding", name);
+    assert_eq!(binding["spec"]["policyName"], name);
+    assert_eq!(binding["spec"]["validationActions"], json!(["Warn"]));
+}
+
 /// The ValidatingAdmissionPolicy `name` and its binding in `docs`: they
 /// refuse a DELETE of a protected AuraInstance, and only that, saying how to
 /// lift the protection; both cluster-scoped.
@@ -154,7 +186,7 @@ fn assert_deletion_protection(docs: &[Value], name: &str) {
     assert_eq!(spec["failurePolicy"], "Fail");
     assert_eq!(
         spec["matchConstraints"]["resourceRules"],
-        json!([{"apiGroups": ["aura-operator.io"], "apiVersions": ["v1alpha1"],
+        json!([{"apiGroups": ["aura-operator.io"], "apiVersions": ["*"],
                 "operations": ["DELETE"], "resources": ["aurainstances"], "scope": "*"}])
     );
     let validations = spec["validations"].as_array().expect("validations");
