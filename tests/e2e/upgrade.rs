@@ -486,9 +486,12 @@ async fn an_upgrade_from_the_v1alpha1_chart_keeps_every_object_and_moves_its_sto
     };
     both_alike("before the migration");
 
-    // 4. The new operator (cluster-wide): it migrates once, and takes over
-    // the running instance without creating anything.
-    let (mut operator, log) = start_operator(plane.kubeconfig(), &sim.base_url());
+    // 4. The new operator (cluster-wide, with the chart's rights): it
+    // migrates once, and takes over the running instance without creating
+    // anything.
+    // As the chart's ServiceAccount: its RBAC must be enough to migrate.
+    let as_chart = support::impersonating_kubeconfig(plane.kubeconfig(), RELEASE_NS, RELEASE);
+    let (mut operator, log) = start_operator(&as_chart, &sim.base_url());
     for plural in promoted() {
         eventually(
             &format!("{plural} stored as v1beta1 only"),

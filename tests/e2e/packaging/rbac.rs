@@ -30,22 +30,8 @@ const CLIENT_ID: &str = "pkg-client";
 const CLIENT_SECRET: &str = "pkg-secret-R4nd0mXyZ";
 const TENANT: &str = "5b9a3c1e-7d2f-4a8b-9c6d-0e1f2a3b4c5d";
 
-/// A copy of the admin kubeconfig whose user impersonates `namespace/sa`
-/// (the kubeconfig `as` field, which kube-rs and kubectl honour).
 fn impersonating_kubeconfig(namespace: &str, sa: &str) -> PathBuf {
-    let text = std::fs::read_to_string(support::kubeconfig_path()).unwrap();
-    let mut kc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let user = serde_yaml::Value::String(format!("system:serviceaccount:{namespace}:{sa}"));
-    for u in kc["users"].as_sequence_mut().expect("users") {
-        u["user"]
-            .as_mapping_mut()
-            .expect("user")
-            .insert("as".into(), user.clone());
-    }
-    let path = support::scratch_path(&format!("kubeconfig-as-{namespace}-{sa}"));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
-    path
+    support::impersonating_kubeconfig(&support::kubeconfig_path(), namespace, sa)
 }
 
 fn forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {

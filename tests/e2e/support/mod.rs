@@ -134,6 +134,26 @@ pub fn helm() -> Command {
     cmd
 }
 
+/// A copy of the admin kubeconfig `source` whose user impersonates
+/// ServiceAccount `namespace/sa` (the kubeconfig `as` field, which kube-rs
+/// and kubectl honour): a process run with it has that account's rights.
+pub fn impersonating_kubeconfig(source: &std::path::Path, namespace: &str, sa: &str) -> PathBuf {
+    let text = std::fs::read_to_string(source).unwrap();
+    let mut kc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let user = serde_yaml::Value::String(format!("system:serviceaccount:{namespace}:{sa}"));
+    for u in kc["users"].as_sequence_mut().expect("users") {
+        u["user"]
+            .as_mapping_mut()
+            .expect("user")
+            .insert("as".into(), user.clone());
+    }
+    let name = source.file_name().unwrap().to_string_lossy();
+    let path = scratch_path(&format!("{name}-as-{namespace}-{sa}"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
+    path
+}
+
 /// A `kube::Config` for the admin user, read from `kubeconfig`.
 pub async fn config_from(kubeconfig: &std::path::Path) -> Config {
     aura_operator::install_crypto_provider();
