@@ -565,6 +565,37 @@ async fn an_upgrade_from_the_v1alpha1_chart_keeps_every_object_and_moves_its_sto
     assert!((1..=objects).contains(&count("rewritten")), "{log_text}");
     assert!(count("secrets_moved") >= 1, "team-notes: {log_text}");
     both_alike("after the migration");
+    // The command the README gives finds nothing left to do.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_aura-operator"))
+        .arg("migrate-storage")
+        .env("KUBECONFIG", plane.kubeconfig())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        printed.matches("NothingToDo, 0 rewritten").count(),
+        6,
+        "{printed}"
+    );
+    // kubectl get says why an object waits.
+    let (table, _) = tools.run("kubectl", &["-n", NS, "get", "aurainstances"], None);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains("READY") && header.contains("REASON"),
+        "{table}"
+    );
+    let (_, reason) = ready_reason(&orders).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("orders") && l.split_whitespace().any(|w| w == reason)),
+        "{reason} in\n{table}"
+    );
 
     // 5. v1beta1's shape: a tier name and no version create the right
     // instance; an AuraDS type warns at admission and still works.
