@@ -49,12 +49,17 @@ macro_rules! domain_enum {
                 Self::parse(text) == Some(self)
             }
 
+            /// Every word a manifest may give for the value: its own, then
+            /// its aliases.
+            pub fn spellings(self) -> Vec<&'static str> {
+                std::iter::once(self.as_str())
+                    .chain(self.aliases().iter().copied())
+                    .collect()
+            }
+
             /// Every word, aliases after the value's own, for schemas and messages.
             pub fn words() -> Vec<&'static str> {
-                Self::ALL
-                    .iter()
-                    .flat_map(|v| std::iter::once(v.as_str()).chain(v.aliases().iter().copied()))
-                    .collect()
+                Self::ALL.iter().flat_map(|v| v.spellings()).collect()
             }
         }
 
@@ -146,14 +151,6 @@ impl InstanceType {
             InstanceType::EnterpriseDb => Some("virtual-dedicated-cloud"),
             InstanceType::ProfessionalDs | InstanceType::EnterpriseDs => None,
         }
-    }
-
-    /// Every word a manifest may give for the type: its v1 name, then its
-    /// tier name where that differs.
-    pub fn spellings(self) -> Vec<&'static str> {
-        std::iter::once(self.as_str())
-            .chain(self.aliases().iter().copied())
-            .collect()
     }
 
     /// An AuraDS type: Aura no longer offers new ones. The replacement is
