@@ -129,9 +129,13 @@ pub struct AuraInstanceSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable").reason(Reason::FieldValueForbidden))]
     pub region: String,
 
-    /// Aura instance type: enterprise-db (Virtual Dedicated Cloud), enterprise-ds,
-    /// business-critical, professional-db, professional-ds or free-db. Immutable,
-    /// except the upgrade from professional-db to business-critical.
+    /// Aura instance type, under its Aura API v1 name or its tier name (what
+    /// Aura's console and CLI say): enterprise-db or virtual-dedicated-cloud,
+    /// business-critical, professional-db or professional, free-db or free.
+    /// professional-ds and enterprise-ds (AuraDS, no longer offered by Aura)
+    /// are admitted with a warning. Immutable, except the upgrade from
+    /// professional-db to business-critical; the other name of the same type
+    /// is no change.
     #[serde(rename = "type")]
     #[x_kube(validation = Rule::new(type_change_rule()).message("type is immutable, except the upgrade from professional-db to business-critical").reason(Reason::FieldValueForbidden))]
     pub instance_type: InstanceType,
