@@ -29,8 +29,9 @@ pub fn finish(
         {
             root.description = Some(summary.to_string());
         }
-        add_reason_column(version);
-        conditions_by_type(version);
+        if conditions_by_type(version) {
+            add_reason_column(version);
+        }
     }
     let newest = crd.spec.versions[0].clone();
     for name in older {
@@ -63,11 +64,9 @@ pub fn deprecation_warning(group: &str, kind: &str, old: &str, new: &str) -> Str
 }
 
 /// The reason of the Ready condition, after the Ready column (or before Age
-/// where there is none): `kubectl get` shows why an object waits.
+/// where there is none): `kubectl get` shows why an object waits. For a
+/// version whose status has conditions.
 fn add_reason_column(version: &mut CustomResourceDefinitionVersion) {
-    if !has_conditions(version) {
-        return;
-    }
     let columns = version
         .additional_printer_columns
         .get_or_insert_with(Vec::new);
@@ -93,17 +92,6 @@ fn add_reason_column(version: &mut CustomResourceDefinitionVersion) {
     );
 }
 
-fn has_conditions(version: &CustomResourceDefinitionVersion) -> bool {
-    version
-        .schema
-        .as_ref()
-        .and_then(|s| s.open_api_v3_schema.as_ref())
-        .and_then(|s| s.properties.as_ref())
-        .and_then(|p| p.get("status"))
-        .and_then(|s| s.properties.as_ref())
-        .is_some_and(|p| p.contains_key("conditions"))
-}
-
 fn conditions_schema(
     version: &mut CustomResourceDefinitionVersion,
 ) -> Option<&mut k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps>
@@ -123,11 +111,14 @@ fn conditions_schema(
 
 /// Conditions are a list keyed by `type` (the API conventions), so that a
 /// server-side apply merges them by type instead of replacing the list.
-fn conditions_by_type(version: &mut CustomResourceDefinitionVersion) {
-    if let Some(conditions) = conditions_schema(version) {
-        conditions.x_kubernetes_list_type = Some("map".into());
-        conditions.x_kubernetes_list_map_keys = Some(vec!["type".into()]);
-    }
+/// Answers whether the version's status has conditions.
+fn conditions_by_type(version: &mut CustomResourceDefinitionVersion) -> bool {
+    let Some(conditions) = conditions_schema(version) else {
+        return false;
+    };
+    conditions.x_kubernetes_list_type = Some("map".into());
+    conditions.x_kubernetes_list_map_keys = Some(vec!["type".into()]);
+    true
 }
 
 #[cfg(test)]
