@@ -64,16 +64,37 @@ pub fn plan(crd: &CustomResourceDefinition, storage: &str) -> Plan {
     }
 }
 
+/// A promoted kind with its storage version, read once from its CRD.
+pub struct Promoted {
+    pub info: &'static KindInfo,
+    pub storage: String,
+}
+
+/// The kinds that serve older versions beside their storage version.
+pub fn promoted() -> Vec<Promoted> {
+    KINDS
+        .iter()
+        .filter(|k| !k.older_versions.is_empty())
+        .map(|info| Promoted {
+            info,
+            storage: info.crd().spec.versions[0].name.clone(),
+        })
+        .collect()
+}
+
 /// The owner references with every one naming an older version of a
 /// promoted kind moved to that kind's storage version; `None` when none
 /// does.
-pub fn moved_owner_references(refs: &[OwnerReference]) -> Option<Vec<OwnerReference>> {
+pub fn moved_owner_references(
+    refs: &[OwnerReference],
+    promoted: &[Promoted],
+) -> Option<Vec<OwnerReference>> {
     let mut moved = false;
     let refs = refs
         .iter()
         .map(|r| {
             let mut r = r.clone();
-            if let Some(storage) = storage_version_for(&r) {
+            if let Some(storage) = storage_version_for(&r, promoted) {
                 r.api_version = format!("{GROUP}/{storage}");
                 moved = true;
             }
@@ -85,16 +106,13 @@ pub fn moved_owner_references(refs: &[OwnerReference]) -> Option<Vec<OwnerRefere
 
 /// The storage version an owner reference should name, when it names an
 /// older one.
-fn storage_version_for(r: &OwnerReference) -> Option<String> {
+fn storage_version_for<'a>(r: &OwnerReference, promoted: &'a [Promoted]) -> Option<&'a str> {
     let version = r.api_version.strip_prefix(GROUP)?.strip_prefix('/')?;
-    let info = KINDS.iter().find(|k| k.kind == r.kind)?;
-    info.older_versions
+    let kind = promoted.iter().find(|p| p.info.kind == r.kind)?;
+    kind.info
+        .older_versions
         .contains(&version)
-        .then(|| storage_version(info))
-}
-
-fn storage_version(info: &KindInfo) -> String {
-    info.crd().spec.versions[0].name.clone()
+        .then_some(kind.storage.as_str())
 }
 
 fn crd_name(info: &KindInfo) -> String {
@@ -153,14 +171,14 @@ pub async fn migrate(client: &Client) -> Result<Report, MigrationError> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut report = Report::default();
     let mut to_trim = Vec::new();
-    for info in KINDS.iter().filter(|k| !k.older_versions.is_empty()) {
-        let storage = storage_version(info);
+    let promoted = promoted();
+    for Promoted { info, storage } in &promoted {
         let name = crd_name(info);
         let crd = crds
             .get(&name)
             .await
             .map_err(failed(format!("read the CRD {name}")))?;
-        let plan = plan(&crd, &storage);
+        let plan = plan(&crd, storage);
         let mut kind = KindReport {
             kind: info.kind,
             plan: plan.clone(),
@@ -176,8 +194,8 @@ pub async fn migrate(client: &Client) -> Result<Report, MigrationError> {
             ),
             Plan::Migrate { from } => {
                 info!(crd = %name, ?from, to = %storage, "rewriting objects stored in an older version");
-                rewrite_all(client, info, &storage, &mut kind).await?;
-                to_trim.push((name, storage));
+                rewrite_all(client, info, storage, &promoted, &mut kind).await?;
+                to_trim.push((name, storage.clone()));
             }
         }
         report.kinds.push(kind);
@@ -185,7 +203,7 @@ pub async fn migrate(client: &Client) -> Result<Report, MigrationError> {
     if to_trim.is_empty() {
         return Ok(report);
     }
-    report.secrets_moved = move_secret_owners(client).await?;
+    report.secrets_moved = move_secret_owners(client, &promoted).await?;
     for (name, storage) in to_trim {
         crds.patch_status(
             &name,
@@ -206,6 +224,7 @@ async fn rewrite_all(
     client: &Client,
     info: &KindInfo,
     storage: &str,
+    promoted: &[Promoted],
     report: &mut KindReport,
 ) -> Result<(), MigrationError> {
     let resource = ApiResource {
@@ -223,7 +242,7 @@ async fn rewrite_all(
             .await
             .map_err(failed(format!("list {}", info.plural)))?;
         for obj in &page.items {
-            rewrite(client, &resource, obj, report).await?;
+            rewrite(client, &resource, obj, promoted, report).await?;
         }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
@@ -239,6 +258,7 @@ async fn rewrite(
     client: &Client,
     resource: &ApiResource,
     obj: &DynamicObject,
+    promoted: &[Promoted],
     report: &mut KindReport,
 ) -> Result<(), MigrationError> {
     let api: Api<DynamicObject> = match obj.namespace() {
@@ -246,7 +266,7 @@ async fn rewrite(
         None => Api::all_with(client.clone(), resource),
     };
     let mut metadata = json!({"resourceVersion": obj.resource_version()});
-    let moved = moved_owner_references(obj.owner_references());
+    let moved = moved_owner_references(obj.owner_references(), promoted);
     if let Some(refs) = &moved {
         metadata["ownerReferences"] = json!(refs);
     }
@@ -273,7 +293,7 @@ async fn rewrite(
 }
 
 /// Moves the owner references of the connection Secrets the operator writes.
-async fn move_secret_owners(client: &Client) -> Result<u64, MigrationError> {
+async fn move_secret_owners(client: &Client, promoted: &[Promoted]) -> Result<u64, MigrationError> {
     let api: Api<Secret> = Api::all(client.clone());
     let mut params = ListParams::default().labels(&owned_selector()).limit(PAGE);
     let mut moved = 0;
@@ -283,7 +303,7 @@ async fn move_secret_owners(client: &Client) -> Result<u64, MigrationError> {
             .await
             .map_err(failed("list the operator's Secrets"))?;
         for secret in &page.items {
-            let Some(refs) = moved_owner_references(secret.owner_references()) else {
+            let Some(refs) = moved_owner_references(secret.owner_references(), promoted) else {
                 continue;
             };
             let ns = secret.namespace().unwrap_or_default();
@@ -373,6 +393,7 @@ mod tests {
 
     #[test]
     fn owner_references_move_only_for_older_versions_of_promoted_kinds() {
+        let promoted = promoted();
         let r = |api_version: &str, kind: &str| OwnerReference {
             api_version: api_version.into(),
             kind: kind.into(),
@@ -397,7 +418,7 @@ mod tests {
             (r("other.io/v1alpha1", "AuraInstance"), None),
         ];
         for (reference, expected) in cases {
-            let moved = moved_owner_references(std::slice::from_ref(&reference));
+            let moved = moved_owner_references(std::slice::from_ref(&reference), &promoted);
             assert_eq!(
                 moved.as_ref().map(|m| m[0].api_version.as_str()),
                 expected,
@@ -415,7 +436,7 @@ mod tests {
             r("apps/v1", "Deployment"),
             r("aura-operator.io/v1alpha1", "AuraSnapshot"),
         ];
-        let moved = moved_owner_references(&two).unwrap();
+        let moved = moved_owner_references(&two, &promoted).unwrap();
         assert_eq!(moved[0], two[0]);
         assert_eq!(moved[1].api_version, "aura-operator.io/v1beta1");
     }
