@@ -191,45 +191,37 @@ impl Telemetry {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP aura_operator_reconciles_total Reconciles by result.\n# TYPE aura_operator_reconciles_total counter"
-        );
-        for (result, n) in crate::locked(&self.reconciles).iter() {
-            let _ = writeln!(
-                out,
-                "aura_operator_reconciles_total{{result=\"{result}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP aura_operator_credential_checks_total Checks of connection Secrets against their databases (Query API), by result.\n# TYPE aura_operator_credential_checks_total counter"
-        );
-        for (result, n) in crate::locked(&self.credential_checks).iter() {
-            let _ = writeln!(
-                out,
-                "aura_operator_credential_checks_total{{result=\"{result}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP aura_operator_dry_run_skipped_total Mutating Aura calls skipped by --dry-run, by operation.\n# TYPE aura_operator_dry_run_skipped_total counter"
-        );
-        for (operation, n) in crate::locked(&self.dry_run_skipped).iter() {
-            let _ = writeln!(
-                out,
-                "aura_operator_dry_run_skipped_total{{operation=\"{operation}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP aura_operator_storage_migrated_objects_total Objects rewritten in the storage version after an upgrade, by kind.\n# TYPE aura_operator_storage_migrated_objects_total counter"
-        );
-        for (kind, n) in crate::locked(&self.storage_migrated).iter() {
-            let _ = writeln!(
-                out,
-                "aura_operator_storage_migrated_objects_total{{kind=\"{kind}\"}} {n}"
-            );
+        let counters: [(&str, &str, &str, &Mutex<BTreeMap<&'static str, u64>>); 4] = [
+            (
+                "aura_operator_reconciles_total",
+                "Reconciles by result.",
+                "result",
+                &self.reconciles,
+            ),
+            (
+                "aura_operator_credential_checks_total",
+                "Checks of connection Secrets against their databases (Query API), by result.",
+                "result",
+                &self.credential_checks,
+            ),
+            (
+                "aura_operator_dry_run_skipped_total",
+                "Mutating Aura calls skipped by --dry-run, by operation.",
+                "operation",
+                &self.dry_run_skipped,
+            ),
+            (
+                "aura_operator_storage_migrated_objects_total",
+                "Objects rewritten in the storage version after an upgrade, by kind.",
+                "kind",
+                &self.storage_migrated,
+            ),
+        ];
+        for (name, help, label, values) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (value, n) in crate::locked(values).iter() {
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
         }
         crate::locked(&self.reconcile_duration).render(
             &mut out,
