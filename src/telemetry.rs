@@ -83,11 +83,14 @@ const RECONCILE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 const READY_BUCKETS: &[f64] = &[10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
 
 /// Process-wide metrics and health, shared by the controller and the admin server.
+/// A counter by one label's value.
+type Counter = Mutex<BTreeMap<&'static str, u64>>;
+
 pub struct Telemetry {
-    reconciles: Mutex<BTreeMap<&'static str, u64>>,
-    credential_checks: Mutex<BTreeMap<&'static str, u64>>,
-    dry_run_skipped: Mutex<BTreeMap<&'static str, u64>>,
-    storage_migrated: Mutex<BTreeMap<&'static str, u64>>,
+    reconciles: Counter,
+    credential_checks: Counter,
+    dry_run_skipped: Counter,
+    storage_migrated: Counter,
     reconcile_duration: Mutex<Histogram>,
     time_to_ready: Mutex<Histogram>,
     stores: Mutex<Vec<Store<AuraInstance>>>,
@@ -191,7 +194,7 @@ impl Telemetry {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &str, &Mutex<BTreeMap<&'static str, u64>>); 4] = [
+        let counters: [(&str, &str, &str, &Counter); 4] = [
             (
                 "aura_operator_reconciles_total",
                 "Reconciles by result.",
