@@ -10,7 +10,7 @@
 //! built here. Then the runbook of README "Upgrading to v1beta1": new CRDs
 //! (server-side), `helm upgrade`, the new operator.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,8 +22,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::gitops::{argo_health, kstatus};
-use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, TENANT_B, console_request, query_api_url};
-use crate::support::logs::Log;
+use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B, console_request};
 use crate::support::{self, Launcher, eventually, repo_root};
 
 const OLD_CHART: &str = "tests/upgrade/aura-operator-0.1.0.tgz";
@@ -34,10 +33,9 @@ const RELEASE_NS: &str = "aura-system";
 
 /// The plurals of the promoted kinds.
 fn promoted() -> Vec<&'static str> {
-    aura_operator::api::KINDS
+    aura_operator::migration::promoted()
         .iter()
-        .filter(|k| !k.older_versions.is_empty())
-        .map(|k| k.plural)
+        .map(|p| p.info.plural)
         .collect()
 }
 
@@ -49,13 +47,7 @@ struct Tools {
 
 impl Tools {
     fn command(&self, tool: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(tool));
-        let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aura-testenv/helm");
-        cmd.env("KUBECONFIG", &self.kubeconfig)
-            .env("HELM_CACHE_HOME", home.join("cache"))
-            .env("HELM_CONFIG_HOME", home.join("config"))
-            .env("HELM_DATA_HOME", home.join("data"));
-        cmd
+        support::tool_on(&self.bin, tool, &self.kubeconfig)
     }
 
     /// Runs a tool; (stdout, stderr), panicking on failure.
@@ -198,24 +190,6 @@ spec:
   source: {{snapshotId: "00000000-0000-0000-0000-000000000000"}}
 "#
     )
-}
-
-/// `aura-operator run`, cluster-wide, on this test's control plane.
-fn start_operator(kubeconfig: &Path, base_url: &str) -> (tokio::process::Child, Log) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aura-operator"));
-    cmd.args(["run", "--aura-base-url", base_url])
-        .args(["--poll-interval", "500ms", "--resync-interval", "20s"])
-        .args(["--create-grace", "4s", "--admin-listen", "127.0.0.1:0"])
-        .args(["--query-api-url", &query_api_url(base_url)])
-        .env("KUBECONFIG", kubeconfig)
-        .env("RUST_LOG", "info,aura_operator=debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("start aura-operator run");
-    let mut log = Log::default();
-    log.capture(child.stderr.take().expect("piped stderr"));
-    (child, log)
 }
 
 fn ready_reason(o: &Value) -> Option<(String, String)> {
@@ -491,7 +465,7 @@ async fn an_upgrade_from_the_v1alpha1_chart_keeps_every_object_and_moves_its_sto
     // anything.
     // As the chart's ServiceAccount: its RBAC must be enough to migrate.
     let as_chart = support::impersonating_kubeconfig(plane.kubeconfig(), RELEASE_NS, RELEASE);
-    let (mut operator, log) = start_operator(&as_chart, &sim.base_url());
+    let operator = Operator::start_on(&as_chart, None, &sim.base_url(), &[], &[]);
     for plural in promoted() {
         eventually(
             &format!("{plural} stored as v1beta1 only"),
@@ -546,7 +520,7 @@ async fn an_upgrade_from_the_v1alpha1_chart_keeps_every_object_and_moves_its_sto
         "the password is kept"
     );
     let log_text = eventually("the migration's summary", WAIT, || async {
-        let text = log.text();
+        let text = operator.log();
         text.contains("storage migration done").then_some(text)
     })
     .await;
@@ -656,7 +630,7 @@ spec: {{projectRef: {{name: team}}, cloudProvider: gcp, region: europe-west1, ty
         "only the two new objects create: {creates:?}"
     );
 
-    operator.kill().await.unwrap();
+    operator.kill().await;
     let stopped = tokio::task::spawn_blocking(move || plane.stop(Duration::from_secs(30)))
         .await
         .unwrap();

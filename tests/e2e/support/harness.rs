@@ -74,8 +74,25 @@ impl Operator {
 
     /// [`Operator::start`] with environment variables (`AURA_FAILPOINT`, say).
     pub fn start_env(ns: &str, base_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let kubeconfig = super::kubeconfig_path();
+        Self::start_on(&kubeconfig, Some(ns), base_url, extra, env)
+    }
+
+    /// The operator on the control plane of `kubeconfig`: watching `ns`, or
+    /// cluster-wide when `None`.
+    pub fn start_on(
+        kubeconfig: &std::path::Path,
+        ns: Option<&str>,
+        base_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aura-operator"));
-        cmd.args(["run", "--namespace", ns, "--aura-base-url", base_url]);
+        cmd.arg("run");
+        if let Some(ns) = ns {
+            cmd.args(["--namespace", ns]);
+        }
+        cmd.args(["--aura-base-url", base_url]);
         // Test-friendly defaults; a flag given in `extra` replaces its default.
         // Credential checks reach each instance's Query API through the
         // simulator's address, as they would through a proxy.
@@ -93,7 +110,7 @@ impl Operator {
         }
         cmd.envs(env.iter().copied());
         cmd.args(extra)
-            .env("KUBECONFIG", super::kubeconfig_path())
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,aura_operator=debug")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

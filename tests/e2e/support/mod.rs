@@ -117,17 +117,21 @@ pub fn bin_dir() -> PathBuf {
 
 /// `kubectl` with `KUBECONFIG` set to the shared control plane's admin config.
 pub fn kubectl() -> Command {
-    let mut cmd = Command::new(bin_dir().join("kubectl"));
-    cmd.env("KUBECONFIG", kubeconfig_path());
-    cmd
+    tool_on(&bin_dir(), "kubectl", &kubeconfig_path())
 }
 
 /// `helm` with `KUBECONFIG` set to the shared control plane's admin config
 /// and its cache/config/data directories under the target directory.
 pub fn helm() -> Command {
+    tool_on(&bin_dir(), "helm", &kubeconfig_path())
+}
+
+/// `kubectl` or `helm` of `bin` on the control plane of `kubeconfig` (helm's
+/// cache/config/data directories under the target directory).
+pub fn tool_on(bin: &std::path::Path, tool: &str, kubeconfig: &std::path::Path) -> Command {
     let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aura-testenv/helm");
-    let mut cmd = Command::new(bin_dir().join("helm"));
-    cmd.env("KUBECONFIG", kubeconfig_path())
+    let mut cmd = Command::new(bin.join(tool));
+    cmd.env("KUBECONFIG", kubeconfig)
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_DATA_HOME", home.join("data"));
