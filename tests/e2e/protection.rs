@@ -179,6 +179,18 @@ async fn the_policy_refuses_to_delete_a_protected_object_until_protection_is_lif
     let id = instance_id(&h.wait_ready("db").await);
     wait_enforced(&h.ns, "db").await;
 
+    // A delete through either served version, named in full, is refused
+    // alike (the policy matches every version, not only the preferred one).
+    for version in ["v1beta1", "v1alpha1"] {
+        let resource = format!("aurainstances.{version}.aura-operator.io");
+        let out = kubectl(&["delete", &resource, "db", "-n", &h.ns, "--wait=false"]).await;
+        assert!(
+            !out.status.success()
+                && String::from_utf8_lossy(&out.stderr).contains("deletionProtection: true"),
+            "deleting a protected object through {version} was not refused: {}",
+            describe(&out)
+        );
+    }
     // kubectl delete is refused, and says how to lift the protection.
     let out = kubectl(&["delete", "aurainstance", "db", "-n", &h.ns, "--wait=false"]).await;
     assert!(
