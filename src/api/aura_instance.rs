@@ -46,6 +46,10 @@ pub const FINALIZER: &str = "aura-operator.io/finalizer";
         .message("instanceId needs an explicit deletionPolicy: Orphan keeps the adopted instance when this object is deleted, Delete destroys it")
         .reason(Reason::FieldValueRequired)
         .field_path(".deletionPolicy"),
+    validation = Rule::new("!has(self.adoption) || self.adoption != 'AdoptOrCreate' || has(self.deletionPolicy)")
+        .message("adoption: AdoptOrCreate needs an explicit deletionPolicy: the instance it adopts may not be one this manifest made (Orphan keeps it when this object is deleted, Delete destroys it)")
+        .reason(Reason::FieldValueRequired)
+        .field_path(".deletionPolicy"),
     validation = Rule::new("!(has(self.projectRef) && has(self.credentialsSecretRef))")
         .message("set at most one of projectRef and credentialsSecretRef")
         .reason(Reason::FieldValueForbidden)
@@ -250,6 +254,11 @@ pub struct AuraInstanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_recovery: Option<PasswordRecovery>,
 
+    /// Whether a create may adopt an instance that already exists; see
+    /// Adoption. Consulted only while the object has no instance yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
+
     /// Create the instance as a clone: from another instance's current data,
     /// or from one of its snapshots (which must be exportable). Create-only:
     /// it cannot be set, changed or removed afterwards.
@@ -378,6 +387,25 @@ pub enum PasswordRecovery {
     Recreate,
     /// Stall until a person writes the password into the connection Secret.
     Manual,
+}
+
+/// Whether a create first looks for an instance to adopt: for rebuilding a
+/// management cluster from Git, or blue/green management clusters, where
+/// the manifests come back without their status. CreateOnly (default):
+/// always create. AdoptOrCreate: before creating, look in the tenant for
+/// instances of the same Aura name, type, cloudProvider and region that no
+/// AuraInstance in this cluster holds: exactly one is adopted (claimed, no
+/// create, never re-created by passwordRecovery), none is created, more
+/// than one stalls with reason AdoptionAmbiguous and lists their ids. The
+/// risk: an instance of that name made by somebody else is adopted. Needs
+/// an explicit deletionPolicy.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Adoption {
+    /// Always create; never adopt an instance this object did not make.
+    #[default]
+    CreateOnly,
+    /// Adopt the one unheld instance of the same name, type and place, else create.
+    AdoptOrCreate,
 }
 
 /// How many times one object destroys and re-creates a password-less instance.
@@ -567,6 +595,12 @@ pub struct AuraInstanceStatus {
     /// re-create it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_create_instance_id: Option<String>,
+    /// When this object adopted an existing instance through adoption:
+    /// AdoptOrCreate (RFC 3339). Such an instance is never re-created by
+    /// passwordRecovery, and an AuraRestore applied before it (or with it)
+    /// waits for a confirmation instead of running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_at: Option<String>,
     /// How many password-less instances this object destroyed and created again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recreations: Option<i32>,

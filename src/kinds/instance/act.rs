@@ -36,13 +36,14 @@ pub async fn act(
             Acted::Nothing
         }
         Action::WriteSecret => write_secret(obj, ctx, observed).await?,
-        Action::Adopt { instance_id } => match ctx.claims().claim(obj, instance_id).await? {
+        Action::Adopt { instance_id, cause } => match ctx.claims().claim(obj, instance_id).await? {
             Claim::HeldByOther(_) => Acted::AdoptRaced,
             Claim::Held => {
-                info!(instance = %instance_id, "found the instance of an unanswered create");
+                info!(instance = %instance_id, ?cause, "adopted the instance");
                 ctx.record_instance(obj, instance_id);
                 Acted::Adopted {
                     instance_id: instance_id.clone(),
+                    cause: *cause,
                 }
             }
         },

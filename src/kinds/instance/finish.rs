@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::decide::{self, Action, Decision, Reason, StatusSummary};
+use super::decide::{self, Action, AdoptCause, Decision, Reason, StatusSummary};
 use super::schedule::{self, Made, Scheduled};
 use super::secret;
 use super::status::{self, DRIFTED};
@@ -36,8 +36,12 @@ pub enum Acted {
     /// The connection Secret was written; `replaced`: the type it was
     /// replaced for (a Secret's type cannot change).
     SecretWritten { replaced: Option<String> },
-    /// The instance of an unanswered create was claimed.
-    Adopted { instance_id: String },
+    /// The instance of an unanswered create, or the one adoption:
+    /// AdoptOrCreate found, was claimed.
+    Adopted {
+        instance_id: String,
+        cause: AdoptCause,
+    },
     /// Another object's search claimed that instance a moment ago.
     AdoptRaced,
     /// The instance whose password was lost was sent to be destroyed.
@@ -141,13 +145,29 @@ fn acted(f: &Finishing<'_>, next: &mut AuraInstanceStatus, events: &mut Vec<Even
                 ));
             }
         }
-        Acted::Adopted { instance_id } => {
+        Acted::Adopted {
+            instance_id,
+            cause: AdoptCause::LostCreate,
+        } => {
             next.instance_id = Some(instance_id.clone());
             next.lost_create_instance_id = Some(instance_id.clone());
             events.push(Event::Normal(
                 Reason::Adopted,
                 format!(
                     "found Aura instance {instance_id} created by an earlier, unanswered create"
+                ),
+            ));
+        }
+        Acted::Adopted {
+            instance_id,
+            cause: AdoptCause::Rebuild,
+        } => {
+            next.instance_id = Some(instance_id.clone());
+            next.adopted_at = Some(f.now.to_string());
+            events.push(Event::Normal(
+                Reason::Adopted,
+                format!(
+                    "adopted Aura instance {instance_id} (adoption: AdoptOrCreate): the one instance of this name, type and place that no AuraInstance here held; nothing was created"
                 ),
             ));
         }

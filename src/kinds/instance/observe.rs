@@ -13,6 +13,7 @@ use super::compare::Compared;
 use super::decide::{self, AuraView, Observation, Stall, TenantChoice};
 use super::plan::{self, AuraRead};
 use super::secret;
+use super::verify;
 use crate::api::{AuraInstance, AuraInstanceStatus, ProjectId};
 use crate::aura::{
     AuraClient, AuraErrorKind, CreatedInstance, Credentials, Instance, InstanceSummary, Tenant,
@@ -37,6 +38,8 @@ pub struct Observed {
     pub secret: Option<SecretPlan>,
     /// A Secret of that name exists and is not this object's.
     pub not_owned: bool,
+    /// A Secret nobody owns names the instance but is not taken.
+    pub not_trusted: Option<verify::Distrust>,
     /// The password's keeper from a Secret replacement is still there, and no
     /// longer needed.
     pub leftover_backup: bool,
@@ -72,6 +75,7 @@ pub enum Aura {
         tenant: Arc<Tenant>,
         listed: Option<Arc<Vec<InstanceSummary>>>,
         claimed: Vec<String>,
+        adoptable: Vec<Instance>,
     },
 }
 
@@ -85,10 +89,12 @@ impl Observed {
                 tenant,
                 listed,
                 claimed,
+                adoptable,
             } => AuraView::NotCreated {
                 tenant,
                 listed: listed.as_deref().map(Vec::as_slice),
                 claimed,
+                adoptable,
             },
         }
     }
@@ -106,9 +112,11 @@ impl Observed {
                 up_to_date: plan.up_to_date,
                 has_password: secret::has_password(Some(&plan.desired), &i.id),
                 not_owned: self.not_owned,
+                not_trusted: self.not_trusted,
             },
             _ => decide::SecretView {
                 not_owned: self.not_owned,
+                not_trusted: self.not_trusted,
                 ..Default::default()
             },
         }
@@ -191,6 +199,7 @@ pub async fn observe(
             recorded: recorded.as_deref(),
             adopt: obj.spec.instance_id.as_deref(),
         },
+        plan::searches_to_adopt(&obj.spec, &current),
     );
     let (instance_id, observed_aura) = match read {
         AuraRead::Unheld(id) => (None, Aura::Unheld(id)),
@@ -280,6 +289,7 @@ pub async fn observe(
         claimed_elsewhere,
         secret: secret.plan,
         not_owned: secret.not_owned,
+        not_trusted: secret.not_trusted,
         leftover_backup: secret.leftover_backup,
         catalogue,
     })))
@@ -307,10 +317,27 @@ async fn not_created(
         obj,
         listed.as_deref().map(Vec::as_slice).unwrap_or_default(),
     );
+    // adoption: AdoptOrCreate reads the unheld instances of its name (the
+    // list does not say their type or region); bounded by that name.
+    let mut adoptable = Vec::new();
+    if plan::searches_to_adopt(&obj.spec, current) {
+        let name = obj.aura_name();
+        for summary in listed.iter().flat_map(|l| l.iter()) {
+            if summary.name.as_deref() != Some(name.as_str()) || claimed.contains(&summary.id) {
+                continue;
+            }
+            match aura.get_instance(&summary.id).await {
+                Ok(i) => adoptable.push(i),
+                Err(e) if e.kind() == AuraErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     Ok(Ok(Aura::NotCreated {
         tenant,
         listed,
         claimed,
+        adoptable,
     }))
 }
 
@@ -318,6 +345,7 @@ async fn not_created(
 struct SecretSeen {
     plan: Option<SecretPlan>,
     not_owned: bool,
+    not_trusted: Option<verify::Distrust>,
     leftover_backup: bool,
 }
 
@@ -340,6 +368,7 @@ async fn connection_secret(
         .owned(&ns, &secret::backup_name(&name))
         .filter(|b| secret::controlled_by(b, obj));
     let mut not_owned = false;
+    let mut not_trusted = None;
     let plan = match observed_aura {
         Aura::Found(i) if !claimed_elsewhere && templates_render(obj) => {
             // The watch's copy can tell that nothing needs writing; anything
@@ -362,7 +391,25 @@ async fn connection_secret(
                 }),
                 None => {
                     let existing = read_secret(&secrets, &name).await?;
-                    if secret::may_write(existing.as_ref(), obj, Some(&i.id)) {
+                    let writable = match secret::standing(existing.as_ref(), obj, Some(&i.id)) {
+                        secret::Standing::Writable => true,
+                        secret::Standing::Takeover { labelled } => {
+                            // Restored from a backup or brought by an external
+                            // store: taken only on the database's yes.
+                            let found = existing.as_ref().expect("a Secret to take over");
+                            not_trusted = verify::trust(obj, ctx, found, labelled).await;
+                            not_trusted.is_none()
+                        }
+                        secret::Standing::OtherInstance(_) => {
+                            not_trusted = Some(verify::Distrust::OtherInstance);
+                            false
+                        }
+                        secret::Standing::Foreign => {
+                            not_owned = true;
+                            false
+                        }
+                    };
+                    if writable {
                         // The backup is read live when it could hold the only
                         // copy of the password: just after a start the watch
                         // may not have listed it yet.
@@ -378,7 +425,6 @@ async fn connection_secret(
                             Err(stall) => return Ok(Err(stall)),
                         }
                     } else {
-                        not_owned = true;
                         None
                     }
                 }
@@ -408,6 +454,7 @@ async fn connection_secret(
     Ok(Ok(SecretSeen {
         plan,
         not_owned,
+        not_trusted,
         leftover_backup,
     }))
 }

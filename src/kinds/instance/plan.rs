@@ -3,7 +3,7 @@
 
 use super::compare::Compared;
 use super::decide::{create_intent, wants_snapshot_first};
-use crate::api::{AuraInstanceSpec, AuraInstanceStatus};
+use crate::api::{Adoption, AuraInstanceSpec, AuraInstanceStatus};
 
 /// What the pass asks Aura first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Known<'a> {
 /// answer is in memory, else the one this process just recorded, else the
 /// one the spec adopts. A status naming another (or one with no claim) is
 /// not believed, and nothing is asked about it. Without any, the tenant.
-pub fn aura_read(status: &AuraInstanceStatus, known: Known<'_>) -> AuraRead {
+pub fn aura_read(status: &AuraInstanceStatus, known: Known<'_>, adopting: bool) -> AuraRead {
     if let Some(id) = known
         .held
         .or(known.pending)
@@ -48,9 +48,17 @@ pub fn aura_read(status: &AuraInstanceStatus, known: Known<'_>) -> AuraRead {
     match status.instance_id.as_deref() {
         Some(id) => AuraRead::Unheld(id.to_string()),
         None => AuraRead::Tenant {
-            list: create_intent(status).is_some(),
+            list: create_intent(status).is_some() || adopting,
         },
     }
+}
+
+/// `adoption: AdoptOrCreate` before this object's first create: the tenant's
+/// instances are searched for one to adopt.
+pub fn searches_to_adopt(spec: &AuraInstanceSpec, status: &AuraInstanceStatus) -> bool {
+    spec.adoption.unwrap_or_default() == Adoption::AdoptOrCreate
+        && create_intent(status).is_none()
+        && status.instance_id.is_none()
 }
 
 /// What the pass reads once Aura showed the instance.
@@ -156,7 +164,62 @@ mod tests {
             ),
         ];
         for (what, status, known, want) in cases {
-            assert_eq!(aura_read(&status, known), want, "{what}");
+            assert_eq!(aura_read(&status, known, false), want, "{what}");
+        }
+        // adoption: AdoptOrCreate lists the tenant before the first create,
+        // and never outranks what is known.
+        let adopting = |status: &AuraInstanceStatus, known| aura_read(status, known, true);
+        assert_eq!(
+            adopting(&status(None, false), Known::default()),
+            AuraRead::Tenant { list: true }
+        );
+        assert_eq!(
+            adopting(&status(None, false), known(Some("s"), None, None, None)),
+            instance("s")
+        );
+    }
+
+    #[test]
+    fn only_adopt_or_create_before_any_create_searches_to_adopt() {
+        let spec = |adoption| AuraInstanceSpec {
+            adoption,
+            ..serde_json::from_value(serde_json::json!({
+                "cloudProvider": "gcp", "region": "europe-west1", "type": "enterprise-db",
+                "memory": "8GB"
+            }))
+            .unwrap()
+        };
+        let adopt = Some(Adoption::AdoptOrCreate);
+        // (what, adoption, status, searches)
+        let cases = [
+            ("default", None, status(None, false), false),
+            (
+                "CreateOnly",
+                Some(Adoption::CreateOnly),
+                status(None, false),
+                false,
+            ),
+            (
+                "AdoptOrCreate, nothing yet",
+                adopt,
+                status(None, false),
+                true,
+            ),
+            (
+                "AdoptOrCreate, after its own create",
+                adopt,
+                status(None, true),
+                false,
+            ),
+            (
+                "AdoptOrCreate, with an instance",
+                adopt,
+                status(Some("a"), false),
+                false,
+            ),
+        ];
+        for (what, adoption, status, want) in cases {
+            assert_eq!(searches_to_adopt(&spec(adoption), &status), want, "{what}");
         }
     }
 

@@ -26,6 +26,12 @@ crate::reasons! {
         LoadingFailed,
         InstanceNotFound,
         InstanceMismatch,
+        /// adoption: AdoptOrCreate found several instances it could adopt:
+        /// nothing is adopted or created.
+        AdoptionAmbiguous,
+        /// The connection Secret was not written by this object and is not
+        /// taken: its instance id differs, or the database refused its login.
+        SecretNotTrusted,
         InstanceClaimed,
         /// The status names an instance no claim gives this object: not believed.
         InstanceNotClaimed,

@@ -306,6 +306,68 @@ pub async fn check(
     }
 }
 
+/// Whether a Secret nobody owns, which names this object's instance, may be
+/// taken over: the database is asked first (the in-memory check is not
+/// touched: the Secret is not this object's yet).
+pub async fn trust(
+    obj: &AuraInstance,
+    ctx: &Context<AuraInstance>,
+    secret: &Secret,
+    labelled: bool,
+) -> Option<Distrust> {
+    let enabled = ctx.config.verify_credentials && obj.spec.verify_credentials != Some(false);
+    let verdict = if enabled {
+        ask(ctx, secret, true).await.map(|(verdict, _)| verdict)
+    } else {
+        None
+    };
+    if let Some(verdict) = &verdict {
+        ctx.telemetry.record_credential_check(label(verdict));
+    }
+    trusted(verdict.as_ref(), labelled)
+}
+
+/// Why a Secret nobody owns is not taken (`None`: it is). Only the
+/// database's yes lets one in; the operator's own label (a Secret it wrote,
+/// then orphaned or backed up) suffices when the database cannot be asked.
+pub fn trusted(verdict: Option<&Verdict>, labelled: bool) -> Option<Distrust> {
+    match verdict {
+        Some(Verdict::Accepted) => None,
+        Some(Verdict::Rejected { .. } | Verdict::Forbidden { .. }) => Some(Distrust::LoginRefused),
+        Some(Verdict::Unreachable(_)) | None if labelled => None,
+        Some(Verdict::Unreachable(_)) => Some(Distrust::Unverifiable),
+        None => Some(Distrust::ChecksOff),
+    }
+}
+
+/// Why a connection Secret this object did not write is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distrust {
+    /// It says it is for another Aura instance.
+    OtherInstance,
+    /// The database refused its login.
+    LoginRefused,
+    /// The database could not be asked, and the Secret is not the operator's.
+    Unverifiable,
+    /// Credential checks are off, and the Secret is not the operator's.
+    ChecksOff,
+}
+
+impl Distrust {
+    pub fn why(self) -> &'static str {
+        match self {
+            Self::OtherInstance => "it was written for another Aura instance",
+            Self::LoginRefused => "the database refused its username and password",
+            Self::Unverifiable => {
+                "the database could not be asked whether its login works (it is retried)"
+            }
+            Self::ChecksOff => {
+                "credential checks are off (verifyCredentials), and it does not carry the operator's label"
+            }
+        }
+    }
+}
+
 /// Asks the database whether the Secret's login works; a first answer that
 /// is not a yes, and came quickly, is asked once more after a second.
 async fn ask(
@@ -426,6 +488,27 @@ mod tests {
                 interval: HOUR6,
             });
             assert_eq!(got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_secret_nobody_owns_is_trusted_on_the_databases_yes() {
+        let refused = Verdict::Rejected { code: None };
+        let forbidden = Verdict::Forbidden { code: None };
+        let down = Verdict::Unreachable("refused".into());
+        // (verdict, labelled, distrust)
+        let cases = [
+            (Some(&Verdict::Accepted), false, None),
+            (Some(&Verdict::Accepted), true, None),
+            (Some(&refused), true, Some(Distrust::LoginRefused)),
+            (Some(&forbidden), false, Some(Distrust::LoginRefused)),
+            (Some(&down), true, None),
+            (Some(&down), false, Some(Distrust::Unverifiable)),
+            (None, true, None),
+            (None, false, Some(Distrust::ChecksOff)),
+        ];
+        for (verdict, labelled, want) in cases {
+            assert_eq!(trusted(verdict, labelled), want, "{verdict:?} {labelled}");
         }
     }
 

@@ -7,11 +7,14 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::{
-    Action, Decision, LookAgain, Observation, Readiness, Reason, SourceView, StatusSummary,
-    check_offered, create_request, invalid_template, secret_not_owned,
+    Action, AdoptCause, Decision, LookAgain, Observation, Readiness, Reason, SourceView,
+    StatusSummary, check_offered, create_request, invalid_template, placement_mismatch,
+    secret_not_owned,
 };
-use crate::api::{AuraInstanceSpec, AuraInstanceStatus, Phase};
-use crate::aura::model::{CreateInstanceRequest, InstanceSummary, Tenant};
+use crate::api::{Adoption, AuraInstanceSpec, AuraInstanceStatus, Phase};
+use crate::aura::model::{
+    CreateInstanceRequest, Instance, InstanceStatus, InstanceSummary, Tenant,
+};
 use crate::kinds::shared::views::KeyFacts;
 
 /// Clock skew allowed between our intent timestamp and Aura's `created_at`.
@@ -22,7 +25,11 @@ pub(super) fn decide_create(
     tenant: &Tenant,
     listed: Option<&[InstanceSummary]>,
     claimed: &[String],
+    adoptable: &[Instance],
 ) -> Decision {
+    if let Some(adopt) = adopt_first(obs, listed, claimed, adoptable) {
+        return adopt;
+    }
     let version = match check_offered(obs.spec, tenant) {
         Ok(version) => version,
         Err(message) => {
@@ -112,6 +119,7 @@ pub(super) fn decide_create(
         return Decision {
             action: Action::Adopt {
                 instance_id: found.id.clone(),
+                cause: AdoptCause::LostCreate,
             },
             status: creating("found the instance of an unanswered create"),
             requeue: LookAgain::Poll,
@@ -137,6 +145,100 @@ pub(super) fn decide_create(
         action: Action::Create(request),
         status: creating("an earlier create produced no instance; creating again"),
         requeue: LookAgain::Poll,
+    }
+}
+
+/// `adoption: AdoptOrCreate`, before this object's first create: the one
+/// unheld instance of the same name, type and place is adopted; several
+/// stall; none lets the create go on (`None`).
+fn adopt_first(
+    obs: &Observation<'_>,
+    listed: Option<&[InstanceSummary]>,
+    claimed: &[String],
+    adoptable: &[Instance],
+) -> Option<Decision> {
+    if obs.spec.adoption.unwrap_or_default() != Adoption::AdoptOrCreate
+        || create_intent(obs.status).is_some()
+    {
+        return None;
+    }
+    if listed.is_none() {
+        // observe always lists in this state; be safe if it did not.
+        return Some(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::Creating,
+                "looking for an instance to adopt (adoption: AdoptOrCreate)",
+            ),
+            requeue: LookAgain::After(Duration::from_secs(5)),
+        });
+    }
+    match adoption_search(obs.spec, obs.aura_name, adoptable, claimed) {
+        AdoptionSearch::Nothing => None,
+        AdoptionSearch::One(id) => Some(Decision {
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::Adopted,
+                format!(
+                    "adopting Aura instance {id}: the one instance named {} of this type and place that no AuraInstance here holds (adoption: AdoptOrCreate)",
+                    obs.aura_name
+                ),
+            ),
+            action: Action::Adopt {
+                instance_id: id,
+                cause: AdoptCause::Rebuild,
+            },
+            requeue: LookAgain::Poll,
+        }),
+        AdoptionSearch::Many(ids) => Some(Decision {
+            action: Action::None,
+            status: StatusSummary::stalled(
+                Reason::AdoptionAmbiguous,
+                format!(
+                    "adoption: AdoptOrCreate found {} unheld instances named {} of this type and place ({}): nothing is adopted or created; set spec.instanceId to the one to adopt, or remove the others",
+                    ids.len(),
+                    obs.aura_name,
+                    ids.join(", ")
+                ),
+            ),
+            requeue: LookAgain::Resync,
+        }),
+    }
+}
+
+/// What `adoption: AdoptOrCreate` found among the tenant's instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdoptionSearch {
+    Nothing,
+    One(String),
+    /// Sorted ids.
+    Many(Vec<String>),
+}
+
+/// The instances `adoption: AdoptOrCreate` may adopt: the exact Aura name,
+/// held by no AuraInstance here, not being destroyed, and nowhere else than
+/// the spec says (a field Aura does not report is no difference, DESIGN 4.7).
+pub fn adoption_search(
+    spec: &AuraInstanceSpec,
+    aura_name: &str,
+    candidates: &[Instance],
+    claimed: &[String],
+) -> AdoptionSearch {
+    let mut ids: Vec<String> = candidates
+        .iter()
+        .filter(|i| i.name.as_deref() == Some(aura_name))
+        .filter(|i| !claimed.contains(&i.id))
+        .filter(|i| i.status != InstanceStatus::Destroying)
+        .filter(|i| placement_mismatch(spec, i).is_none())
+        .map(|i| i.id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    match ids.len() {
+        0 => AdoptionSearch::Nothing,
+        1 => AdoptionSearch::One(ids.remove(0)),
+        _ => AdoptionSearch::Many(ids),
     }
 }
 

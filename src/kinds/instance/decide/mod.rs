@@ -14,6 +14,7 @@ pub use super::compare::{
 pub use super::reason::Reason;
 pub use super::source::SourceView;
 pub use super::status::{Readiness, StatusSummary};
+pub use super::verify::Distrust;
 use crate::aura::model::{
     CreateInstanceRequest, Instance, InstanceSummary, Tenant, UpdateInstanceRequest,
 };
@@ -78,6 +79,9 @@ pub enum AuraView<'a> {
         listed: Option<&'a [InstanceSummary]>,
         /// Ids of listed instances that another AuraInstance already holds.
         claimed: &'a [String],
+        /// With `adoption: AdoptOrCreate` and no create yet: the unheld
+        /// instances of the same name, as `GET /instances/{id}` shows them.
+        adoptable: &'a [Instance],
     },
     /// The recorded instance, as `GET /instances/{id}` returned it.
     Found(&'a Instance),
@@ -97,6 +101,8 @@ pub struct SecretView {
     pub has_password: bool,
     /// A Secret of that name exists and is not this object's (DESIGN 4.12).
     pub not_owned: bool,
+    /// A Secret nobody owns names this instance, and is not taken: why.
+    pub not_trusted: Option<Distrust>,
 }
 
 /// The stall for a connection Secret that belongs to somebody else. Says
@@ -114,6 +120,32 @@ fn secret_not_owned(name: &str) -> Decision {
     }
 }
 
+/// Why an instance is adopted: it decides what the status records, and
+/// whether passwordRecovery may ever destroy it (never after a rebuild).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdoptCause {
+    /// This object's own create, whose answer was lost.
+    LostCreate,
+    /// `adoption: AdoptOrCreate` found it (a rebuild from Git).
+    Rebuild,
+}
+
+/// The stall for a Secret nobody owns that is not taken over: it is never
+/// written, deleted or believed. Says why, never what it holds.
+fn secret_not_trusted(name: &str, why: Distrust) -> Decision {
+    Decision {
+        action: Action::None,
+        status: StatusSummary::stalled(
+            Reason::SecretNotTrusted,
+            format!(
+                "Secret {name} was not written for this AuraInstance and is not taken over: {}; it is never changed or deleted. Write the instance's own login into it, or remove it so that the operator writes one",
+                why.why()
+            ),
+        ),
+        requeue: LookAgain::Resync,
+    }
+}
+
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -122,9 +154,12 @@ pub enum Action {
     /// Record the create intent in status (with the resourceVersion as precondition),
     /// then send this create.
     Create(CreateInstanceRequest),
-    /// A create whose answer was lost produced this instance: claim it and
-    /// record its id.
-    Adopt { instance_id: String },
+    /// Claim this instance and record its id: the instance of a create whose
+    /// answer was lost, or the one `adoption: AdoptOrCreate` found.
+    Adopt {
+        instance_id: String,
+        cause: AdoptCause,
+    },
     /// The instance found after a lost create has no known password and is new
     /// and empty: destroy it (passwordRecovery Recreate), then create again.
     Recreate { instance_id: String },
@@ -209,7 +244,8 @@ fn decide_live(obs: &Observation<'_>) -> Decision {
             tenant,
             listed,
             claimed,
-        } => decide_create(obs, tenant, *listed, claimed),
+            adoptable,
+        } => decide_create(obs, tenant, *listed, claimed, adoptable),
         AuraView::Found(_) if obs.claimed_elsewhere => decide_gone_or_claimed(obs),
         AuraView::Found(instance) => decide_running(obs, instance),
         AuraView::Gone | AuraView::Unheld(_) => decide_gone_or_claimed(obs),
@@ -295,7 +331,10 @@ mod problems;
 mod running;
 
 use create::decide_create;
-pub use create::{CREATE_CLOCK_SKEW, KeyGate, LostCreate, create_intent, key_gate, same_named};
+pub use create::{
+    AdoptionSearch, CREATE_CLOCK_SKEW, KeyGate, LostCreate, adoption_search, create_intent,
+    key_gate, same_named,
+};
 pub use deletion::*;
 use dry_run::skip_in_dry_run;
 use observe_only::decide_observe_only;

@@ -6,7 +6,7 @@
 use super::{
     Action, BeforeChange, Decision, LookAgain, Observation, Readiness, Reason, SpecChange,
     StatusSummary, check_offered, create_intent, describe_update, invalid_template,
-    secret_not_owned,
+    secret_not_owned, secret_not_trusted,
 };
 use crate::api::{
     AuraInstanceSpec, AuraInstanceStatus, MAX_RECREATIONS, PasswordRecovery, Phase, SecretFormat,
@@ -102,6 +102,9 @@ fn held_back(obs: &Observation<'_>, instance: &Instance) -> Option<Decision> {
     }
     if obs.secret.not_owned {
         return Some(secret_not_owned(&obs.secret_name));
+    }
+    if let Some(why) = obs.secret.not_trusted {
+        return Some(secret_not_trusted(&obs.secret_name, why));
     }
     if let Some(stall) = invalid_template(obs.spec) {
         return Some(stall);
@@ -239,6 +242,9 @@ fn operate(obs: &Observation<'_>, instance: &Instance, operation: SpecChange) ->
 /// The status that mirrors what Aura reports, with nothing of ours in flight.
 pub(super) fn aura_status_summary(obs: &Observation<'_>, instance: &Instance) -> StatusSummary {
     match &instance.status {
+        InstanceStatus::Running if !obs.secret.has_password && obs.status.adopted_at.is_some() => {
+            Decision::password_unavailable_adopted(obs.spec.secret_format())
+        }
         InstanceStatus::Running if !obs.secret.has_password => {
             Decision::password_unavailable(obs.spec.secret_format())
         }
@@ -372,6 +378,24 @@ impl Decision {
         )
     }
 
+    /// Adopted by adoption: AdoptOrCreate, and no Secret brought its
+    /// password back: the way out goes through the Aura console.
+    fn password_unavailable_adopted(format: SecretFormat) -> StatusSummary {
+        let key = crate::kinds::instance::secret::password_key(format);
+        let message = format!(
+            "the instance was adopted (adoption: AdoptOrCreate) and no connection Secret brought its password: reset the admin password in the Aura console, then write it with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"{key}\":\"...\"}}}}'; the operator verifies it and carries on. Restoring the Secret from a backup instead works too. The logins of AuraDatabaseUsers live in the database and are not lost"
+        );
+        StatusSummary {
+            phase: Phase::Running,
+            readiness: Readiness::False {
+                reason: Reason::PasswordUnavailable,
+                message: message.clone(),
+            },
+            reconciling: None,
+            stalled: Some((Reason::PasswordUnavailable, message)),
+        }
+    }
+
     fn password_unavailable_after(recreations: i32, format: SecretFormat) -> StatusSummary {
         Self::password_unavailable_because(
             &format!(
@@ -415,7 +439,9 @@ fn recover_password(obs: &Observation<'_>, instance: &Instance) -> Option<Decisi
     let found_by_lost_create = obs.status.lost_create_instance_id.as_deref() == Some(&instance.id)
         || (obs.status.instance_id.is_none() && create_intent(obs.status).is_some());
     let adopted_by_id = obs.spec.instance_id.as_deref() == Some(&instance.id);
-    if obs.secret.has_password || !found_by_lost_create || adopted_by_id {
+    // An instance adopted in a rebuild holds data: it is never destroyed here.
+    let adopted_in_rebuild = obs.status.adopted_at.is_some();
+    if obs.secret.has_password || !found_by_lost_create || adopted_by_id || adopted_in_rebuild {
         return None;
     }
     // Aura refuses a delete while it creates: wait for the instance to run.

@@ -1,6 +1,6 @@
 //! Table tests of `decide`.
 use super::*;
-use crate::api::PasswordRecovery;
+use crate::api::{Adoption, PasswordRecovery};
 use crate::api::{AuraVersion, CloudProvider, InstanceType, MemorySize};
 use crate::aura::model::{InstanceConfiguration, InstanceStatus};
 
@@ -30,6 +30,7 @@ fn spec() -> AuraInstanceSpec {
         customer_managed_key_id: None,
         customer_managed_key_ref: None,
         password_recovery: None,
+        adoption: None,
         source: None,
         deletion_protection: None,
         snapshots: None,
@@ -158,6 +159,7 @@ fn first_sight_creates_with_the_spec() {
             tenant: &tenant,
             listed: None,
             claimed: &[],
+            adoptable: &[],
         },
         SecretView::default(),
     ));
@@ -224,6 +226,7 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
                     tenant: &tenant,
                     listed: None,
                     claimed: &[],
+                    adoptable: &[],
                 },
                 SecretView::default(),
             )
@@ -251,6 +254,7 @@ fn a_clone_creates_only_once_its_source_is_known_and_carries_its_ids() {
             tenant: &tenant,
             listed: None,
             claimed: &[],
+            adoptable: &[],
         },
         SecretView::default(),
     ));
@@ -289,6 +293,7 @@ fn a_create_waits_for_its_project_to_hold_its_finalizer() {
                     tenant: &tenant,
                     listed: intent.then_some(listed.as_slice()),
                     claimed: &[],
+                    adoptable: &[],
                 },
                 SecretView::default(),
             )
@@ -367,11 +372,15 @@ fn lost_create_outcomes_are_resolved_before_any_new_create() {
                 tenant: &tenant,
                 listed: Some(&listed),
                 claimed: &[],
+                adoptable: &[],
             },
             SecretView::default(),
         ));
         let got = match &d.action {
-            Action::Adopt { instance_id } => format!("adopt {instance_id}"),
+            Action::Adopt { instance_id, cause } => {
+                assert_eq!(*cause, AdoptCause::LostCreate);
+                format!("adopt {instance_id}")
+            }
             Action::Create(_) => "create".into(),
             Action::None => "wait".into(),
             other => format!("{other:?}"),
@@ -392,6 +401,7 @@ fn an_unknown_outcome_without_a_list_never_creates() {
             tenant: &tenant,
             listed: None,
             claimed: &[],
+            adoptable: &[],
         },
         SecretView::default(),
     ));
@@ -447,6 +457,7 @@ fn configurations_not_offered_stall_before_any_call() {
                 tenant: &tenant,
                 listed: None,
                 claimed: &[],
+                adoptable: &[],
             },
             SecretView::default(),
         ));
@@ -472,16 +483,19 @@ fn status_follows_aura_and_the_secret() {
         up_to_date: true,
         has_password: true,
         not_owned: false,
+        not_trusted: None,
     };
     let no_password = SecretView {
         up_to_date: true,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     let missing = SecretView {
         up_to_date: false,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     // (aura status, secret, phase, ready reason or "True", action, requeue)
     let cases = vec![
@@ -792,6 +806,7 @@ fn a_console_change_is_corrected_and_named() {
         up_to_date: true,
         has_password: true,
         not_owned: false,
+        not_trusted: None,
     };
     let tenant = tenant();
     let mut o = obs(&spec, &status, AuraView::Found(&changed), full);
@@ -841,6 +856,7 @@ fn a_resize_not_offered_stalls_before_any_call() {
             up_to_date: true,
             has_password: true,
             not_owned: false,
+            not_trusted: None,
         },
     );
     o.catalogue = Some(&tenant);
@@ -1121,11 +1137,13 @@ fn password_recovery_only_for_a_new_instance_found_by_its_own_lost_create() {
         up_to_date: true,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     let with_password = SecretView {
         up_to_date: true,
         has_password: true,
         not_owned: false,
+        not_trusted: None,
     };
     let cases: Vec<RecoveryCase> = vec![
         (
@@ -1213,6 +1231,7 @@ fn a_protected_instance_is_never_destroyed_to_recover_its_password() {
         up_to_date: true,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     let status = AuraInstanceStatus {
         instance_id: Some("8f769515".into()),
@@ -1266,6 +1285,7 @@ fn a_recreate_waits_for_the_instance_to_go_then_starts_over() {
         up_to_date: true,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     let d = decide(&obs(&spec, &status, AuraView::Found(&destroying), full));
     assert_eq!(d.action, Action::None);
@@ -1297,6 +1317,7 @@ fn a_secret_of_somebody_else_stops_everything() {
         up_to_date: false,
         has_password: false,
         not_owned: true,
+        not_trusted: None,
     };
     let tenant = tenant();
     let fresh = AuraInstanceStatus::default();
@@ -1312,6 +1333,7 @@ fn a_secret_of_somebody_else_stops_everything() {
                 tenant: &tenant,
                 listed: None,
                 claimed: &[],
+                adoptable: &[],
             },
         ),
         (&created, AuraView::Found(&running)),
@@ -1330,6 +1352,7 @@ fn complete_secret() -> SecretView {
         up_to_date: true,
         has_password: true,
         not_owned: false,
+        not_trusted: None,
     }
 }
 
@@ -1458,6 +1481,7 @@ fn dry_run_turns_every_mutating_action_into_a_report() {
                     tenant: &t,
                     listed: None,
                     claimed: &[],
+                    adoptable: &[],
                 },
                 SecretView::default(),
             ),
@@ -1739,6 +1763,7 @@ fn an_instance_claimed_after_an_answer_whose_password_never_landed_is_recovered(
         up_to_date: true,
         has_password: false,
         not_owned: false,
+        not_trusted: None,
     };
     let spec = spec();
     let d = decide(&obs(&spec, &status, AuraView::Found(&running), no_password));
@@ -1842,6 +1867,7 @@ fn a_create_naming_a_key_waits_then_carries_its_id() {
                     tenant: &tenant,
                     listed: None,
                     claimed: &[],
+                    adoptable: &[],
                 },
                 SecretView::default(),
             )
@@ -1865,5 +1891,289 @@ fn a_create_naming_a_key_waits_then_carries_its_id() {
                 assert_eq!(said, reason, "{gate:?}");
             }
         }
+    }
+}
+
+fn adoptable(id: &str, f: fn(&mut Instance)) -> Instance {
+    let mut i = instance(InstanceStatus::Running);
+    i.id = id.into();
+    f(&mut i);
+    i
+}
+
+#[test]
+fn adoption_searches_by_name_type_and_place_among_unheld_instances() {
+    let spec = AuraInstanceSpec {
+        adoption: Some(Adoption::AdoptOrCreate),
+        ..spec()
+    };
+    let same = adoptable("aaaa0001", |_| {});
+    let twin = adoptable("aaaa0002", |_| {});
+    let other_region = adoptable("aaaa0003", |i| i.region = Some("us-east1".into()));
+    let other_type = adoptable("aaaa0004", |i| {
+        i.instance_type = Some("professional-db".into())
+    });
+    let other_name = adoptable("aaaa0005", |i| i.name = Some("orders-2".into()));
+    let going = adoptable("aaaa0006", |i| i.status = InstanceStatus::Destroying);
+    let quiet = adoptable("aaaa0007", |i| {
+        i.region = None;
+        i.instance_type = None;
+    });
+    let other_tier = adoptable("aaaa0008", |i| {
+        i.instance_type = Some("business-critical".into())
+    });
+    let tier_name = adoptable("aaaa0009", |i| {
+        i.instance_type = Some("virtual-dedicated-cloud".into());
+    });
+    let held = ["aaaa0002".to_string()];
+    // (what, candidates, claimed, found)
+    let cases: Vec<(&str, Vec<&Instance>, &[String], AdoptionSearch)> = vec![
+        ("nothing", vec![], &[], AdoptionSearch::Nothing),
+        (
+            "one",
+            vec![&same],
+            &[],
+            AdoptionSearch::One("aaaa0001".into()),
+        ),
+        (
+            "two",
+            vec![&twin, &same],
+            &[],
+            AdoptionSearch::Many(vec!["aaaa0001".into(), "aaaa0002".into()]),
+        ),
+        (
+            "two, one held here",
+            vec![&twin, &same],
+            &held,
+            AdoptionSearch::One("aaaa0001".into()),
+        ),
+        (
+            "elsewhere",
+            vec![&other_region],
+            &[],
+            AdoptionSearch::Nothing,
+        ),
+        (
+            "another type",
+            vec![&other_type],
+            &[],
+            AdoptionSearch::Nothing,
+        ),
+        (
+            "another name",
+            vec![&other_name],
+            &[],
+            AdoptionSearch::Nothing,
+        ),
+        (
+            "being destroyed",
+            vec![&going],
+            &[],
+            AdoptionSearch::Nothing,
+        ),
+        // A field Aura leaves out is no difference (DESIGN 4.7).
+        (
+            "fields left out",
+            vec![&quiet],
+            &[],
+            AdoptionSearch::One("aaaa0007".into()),
+        ),
+        (
+            "another tier",
+            vec![&other_tier],
+            &[],
+            AdoptionSearch::Nothing,
+        ),
+        // enterprise-db under its tier name is the same type.
+        (
+            "its tier name",
+            vec![&tier_name],
+            &[],
+            AdoptionSearch::One("aaaa0009".into()),
+        ),
+    ];
+    for (what, candidates, claimed, want) in cases {
+        let candidates: Vec<Instance> = candidates.into_iter().cloned().collect();
+        assert_eq!(
+            adoption_search(&spec, "orders", &candidates, claimed),
+            want,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn adopt_or_create_adopts_one_stalls_on_several_and_creates_on_none() {
+    let (tenant, fresh) = (tenant(), AuraInstanceStatus::default());
+    let one = adoptable("aaaa0001", |_| {});
+    let two = adoptable("aaaa0002", |_| {});
+    let listed = [
+        summary("aaaa0001", "orders", "2026-11-01T00:00:00Z"),
+        summary("aaaa0002", "orders", "2026-11-02T00:00:00Z"),
+    ];
+    let taken = SecretView {
+        not_owned: true,
+        ..SecretView::default()
+    };
+    // (what, adoption, status, candidates, secret, outcome)
+    let cases: Vec<(
+        &str,
+        Option<Adoption>,
+        AuraInstanceStatus,
+        Vec<Instance>,
+        SecretView,
+        &str,
+    )> = vec![
+        (
+            "adopts the one",
+            Some(Adoption::AdoptOrCreate),
+            fresh.clone(),
+            vec![one.clone()],
+            SecretView::default(),
+            "adopt aaaa0001",
+        ),
+        // A Secret restored before the instance is found does not block the adoption.
+        (
+            "a Secret already there",
+            Some(Adoption::AdoptOrCreate),
+            fresh.clone(),
+            vec![one.clone()],
+            taken,
+            "adopt aaaa0001",
+        ),
+        (
+            "several",
+            Some(Adoption::AdoptOrCreate),
+            fresh.clone(),
+            vec![one.clone(), two.clone()],
+            SecretView::default(),
+            "stall AdoptionAmbiguous aaaa0001, aaaa0002",
+        ),
+        (
+            "none",
+            Some(Adoption::AdoptOrCreate),
+            fresh.clone(),
+            vec![],
+            SecretView::default(),
+            "create",
+        ),
+        (
+            "CreateOnly never adopts",
+            Some(Adoption::CreateOnly),
+            fresh.clone(),
+            vec![one.clone()],
+            SecretView::default(),
+            "create",
+        ),
+        (
+            "the default never adopts",
+            None,
+            fresh.clone(),
+            vec![one.clone()],
+            SecretView::default(),
+            "create",
+        ),
+        // After its own create, the lost-create search decides, not adoption.
+        (
+            "after its own create",
+            Some(Adoption::AdoptOrCreate),
+            with_intent("2026-11-27T10:04:00Z"),
+            vec![one.clone()],
+            SecretView::default(),
+            "wait",
+        ),
+    ];
+    for (what, adoption, status, candidates, secret, want) in cases {
+        let spec = AuraInstanceSpec {
+            adoption,
+            deletion_policy: Some(crate::api::DeletionPolicy::Orphan),
+            ..spec()
+        };
+        let d = decide(&obs(
+            &spec,
+            &status,
+            AuraView::NotCreated {
+                tenant: &tenant,
+                listed: Some(&listed),
+                claimed: &[],
+                adoptable: &candidates,
+            },
+            secret,
+        ));
+        let got = match (&d.action, &d.status.stalled) {
+            (Action::Adopt { instance_id, cause }, _) => {
+                assert_eq!(*cause, AdoptCause::Rebuild, "{what}");
+                format!("adopt {instance_id}")
+            }
+            (Action::Create(_), _) => "create".into(),
+            (Action::None, Some((Reason::AdoptionAmbiguous, message))) => {
+                let ids = message.split('(').nth(1).and_then(|m| m.split(')').next());
+                format!("stall AdoptionAmbiguous {}", ids.unwrap_or(message))
+            }
+            (Action::None, _) => "wait".into(),
+            (other, _) => format!("{other:?}"),
+        };
+        assert_eq!(got, want, "{what}");
+    }
+}
+
+#[test]
+fn an_instance_adopted_in_a_rebuild_is_never_destroyed_for_its_password() {
+    let no_password = SecretView {
+        up_to_date: true,
+        ..SecretView::default()
+    };
+    let i = instance(InstanceStatus::Running);
+    let spec = AuraInstanceSpec {
+        adoption: Some(Adoption::AdoptOrCreate),
+        password_recovery: Some(PasswordRecovery::Recreate),
+        ..spec()
+    };
+    // Adopted, with what a lost create would leave too: still never re-created.
+    let status = AuraInstanceStatus {
+        instance_id: Some(i.id.clone()),
+        adopted_at: Some("2026-12-06T06:00:00Z".into()),
+        lost_create_instance_id: Some(i.id.clone()),
+        ..Default::default()
+    };
+    let d = decide(&obs(&spec, &status, AuraView::Found(&i), no_password));
+    assert_eq!(d.action, Action::None);
+    let (reason, message) = d.status.stalled.expect("stalled");
+    assert_eq!(reason, Reason::PasswordUnavailable);
+    assert!(message.contains("Aura console"), "{message}");
+    assert!(message.contains("NEO4J_PASSWORD"), "{message}");
+    assert!(message.contains("AuraDatabaseUser"), "{message}");
+    assert!(matches!(
+        d.status.readiness,
+        Readiness::False {
+            reason: Reason::PasswordUnavailable,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_secret_nobody_owns_that_is_not_trusted_stalls_and_says_why() {
+    let i = instance(InstanceStatus::Running);
+    let status = AuraInstanceStatus {
+        instance_id: Some(i.id.clone()),
+        ..Default::default()
+    };
+    let spec = spec();
+    for why in [
+        Distrust::OtherInstance,
+        Distrust::LoginRefused,
+        Distrust::Unverifiable,
+        Distrust::ChecksOff,
+    ] {
+        let secret = SecretView {
+            not_trusted: Some(why),
+            ..SecretView::default()
+        };
+        let d = decide(&obs(&spec, &status, AuraView::Found(&i), secret));
+        assert_eq!(d.action, Action::None, "{why:?}");
+        let (reason, message) = d.status.stalled.expect("stalled");
+        assert_eq!(reason, Reason::SecretNotTrusted, "{why:?}");
+        assert!(message.contains(why.why()), "{message}");
     }
 }

@@ -128,6 +128,7 @@ fn what_the_calls_did_reaches_status_and_events() {
             "adopted",
             Acted::Adopted {
                 instance_id: "0a1b2c3d".into(),
+                cause: AdoptCause::LostCreate,
             },
             |s| {
                 s.instance_id.as_deref() == Some("0a1b2c3d")

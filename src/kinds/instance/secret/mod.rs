@@ -233,16 +233,35 @@ fn owner_reference(obj: &AuraInstance) -> OwnerReference {
     }
 }
 
-/// Whether the operator may write (and later delete) this Secret for `obj`
-/// (DESIGN 4.12): it is absent, or carries `obj`'s controller reference, or it
-/// is the operator's own Secret that a deletionPolicy Orphan let go of, for the
-/// same instance (so adopting an orphaned instance takes its Secret back).
-pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Option<&str>) -> bool {
+/// What a connection Secret of this object's name is to it (DESIGN 4.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Absent, or carrying this object's controller reference, or the
+    /// operator's own (labelled) for the same instance and without a
+    /// password: written freely.
+    Writable,
+    /// Nobody's (no controller reference), says it is for this instance and
+    /// holds a login: restored from a backup or written by an external
+    /// store. Taken only once the database accepts its login.
+    Takeover { labelled: bool },
+    /// Written for another Aura instance: never taken.
+    OtherInstance(String),
+    /// Another controller's, or an application's: never written.
+    Foreign,
+}
+
+/// How `existing` stands to `obj`, whose instance is `instance_id` (None: not
+/// known yet, when nothing of somebody else's is ever taken).
+pub fn standing(
+    existing: Option<&Secret>,
+    obj: &AuraInstance,
+    instance_id: Option<&str>,
+) -> Standing {
     let Some(secret) = existing else {
-        return true;
+        return Standing::Writable;
     };
     if controlled_by(secret, obj) {
-        return true;
+        return Standing::Writable;
     }
     let has_controller = secret
         .metadata
@@ -250,13 +269,31 @@ pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Opt
         .iter()
         .flatten()
         .any(|o| o.controller == Some(true));
+    let Some(instance_id) = instance_id.filter(|_| !has_controller) else {
+        return Standing::Foreign;
+    };
     let labelled = secret
         .metadata
         .labels
         .as_ref()
         .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE));
-    let same_instance = instance_id.is_some_and(|id| written_for(secret).as_deref() == Some(id));
-    !has_controller && labelled && same_instance
+    // A Secret with neither the id key nor the annotation (the ServiceBinding
+    // keys, copied without metadata) may still name it as its host.
+    let in_host =
+        || uri(secret).is_some_and(|u| format::host_of(&u).split('.').next() == Some(instance_id));
+    let for_id = written_for(secret).or_else(|| in_host().then(|| instance_id.to_string()));
+    match for_id {
+        Some(id) if id != instance_id => Standing::OtherInstance(id),
+        Some(_) if login(secret).is_some() => Standing::Takeover { labelled },
+        Some(_) if labelled => Standing::Writable,
+        _ => Standing::Foreign,
+    }
+}
+
+/// Whether the operator may write (and later delete) this Secret for `obj`
+/// without asking anything first: see [`Standing::Writable`].
+pub fn may_write(existing: Option<&Secret>, obj: &AuraInstance, instance_id: Option<&str>) -> bool {
+    standing(existing, obj, instance_id) == Standing::Writable
 }
 
 /// The Secret carries `obj`'s controller reference: only then is it deleted
@@ -402,6 +439,7 @@ mod tests {
                 customer_managed_key_id: None,
                 customer_managed_key_ref: None,
                 password_recovery: None,
+                adoption: None,
                 source: None,
                 deletion_protection: None,
                 snapshots: None,
@@ -663,11 +701,12 @@ mod tests {
                 false,
             ),
             ("an application's", Some(&app), Some("8f769515"), false),
+            // With a password it is taken only after a login check.
             (
                 "orphaned, same instance",
                 Some(&orphaned),
                 Some("8f769515"),
-                true,
+                false,
             ),
             (
                 "orphaned, other instance",
@@ -679,6 +718,89 @@ mod tests {
         ];
         for (what, existing, id, want) in cases {
             assert_eq!(may_write(existing, &me, id), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_secret_nobody_owns_is_taken_only_for_its_instance_and_with_a_login() {
+        let me = obj();
+        let id = "8f769515";
+        let orphaned = desired(&me, &details(Some("pw")), None, false).unwrap();
+        let mut no_password = orphaned.clone();
+        no_password.data.as_mut().unwrap().remove(KEY_PASSWORD);
+        // kubectl get -o yaml, applied elsewhere: labels kept, owner gone.
+        let mut unlabelled = orphaned.clone();
+        unlabelled.metadata.labels = None;
+        // ServiceBinding keys only, no annotation: the host names the instance.
+        let mut by_host = Secret::default();
+        by_host.metadata.name = Some("orders-connection".into());
+        let put = |s: &mut Secret, k: &str, v: &str| {
+            s.data
+                .get_or_insert_with(Default::default)
+                .insert(k.into(), ByteString(v.as_bytes().to_vec()));
+        };
+        put(
+            &mut by_host,
+            "uri",
+            &format!("neo4j+s://{id}.databases.neo4j.io"),
+        );
+        put(&mut by_host, "username", "neo4j");
+        put(&mut by_host, "password", "pw");
+        let mut other_host = by_host.clone();
+        put(&mut other_host, "uri", "neo4j+s://localhost:7687");
+        let mut controlled = unlabelled.clone();
+        controlled.metadata.owner_references = Some(vec![OwnerReference {
+            controller: Some(true),
+            uid: "external-secrets".into(),
+            ..Default::default()
+        }]);
+        let cases: Vec<(&str, &Secret, Option<&str>, Standing)> = vec![
+            (
+                "restored with labels",
+                &orphaned,
+                Some(id),
+                Standing::Takeover { labelled: true },
+            ),
+            (
+                "restored without labels",
+                &unlabelled,
+                Some(id),
+                Standing::Takeover { labelled: false },
+            ),
+            (
+                "ours, no password",
+                &no_password,
+                Some(id),
+                Standing::Writable,
+            ),
+            (
+                "another instance's",
+                &orphaned,
+                Some("aaaa0000"),
+                Standing::OtherInstance(id.into()),
+            ),
+            (
+                "by its host",
+                &by_host,
+                Some(id),
+                Standing::Takeover { labelled: false },
+            ),
+            (
+                "a host that names nothing",
+                &other_host,
+                Some(id),
+                Standing::Foreign,
+            ),
+            (
+                "another controller's",
+                &controlled,
+                Some(id),
+                Standing::Foreign,
+            ),
+            ("no instance yet", &orphaned, None, Standing::Foreign),
+        ];
+        for (what, existing, instance, want) in cases {
+            assert_eq!(standing(Some(existing), &me, instance), want, "{what}");
         }
     }
 }
