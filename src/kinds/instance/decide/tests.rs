@@ -2016,14 +2016,15 @@ fn adopt_or_create_adopts_one_stalls_on_several_and_creates_on_none() {
         ..SecretView::default()
     };
     // (what, adoption, status, candidates, secret, outcome)
-    let cases: Vec<(
-        &str,
+    type Row<'a> = (
+        &'a str,
         Option<Adoption>,
         AuraInstanceStatus,
         Vec<Instance>,
         SecretView,
-        &str,
-    )> = vec![
+        &'a str,
+    );
+    let cases: Vec<Row> = vec![
         (
             "adopts the one",
             Some(Adoption::AdoptOrCreate),
