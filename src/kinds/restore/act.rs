@@ -72,6 +72,11 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
             aura: seen_status.as_ref().map(Option::as_ref),
             snapshot_first: t.object.spec.snapshot_before_changes(),
             hands_off: hands_off.as_ref(),
+            adopted_at: t
+                .object
+                .status
+                .as_ref()
+                .and_then(|s| s.adopted_at.as_deref()),
         }),
         Err(problem) => TargetView::Problem(problem),
     };
@@ -93,6 +98,11 @@ pub async fn apply(obj: &AuraRestore, ctx: &Ctx) -> Result<controller::Action> {
         now: Timestamp::now(),
         poll: ctx.config.poll_interval,
         grace: ctx.config.create_grace,
+        created: obj.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        confirmation: obj
+            .annotations()
+            .get(decide::CONFIRM_ANNOTATION)
+            .map(String::as_str),
     });
 
     if step == Step::Prepare

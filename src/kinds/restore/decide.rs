@@ -67,6 +67,10 @@ crate::reasons! {
         /// The target AuraInstance was deleted while the restore ran: whether
         /// Aura finished it is unknown.
         TargetDeleted,
+        /// The restore came with a rebuild (applied before, or soon after, its
+        /// target adopted its instance): it may have run in the cluster it was
+        /// first applied to, so it waits for a confirmation.
+        AwaitingConfirmation,
     }
 }
 
@@ -209,6 +213,9 @@ pub struct Target<'a> {
     /// spec.snapshots.beforeChanges.
     pub snapshot_first: bool,
     pub hands_off: Option<&'a HandsOff>,
+    /// When the target adopted its instance (adoption: AdoptOrCreate), as
+    /// its status.adoptedAt says.
+    pub adopted_at: Option<&'a str>,
 }
 
 /// What the act step saw, for `decide`.
@@ -231,6 +238,45 @@ pub struct RestoreObservation<'a> {
     /// How long a Running restore whose call's answer was lost waits for a
     /// sign of the operation before it gives up (Failed, OutcomeUnknown).
     pub grace: Duration,
+    /// The AuraRestore's metadata.creationTimestamp.
+    pub created: Option<Timestamp>,
+    /// The value of its annotation [`CONFIRM_ANNOTATION`].
+    pub confirmation: Option<&'a str>,
+}
+
+/// The annotation that lets a restore held by [`adoption_gate`] run: its
+/// value must be the target's status.adoptedAt, so that a confirmation kept
+/// in Git expires with the adoption it was given for, and a later rebuild
+/// asks again.
+pub const CONFIRM_ANNOTATION: &str = "aura-operator.io/run-after-adoption";
+
+/// How long after its target's adoption an AuraRestore still counts as
+/// applied with the rebuild (GitOps applies in waves, after health checks).
+pub const ADOPTION_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Whether a restore that has not started may run, as far as its target's
+/// adoption goes: `Err` holds the message of the wait for a confirmation.
+pub fn adoption_gate(
+    created: Option<Timestamp>,
+    adopted_at: Option<&str>,
+    confirmation: Option<&str>,
+) -> Result<(), String> {
+    let Some(adopted_word) = adopted_at else {
+        return Ok(());
+    };
+    // An adoption time that does not read holds the restore, as one would.
+    let adopted: Option<Timestamp> = adopted_word.parse().ok();
+    let window = SignedDuration::try_from(ADOPTION_WINDOW).unwrap_or_default();
+    let after_the_rebuild = match (created, adopted) {
+        (Some(created), Some(adopted)) => created > adopted + window,
+        _ => false,
+    };
+    if after_the_rebuild || confirmation == Some(adopted_word) {
+        return Ok(());
+    }
+    Err(format!(
+        "not run: this AuraRestore was applied with a rebuild (its target adopted its instance at {adopted_word}, adoption: AdoptOrCreate), so it may already have run in the cluster it was first applied to, and running it again would overwrite live data. To run it, annotate it: kubectl annotate aurarestore <name> {CONFIRM_ANNOTATION}={adopted_word}; if it ran before, delete it or leave it"
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -482,6 +528,12 @@ fn prepare(obs: &RestoreObservation<'_>) -> RestoreDecision {
             return pending(summary, requeue);
         }
     };
+    if let Err(message) = adoption_gate(obs.created, target.adopted_at, obs.confirmation) {
+        return pending(
+            RestoreSummary::stalled(RestoreReason::AwaitingConfirmation, message),
+            SLOW,
+        );
+    }
     if let Some(why) = target.hands_off {
         let message = match why {
             HandsOff::ObserveOnly => format!(

@@ -37,6 +37,7 @@ fn target<'a>(aura: Option<Option<&'a InstanceStatus>>) -> Target<'a> {
         aura,
         snapshot_first: false,
         hands_off: None,
+        adopted_at: None,
     }
 }
 
@@ -61,6 +62,8 @@ fn obs<'a>(
         now: now(),
         poll: Duration::from_secs(5),
         grace: Duration::from_secs(120),
+        created: None,
+        confirmation: None,
     }
 }
 
@@ -827,4 +830,52 @@ fn the_recorded_call_reads_back() {
 #[test]
 fn every_reason_has_its_own_word() {
     crate::reconciler::status::assert_reason_words::<RestoreReason>();
+}
+
+#[test]
+fn a_restore_applied_with_a_rebuild_waits_for_a_confirmation_of_that_adoption() {
+    let adopted = "2026-12-06T06:00:00Z";
+    let at = |t: &str| Some(t.parse::<Timestamp>().unwrap());
+    // (what, created, adopted at, confirmation, runs)
+    let cases = [
+        ("a target never adopted", at("2026-12-06T05:00:00Z"), None, None, true),
+        ("applied before the adoption", at("2026-12-06T05:59:00Z"), Some(adopted), None, false),
+        ("applied with the rebuild", at("2026-12-06T06:30:00Z"), Some(adopted), None, false),
+        ("applied well after", at("2026-12-06T07:00:01Z"), Some(adopted), None, true),
+        ("confirmed for this adoption", at("2026-12-06T05:59:00Z"), Some(adopted), Some(adopted), true),
+        ("confirmed for an earlier one", at("2026-12-06T05:59:00Z"), Some(adopted), Some("2026-01-01T00:00:00Z"), false),
+        ("confirmed with a word", at("2026-12-06T05:59:00Z"), Some(adopted), Some("true"), false),
+        ("no creation time", None, Some(adopted), None, false),
+        ("an adoption time that does not read", at("2026-12-06T09:00:00Z"), Some("soon"), None, false),
+    ];
+    for (what, created, adopted_at, confirmation, runs) in cases {
+        assert_eq!(
+            adoption_gate(created, adopted_at, confirmation).is_ok(),
+            runs,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_held_restore_makes_no_call_and_says_how_to_confirm() {
+    let running = InstanceStatus::Running;
+    let source = own_snapshot_id();
+    let status = AuraRestoreStatus::default();
+    let t = Target {
+        adopted_at: Some("2026-12-06T06:00:00Z"),
+        ..target(Some(Some(&running)))
+    };
+    let mut o = obs(&source, &status, TargetView::Ready(t));
+    o.created = Some("2026-12-06T05:59:00Z".parse().unwrap());
+    let d = decide(&o);
+    assert_eq!(d.action, RestoreAction::None);
+    assert_eq!(d.phase, RestorePhase::Pending);
+    assert_eq!(d.summary.reason(), Some(RestoreReason::AwaitingConfirmation));
+    assert!(d.summary.stalled.is_some());
+    let message = d.summary.message().unwrap_or_default();
+    assert!(message.contains(CONFIRM_ANNOTATION), "{message}");
+    assert!(message.contains("2026-12-06T06:00:00Z"), "{message}");
+    o.confirmation = Some("2026-12-06T06:00:00Z");
+    assert!(matches!(decide(&o).action, RestoreAction::Start(_)));
 }
