@@ -12,6 +12,7 @@ pub mod import;
 pub mod kinds;
 pub mod migration;
 pub mod query_api;
+pub mod rebuild;
 pub mod reconciler;
 pub mod runtime;
 pub mod simulator;

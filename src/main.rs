@@ -1,4 +1,5 @@
-//! `aura-operator`: run | simulate | import | crd | scrape-config (| generate, for this
+//! `aura-operator`: run | simulate | import | crd | scrape-config | migrate-storage |
+//! backup-secrets | restore-secrets (| generate, for this
 //! repository). Wiring only.
 #![warn(clippy::too_many_lines)]
 
@@ -44,6 +45,15 @@ enum Command {
     /// CRD's status.storedVersions (what the leader does at start in
     /// cluster-wide mode); uses the current kubeconfig.
     MigrateStorage,
+    /// Write the operator's Secrets (connection Secrets and the like, with
+    /// their passwords) and the records of AuraSnapshots and AuraRestores to
+    /// a file, for a rebuild of the management cluster; uses the current
+    /// kubeconfig. The file holds passwords: it is created with mode 0600.
+    BackupSecrets(aura_operator::rebuild::BackupArgs),
+    /// Put what backup-secrets wrote into this cluster: Secrets that are not
+    /// there yet, and the records into AuraSnapshots and AuraRestores whose
+    /// status is empty. Nothing already there is overwritten.
+    RestoreSecrets(aura_operator::rebuild::RestoreArgs),
     /// Write every file derived from the list of kinds (CRDs in crds/,
     /// deploy/crds/ and the chart, RBAC rules, the kustomization's CRD list,
     /// the chart's Artifact Hub list) under a checkout of this repository.
@@ -82,6 +92,20 @@ async fn main() -> anyhow::Result<()> {
                 "Secrets with owner references moved: {}",
                 report.secrets_moved
             );
+            Ok(())
+        }
+        Command::BackupSecrets(args) => {
+            let tally = aura_operator::rebuild::run_backup(&args).await?;
+            for line in &tally.lines {
+                println!("{line}");
+            }
+            println!("written to {}", args.output.display());
+            Ok(())
+        }
+        Command::RestoreSecrets(args) => {
+            for line in aura_operator::rebuild::run_restore(&args).await?.lines {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::ScrapeConfig(args) => {
