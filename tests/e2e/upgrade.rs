@@ -10,8 +10,6 @@
 //! built here. Then the runbook of README "Upgrading to v1beta1": new CRDs
 //! (server-side), `helm upgrade`, the new operator.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use aura_operator::simulator::{Simulator, SimulatorConfig};
@@ -23,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::gitops::{argo_health, kstatus};
 use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B, console_request};
-use crate::support::{self, Launcher, eventually, repo_root};
+use crate::support::{self, Launcher, Tools, eventually, repo_root};
 
 const OLD_CHART: &str = "tests/upgrade/aura-operator-0.1.0.tgz";
 const WAIT: Duration = Duration::from_secs(90);
@@ -39,50 +37,11 @@ fn promoted() -> Vec<&'static str> {
         .collect()
 }
 
-/// kubectl and helm on this test's control plane.
-struct Tools {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
+trait ReadAll {
+    fn read_all(&self, plural: &str, version: &str) -> (Vec<(String, Value)>, String);
 }
 
-impl Tools {
-    fn command(&self, tool: &str) -> Command {
-        support::tool_on(&self.bin, tool, &self.kubeconfig)
-    }
-
-    /// Runs a tool; (stdout, stderr), panicking on failure.
-    fn run(&self, tool: &str, args: &[&str], stdin: Option<&str>) -> (String, String) {
-        use std::io::Write as _;
-        let mut cmd = self.command(tool);
-        cmd.args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .stdin(if stdin.is_some() {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            });
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{tool}: {e}"));
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        );
-        assert!(
-            out.status.success(),
-            "{tool} {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        (stdout, stderr)
-    }
-
+impl ReadAll for Tools {
     /// Every object of `plural` read in `version`, without its apiVersion,
     /// by namespace/name; and kubectl's stderr (its warnings).
     fn read_all(&self, plural: &str, version: &str) -> (Vec<(String, Value)>, String) {

@@ -432,3 +432,48 @@ pub fn set_mode(path: &std::path::Path, mode: u32) {
     )
     .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
+
+/// kubectl and helm on a control plane of a test's own.
+pub struct Tools {
+    pub bin: PathBuf,
+    pub kubeconfig: PathBuf,
+}
+
+impl Tools {
+    pub fn command(&self, tool: &str) -> Command {
+        tool_on(&self.bin, tool, &self.kubeconfig)
+    }
+
+    /// Runs a tool; (stdout, stderr), panicking on failure.
+    pub fn run(&self, tool: &str, args: &[&str], stdin: Option<&str>) -> (String, String) {
+        use std::io::Write as _;
+        let mut cmd = self.command(tool);
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .stdin(if stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            });
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{tool}: {e}"));
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed:\n{stdout}\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+}
