@@ -148,8 +148,10 @@ pub fn record_step(existing: Option<(&Value, Option<&Value>)>, record: &Record) 
         return RecordStep::NoObject;
     };
     let said = |s: &Value| {
-        s.as_object()
-            .is_some_and(|o| o.keys().any(|k| k != "observedGeneration" && k != "conditions"))
+        s.as_object().is_some_and(|o| {
+            o.keys()
+                .any(|k| k != "observedGeneration" && k != "conditions")
+        })
     };
     if status.is_some_and(said) {
         RecordStep::AlreadyRecorded
@@ -216,7 +218,10 @@ fn key(meta: &ObjectMeta) -> String {
 }
 
 /// Reads the operator's Secrets and the records of snapshots and restores.
-pub async fn backup(client: &Client, namespace: Option<&str>) -> Result<(Vec<Carried>, Tally), CarryError> {
+pub async fn backup(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<(Vec<Carried>, Tally), CarryError> {
     let mut carried = Vec::new();
     let mut tally = Tally::default();
     let owned = ListParams::default().labels(&owned_selector());
@@ -270,7 +275,10 @@ pub fn from_yaml(text: &str) -> Result<Vec<Carried>, serde_yaml::Error> {
         if value.is_null() {
             continue;
         }
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let read = serde_yaml::Error::custom;
         carried.push(match kind {
             "Secret" => Carried::Secret(Box::new(serde_json::from_value(value).map_err(read)?)),
@@ -309,14 +317,20 @@ pub async fn restore(client: &Client, carried: &[Carried]) -> Result<Tally, Carr
                 }
                 tally.say(format!("Secret {ns}/{name}: {step:?}"));
             }
-            Carried::AuraSnapshot(r) => restore_record::<AuraSnapshot>(client, r, &mut tally).await?,
+            Carried::AuraSnapshot(r) => {
+                restore_record::<AuraSnapshot>(client, r, &mut tally).await?
+            }
             Carried::AuraRestore(r) => restore_record::<AuraRestore>(client, r, &mut tally).await?,
         }
     }
     Ok(tally)
 }
 
-async fn restore_record<K>(client: &Client, record: &Record, tally: &mut Tally) -> Result<(), CarryError>
+async fn restore_record<K>(
+    client: &Client,
+    record: &Record,
+    tally: &mut Tally,
+) -> Result<(), CarryError>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -399,10 +413,22 @@ mod tests {
                     uid: "old-owner".into(),
                     ..Default::default()
                 }]),
-                labels: Some([("app.kubernetes.io/managed-by".into(), "aura-operator".into())].into()),
+                labels: Some(
+                    [(
+                        "app.kubernetes.io/managed-by".into(),
+                        "aura-operator".into(),
+                    )]
+                    .into(),
+                ),
                 ..Default::default()
             },
-            data: Some([("NEO4J_PASSWORD".into(), ByteString(password.as_bytes().to_vec()))].into()),
+            data: Some(
+                [(
+                    "NEO4J_PASSWORD".into(),
+                    ByteString(password.as_bytes().to_vec()),
+                )]
+                .into(),
+            ),
             ..Default::default()
         }
     }
@@ -428,7 +454,11 @@ mod tests {
             (Some(secret("new")), SecretStep::LeftAsItIs),
         ];
         for (existing, want) in cases {
-            assert_eq!(secret_step(existing.as_ref(), &carried), want, "{existing:?}");
+            assert_eq!(
+                secret_step(existing.as_ref(), &carried),
+                want,
+                "{existing:?}"
+            );
         }
     }
 
@@ -471,9 +501,15 @@ mod tests {
             "metadata": {"name": "new"}, "spec": {"instanceRef": {"name": "orders"}}
         }))
         .unwrap();
-        assert!(record_of(&fresh).is_none(), "nothing recorded, nothing carried");
+        assert!(
+            record_of(&fresh).is_none(),
+            "nothing recorded, nothing carried"
+        );
         let record = record_of(&snapshot).unwrap();
-        assert_eq!(record.status, json!({"instanceId": "0a1b2c3d", "snapshotId": "s1"}));
+        assert_eq!(
+            record.status,
+            json!({"instanceId": "0a1b2c3d", "snapshotId": "s1"})
+        );
         assert!(record.metadata.uid.is_none());
         let carried = vec![
             Carried::Secret(Box::new(carried_secret(&secret("pw")))),

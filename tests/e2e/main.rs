@@ -50,6 +50,7 @@ mod projects;
 mod protection;
 mod reach;
 mod readme;
+mod rebuild;
 mod restore;
 mod runtime;
 mod runtime_image;

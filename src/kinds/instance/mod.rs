@@ -65,6 +65,9 @@ pub struct InstanceMemory {
     /// The last admin password rotation this process made, until the
     /// watch's copy shows it: a pass on a stale copy must not rotate again.
     pub admin_rotated: Option<admin_rotation::Rotated>,
+    /// status.adoptedAt as this process wrote or read it: a pass on a watch
+    /// copy older than that write must not drop it.
+    pub adopted_at: Option<String>,
 }
 
 /// What the kind keeps for all AuraInstances.
@@ -235,6 +238,20 @@ impl Context<AuraInstance> {
     pub fn record_instance(&self, obj: &AuraInstance, id: &str) {
         self.memory
             .with(obj, |e| e.kind.recorded = Some(id.to_string()));
+    }
+
+    /// status.adoptedAt is said once and kept: it holds back the restores
+    /// applied with a rebuild, and passwordRecovery. A status built from a
+    /// stale copy gets it back from memory.
+    pub fn keep_adoption(&self, obj: &AuraInstance, status: &mut crate::api::AuraInstanceStatus) {
+        match &status.adopted_at {
+            Some(at) => self
+                .memory
+                .with(obj, |e| e.kind.adopted_at = Some(at.clone())),
+            None => {
+                status.adopted_at = self.memory.peek(obj, |e| e.kind.adopted_at.clone()).flatten();
+            }
+        }
     }
 
     /// The id recorded for this object, forgotten once status shows one.

@@ -183,7 +183,8 @@ pub async fn observe(
     aura: &AuraClient,
     credentials: &CredentialsSource,
 ) -> Result<Gathered> {
-    let current = obj.status.clone().unwrap_or_default();
+    let mut current = obj.status.clone().unwrap_or_default();
+    ctx.keep_adoption(obj, &mut current);
     // A password received but not yet stored wins over everything else.
     let pending = ctx.pending_password(obj);
     let held = ctx

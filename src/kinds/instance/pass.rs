@@ -42,8 +42,11 @@ pub async fn apply(obj: &AuraInstance, ctx: &Ctx) -> Result<controller::Action> 
         Err(ReconcileError::Aura(e))
             if e.kind() == AuraErrorKind::Transient && ctx.pending_password(obj).is_none() =>
         {
-            if let Some(next) = finish::unreachable(obj, &e.to_string())
-                && let Err(write) = write_status(&api, obj, next).await
+            if let Some(mut next) = finish::unreachable(obj, &e.to_string())
+                && let Err(write) = {
+                    ctx.keep_adoption(obj, &mut next);
+                    write_status(&api, obj, next).await
+                }
             {
                 debug!(error = %write, "could not say that Aura is unreachable");
             }
@@ -77,7 +80,9 @@ async fn live(
     if obj.reconcile_disabled() {
         // No Aura call at all, not even a GET; the annotation's removal wakes it.
         let current = obj.status.clone().unwrap_or_default();
-        write_status(api, obj, status::disabled(&current, Timestamp::now())).await?;
+        let mut next = status::disabled(&current, Timestamp::now());
+        ctx.keep_adoption(obj, &mut next);
+        write_status(api, obj, next).await?;
         return Ok(controller::Action::requeue(ctx.resync_after(0)));
     }
     let (source, creds) = observe::credentials(obj, ctx).await?;
@@ -215,7 +220,9 @@ async fn end(api: &Api<AuraInstance>, obj: &AuraInstance, ctx: &Ctx, f: Finish) 
         tracing::info!(phase = ?f.status.phase, "phase changed");
     }
     publish(obj, ctx, f.events).await;
-    write_status(api, obj, f.status).await.map(drop)
+    let mut status = f.status;
+    ctx.keep_adoption(obj, &mut status);
+    write_status(api, obj, status).await.map(drop)
 }
 
 /// Stops for a person: the stall and its event, then the slow resync.

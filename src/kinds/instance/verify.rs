@@ -40,6 +40,20 @@ pub struct Checked {
     pub at: Timestamp,
     /// Checks of this login in a row that were not a yes.
     pub misses: u32,
+    /// What the database said, and where it was asked.
+    pub said: Option<(Verdict, String)>,
+}
+
+/// The last answer again, when the status copy a pass starts from does not
+/// carry the condition (a copy older than the write that set it: writing
+/// over it would drop the condition until the slow timer asks again).
+pub fn said_again<'a>(
+    has_condition: bool,
+    last: Option<&'a Checked>,
+    login: Option<u64>,
+) -> Option<&'a (Verdict, String)> {
+    let last = last.filter(|l| !has_condition && Some(l.login) == login)?;
+    last.said.as_ref()
 }
 
 /// What [`plan`] looks at.
@@ -265,7 +279,20 @@ pub async fn check(
     match plan(&due) {
         Plan::Off => Check::Off,
         Plan::Hold => Check::Hold,
-        Plan::Later(after) => Check::Later(after),
+        Plan::Later(after) => {
+            let has_condition = obj.status.as_ref().is_some_and(|s| {
+                status::condition(&s.conditions, CREDENTIALS_VERIFIED).is_some()
+            });
+            match said_again(has_condition, last.as_ref(), login) {
+                Some((verdict, endpoint)) => Check::Asked(Asked {
+                    verdict: verdict.clone(),
+                    endpoint: endpoint.clone(),
+                    first_in_process: false,
+                    next: Some(after),
+                }),
+                None => Check::Later(after),
+            }
+        }
         Plan::Check => {
             let (Some(secret), Some(login)) = (written, login) else {
                 return Check::Hold;
@@ -285,6 +312,7 @@ pub async fn check(
                 login,
                 at: now,
                 misses,
+                said: Some((verdict.clone(), endpoint.clone())),
             };
             ctx.memory
                 .with(obj, |e| e.kind.checked = Some(checked.clone()));
@@ -463,6 +491,28 @@ mod tests {
             login,
             at: t(at),
             misses,
+            said: None,
+        }
+    }
+
+    #[test]
+    fn the_last_answer_is_said_again_over_a_copy_without_it() {
+        let said = (Verdict::Accepted, "https://h/db/neo4j/query/v2".to_string());
+        let last = Checked {
+            said: Some(said.clone()),
+            ..checked(7, "2026-12-06T06:00:00Z", 0)
+        };
+        let never_asked = checked(7, "2026-12-06T06:00:00Z", 0);
+        // (has condition, last, login, said again)
+        let cases = [
+            (false, Some(&last), Some(7), Some(&said)),
+            (true, Some(&last), Some(7), None),
+            (false, Some(&last), Some(8), None),
+            (false, Some(&never_asked), Some(7), None),
+            (false, None, Some(7), None),
+        ];
+        for (has, last, login, want) in cases {
+            assert_eq!(said_again(has, last, login), want, "{has} {login:?}");
         }
     }
 

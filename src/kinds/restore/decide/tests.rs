@@ -838,15 +838,63 @@ fn a_restore_applied_with_a_rebuild_waits_for_a_confirmation_of_that_adoption() 
     let at = |t: &str| Some(t.parse::<Timestamp>().unwrap());
     // (what, created, adopted at, confirmation, runs)
     let cases = [
-        ("a target never adopted", at("2026-12-06T05:00:00Z"), None, None, true),
-        ("applied before the adoption", at("2026-12-06T05:59:00Z"), Some(adopted), None, false),
-        ("applied with the rebuild", at("2026-12-06T06:30:00Z"), Some(adopted), None, false),
-        ("applied well after", at("2026-12-06T07:00:01Z"), Some(adopted), None, true),
-        ("confirmed for this adoption", at("2026-12-06T05:59:00Z"), Some(adopted), Some(adopted), true),
-        ("confirmed for an earlier one", at("2026-12-06T05:59:00Z"), Some(adopted), Some("2026-01-01T00:00:00Z"), false),
-        ("confirmed with a word", at("2026-12-06T05:59:00Z"), Some(adopted), Some("true"), false),
+        (
+            "a target never adopted",
+            at("2026-12-06T05:00:00Z"),
+            None,
+            None,
+            true,
+        ),
+        (
+            "applied before the adoption",
+            at("2026-12-06T05:59:00Z"),
+            Some(adopted),
+            None,
+            false,
+        ),
+        (
+            "applied with the rebuild",
+            at("2026-12-06T06:30:00Z"),
+            Some(adopted),
+            None,
+            false,
+        ),
+        (
+            "applied well after",
+            at("2026-12-06T07:00:01Z"),
+            Some(adopted),
+            None,
+            true,
+        ),
+        (
+            "confirmed for this adoption",
+            at("2026-12-06T05:59:00Z"),
+            Some(adopted),
+            Some(adopted),
+            true,
+        ),
+        (
+            "confirmed for an earlier one",
+            at("2026-12-06T05:59:00Z"),
+            Some(adopted),
+            Some("2026-01-01T00:00:00Z"),
+            false,
+        ),
+        (
+            "confirmed with a word",
+            at("2026-12-06T05:59:00Z"),
+            Some(adopted),
+            Some("true"),
+            false,
+        ),
         ("no creation time", None, Some(adopted), None, false),
-        ("an adoption time that does not read", at("2026-12-06T09:00:00Z"), Some("soon"), None, false),
+        (
+            "an adoption time that does not read",
+            at("2026-12-06T09:00:00Z"),
+            Some("soon"),
+            None,
+            false,
+        ),
     ];
     for (what, created, adopted_at, confirmation, runs) in cases {
         assert_eq!(
@@ -871,7 +919,10 @@ fn a_held_restore_makes_no_call_and_says_how_to_confirm() {
     let d = decide(&o);
     assert_eq!(d.action, RestoreAction::None);
     assert_eq!(d.phase, RestorePhase::Pending);
-    assert_eq!(d.summary.reason(), Some(RestoreReason::AwaitingConfirmation));
+    assert_eq!(
+        d.summary.reason(),
+        Some(RestoreReason::AwaitingConfirmation)
+    );
     assert!(d.summary.stalled.is_some());
     let message = d.summary.message().unwrap_or_default();
     assert!(message.contains(CONFIRM_ANNOTATION), "{message}");
