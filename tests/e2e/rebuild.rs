@@ -111,7 +111,8 @@ impl Cluster {
         let file = file.to_str().unwrap();
         // A server-side dry run checks namespaced objects in a namespace
         // that exists.
-        self.tools.run("kubectl", &["create", "namespace", NS], None);
+        self.tools
+            .run("kubectl", &["create", "namespace", NS], None);
         eventually("the CRDs to take the manifests", WAIT, || async {
             let ok = self
                 .tools

@@ -249,7 +249,10 @@ impl Context<AuraInstance> {
                 .memory
                 .with(obj, |e| e.kind.adopted_at = Some(at.clone())),
             None => {
-                status.adopted_at = self.memory.peek(obj, |e| e.kind.adopted_at.clone()).flatten();
+                status.adopted_at = self
+                    .memory
+                    .peek(obj, |e| e.kind.adopted_at.clone())
+                    .flatten();
             }
         }
     }

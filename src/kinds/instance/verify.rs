@@ -47,11 +47,11 @@ pub struct Checked {
 /// The last answer again, when the status copy a pass starts from does not
 /// carry the condition (a copy older than the write that set it: writing
 /// over it would drop the condition until the slow timer asks again).
-pub fn said_again<'a>(
+pub fn said_again(
     has_condition: bool,
-    last: Option<&'a Checked>,
+    last: Option<&Checked>,
     login: Option<u64>,
-) -> Option<&'a (Verdict, String)> {
+) -> Option<&(Verdict, String)> {
     let last = last.filter(|l| !has_condition && Some(l.login) == login)?;
     last.said.as_ref()
 }
@@ -280,9 +280,10 @@ pub async fn check(
         Plan::Off => Check::Off,
         Plan::Hold => Check::Hold,
         Plan::Later(after) => {
-            let has_condition = obj.status.as_ref().is_some_and(|s| {
-                status::condition(&s.conditions, CREDENTIALS_VERIFIED).is_some()
-            });
+            let has_condition = obj
+                .status
+                .as_ref()
+                .is_some_and(|s| status::condition(&s.conditions, CREDENTIALS_VERIFIED).is_some());
             match said_again(has_condition, last.as_ref(), login) {
                 Some((verdict, endpoint)) => Check::Asked(Asked {
                     verdict: verdict.clone(),
