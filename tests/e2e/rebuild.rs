@@ -271,7 +271,7 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
     // 2. Carry the Secrets and records out; A is gone for good.
     let backup = scratch.path().join("aura-secrets.yaml");
     let said = a.cli(&["backup-secrets", "-o", backup.to_str().unwrap()]);
-    for (_, (_, password)) in &made {
+    for (_, password) in made.values() {
         let password = String::from_utf8_lossy(password).to_string();
         assert!(!said.contains(&password), "a password was printed");
     }
@@ -332,7 +332,7 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
         "no Aura write in B: {calls:?}"
     );
     let log_b = operator_b.kill().await;
-    for (_, (_, password)) in &made {
+    for (_, password) in made.values() {
         assert!(!log_b.contains(&*String::from_utf8_lossy(password)));
     }
     b.stop().await;
