@@ -24,7 +24,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::api::{AuraRestore, AuraSnapshot};
+use crate::api::{AuraRestore, AuraSnapshot, DATABASE_LABEL, DATABASE_USER_LABEL};
 use crate::kinds::instance::secret::owned_selector;
 
 /// `aura-operator backup-secrets`.
@@ -109,6 +109,17 @@ where
         spec: value.get("spec").cloned().unwrap_or(Value::Null),
         status,
     })
+}
+
+/// The label selectors of the Secrets that are carried: the operator's own
+/// (the AuraInstances' connection Secrets), and those of AuraDatabaseUsers
+/// and AuraDatabases.
+pub fn carried_selectors() -> [String; 3] {
+    [
+        owned_selector(),
+        DATABASE_USER_LABEL.to_string(),
+        DATABASE_LABEL.to_string(),
+    ]
 }
 
 /// What restore-secrets does with a carried Secret.
@@ -224,14 +235,20 @@ pub async fn backup(
 ) -> Result<(Vec<Carried>, Tally), CarryError> {
     let mut carried = Vec::new();
     let mut tally = Tally::default();
-    let owned = ListParams::default().labels(&owned_selector());
-    let secrets = api::<Secret>(client, namespace)
-        .list(&owned)
-        .await
-        .map_err(failed("list the operator's Secrets"))?;
-    for s in &secrets.items {
-        tally.say(format!("Secret {}", key(&s.metadata)));
-        carried.push(Carried::Secret(Box::new(carried_secret(s))));
+    // The AuraInstances' Secrets, and the logins of AuraDatabaseUsers and
+    // AuraDatabases, each by the label it carries.
+    let mut seen = std::collections::BTreeSet::new();
+    for selector in carried_selectors() {
+        let secrets = api::<Secret>(client, namespace)
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(failed(format!("list the Secrets labelled {selector}")))?;
+        for s in &secrets.items {
+            if seen.insert(key(&s.metadata)) {
+                tally.say(format!("Secret {}", key(&s.metadata)));
+                carried.push(Carried::Secret(Box::new(carried_secret(s))));
+            }
+        }
     }
     let snapshots = api::<AuraSnapshot>(client, namespace)
         .list(&ListParams::default())

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use aura_operator::api::{AuraInstance, AuraRestore, AuraSnapshot, RestorePhase};
+use aura_operator::api::{AuraDatabaseUser, AuraInstance, AuraRestore, AuraSnapshot, RestorePhase};
 use aura_operator::simulator::{Counters, SimState, Simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
@@ -29,6 +29,8 @@ use crate::support::{self, Launcher, Scratch, Tools, eventually, repo_root};
 const NS: &str = "team-a";
 const WAIT: Duration = Duration::from_secs(120);
 const INSTANCES: [&str; 5] = ["orders", "billing", "search", "graph", "audit"];
+/// AuraDatabaseUsers, `<instance>-api`: their Secrets are `<name>-db`.
+const USERS: [&str; 2] = ["orders-api", "billing-api"];
 
 /// The team's manifests, as its Git repository holds them.
 fn manifests() -> String {
@@ -51,6 +53,14 @@ fn manifests() -> String {
              spec:\n  projectRef: {{name: team}}\n  cloudProvider: gcp\n  region: europe-west1\n  \
              type: professional-db\n  memory: 4GB\n  adoption: AdoptOrCreate\n  deletionPolicy: Delete\n  \
              passwordRecovery: Recreate{schedule}\n"
+        ));
+    }
+    for user in USERS {
+        let instance = user.trim_end_matches("-api");
+        docs.push(format!(
+            "apiVersion: aura-operator.io/v1alpha1\nkind: AuraDatabaseUser\n\
+             metadata: {{name: {user}, namespace: {NS}}}\n\
+             spec: {{instanceRef: {{name: {instance}}}, deletionPolicy: Delete}}\n"
         ));
     }
     docs.push(format!(
@@ -203,6 +213,46 @@ async fn all_verified(cluster: &Cluster) -> BTreeMap<String, (String, Vec<u8>)> 
     out
 }
 
+/// Every AuraDatabaseUser Ready: the password its Secret holds, by name.
+async fn users_ready(cluster: &Cluster) -> BTreeMap<String, Vec<u8>> {
+    let api: Api<AuraDatabaseUser> = Api::namespaced(cluster.client.clone(), NS);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), NS);
+    let mut out = BTreeMap::new();
+    for name in USERS {
+        let ready = support::poll(WAIT, Duration::from_millis(500), || async {
+            let u = api.get(name).await.ok()?;
+            u.status?
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+                .then_some(())
+        })
+        .await;
+        if ready.is_none() {
+            let said: Vec<_> = api
+                .get(name)
+                .await
+                .ok()
+                .and_then(|u| u.status)
+                .iter()
+                .flat_map(|s| &s.conditions)
+                .map(|c| format!("{} {} {}: {}", c.type_, c.status, c.reason, c.message))
+                .collect();
+            panic!("{name} not Ready: {said:#?}");
+        }
+        let secret = secrets.get(&format!("{name}-db")).await.unwrap();
+        let data = secret.data.unwrap();
+        let password = data
+            .get("NEO4J_PASSWORD")
+            .or_else(|| data.get("password"))
+            .expect("a password in the user's Secret")
+            .0
+            .clone();
+        out.insert(name.to_string(), password);
+    }
+    out
+}
+
 /// The Aura calls made since `before`, by route (reads and writes).
 fn calls_since(state: &SimState, before: &Counters) -> BTreeMap<String, u64> {
     let after = state.counters();
@@ -250,6 +300,7 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
     a.apply(&manifests).await;
     let operator_a = a.operator(&sim);
     let made = all_verified(&a).await;
+    let logins = users_ready(&a).await;
     let restores: Api<AuraRestore> = Api::namespaced(a.client.clone(), NS);
     let rollback = eventually("the restore to succeed in A", WAIT, || async {
         let r = restores.get("rollback").await.ok()?;
@@ -293,6 +344,12 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
             "{restored}"
         );
     }
+    for name in USERS {
+        assert!(
+            restored.contains(&format!("Secret {NS}/{name}-db: Create")),
+            "{restored}"
+        );
+    }
     assert!(
         restored.contains("AuraSnapshot team-a/before-rebuild: Fill"),
         "{restored}"
@@ -307,6 +364,12 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
     // restored, overwritten or destroyed.
     let kept = all_verified(&b).await;
     assert_eq!(kept, made, "ids and passwords as cluster A had them");
+    // The applications' own logins too: taken over, not given new passwords.
+    assert_eq!(
+        users_ready(&b).await,
+        logins,
+        "the users' passwords as A had them"
+    );
     for name in INSTANCES {
         let o = b.instances().get(name).await.unwrap();
         assert!(o.status.unwrap().adopted_at.is_some(), "{name} adopted");
@@ -396,6 +459,29 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
         (is(&o, "Ready", "True") && is(&o, "CredentialsVerified", "True")).then_some(())
     })
     .await;
+    // The users' logins live in the database: without their Secrets, the
+    // objects wait for a person (spec.adopt: true gives a new password);
+    // first for their instance's password.
+    let users: Api<AuraDatabaseUser> = Api::namespaced(c.client.clone(), NS);
+    let reason_of = |name: &'static str| {
+        let users = users.clone();
+        async move {
+            let s = users.get(name).await.ok()?.status?;
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "Ready" && c.status == "False")
+                .map(|c| c.reason.clone())
+        }
+    };
+    for (name, want) in [
+        ("orders-api", "UserExists"),
+        ("billing-api", "InstanceNotReady"),
+    ] {
+        eventually(&format!("{name} {want}"), WAIT, || async {
+            (reason_of(name).await.as_deref() == Some(want)).then_some(())
+        })
+        .await;
+    }
     // Give passwordRecovery every chance to act wrongly before counting.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let calls = calls_since(&sim.state(), &before_c);

@@ -233,6 +233,33 @@ async fn carry_out(
         Step::Promote { user } => {
             decide::promote(next, &user, now, seen.grace, rotate_requested);
         }
+        Step::Reclaim { user, users } => {
+            let Some((_, password)) = seen.existing.as_ref().and_then(connection::login) else {
+                return Err(ReconcileError::Invariant("a restored Secret with a login"));
+            };
+            let password = Password::from_secret(password);
+            let desired = secret(obj, &seen.instance, &seen.instance_id, &user, &password)
+                .map_err(|_| ReconcileError::Invariant("a template that passed its check"))?;
+            let secrets: Api<Secret> =
+                Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+            write_secret(&secrets, seen.existing.as_ref(), &desired).await?;
+            for u in users {
+                if !next.users.contains(&u) {
+                    next.users.push(u);
+                }
+            }
+            decide::promote(next, &user, now, seen.grace, rotate_requested);
+            ctx.normal(
+                obj,
+                UserReason::SecretTakenOver,
+                &format!("the restored Secret holds a working login of {user}: taken over, its password kept"),
+            )
+            .await;
+            return Ok(Ok(Some(Progress::working(
+                UserReason::Rotating,
+                "checking the login",
+            ))));
+        }
         Step::SetLogin { user, create, why } => {
             let password = Password::generate();
             let statement = if create {
@@ -537,7 +564,18 @@ fn secret_seen(obj: &AuraDatabaseUser, existing: Option<&Secret>) -> SecretSeen 
         return SecretSeen::Absent;
     };
     if !connection::controlled_by(secret, obj.uid().as_deref()) {
-        return SecretSeen::Foreign;
+        let controlled = secret
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true));
+        return match connection::login(secret) {
+            Some((username, _)) if !controlled && obj.usernames().contains(&username) => {
+                SecretSeen::Restored { username }
+            }
+            _ => SecretSeen::Foreign,
+        };
     }
     SecretSeen::Ours {
         username: connection::login(secret).map(|(u, _)| u),

@@ -41,6 +41,11 @@ crate::reasons! {
         DatabaseRefused,
         /// The Secret of that name belongs to something else.
         SecretNotOwned,
+        /// A Secret nobody owns holds this object's login, and the database
+        /// refused it: it is not taken over.
+        SecretNotTrusted,
+        /// Event: a restored Secret whose login works was taken over.
+        SecretTakenOver,
         /// spec.rotation.schedule or gracePeriod does not parse.
         InvalidRotation,
         /// An extraKeys template does not render.
@@ -89,6 +94,13 @@ pub enum SecretSeen {
     Absent,
     /// It exists and this object does not control it.
     Foreign,
+    /// Nobody controls it and it holds the login of one of this object's
+    /// user names: a Secret restored after a rebuild of the management
+    /// cluster (or brought back by an external store). Taken over only on
+    /// the database's yes.
+    Restored {
+        username: String,
+    },
     /// This object's: the login it holds, if any, and whether its type is
     /// the format's.
     Ours {
@@ -170,6 +182,10 @@ pub enum Step {
     },
     /// The previous login's grace period ended: a password nobody knows.
     Retire { user: String },
+    /// A restored Secret holds `user`'s working login: record the users
+    /// that exist as this object's, and take the Secret over with its
+    /// password (no new password).
+    Reclaim { user: String, users: Vec<String> },
     /// Nothing to do.
     Settled,
 }
@@ -255,7 +271,8 @@ pub fn gate(
 /// that has something to do.
 pub fn decide(o: &Observation<'_>) -> Decision {
     let seen = Seen::of(o);
-    promote_cut_off(o, &seen)
+    reclaim(o, &seen)
+        .or_else(|| promote_cut_off(o, &seen))
         .or_else(|| strangers(o, &seen))
         .or_else(|| make_live(&seen))
         .or_else(|| repair(o, &seen))
@@ -292,6 +309,56 @@ impl<'a> Seen<'a> {
 
     fn ours(&self, name: &str) -> bool {
         self.o.status.users.iter().any(|u| u == name)
+    }
+}
+
+/// A rebuild: the Secret came back from a backup with the login of one of
+/// this object's user names, and nothing is recorded yet. The login the
+/// database accepts is kept (its applications already use it); one it
+/// refuses is never taken over.
+fn reclaim(o: &Observation<'_>, s: &Seen<'_>) -> Option<Decision> {
+    let SecretSeen::Restored { username } = o.secret else {
+        return None;
+    };
+    let not_taken = |why: &str| Decision {
+        step: Step::Settled,
+        summary: Progress::stalled(
+            UserReason::SecretNotTrusted,
+            format!(
+                "the Secret holds the login of {username} and no object owns it, but {why}: it is never changed; delete it (a new password is then made) or write the working login into it"
+            ),
+        ),
+        requeue: Some(SETTLED),
+    };
+    if !o.status.users.is_empty() {
+        return Some(not_taken("this object has made users of its own since"));
+    }
+    match o.login {
+        LoginCheck::Accepted if s.exists(username) => {
+            let users = o.names.iter().filter(|n| s.exists(n)).cloned().collect();
+            Some(step(
+                Step::Reclaim {
+                    user: username.clone(),
+                    users,
+                },
+                Progress::working(
+                    UserReason::Creating,
+                    format!("taking over the restored Secret with the working login of {username}"),
+                ),
+                NEXT_STEP,
+            ))
+        }
+        LoginCheck::Unreachable(why) => Some(Decision {
+            step: Step::Settled,
+            summary: Progress::working(
+                UserReason::Unreachable,
+                format!(
+                    "the database did not answer the check of the restored Secret's login: {why}"
+                ),
+            ),
+            requeue: Some(WAIT),
+        }),
+        _ => Some(not_taken("the database refused its login")),
     }
 }
 

@@ -497,3 +497,62 @@ fn the_admin_login_is_never_taken() {
         "nor as a rotation partner"
     );
 }
+
+#[test]
+fn a_restored_secret_is_taken_over_only_with_a_working_login_and_nothing_recorded() {
+    let restored = |user: &str| SecretSeen::Restored {
+        username: user.into(),
+    };
+    let fresh = AuraDatabaseUserStatus::default();
+    let both = vec![row("app", None), row("app_b", None)];
+    let mut cases = vec![
+        Case {
+            status: fresh.clone(),
+            users: both.clone(),
+            secret: restored("app_b"),
+            ..case(
+                "a rebuild: the working login is kept, both users recorded",
+                Step::Reclaim {
+                    user: "app_b".into(),
+                    users: vec!["app".into(), "app_b".into()],
+                },
+            )
+        },
+        Case {
+            status: fresh.clone(),
+            users: both.clone(),
+            secret: restored("app"),
+            login: LoginCheck::Refused,
+            want_reason: Some(UserReason::SecretNotTrusted),
+            ..case("a login the database refuses", Step::Settled)
+        },
+        Case {
+            status: fresh.clone(),
+            users: vec![],
+            secret: restored("app"),
+            want_reason: Some(UserReason::SecretNotTrusted),
+            ..case("a user that does not exist", Step::Settled)
+        },
+        Case {
+            status: ours(Some("app"), &["app"]),
+            secret: restored("app"),
+            want_reason: Some(UserReason::SecretNotTrusted),
+            ..case("users made here since", Step::Settled)
+        },
+        Case {
+            status: fresh.clone(),
+            users: both,
+            secret: restored("app"),
+            login: LoginCheck::Unreachable("timeout".into()),
+            want_reason: Some(UserReason::Unreachable),
+            ..case("the database did not answer", Step::Settled)
+        },
+    ];
+    for c in cases.drain(..) {
+        let d = run(&c);
+        assert_eq!(d.step, c.want, "{}", c.name);
+        if let Some(reason) = c.want_reason {
+            assert_eq!(d.summary.reason(), Some(reason), "{}", c.name);
+        }
+    }
+}
