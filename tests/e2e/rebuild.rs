@@ -406,8 +406,55 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
     let before_c = sim.state().counters();
     let c = Cluster::start("c", &bin).await;
     c.apply(&manifests).await;
+    // Two Secrets nobody owns that must not be trusted: a wrong password for
+    // graph, and search's name holding audit's login.
+    let foreign = |name: &str, id: &str, password: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}-connection, namespace: {NS}}}\n\
+             stringData: {{NEO4J_URI: \"neo4j+s://{id}.databases.neo4j.io\", NEO4J_USERNAME: neo4j, \
+             NEO4J_PASSWORD: \"{password}\", AURA_INSTANCEID: \"{id}\"}}\n"
+        )
+    };
+    let audit_password = String::from_utf8(made["audit"].1.clone()).unwrap();
+    let untrusted = [
+        (
+            "graph",
+            foreign("graph", &made["graph"].0, "not-the-password"),
+            "refused",
+        ),
+        (
+            "search",
+            foreign("search", &made["audit"].0, &audit_password),
+            "another Aura instance",
+        ),
+    ];
+    for (_, secret, _) in &untrusted {
+        c.tools.run("kubectl", &["apply", "-f", "-"], Some(secret));
+    }
     let operator_c = c.operator(&sim);
-    for name in INSTANCES {
+    let secrets: Api<Secret> = Api::namespaced(c.client.clone(), NS);
+    for (name, _, why) in &untrusted {
+        let message = eventually(&format!("{name} SecretNotTrusted"), WAIT, || async {
+            let o = c.instances().get(name).await.ok()?;
+            o.status?
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Stalled" && c.reason == "SecretNotTrusted")
+                .map(|c| c.message.clone())
+        })
+        .await;
+        assert!(message.contains(why), "{name}: {message}");
+        let kept = secrets.get(&format!("{name}-connection")).await.unwrap();
+        assert!(
+            kept.metadata.owner_references.is_none(),
+            "{name}: taken over"
+        );
+        assert!(kept.metadata.labels.is_none(), "{name}: written over");
+    }
+    for name in INSTANCES
+        .into_iter()
+        .filter(|n| !["graph", "search"].contains(n))
+    {
         let o = eventually(&format!("{name} PasswordUnavailable"), WAIT, || async {
             let o = c.instances().get(name).await.ok()?;
             let (status, reason) = condition(&o, "Ready")?;
