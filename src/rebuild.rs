@@ -327,10 +327,19 @@ pub async fn restore(client: &Client, carried: &[Carried]) -> Result<Tally, Carr
                     .map_err(failed(format!("read Secret {ns}/{name}")))?;
                 let step = secret_step(existing.as_ref(), s);
                 if step == SecretStep::Create {
-                    secrets
+                    match secrets
                         .create(&PostParams::default(), &carried_secret(s))
                         .await
-                        .map_err(failed(format!("create Secret {ns}/{name}")))?;
+                    {
+                        Ok(_) => {}
+                        // Its namespace is not there yet: apply the
+                        // manifests, then run again.
+                        Err(kube::Error::Api(e)) if e.code == 404 => {
+                            tally.say(format!("Secret {ns}/{name}: NoNamespace"));
+                            continue;
+                        }
+                        Err(e) => return Err(failed(format!("create Secret {ns}/{name}"))(e)),
+                    }
                 }
                 tally.say(format!("Secret {ns}/{name}: {step:?}"));
             }

@@ -162,6 +162,21 @@ fn adopt_first(
     {
         return None;
     }
+    // An adopted instance makes this object a user of its project too: the
+    // project holds its finalizer first, as before a create.
+    if let Some(project) = &obs.project_not_held {
+        return Some(Decision {
+            action: Action::None,
+            status: StatusSummary::in_progress(
+                Phase::Pending,
+                Reason::WaitingForProject,
+                format!(
+                    "waiting for {project} to count this object among its users before adopting"
+                ),
+            ),
+            requeue: LookAgain::After(Duration::from_secs(10)),
+        });
+    }
     if listed.is_none() {
         // observe always lists in this state; be safe if it did not.
         return Some(Decision {

@@ -2178,3 +2178,43 @@ fn a_secret_nobody_owns_that_is_not_trusted_stalls_and_says_why() {
         assert!(message.contains(why.why()), "{message}");
     }
 }
+
+#[test]
+fn an_adoption_waits_for_its_project_to_hold_its_finalizer() {
+    let (tenant, status) = (tenant(), AuraInstanceStatus::default());
+    let spec = AuraInstanceSpec {
+        adoption: Some(Adoption::AdoptOrCreate),
+        deletion_policy: Some(crate::api::DeletionPolicy::Orphan),
+        ..spec()
+    };
+    let one = [adoptable("aaaa0001", |_| {})];
+    let listed = [summary("aaaa0001", "orders", "2026-11-01T00:00:00Z")];
+    let team = crate::api::ProjectId::namespaced("team-a", "team");
+    for (not_held, adopts) in [(None, true), (Some(team), false)] {
+        let o = Observation {
+            project_not_held: not_held.clone(),
+            ..obs(
+                &spec,
+                &status,
+                AuraView::NotCreated {
+                    tenant: &tenant,
+                    listed: Some(&listed),
+                    claimed: &[],
+                    adoptable: &one,
+                },
+                SecretView::default(),
+            )
+        };
+        let d = decide(&o);
+        assert_eq!(
+            matches!(d.action, Action::Adopt { .. }),
+            adopts,
+            "{not_held:?}"
+        );
+        if !adopts {
+            assert_eq!(d.action, Action::None);
+            let waits = d.status.reconciling.as_ref().map(|r| r.0);
+            assert_eq!(waits, Some(Reason::WaitingForProject));
+        }
+    }
+}
