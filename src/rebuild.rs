@@ -12,7 +12,6 @@
 //! collector would delete a Secret whose owner it cannot find); the operator
 //! takes each one over once the database accepts its login.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -415,11 +414,6 @@ pub async fn run_restore(args: &RestoreArgs) -> anyhow::Result<Tally> {
     Ok(restore(&client, &carried).await?)
 }
 
-/// The labels a carried Secret keeps, for tests and docs.
-pub fn labels(secret: &Secret) -> BTreeMap<String, String> {
-    secret.metadata.labels.clone().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,7 +457,10 @@ mod tests {
     fn a_carried_secret_keeps_its_data_and_nothing_of_the_old_cluster() {
         let c = carried_secret(&secret("pw"));
         assert_eq!(c.data, secret("pw").data);
-        assert_eq!(labels(&c)["app.kubernetes.io/managed-by"], "aura-operator");
+        assert_eq!(
+            c.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+            "aura-operator"
+        );
         assert_eq!(c.metadata.namespace.as_deref(), Some("team-a"));
         assert!(c.metadata.uid.is_none());
         assert!(c.metadata.resource_version.is_none());

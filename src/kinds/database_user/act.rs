@@ -564,14 +564,10 @@ fn secret_seen(obj: &AuraDatabaseUser, existing: Option<&Secret>) -> SecretSeen 
         return SecretSeen::Absent;
     };
     if !connection::controlled_by(secret, obj.uid().as_deref()) {
-        let controlled = secret
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.controller == Some(true));
         return match connection::login(secret) {
-            Some((username, _)) if !controlled && obj.usernames().contains(&username) => {
+            Some((username, _))
+                if !connection::has_controller(secret) && obj.usernames().contains(&username) =>
+            {
                 SecretSeen::Restored { username }
             }
             _ => SecretSeen::Foreign,

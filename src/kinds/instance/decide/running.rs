@@ -382,18 +382,9 @@ impl Decision {
     /// password back: the way out goes through the Aura console.
     fn password_unavailable_adopted(format: SecretFormat) -> StatusSummary {
         let key = crate::kinds::instance::secret::password_key(format);
-        let message = format!(
+        Self::password_unavailable_saying(format!(
             "the instance was adopted (adoption: AdoptOrCreate) and no connection Secret brought its password: reset the admin password in the Aura console, then write it with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"{key}\":\"...\"}}}}'; the operator verifies it and carries on. Restoring the Secret from a backup instead works too. The logins of AuraDatabaseUsers live in the database and are not lost"
-        );
-        StatusSummary {
-            phase: Phase::Running,
-            readiness: Readiness::False {
-                reason: Reason::PasswordUnavailable,
-                message: message.clone(),
-            },
-            reconciling: None,
-            stalled: Some((Reason::PasswordUnavailable, message)),
-        }
+        ))
     }
 
     fn password_unavailable_after(recreations: i32, format: SecretFormat) -> StatusSummary {
@@ -407,9 +398,13 @@ impl Decision {
 
     fn password_unavailable_because(why: &str, format: SecretFormat) -> StatusSummary {
         let key = crate::kinds::instance::secret::password_key(format);
-        let message = format!(
+        Self::password_unavailable_saying(format!(
             "{why}: write it back with kubectl patch secret <connection secret> --type merge -p '{{\"stringData\":{{\"{key}\":\"...\"}}}}' (or reset it in the Aura console first)"
-        );
+        ))
+    }
+
+    /// Running, nobody can log in: Ready False and Stalled, saying `message`.
+    fn password_unavailable_saying(message: String) -> StatusSummary {
         StatusSummary {
             phase: Phase::Running,
             readiness: Readiness::False {

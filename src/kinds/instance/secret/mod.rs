@@ -3,7 +3,7 @@
 //! own Secrets.
 
 pub use crate::kinds::shared::connection::{
-    format, login, read_any, template, uri, without_tracking,
+    format, has_controller, login, read_any, template, uri, without_tracking,
 };
 
 use std::collections::BTreeMap;
@@ -263,13 +263,7 @@ pub fn standing(
     if controlled_by(secret, obj) {
         return Standing::Writable;
     }
-    let has_controller = secret
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller == Some(true));
-    let Some(instance_id) = instance_id.filter(|_| !has_controller) else {
+    let Some(instance_id) = instance_id.filter(|_| !has_controller(secret)) else {
         return Standing::Foreign;
     };
     let labelled = secret

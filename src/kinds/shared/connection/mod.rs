@@ -86,6 +86,16 @@ pub fn controlled_by(secret: &Secret, uid: Option<&str>) -> bool {
     })
 }
 
+/// Whether any controller (this operator's object or another's) owns the Secret.
+pub fn has_controller(secret: &Secret) -> bool {
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true))
+}
+
 /// Where a connection Secret goes and who it is for.
 pub struct Target {
     pub name: String,
