@@ -18,12 +18,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use aura_operator::api::{AuraDatabaseUser, AuraInstance, AuraRestore, AuraSnapshot, RestorePhase};
-use aura_operator::simulator::{Counters, SimState, Simulator, SimulatorConfig};
+use aura_operator::simulator::{Counters, SimState, Simulator};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::Api;
 
-use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B};
+use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B, team_b_simulator};
 use crate::support::{self, Launcher, Scratch, Tools, eventually, repo_root};
 
 const NS: &str = "team-a";
@@ -284,16 +284,7 @@ async fn a_management_cluster_rebuilt_from_git_adopts_everything_and_creates_not
     let bin = support::launcher::build().unwrap_or_else(|e| panic!("{e}"));
     let scratch = Scratch::new("rebuild");
     let manifests = scratch.file("team-a.yaml", manifests(), 0o644);
-    let sim = Simulator::start(SimulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
-        tenants: vec![(TENANT_B.into(), "Team B".into())],
-        create_seconds: 1.5,
-        transition_seconds: 1.0,
-        ..SimulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = team_b_simulator().await;
 
     // 1. Cluster A makes everything, and the restore succeeds.
     let a = Cluster::start("a", &bin).await;

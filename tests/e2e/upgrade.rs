@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use aura_operator::simulator::{Simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
@@ -20,7 +19,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::gitops::{argo_health, kstatus};
-use crate::support::harness::{CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B, console_request};
+use crate::support::harness::{
+    CLIENT_ID, CLIENT_SECRET, Operator, TENANT_B, console_request, team_b_simulator,
+};
 use crate::support::{self, Launcher, Tools, eventually, repo_root};
 
 const OLD_CHART: &str = "tests/upgrade/aura-operator-0.1.0.tgz";
@@ -185,16 +186,7 @@ async fn an_upgrade_from_the_v1alpha1_chart_keeps_every_object_and_moves_its_sto
         .unwrap()
         .trim()
         .to_string();
-    let sim = Simulator::start(SimulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
-        tenants: vec![(TENANT_B.into(), "Team B".into())],
-        create_seconds: 1.5,
-        transition_seconds: 1.0,
-        ..SimulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = team_b_simulator().await;
 
     // 1. The old chart, its CRDs (v1alpha1 only) and a team's objects.
     let old_chart = repo_root().join(OLD_CHART);

@@ -455,3 +455,18 @@ pub fn instance_id(o: &AuraInstance) -> String {
         .and_then(|s| s.instance_id.clone())
         .expect("instanceId")
 }
+
+/// A simulator of its own for a test with control planes of its own: the
+/// harness's client id, tenant B, quick creates and transitions.
+pub async fn team_b_simulator() -> aura_operator::simulator::Simulator {
+    aura_operator::simulator::Simulator::start(SimulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
+        tenants: vec![(TENANT_B.into(), "Team B".into())],
+        create_seconds: 1.5,
+        transition_seconds: 1.0,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
