@@ -287,6 +287,7 @@ pub async fn start_claims(
     let api: Api<AuraInstanceClaim> = Api::all(ctx.client.clone());
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .for_each(|event| async move {
             if let Err(e) = event {

@@ -184,6 +184,7 @@ pub async fn watch_namespaces(
     let seen = shared.clone();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(crate::reconciler::cache::slim)
         .reflect(writer)
         .for_each(move |event| {
             if let Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) = &event {
