@@ -106,11 +106,21 @@ pub enum NextPoll {
 /// Shortest wait before a poll planned at the typical end.
 const MIN_PLANNED_POLL: Duration = Duration::from_secs(1);
 
+/// After a poll that found the transition not over although it was due, the
+/// next one comes after this share of the typical duration (within the
+/// base interval): at 20 s, 2 s, where the back-off would wait the base.
+const NEAR_MISS_FRACTION: f64 = 0.1;
+
+/// A transition this many times its typical duration is overdue: its polls
+/// back off as an unknown one's do.
+const OVERDUE: f64 = 1.5;
+
 /// The next poll of an instance `in_transition` for that long, given the
 /// transition's `typical` duration (if learned) and whether this instance
 /// `leads` it (one per transition: it polls at half the base interval while
 /// nothing is learned, then a little before the typical end). The others wait for the
-/// lead at first, then poll at the typical end; past it, all back off as
+/// lead at first, then poll at the typical end; just past it, soon again
+/// ([`NEAR_MISS_FRACTION`]); once overdue ([`OVERDUE`]), all back off as
 /// [`poll_delay`] says.
 pub fn next_poll(
     base: Duration,
@@ -130,8 +140,17 @@ pub fn next_poll(
         }
         None => None,
     };
-    match planned {
-        Some(at) if in_transition + MIN_PLANNED_POLL <= at => NextPoll::After(at - in_transition),
+    match (planned, typical) {
+        (Some(at), _) if in_transition + MIN_PLANNED_POLL <= at => {
+            NextPoll::After(at - in_transition)
+        }
+        // A poll that just missed the learned end: the end is most likely a
+        // moment away, so the next poll comes soon; back off only once the
+        // transition is clearly overdue.
+        (Some(_), Some(t)) if in_transition < t.mul_f64(OVERDUE) => NextPoll::After(
+            t.mul_f64(NEAR_MISS_FRACTION)
+                .clamp(MIN_PLANNED_POLL, base.max(MIN_PLANNED_POLL)),
+        ),
         _ => NextPoll::After(poll_delay(base, in_transition)),
     }
 }
@@ -217,11 +236,19 @@ mod tests {
             (s(5), Some(s(20)), false, After(s(15))),
             (s(0), Some(s(20)), true, After(s(16))),
             (s(0), Some(s(300)), false, After(s(300))),
-            // a second before the typical end still waits for it; past it: back off as before
-            (s(20), Some(s(20)), false, After(s(10))),
+            // a second before the typical end still waits for it
             (s(19), Some(s(20)), false, After(s(1))),
+            // just missed it (issue 34's stragglers): soon again, a tenth of the typical
+            (s(20), Some(s(20)), false, After(s(2))),
+            (s(29), Some(s(20)), false, After(s(2))),
+            (s(17), Some(s(20)), true, After(s(2))),
+            // a long transition's tenth is held to the base; a short one's to a second
+            (s(300), Some(s(300)), false, After(s(10))),
+            (s(5), Some(s(5)), false, After(s(1))),
+            // clearly overdue (half as long again): back off as before
+            (s(30), Some(s(20)), false, After(s(10))),
+            (s(100), Some(s(20)), false, After(s(20))),
             (s(300), Some(s(20)), false, After(s(60))),
-            (s(17), Some(s(20)), true, After(s(10))),
         ];
         for (waited, typical, leads, want) in cases {
             assert_eq!(
