@@ -137,8 +137,15 @@ async fn observe(State(st): State<SimState>, mut req: Request, next: Next) -> Re
             "OTHER"
         };
         let key = format!("{shown} {}", route.as_deref().unwrap_or("(unmatched)"));
+        let instance_get = (method == Method::GET
+            && status == StatusCode::OK
+            && route.as_deref() == Some("/v1/instances/{id}"))
+        .then(|| path.trim_start_matches("/v1/instances/").to_string());
         st.count(|c| {
             c.requests_total += 1;
+            if let Some(id) = instance_get {
+                *c.instance_gets.entry(id).or_default() += 1;
+            }
             *c.by_route.entry(key).or_default() += 1;
             *c.by_status.entry(status_key.clone()).or_default() += 1;
             if status == StatusCode::TOO_MANY_REQUESTS {

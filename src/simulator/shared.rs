@@ -29,6 +29,9 @@ pub struct Counters {
     pub by_status: BTreeMap<String, u64>,
     /// `/v1` requests per client id (those with a valid token).
     pub by_client: BTreeMap<String, u64>,
+    /// Answered `GET /v1/instances/{id}` per instance id (only ids that
+    /// exist, so a caller cannot grow it): the benchmark's polls per object.
+    pub instance_gets: BTreeMap<String, u64>,
     /// All `/oauth/token` calls.
     pub token_calls: u64,
     /// `/oauth/token` calls per configured client id named in them; calls

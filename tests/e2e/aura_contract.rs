@@ -157,8 +157,12 @@ async fn every_call_end_to_end() {
     let listed = c.list_instances(TENANT).await.unwrap();
     assert!(listed.iter().any(|s| s.id == id));
 
+    let gets = |id: &str| sim.state().counters().instance_gets.get(id).copied();
+    let before = gets(&id).unwrap_or(0);
     let i = c.get_instance(&id).await.unwrap();
     assert_eq!(i.status, InstanceStatus::Creating);
+    // The benchmark's polls per object: each answered GET counts for its id.
+    assert_eq!(gets(&id), Some(before + 1));
     // Busy: pause answers 409, classified as Conflict.
     let e = c.pause_instance(&id).await.unwrap_err();
     assert_eq!(e.kind(), AuraErrorKind::Conflict, "{e}");
@@ -252,6 +256,11 @@ async fn every_call_end_to_end() {
     c.delete_instance(&id).await.unwrap();
     let e = c.get_instance("deadbeef").await.unwrap_err();
     assert_eq!(e.kind(), AuraErrorKind::NotFound);
+    assert_eq!(
+        gets("deadbeef"),
+        None,
+        "an id that does not exist is not counted"
+    );
     assert_eq!(e.reason(), Some("db-not-found"));
     assert!(e.request_id().is_some());
 
