@@ -1,7 +1,8 @@
 //! The scale curve (issue 19): how the operator's memory, CPU and writes grow
 //! with the number of objects, with one client id and with five.
 //! `cargo bench --bench scale -- curve` (only when named; not in the smoke
-//! test). Sizes 250, 1,000 and 3,000, or `CURVE_SIZES=20,40`.
+//! test). Sizes 250, 1,000 and 3,000, or `CURVE_SIZES=20,40`; client ids 1
+//! and 5, or `CURVE_CLIENTS=1`.
 //!
 //! Each point has its own simulator (no rate limits, creation time
 //! [`CREATE_S`]), its own namespace and an operator watching only that
@@ -42,6 +43,11 @@ struct Point {
     /// VmHWM at the end of the point, and VmRSS when all were Ready.
     peak_rss_mib: f64,
     rss_at_ready_mib: f64,
+    /// VmRSS of the operator started and ready, before any object, and its
+    /// parts when all were Ready (heap and private; the binary's pages).
+    rss_idle_mib: f64,
+    anon_at_ready_mib: f64,
+    file_at_ready_mib: f64,
     /// From the operator's start to all Ready.
     cpu_s: f64,
     apply_s: f64,
@@ -57,7 +63,17 @@ struct Point {
 
 /// `CURVE_SIZES=20,40`, else [`SIZES`]; sorted, without repeats.
 fn sizes() -> anyhow::Result<Vec<usize>> {
-    let mut sizes = match std::env::var("CURVE_SIZES") {
+    counts("CURVE_SIZES", &SIZES)
+}
+
+/// `CURVE_CLIENTS=1`, else [`CLIENTS`].
+fn clients() -> anyhow::Result<Vec<usize>> {
+    counts("CURVE_CLIENTS", &CLIENTS)
+}
+
+/// A comma-separated list of positive counts from `var`, else `default`.
+fn counts(var: &str, default: &[usize]) -> anyhow::Result<Vec<usize>> {
+    let mut counts = match std::env::var(var) {
         Ok(v) => v
             .split(',')
             .map(|s| s.trim())
@@ -66,42 +82,48 @@ fn sizes() -> anyhow::Result<Vec<usize>> {
                 s.parse::<usize>()
                     .ok()
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| anyhow::anyhow!("CURVE_SIZES: {s:?} is not a size"))
+                    .ok_or_else(|| anyhow::anyhow!("{var}: {s:?} is not a count"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?,
-        Err(_) => SIZES.to_vec(),
+        Err(_) => default.to_vec(),
     };
-    sizes.sort_unstable();
-    sizes.dedup();
-    if sizes.is_empty() {
-        bail!("CURVE_SIZES names no size");
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.is_empty() {
+        bail!("{var} names no count");
     }
-    Ok(sizes)
+    Ok(counts)
 }
 
 pub async fn curve(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     let sizes = sizes()?;
+    let client_counts = clients()?;
     println!(
-        "\n== 6 curve: sizes {sizes:?} x client ids {CLIENTS:?}, unlimited API, D = {CREATE_S} s, poll {POLL}"
+        "\n== 6 curve: sizes {sizes:?} x client ids {client_counts:?}, unlimited API, D = {CREATE_S} s, poll {POLL}"
     );
     let mut points = Vec::new();
     for &n in &sizes {
-        for &clients in &CLIENTS {
+        for &clients in &client_counts {
             let p = point(b, scale, n, clients).await?;
             println!(
-                "  {n} objects, {clients} client id(s): peak RSS {:.1} MiB, CPU {:.2} s, all Ready {:.1} s",
-                p.peak_rss_mib, p.cpu_s, p.time_to_ready_s
+                "  {n} objects, {clients} client id(s): peak RSS {:.1} MiB (idle {:.1}; at Ready heap and private {:.1}, binary {:.1}), CPU {:.2} s, all Ready {:.1} s",
+                p.peak_rss_mib,
+                p.rss_idle_mib,
+                p.anon_at_ready_mib,
+                p.file_at_ready_mib,
+                p.cpu_s,
+                p.time_to_ready_s
             );
             points.push(p);
         }
     }
-    let growth = growth(&points);
+    let growth = growth(&points, &client_counts);
     print_curve(&points, &growth);
-    add_rows(b, &points, &growth);
+    add_rows(b, &points, &growth, &client_counts);
     b.json.insert(
         "curve".into(),
         json!({
-            "sizes": sizes, "clients": CLIENTS, "d_s": CREATE_S, "poll_interval": POLL,
+            "sizes": sizes, "clients": client_counts, "d_s": CREATE_S, "poll_interval": POLL,
             "in_flight": scale.in_flight, "rss_target_mib_at_1000": RSS_TARGET_MIB,
             "points": points,
             "growth": growth.iter().map(|g| json!({
@@ -134,6 +156,7 @@ async fn point(b: &mut Bench, scale: &Scale, n: usize, clients: usize) -> anyhow
         &args,
     )?;
     op.wait_ready(&b.http, Duration::from_secs(60)).await?;
+    let idle = op.sample_now(b.t0);
     let names: Vec<String> = (0..n).map(|i| format!("curve-{i:05}")).collect();
     let api_before = apiserver_requests(&b.client).await;
     let sim_before = st.counters();
@@ -163,6 +186,9 @@ async fn point(b: &mut Bench, scale: &Scale, n: usize, clients: usize) -> anyhow
         ready,
         peak_rss_mib: peak_hwm(&op).max(at_end.map_or(0.0, |s| s.hwm_mib)),
         rss_at_ready_mib: at_ready.map_or(f64::NAN, |s| s.rss_mib),
+        rss_idle_mib: idle.map_or(f64::NAN, |s| s.rss_mib),
+        anon_at_ready_mib: at_ready.map_or(f64::NAN, |s| s.anon_mib),
+        file_at_ready_mib: at_ready.map_or(f64::NAN, |s| s.file_mib),
         cpu_s: at_ready.map_or(f64::NAN, |s| s.cpu_s),
         apply_s: apply_end - apply_start,
         time_to_ready_s: from_apply.last().copied().unwrap_or(f64::NAN),
@@ -192,9 +218,9 @@ struct Growth {
 }
 
 /// Between consecutive sizes, per client count.
-fn growth(points: &[Point]) -> Vec<Growth> {
+fn growth(points: &[Point], client_counts: &[usize]) -> Vec<Growth> {
     let mut out = Vec::new();
-    for clients in CLIENTS {
+    for &clients in client_counts {
         let mine: Vec<&Point> = points.iter().filter(|p| p.clients == clients).collect();
         for w in mine.windows(2) {
             let (a, b) = (w[0], w[1]);
@@ -243,7 +269,7 @@ fn print_curve(points: &[Point], growth: &[Growth]) {
     }
 }
 
-fn add_rows(b: &mut Bench, points: &[Point], growth: &[Growth]) {
+fn add_rows(b: &mut Bench, points: &[Point], growth: &[Growth], client_counts: &[usize]) {
     let sc = "6 curve";
     let t = &mut b.table;
     t.add(
@@ -294,7 +320,7 @@ fn add_rows(b: &mut Bench, points: &[Point], growth: &[Growth]) {
             p.peak_rss_mib <= RSS_TARGET_MIB,
         );
     }
-    for clients in CLIENTS {
+    for &clients in client_counts {
         let mine: Vec<&Growth> = growth.iter().filter(|g| g.clients == clients).collect();
         if mine.is_empty() {
             continue;

@@ -33,11 +33,15 @@ pub struct Sample {
     pub t: f64,
     pub rss_mib: f64,
     pub hwm_mib: f64,
+    /// The parts of VmRSS: the heap and other private memory, and the
+    /// binary's own pages (file-backed, shared with other copies of it).
+    pub anon_mib: f64,
+    pub file_mib: f64,
     pub cpu_s: f64,
 }
 
-/// Reads VmRSS/VmHWM (KiB) and utime+stime (ticks) of `pid`.
-fn read_proc(pid: u32, tck: f64) -> Option<(f64, f64, f64)> {
+/// Reads VmRSS/VmHWM/RssAnon/RssFile (KiB) and utime+stime (ticks) of `pid`.
+fn read_proc(pid: u32, tck: f64, t: f64) -> Option<Sample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |key: &str| {
         status
@@ -46,10 +50,15 @@ fn read_proc(pid: u32, tck: f64) -> Option<(f64, f64, f64)> {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse::<f64>().ok())
     };
-    let rss = kib("VmRSS:")?;
-    let hwm = kib("VmHWM:")?;
-    let (_, _, cpu) = read_stat(pid, tck)?;
-    Some((rss / 1024.0, hwm / 1024.0, cpu))
+    let (_, _, cpu_s) = read_stat(pid, tck)?;
+    Some(Sample {
+        t,
+        rss_mib: kib("VmRSS:")? / 1024.0,
+        hwm_mib: kib("VmHWM:")? / 1024.0,
+        anon_mib: kib("RssAnon:").unwrap_or(f64::NAN) / 1024.0,
+        file_mib: kib("RssFile:").unwrap_or(f64::NAN) / 1024.0,
+        cpu_s,
+    })
 }
 
 /// CPU seconds used so far by the processes below `root` (summed by command
@@ -163,15 +172,10 @@ impl Operator {
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             loop {
                 tick.tick().await;
-                let Some((rss, hwm, cpu)) = read_proc(pid, tck) else {
+                let Some(sample) = read_proc(pid, tck, t0.elapsed().as_secs_f64()) else {
                     break;
                 };
-                sink.lock().unwrap().push(Sample {
-                    t: t0.elapsed().as_secs_f64(),
-                    rss_mib: rss,
-                    hwm_mib: hwm,
-                    cpu_s: cpu,
-                });
+                sink.lock().unwrap().push(sample);
             }
         });
         Ok(Self {
@@ -187,13 +191,7 @@ impl Operator {
 
     /// The latest sample, taken now (not waiting for the sampler).
     pub fn sample_now(&self, t0: Instant) -> Option<Sample> {
-        let (rss, hwm, cpu) = read_proc(self.pid, clk_tck())?;
-        let s = Sample {
-            t: t0.elapsed().as_secs_f64(),
-            rss_mib: rss,
-            hwm_mib: hwm,
-            cpu_s: cpu,
-        };
+        let s = read_proc(self.pid, clk_tck(), t0.elapsed().as_secs_f64())?;
         self.samples.lock().unwrap().push(s);
         Some(s)
     }
