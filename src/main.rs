@@ -85,23 +85,22 @@ fn main() -> anyhow::Result<()> {
 /// operator's threads mostly wait on the network: two arenas serve them, and
 /// the benchmark's 1,000 objects peak about 3 MiB lower (issue 34).
 /// `MALLOC_ARENA_MAX` in the environment still wins.
-#[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "heap-profile")))]
 fn fewer_malloc_arenas() {
-    const M_ARENA_MAX: std::ffi::c_int = -8;
-    unsafe extern "C" {
-        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-    }
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a parameter of glibc's allocator; it is
-        // called once, before any other thread exists.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "heap-profile")))]
+    {
+        const M_ARENA_MAX: std::ffi::c_int = -8;
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: mallopt only sets a parameter of glibc's allocator; it
+            // is called once, before any other thread exists.
+            unsafe {
+                mallopt(M_ARENA_MAX, 2);
+            }
         }
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu", not(feature = "heap-profile"))))]
-fn fewer_malloc_arenas() {}
 
 async fn cli() -> anyhow::Result<()> {
     #[cfg(feature = "heap-profile")]

@@ -63,6 +63,12 @@ enum Step {
     Patch { name: Box<str>, count: i32 },
 }
 
+/// The call a [`Step`] comes to, with the Event a create sends.
+enum Call {
+    Create(Box<K8sEvent>),
+    Patch { name: Box<str>, count: i32 },
+}
+
 /// Pure: a new Event, or the next count of the one sent within the window.
 fn send(earlier: Option<&Series>, now: Instant) -> Step {
     match earlier {
@@ -98,9 +104,14 @@ impl Sent {
             return;
         }
         self.swept = Some(now);
+        let before = self.by_key.len();
         self.by_key
             .retain(|_, s| now.saturating_duration_since(s.last) < SERIES_WINDOW);
-        self.by_key.shrink_to_fit();
+        // Give memory back after a burst, not at every sweep: a shrink
+        // rebuilds the whole table.
+        if self.by_key.len() < before && self.by_key.capacity() > 4 * self.by_key.len() + 64 {
+            self.by_key.shrink_to_fit();
+        }
     }
 }
 
@@ -139,14 +150,14 @@ impl Events {
             .clone()
             .unwrap_or_else(|| "default".to_string());
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
-        let event = match &step {
-            Step::Create => Some(self.event(reference, type_, reason, note)),
-            Step::Patch { .. } => None,
+        let call = match step {
+            Step::Create => Call::Create(Box::new(self.event(reference, type_, reason, note))),
+            Step::Patch { name, count } => Call::Patch { name, count },
         };
         let sent = self.sent.clone();
         tokio::spawn(async move {
-            let done = match (step, event) {
-                (Step::Patch { name, count }, _) => {
+            let done = match call {
+                Call::Patch { name, count } => {
                     let series = serde_json::json!({ "series": {
                         "count": count,
                         "lastObservedTime": MicroTime(Timestamp::now()),
@@ -159,15 +170,15 @@ impl Events {
                             last: now,
                         })
                 }
-                (Step::Create, Some(event)) => api
-                    .create(&PostParams::default(), &event)
-                    .await
-                    .map(|e| Series {
-                        name: e.metadata.name.unwrap_or_default().into_boxed_str(),
-                        count: 1,
-                        last: now,
-                    }),
-                (Step::Create, None) => unreachable!("a create always has its event"),
+                Call::Create(event) => {
+                    api.create(&PostParams::default(), &event)
+                        .await
+                        .map(|e| Series {
+                            name: e.metadata.name.unwrap_or_default().into_boxed_str(),
+                            count: 1,
+                            last: now,
+                        })
+                }
             };
             match done {
                 Ok(series) => {
@@ -290,38 +301,17 @@ mod tests {
             uid: uid.map(str::to_string),
             ..Default::default()
         };
-        let base = key(&obj(Some("u1"), "orders"), EventType::Normal, "Ready", "up");
-        assert_eq!(
-            base,
-            key(&obj(Some("u1"), "orders"), EventType::Normal, "Ready", "up")
-        );
+        let orders = |type_, reason, note| key(&obj(Some("u1"), "orders"), type_, reason, note);
+        let base = orders(EventType::Normal, "Ready", "up");
+        assert_eq!(base, orders(EventType::Normal, "Ready", "up"));
         let others = [
             (
                 "another object",
                 key(&obj(Some("u2"), "orders"), EventType::Normal, "Ready", "up"),
             ),
-            (
-                "a warning",
-                key(
-                    &obj(Some("u1"), "orders"),
-                    EventType::Warning,
-                    "Ready",
-                    "up",
-                ),
-            ),
-            (
-                "another reason",
-                key(&obj(Some("u1"), "orders"), EventType::Normal, "Drift", "up"),
-            ),
-            (
-                "another note",
-                key(
-                    &obj(Some("u1"), "orders"),
-                    EventType::Normal,
-                    "Ready",
-                    "down",
-                ),
-            ),
+            ("a warning", orders(EventType::Warning, "Ready", "up")),
+            ("another reason", orders(EventType::Normal, "Drift", "up")),
+            ("another note", orders(EventType::Normal, "Ready", "down")),
         ];
         for (name, k) in others {
             assert_ne!(k, base, "{name}");
@@ -350,5 +340,23 @@ mod tests {
         assert_eq!(sent.by_key.len(), 1);
         sent.sweep(t0 + Duration::from_secs(489));
         assert!(sent.by_key.is_empty());
+    }
+
+    #[test]
+    fn a_burst_gives_its_memory_back_once_it_is_past() {
+        let t0 = Instant::now();
+        let mut sent = Sent::default();
+        for k in 0..1000 {
+            sent.by_key.insert(k, series(1, t0));
+        }
+        sent.by_key.insert(5000, series(1, t0 + SERIES_WINDOW));
+        let burst = sent.by_key.capacity();
+        sent.sweep(t0 + SERIES_WINDOW + Duration::from_secs(1));
+        assert_eq!(sent.by_key.len(), 1);
+        assert!(
+            sent.by_key.capacity() < burst / 4,
+            "{}",
+            sent.by_key.capacity()
+        );
     }
 }
