@@ -242,7 +242,8 @@ pub async fn apiserver_requests(client: &Client) -> BTreeMap<String, f64> {
                 .unwrap_or_default()
         };
         let resource = label("resource");
-        if ![&*AuraInstance::plural(&()), "secrets", "events"].contains(&resource.as_str()) {
+        let ours = label("group") == AuraInstance::group(&());
+        if !ours && !["secrets", "events"].contains(&resource.as_str()) {
             continue;
         }
         let sub = label("subresource");
