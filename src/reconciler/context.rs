@@ -230,7 +230,7 @@ impl<K: Kind> Context<K> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .flat_map(|s| s.state())
-            .filter(|o| o.namespace().as_deref() == Some(namespace))
+            .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
             .collect()
     }
 

@@ -122,12 +122,15 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
     })
 }
 
-/// The snapshot ids the namespace's other AuraSnapshots recorded, and the
-/// unanswered calls of other objects of the same AuraInstance (their intent's
-/// time and name), as the watch shows them.
+/// The snapshot ids other AuraSnapshots of the same instance recorded, and
+/// their unanswered calls (their intent's time and name), as the watch shows
+/// them. Only the same instance's: a search lists that instance's snapshots
+/// alone, and copying every id of the namespace on every pass cost memory and
+/// work in proportion to the namespace (issue 34).
 fn others(obj: &AuraSnapshot, ctx: &Ctx) -> (Vec<String>, Vec<(String, String)>) {
     let ns = obj.namespace().unwrap_or_default();
     let me = obj.name_any();
+    let my_instance = obj.status.as_ref().and_then(|s| s.instance_id.as_deref());
     let mut recorded = Vec::new();
     let mut unanswered = Vec::new();
     for other in ctx.objects_in(&ns) {
@@ -137,11 +140,14 @@ fn others(obj: &AuraSnapshot, ctx: &Ctx) -> (Vec<String>, Vec<(String, String)>)
         let Some(status) = &other.status else {
             continue;
         };
+        let same_instance = other.spec.instance_ref == obj.spec.instance_ref
+            || (my_instance.is_some() && status.instance_id.as_deref() == my_instance);
+        if !same_instance {
+            continue;
+        }
         match (&status.snapshot_id, &status.requested_at) {
             (Some(id), _) => recorded.push(id.clone()),
-            (None, Some(at)) if other.spec.instance_ref == obj.spec.instance_ref => {
-                unanswered.push((at.clone(), other.name_any()));
-            }
+            (None, Some(at)) => unanswered.push((at.clone(), other.name_any())),
             _ => {}
         }
     }
