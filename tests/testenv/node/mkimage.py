@@ -13,7 +13,7 @@ Every file is owned by root; parent folders are made (0755), and so are
 /proc, /sys, /dev, /etc, /run, /var and /tmp (1777). Deterministic: the same
 inputs give the same digests.
 """
-import gzip, hashlib, io, json, sys, tarfile
+import gzip, hashlib, io, json, os, sys, tarfile
 
 
 def blob(data):
@@ -48,7 +48,10 @@ def layer(files):
 
 
 def main():
-    out, spec = sys.argv[1], json.loads(sys.argv[2])
+    write(sys.argv[1], json.loads(sys.argv[2]))
+
+
+def write(out, spec):
     ref = spec["ref"]
     layer_tar = layer(spec["files"])
     diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
@@ -91,9 +94,9 @@ def main():
         add("index.json", json.dumps(index).encode())
         for d, b in ((layer_d, layer_b), (config_d, config_b), (manifest_d, manifest_b)):
             add("blobs/sha256/" + d.split(":")[1], b)
-    import os
     os.replace(tmp, out)
     print(ref, manifest_d)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,17 @@
-// tiny static binary used as pause image and as test workload.
+// The test node's one static binary (tests/testenv/node): its pause image,
+// its apiserver relay and the test workloads of the tool image.
 //
 //	/pause            : sleep until SIGTERM/SIGINT, reap zombies (pause image)
 //	/tool hello       : print a line and sleep forever
 //	/tool probe       : every 5s TCP-connect to $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
 //	                    and to any extra host:port args, print the result
+//	/tool serve PORT  : answer every TCP connection with a line naming this pod
+//	/tool get ADDR... : every 5s read the first line each server sends
+//	/tool api [PATH...]: every 5s GET the apiserver through the kubernetes Service
+//	/tool query URL-TEMPLATE [DIR]: log in to a Neo4j Query API as an application
+//	                    would, every second (see query.go)
+//	/tool forward [--listen-netns P] [--dial-netns P] LISTEN TARGET: a TCP relay
+//	                    across network namespaces (the node's apiserver relay)
 package main
 
 import (
@@ -225,6 +233,16 @@ func main() {
 		}
 	case "api":
 		apiLoop(args[1:])
+	case "query":
+		if len(args) < 2 {
+			fmt.Fprintln(os.Stderr, "usage: tool query URL-TEMPLATE [SECRET-DIR]")
+			os.Exit(2)
+		}
+		dir := ""
+		if len(args) > 2 {
+			dir = args[2]
+		}
+		queryLoop(args[1], dir)
 	case "pause":
 		pause()
 	case "forward":
