@@ -48,7 +48,7 @@ node_log() { log "node: $*"; }
 node_check() {
   [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, mounts, cgroups)"; return; }
   local t
-  for t in unshare nsenter ip python3; do
+  for t in unshare nsenter ip; do
     command -v "$t" >/dev/null 2>&1 || { echo "needs '$t'"; return; }
   done
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
