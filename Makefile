@@ -42,7 +42,8 @@ clean-testenv:
 	rm -rf "$${AURA_TESTENV_CACHE:-$$HOME/.cache/aura-operator/testenv}"
 
 ## The whole thing on one machine: control plane, simulator, operator, an
-## AuraInstance going to Ready. ARGS=--once exits after Ready.
+## AuraInstance going to Ready. ARGS=--once exits after Ready; ARGS=--node runs
+## the operator in a Pod on a real node (tests/testenv/run --node; root).
 demo:
 	scripts/demo $(ARGS)
 
