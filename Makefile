@@ -11,9 +11,11 @@ build:
 	$(CARGO) build --locked --release
 
 ## Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-## kubectl, helm) from Go modules into ~/.cache once; fails loudly without Go.
+## kubectl, helm) and the node of `run --node` (kubelet, kube-proxy,
+## kube-scheduler, containerd; Debian's runc and CNI plugins unpacked) from Go
+## modules into ~/.cache once; fails loudly without Go.
 testenv:
-	tests/testenv/build >/dev/null
+	tests/testenv/build --node >/dev/null
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -22,9 +24,11 @@ lint:
 ## Everything CI runs: lint, unit tests, integration tests on a real control
 ## plane with the Aura simulator, and the benchmark's small scale as a smoke
 ## test (cargo runs the harness-less bench once, without figures or plot).
+## The node tests (tests/e2e/node.rs) must run here: AURA_TESTENV_NODE=required
+## turns their skip (no root, no cgroups) into a failure.
 test: testenv lint
 	$(CARGO) build --locked --release --bin aura-operator
-	$(CARGO) test --locked --all-targets
+	AURA_TESTENV_NODE=required $(CARGO) test --locked --all-targets
 
 ## Regenerates every file derived from the list of kinds (src/api/kinds.rs): the CRDs in crds/, deploy/crds/
 ## and the chart, the chart's templates/_kinds.tpl, and the marked regions of deploy/rbac.yaml,
@@ -38,7 +42,8 @@ clean-testenv:
 	rm -rf "$${AURA_TESTENV_CACHE:-$$HOME/.cache/aura-operator/testenv}"
 
 ## The whole thing on one machine: control plane, simulator, operator, an
-## AuraInstance going to Ready. ARGS=--once exits after Ready.
+## AuraInstance going to Ready. ARGS=--once exits after Ready; ARGS=--node runs
+## the operator in a Pod on a real node (tests/testenv/run --node; root).
 demo:
 	scripts/demo $(ARGS)
 

@@ -40,6 +40,7 @@ mod lost_create;
 mod members;
 mod neo4j_credentials;
 mod neo4j_users;
+mod node;
 mod operations_kit;
 mod operator;
 mod ownership;

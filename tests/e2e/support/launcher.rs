@@ -1,5 +1,5 @@
 //! Runs `tests/testenv/run` as a child process and waits for its
-//! `ready <kubeconfig>` line.
+//! `ready <kubeconfig>` line (and, with a node, its `node-ready <name>` line).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -35,9 +35,19 @@ pub fn testenv_version(key: &str) -> String {
 /// terminal, so a cold build (minutes) is visible; a failure (no Go, a
 /// compile error) is an error, never a skip.
 pub fn build() -> Result<PathBuf, String> {
+    build_with(&[])
+}
+
+/// [`build`] with the node's parts too (`run --build-only --node`).
+pub fn build_node() -> Result<PathBuf, String> {
+    build_with(&["--node"])
+}
+
+fn build_with(args: &[&str]) -> Result<PathBuf, String> {
     let script = repo_root().join("tests/testenv/run");
     let out = Command::new(&script)
         .arg("--build-only")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -76,6 +86,7 @@ enum Event {
 pub struct Launcher {
     pid: u32,
     kubeconfig: PathBuf,
+    node: Option<String>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     events: Mutex<Receiver<Event>>,
 }
@@ -90,6 +101,26 @@ impl Launcher {
         parent_pid: u32,
         timeout: Duration,
     ) -> Result<Launcher, String> {
+        Self::start_with(kubeconfig_out, parent_pid, timeout, None)
+    }
+
+    /// [`Launcher::start`] with a node (`run --node`), the OCI archives
+    /// `images` imported into its runtime; waits for `node-ready` too.
+    pub fn start_node(
+        kubeconfig_out: &Path,
+        parent_pid: u32,
+        timeout: Duration,
+        images: &[PathBuf],
+    ) -> Result<Launcher, String> {
+        Self::start_with(kubeconfig_out, parent_pid, timeout, Some(images))
+    }
+
+    fn start_with(
+        kubeconfig_out: &Path,
+        parent_pid: u32,
+        timeout: Duration,
+        node_images: Option<&[PathBuf]>,
+    ) -> Result<Launcher, String> {
         let script = repo_root().join("tests/testenv/run");
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, events) = mpsc::channel();
@@ -103,6 +134,11 @@ impl Launcher {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(images) = node_images {
+            let list: Vec<_> = images.iter().map(|p| p.display().to_string()).collect();
+            cmd.arg("--node")
+                .env("AURA_TESTENV_NODE_IMAGES", list.join(" "));
+        }
         let stderr_buf = Arc::clone(&stderr);
         std::thread::Builder::new()
             .name("testenv-launcher".into())
@@ -137,6 +173,7 @@ impl Launcher {
         let mut launcher = Launcher {
             pid,
             kubeconfig: PathBuf::new(),
+            node: None,
             stderr,
             events: Mutex::new(events),
         };
@@ -147,6 +184,11 @@ impl Launcher {
                 Ok(Event::Line(line)) => {
                     if let Some(path) = line.strip_prefix("ready ") {
                         launcher.kubeconfig = PathBuf::from(path.trim());
+                        if node_images.is_none() {
+                            return Ok(launcher);
+                        }
+                    } else if let Some(name) = line.strip_prefix("node-ready ") {
+                        launcher.node = Some(name.trim().to_string());
                         return Ok(launcher);
                     }
                     launcher.note(format!("(stdout) {line}"));
@@ -173,6 +215,11 @@ impl Launcher {
     /// The admin kubeconfig this launcher wrote.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The name of its node (`run --node`), once Ready.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// The launcher's process id.

@@ -24,6 +24,7 @@ pub mod harness;
 pub mod launcher;
 pub mod logs;
 pub mod neo4j;
+pub mod node;
 pub mod objects;
 
 use std::future::Future;

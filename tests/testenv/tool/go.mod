@@ -1,0 +1,3 @@
+module aura-operator/testenv-tool
+
+go 1.26
