@@ -68,7 +68,8 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         }
     }
 
-    let (recorded, unanswered) = others(obj, ctx);
+    let (recorded, unanswered) =
+        decide::others(obj, &ctx.objects_in(&obj.namespace().unwrap_or_default()));
     let name = obj.name_any();
     let decision = decide::decide(&SnapshotObservation {
         status: &next,
@@ -120,39 +121,6 @@ pub async fn apply(obj: &AuraSnapshot, ctx: &Ctx) -> Result<controller::Action> 
         Some(after) => controller::Action::requeue(after),
         None => controller::Action::await_change(),
     })
-}
-
-/// The snapshot ids other AuraSnapshots of the same instance recorded, and
-/// their unanswered calls (their intent's time and name), as the watch shows
-/// them. Only the same instance's: a search lists that instance's snapshots
-/// alone, and copying every id of the namespace on every pass cost memory and
-/// work in proportion to the namespace (issue 34).
-fn others(obj: &AuraSnapshot, ctx: &Ctx) -> (Vec<String>, Vec<(String, String)>) {
-    let ns = obj.namespace().unwrap_or_default();
-    let me = obj.name_any();
-    let my_instance = obj.status.as_ref().and_then(|s| s.instance_id.as_deref());
-    let mut recorded = Vec::new();
-    let mut unanswered = Vec::new();
-    for other in ctx.objects_in(&ns) {
-        if other.name_any() == me {
-            continue;
-        }
-        let Some(status) = &other.status else {
-            continue;
-        };
-        let same_instance = other.spec.instance_ref == obj.spec.instance_ref
-            || (my_instance.is_some() && status.instance_id.as_deref() == my_instance);
-        if !same_instance {
-            continue;
-        }
-        match (&status.snapshot_id, &status.requested_at) {
-            (Some(id), _) => recorded.push(id.clone()),
-            (None, Some(at)) => unanswered.push((at.clone(), other.name_any())),
-            _ => {}
-        }
-    }
-    unanswered.sort();
-    (recorded, unanswered)
 }
 
 /// The instance's snapshots of the intent's day (and of today, when that is another day).

@@ -4,11 +4,13 @@
 //! blindly (the same pattern as an instance's create).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use kube::ResourceExt;
 
-use crate::api::{AuraSnapshotStatus, SnapshotProgress};
+use crate::api::{AuraSnapshot, AuraSnapshotStatus, SnapshotProgress};
 use crate::aura::{AuraError, Snapshot};
 use crate::kinds::shared::target::TargetProblem;
 use crate::reconciler::status::Progress;
@@ -426,6 +428,40 @@ pub fn mirror(status: &mut AuraSnapshotStatus, snapshot: &Snapshot) {
     }
 }
 
+/// Of `objects` (the namespace's AuraSnapshots, as the watch shows them): the
+/// snapshot ids the others of the same instance recorded, and their
+/// unanswered calls (intent's time and name), sorted. Only the same
+/// instance's: a search lists that instance's snapshots alone, and copying
+/// every id of the namespace on every pass cost memory and work in proportion
+/// to the namespace (issue 34). The same instance is the same `instanceRef`,
+/// or the same Aura instance id once both have one.
+pub fn others(
+    obj: &AuraSnapshot,
+    objects: &[Arc<AuraSnapshot>],
+) -> (Vec<String>, Vec<(String, String)>) {
+    let me = obj.name_any();
+    let my_instance = obj.status.as_ref().and_then(|s| s.instance_id.as_deref());
+    let mut recorded = Vec::new();
+    let mut unanswered = Vec::new();
+    for other in objects {
+        let Some(status) = &other.status else {
+            continue;
+        };
+        let same_instance = other.spec.instance_ref == obj.spec.instance_ref
+            || (my_instance.is_some() && status.instance_id.as_deref() == my_instance);
+        if !same_instance || other.name_any() == me {
+            continue;
+        }
+        match (&status.snapshot_id, &status.requested_at) {
+            (Some(id), _) => recorded.push(id.clone()),
+            (None, Some(at)) => unanswered.push((at.clone(), other.name_any())),
+            _ => {}
+        }
+    }
+    unanswered.sort();
+    (recorded, unanswered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +475,63 @@ mod tests {
             timestamp: Some(at.into()),
             exportable: Some(true),
         }
+    }
+
+    /// An AuraSnapshot named `name` of the AuraInstance `instance`, with what
+    /// its status recorded: (Aura instance id, snapshot id, intent's time).
+    fn object(
+        name: &str,
+        instance: &str,
+        recorded: Option<(&str, Option<&str>, Option<&str>)>,
+    ) -> Arc<AuraSnapshot> {
+        let mut o: AuraSnapshot = serde_json::from_value(serde_json::json!({
+            "apiVersion": "aura-operator.io/v1beta1", "kind": "AuraSnapshot",
+            "metadata": {"name": name, "namespace": "team"},
+            "spec": {"instanceRef": {"name": instance}},
+        }))
+        .unwrap();
+        o.status = recorded.map(|(instance_id, snapshot_id, at)| AuraSnapshotStatus {
+            instance_id: Some(instance_id.into()),
+            snapshot_id: snapshot_id.map(Into::into),
+            requested_at: at.map(Into::into),
+            ..Default::default()
+        });
+        Arc::new(o)
+    }
+
+    #[test]
+    fn others_are_the_same_instances_snapshots_only() {
+        let me = object("me", "orders", Some(("i-1", None, Some("t3"))));
+        let namespace = [
+            me.clone(),
+            object("taken", "orders", Some(("i-1", Some("s-1"), Some("t1")))),
+            object("asking", "orders", Some(("i-1", None, Some("t2")))),
+            object("early", "orders", Some(("i-1", None, Some("t0")))),
+            object("new", "orders", None),
+            // Another AuraInstance of the namespace: never met by a search of i-1.
+            object("elsewhere", "billing", Some(("i-2", Some("s-2"), None))),
+            object(
+                "elsewhere-asking",
+                "billing",
+                Some(("i-2", None, Some("t1"))),
+            ),
+            // Another name for the same Aura instance (renamed reference).
+            object("renamed", "orders-old", Some(("i-1", Some("s-3"), None))),
+        ];
+        let (recorded, unanswered) = others(&me, &namespace);
+        assert_eq!(recorded, ["s-1", "s-3"]);
+        assert_eq!(
+            unanswered,
+            [
+                ("t0".to_string(), "early".to_string()),
+                ("t2".to_string(), "asking".to_string())
+            ]
+        );
+        // Before its instance id is known, only the same reference counts.
+        let fresh = object("fresh", "orders-old", None);
+        let (recorded, unanswered) = others(&fresh, &namespace);
+        assert_eq!(recorded, ["s-3"]);
+        assert!(unanswered.is_empty());
     }
 
     fn obs<'a>(status: &'a AuraSnapshotStatus, target: TargetView<'a>) -> SnapshotObservation<'a> {
