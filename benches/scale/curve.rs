@@ -72,7 +72,7 @@ fn clients() -> anyhow::Result<Vec<usize>> {
 }
 
 /// A comma-separated list of positive counts from `var`, else `default`.
-fn counts(var: &str, default: &[usize]) -> anyhow::Result<Vec<usize>> {
+pub fn counts(var: &str, default: &[usize]) -> anyhow::Result<Vec<usize>> {
     let mut counts = match std::env::var(var) {
         Ok(v) => v
             .split(',')

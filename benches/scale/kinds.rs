@@ -14,14 +14,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use aura_operator::api::{AuraDatabaseUser, AuraSnapshot};
+use aura_operator::reconciler::status::is_true;
+use aura_operator::reconciler::{Kind, KindStatus};
 use futures::StreamExt;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
-use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::curve::counts;
 use super::observe::{apiserver_requests, diff_requests, secs};
 use super::report::{calls_by_kind, per};
 use super::{
@@ -37,49 +39,32 @@ const POLL: &str = "2s";
 /// Peak RSS aimed at with 1,000 objects of each kind.
 const RSS_TARGET_MIB: f64 = 48.0;
 
-/// Ready objects of a kind in `ns`, by listing (the kinds' statuses share the
-/// conditions' shape).
-async fn ready_count<K>(api: &Api<K>) -> anyhow::Result<usize>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
-{
+/// Ready objects of a kind, by listing.
+async fn ready_count<K: Kind>(api: &Api<K>) -> anyhow::Result<usize> {
     let list = api.list(&ListParams::default()).await?;
     Ok(list
         .items
         .iter()
-        .filter(|o| {
-            let v = serde_json::to_value(o).unwrap_or_default();
-            v["status"]["conditions"].as_array().is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-        })
+        .filter(|o| o.status().is_some_and(|s| is_true(s.conditions(), "Ready")))
         .count())
 }
 
-fn user(name: &str, instance: &str) -> AuraDatabaseUser {
+/// An object of kind `K` named `name` whose spec names the AuraInstance `instance`.
+fn referencing<K: Kind>(name: &str, instance: &str) -> K {
     serde_json::from_value(json!({
-        "apiVersion": AuraDatabaseUser::api_version(&()), "kind": "AuraDatabaseUser",
+        "apiVersion": K::api_version(&()), "kind": K::kind(&()),
         "metadata": {"name": name},
         "spec": {"instanceRef": {"name": instance}},
     }))
-    .expect("user manifest")
-}
-
-fn snapshot(name: &str, instance: &str) -> AuraSnapshot {
-    serde_json::from_value(json!({
-        "apiVersion": AuraSnapshot::api_version(&()), "kind": "AuraSnapshot",
-        "metadata": {"name": name},
-        "spec": {"instanceRef": {"name": instance}},
-    }))
-    .expect("snapshot manifest")
+    .expect("a manifest naming its instance")
 }
 
 /// Creates `objects`, `in_flight` at a time.
-async fn create_all<K>(api: &Api<K>, objects: Vec<K>, in_flight: usize) -> anyhow::Result<()>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
-{
+async fn create_all<K: Kind>(
+    api: &Api<K>,
+    objects: Vec<K>,
+    in_flight: usize,
+) -> anyhow::Result<()> {
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(objects)
         .map(|o| async move {
             let name = o.name_any();
@@ -100,14 +85,8 @@ pub async fn kinds(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     } else {
         N_SMALL
     };
-    let n = match std::env::var("KINDS_N") {
-        Ok(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| anyhow::anyhow!("KINDS_N: {v:?} is not a count"))?,
-        Err(_) => default_n,
+    let [n] = counts("KINDS_N", &[default_n])?[..] else {
+        bail!("KINDS_N names more than one count");
     };
     let sc = "7 kinds";
     println!(
@@ -138,7 +117,10 @@ pub async fn kinds(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
     let (apply_start, _) = apply_all(b, &ns, &names, scale.in_flight, 1, &watch).await?;
     create_all(
         &users,
-        names.iter().map(|i| user(&format!("{i}-app"), i)).collect(),
+        names
+            .iter()
+            .map(|i| referencing::<AuraDatabaseUser>(&format!("{i}-app"), i))
+            .collect(),
         scale.in_flight,
     )
     .await?;
@@ -146,7 +128,7 @@ pub async fn kinds(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
         &snapshots,
         names
             .iter()
-            .map(|i| snapshot(&format!("{i}-snap"), i))
+            .map(|i| referencing::<AuraSnapshot>(&format!("{i}-snap"), i))
             .collect(),
         scale.in_flight,
     )
