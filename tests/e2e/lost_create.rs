@@ -10,7 +10,7 @@ use std::time::Duration;
 use aura_operator::api::{AuraInstance, AuraInstanceClaim};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use serde_json::json;
 
 use support::eventually;
@@ -21,20 +21,7 @@ use support::objects;
 /// credentials Secret (the layout the README recommends).
 async fn second_namespace(h: &Harness, prefix: &str) -> String {
     let ns = support::test_namespace(&h.client, prefix).await;
-    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), &ns);
-    let body = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "aura-api"},
-        "stringData": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET},
-    });
-    secrets
-        .patch(
-            "aura-api",
-            &PatchParams::apply("tests").force(),
-            &Patch::Apply(body),
-        )
-        .await
-        .expect("credentials in the second namespace");
+    put_credentials(&h.client, &ns, "aura-api", CLIENT_ID, CLIENT_SECRET).await;
     ns
 }
 

@@ -19,9 +19,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aura_operator::api::{AuraDatabaseUser, AuraInstance};
-use aura_operator::simulator::{Simulator, SimulatorConfig};
+use aura_operator::simulator::Simulator;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::support;
 use support::fixtures::{database_user, instance};
 use support::harness::{
-    CLIENT_ID, CLIENT_SECRET, Operator, TENANT_A, TENANT_B, ensure_crd, query_api_url,
+    CLIENT_ID, CLIENT_SECRET, Operator, ensure_crd, put_credentials, query_api_url, sim_config,
 };
 use support::node::{Node, OPERATOR_IMAGE, TOOL_IMAGE};
 use support::{WAIT, eventually, objects};
@@ -52,37 +52,15 @@ fn run(cmd: &mut Command) -> String {
 
 /// A simulator where the node's Pods reach it (the host side of the veth).
 async fn simulator_for(node: &Node) -> Simulator {
-    Simulator::start(SimulatorConfig {
-        listen: (node.host_ip, 0).into(),
-        clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
-        tenants: vec![
-            (TENANT_A.into(), "Team A".into()),
-            (TENANT_B.into(), "Team B".into()),
-        ],
-        create_seconds: 1.5,
-        transition_seconds: 1.0,
-        ..SimulatorConfig::default()
-    })
-    .await
-    .expect("start the simulator")
+    Simulator::start(sim_config((node.host_ip, 0).into()))
+        .await
+        .expect("start the simulator")
 }
 
 /// A test namespace with the Aura API credentials Secret `aura-api`.
 async fn namespace(client: &Client, prefix: &str) -> String {
     let ns = support::test_namespace(client, prefix).await;
-    let body = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "aura-api"},
-        "stringData": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET},
-    });
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .patch(
-            "aura-api",
-            &PatchParams::apply("tests").force(),
-            &Patch::Apply(body),
-        )
-        .await
-        .expect("write the credentials Secret");
+    put_credentials(client, &ns, "aura-api", CLIENT_ID, CLIENT_SECRET).await;
     ns
 }
 

@@ -167,6 +167,39 @@ pub fn query_api_url(simulator_base_url: &str) -> String {
     )
 }
 
+/// The tests' simulator: the tests' client id, tenants A and B, short
+/// transitions, listening on `listen`.
+pub fn sim_config(listen: std::net::SocketAddr) -> SimulatorConfig {
+    SimulatorConfig {
+        listen,
+        clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
+        tenants: vec![
+            (TENANT_A.into(), "Team A".into()),
+            (TENANT_B.into(), "Team B".into()),
+        ],
+        create_seconds: 1.5,
+        transition_seconds: 1.0,
+        ..SimulatorConfig::default()
+    }
+}
+
+/// Writes the Aura API credentials Secret `name` in `ns`.
+pub async fn put_credentials(client: &Client, ns: &str, name: &str, id: &str, secret: &str) {
+    let body = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {"clientId": id, "clientSecret": secret},
+    });
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch(
+            name,
+            &PatchParams::apply("tests").force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .expect("write the credentials Secret");
+}
+
 /// A namespace, a simulator, a credentials Secret and an operator.
 pub struct Harness {
     pub client: Client,
@@ -229,17 +262,7 @@ impl Harness {
         let client = super::admin_client().await;
         ensure_crd(&client).await;
         let ns = super::test_namespace(&client, prefix).await;
-        let mut config = SimulatorConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
-            tenants: vec![
-                (TENANT_A.into(), "Team A".into()),
-                (TENANT_B.into(), "Team B".into()),
-            ],
-            create_seconds: 1.5,
-            transition_seconds: 1.0,
-            ..SimulatorConfig::default()
-        };
+        let mut config = sim_config("127.0.0.1:0".parse().unwrap());
         configure(&mut config);
         let sim = Simulator::start(config).await.expect("start the simulator");
         let h = Self {
@@ -330,19 +353,7 @@ impl Harness {
     }
 
     pub async fn put_credentials(&self, name: &str, id: &str, secret: &str) {
-        let body = json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {"clientId": id, "clientSecret": secret},
-        });
-        self.secrets()
-            .patch(
-                name,
-                &PatchParams::apply("tests").force(),
-                &Patch::Apply(body),
-            )
-            .await
-            .expect("write the credentials Secret");
+        put_credentials(&self.client, &self.ns, name, id, secret).await;
     }
 
     pub fn instances(&self) -> Api<AuraInstance> {
