@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use kube::Client;
 use kube::runtime::events::Reporter;
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::info;
@@ -49,7 +48,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
             "{REMOVED_DEFAULT_CREDENTIALS} (--default-credentials) is gone: create a ClusterAuraProject named default that names the Secret and the namespaces allowed to use it (README: Moving from --default-credentials)"
         );
     }
-    let client = Client::try_default().await?;
+    let client = crate::reconciler::kube_client::client().await?;
     let telemetry = Arc::new(Telemetry::default());
     // Before the admin server answers: with leader election, a process that
     // has not won the lease never reports itself as the leader.

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod credentials_finalizer;
 pub mod driver;
 pub mod events;
+pub mod kube_client;
 pub mod memory;
 pub mod pacing;
 pub mod projects;

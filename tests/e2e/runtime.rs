@@ -230,3 +230,34 @@ async fn only_the_leader_acts_and_a_standby_finishes_its_create() {
         "the lease is still held by {held_by:?}"
     );
 }
+
+/// The operator's client multiplexes its requests as HTTP/2 streams (issue
+/// 34: one HTTP/1 connection per request in flight cost over a hundred
+/// connections and their buffers at the peak); kube's own client, asked the
+/// same, speaks HTTP/1.1, so the check tells the two apart.
+#[tokio::test]
+async fn the_operators_kubernetes_client_speaks_http2_to_the_apiserver() {
+    async fn versions(client: kube::Client) -> Vec<http::Version> {
+        let reads = (0..24).map(|_| {
+            let client = client.clone();
+            async move {
+                let request = http::Request::get("/version")
+                    .body(kube::client::Body::empty())
+                    .unwrap();
+                let response = client.send(request).await.expect("GET /version");
+                assert!(response.status().is_success(), "{}", response.status());
+                response.version()
+            }
+        });
+        futures::future::join_all(reads).await
+    }
+
+    let ours = aura_operator::reconciler::kube_client::from_config(support::admin_config().await)
+        .expect("the operator's client");
+    let got = versions(ours).await;
+    assert!(got.iter().all(|v| *v == http::Version::HTTP_2), "{got:?}");
+
+    let kubes = kube::Client::try_from(support::admin_config().await).unwrap();
+    let got = versions(kubes).await;
+    assert!(got.iter().all(|v| *v == http::Version::HTTP_11), "{got:?}");
+}
