@@ -765,6 +765,11 @@ fn peak_hwm(op: &Operator) -> f64 {
     op.samples().iter().map(|s| s.hwm_mib).fold(0.0, f64::max)
 }
 
+/// The most sockets the operator held open at one sample.
+fn peak_sockets(op: &Operator) -> u32 {
+    op.samples().iter().map(|s| s.sockets).max().unwrap_or(0)
+}
+
 async fn overhead_steady_startup(
     b: &mut Bench,
     scale: &Scale,

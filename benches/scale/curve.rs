@@ -22,7 +22,7 @@ use super::observe::{apiserver_requests, diff_requests, secs};
 use super::report::{calls_by_kind, per};
 use super::{
     Bench, CLIENT_ID, CLIENT_SECRET, Scale, Stage, Writes, apply_all, correctness, peak_hwm,
-    sim_config, sorted_ready_times, wait_all_ready,
+    peak_sockets, sim_config, sorted_ready_times, wait_all_ready,
 };
 
 const SIZES: [usize; 3] = [250, 1000, 3000];
@@ -48,6 +48,8 @@ struct Point {
     rss_idle_mib: f64,
     anon_at_ready_mib: f64,
     file_at_ready_mib: f64,
+    /// The most sockets open at once (the apiserver's connections among them).
+    peak_sockets: u32,
     /// From the operator's start to all Ready.
     cpu_s: f64,
     apply_s: f64,
@@ -106,11 +108,12 @@ pub async fn curve(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
         for &clients in &client_counts {
             let p = point(b, scale, n, clients).await?;
             println!(
-                "  {n} objects, {clients} client id(s): peak RSS {:.1} MiB (idle {:.1}; at Ready heap and private {:.1}, binary {:.1}), CPU {:.2} s, all Ready {:.1} s",
+                "  {n} objects, {clients} client id(s): peak RSS {:.1} MiB (idle {:.1}; at Ready heap and private {:.1}, binary {:.1}), {} sockets at most, CPU {:.2} s, all Ready {:.1} s",
                 p.peak_rss_mib,
                 p.rss_idle_mib,
                 p.anon_at_ready_mib,
                 p.file_at_ready_mib,
+                p.peak_sockets,
                 p.cpu_s,
                 p.time_to_ready_s
             );
@@ -189,6 +192,7 @@ async fn point(b: &mut Bench, scale: &Scale, n: usize, clients: usize) -> anyhow
         rss_idle_mib: idle.map_or(f64::NAN, |s| s.rss_mib),
         anon_at_ready_mib: at_ready.map_or(f64::NAN, |s| s.anon_mib),
         file_at_ready_mib: at_ready.map_or(f64::NAN, |s| s.file_mib),
+        peak_sockets: peak_sockets(&op),
         cpu_s: at_ready.map_or(f64::NAN, |s| s.cpu_s),
         apply_s: apply_end - apply_start,
         time_to_ready_s: from_apply.last().copied().unwrap_or(f64::NAN),

@@ -27,8 +27,8 @@ use super::curve::counts;
 use super::observe::{apiserver_requests, diff_requests, secs};
 use super::report::{calls_by_kind, per};
 use super::{
-    Bench, CLIENT_ID, Scale, Stage, apply_all, correctness, k8s_writes, peak_hwm, sim_config,
-    sum_where, wait_all_ready,
+    Bench, CLIENT_ID, Scale, Stage, apply_all, correctness, k8s_writes, peak_hwm, peak_sockets,
+    sim_config, sum_where, wait_all_ready,
 };
 
 const N_FULL: usize = 1000;
@@ -184,10 +184,11 @@ pub async fn kinds(b: &mut Bench, scale: &Scale) -> anyhow::Result<()> {
         .map(|(k, v)| v - sim_before.query_api.get(k).copied().unwrap_or(0))
         .sum();
     println!(
-        "  {n} x 3 objects: peak RSS {peak:.1} MiB (idle {:.1}; at Ready heap and private {:.1}, binary {:.1}), all Ready {all_ready_s:.1} s",
+        "  {n} x 3 objects: peak RSS {peak:.1} MiB (idle {:.1}; at Ready heap and private {:.1}, binary {:.1}), all Ready {all_ready_s:.1} s, at most {} sockets open",
         idle.map_or(f64::NAN, |s| s.rss_mib),
         at_ready.map_or(f64::NAN, |s| s.anon_mib),
         at_ready.map_or(f64::NAN, |s| s.file_mib),
+        peak_sockets(&op),
     );
 
     let t = &mut b.table;

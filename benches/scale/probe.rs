@@ -38,6 +38,8 @@ pub struct Sample {
     pub anon_mib: f64,
     pub file_mib: f64,
     pub cpu_s: f64,
+    /// Open sockets (the apiserver's connections among them).
+    pub sockets: u32,
 }
 
 /// Reads VmRSS/VmHWM/RssAnon/RssFile (KiB) and utime+stime (ticks) of `pid`.
@@ -58,7 +60,21 @@ fn read_proc(pid: u32, tck: f64, t: f64) -> Option<Sample> {
         anon_mib: kib("RssAnon:").unwrap_or(f64::NAN) / 1024.0,
         file_mib: kib("RssFile:").unwrap_or(f64::NAN) / 1024.0,
         cpu_s,
+        sockets: sockets(pid),
     })
+}
+
+/// The descriptors of `pid` that are sockets.
+fn sockets(pid: u32) -> u32 {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    fds.flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count() as u32
 }
 
 /// CPU seconds used so far by the processes below `root` (summed by command
