@@ -49,7 +49,7 @@ where
     /// Works on the object's entry, made (or remade, for a new uid) if needed.
     pub fn with<R>(&self, obj: &K, f: impl FnOnce(&mut Entry<M>) -> R) -> R {
         let mut entries = locked(&self.entries);
-        let entry = entries.entry(ObjectRef::from_obj(obj)).or_default();
+        let entry = entries.entry(key(obj)).or_default();
         let uid = obj.uid();
         if entry.uid != uid {
             *entry = Entry {
@@ -116,6 +116,15 @@ where
     }
 }
 
+/// An object's key: its name and namespace. `ObjectRef::from_obj` would
+/// also copy the resource version and the uid, which lookups ignore and the
+/// entry keeps once (issue 34).
+fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
+    let mut key = ObjectRef::from_obj(obj);
+    key.extra = Default::default();
+    key
+}
+
 /// The backoff after `failures` consecutive failures, before jitter.
 pub fn backoff(failures: u32) -> Duration {
     let base = Duration::from_secs(2).saturating_mul(1u32 << failures.saturating_sub(1).min(8));
@@ -163,6 +172,23 @@ mod tests {
         );
         assert_eq!(memory.with(&object("db", "uid-2"), |e| e.kind), None);
         assert_eq!(memory.len(), 1);
+    }
+
+    #[test]
+    fn the_key_holds_the_name_and_namespace_only() {
+        let mut obj = object("db", "uid-1");
+        obj.metadata.resource_version = Some("42".into());
+        let k = key(&obj);
+        assert_eq!(
+            (k.name.as_str(), k.namespace.as_deref()),
+            ("db", Some("team-a"))
+        );
+        assert_eq!((k.extra.uid, k.extra.resource_version), (None, None));
+        // A later copy of the same object finds the same entry.
+        let memory: Memory<AuraInstance, u8> = Memory::default();
+        memory.with(&obj, |e| e.kind = 7);
+        obj.metadata.resource_version = Some("43".into());
+        assert_eq!(memory.peek(&obj, |e| e.kind), Some(7));
     }
 
     #[test]

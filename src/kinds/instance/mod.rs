@@ -56,7 +56,9 @@ use claims::Claims;
 #[derive(Debug, Default)]
 pub struct InstanceMemory {
     /// A create's answer whose password has not reached the Secret yet.
-    pub pending: Option<CreatedInstance>,
+    /// Boxed, as the rotation below: both are rare and brief, and inline
+    /// they made every object's entry twice its size (issue 34).
+    pub pending: Option<Box<CreatedInstance>>,
     /// The instance id this process recorded, until the watch's copy shows it
     /// in status: a reconcile on a stale copy must not go looking.
     pub recorded: Option<String>,
@@ -64,7 +66,7 @@ pub struct InstanceMemory {
     pub checked: Option<verify::Checked>,
     /// The last admin password rotation this process made, until the
     /// watch's copy shows it: a pass on a stale copy must not rotate again.
-    pub admin_rotated: Option<admin_rotation::Rotated>,
+    pub admin_rotated: Option<Box<admin_rotation::Rotated>>,
     /// status.adoptedAt as this process wrote or read it: a pass on a watch
     /// copy older than that write must not drop it.
     pub adopted_at: Option<String>,
@@ -223,11 +225,14 @@ pub fn still_named(instances: &[Arc<AuraInstance>], leaving: &AuraInstance) -> B
 /// A password held in memory until it lands in the Secret.
 impl Context<AuraInstance> {
     pub fn remember_password(&self, obj: &AuraInstance, created: CreatedInstance) {
-        self.memory.with(obj, |e| e.kind.pending = Some(created));
+        self.memory
+            .with(obj, |e| e.kind.pending = Some(Box::new(created)));
     }
 
     pub fn pending_password(&self, obj: &AuraInstance) -> Option<CreatedInstance> {
-        self.memory.peek(obj, |e| e.kind.pending.clone()).flatten()
+        self.memory
+            .peek(obj, |e| e.kind.pending.as_deref().cloned())
+            .flatten()
     }
 
     pub fn forget_password(&self, obj: &AuraInstance) {

@@ -130,14 +130,15 @@ async fn live(
     // login is checked, so that the check asks about the password in place.
     let remembered = ctx
         .memory
-        .peek(obj, |e| e.kind.admin_rotated.clone())
+        .peek(obj, |e| e.kind.admin_rotated.as_deref().cloned())
         .flatten();
     admin_rotation::remembered(&mut observed.current, remembered.as_ref());
     let rotated = admin_rotation::run(obj, ctx, &observed, settled).await?;
     match &rotated {
         admin_rotation::Outcome::Rotated => {
             let made = admin_rotation::rotated(obj, Timestamp::now());
-            ctx.memory.with(obj, |e| e.kind.admin_rotated = Some(made));
+            ctx.memory
+                .with(obj, |e| e.kind.admin_rotated = Some(Box::new(made)));
             ctx.normal(
                 obj,
                 Reason::AdminPasswordRotated,
