@@ -29,10 +29,34 @@ pub struct SecretCache {
     owned: RwLock<Vec<Store<Secret>>>,
     /// The resourceVersion of each connection Secret as the operator last wrote it.
     own_writes: Mutex<HashMap<Key, String>>,
+    /// Connection Secrets being written: over one HTTP/2 connection the
+    /// watch's echo often comes before the write's answer tells its
+    /// resourceVersion (issue 34).
+    writing: Mutex<HashMap<Key, Writing>>,
     /// Credentials Secrets the operator is putting its finalizer on, with how
     /// many passes are at it: the watch's echo may come before the write's
     /// answer tells its resourceVersion.
     finalizing: Mutex<HashMap<Key, usize>>,
+}
+
+/// A connection Secret write in flight.
+struct Writing {
+    /// What the Secret will hold: a digest of its type and data, never the data.
+    content: u64,
+    /// The resourceVersion of an echo taken for this write before its answer.
+    echoed: Option<String>,
+}
+
+/// A digest of what a connection Secret holds (its type and data).
+fn content_digest(secret: &Secret) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    secret.type_.hash(&mut hasher);
+    for (key, value) in secret.data.iter().flatten() {
+        key.hash(&mut hasher);
+        value.0.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 #[derive(Default)]
@@ -136,10 +160,54 @@ impl SecretCache {
             .push(store);
     }
 
+    /// The operator is about to write this connection Secret; then
+    /// [`Self::wrote`], or [`Self::not_written`] if the write failed.
+    pub fn writing(&self, desired: &Secret) {
+        if let Some(ns) = desired.namespace() {
+            let write = Writing {
+                content: content_digest(desired),
+                echoed: None,
+            };
+            locked(&self.writing).insert((ns, desired.name_any()), write);
+        }
+    }
+
+    /// The write announced by [`Self::writing`] failed.
+    pub fn not_written(&self, desired: &Secret) {
+        if let Some(ns) = desired.namespace() {
+            locked(&self.writing).remove(&(ns, desired.name_any()));
+        }
+    }
+
     /// Notes a connection Secret as the operator just wrote it.
     pub fn wrote<K: Resource>(&self, written: &K) {
-        if let (Some(ns), Some(rv)) = (written.namespace(), written.resource_version()) {
-            locked(&self.own_writes).insert((ns, written.name_any()), rv);
+        let (Some(ns), Some(rv)) = (written.namespace(), written.resource_version()) else {
+            return;
+        };
+        let key = (ns, written.name_any());
+        let write = locked(&self.writing).remove(&key);
+        // Its echo came first and was taken already: nothing left to expect.
+        if write.and_then(|w| w.echoed).as_ref() == Some(&rv) {
+            return;
+        }
+        locked(&self.own_writes).insert(key, rv);
+    }
+
+    /// True for a copy of a connection Secret being written that holds what
+    /// the write puts there: the echo of that write, come before its answer
+    /// (or somebody else's change to the same content, which needs no
+    /// reconcile either).
+    pub fn is_echo_of_write(&self, seen: &Secret) -> bool {
+        let (Some(ns), Some(rv)) = (seen.namespace(), seen.resource_version()) else {
+            return false;
+        };
+        let mut writing = locked(&self.writing);
+        match writing.get_mut(&(ns, seen.name_any())) {
+            Some(write) if write.content == content_digest(seen) => {
+                write.echoed = Some(rv);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -311,6 +379,58 @@ mod tests {
         assert!(!cache.is_own_write(&meta("8")));
         cache.wrote(&secret("9"));
         assert!(cache.is_own_write(&meta("9")));
+    }
+
+    #[test]
+    fn the_echo_of_a_connection_secret_write_is_recognised_before_its_answer() {
+        let secret = |rv: &str, password: &str| Secret {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                name: Some("db-connection".into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            data: Some(
+                [(
+                    "NEO4J_PASSWORD".to_string(),
+                    k8s_openapi::ByteString(password.into()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        let cache = SecretCache::default();
+        // Nothing being written: no copy is an echo.
+        assert!(!cache.is_echo_of_write(&secret("4", "one")));
+
+        cache.writing(&secret("", "one"));
+        assert!(
+            !cache.is_echo_of_write(&secret("4", "other")),
+            "another content is somebody else's change"
+        );
+        assert!(
+            cache.is_echo_of_write(&secret("5", "one")),
+            "the echo, first"
+        );
+        // Its answer then expects no second echo: a later copy at that
+        // version (a re-list) is not taken for one.
+        cache.wrote(&secret("5", "one"));
+        assert!(!cache.is_own_write(&secret("5", "one")));
+        assert!(
+            !cache.is_echo_of_write(&secret("5", "one")),
+            "the write is over"
+        );
+
+        // The answer first: recognised by its resourceVersion, as before.
+        cache.writing(&secret("", "two"));
+        cache.wrote(&secret("6", "two"));
+        assert!(!cache.is_echo_of_write(&secret("6", "two")));
+        assert!(cache.is_own_write(&secret("6", "two")));
+
+        // A failed write expects nothing.
+        cache.writing(&secret("", "three"));
+        cache.not_written(&secret("", "three"));
+        assert!(!cache.is_echo_of_write(&secret("7", "three")));
     }
 
     #[test]

@@ -163,9 +163,11 @@ async fn write_secret(obj: &AuraInstance, ctx: &Ctx, observed: &Observed) -> Res
 }
 
 pub(super) async fn apply_secret(ctx: &Ctx, secrets: &Api<Secret>, desired: &Secret) -> Result<()> {
-    let written = connection::apply(secrets, desired)
-        .await
-        .map_err(|e| ReconcileError::kube("write the connection Secret", e))?;
+    ctx.secrets.writing(desired);
+    let written = connection::apply(secrets, desired).await.map_err(|e| {
+        ctx.secrets.not_written(desired);
+        ReconcileError::kube("write the connection Secret", e)
+    })?;
     ctx.secrets.wrote(&written);
     Ok(())
 }

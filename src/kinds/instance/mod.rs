@@ -407,7 +407,8 @@ fn owned_secrets(
     .reflect(owned_writer)
     .filter(after_first_list())
     .filter(move |event| {
-        let echo = matches!(event, Ok(watcher::Event::Apply(s)) if own_writes.is_own_write(s));
+        let echo = matches!(event, Ok(watcher::Event::Apply(s))
+            if own_writes.is_own_write(s) || own_writes.is_echo_of_write(s));
         std::future::ready(!echo)
     })
     .touched_objects()
