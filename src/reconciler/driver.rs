@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::cache::slim;
 use super::credentials::CredentialsSource;
-use super::{ApiScope, Cleanup, Context, Kind, ReconcileError, Result, projects};
+use super::{ApiScope, Cleanup, Context, Kind, ReconcileError, Result, memory, projects};
 
 /// Runs one pass and counts it.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context<K>>) -> Result<Action> {
@@ -156,8 +156,7 @@ fn note_source_if<K: Kind>(
     source: &CredentialsSource,
     listed: impl FnOnce() -> bool,
 ) {
-    ctx.credentials
-        .set(ObjectRef::from_obj(obj), source.key().cloned());
+    ctx.credentials.set(memory::key(obj), source.key().cloned());
     ctx.projects
         .note_user_if_listed(projects::user_of(obj), source.project().cloned(), listed);
 }

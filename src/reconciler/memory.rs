@@ -63,19 +63,13 @@ where
     /// Reads the object's entry without making one.
     pub fn peek<R>(&self, obj: &K, f: impl FnOnce(&Entry<M>) -> R) -> Option<R> {
         let entries = locked(&self.entries);
-        entries
-            .get(&ObjectRef::from_obj(obj))
-            .filter(|e| e.uid == obj.uid())
-            .map(f)
+        entries.get(&key(obj)).filter(|e| e.uid == obj.uid()).map(f)
     }
 
     /// Changes the object's entry only if it has one (nothing is made for it).
     pub fn update(&self, obj: &K, f: impl FnOnce(&mut Entry<M>)) {
         let mut entries = locked(&self.entries);
-        if let Some(entry) = entries
-            .get_mut(&ObjectRef::from_obj(obj))
-            .filter(|e| e.uid == obj.uid())
-        {
+        if let Some(entry) = entries.get_mut(&key(obj)).filter(|e| e.uid == obj.uid()) {
             f(entry);
         }
     }
@@ -116,13 +110,15 @@ where
     }
 }
 
-/// An object's key: its name and namespace. `ObjectRef::from_obj` would
-/// also copy the resource version and the uid, which lookups ignore and the
-/// entry keeps once (issue 34).
-fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
-    let mut key = ObjectRef::from_obj(obj);
-    key.extra = Default::default();
-    key
+/// An object's key in a table kept for its life: its name and namespace
+/// only. `ObjectRef::from_obj` would also copy the resource version and the
+/// uid, two more strings per entry, which lookups ignore (issue 34).
+pub fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
+    let name = obj.meta().name.as_deref().unwrap_or_default();
+    match obj.meta().namespace.as_deref() {
+        Some(ns) => ObjectRef::new(name).within(ns),
+        None => ObjectRef::new(name),
+    }
 }
 
 /// The backoff after `failures` consecutive failures, before jitter.

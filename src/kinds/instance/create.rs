@@ -9,7 +9,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller;
-use kube::runtime::reflector::ObjectRef;
 use tracing::{info, warn};
 
 use super::act::{apply_secret, publish, write_status};
@@ -23,7 +22,7 @@ use crate::kinds::shared::organization;
 use crate::kinds::shared::views::Claim;
 use crate::reconciler::pacing::Transition;
 use crate::reconciler::status::Write;
-use crate::reconciler::{Context, ReconcileError, Result};
+use crate::reconciler::{Context, ReconcileError, Result, memory};
 
 type Ctx = Context<AuraInstance>;
 
@@ -157,7 +156,7 @@ pub async fn create(
         &format!("Aura instance {} is being created", created.id),
     )
     .await;
-    let this = ObjectRef::from_obj(obj);
+    let this = memory::key(obj);
     ctx.state.transitions.began(&this, Transition::Creation);
     let first_poll = ctx.state.transitions.next_poll(
         &this,

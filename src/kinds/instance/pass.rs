@@ -9,7 +9,6 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller;
-use kube::runtime::reflector::ObjectRef;
 use tracing::debug;
 
 use super::act::{self, publish, write_status};
@@ -24,7 +23,7 @@ use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::AuraErrorKind;
 use crate::reconciler::pacing::{self, Transition};
 use crate::reconciler::projects::user_of;
-use crate::reconciler::{Context, ReconcileError, Result};
+use crate::reconciler::{Context, ReconcileError, Result, memory};
 
 type Ctx = Context<AuraInstance>;
 
@@ -202,9 +201,7 @@ fn learn(obj: &AuraInstance, ctx: &Ctx, observed: &Observed) -> Option<Transitio
         && now != Some(was)
     {
         let took = transitions::in_transition(&observed.current, Timestamp::now());
-        ctx.state
-            .transitions
-            .ended(&ObjectRef::from_obj(obj), was, took);
+        ctx.state.transitions.ended(&memory::key(obj), was, took);
     }
     now
 }
@@ -255,7 +252,7 @@ fn requeue_for(
             let base = ctx.config.poll_interval;
             match transition {
                 Some(kind) => {
-                    let this = ObjectRef::from_obj(obj);
+                    let this = memory::key(obj);
                     let learned = &ctx.state.transitions;
                     let since = learned.in_transition(&this, kind, since);
                     learned.next_poll(&this, kind, since, base)
