@@ -15,10 +15,10 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use super::cache::SecretCache;
+use super::wakes::Wakes;
 use super::{ReconcileError, credentials_finalizer, locked};
 use crate::api::ProjectId;
 use crate::aura::Credentials;
@@ -246,7 +246,7 @@ pub fn read_key(secret: &Secret, key: &str) -> Option<String> {
 pub struct CredentialWatches {
     client: kube::Client,
     cache: Arc<SecretCache>,
-    changes: broadcast::Sender<SecretKey>,
+    changes: Arc<Wakes<SecretKey>>,
     watches: Mutex<HashMap<SecretKey, Watch>>,
 }
 
@@ -260,7 +260,7 @@ impl CredentialWatches {
         Self {
             client,
             cache,
-            changes: broadcast::channel(256).0,
+            changes: Arc::default(),
             watches: Mutex::default(),
         }
     }
@@ -302,7 +302,7 @@ impl CredentialWatches {
         self.len() == 0
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<SecretKey> {
+    pub fn subscribe(&self) -> impl Stream<Item = SecretKey> + Send + 'static + use<> {
         self.changes.subscribe()
     }
 
@@ -334,7 +334,7 @@ impl CredentialWatches {
                     watcher::Event::Delete(_) => true,
                 };
                 if announce {
-                    let _ = changes.send(key.clone());
+                    changes.tell(key.clone());
                 }
             }
         };
@@ -420,18 +420,9 @@ where
         K: Send + Sync,
     {
         let index = self.clone();
-        let changes = self.watches.subscribe();
-        futures::stream::unfold(changes, |mut changes| async move {
-            loop {
-                match changes.recv().await {
-                    Ok(key) => return Some((key, changes)),
-                    // Missed some: the slow resync covers them.
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
-        .flat_map(move |key| futures::stream::iter(index.users_of(&key)))
+        self.watches
+            .subscribe()
+            .flat_map(move |key| futures::stream::iter(index.users_of(&key)))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod pacing;
 pub mod projects;
 pub mod status;
 pub mod tenants;
+pub mod wakes;
 
 use std::fmt::Debug;
 use std::future::Future;

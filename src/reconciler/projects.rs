@@ -12,10 +12,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::core::{PartialObjectMeta, Selector, SelectorExt};
 use kube::runtime::reflector::{ObjectRef, Store};
-use tokio::sync::broadcast;
 
 use super::credentials::{CredentialsProblem, CredentialsSource, SecretKey};
 use super::locked;
+use super::wakes::Wakes;
 pub use crate::api::ProjectId;
 use crate::api::{
     AllowedNamespaces, AuraProject, ClusterAuraProject, DEFAULT_PROJECT, PROJECT_FINALIZER,
@@ -171,7 +171,7 @@ pub fn choose(
 }
 
 /// A change that may change how some objects resolve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Change {
     /// A project appeared, went, or changed its Secret, tenant or allowed namespaces.
     Project(ProjectId),
@@ -186,6 +186,7 @@ type Seen = (
 );
 
 /// The project watches' stores, who uses which project, and the news of both.
+#[derive(Default)]
 pub struct Projects {
     namespaced: RwLock<Vec<Store<AuraProject>>>,
     cluster: RwLock<Option<Store<ClusterAuraProject>>>,
@@ -196,22 +197,8 @@ pub struct Projects {
     seen: Mutex<Seen>,
     /// Which project each object (by kind-erased reference) resolved to.
     users: Mutex<BTreeMap<String, ProjectId>>,
-    changes: broadcast::Sender<Change>,
-    used: broadcast::Sender<ProjectId>,
-}
-
-impl Default for Projects {
-    fn default() -> Self {
-        Self {
-            namespaced: RwLock::default(),
-            cluster: RwLock::default(),
-            namespaces: RwLock::default(),
-            seen: Mutex::default(),
-            users: Mutex::default(),
-            changes: broadcast::channel(1024).0,
-            used: broadcast::channel(1024).0,
-        }
-    }
+    changes: Wakes<Change>,
+    used: Wakes<ProjectId>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -312,7 +299,7 @@ impl Projects {
         };
         drop(seen);
         if changed {
-            let _ = self.changes.send(Change::Project(id.clone()));
+            self.changes.tell(Change::Project(id.clone()));
         }
     }
 
@@ -325,12 +312,12 @@ impl Projects {
         }
         drop(seen);
         if changed {
-            let _ = self.changes.send(Change::Namespace(namespace.to_string()));
+            self.changes.tell(Change::Namespace(namespace.to_string()));
         }
     }
 
     /// Changes to projects and namespaces, for the kinds that use them.
-    pub fn changes(&self) -> broadcast::Receiver<Change> {
+    pub fn changes(&self) -> impl futures::Stream<Item = Change> + Send + 'static + use<> {
         self.changes.subscribe()
     }
 
@@ -358,7 +345,7 @@ impl Projects {
         drop(users);
         if before != project {
             for p in before.into_iter().chain(project) {
-                let _ = self.used.send(p);
+                self.used.tell(p);
             }
         }
     }
@@ -375,12 +362,12 @@ impl Projects {
             stays
         });
         for p in gone {
-            let _ = self.used.send(p);
+            self.used.tell(p);
         }
     }
 
     /// Projects whose set of users changed, for the project controllers.
-    pub fn usage_changes(&self) -> broadcast::Receiver<ProjectId> {
+    pub fn usage_changes(&self) -> impl futures::Stream<Item = ProjectId> + Send + 'static + use<> {
         self.used.subscribe()
     }
 
@@ -424,22 +411,6 @@ impl Projects {
     }
 }
 
-/// A broadcast receiver as a stream. A receiver that fell behind skips what
-/// it missed: the resync looks at everything again anyway.
-pub fn news<T: Clone + Send + 'static>(
-    rx: broadcast::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(item) => return Some((item, rx)),
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
-}
-
 /// How a user is named in the registry and in a project's status.
 pub fn user_name(kind: &str, namespace: &str, name: &str) -> String {
     format!("{kind} {namespace}/{name}")
@@ -459,6 +430,16 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
     use super::*;
+    use futures::{FutureExt, StreamExt};
+
+    /// What a subscriber has pending now, taken.
+    fn pending<T>(stream: &mut (impl futures::Stream<Item = T> + Unpin)) -> Vec<T> {
+        let mut taken = Vec::new();
+        while let Some(Some(item)) = stream.next().now_or_never() {
+            taken.push(item);
+        }
+        taken
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -667,20 +648,23 @@ mod tests {
     #[test]
     fn only_changes_that_matter_are_told() {
         let projects = Projects::default();
-        let mut changes = projects.changes();
+        let mut changes = Box::pin(projects.changes());
         let view = cluster(AllowedNamespaces::default());
+        let mut told = Vec::new();
         projects.saw_project(&view.id, Some(view.clone()));
+        told.extend(pending(&mut changes));
         projects.saw_project(&view.id, Some(view.clone()));
+        told.extend(pending(&mut changes));
         let mut moved = view.clone();
         moved.tenant_id = Some("t-2".into());
         projects.saw_project(&view.id, Some(moved));
+        told.extend(pending(&mut changes));
         projects.saw_namespace("team-a", &labels(&[("a", "1")]));
+        told.extend(pending(&mut changes));
         projects.saw_namespace("team-a", &labels(&[("a", "1")]));
+        told.extend(pending(&mut changes));
         projects.saw_project(&view.id, None);
-        let mut told = Vec::new();
-        while let Ok(c) = changes.try_recv() {
-            told.push(c);
-        }
+        told.extend(pending(&mut changes));
         assert_eq!(
             told,
             vec![
@@ -695,20 +679,23 @@ mod tests {
     #[test]
     fn users_are_counted_per_project_and_moves_are_told() {
         let projects = Projects::default();
-        let mut used = projects.usage_changes();
+        let mut used = Box::pin(projects.usage_changes());
         let a = ProjectId::cluster("a");
         let b = ProjectId::cluster("b");
-        projects.note_user("AuraInstance ns/x".into(), Some(a.clone()));
-        projects.note_user("AuraInstance ns/x".into(), Some(a.clone()));
-        projects.note_user("AuraInstance ns/y".into(), Some(a.clone()));
-        projects.note_user("AuraInstance ns/x".into(), Some(b.clone()));
-        projects.note_user("AuraInstance ns/y".into(), None);
+        let mut told = Vec::new();
+        let steps = [
+            ("AuraInstance ns/x", Some(&a)),
+            ("AuraInstance ns/x", Some(&a)),
+            ("AuraInstance ns/y", Some(&a)),
+            ("AuraInstance ns/x", Some(&b)),
+            ("AuraInstance ns/y", None),
+        ];
+        for (user, project) in steps {
+            projects.note_user(user.into(), project.cloned());
+            told.extend(pending(&mut used).into_iter().map(|p| p.name));
+        }
         assert_eq!(projects.users_of(&a), Vec::<String>::new());
         assert_eq!(projects.users_of(&b), vec!["AuraInstance ns/x".to_string()]);
-        let mut told = Vec::new();
-        while let Ok(p) = used.try_recv() {
-            told.push(p.name);
-        }
         assert_eq!(told, vec!["a", "a", "a", "b", "a"]);
     }
 

@@ -43,7 +43,7 @@ use crate::kinds::shared::views::{KeyView, RestoreView};
 use crate::query_api::QueryApi;
 use crate::reconciler::cache::slim;
 use crate::reconciler::driver::after_first_list;
-use crate::reconciler::projects::{Change, Wanted, news};
+use crate::reconciler::projects::{Change, Wanted};
 use crate::reconciler::{
     Cleanup, Context, Kind, ReconcileError, Result, credentials_finalizer, locked,
 };
@@ -332,7 +332,8 @@ pub fn affected(objects: &[Arc<AuraInstance>], change: &Change) -> Vec<ObjectRef
 fn project_triggers(
     ctx: Arc<Context<AuraInstance>>,
 ) -> impl futures::Stream<Item = ObjectRef<AuraInstance>> + Send {
-    news(ctx.projects.changes())
+    ctx.projects
+        .changes()
         .flat_map(move |change| futures::stream::iter(affected(&ctx.all_objects(), &change)))
 }
 

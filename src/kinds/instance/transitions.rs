@@ -6,11 +6,10 @@
 //! of one every poll interval.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::broadcast;
 
 use jiff::Timestamp;
 
@@ -20,7 +19,7 @@ use crate::api::{AuraInstance, AuraInstanceStatus};
 use crate::aura::InstanceStatus;
 use crate::reconciler::locked;
 use crate::reconciler::pacing::{self, Durations, NextPoll, POLL_CEILING, Transition};
-use crate::reconciler::projects::news;
+use crate::reconciler::wakes::Wakes;
 
 /// A lead not heard of for this long (deleted, stuck) is replaced.
 const LEAD_STALE: Duration = Duration::from_secs(2 * POLL_CEILING.as_secs());
@@ -51,24 +50,14 @@ struct Learning {
     waiting: HashMap<ObjectRef<AuraInstance>, Instant>,
 }
 
+#[derive(Default)]
 pub struct Transitions {
     by_kind: Mutex<HashMap<Transition, Learning>>,
     /// When this process saw a transition begin (a create answered): the
     /// status only knows when the intent was written, and a create may have
     /// waited long in the rate limiter after that.
     began: Mutex<HashMap<ObjectRef<AuraInstance>, (Transition, Instant)>>,
-    wake: broadcast::Sender<ObjectRef<AuraInstance>>,
-}
-
-impl Default for Transitions {
-    fn default() -> Self {
-        Self {
-            by_kind: Mutex::default(),
-            began: Mutex::default(),
-            // A fleet's worth: a lagging receiver loses wakes, and those wait for the ceiling.
-            wake: broadcast::channel(4096).0,
-        }
-    }
+    wake: Arc<Wakes<ObjectRef<AuraInstance>>>,
 }
 
 impl Transitions {
@@ -154,7 +143,7 @@ impl Transitions {
             rt.spawn(async move {
                 for (at, o) in due {
                     tokio::time::sleep_until(at.into()).await;
-                    let _ = wake.send(o);
+                    wake.tell(o);
                 }
             });
         }
@@ -180,7 +169,7 @@ impl Transitions {
 
     /// The AuraInstances to reconcile because their transition is likely over.
     pub fn wakes(&self) -> impl futures::Stream<Item = ObjectRef<AuraInstance>> + Send + use<> {
-        news(self.wake.subscribe())
+        self.wake.subscribe()
     }
 }
 

@@ -26,7 +26,7 @@ use crate::api::{
 use crate::kinds::shared::filters::FilterIndex;
 use crate::kinds::shared::news::News;
 use crate::kinds::shared::views::InstanceView;
-use crate::reconciler::projects::{Change, ProjectId, Wanted, news};
+use crate::reconciler::projects::{Change, ProjectId, Wanted};
 use crate::reconciler::status::Said;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
@@ -120,7 +120,7 @@ fn wire_filters<K: FilterObject>(
     ctx: &Arc<Context<K>>,
 ) -> Controller<K> {
     let filters = ctx.clone();
-    let changed = news(ctx.projects.changes()).flat_map(move |change| {
+    let changed = ctx.projects.changes().flat_map(move |change| {
         let hits: Vec<ObjectRef<K>> = match change {
             Change::Project(id) => filters
                 .all_objects()

@@ -22,7 +22,7 @@ use crate::api::{
 };
 use crate::aura::console::InviteWrite;
 use crate::kinds::shared::news::News;
-use crate::reconciler::projects::{Change, ProjectId, Wanted, news};
+use crate::reconciler::projects::{Change, ProjectId, Wanted};
 use crate::reconciler::status::Said;
 use crate::reconciler::{Cleanup, Context, Kind, Result};
 
@@ -173,7 +173,7 @@ fn wire_members<K: MemberObject>(
     deleted: &News,
 ) -> Controller<K> {
     let members = ctx.clone();
-    let changed = news(ctx.projects.changes()).flat_map(move |change| {
+    let changed = ctx.projects.changes().flat_map(move |change| {
         let hits: Vec<ObjectRef<K>> = match change {
             Change::Project(id) => members
                 .all_objects()

@@ -23,7 +23,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use crate::api::{
     AuraProject, AuraProjectStatus, ClusterAuraProject, PROJECT_FINALIZER, ProjectKind,
 };
-use crate::reconciler::projects::{ProjectId, ProjectView, Wanted, news};
+use crate::reconciler::projects::{ProjectId, ProjectView, Wanted};
 use crate::reconciler::{Cleanup, Context, Kind, Result, Shared};
 
 crate::kind_status!(AuraProjectStatus);
@@ -168,7 +168,8 @@ fn saw<P: ProjectResource>(ctx: &Context<P>, event: &watcher::Event<P>) {
 fn usage_triggers<P: ProjectResource>(
     ctx: &Context<P>,
 ) -> impl futures::Stream<Item = ObjectRef<P>> + Send + use<P> {
-    news(ctx.projects.usage_changes())
+    ctx.projects
+        .usage_changes()
         .filter_map(|id| async move { (id.kind == P::KIND).then(|| P::reference(&id)) })
 }
 

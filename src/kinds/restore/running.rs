@@ -10,27 +10,18 @@ use std::sync::RwLock;
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use tokio::sync::broadcast;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::api::{AuraInstance, AuraRestore, RestorePhase};
 use crate::kinds::shared::views::RestoreView;
-use crate::reconciler::projects::news;
+use crate::reconciler::wakes::Wakes;
 
+#[derive(Default)]
 pub struct RunningRestores {
     stores: RwLock<Vec<Store<AuraRestore>>>,
-    wake: broadcast::Sender<ObjectRef<AuraInstance>>,
-}
-
-impl Default for RunningRestores {
-    fn default() -> Self {
-        Self {
-            stores: RwLock::default(),
-            wake: broadcast::channel(256).0,
-        }
-    }
+    wake: Wakes<ObjectRef<AuraInstance>>,
 }
 
 /// An AuraRestore that runs (phase Running) on the AuraInstance `instance`
@@ -54,8 +45,7 @@ impl RunningRestores {
     /// Has the AuraInstance `instance` of `namespace` reconciled soon: a
     /// restore on it started or ended.
     pub fn wake(&self, namespace: &str, instance: &str) {
-        // No receiver (no AuraInstance controller): nobody to wake.
-        let _ = self.wake.send(ObjectRef::new(instance).within(namespace));
+        self.wake.tell(ObjectRef::new(instance).within(namespace));
     }
 }
 
@@ -78,7 +68,7 @@ impl RestoreView for RunningRestores {
     }
 
     fn wakes(&self) -> BoxStream<'static, ObjectRef<AuraInstance>> {
-        news(self.wake.subscribe()).boxed()
+        self.wake.subscribe().boxed()
     }
 }
 

@@ -3,39 +3,28 @@
 //! snapshot), so that they are woken instead of polling. The kind whose watch
 //! sees the change tells; the waiting kind maps the name to its own objects.
 
+use crate::reconciler::wakes::Wakes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::broadcast;
-
-use crate::reconciler::projects::news;
 
 /// Changed objects of one kind, by (namespace, name).
+#[derive(Default)]
 pub struct News {
-    tx: broadcast::Sender<(String, String)>,
-}
-
-impl Default for News {
-    fn default() -> Self {
-        Self {
-            tx: broadcast::channel(1024).0,
-        }
-    }
+    tx: Wakes<(String, String)>,
 }
 
 impl News {
     /// `obj` changed.
     pub fn tell<K: kube::Resource>(&self, obj: &K) {
-        // Nobody listening: nobody waits.
-        let _ = self
-            .tx
-            .send((obj.namespace().unwrap_or_default(), obj.name_any()));
+        self.tx
+            .tell((obj.namespace().unwrap_or_default(), obj.name_any()));
     }
 
     /// The object `name` of `namespace` changed.
     pub fn tell_name(&self, namespace: &str, name: &str) {
-        let _ = self.tx.send((namespace.to_string(), name.to_string()));
+        self.tx.tell((namespace.to_string(), name.to_string()));
     }
 
     /// The objects to wake for each change: `waiting(namespace, name)` names them.
@@ -44,7 +33,8 @@ impl News {
         W: kube::Resource<DynamicType = ()> + 'static,
         F: Fn(&str, &str) -> Vec<ObjectRef<W>> + Send + Sync + 'static,
     {
-        news(self.tx.subscribe())
+        self.tx
+            .subscribe()
             .flat_map(move |(ns, name)| futures::stream::iter(waiting(&ns, &name)))
             .boxed()
     }
