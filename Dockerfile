@@ -23,7 +23,7 @@ WORKDIR /src
 # (benches/ too: cargo refuses a manifest whose declared targets are missing).
 # The registry and target folders are BuildKit cache mounts, so rebuilds only
 # recompile what changed.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

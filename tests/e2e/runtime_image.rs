@@ -243,6 +243,18 @@ fn dockerfile_build_context_is_complete_and_runtime_stage_matches_the_chart() {
         })
         .collect();
     assert!(sources.contains(&"Cargo.lock".to_string()), "{sources:?}");
+    // The build script the manifest names: without it cargo still builds,
+    // but links the binary differently (cargo metadata cannot tell).
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let build_script = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("build = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("Cargo.toml names its build script");
+    assert!(
+        sources.contains(&build_script),
+        "the Dockerfile copies the build script {build_script}: {sources:?}"
+    );
     for src in &sources {
         assert!(
             dockerignore
@@ -307,5 +319,51 @@ fn dockerfile_build_context_is_complete_and_runtime_stage_matches_the_chart() {
     assert!(
         dockerfile.contains("cargo build --release --locked"),
         "the image is built with --release --locked"
+    );
+}
+
+/// The sections of an ELF64 little-endian file: (name, size).
+fn elf_sections(bytes: &[u8]) -> Vec<(String, u64)> {
+    assert_eq!(&bytes[..4], b"\x7fELF", "an ELF file");
+    assert_eq!(bytes[4], 2, "64-bit");
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+    let (shoff, shentsize, shnum, shstrndx) = (
+        u64_at(0x28) as usize,
+        u16_at(0x3a),
+        u16_at(0x3c),
+        u16_at(0x3e),
+    );
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(header(shstrndx) + 0x18) as usize;
+    (0..shnum)
+        .map(|i| {
+            let at = names + u32_at(header(i));
+            let end = at + bytes[at..].iter().position(|b| *b == 0).unwrap();
+            let name = String::from_utf8_lossy(&bytes[at..end]).into_owned();
+            (name, u64_at(header(i) + 0x20))
+        })
+        .collect()
+}
+
+/// The relocations the dynamic loader applies at start are packed (DT_RELR):
+/// unpacked, the position-independent binary carried a 1.4 MB table that was
+/// read at every start and stayed resident (issue 34).
+#[test]
+fn the_release_binary_packs_its_relative_relocations() {
+    let built = support::release_binary();
+    let sections = elf_sections(&std::fs::read(&built).unwrap());
+    let size = |name: &str| sections.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
+    assert!(
+        size(".relr.dyn").is_some_and(|s| s > 0),
+        "{} has no packed relative relocations: {sections:?}",
+        built.display()
+    );
+    let unpacked = size(".rela.dyn").unwrap_or(0);
+    assert!(
+        unpacked < 256 * 1024,
+        "{} still carries {unpacked} bytes of unpacked relocations",
+        built.display()
     );
 }
