@@ -708,10 +708,9 @@ impl AuraClient {
         query: &[(&str, &str)],
         endpoint: Endpoint,
     ) -> Result<Vec<T>, AuraError> {
-        let raw: serde_json::Value = self
+        let super::lenient::Lenient { items, skipped } = self
             .get_json(name, label.clone(), path, query, endpoint)
             .await?;
-        let (items, skipped) = super::lenient::read_list(raw);
         if skipped > 0 {
             warn!(op = %label, skipped, "skipped list entries that do not read");
         }

@@ -4,7 +4,7 @@
 //! a number where a string was expected (or the reverse) is converted. None of
 //! these ever fails the whole answer.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -66,7 +66,83 @@ fn text(v: &Value) -> Option<String> {
 /// A list whose unreadable elements are skipped instead of failing the list:
 /// one odd instance must not hide the others. `null` or a non-list reads empty.
 pub fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(read_list(Value::deserialize(d)?).0)
+    Ok(Lenient::deserialize(d)?.items)
+}
+
+/// A list read as [`list`] reads it, one element at a time: only the element
+/// being read is held as a JSON tree, never the whole list (a tenant's
+/// instance list as a tree was about 1 KB per instance, read on every create,
+/// issue 34).
+#[derive(Debug)]
+pub struct Lenient<T> {
+    pub items: Vec<T>,
+    /// Elements that did not read.
+    pub skipped: usize,
+}
+
+impl<T> Lenient<T> {
+    fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            skipped: 0,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LenientVisitor(std::marker::PhantomData))
+    }
+}
+
+struct LenientVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for LenientVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list, or anything read as an empty one")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut read = Lenient::empty();
+        while let Some(item) = seq.next_element::<Value>()? {
+            match serde_json::from_value(item) {
+                Ok(item) => read.items.push(item),
+                Err(_) => read.skipped += 1,
+            }
+        }
+        Ok(read)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Lenient::empty())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Lenient::empty())
+    }
 }
 
 /// The readable elements of a JSON list and how many were skipped.
@@ -196,6 +272,37 @@ mod tests {
         assert_eq!(skipped, 3);
         assert_eq!(read_list::<Item>(Value::Null), (vec![], 0));
         assert_eq!(read_list::<Item>(json!({"id": "a"})), (vec![], 0));
+    }
+
+    /// Read from the text element by element, a list reads as `read_list`
+    /// reads its tree, inside an envelope too, whatever the JSON is.
+    #[test]
+    fn a_list_read_from_text_reads_as_its_tree() {
+        #[derive(Deserialize)]
+        struct Data {
+            data: Lenient<Item>,
+        }
+        let cases = [
+            r#"[{"id": "a"}, {"id": null}, "junk", {"id": 7}, {}, {"id": "b", "extra": [1]}]"#,
+            r#"[]"#,
+            r#"null"#,
+            r#"{"id": "a", "nested": {"deep": [1, 2]}}"#,
+            r#""a string""#,
+            r#"12"#,
+            r#"-1.5"#,
+            r#"true"#,
+            r#"[[{"id": "x"}], {"id": "y"}]"#,
+        ];
+        for text in cases {
+            let tree: Value = serde_json::from_str(text).unwrap();
+            let (want, want_skipped) = read_list::<Item>(tree);
+            let read: Lenient<Item> = serde_json::from_str(text).unwrap();
+            assert_eq!(read.items, want, "{text}");
+            assert_eq!(read.skipped, want_skipped, "{text}");
+            let envelope = format!(r#"{{"data": {text}, "after": {{"x": 1}}}}"#);
+            let data: Data = serde_json::from_str(&envelope).unwrap();
+            assert_eq!(data.data.items, want, "{envelope}");
+        }
     }
 
     #[test]
