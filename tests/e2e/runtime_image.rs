@@ -367,3 +367,31 @@ fn the_release_binary_packs_its_relative_relocations() {
         built.display()
     );
 }
+
+/// The binary allocates with jemalloc, configured as `src/main.rs` says (one
+/// arena, no thread caches, freed pages given back): its statistics, printed
+/// at exit on request, show the settings in force (issue 34).
+#[test]
+fn the_release_binary_allocates_with_jemalloc_as_configured() {
+    let built = support::release_binary();
+    let out = Command::new(&built)
+        .arg("--help")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{} --help", built.display());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "opt.narenas: 1",
+        "opt.tcache: false",
+        "opt.dirty_decay_ms: 1000",
+        "opt.muzzy_decay_ms: 0",
+    ] {
+        assert!(
+            stats.lines().any(|l| l.trim().starts_with(want)),
+            "jemalloc's statistics lack {want:?}:\n{}",
+            stats.lines().take(40).collect::<Vec<_>>().join("\n")
+        );
+    }
+}
