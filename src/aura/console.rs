@@ -35,7 +35,7 @@ pub struct ConsoleUser {
 
 fn projects<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<UserProject>>, D::Error> {
     let v = serde_json::Value::deserialize(d)?;
-    Ok(v.is_array().then(|| lenient::read_list(v).0))
+    Ok(v.is_array().then(|| lenient::read_list(&v).0))
 }
 
 /// A project of a person, as the GET of one user lists it.

@@ -45,9 +45,9 @@ pub enum Next {
 /// A list page, from any envelope. `page`: the offset paging's page number
 /// and size when the request used it (a full page means there may be more).
 pub fn list<T: DeserializeOwned>(body: &Value, page: Option<(u64, u64)>) -> Page<T> {
-    let entries = payload(body).as_array().cloned().unwrap_or_default();
-    let count = entries.len() as u64;
-    let (items, skipped) = super::lenient::read_list::<T>(Value::Array(entries));
+    let entries = payload(body);
+    let count = entries.as_array().map_or(0, Vec::len) as u64;
+    let (items, skipped) = super::lenient::read_list::<T>(entries);
     let cursor = body
         .get("links")
         .and_then(|l| l.get("next"))

@@ -145,18 +145,11 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for LenientVisitor<T> {
     }
 }
 
-/// The readable elements of a JSON list and how many were skipped.
-pub fn read_list<T: DeserializeOwned>(v: Value) -> (Vec<T>, usize) {
-    let Value::Array(items) = v else {
-        return (Vec::new(), 0);
-    };
-    let total = items.len();
-    let read: Vec<T> = items
-        .into_iter()
-        .filter_map(|item| serde_json::from_value(item).ok())
-        .collect();
-    let skipped = total - read.len();
-    (read, skipped)
+/// The readable elements of a JSON list already read as a tree, and how many
+/// were skipped: the same visitor as [`Lenient`], over the tree in place.
+pub fn read_list<T: DeserializeOwned>(v: &Value) -> (Vec<T>, usize) {
+    // A tree always visits as some JSON value, which the visitor takes.
+    Lenient::deserialize(v).map_or((Vec::new(), 0), |read| (read.items, read.skipped))
 }
 
 /// Case- and padding-insensitive equality for enumerated values (`GCP`, `gcp `).
@@ -264,38 +257,46 @@ mod tests {
 
     #[test]
     fn a_list_skips_what_it_cannot_read() {
-        let (items, skipped) = read_list::<Item>(json!([
+        let (items, skipped) = read_list::<Item>(&json!([
             {"id": "a"}, {"id": null}, "junk", {"id": 7}, {}, {"id": "b", "extra": [1]}
         ]));
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["a", "7", "b"]);
         assert_eq!(skipped, 3);
-        assert_eq!(read_list::<Item>(Value::Null), (vec![], 0));
-        assert_eq!(read_list::<Item>(json!({"id": "a"})), (vec![], 0));
+        assert_eq!(read_list::<Item>(&Value::Null), (vec![], 0));
+        assert_eq!(read_list::<Item>(&json!({"id": "a"})), (vec![], 0));
     }
 
-    /// Read from the text element by element, a list reads as `read_list`
-    /// reads its tree, inside an envelope too, whatever the JSON is.
+    /// Read from the text element by element or from its tree, a list reads
+    /// the same, inside an envelope too, whatever the JSON is: the readable
+    /// ids, and how many elements were skipped.
     #[test]
     fn a_list_read_from_text_reads_as_its_tree() {
         #[derive(Deserialize)]
         struct Data {
             data: Lenient<Item>,
         }
-        let cases = [
-            r#"[{"id": "a"}, {"id": null}, "junk", {"id": 7}, {}, {"id": "b", "extra": [1]}]"#,
-            r#"[]"#,
-            r#"null"#,
-            r#"{"id": "a", "nested": {"deep": [1, 2]}}"#,
-            r#""a string""#,
-            r#"12"#,
-            r#"-1.5"#,
-            r#"true"#,
-            r#"[[{"id": "x"}], {"id": "y"}]"#,
+        let cases: [(&str, &[&str], usize); 9] = [
+            (
+                r#"[{"id": "a"}, {"id": null}, "junk", {"id": 7}, {}, {"id": "b", "extra": [1]}]"#,
+                &["a", "7", "b"],
+                3,
+            ),
+            (r#"[]"#, &[], 0),
+            (r#"null"#, &[], 0),
+            (r#"{"id": "a", "nested": {"deep": [1, 2]}}"#, &[], 0),
+            (r#""a string""#, &[], 0),
+            (r#"12"#, &[], 0),
+            (r#"-1.5"#, &[], 0),
+            (r#"true"#, &[], 0),
+            (r#"[[{"id": "x"}], {"id": "y"}]"#, &["y"], 1),
         ];
-        for text in cases {
+        for (text, ids, skipped) in cases {
             let tree: Value = serde_json::from_str(text).unwrap();
-            let (want, want_skipped) = read_list::<Item>(tree);
+            let (want, want_skipped) = read_list::<Item>(&tree);
+            let want_ids: Vec<&str> = want.iter().map(|i| i.id.as_str()).collect();
+            assert_eq!(want_ids, ids, "{text}");
+            assert_eq!(want_skipped, skipped, "{text}");
             let read: Lenient<Item> = serde_json::from_str(text).unwrap();
             assert_eq!(read.items, want, "{text}");
             assert_eq!(read.skipped, want_skipped, "{text}");

@@ -86,7 +86,7 @@ fn lists_skip_entries_they_cannot_read() {
     let body = r#"{"data":[{"id":"a","name":"x","created_at":"2026-01-01T00:00:00Z"},{"id":null,"name":"y"},{"id":"b","name":null,"tenant_id":5}]}"#;
     let l: Data<Vec<InstanceSummary>> = serde_json::from_str::<Data<serde_json::Value>>(body)
         .map(|d| Data {
-            data: lenient::read_list(d.data).0,
+            data: lenient::read_list(&d.data).0,
         })
         .unwrap();
     let ids: Vec<&str> = l.data.iter().map(|i| i.id.as_str()).collect();
