@@ -44,9 +44,7 @@ impl<T: Clone + Eq + Hash + Send + 'static> Wakes<T> {
     /// Tells `item` to every subscriber (a subscriber whose stream was dropped
     /// is forgotten here).
     pub fn tell(&self, item: T) {
-        let mut subscribers = locked(&self.subscribers);
-        subscribers.retain(|p| Arc::strong_count(p) > 1);
-        for pending in subscribers.iter() {
+        for pending in self.live().iter() {
             let mut queue = locked(&pending.queue);
             if queue.queued.insert(item.clone()) {
                 queue.order.push_back(item.clone());
@@ -90,12 +88,17 @@ impl<T: Clone + Eq + Hash + Send + 'static> Wakes<T> {
         })
     }
 
-    /// Subscribers alive.
-    #[cfg(test)]
-    fn subscribers(&self) -> usize {
+    /// The subscribers whose stream is still held (the stream holds the
+    /// other reference to its queue).
+    fn live(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Pending<T>>>> {
         let mut subscribers = locked(&self.subscribers);
         subscribers.retain(|p| Arc::strong_count(p) > 1);
-        subscribers.len()
+        subscribers
+    }
+
+    #[cfg(test)]
+    fn subscribers(&self) -> usize {
+        self.live().len()
     }
 }
 
