@@ -32,7 +32,9 @@
 //! (also when its test failed), the ClusterAuraProjects the tests made
 //! (labelled [`TEST_LABEL`]) and the one named `default` are removed,
 //! finalizers and all, so that a failed test leaves no project for the next
-//! operators to reconcile.
+//! operators to reconcile; so are the admission policies of a chart release
+//! that a failed test could not uninstall (its deletion protection would
+//! refuse every later test's delete of a protected object).
 //!
 //! A test that must not meet an exclusive one without running an operator
 //! (a server-side dry run of the ClusterAuraProject `default`, which a
@@ -48,6 +50,9 @@
 use std::time::Duration;
 
 use aura_operator::api::ClusterAuraProject;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -76,8 +81,8 @@ pub enum Hold {
     Exclusive(Exclusive),
 }
 
-/// The exclusive hold; dropped, it removes the tests' ClusterAuraProjects,
-/// then lets go.
+/// The exclusive hold; dropped, it removes the tests' ClusterAuraProjects and
+/// any release's admission policies, then lets go.
 pub struct Exclusive {
     _guard: RwLockWriteGuard<'static, ()>,
 }
@@ -109,13 +114,43 @@ impl Drop for Exclusive {
                 .enable_all()
                 .build()
                 .expect("a runtime for the cleanup")
-                .block_on(remove_test_projects())
+                .block_on(async {
+                    let projects = remove_test_projects().await;
+                    let policies = remove_release_policies().await;
+                    projects.and(policies)
+                })
         })
         .join();
         if let Ok(Err(e)) = removed {
-            eprintln!("removing the tests' ClusterAuraProjects: {e}");
+            eprintln!("cleaning up after an exclusive test: {e}");
         }
     }
+}
+
+/// The labels of the cluster-scoped admission policies a release of the
+/// chart makes.
+const RELEASE_POLICIES: &str =
+    "app.kubernetes.io/part-of=aura-operator,app.kubernetes.io/managed-by=Helm";
+
+/// Removes the admission policies (and their bindings) of any release of the
+/// chart still installed. A test that installs the chart holds the exclusive
+/// lock and uninstalls it before it lets go, unless it failed first; a
+/// deletion-protection policy left behind would refuse other tests' deletes
+/// of protected objects for good.
+async fn remove_release_policies() -> Result<(), String> {
+    let client = super::admin_client().await;
+    let selector = ListParams::default().labels(RELEASE_POLICIES);
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client);
+    bindings
+        .delete_collection(&DeleteParams::default(), &selector)
+        .await
+        .map_err(|e| format!("removing a release's policy bindings: {e}"))?;
+    policies
+        .delete_collection(&DeleteParams::default(), &selector)
+        .await
+        .map_err(|e| format!("removing a release's policies: {e}"))?;
+    Ok(())
 }
 
 /// Removes every ClusterAuraProject labelled [`TEST_LABEL`], and the one named
