@@ -587,12 +587,56 @@ async fn assert_stops_cleanly(mut child: Child, mut log: Log) {
         status.success(),
         "exit status {status}\n--- log ---\n{text}"
     );
-    let lower = text.to_lowercase();
+    let refused = refusals(&text);
     assert!(
-        !lower.contains("forbidden") && !lower.contains(" 403"),
-        "the operator was refused something it needs:\n{text}"
+        refused.is_empty(),
+        "the operator was refused something it needs:\n{}\n--- log ---\n{text}",
+        refused.join("\n")
     );
     assert!(!text.contains(CLIENT_SECRET), "client secret in the log");
+}
+
+/// The lines of an operator log that tell of a refusal: the apiserver's
+/// Forbidden (its reason or its message) or a 403 in a status field. Not a
+/// bare "403": instance ids are random hex, and `get instance 403c1a9e` is
+/// no refusal.
+fn refusals(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| {
+            let lower = line.to_lowercase();
+            lower.contains("forbidden")
+                || lower.contains("status=403")
+                || lower.contains("code: 403")
+        })
+        .collect()
+}
+
+#[test]
+fn refusals_are_told_apart_from_ids_that_begin_with_403() {
+    let cases = [
+        (
+            "Aura call op=get instance 403c1a9e status=200 request_id=\"x\"",
+            false,
+        ),
+        (
+            "Aura call op=get instance d6466514 status=403 request_id=\"x\"",
+            true,
+        ),
+        (
+            "watch failed: ApiError: secrets is forbidden: User \"system:serviceaccount:a:b\" cannot list",
+            true,
+        ),
+        (
+            "ErrorResponse { status: \"Failure\", reason: \"Forbidden\", code: 403 }",
+            true,
+        ),
+        ("reconciled in 403 ms", false),
+    ];
+    for (line, refused) in cases {
+        assert_eq!(refusals(line) == [line], refused, "{line}");
+    }
+    let log = cases.map(|(line, _)| line).join("\n");
+    assert_eq!(refusals(&log).len(), 3);
 }
 
 /// Installs the chart, runs `aura-operator run` with the chart's Deployment
