@@ -55,9 +55,11 @@ async fn list_users(
     Extension(c): Extension<ClientId>,
     Path(org): Path<String>,
 ) -> Result<Response, V2Error> {
-    let w = st.world();
+    let mut w = st.world();
     org_named(&w, &c.0, &org)?;
-    Ok(data(StatusCode::OK, w.console.users(&org)))
+    let users = w.console.users(&org);
+    w.console.accepted_after_listing(&org);
+    Ok(data(StatusCode::OK, users))
 }
 
 async fn get_user(

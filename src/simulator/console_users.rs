@@ -7,7 +7,7 @@
 //! request bodies). Pure: the caller says which projects the organization
 //! has and what time it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use axum::http::StatusCode;
@@ -153,6 +153,9 @@ fn already_member(what: &str) -> V2Error {
 #[derive(Debug, Default)]
 pub struct ConsoleAccess {
     orgs: BTreeMap<String, Access>,
+    /// (organization, email): the invitee accepts right after the next
+    /// listing of the organization's users that finds their invite pending.
+    accept_after_listing: BTreeSet<(String, String)>,
 }
 
 impl ConsoleAccess {
@@ -408,6 +411,31 @@ impl ConsoleAccess {
             }
         }
         Some(u.id.clone())
+    }
+
+    /// Arms [`Self::accepted_after_listing`] for `email` in `org`.
+    pub fn accept_after_users_listing(&mut self, org: &str, email: &str) {
+        self.accept_after_listing
+            .insert((org.to_string(), email.to_string()));
+    }
+
+    /// After a listing of `org`'s users has been answered: each armed
+    /// invitee whose invite is pending accepts it now, so that the answer
+    /// just given does not show them and the next listing of the invites
+    /// does not show the invite. An armed invitee with no invite yet waits
+    /// for a later listing.
+    pub fn accepted_after_listing(&mut self, org: &str) {
+        let armed: Vec<(String, String)> = self
+            .accept_after_listing
+            .iter()
+            .filter(|(o, _)| o == org)
+            .cloned()
+            .collect();
+        for (o, email) in armed {
+            if self.accept_invite(&o, &email).is_some() {
+                self.accept_after_listing.remove(&(o, email));
+            }
+        }
     }
 
     pub fn views(&self, org: &str) -> Vec<ConsoleUserView> {

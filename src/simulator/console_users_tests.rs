@@ -239,3 +239,26 @@ fn users_and_their_project_memberships() {
         );
     }
 }
+
+#[test]
+fn an_armed_invitee_accepts_right_after_a_listing_that_finds_the_invite_pending() {
+    let mut a = ConsoleAccess::default();
+    a.accept_after_users_listing(ORG, "new@example.com");
+    // No invite yet: the listing changes nothing, and the arming waits.
+    a.accepted_after_listing(ORG);
+    assert!(a.users(ORG).is_empty());
+    invite(&mut a, "new@example.com").unwrap();
+    // Another organization's listing leaves the invite alone.
+    a.accepted_after_listing("org-2");
+    assert_eq!(a.invites(ORG).len(), 1);
+    a.accepted_after_listing(ORG);
+    assert!(a.invites(ORG).is_empty(), "accepted");
+    let users = a.users(ORG);
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email, "new@example.com");
+    // Once only: a second invite to the same email stays pending.
+    a.remove_user(ORG, &users[0].user_id).unwrap();
+    invite(&mut a, "new@example.com").unwrap();
+    a.accepted_after_listing(ORG);
+    assert_eq!(a.invites(ORG).len(), 1, "armed once");
+}

@@ -82,6 +82,16 @@ impl SimState {
         self.world().console.accept_invite(org_id, email)
     }
 
+    /// The invitee of `email` accepts their invite right after the next
+    /// listing of the organization's users that finds it pending (that
+    /// answer does not show them yet; the invites listed after it no longer
+    /// show the invite).
+    pub fn accept_invite_after_users_listing(&self, org_id: &str, email: &str) {
+        self.world()
+            .console
+            .accept_after_users_listing(org_id, email);
+    }
+
     /// The organization's users, each with its role and its project roles.
     pub fn console_users(&self, org_id: &str) -> Vec<ConsoleUserView> {
         self.world().console.views(org_id)

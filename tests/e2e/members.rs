@@ -3,7 +3,8 @@
 //! added once they accept, promoted, demoted and removed through one object,
 //! Aura's state checked after each step; a membership made in the console
 //! left alone, then adopted and given its role back when the object goes;
-//! an operator killed between an invite's POST and its answer, which sends
+//! an invite accepted between the operator's two listings, which stays the
+//! object's; an operator killed between an invite's POST and its answer, which sends
 //! one invite all the same.
 //!
 //! How the kinds keep DESIGN §4: one owner (one object per person and place:
@@ -166,6 +167,61 @@ async fn a_person_is_invited_added_promoted_demoted_and_removed_through_one_obje
         "still in the organization"
     );
     assert_eq!(invite_posts(&h), 1, "one invite");
+    remove_project(&h, &project).await;
+    h.assert_log_clean(&h.operator_log());
+}
+
+/// The person accepts the object's invite between the operator's listing of
+/// the people (not yet there) and its listing of the invites (no longer
+/// there). The object looks again, finds the person its invite made, and
+/// holds the membership as its own: no second invite, no MembershipExists,
+/// the role of the spec set, and the person removed with the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_accepted_between_two_listings_stays_the_objects_membership() {
+    let mut h = Harness::start_exclusive("member-race", |_| {}).await;
+    let project = team_project(&h).await;
+    h.start_operator();
+    let members: Api<AuraProjectMember> = Api::all(h.client.clone());
+    let name = format!("{}-lin", h.ns);
+    let email = format!("lin@{}.example.com", h.ns);
+    h.sim.state().accept_invite_after_users_listing(ORG, &email);
+
+    objects::create(
+        &members,
+        project_member(&name, &project, &email, "project-viewer"),
+    )
+    .await;
+    // Sent (the object may be past InvitePending already, should a pass
+    // have come meanwhile and met the acceptance).
+    eventually("the invite sent", WAIT, || async {
+        (invite_posts(&h) > 0).then_some(())
+    })
+    .await;
+    // If no pass met the acceptance yet, one comes at once (the spec
+    // changed): it lists the people, the invitee accepts, and the invites it
+    // lists next no longer show the invite.
+    merge(&members, &name, json!({"role": "project-admin"})).await;
+    wait_role(&members, &name, "project-admin").await;
+    assert!(
+        h.sim.state().invites(ORG).is_empty(),
+        "the invite was accepted"
+    );
+    assert_eq!(project_role(&h, &email).as_deref(), Some("project-admin"));
+    assert_eq!(invite_posts(&h), 1, "one invite");
+    let status = members.get(&name).await.unwrap().status.unwrap();
+    assert_eq!(
+        status.origin,
+        Some(aura_operator::api::MembershipOrigin::Added)
+    );
+    assert_eq!(status.invite_id, None);
+
+    // Its own membership: removed with the object.
+    members
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    objects::wait_gone(&members, &name).await;
+    assert_eq!(project_role(&h, &email), None);
     remove_project(&h, &project).await;
     h.assert_log_clean(&h.operator_log());
 }

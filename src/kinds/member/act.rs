@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::decide::{self, MemberReason, MemberSummary, Seen, Step};
+use super::decide::{self, InviteAnswer, MemberReason, MemberSummary, Seen, Step};
 use super::{MemberObject, Place};
 use crate::api::{AuraMemberStatus, MembershipOrigin, OrganizationRole, ProjectRole};
 use crate::aura::console::same_email;
@@ -76,11 +76,12 @@ async fn pass<K: MemberObject>(
         .user_id
         .clone()
         .or(obj.spec_user_id().map(str::to_string));
-    let seen = observe(&aura, &place, by_id.as_deref(), obj.email(), true).await?;
+    let record = decide::Record::of(next);
+    let seen = observe_settled(&aura, &place, by_id.as_deref(), obj.email(), &record).await?;
     if let Some(p) = &seen.person {
         next.user_id = Some(p.user_id.clone());
     }
-    let step = decide::step(&obj.want(), &seen, &decide::Record::of(next));
+    let step = decide::step(&obj.want(), &seen, &record);
     match step {
         Step::Hold { origin, .. } => {
             if next.origin.is_none() {
@@ -270,6 +271,22 @@ pub async fn observe(
         _ => None,
     };
     Ok(Seen { person, invite })
+}
+
+/// [`observe`], and the people listed once more when an invite of the
+/// object's is in neither answer ([`decide::look_again`]).
+pub async fn observe_settled(
+    aura: &AuraClient,
+    place: &Place,
+    user_id: Option<&str>,
+    email: Option<&str>,
+    record: &decide::Record,
+) -> std::result::Result<Seen, AuraError> {
+    let mut seen = observe(aura, place, user_id, email, true).await?;
+    if decide::look_again(&seen, record) {
+        seen.person = observe(aura, place, user_id, email, false).await?.person;
+    }
+    Ok(seen)
 }
 
 /// Writes the intent of a call that is not idempotent, guarded: a second
@@ -479,13 +496,16 @@ async fn invite<K: MemberObject>(
         ));
     }
     let body = obj.invite(email, place);
-    next.invite_id = None;
+    // Kept aside for `invite_after`: should Aura answer that the person is
+    // a member already, it may be this invite they accepted.
+    let earlier_invite = next.invite_id.take();
     let latest = record_intent(obj, api, next, written, "inviting the person").await?;
     failpoint("member-invite-sent");
     match aura.create_invite(place.org(), &body).await {
         Ok(sent) => {
             failpoint("member-invite-answered");
-            next.invite_id = Some(sent.id.clone());
+            next.invite_id =
+                decide::invite_after(earlier_invite.as_deref(), InviteAnswer::Sent(&sent.id));
             next.requested_at = None;
             ctx.normal(
                 &latest,
@@ -502,14 +522,21 @@ async fn invite<K: MemberObject>(
             ))
         }
         Err(e) if e.kind() == AuraErrorKind::Conflict => {
-            // A member already, or invited by someone else meanwhile: seen next pass.
+            // A member already, or invited by someone else meanwhile: seen
+            // next pass. A membership that came from the earlier invite is
+            // still the object's.
             next.requested_at = None;
+            next.invite_id =
+                decide::invite_after(earlier_invite.as_deref(), InviteAnswer::Conflict);
             Ok((
                 MemberSummary::working(MemberReason::Updating, e.to_string()),
                 Some(Duration::from_secs(1)),
             ))
         }
-        Err(e) => refused(&latest, ctx, next, e).await,
+        Err(e) => {
+            next.invite_id = decide::invite_after(earlier_invite.as_deref(), InviteAnswer::Failed);
+            refused(&latest, ctx, next, e).await
+        }
     }
 }
 

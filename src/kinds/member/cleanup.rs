@@ -45,7 +45,7 @@ pub async fn cleanup<K: MemberObject>(obj: &K, ctx: &Context<K>) -> Result<Clean
         .user_id
         .clone()
         .or(obj.spec_user_id().map(str::to_string));
-    let seen = act::observe(&aura, &place, by_id.as_deref(), obj.email(), true).await?;
+    let seen = act::observe_settled(&aura, &place, by_id.as_deref(), obj.email(), &record).await?;
     for step in decide::leave(obj.deletion_policy(), &record, &seen) {
         let (operation, what) = match &step {
             Leave::Remove { user_id } => ("remove_member", format!("remove user {user_id}")),

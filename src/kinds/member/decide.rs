@@ -204,6 +204,41 @@ pub fn step(want: &Want<'_>, seen: &Seen, record: &Record) -> Step {
     }
 }
 
+/// Whether the person must be looked for once more before `step`: nobody
+/// is seen, no invite is listed, yet the record says the object invited
+/// them. People are listed before invites, so an invite accepted between the
+/// two calls is in neither answer; a second listing of the people, after the
+/// invites, shows the person who accepted it. Without it the object would
+/// invite a member again and lose the membership it made.
+pub fn look_again(seen: &Seen, record: &Record) -> bool {
+    seen.person.is_none()
+        && seen.invite.is_none()
+        && (record.invite_id.is_some() || record.requested)
+}
+
+/// How Aura answered an invite, as the record needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteAnswer<'a> {
+    /// Sent, with this id.
+    Sent(&'a str),
+    /// The person is a member already, or invited by someone else.
+    Conflict,
+    /// Refused otherwise, or not answered.
+    Failed,
+}
+
+/// The invite the record names after an invite call, `earlier` being the
+/// one it named before. On a conflict the earlier invite is kept: a person
+/// who is a member already may be there through it, and that membership is
+/// the object's.
+pub fn invite_after(earlier: Option<&str>, answer: InviteAnswer<'_>) -> Option<String> {
+    match answer {
+        InviteAnswer::Sent(id) => Some(id.to_string()),
+        InviteAnswer::Conflict => earlier.map(str::to_string),
+        InviteAnswer::Failed => None,
+    }
+}
+
 /// Whether an add or invite sent at `requested_at` may still show, within
 /// `grace`.
 pub fn request_may_show(requested_at: Option<&str>, now: Timestamp, grace: Duration) -> bool {

@@ -346,3 +346,78 @@ fn a_lost_request_may_show_for_a_while() {
     assert!(!request_may_show(None, now, GRACE));
     assert!(!request_may_show(Some("not a time"), now, GRACE));
 }
+
+#[test]
+fn the_person_is_looked_for_again_only_when_an_invite_of_ours_left_no_trace() {
+    let ours = record(None, false, Some("i-1"));
+    let sent_unanswered = record(None, true, None);
+    let none = record(None, false, None);
+    let added = record(Some(MembershipOrigin::Added), false, None);
+    let cases = [
+        (
+            "our invite listed no more, nobody seen",
+            seen(None, None),
+            &ours,
+            true,
+        ),
+        (
+            "an invite sent, answer lost, nothing seen",
+            seen(None, None),
+            &sent_unanswered,
+            true,
+        ),
+        (
+            "never invited: nothing to look for",
+            seen(None, None),
+            &none,
+            false,
+        ),
+        (
+            "added by us, gone since: nothing to look for",
+            seen(None, None),
+            &added,
+            false,
+        ),
+        (
+            "our invite still pending",
+            seen(None, Some("i-1")),
+            &ours,
+            false,
+        ),
+        (
+            "the person is seen",
+            seen(person(Some("project-viewer")), None),
+            &ours,
+            false,
+        ),
+        (
+            "the person is seen without a role",
+            seen(person(None), None),
+            &ours,
+            false,
+        ),
+    ];
+    for (name, seen, record, want) in cases {
+        assert_eq!(look_again(&seen, record), want, "{name}");
+    }
+}
+
+#[test]
+fn an_invite_answered_conflict_keeps_the_earlier_invite_on_record() {
+    use InviteAnswer::{Conflict, Failed, Sent};
+    let cases = [
+        (None, Sent("i-2"), Some("i-2")),
+        (Some("i-1"), Sent("i-2"), Some("i-2")),
+        (Some("i-1"), Conflict, Some("i-1")),
+        (None, Conflict, None),
+        (Some("i-1"), Failed, None),
+        (None, Failed, None),
+    ];
+    for (earlier, answer, want) in cases {
+        assert_eq!(
+            invite_after(earlier, answer).as_deref(),
+            want,
+            "{earlier:?} {answer:?}"
+        );
+    }
+}
