@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 
-.PHONY: all build test testenv lint fmt crds generate demo bench clean-testenv
+.PHONY: all build test test-parts release-binary testenv lint fmt crds generate demo bench clean-testenv
 
 all: build
 
@@ -26,9 +26,18 @@ lint:
 ## test (cargo runs the harness-less bench once, without figures or plot).
 ## The node tests (tests/e2e/node.rs) must run here: AURA_TESTENV_NODE=required
 ## turns their skip (no root, no cgroups) into a failure.
-test: testenv lint
-	$(CARGO) build --locked --release --bin aura-operator
+## The control plane's Go builds, lint and the release binary need nothing
+## of each other and run side by side (cargo locks each profile's directory
+## apart, and the release binary's one-unit LTO leaves a core idle for
+## minutes); the tests then need all three.
+test:
+	$(MAKE) --no-print-directory -j3 test-parts
 	AURA_TESTENV_NODE=required $(CARGO) test --locked --all-targets
+
+test-parts: testenv lint release-binary
+
+release-binary:
+	$(CARGO) build --locked --release --bin aura-operator
 
 ## Regenerates every file derived from the list of kinds (src/api/kinds.rs): the CRDs in crds/, deploy/crds/
 ## and the chart, the chart's templates/_kinds.tpl, and the marked regions of deploy/rbac.yaml,
