@@ -42,6 +42,24 @@ async fn team_project(h: &Harness) -> String {
     name
 }
 
+/// An exclusive harness with its team project and an operator running, and
+/// the cluster's AuraProjectMembers.
+async fn team_with_operator(prefix: &str) -> (Harness, String, Api<AuraProjectMember>) {
+    let mut h = Harness::start_exclusive(prefix, |_| {}).await;
+    let project = team_project(&h).await;
+    h.start_operator();
+    let members = Api::all(h.client.clone());
+    (h, project, members)
+}
+
+/// The object name and the email of the person `who`, unique to the test.
+fn person(h: &Harness, who: &str) -> (String, String) {
+    (
+        format!("{}-{who}", h.ns),
+        format!("{who}@{}.example.com", h.ns),
+    )
+}
+
 async fn remove_project(h: &Harness, name: &str) {
     let projects: Api<ClusterAuraProject> = Api::all(h.client.clone());
     projects
@@ -94,12 +112,8 @@ async fn wait_role(api: &Api<AuraProjectMember>, name: &str, role: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_is_invited_added_promoted_demoted_and_removed_through_one_object() {
-    let mut h = Harness::start_exclusive("member-life", |_| {}).await;
-    let project = team_project(&h).await;
-    h.start_operator();
-    let members: Api<AuraProjectMember> = Api::all(h.client.clone());
-    let name = format!("{}-ada", h.ns);
-    let email = format!("ada@{}.example.com", h.ns);
+    let (h, project, members) = team_with_operator("member-life").await;
+    let (name, email) = person(&h, "ada");
 
     objects::create(
         &members,
@@ -178,12 +192,8 @@ async fn a_person_is_invited_added_promoted_demoted_and_removed_through_one_obje
 /// the role of the spec set, and the person removed with the object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invite_accepted_between_two_listings_stays_the_objects_membership() {
-    let mut h = Harness::start_exclusive("member-race", |_| {}).await;
-    let project = team_project(&h).await;
-    h.start_operator();
-    let members: Api<AuraProjectMember> = Api::all(h.client.clone());
-    let name = format!("{}-lin", h.ns);
-    let email = format!("lin@{}.example.com", h.ns);
+    let (h, project, members) = team_with_operator("member-race").await;
+    let (name, email) = person(&h, "lin");
     h.sim.state().accept_invite_after_users_listing(ORG, &email);
 
     objects::create(
@@ -304,8 +314,7 @@ async fn an_operator_killed_after_an_invite_was_sent_sends_no_second_one() {
     let mut h = Harness::start_exclusive("member-killed", |_| {}).await;
     let project = team_project(&h).await;
     let members: Api<AuraOrganizationMember> = Api::all(h.client.clone());
-    let name = format!("{}-linus", h.ns);
-    let email = format!("linus@{}.example.com", h.ns);
+    let (name, email) = person(&h, "linus");
 
     h.start_operator_env(&[], &[("AURA_FAILPOINT", "member-invite-answered")]);
     objects::create(
